@@ -1,0 +1,225 @@
+"""Appenders: each adds one kind of fact to the service graph.
+
+Every appender has the signature `(graph, telemetry, settings) -> None` and
+may rely on the ones before it in `PIPELINE` (dashboard.topology runs them).
+
+A series of the request frame belongs to up to two edges: the caller's
+workload -> service edge always, and the service -> workload edge when the
+request reached a workload (`destination_workload` known). Requests a
+caller's sidecar rejected (UO, UH, ...) carry `destination_workload="unknown"`
+and so stay on the caller's edge only.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Callable
+
+import networkx as nx
+import pandas as pd
+
+from dashboard.circuit import ClusterState, EdgeRejections, circuit_state
+from dashboard.config import Settings
+from dashboard.graph import (
+    SERVICE,
+    UNKNOWN_KIND,
+    UNKNOWN_NODE,
+    WORKLOAD,
+    Node,
+    add_edge,
+    add_node,
+    is_ingress,
+    service_id,
+    workload_id,
+)
+from dashboard.health import HEALTHY, IDLE, RequestCounts, edge_health, worst
+from dashboard.histogram import histogram_quantile
+from queries.telemetry import UNKNOWN, MeshTelemetry
+
+Appender = Callable[[nx.DiGraph, MeshTelemetry, Settings], None]
+QUANTILES = {"p50_ms": 0.50, "p95_ms": 0.95, "p99_ms": 0.99}
+EDGE = ["source", "target"]
+
+
+def _ids(namespaces: pd.Series, names: pd.Series, prefix: str) -> pd.Series:
+    ids = prefix + ":" + namespaces.astype("string") + ":" + names.astype("string")
+    return ids.where(names != UNKNOWN, UNKNOWN_NODE) if prefix == WORKLOAD else ids
+
+
+def edge_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame's series once per edge they belong to, with `source`/`target` ids."""
+    caller = _ids(frame["source_workload_namespace"], frame["source_workload"], WORKLOAD)
+    service = _ids(frame["destination_service_namespace"], frame["destination_service_name"], SERVICE)
+    callee = _ids(frame["destination_workload_namespace"], frame["destination_workload"], WORKLOAD)
+    delivered = frame["destination_workload"] != UNKNOWN
+    return pd.concat(
+        [frame.assign(source=caller, target=service), frame[delivered].assign(source=service[delivered], target=callee[delivered])],
+        ignore_index=True,
+    )
+
+
+def _add_nodes(graph: nx.DiGraph, frame: pd.DataFrame) -> None:
+    callers = frame[["source_workload", "source_workload_namespace", "source_canonical_service",
+                     "source_canonical_revision"]].drop_duplicates()
+    for workload, namespace, app, version in callers.itertuples(index=False):
+        add_node(graph, _workload_node(workload, namespace, app, version))
+    services = frame[["destination_service_name", "destination_service_namespace"]].drop_duplicates()
+    for name, namespace in services.itertuples(index=False):
+        add_node(graph, Node(id=service_id(namespace, name), kind=SERVICE, namespace=namespace, name=name, app=name))
+    callees = frame[["destination_workload", "destination_workload_namespace", "destination_canonical_service",
+                     "destination_canonical_revision"]].drop_duplicates()
+    for workload, namespace, app, version in callees.itertuples(index=False):
+        if workload != UNKNOWN:
+            add_node(graph, _workload_node(workload, namespace, app, version))
+
+
+def _workload_node(workload: str, namespace: str, app: str, version: str) -> Node:
+    if workload == UNKNOWN:
+        return Node(id=UNKNOWN_NODE, kind=UNKNOWN_KIND, namespace=UNKNOWN, name=UNKNOWN)
+    known = lambda value: value if value and value != UNKNOWN else None  # noqa: E731
+    return Node(
+        id=workload_id(namespace, workload), kind=WORKLOAD, namespace=namespace, name=workload,
+        app=known(app) or workload, version=known(version), ingress=is_ingress(workload, app or ""),
+    )
+
+
+def _per_edge(frame: pd.DataFrame, column: str, value: str = "rps") -> dict[tuple[str, str], dict[str, float]]:
+    """{edge: {label value: rate}} for the rows with traffic."""
+    busy = frame[frame[value] > 0]
+    sums = busy.groupby([*EDGE, column], sort=True)[value].sum()
+    result: dict[tuple[str, str], dict[str, float]] = defaultdict(dict)
+    for (source, target, label), rate in sums.items():
+        result[source, target][str(label)] = float(rate)
+    return result
+
+
+def traffic(graph: nx.DiGraph, telemetry: MeshTelemetry, settings: Settings) -> None:
+    """Nodes and request edges: rps, error ratio, codes, flags, protocol."""
+    requests = telemetry.requests
+    if requests.empty:
+        return
+    _add_nodes(graph, requests)
+    rows = edge_rows(requests)
+    code = rows["response_code"].fillna("")
+    protocol = rows["request_protocol"].fillna("").str.lower()
+    outcome = pd.DataFrame({
+        "http_5xx": code.str.match(r"^5\d\d$"),
+        "http_4xx": code.str.match(r"^4\d\d$"),
+        "no_response": code.isin(["0", "-", ""]),
+        "grpc_error": (protocol == "grpc") & rows["grpc_response_status"].fillna("").isin([str(s) for s in range(1, 17)]),
+    })
+    outcome["error"] = outcome["http_5xx"] | outcome["no_response"] | outcome["grpc_error"]
+    weighted = outcome.mul(rows["rps"], axis=0).assign(rps=rows["rps"], source=rows["source"], target=rows["target"])
+    totals = weighted.groupby(EDGE, sort=False).sum()
+    codes = _per_edge(rows, "response_code")
+    flags = _per_edge(
+        rows.assign(response_flags=rows["response_flags"].fillna("-").str.split(",")).explode("response_flags")
+        .query("response_flags != '-' and response_flags != ''"),
+        "response_flags",
+    )
+    protocols = rows.assign(protocol=protocol.replace("", "http")).groupby([*EDGE, "protocol"])["rps"].sum()
+    main_protocol = protocols.groupby(level=[0, 1]).idxmax()
+    for (source, target), total in totals.iterrows():
+        edge = add_edge(graph, source, target)
+        edge.rps = float(total["rps"])
+        edge.error_ratio = float(total["error"] / total["rps"]) if total["rps"] > 0 else None
+        edge.codes = codes.get((source, target), {})
+        edge.flags = flags.get((source, target), {})
+        edge.protocol = main_protocol[(source, target)][2]
+        graph.edges[source, target]["counts"] = RequestCounts(
+            total=edge.rps, http_5xx=float(total["http_5xx"]), http_4xx=float(total["http_4xx"]),
+            grpc_error=float(total["grpc_error"]), no_response=float(total["no_response"]),
+        )
+
+
+def tcp(graph: nx.DiGraph, telemetry: MeshTelemetry, settings: Settings) -> None:
+    """TCP edges and bytes per second (sent plus received)."""
+    if telemetry.tcp.empty:
+        return
+    _add_nodes(graph, telemetry.tcp)
+    sums = edge_rows(telemetry.tcp).groupby(EDGE)["bytes_per_s"].sum()
+    for (source, target), rate in sums.items():
+        known = graph.has_edge(source, target)
+        edge = add_edge(graph, source, target)
+        edge.bytes_per_s = float(rate)
+        if not known:
+            edge.protocol = "tcp"
+
+
+def latency(graph: nx.DiGraph, telemetry: MeshTelemetry, settings: Settings) -> None:
+    """p50/p95/p99 from the duration histogram of the edge's reporter."""
+    if telemetry.latency.empty:
+        return
+    rows = edge_rows(telemetry.latency)
+    rows = rows.assign(bound=pd.to_numeric(rows["le"].str.replace("+Inf", "inf"), errors="coerce"))
+    sums = rows.dropna(subset=["bound"]).groupby([*EDGE, "bound"])["rate"].sum()
+    for (source, target), buckets in sums.groupby(level=[0, 1]):
+        if not graph.has_edge(source, target):
+            continue
+        edge = graph.edges[source, target]["edge"]
+        pairs = [(bound, float(rate)) for (_, _, bound), rate in buckets.items()]
+        for attribute, q in QUANTILES.items():
+            setattr(edge, attribute, histogram_quantile(q, pairs))
+
+
+def share(graph: nx.DiGraph, telemetry: MeshTelemetry, settings: Settings) -> None:
+    """Each service -> workload edge's fraction of the service's delivered
+    traffic (requests, or bytes for TCP-only services): the canary split."""
+    for node_id, data in graph.nodes(data=True):
+        if data["node"].kind != SERVICE:
+            continue
+        out = [graph.edges[node_id, target]["edge"] for target in graph.successors(node_id)]
+        for measure in ("rps", "bytes_per_s"):
+            total = sum(getattr(edge, measure) or 0.0 for edge in out)
+            if total > 0:
+                for edge in out:
+                    edge.share = (getattr(edge, measure) or 0.0) / total
+                break
+
+
+def health(graph: nx.DiGraph, telemetry: MeshTelemetry, settings: Settings) -> None:
+    """Edge health from its request outcomes; node health = worst inbound edge."""
+    for _, _, data in graph.edges(data=True):
+        edge, counts = data["edge"], data.get("counts")
+        if counts is not None:
+            edge.health = edge_health(counts, settings.health)
+        else:
+            edge.health = HEALTHY if (edge.bytes_per_s or 0) > 0 else IDLE
+    for node_id, data in graph.nodes(data=True):
+        data["node"].health = worst(graph.edges[source, node_id]["edge"].health for source in graph.predecessors(node_id))
+
+
+def _cluster_states(stats: pd.DataFrame) -> dict[tuple[str, ...], list[ClusterState]]:
+    """Envoy cluster stats per (caller ns, app, version, service, service ns)."""
+    states: dict[tuple[str, ...], list[ClusterState]] = defaultdict(list)
+    if stats.empty:
+        return states
+    keys = ["source_workload_namespace", "source_canonical_service", "source_canonical_revision",
+            "destination_service_name", "destination_service_namespace"]
+    table = stats.pivot_table(index=[*keys, "subset"], columns="stat", values="value", aggfunc="sum")
+    for index, row in table.iterrows():
+        value = lambda stat: float(row[stat]) if stat in row and pd.notna(row[stat]) else None  # noqa: E731
+        overflow = sum(value(stat) or 0.0 for stat in ("pending_overflow", "cx_overflow", "retry_overflow"))
+        states[tuple(index[:-1])].append(ClusterState(
+            membership_total=value("membership_total"), membership_healthy=value("membership_healthy"),
+            ejections_active=value("ejections_active"), overflow_increase=overflow,
+        ))
+    return states
+
+
+def circuit(graph: nx.DiGraph, telemetry: MeshTelemetry, settings: Settings) -> None:
+    """Breaker state of every caller -> service edge (see dashboard.circuit)."""
+    clusters = _cluster_states(telemetry.cluster_stats)
+    for source, target, data in graph.edges(data=True):
+        caller, service = graph.nodes[source]["node"], graph.nodes[target]["node"]
+        if service.kind != SERVICE or caller.kind == SERVICE:
+            continue
+        edge = data["edge"]
+        key = (caller.namespace, caller.app, caller.version or UNKNOWN, service.name, service.namespace)
+        edge.circuit = circuit_state(
+            EdgeRejections(rps=edge.rps or 0.0, flags=edge.flags, clusters=tuple(clusters.get(key, ()))),
+            settings.circuit,
+        )
+
+
+PIPELINE: list[Appender] = [traffic, tcp, latency, share, health, circuit]

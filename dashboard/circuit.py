@@ -1,0 +1,60 @@
+"""Circuit-breaker state of a caller's edge to a service.
+
+The breaker belongs to the caller's sidecar, so the state lives on
+workload -> service edges: requests it rejects locally never reach a
+destination workload.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from dashboard.config import CircuitThresholds
+
+CLOSED, TRIPPING, OPEN = "closed", "tripping", "open"
+
+# Response flags of requests a breaker sheds: pool overflow and retry overflow.
+SHEDDING_FLAGS = ("UO", "URX")
+# No healthy upstream: outlier detection ejected every host.
+CUT_OFF_FLAG = "UH"
+
+
+@dataclass(frozen=True)
+class ClusterState:
+    """Envoy stats of one outbound cluster (a destination, maybe one subset)."""
+
+    membership_total: float | None = None
+    membership_healthy: float | None = None
+    ejections_active: float | None = None
+    overflow_increase: float = 0.0
+
+    @property
+    def all_hosts_ejected(self) -> bool:
+        if not self.membership_total:
+            return False
+        if self.membership_healthy is not None and self.membership_healthy <= 0:
+            return True
+        return self.ejections_active is not None and self.ejections_active >= self.membership_total
+
+
+@dataclass(frozen=True)
+class EdgeRejections:
+    """What a caller saw on its way to one service during the window."""
+
+    rps: float
+    flags: dict[str, float] = field(default_factory=dict)
+    clusters: tuple[ClusterState, ...] = ()
+
+
+def circuit_state(edge: EdgeRejections, thresholds: CircuitThresholds) -> str:
+    """`open` when the destination is cut off (most requests fail UH, or
+    every host of every cluster with members is ejected); `tripping` while
+    the breaker sheds (UO/URX, or overflow counters rise); else `closed`."""
+    cut_off = edge.rps > 0 and edge.flags.get(CUT_OFF_FLAG, 0.0) / edge.rps >= thresholds.open_uh_ratio
+    populated = [cluster for cluster in edge.clusters if cluster.membership_total]
+    if cut_off or (populated and all(cluster.all_hosts_ejected for cluster in populated)):
+        return OPEN
+    shedding = any(edge.flags.get(flag, 0.0) > 0 for flag in SHEDDING_FLAGS)
+    if shedding or any(cluster.overflow_increase > 0 for cluster in edge.clusters):
+        return TRIPPING
+    return CLOSED

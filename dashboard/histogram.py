@@ -1,0 +1,40 @@
+"""Quantiles from cumulative histogram buckets, exactly as PromQL's
+`histogram_quantile` computes them (linear interpolation inside a bucket)."""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+
+def histogram_quantile(q: float, buckets: Sequence[tuple[float, float]]) -> float | None:
+    """The q-quantile of cumulative `(upper_bound, count)` buckets, or None
+    when there is nothing to measure (no +Inf bucket, or no observations).
+
+    Follows Prometheus: counts are made monotonic; a rank in the +Inf bucket
+    returns the highest finite bound; the first bucket starts at 0 when its
+    bound is positive."""
+    if not 0 <= q <= 1:
+        raise ValueError("quantile must be within [0, 1]")
+    ordered = sorted(buckets)
+    if len(ordered) < 2 or not math.isinf(ordered[-1][0]):
+        return None
+    bounds = [bound for bound, _ in ordered]
+    counts: list[float] = []
+    for _, count in ordered:
+        counts.append(max(count, counts[-1]) if counts else count)
+    total = counts[-1]
+    if total <= 0:
+        return None
+    rank = q * total
+    index = next(i for i, count in enumerate(counts) if count >= rank)
+    if index == len(bounds) - 1:
+        return bounds[-2]
+    if index == 0 and bounds[0] <= 0:
+        return bounds[0]
+    start = 0.0 if index == 0 else bounds[index - 1]
+    below = 0.0 if index == 0 else counts[index - 1]
+    in_bucket = counts[index] - below
+    if in_bucket <= 0:
+        return bounds[index]
+    return start + (bounds[index] - start) * ((rank - below) / in_bucket)

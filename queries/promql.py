@@ -1,0 +1,112 @@
+"""Every PromQL query meshwatch sends, by name.
+
+A refresh of the whole mesh is `MESH_QUERIES`: four instant queries whatever
+the number of namespaces. Edges come from `reporter="source"` (client-side
+rejections such as UO/UH exist only there); `reporter="destination"` is read
+only for callers without a sidecar (`source_workload="unknown"`), which the
+source reporter never sees, so the two reporters are never added for one
+request.
+
+Namespaces reach a query only after DNS-1123 validation
+(`dashboard.config.namespace`) and are regex-escaped here as well.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Sequence
+
+from queries.telemetry import LATENCY_LABELS, REQUEST_LABELS, TCP_LABELS
+
+# Series a reporter contributes: the caller side for sidecar callers, the
+# server side for callers without a sidecar.
+REPORTER_SELECTORS = ('reporter="source"', 'reporter="destination",source_workload="unknown"')
+NAMESPACE_LABELS = ("source_workload_namespace", "destination_service_namespace",
+                    "destination_workload_namespace")
+ENVOY_POD_LABELS = ("namespace", "app", "version", "service_istio_io_canonical_name",
+                    "service_istio_io_canonical_revision", "cluster_name")
+ENVOY_GAUGES = {
+    "ejections_active": "envoy_cluster_outlier_detection_ejections_active",
+    "membership_healthy": "envoy_cluster_membership_healthy",
+    "membership_total": "envoy_cluster_membership_total",
+}
+ENVOY_COUNTERS = {
+    "pending_overflow": "envoy_cluster_upstream_rq_pending_overflow",
+    "cx_overflow": "envoy_cluster_upstream_cx_overflow",
+    "retry_overflow": "envoy_cluster_upstream_rq_retry_overflow",
+}
+OUTBOUND_CLUSTERS = 'cluster_name=~"outbound\\\\|.*"'
+
+
+def _by(labels: Sequence[str]) -> str:
+    return ", ".join(labels)
+
+
+def _namespace_regex(namespaces: Sequence[str]) -> str:
+    return "|".join(re.escape(ns) for ns in namespaces)
+
+
+def _series(metric: str, window: str, selector: str, namespaces: Sequence[str]) -> str:
+    """`rate(...)` over the series of one reporter selector, limited to series
+    touching the namespaces (source or destination side) when any are given."""
+    if not namespaces:
+        return f"rate({metric}{{{selector}}}[{window}])"
+    regex = _namespace_regex(namespaces)
+    return " or ".join(
+        f'rate({metric}{{{selector},{label}=~"{regex}"}}[{window}])' for label in NAMESPACE_LABELS
+    )
+
+
+def _rate_by(metric: str, labels: Sequence[str], window: str, namespaces: Sequence[str]) -> str:
+    """Summed rates of one metric per label set, from both reporter selectors;
+    `reporter` is among the labels, so `or` never merges their series."""
+    return " or ".join(
+        f"sum by ({_by(labels)}) ({_series(metric, window, selector, namespaces)})"
+        for selector in REPORTER_SELECTORS
+    )
+
+
+def request_rates(window: str, namespaces: Sequence[str] = ()) -> str:
+    """Requests per second per caller, callee, protocol, code and response flag."""
+    return _rate_by("istio_requests_total", REQUEST_LABELS, window, namespaces)
+
+
+def latency_buckets(window: str, namespaces: Sequence[str] = ()) -> str:
+    """Duration-histogram bucket rates; quantiles are interpolated from them
+    exactly as `histogram_quantile` does, so one query serves every edge and
+    every quantile."""
+    return _rate_by("istio_request_duration_milliseconds_bucket", LATENCY_LABELS, window, namespaces)
+
+
+def tcp_bytes(window: str, namespaces: Sequence[str] = ()) -> str:
+    """TCP bytes per second, sent plus received, per caller and callee.
+
+    The two counters are summed after `sum by`: a single rate() over both
+    names would yield duplicate label sets once the name is dropped."""
+    sent = _rate_by("istio_tcp_sent_bytes_total", TCP_LABELS, window, namespaces)
+    received = _rate_by("istio_tcp_received_bytes_total", TCP_LABELS, window, namespaces)
+    return f"(({sent}) + ({received})) or ({sent}) or ({received})"
+
+
+def cluster_stats(window: str) -> str:
+    """Envoy outbound-cluster stats of the callers' sidecars, one series per
+    caller workload, destination cluster and stat (label `stat`)."""
+    by = _by(ENVOY_POD_LABELS)
+    parts = [
+        f'label_replace(sum by ({by}) ({metric}{{{OUTBOUND_CLUSTERS}}}), "stat", "{stat}", "", "")'
+        for stat, metric in ENVOY_GAUGES.items()
+    ] + [
+        f'label_replace(sum by ({by}) (increase({metric}{{{OUTBOUND_CLUSTERS}}}[{window}])), "stat", "{stat}", "", "")'
+        for stat, metric in ENVOY_COUNTERS.items()
+    ]
+    return " or ".join(parts)
+
+
+def mesh_queries(window: str, namespaces: Sequence[str] = ()) -> dict[str, str]:
+    """The queries of one mesh refresh, by the MeshTelemetry field they fill."""
+    return {
+        "requests": request_rates(window, namespaces),
+        "latency": latency_buckets(window, namespaces),
+        "tcp": tcp_bytes(window, namespaces),
+        "cluster_stats": cluster_stats(window),
+    }

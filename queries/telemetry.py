@@ -1,0 +1,93 @@
+"""The tidy frames every telemetry source returns, and the errors it raises.
+
+One row per Prometheus series of an instant query, with Istio's own label
+names as columns, so that the Prometheus source and the simulated mesh hand
+the graph builder exactly the same shape.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, Sequence
+
+import pandas as pd
+
+# The identity of a caller and a callee, as Istio labels it.
+SOURCE_LABELS = [
+    "source_workload",
+    "source_workload_namespace",
+    "source_canonical_service",
+    "source_canonical_revision",
+]
+DESTINATION_LABELS = [
+    "destination_service_name",
+    "destination_service_namespace",
+    "destination_workload",
+    "destination_workload_namespace",
+    "destination_canonical_service",
+    "destination_canonical_revision",
+]
+REQUEST_LABELS = ["reporter", *SOURCE_LABELS, *DESTINATION_LABELS, "request_protocol",
+                  "response_code", "grpc_response_status", "response_flags"]
+LATENCY_LABELS = ["reporter", "source_workload", "source_workload_namespace",
+                  "destination_service_name", "destination_service_namespace",
+                  "destination_workload", "destination_workload_namespace", "le"]
+TCP_LABELS = ["reporter", *SOURCE_LABELS, *DESTINATION_LABELS]
+# Envoy cluster stats of a caller's outbound cluster, keyed like its workload.
+CLUSTER_STAT_LABELS = ["source_workload_namespace", "source_canonical_service",
+                       "source_canonical_revision", "destination_service_name",
+                       "destination_service_namespace", "subset", "stat"]
+CLUSTER_STATS = ("ejections_active", "membership_healthy", "membership_total",
+                 "pending_overflow", "cx_overflow", "retry_overflow")
+
+UNKNOWN = "unknown"
+
+
+def empty_frame(labels: list[str], value: str) -> pd.DataFrame:
+    return pd.DataFrame({**{label: pd.Series(dtype="string") for label in labels},
+                         value: pd.Series(dtype="float64")})
+
+
+@dataclass(frozen=True)
+class MeshTelemetry:
+    """What one refresh of the mesh knows, at one instant over one window.
+
+    - requests: request rate per series (`rps`), both reporters as queried;
+    - latency: duration-histogram bucket rates (`rate`, bucket bound `le` in ms);
+    - tcp: bytes per second sent plus received (`bytes_per_s`);
+    - cluster_stats: Envoy outbound cluster stats (`value`: gauges as they
+      are, overflow counters as their increase over the window); empty when
+      the proxies do not export them.
+    """
+
+    at: float
+    window: str
+    requests: pd.DataFrame
+    latency: pd.DataFrame
+    tcp: pd.DataFrame
+    cluster_stats: pd.DataFrame
+
+    @classmethod
+    def empty(cls, at: float, window: str) -> "MeshTelemetry":
+        return cls(
+            at=at,
+            window=window,
+            requests=empty_frame(REQUEST_LABELS, "rps"),
+            latency=empty_frame(LATENCY_LABELS, "rate"),
+            tcp=empty_frame(TCP_LABELS, "bytes_per_s"),
+            cluster_stats=empty_frame(CLUSTER_STAT_LABELS, "value"),
+        )
+
+
+class SourceError(Exception):
+    """A data source failed; str(error) is one line fit for a user."""
+
+
+class TelemetrySource(Protocol):
+    """Anything that can describe the mesh at an instant: Prometheus or the simulator."""
+
+    queries_per_refresh: int
+
+    def mesh(self, at: float, window: str, namespaces: Sequence[str] = ()) -> MeshTelemetry:
+        """Telemetry for the window ending at `at` (unix seconds)."""
+        ...
