@@ -13,6 +13,7 @@ import os
 import re
 import tomllib
 from dataclasses import dataclass, field, fields
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
 
@@ -50,6 +51,22 @@ def namespace(text: str) -> str:
             "(lower-case letters, digits and '-', at most 63 characters)"
         )
     return name
+
+
+def instant(text: str) -> float:
+    """An evaluation time: RFC 3339 (`2026-11-26T10:00:00Z`) or unix seconds."""
+    value = text.strip()
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        parsed = datetime.fromisoformat(value.replace("z", "Z").replace("Z", "+00:00"))
+    except ValueError:
+        raise ConfigError(f"bad time {text!r}: use RFC 3339 (2026-11-26T10:00:00Z) or unix seconds") from None
+    if parsed.tzinfo is None:
+        raise ConfigError(f"bad time {text!r}: RFC 3339 needs a zone, e.g. Z or +01:00")
+    return parsed.timestamp()
 
 
 def url(text: str) -> str:
@@ -114,6 +131,7 @@ OPTIONS: dict[str, Option] = {
         Option("jaeger_api", choice("auto", "v1", "v3"), "auto", "Jaeger query API: v1 (/api/traces), v3 (OTLP JSON) or auto-detect"),
         Option("jaeger_timeout", positive_float, 10.0, "seconds to wait for one Jaeger request", metavar="SECONDS"),
         Option("namespace", namespace, [], "show only these namespaces and their direct neighbours (repeatable; env: comma-separated)", many=True, metavar="NS"),
+        Option("at", instant, None, "evaluation time, RFC 3339 or unix seconds (default: now)", metavar="TIME"),
         Option("window", window, "1m", "rate window for every figure, a Prometheus duration", metavar="DURATION"),
         Option("refresh", positive_float, 5.0, "seconds between dashboard refreshes", metavar="SECONDS"),
         Option("listen", listen_address, ("127.0.0.1", 8050), "address the dashboard (or simulator) listens on", metavar="HOST:PORT"),

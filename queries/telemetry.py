@@ -40,6 +40,9 @@ CLUSTER_STAT_LABELS = ["source_workload_namespace", "source_canonical_service",
 CLUSTER_STATS = ("ejections_active", "membership_healthy", "membership_total",
                  "pending_overflow", "cx_overflow", "retry_overflow")
 
+VERSION_TRAFFIC_COLUMNS = ["time", "destination_service_name", "destination_service_namespace",
+                           "destination_workload", "destination_canonical_revision", "rps"]
+
 UNKNOWN = "unknown"
 
 
@@ -90,4 +93,10 @@ class TelemetrySource(Protocol):
 
     def mesh(self, at: float, window: str, namespaces: Sequence[str] = ()) -> MeshTelemetry:
         """Telemetry for the window ending at `at` (unix seconds)."""
+        ...
+
+    def version_traffic(self, start: float, end: float, step: float, window: str,
+                        namespaces: Sequence[str] = ()) -> pd.DataFrame:
+        """Delivered request rate per service and destination workload over
+        time: columns VERSION_TRAFFIC_COLUMNS, one row per series and step."""
         ...

@@ -1,0 +1,1 @@
+"""Dash callbacks, one module per page; each has `register(app, services, settings)`."""

@@ -1,0 +1,136 @@
+"""The `meshwatch` command: serve, demo, simulate, snapshot, trace, canary.
+
+Each sub-command names the options it takes (declared in dashboard.config);
+every failure a user can cause or meet ends as one line on stderr and a
+non-zero exit: 2 for bad input, 1 for a data source that failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import Any, Callable, Sequence
+
+from dashboard import __version__
+from dashboard.config import ConfigError, Settings, add_options, resolve
+from queries.telemetry import SourceError
+
+EXIT_SOURCE, EXIT_USAGE = 1, 2
+
+Command = Callable[[Settings, argparse.Namespace], int]
+
+
+def print_json(document: Any) -> None:
+    json.dump(document, sys.stdout, indent=2, allow_nan=False)
+    sys.stdout.write("\n")
+
+
+def warn(message: str) -> None:
+    print(f"meshwatch: {message}", file=sys.stderr)
+
+
+def cmd_snapshot(settings: Settings, args: argparse.Namespace) -> int:
+    from dashboard.snapshot import snapshot_document
+    from dashboard.topology import build_graph, missing_namespaces
+    from queries.prometheus import PrometheusSource
+
+    source = PrometheusSource(settings.prometheus, timeout=settings.prometheus_timeout)
+    at = settings.at if settings.at is not None else time.time()
+    graph = build_graph(source.mesh(at, settings.window, settings.namespace), settings, settings.namespace)
+    for namespace in missing_namespaces(graph, settings.namespace):
+        warn(f"namespace {namespace!r} has no Istio telemetry in the {settings.window} window ending at {at:.0f}")
+    print_json(snapshot_document(graph))
+    return 0
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    from dashboard.app import create_app
+    from dashboard.services import live_services
+
+    return _run_app(create_app(settings, live_services(settings)), settings)
+
+
+def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+    from dashboard.app import create_app
+    from dashboard.services import demo_services
+
+    return _run_app(create_app(settings, demo_services(settings)), settings)
+
+
+def _run_app(app: Any, settings: Settings) -> int:
+    host, port = settings.listen
+    print(f"meshwatch {__version__}: dashboard on http://{host}:{port}/", file=sys.stderr)
+    app.run(host=host, port=port, debug=False)
+    return 0
+
+
+def cmd_simulate(settings: Settings, args: argparse.Namespace) -> int:
+    raise ConfigError("`meshwatch simulate` is not built yet")
+
+
+def cmd_trace(settings: Settings, args: argparse.Namespace) -> int:
+    raise ConfigError("`meshwatch trace` is not built yet")
+
+
+def cmd_canary(settings: Settings, args: argparse.Namespace) -> int:
+    raise ConfigError("`meshwatch canary` is not built yet")
+
+
+# Sub-command -> (handler, help, options it takes, extra arguments).
+COMMANDS: dict[str, tuple[Command, str, list[str]]] = {
+    "serve": (cmd_serve, "run the dashboard against Prometheus and Jaeger",
+              ["prometheus", "prometheus_timeout", "jaeger", "jaeger_api", "jaeger_timeout", "namespace",
+               "window", "refresh", "listen", "istio_config", "config"]),
+    "demo": (cmd_demo, "run the dashboard on the built-in simulated Bookinfo mesh (no cluster needed)",
+             ["window", "refresh", "listen", "speed", "phase", "config"]),
+    "simulate": (cmd_simulate, "serve the simulated mesh's /metrics and Jaeger API for a real Prometheus",
+                 ["listen", "speed", "phase", "config"]),
+    "snapshot": (cmd_snapshot, "print the service graph as JSON",
+                 ["prometheus", "prometheus_timeout", "namespace", "window", "at", "config"]),
+    "trace": (cmd_trace, "print one trace's analysis (span tree, self time, critical path) as JSON",
+              ["jaeger", "jaeger_api", "jaeger_timeout", "config"]),
+    "canary": (cmd_canary, "print the canary analysis of versioned services as JSON",
+               ["prometheus", "prometheus_timeout", "namespace", "window", "at", "istio_config", "config"]),
+}
+
+
+def _extra_arguments(name: str, parser: argparse.ArgumentParser) -> None:
+    if name == "trace":
+        parser.add_argument("trace_id", nargs="?", help="trace id to fetch from Jaeger")
+        parser.add_argument("--file", help="a Jaeger JSON export to read instead of Jaeger")
+        parser.add_argument("--trace-id", dest="file_trace_id", help="with --file: which trace of the export")
+    if name == "canary":
+        parser.add_argument("--service", help="only this service (name, or name.namespace)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="meshwatch", description="Live topology, traces and canaries for Istio meshes.")
+    parser.add_argument("--version", action="version", version=f"meshwatch {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (_, help_text, options) in COMMANDS.items():
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        add_options(sub, options)
+        _extra_arguments(name, sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler, _, options = COMMANDS[args.command]
+    try:
+        settings = resolve({name: getattr(args, name) for name in options})
+        return handler(settings, args)
+    except ConfigError as error:
+        warn(str(error))
+        return EXIT_USAGE
+    except SourceError as error:
+        warn(str(error))
+        return EXIT_SOURCE
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,40 @@
+"""The data sources one running dashboard talks to, chosen once at start."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from dashboard.config import Settings
+from queries.telemetry import TelemetrySource
+
+
+@dataclass
+class Services:
+    """Everything the app wiring may ask for data.
+
+    - telemetry: Prometheus, or the simulated mesh in demo mode;
+    - traces: a Jaeger client (queries.jaeger), or None when not configured;
+    - istio_objects: returns the VirtualService/DestinationRule manifests
+      (plain dicts as `kubectl get -o yaml` gives them) and where they came
+      from, or None when no Istio config is known;
+    - clock: unix seconds now (the demo's clock may run fast).
+    """
+
+    telemetry: TelemetrySource
+    traces: Any = None
+    istio_objects: Callable[[], Any] | None = None
+    clock: Callable[[], float] = time.time
+    mode: str = "live"
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+def live_services(settings: Settings) -> Services:
+    from queries.prometheus import PrometheusSource
+
+    return Services(telemetry=PrometheusSource(settings.prometheus, timeout=settings.prometheus_timeout))
+
+
+def demo_services(settings: Settings) -> Services:
+    raise NotImplementedError("the simulated mesh is not built yet")
