@@ -1,0 +1,269 @@
+"""A client for Jaeger's query service: the v1 JSON API the Jaeger UI calls,
+and the v3 API (OTLP JSON) that Jaeger's newest releases keep.
+
+Every method returns plain records (queries.trace_records) and raises
+SourceError with one line fit for a user. The HTTP layer is a `transport`
+callable `(path, params) -> (status, content type, body)`, so the simulated
+mesh can answer the v1 paths without a socket.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+import requests
+
+from queries.telemetry import SourceError
+from queries.trace_records import (
+    Dependency,
+    TraceRecord,
+    canonical_trace_id,
+    parse_otlp,
+    parse_v1_trace,
+    tag_text,
+)
+
+Transport = Callable[[str, dict[str, str]], tuple[int, str, bytes]]
+
+# A 100k-span Istio trace is ~100 MB of JSON; past this, refuse rather than
+# exhaust the dashboard's memory.
+MAX_RESPONSE_BYTES = 512 * 1024 * 1024
+# Go's time.ParseDuration units, which Jaeger parses minDuration/maxDuration with.
+_GO_DURATION = re.compile(r"^\d+(\.\d+)?(ns|us|µs|ms|s|m|h)$")
+_TRACE_ID = re.compile(r"^[0-9a-fA-F]{1,32}$")
+
+
+def go_duration(text: str) -> str:
+    """A duration filter as Jaeger parses it (`250ms`, `1.2s`); ValueError otherwise."""
+    value = text.strip()
+    if not _GO_DURATION.match(value):
+        raise ValueError(f"bad duration {text!r}: use a number and a unit, e.g. 250ms, 1.2s")
+    return value
+
+
+def check_trace_id(trace_id: str) -> str:
+    value = trace_id.strip()
+    if not _TRACE_ID.match(value):
+        raise ValueError(f"bad trace id {trace_id!r}: expected up to 32 hex digits")
+    return value
+
+
+def requests_transport(base_url: str, timeout: float) -> Transport:
+    """GET `base_url + path` with requests, reading at most MAX_RESPONSE_BYTES."""
+    session = requests.Session()
+
+    def get(path: str, params: dict[str, str]) -> tuple[int, str, bytes]:
+        try:
+            with session.get(base_url + path, params=params, timeout=timeout, stream=True) as response:
+                chunks, total = [], 0
+                for chunk in response.iter_content(1 << 20):
+                    total += len(chunk)
+                    if total > MAX_RESPONSE_BYTES:
+                        raise SourceError(f"Jaeger at {base_url} sent more than {MAX_RESPONSE_BYTES >> 20} MB; "
+                                          "narrow the search")
+                    chunks.append(chunk)
+                return response.status_code, response.headers.get("Content-Type", ""), b"".join(chunks)
+        except requests.exceptions.Timeout:
+            raise SourceError(f"Jaeger at {base_url} did not answer within {timeout:g}s") from None
+        except requests.exceptions.ConnectionError as error:
+            raise SourceError(f"cannot reach Jaeger at {base_url}: {_reason(error)}") from None
+        except requests.exceptions.RequestException as error:
+            raise SourceError(f"Jaeger at {base_url}: {_reason(error)}") from None
+
+    return get
+
+
+def _reason(error: Exception) -> str:
+    text = str(error)
+    for pattern in (r"(Connection refused)", r"(Name or service not known)", r"(Read timed out)",
+                    r"\[Errno -?\d+\] ([^'\")]+)"):
+        match = re.search(pattern, text)
+        if match:
+            return match.group(1).strip()
+    return text.splitlines()[0][:200] if text else type(error).__name__
+
+
+def error_text(status: int, body: bytes) -> str:
+    """Jaeger's error as "code – msg": v1 `{"errors": [{code, msg}]}` and v3
+    `{"error": {httpCode, message}}`, both sent as text/plain."""
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        payload = None
+    if isinstance(payload, dict):
+        errors = payload.get("errors")
+        if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+            return "; ".join(f"{e.get('code', status)} – {e.get('msg', '')}".strip() for e in errors)
+        detail = payload.get("error")
+        if isinstance(detail, dict):
+            return f"{detail.get('httpCode', status)} – {detail.get('message', '')}".strip()
+    first_line = body.decode("utf-8", "replace").strip().splitlines()[:1]
+    return f"{status} – {first_line[0][:200]}" if first_line else f"{status} – HTTP error"
+
+
+class JaegerClient:
+    """Services, operations, trace search, trace by id and dependencies.
+
+    `api` is "v1", "v3" or "auto" (v1 unless `/api/services` is missing, then
+    v3; decided on first use and remembered).
+    """
+
+    def __init__(self, base_url: str, api: str = "auto", timeout: float = 10.0,
+                 transport: Transport | None = None) -> None:
+        if api not in ("auto", "v1", "v3"):
+            raise ValueError(f"bad Jaeger API {api!r}: choose auto, v1 or v3")
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self._api = None if api == "auto" else api
+        self._transport = transport or requests_transport(self.base_url, timeout)
+
+    # --- wire ---
+
+    def _get(self, path: str, params: dict[str, str] | None = None, empty_on_404: bool = False) -> Any:
+        status, _, body = self._transport(path, params or {})
+        if status == 404 and empty_on_404:
+            return None
+        if status >= 400:
+            raise SourceError(f"Jaeger at {self.base_url}{path}: {error_text(status, body)}")
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            raise SourceError(f"Jaeger at {self.base_url}{path} sent a response that is not JSON") from None
+        if not isinstance(payload, dict):
+            raise SourceError(f"Jaeger at {self.base_url}{path} sent JSON that is not a Jaeger response")
+        if payload.get("errors"):
+            raise SourceError(f"Jaeger at {self.base_url}{path}: {error_text(status, body)}")
+        return payload
+
+    @property
+    def api(self) -> str:
+        """The API in use, detecting it on first call in auto mode."""
+        if self._api is None:
+            status, _, body = self._transport("/api/services", {})
+            if status == 404 or (status < 400 and not _looks_like_v1(body)):
+                self._api = "v3"
+            elif status >= 400:
+                raise SourceError(f"Jaeger at {self.base_url}/api/services: {error_text(status, body)}")
+            else:
+                self._api = "v1"
+        return self._api
+
+    # --- queries ---
+
+    def services(self) -> list[str]:
+        if self.api == "v3":
+            return sorted(self._get("/api/v3/services").get("services") or [])
+        return sorted(self._get("/api/services").get("data") or [])
+
+    def operations(self, service: str) -> list[str]:
+        if self.api == "v3":
+            operations = self._get("/api/v3/operations", {"service": service}).get("operations") or []
+            return sorted({str(op.get("name")) for op in operations if isinstance(op, dict)})
+        return sorted(self._get(f"/api/services/{_segment(service)}/operations").get("data") or [])
+
+    def search(self, service: str, operation: str | None = None, tags: dict[str, str] | None = None,
+               min_duration: str | None = None, max_duration: str | None = None, lookback_s: float = 3600,
+               limit: int = 20, end: float | None = None) -> list[TraceRecord]:
+        """Recent traces through `service`, newest first. Durations are Go
+        strings (`250ms`); `end` is unix seconds (default now)."""
+        end_s = time.time() if end is None else end
+        start_us, end_us = int((end_s - lookback_s) * 1e6), int(end_s * 1e6)
+        durations = {name: go_duration(value) for name, value in
+                     (("min", min_duration), ("max", max_duration)) if value}
+        if self.api == "v3":
+            traces = self._search_v3(service, operation, durations, start_us, end_us, limit)
+            if tags:
+                traces = [trace for trace in traces if _has_tags(trace, tags)]
+        else:
+            params = {"service": service, "start": str(start_us), "end": str(end_us), "limit": str(int(limit))}
+            if operation:
+                params["operation"] = operation
+            if tags:
+                params["tags"] = json.dumps(tags)
+            if "min" in durations:
+                params["minDuration"] = durations["min"]
+            if "max" in durations:
+                params["maxDuration"] = durations["max"]
+            traces = [self._v1_trace(item) for item in self._get("/api/traces", params).get("data") or []]
+        traces.sort(key=lambda trace: -min((span.start_us for span in trace.spans), default=0))
+        return traces[:limit]
+
+    def _search_v3(self, service: str, operation: str | None, durations: dict[str, str],
+                   start_us: int, end_us: int, limit: int) -> list[TraceRecord]:
+        params = {
+            "query.service_name": service,
+            "query.start_time_min": _rfc3339(start_us),
+            "query.start_time_max": _rfc3339(end_us),
+            # search_depth in current releases, num_traces in older ones.
+            "query.search_depth": str(int(limit)),
+            "query.num_traces": str(int(limit)),
+        }
+        if operation:
+            params["query.operation_name"] = operation
+        if "min" in durations:
+            params["query.duration_min"] = durations["min"]
+        if "max" in durations:
+            params["query.duration_max"] = durations["max"]
+        payload = self._get("/api/v3/traces", params, empty_on_404=True)
+        return [] if payload is None else parse_otlp(payload)
+
+    def trace(self, trace_id: str) -> TraceRecord:
+        """One trace by id; SourceError when Jaeger does not have it."""
+        try:
+            trace_id = check_trace_id(trace_id)
+        except ValueError as error:
+            raise SourceError(str(error)) from None
+        if self.api == "v3":
+            payload = self._get(f"/api/v3/traces/{trace_id}", empty_on_404=True)
+            traces = [] if payload is None else parse_otlp(payload)
+        else:
+            payload = self._get(f"/api/traces/{trace_id}", empty_on_404=True)
+            traces = [] if payload is None else [self._v1_trace(item) for item in payload.get("data") or []]
+        wanted = canonical_trace_id(trace_id)
+        for trace in traces:
+            if canonical_trace_id(trace.trace_id) == wanted and trace.spans:
+                return trace
+        raise SourceError(f"trace {trace_id} not found in Jaeger at {self.base_url}")
+
+    def dependencies(self, end_ms: int, lookback_ms: int) -> list[Dependency]:
+        """Service-to-service call counts (`/api/dependencies`, which Jaeger
+        keeps in every release)."""
+        data = self._get("/api/dependencies", {"endTs": str(int(end_ms)), "lookback": str(int(lookback_ms))}).get("data")
+        try:
+            return [Dependency(str(d["parent"]), str(d["child"]), int(d.get("callCount") or 0)) for d in data or []]
+        except (KeyError, TypeError, ValueError):
+            raise SourceError(f"Jaeger at {self.base_url} sent dependencies in an unknown shape") from None
+
+    def _v1_trace(self, item: Any) -> TraceRecord:
+        try:
+            return parse_v1_trace(item)
+        except SourceError as error:
+            raise SourceError(f"Jaeger at {self.base_url}: {error}") from None
+
+
+def _looks_like_v1(body: bytes) -> bool:
+    try:
+        return "data" in json.loads(body)
+    except (ValueError, TypeError):
+        return False
+
+
+def _segment(text: str) -> str:
+    return requests.utils.quote(text, safe="")
+
+
+def _rfc3339(us: int) -> str:
+    return datetime.fromtimestamp(us / 1e6, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _has_tags(trace: TraceRecord, tags: dict[str, str]) -> bool:
+    """v3 search cannot filter by tag: keep traces with a span carrying them all."""
+    for span in trace.spans:
+        values = dict(tag_text(span, trace.dialect))
+        if all(values.get(key) == str(value) for key, value in tags.items()):
+            return True
+    return False
