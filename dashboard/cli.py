@@ -71,7 +71,25 @@ def cmd_simulate(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_trace(settings: Settings, args: argparse.Namespace) -> int:
-    raise ConfigError("`meshwatch trace` is not built yet")
+    from dashboard.trace import build_tree, trace_document
+    from queries.jaeger import JaegerClient
+    from queries.trace_records import load_export, pick_trace
+
+    if args.file:
+        if args.trace_id:
+            raise ConfigError("give a trace id with --trace-id when reading --file, not as an argument")
+        try:
+            trace = pick_trace(load_export(args.file), args.file_trace_id, args.file)
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
+    elif args.trace_id:
+        if args.file_trace_id:
+            raise ConfigError("--trace-id goes with --file; to fetch from Jaeger give the id as an argument")
+        trace = JaegerClient(settings.jaeger, settings.jaeger_api, settings.jaeger_timeout).trace(args.trace_id)
+    else:
+        raise ConfigError("give a TRACE_ID to fetch from Jaeger, or --file EXPORT.json")
+    print_json(trace_document(build_tree(trace)))
+    return 0
 
 
 def cmd_canary(settings: Settings, args: argparse.Namespace) -> int:
