@@ -1,6 +1,6 @@
 """A real Prometheus for tests and benchmarks.
 
-- `openmetrics(series)` writes OpenMetrics text of counters, gauges and
+- `openmetrics(series)` (or `write_openmetrics(series, path)`) writes OpenMetrics text of counters, gauges and
   histograms sampled every `step` seconds over `span` seconds ending at a
   fixed past instant (`END`, 2024-01-01T00:10:00Z), ready for
   `promtool tsdb create-blocks-from openmetrics`.
@@ -144,13 +144,8 @@ def _lines(series: Series, times: Sequence[float]) -> Iterator[str]:
             yield f"{series.name}_sum{_labels(series.labels)} {_number(count * mean)} {t:.3f}"
 
 
-def openmetrics(series: Iterable[Series], *, end: float = END, span: float = SPAN, step: float = STEP) -> str:
-    """OpenMetrics text of the series, sampled at `sample_times(end, span, step)`.
-
-    Families stay contiguous (in first-seen order), each series' samples in
-    time order, ending with `# EOF`. Raises ValueError on a label set given
-    twice or a name used with two types."""
-    times = sample_times(end, span, step)
+def _grouped(series: Iterable[Series]) -> dict[str, tuple[str, list[Series]]]:
+    """Series by OpenMetrics family (first-seen order): {family: (type, series)}."""
     families: dict[str, tuple[str, list[Series]]] = {}
     seen: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
     for one in series:
@@ -163,13 +158,38 @@ def openmetrics(series: Iterable[Series], *, end: float = END, span: float = SPA
         if known_kind != kind:
             raise ValueError(f"metric family {family} given as both {known_kind} and {kind}")
         members.append(one)
-    out: list[str] = []
-    for family, (kind, members) in families.items():
-        out.append(f"# TYPE {family} {kind}")
+    return families
+
+
+def openmetrics_lines(series: Iterable[Series], *, end: float = END, span: float = SPAN,
+                      step: float = STEP) -> Iterator[str]:
+    """The lines (without newlines) of `openmetrics(series, ...)`."""
+    times = sample_times(end, span, step)
+    for family, (kind, members) in _grouped(series).items():
+        yield f"# TYPE {family} {kind}"
         for one in members:
-            out.extend(_lines(one, times))
-    out.append("# EOF")
-    return "\n".join(out) + "\n"
+            yield from _lines(one, times)
+    yield "# EOF"
+
+
+def openmetrics(series: Iterable[Series], *, end: float = END, span: float = SPAN, step: float = STEP) -> str:
+    """OpenMetrics text of the series, sampled at `sample_times(end, span, step)`.
+
+    Families stay contiguous (in first-seen order), each series' samples in
+    time order, ending with `# EOF`. Raises ValueError on a label set given
+    twice or a name used with two types."""
+    return "".join(line + "\n" for line in openmetrics_lines(series, end=end, span=span, step=step))
+
+
+def write_openmetrics(series: Iterable[Series], path: Path | str, *, end: float = END, span: float = SPAN,
+                      step: float = STEP) -> Path:
+    """`openmetrics(...)` streamed to a file, for meshes too big to hold as one string."""
+    path = Path(path)
+    with path.open("w") as handle:
+        for line in openmetrics_lines(series, end=end, span=span, step=step):
+            handle.write(line)
+            handle.write("\n")
+    return path
 
 
 class PrometheusError(RuntimeError):
@@ -200,16 +220,14 @@ def _config(scrape_targets: Sequence[str], scrape_interval: str) -> str:
     return text
 
 
-def backfill(openmetrics_text: str, data_dir: Path) -> None:
-    """Write blocks for the text into a Prometheus data directory."""
+def backfill(openmetrics_file: Path, data_dir: Path) -> None:
+    """Write blocks for an OpenMetrics file into a Prometheus data directory."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    source = data_dir.parent / "backfill.om"
-    source.write_text(openmetrics_text)
-    done = subprocess.run([PROMTOOL, "tsdb", "create-blocks-from", "openmetrics", str(source), str(data_dir)],
+    done = subprocess.run([PROMTOOL, "tsdb", "create-blocks-from", "openmetrics", str(openmetrics_file), str(data_dir)],
                           capture_output=True, text=True, timeout=600)
     if done.returncode != 0:
         output = "\n".join((done.stdout + done.stderr).splitlines()[-15:])
-        raise PrometheusError(f"promtool could not backfill {source}:\n{output}")
+        raise PrometheusError(f"promtool could not backfill {openmetrics_file}:\n{output}")
 
 
 class PrometheusServer:
@@ -247,11 +265,12 @@ def start_prometheus(
     tmp_path: Path | str,
     *,
     openmetrics_text: str | None = None,
+    openmetrics_file: Path | str | None = None,
     scrape_targets: Sequence[str] | None = None,
     scrape_interval: str = "1s",
     ready_timeout: float = 60.0,
 ) -> PrometheusServer:
-    """Backfill `openmetrics_text` (if any), scrape `scrape_targets` (if any,
+    """Backfill `openmetrics_text` and/or `openmetrics_file` (if any), scrape `scrape_targets` (if any,
     e.g. ["127.0.0.1:9101"], every `scrape_interval`) and start Prometheus on
     a free loopback port with 100 years of retention.
 
@@ -261,7 +280,11 @@ def start_prometheus(
     root.mkdir(parents=True, exist_ok=True)
     data = root / "prometheus-data"
     if openmetrics_text is not None:
-        backfill(openmetrics_text, data)
+        text_file = root / "backfill.om"
+        text_file.write_text(openmetrics_text)
+        backfill(text_file, data)
+    if openmetrics_file is not None:
+        backfill(Path(openmetrics_file), data)
     data.mkdir(exist_ok=True)
     config = root / "prometheus.yml"
     config.write_text(_config(scrape_targets or (), scrape_interval))
