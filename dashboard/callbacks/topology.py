@@ -1,0 +1,153 @@
+"""Callbacks of the live topology page (`/`).
+
+Polling state lives in the browser's stores (positions, open-circuit times,
+last good refresh), so any worker can answer any poll. A failed refresh
+leaves the drawn graph alone and raises the stale banner; the next good one
+clears it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+from dash import Dash, Input, Output, State, ctx, no_update
+
+from dashboard.config import ConfigError, Settings, namespace as valid_namespace, window as valid_window
+from dashboard.services import Services
+from dashboard.snapshot import snapshot_document
+from dashboard.topology import build_graph, missing_namespaces
+from layouts import topology as view
+from queries.telemetry import SourceError
+
+
+def page_for(path: str, search: str, settings: Settings) -> Any | None:
+    if path not in ("/", "/topology"):
+        return None
+    return view.page(sorted(settings.namespace), list(settings.namespace), settings.window, settings.refresh)
+
+
+@dataclass
+class TopologyView:
+    """What one refresh puts on screen; `elements` None keeps the drawn graph."""
+
+    elements: list[dict] | None
+    banner: str | None
+    banner_kind: str
+    status: str
+    positions: dict[str, Any]
+    circuits: dict[str, float]
+    last_good: float | None
+    namespaces: list[str] = field(default_factory=list)
+
+
+def _clock_text(at: float) -> str:
+    return time.strftime("%H:%M:%S", time.localtime(at))
+
+
+def refresh_topology(services: Services, settings: Settings, namespaces: list[str], window: str,
+                     show_idle: bool, positions: dict, circuits: dict, last_good: float | None,
+                     known_namespaces: list[str]) -> TopologyView:
+    """One poll: query, build the graph, and lay it out where it was before."""
+    stale = TopologyView(None, None, "stale", "", positions, circuits, last_good, known_namespaces)
+    try:
+        namespaces = [valid_namespace(ns) for ns in namespaces]
+        window = valid_window(window)
+        at = services.clock()
+        graph = build_graph(services.telemetry.mesh(at, window, namespaces), settings, namespaces)
+    except (SourceError, ConfigError) as error:
+        since = f"stale since {_clock_text(last_good)}" if last_good else "no data yet"
+        stale.banner = f"{since} — {error}"
+        return stale
+    document = snapshot_document(graph)
+    now = time.time()
+    positions = {**positions, **{k: list(v) for k, v in view.place(document["nodes"], document["edges"], positions).items()}}
+    circuits = view.track_open_circuits(document, circuits, at)
+    seen = {node["namespace"] for node in document["nodes"] if node["namespace"] != "unknown"}
+    missing = missing_namespaces(graph, namespaces)
+    banner = None
+    if missing:
+        banner = "No Istio telemetry in the window for namespace " + ", ".join(repr(ns) for ns in missing)
+    shown = len([e for e in document["edges"] if show_idle or e["health"] != "idle"])
+    status = (f"updated {_clock_text(now)} · {len(document['nodes'])} nodes · {shown} edges"
+              f" ({len(document['edges']) - shown} idle hidden) · window {window}"
+              f" · {services.telemetry.queries_per_refresh} queries")
+    return TopologyView(
+        elements=view.elements(document, positions, show_idle, circuits),
+        banner=banner, banner_kind="info", status=status, positions=positions, circuits=circuits,
+        last_good=now, namespaces=sorted(seen | set(known_namespaces) | set(namespaces)),
+    )
+
+
+def traces_link(data: dict, is_edge: bool) -> str | None:
+    """The traces page, searching the service this node or edge leads into."""
+    if is_edge:
+        target = data["target"]
+        if not target.startswith(("service:", "workload:")):
+            return None
+        _, namespace, name = target.split(":", 2)
+        return "/traces?" + urlencode({"service": f"{name}.{namespace}"}) if target.startswith("service:") else None
+    if data["kind"] == "unknown" or not data.get("app"):
+        return None
+    query = {"service": f"{data['app']}.{data['namespace']}"}
+    return "/traces?" + urlencode(query)
+
+
+def register(app: Dash, services: Services, settings: Settings) -> None:
+    @app.callback(
+        Output("topology-graph", "elements"),
+        Output("topology-banner", "children"),
+        Output("topology-banner", "style"),
+        Output("topology-banner", "className"),
+        Output("topology-status", "children"),
+        Output("topology-positions", "data"),
+        Output("topology-circuits", "data"),
+        Output("topology-last-good", "data"),
+        Output("topology-namespaces", "options"),
+        Input("topology-tick", "n_intervals"),
+        Input("topology-namespaces", "value"),
+        Input("topology-window", "value"),
+        Input("topology-show-idle", "value"),
+        State("topology-positions", "data"),
+        State("topology-circuits", "data"),
+        State("topology-last-good", "data"),
+        State("topology-namespaces", "options"),
+    )
+    def refresh(_tick, namespaces, window, show_idle, positions, circuits, last_good, options):
+        result = refresh_topology(services, settings, namespaces or [], window or settings.window,
+                                  "idle" in (show_idle or []), positions or {}, circuits or {}, last_good,
+                                  [o if isinstance(o, str) else o["value"] for o in options or []])
+        return (
+            no_update if result.elements is None else result.elements,
+            result.banner or "",
+            {"display": "block" if result.banner else "none"},
+            f"mw-banner mw-banner-{result.banner_kind}",
+            no_update if result.elements is None else result.status,
+            result.positions, result.circuits, result.last_good, result.namespaces,
+        )
+
+    @app.callback(
+        Output("topology-tick", "interval"),
+        Output("topology-tick", "disabled"),
+        Input("topology-refresh", "value"),
+    )
+    def set_refresh(seconds):
+        seconds = float(seconds or 0)
+        return int(seconds * 1000) or 5000, seconds <= 0
+
+    @app.callback(
+        Output("topology-details", "children"),
+        Input("topology-graph", "tapNodeData"),
+        Input("topology-graph", "tapEdgeData"),
+    )
+    def details(node, edge):
+        if ctx.triggered_id is None or (node is None and edge is None):
+            return no_update
+        tapped_edge = ctx.triggered[0]["prop_id"].endswith("tapEdgeData")
+        if tapped_edge and edge:
+            return view.edge_details(edge, services.clock(), traces_link(edge, True))
+        if node:
+            return view.node_details(node, traces_link(node, False))
+        return no_update

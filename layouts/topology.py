@@ -1,0 +1,319 @@
+"""The live topology page: Cytoscape elements, styles, legend and details panel.
+
+Everything here is pure: the snapshot document (dashboard.snapshot) in,
+Dash components and Cytoscape elements out. State such as node positions
+arrives as arguments. Health and circuit live in element `data` and are
+styled with data selectors, because Cytoscape drops `classes` whenever the
+browser rewrites its elements.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from typing import Any, Iterable, Mapping
+
+import dash_cytoscape as cyto
+import networkx as nx
+from dash import dcc, html
+
+Position = tuple[float, float]
+
+HEALTH_COLOURS = {
+    "healthy": "#2ecc71",
+    "degraded": "#f39c12",
+    "failing": "#e74c3c",
+    "idle": "#5d6d7e",
+    "none": "#95a5a6",
+}
+CIRCUIT_OPEN_COLOUR = "#9e9e9e"
+TRIPPING_COLOUR = "#ff8c00"
+LAYER_GAP, ROW_GAP = 250.0, 110.0
+WINDOWS = ["30s", "1m", "5m", "15m", "1h"]
+REFRESH_CHOICES = [("off", 0), ("2 s", 2), ("5 s", 5), ("10 s", 10), ("30 s", 30), ("1 min", 60)]
+
+
+# ---- positions: layered left to right, stable across refreshes ----
+
+def _layers(nodes: list[dict], edges: list[dict]) -> dict[str, int]:
+    """Layer (column) of every node, reading left to right along the calls.
+
+    Longest path from the callers nobody calls, over the graph with each
+    loop collapsed into one step; a caller nobody calls then moves right to
+    sit just before the first thing it calls (an idle reviews-v3 sits beside
+    reviews-v1, not at the far left)."""
+    graph = nx.DiGraph()
+    graph.add_nodes_from(node["id"] for node in nodes)
+    graph.add_edges_from((e["source"], e["target"]) for e in edges if e["source"] != e["target"])
+    condensed = nx.condensation(graph)
+    members = condensed.graph["mapping"]
+    depth: dict[int, int] = {}
+    for component in nx.topological_sort(condensed):
+        depth[component] = max((depth[p] + 1 for p in condensed.predecessors(component)), default=0)
+    for component in condensed.nodes:
+        following = [depth[s] for s in condensed.successors(component)]
+        if condensed.in_degree(component) == 0 and following:
+            depth[component] = min(following) - 1
+    return {node_id: depth[members[node_id]] for node_id in graph.nodes}
+
+
+def place(nodes: list[dict], edges: list[dict], previous: Mapping[str, Position]) -> dict[str, Position]:
+    """Positions for every node: a node placed before keeps its place; a new
+    node goes to the bottom of its layer's column, so nothing else moves."""
+    positions = {node["id"]: tuple(previous[node["id"]]) for node in nodes if node["id"] in previous}
+    layers = _layers(nodes, edges)
+    lowest: dict[float, float] = defaultdict(lambda: -ROW_GAP)
+    for x, y in positions.values():
+        lowest[x] = max(lowest[x], y)
+    for node in sorted(nodes, key=lambda n: (layers[n["id"]], n["namespace"], n["name"])):
+        if node["id"] in positions:
+            continue
+        x = layers[node["id"]] * LAYER_GAP
+        lowest[x] += ROW_GAP
+        positions[node["id"]] = (x, lowest[x])
+    return positions
+
+
+# ---- elements ----
+
+def _percent(ratio: float | None) -> str:
+    if ratio is None:
+        return "–"
+    return f"{ratio * 100:.1f} %" if ratio < 0.1 else f"{ratio * 100:.0f} %"
+
+
+def _rate(rps: float | None) -> str:
+    if rps is None:
+        return "–"
+    return f"{rps:.2f} rps" if rps < 10 else f"{rps:.0f} rps"
+
+
+def _bytes(rate: float | None) -> str:
+    if rate is None:
+        return "–"
+    for unit, size in (("MB/s", 1e6), ("kB/s", 1e3)):
+        if rate >= size:
+            return f"{rate / size:.1f} {unit}"
+    return f"{rate:.0f} B/s"
+
+
+def rejected_ratio(edge: Mapping[str, Any], flags: Iterable[str]) -> float:
+    """Share of the edge's requests carrying any of the response flags."""
+    if not edge.get("rps"):
+        return 0.0
+    return sum(edge["flags"].get(flag, 0.0) for flag in flags) / edge["rps"]
+
+
+def edge_label(edge: Mapping[str, Any]) -> str:
+    """What a wall screen shows on an edge: traffic, errors, and breakers."""
+    if edge["protocol"] == "tcp" and edge.get("rps") is None:
+        text = _bytes(edge.get("bytes_per_s"))
+    else:
+        text = _rate(edge.get("rps"))
+        if edge.get("error_ratio"):
+            text += f" · {_percent(edge['error_ratio'])} err"
+    if edge["circuit"] == "open":
+        return f"CIRCUIT OPEN · {text} · UH {_percent(rejected_ratio(edge, ['UH']))}"
+    if edge["circuit"] == "tripping":
+        return f"{text} · shed UO {_percent(rejected_ratio(edge, ['UO', 'URX']))}"
+    if edge.get("share") is not None and edge["share"] < 0.999:
+        text += f" · {edge['share'] * 100:.0f} %"
+    return text
+
+
+def node_label(node: Mapping[str, Any]) -> str:
+    if node["kind"] == "workload" and node.get("version"):
+        return f"{node['app']} {node['version']}"
+    return node["name"]
+
+
+def elements(document: Mapping[str, Any], positions: Mapping[str, Position], show_idle: bool,
+             circuit_since: Mapping[str, float] | None = None) -> list[dict]:
+    """Cytoscape elements for a snapshot document, at the given positions."""
+    circuit_since = circuit_since or {}
+    edges = [e for e in document["edges"] if show_idle or e["health"] != "idle"]
+    traffic_in: dict[str, float] = defaultdict(float)
+    traffic_out: dict[str, float] = defaultdict(float)
+    for edge in document["edges"]:
+        traffic_out[edge["source"]] += edge.get("rps") or 0.0
+        traffic_in[edge["target"]] += edge.get("rps") or 0.0
+    result: list[dict] = []
+    for node in document["nodes"]:
+        x, y = positions[node["id"]]
+        data = {**node, "label": node_label(node), "rps_in": traffic_in[node["id"]],
+                "rps_out": traffic_out[node["id"]], "ingress": "yes" if node["ingress"] else "no"}
+        result.append({"data": data, "position": {"x": x, "y": y}})
+    for edge in edges:
+        data = {**edge, "label": edge_label(edge), "idle": "yes" if edge["health"] == "idle" else "no"}
+        if edge["id"] in circuit_since:
+            data["open_since"] = circuit_since[edge["id"]]
+        result.append({"data": data})
+    return result
+
+
+def track_open_circuits(document: Mapping[str, Any], since: Mapping[str, float], now: float) -> dict[str, float]:
+    """When each currently open circuit was first seen open (closed ones drop out)."""
+    return {edge["id"]: since.get(edge["id"], now) for edge in document["edges"] if edge["circuit"] == "open"}
+
+
+def stylesheet() -> list[dict]:
+    """Data-selector styles: health colours, idle faint, open circuits grey."""
+    styles: list[dict] = [
+        {"selector": "node", "style": {
+            "label": "data(label)", "color": "#ecf0f1", "font-size": 20, "font-weight": "bold",
+            "text-valign": "bottom", "text-margin-y": 8, "text-outline-color": "#111", "text-outline-width": 3,
+            "background-color": "#95a5a6", "border-width": 5, "border-color": "#95a5a6",
+            "width": 46, "height": 46, "shape": "round-rectangle",
+        }},
+        {"selector": 'node[kind = "service"]', "style": {"shape": "diamond", "width": 56, "height": 56,
+                                                          "background-color": "#34495e"}},
+        {"selector": 'node[kind = "unknown"]', "style": {"shape": "ellipse", "background-color": "#555",
+                                                          "border-style": "dashed"}},
+        {"selector": 'node[ingress = "yes"]', "style": {"shape": "round-tag", "background-color": "#2980b9"}},
+        {"selector": "edge", "style": {
+            "curve-style": "bezier", "target-arrow-shape": "triangle", "arrow-scale": 1.6,
+            "width": 4, "line-color": HEALTH_COLOURS["healthy"], "target-arrow-color": HEALTH_COLOURS["healthy"],
+            "label": "data(label)", "font-size": 16, "color": "#ecf0f1", "text-rotation": "autorotate",
+            "text-outline-color": "#111", "text-outline-width": 3, "text-margin-y": -12,
+        }},
+        {"selector": ":selected", "style": {"overlay-color": "#3498db", "overlay-opacity": 0.25}},
+    ]
+    for health, colour in HEALTH_COLOURS.items():
+        styles.append({"selector": f'node[health = "{health}"]', "style": {"border-color": colour}})
+        styles.append({"selector": f'edge[health = "{health}"]',
+                       "style": {"line-color": colour, "target-arrow-color": colour}})
+    styles += [
+        {"selector": 'edge[idle = "yes"]', "style": {"width": 1.5, "opacity": 0.35, "line-style": "dotted",
+                                                      "label": ""}},
+        {"selector": 'edge[circuit = "tripping"]', "style": {
+            "line-color": TRIPPING_COLOUR, "target-arrow-color": TRIPPING_COLOUR,
+            "line-style": "dashed", "line-dash-pattern": [12, 6], "width": 6}},
+        {"selector": 'edge[circuit = "open"]', "style": {
+            "line-color": CIRCUIT_OPEN_COLOUR, "target-arrow-color": CIRCUIT_OPEN_COLOUR,
+            "line-style": "dashed", "line-dash-pattern": [14, 8], "width": 7,
+            "mid-target-arrow-shape": "tee", "mid-target-arrow-color": "#e74c3c", "color": "#ffdddd"}},
+    ]
+    return styles
+
+
+def legend() -> html.Div:
+    def swatch(style: dict, text: str) -> html.Li:
+        return html.Li([html.Span(className="mw-swatch", style=style), text])
+
+    line = lambda colour, dash="solid", width=4: {"borderTop": f"{width}px {dash} {colour}"}  # noqa: E731
+    return html.Div(className="mw-legend", children=[
+        html.H4("Legend"),
+        html.Ul([
+            swatch(line(HEALTH_COLOURS["healthy"]), "healthy"),
+            swatch(line(HEALTH_COLOURS["degraded"]), "degraded: some 5xx, or ≥ 10 % 4xx"),
+            swatch(line(HEALTH_COLOURS["failing"]), "failing: ≥ 10 % 5xx / no response / gRPC errors"),
+            swatch(line(TRIPPING_COLOUR, "dashed", 6), "breaker shedding: 503 UO (pool overflow)"),
+            swatch(line(CIRCUIT_OPEN_COLOUR, "dashed", 7),
+                   "GREY = circuit OPEN: destination cut off by outlier detection (503 UH)"),
+            swatch(line(HEALTH_COLOURS["idle"], "dotted", 2), "idle: no traffic in the window (hidden unless shown)"),
+            html.Li("◆ service   ■ workload (app version)   ● unknown caller (no sidecar)   ⬟ ingress gateway"),
+        ]),
+    ])
+
+
+def controls(namespaces: list[str], selected: list[str], window: str, refresh_s: float) -> html.Div:
+    choices = [(label, value) for label, value in REFRESH_CHOICES]
+    if refresh_s > 0 and refresh_s not in [value for _, value in choices]:
+        choices.append((f"{refresh_s:g} s", refresh_s))
+    return html.Div(className="mw-controls", children=[
+        html.Label(["Namespaces", dcc.Dropdown(id="topology-namespaces", options=namespaces, value=selected,
+                                               multi=True, placeholder="all namespaces")], className="mw-control-wide"),
+        html.Label(["Window", dcc.Dropdown(id="topology-window", options=sorted(set(WINDOWS) | {window},
+                                           key=_window_order), value=window, clearable=False)]),
+        html.Label(["Refresh", dcc.Dropdown(id="topology-refresh",
+                                            options=[{"label": label, "value": value} for label, value in choices],
+                                            value=max(refresh_s, 0), clearable=False)]),
+        dcc.Checklist(id="topology-show-idle", options=[{"label": " show idle edges", "value": "idle"}], value=[],
+                      className="mw-checklist"),
+    ])
+
+
+def _window_order(text: str) -> float:
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    return float(text[:-1]) * units.get(text[-1], 1)
+
+
+def page(namespaces: list[str], selected: list[str], window: str, refresh_s: float) -> html.Div:
+    return html.Div(className="mw-topology", children=[
+        controls(namespaces, selected, window, refresh_s),
+        html.Div(id="topology-banner", className="mw-banner", style={"display": "none"}),
+        html.Div(id="topology-status", className="mw-status"),
+        html.Div(className="mw-topology-body", children=[
+            cyto.Cytoscape(
+                id="topology-graph", elements=[], stylesheet=stylesheet(),
+                layout={"name": "preset", "fit": True, "padding": 60},
+                style={"width": "100%", "height": "100%"}, autoungrabify=True,
+                minZoom=0.1, maxZoom=3, wheelSensitivity=0.2,
+            ),
+            html.Aside(id="topology-details", className="mw-details",
+                       children=[html.P("Click a node or an edge for details.", className="mw-hint")]),
+        ]),
+        legend(),
+        dcc.Interval(id="topology-tick", interval=int(refresh_s * 1000) or 5000, disabled=refresh_s <= 0),
+        dcc.Store(id="topology-positions", data={}),
+        dcc.Store(id="topology-circuits", data={}),
+        dcc.Store(id="topology-last-good", data=None),
+    ])
+
+
+# ---- details panel ----
+
+def _table(rows: list[tuple[str, str]]) -> html.Table:
+    return html.Table([html.Tr([html.Th(key), html.Td(value)]) for key, value in rows], className="mw-facts")
+
+
+def _rates(title: str, rates: Mapping[str, float], total: float | None) -> list:
+    if not rates:
+        return []
+    rows = [(key, f"{_rate(value)} ({_percent(value / total) if total else '–'})")
+            for key, value in sorted(rates.items(), key=lambda item: -item[1])]
+    return [html.H4(title), _table(rows)]
+
+
+def _ms(value: float | None) -> str:
+    return "–" if value is None else f"{value:.1f} ms"
+
+
+def edge_details(edge: Mapping[str, Any], now: float, traces_href: str | None) -> list:
+    facts = [
+        ("protocol", edge["protocol"]),
+        ("health", edge["health"]),
+        ("circuit", edge["circuit"]),
+        ("requests", _rate(edge.get("rps"))),
+        ("errors", _percent(edge.get("error_ratio"))),
+        ("p50 / p95 / p99", " / ".join(_ms(edge.get(key)) for key in ("p50_ms", "p95_ms", "p99_ms"))),
+    ]
+    if edge.get("share") is not None:
+        facts.append(("share of service traffic", _percent(edge["share"])))
+    if edge.get("bytes_per_s") is not None:
+        facts.append(("TCP", _bytes(edge["bytes_per_s"])))
+    if edge.get("open_since") is not None:
+        since = edge["open_since"]
+        facts.append(("open since", f"{time.strftime('%H:%M:%S', time.localtime(since))} ({now - since:.0f} s)"))
+    body: list = [html.H3(f"{edge['source']} → {edge['target']}", className="mw-details-title"), _table(facts)]
+    if edge["circuit"] == "open":
+        body.insert(1, html.P("Circuit OPEN: every host of the destination is ejected by outlier detection; "
+                              "callers get 503 UH.", className="mw-alert"))
+    elif edge["circuit"] == "tripping":
+        body.insert(1, html.P("The caller's circuit breaker is shedding requests (503 UO).", className="mw-warning"))
+    body += _rates("Response codes", edge.get("codes") or {}, edge.get("rps"))
+    body += _rates("Response flags", edge.get("flags") or {}, edge.get("rps"))
+    if traces_href:
+        body.append(dcc.Link("Traces through this edge →", href=traces_href, className="mw-link"))
+    return body
+
+
+def node_details(node: Mapping[str, Any], traces_href: str | None) -> list:
+    facts = [("kind", node["kind"] + (" (ingress gateway)" if node.get("ingress") == "yes" else "")),
+             ("namespace", node["namespace"]), ("app", node.get("app") or "–"),
+             ("version", node.get("version") or "–"), ("health", node["health"]),
+             ("requests in", _rate(node.get("rps_in"))), ("requests out", _rate(node.get("rps_out")))]
+    body: list = [html.H3(node["name"], className="mw-details-title"), _table(facts)]
+    if traces_href:
+        body.append(dcc.Link("Traces through this node →", href=traces_href, className="mw-link"))
+    return body

@@ -1,0 +1,42 @@
+"""Small hand-made meshes as telemetry sources, for page and API tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+from queries.telemetry import MeshTelemetry, SourceError
+from tests.frames import labels, latency_rows, telemetry
+
+
+def bookinfo_ejection() -> MeshTelemetry:
+    """Bookinfo during the story's ejection: reviews-v2 -> ratings cut off (UH)."""
+    ingress = dict(caller_ns="istio-system")
+    return telemetry(requests=[
+        (labels("istio-ingressgateway", "productpage", "productpage-v1", **ingress), 2.0),
+        (labels("productpage-v1", "details", "details-v1"), 2.0),
+        (labels("productpage-v1", "reviews", "reviews-v1"), 1.0),
+        (labels("productpage-v1", "reviews", "reviews-v2"), 1.0),
+        (labels("reviews-v2", "ratings", response_code="503", response_flags="UH"), 4.0),
+        (labels("reviews-v2", "ratings", "ratings-v1"), 0.0),
+        (labels("reviews-v3", "ratings", "ratings-v1"), 0.0),
+    ], latency=latency_rows(labels("productpage-v1", "reviews", "reviews-v1"), [5, 12, 40, 90]))
+
+
+@dataclass
+class ScriptedSource:
+    """Answers with the given telemetry, or raises while `failure` is set."""
+
+    mesh_telemetry: MeshTelemetry
+    failure: str | None = None
+    queries_per_refresh: int = 4
+    calls: list[tuple[float, str, tuple[str, ...]]] = field(default_factory=list)
+
+    def mesh(self, at: float, window: str, namespaces: Sequence[str] = ()) -> MeshTelemetry:
+        self.calls.append((at, window, tuple(namespaces)))
+        if self.failure:
+            raise SourceError(self.failure)
+        return self.mesh_telemetry
+
+    def version_traffic(self, start, end, step, window, namespaces=()):
+        raise SourceError("no history in this test source")

@@ -1,0 +1,87 @@
+"""The topology page in headless Chromium, as a person at a wall screen sees it."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pandas as pd
+import pytest
+
+from dashboard.app import create_app
+from dashboard.config import resolve
+from dashboard.services import Services
+from tests.frames import labels
+from tests.meshes import ScriptedSource, bookinfo_ejection
+
+pytestmark = pytest.mark.browser
+
+OPEN_EDGE = "workload:default:reviews-v2->service:default:ratings"
+
+
+@pytest.fixture
+def topology(serve_app, browser_page):
+    source = ScriptedSource(bookinfo_ejection())
+    app = create_app(resolve({"refresh": "1"}, {}), Services(telemetry=source))
+    browser_page.goto(serve_app(app) + "/")
+    browser_page.wait_for_function("() => window.cy && window.cy.nodes().length > 0", timeout=20_000)
+    # The status line appears with the first graph and moves it down: wait
+    # for it before reading coordinates.
+    browser_page.locator("#topology-status").get_by_text("nodes").wait_for()
+    return browser_page, source
+
+
+def cy(page, script: str):
+    return page.evaluate(f"() => {{ const cy = window.cy; return {script}; }}")
+
+
+def test_nodes_edges_and_grey_open_circuit_are_drawn(topology):
+    page, _ = topology
+    names = cy(page, "cy.nodes().map(n => n.data('label'))")
+    assert {"productpage v1", "reviews v1", "reviews v2", "ratings", "details"} <= set(names)
+    assert cy(page, f"cy.getElementById('{OPEN_EDGE}').data('circuit')") == "open"
+    assert cy(page, f"cy.getElementById('{OPEN_EDGE}').style('line-color')") == "rgb(158,158,158)"
+    assert cy(page, f"cy.getElementById('{OPEN_EDGE}').style('line-style')") == "dashed"
+    assert "CIRCUIT OPEN" in cy(page, f"cy.getElementById('{OPEN_EDGE}').data('label')")
+    healthy = "workload:default:productpage-v1->service:default:details"
+    assert cy(page, f"cy.getElementById('{healthy}').style('line-color')") == "rgb(46,204,113)"
+    # Idle edges are hidden by default and the legend says what grey means.
+    assert cy(page, "cy.edges().filter(e => e.data('health') === 'idle').length") == 0
+    assert page.get_by_text("GREY = circuit OPEN").is_visible()
+
+
+def test_clicking_an_edge_shows_its_details(topology):
+    page, _ = topology
+    box = page.locator("#topology-graph").bounding_box()
+    point = cy(page, f"cy.getElementById('{OPEN_EDGE}').renderedMidpoint()")
+    page.mouse.click(box["x"] + point["x"], box["y"] + point["y"])
+    details = page.locator("#topology-details")
+    details.get_by_text("Circuit OPEN").wait_for()
+    assert "UH" in details.inner_text()
+    assert details.get_by_text("Traces through this edge").is_visible()
+
+
+def test_failed_refresh_keeps_graph_under_stale_banner_and_recovers(topology):
+    page, source = topology
+    drawn = cy(page, "cy.nodes().length")
+    source.failure = "cannot reach Prometheus at http://prometheus:9090: Connection refused"
+    banner = page.locator("#topology-banner")
+    banner.get_by_text("stale since").wait_for()
+    assert "Connection refused" in banner.inner_text()
+    assert cy(page, "cy.nodes().length") == drawn
+    source.failure = None
+    banner.wait_for(state="hidden")
+
+
+def test_new_nodes_do_not_move_the_others(topology):
+    page, source = topology
+    before = cy(page, "Object.fromEntries(cy.nodes().map(n => [n.id(), n.position()]))")
+    grown = bookinfo_ejection()
+    extra = labels("productpage-v1", "reviews", "reviews-v3")
+    requests = grown.requests
+    row = {**{c: extra.get(c, "") for c in requests.columns if c != "rps"}, "rps": 0.5}
+    requests = pd.concat([requests, pd.DataFrame([row])], ignore_index=True).astype(requests.dtypes.to_dict())
+    source.mesh_telemetry = dataclasses.replace(grown, requests=requests)
+    page.wait_for_function("() => window.cy.getElementById("
+                           "'service:default:reviews->workload:default:reviews-v3').length === 1", timeout=10_000)
+    after = cy(page, "Object.fromEntries(cy.nodes().map(n => [n.id(), n.position()]))")
+    assert {node: after[node] for node in before} == before
