@@ -520,7 +520,7 @@ def analyze_service(graph: nx.DiGraph, history: pd.DataFrame | None, config: Ist
         reasons.append(f"baseline {baseline.label}: {why}")
         live = [r for r in rows.values() if r.state == SERVING and r.role != MIRROR]
         if len(live) == 1 and live[0].role == CANARY and baseline.state in (RETIRED, IDLE) and (live[0].share or 0) >= 1.0:
-            reasons.append(f"{live[0].label} carries all of {service}'s traffic: the rollout is complete")
+            reasons.append(f"{live[0].label} carries all the traffic to {service}: the rollout is complete")
     reasons += [w for w in (_row_words(r) for r in sorted(rows.values(), key=lambda r: version_sort_key(r.key))) if w]
     if routing:
         reasons += describe_routing(routing)

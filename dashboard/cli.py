@@ -93,7 +93,20 @@ def cmd_trace(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_canary(settings: Settings, args: argparse.Namespace) -> int:
-    raise ConfigError("`meshwatch canary` is not built yet")
+    from dashboard.callbacks.canary import configured, release_view, valid_service
+    from dashboard.canary import canary_document
+    from queries.prometheus import PrometheusSource
+
+    service = valid_service(args.service)
+    config = configured(settings)
+    source = PrometheusSource(settings.prometheus, timeout=settings.prometheus_timeout)
+    at = settings.at if settings.at is not None else time.time()
+    releases = release_view(source, config, settings, at, settings.window, settings.namespace, service)
+    if service and not releases:
+        warn(f"service {service!r} has no Istio telemetry in the {settings.window} window ending at {at:.0f} "
+             "and no VirtualService")
+    print_json(canary_document(releases))
+    return 0
 
 
 # Sub-command -> (handler, help, options it takes, extra arguments).

@@ -139,7 +139,7 @@ def test_take_over_then_retirement() -> None:
     assert taken.baseline == "v1" and taken.verdict == PROMOTE
     assert [(v.version, v.share, v.configured_weight) for v in taken.versions] == [("v1", 0.0, 0.0), ("v2", 1.0, 1.0)]
     assert "v1 is drained (configured 0 %, no requests): it can be retired" in taken.reasons
-    assert "v2 carries all of reviews's traffic: the rollout is complete" in taken.reasons
+    assert "v2 carries all the traffic to reviews: the rollout is complete" in taken.reasons
 
     retired = one(run(mesh(("v2", 4, 0, FAST_MS)), [vs(weighted(v2=100)), subsets("v2")], past))
     versions = by_version(retired)
