@@ -9,8 +9,10 @@ browser rewrites its elements.
 
 from __future__ import annotations
 
+import math
 import time
 from collections import defaultdict
+from itertools import groupby
 from typing import Any, Iterable, Mapping
 
 import dash_cytoscape as cyto
@@ -28,7 +30,7 @@ HEALTH_COLOURS = {
 }
 CIRCUIT_OPEN_COLOUR = "#9e9e9e"
 TRIPPING_COLOUR = "#ff8c00"
-LAYER_GAP, ROW_GAP = 250.0, 110.0
+LAYER_GAP, COLUMN_GAP, ROW_GAP = 250.0, 190.0, 110.0
 WINDOWS = ["30s", "1m", "5m", "15m", "1h"]
 REFRESH_CHOICES = [("off", 0), ("2 s", 2), ("5 s", 5), ("10 s", 10), ("30 s", 30), ("1 min", 60)]
 
@@ -58,17 +60,43 @@ def _layers(nodes: list[dict], edges: list[dict]) -> dict[str, int]:
 
 
 def place(nodes: list[dict], edges: list[dict], previous: Mapping[str, Position]) -> dict[str, Position]:
-    """Positions for every node: a node placed before keeps its place; a new
-    node goes to the bottom of its layer's column, so nothing else moves."""
+    """Positions for every node, left to right by layer.
+
+    A node placed before keeps its place, and a new node goes to the bottom
+    of its layer's last column, so a refresh never moves what the operator
+    already knows. On the first layout a layer taller than about
+    1.5 * sqrt(nodes) rows wraps into several columns, so a big mesh stays
+    readable when fitted to the screen."""
     positions = {node["id"]: tuple(previous[node["id"]]) for node in nodes if node["id"] in previous}
+    new = [node for node in nodes if node["id"] not in positions]
+    if not new:
+        return positions
     layers = _layers(nodes, edges)
+    new.sort(key=lambda n: (layers[n["id"]], n["namespace"], n["kind"] != "service", n["name"]))
+    if not positions:
+        rows = max(8, math.ceil(1.5 * math.sqrt(len(nodes))))
+        x = 0.0
+        for _, members in groupby(new, key=lambda n: layers[n["id"]]):
+            members = list(members)
+            for index, node in enumerate(members):
+                positions[node["id"]] = (x + (index // rows) * COLUMN_GAP, (index % rows) * ROW_GAP)
+            x += (math.ceil(len(members) / rows) - 1) * COLUMN_GAP + LAYER_GAP
+        return positions
+    column_of_layer: dict[int, float] = {}
+    for node_id, (x, _) in positions.items():
+        layer = layers.get(node_id)
+        if layer is not None:
+            column_of_layer[layer] = max(column_of_layer.get(layer, x), x)
     lowest: dict[float, float] = defaultdict(lambda: -ROW_GAP)
     for x, y in positions.values():
         lowest[x] = max(lowest[x], y)
-    for node in sorted(nodes, key=lambda n: (layers[n["id"]], n["namespace"], n["name"])):
-        if node["id"] in positions:
-            continue
-        x = layers[node["id"]] * LAYER_GAP
+    rightmost = max(x for x, _ in positions.values())
+    for node in new:
+        layer = layers[node["id"]]
+        if layer not in column_of_layer:
+            left = [x for known, x in column_of_layer.items() if known < layer]
+            column_of_layer[layer] = (max(left) + LAYER_GAP) if left else rightmost + LAYER_GAP
+        x = column_of_layer[layer]
         lowest[x] += ROW_GAP
         positions[node["id"]] = (x, lowest[x])
     return positions

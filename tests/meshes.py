@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Sequence
+
+import pandas as pd
 
 from queries.telemetry import MeshTelemetry, SourceError
 from tests.frames import labels, latency_rows, telemetry
@@ -21,6 +24,12 @@ def bookinfo_ejection() -> MeshTelemetry:
         (labels("reviews-v2", "ratings", "ratings-v1"), 0.0),
         (labels("reviews-v3", "ratings", "ratings-v1"), 0.0),
     ], latency=latency_rows(labels("productpage-v1", "reviews", "reviews-v1"), [5, 12, 40, 90]))
+
+
+def with_calls(mesh: MeshTelemetry, *calls: tuple[dict[str, str], float]) -> MeshTelemetry:
+    """The same telemetry with more request series."""
+    extra = telemetry(requests=list(calls)).requests
+    return dataclasses.replace(mesh, requests=pd.concat([mesh.requests, extra], ignore_index=True))
 
 
 @dataclass

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import dataclasses
-
-import pandas as pd
 import pytest
 
 from dashboard.app import create_app
 from dashboard.config import resolve
 from dashboard.services import Services
 from tests.frames import labels
-from tests.meshes import ScriptedSource, bookinfo_ejection
+from tests.meshes import ScriptedSource, bookinfo_ejection, with_calls
 
 pytestmark = pytest.mark.browser
 
@@ -75,12 +72,7 @@ def test_failed_refresh_keeps_graph_under_stale_banner_and_recovers(topology):
 def test_new_nodes_do_not_move_the_others(topology):
     page, source = topology
     before = cy(page, "Object.fromEntries(cy.nodes().map(n => [n.id(), n.position()]))")
-    grown = bookinfo_ejection()
-    extra = labels("productpage-v1", "reviews", "reviews-v3")
-    requests = grown.requests
-    row = {**{c: extra.get(c, "") for c in requests.columns if c != "rps"}, "rps": 0.5}
-    requests = pd.concat([requests, pd.DataFrame([row])], ignore_index=True).astype(requests.dtypes.to_dict())
-    source.mesh_telemetry = dataclasses.replace(grown, requests=requests)
+    source.mesh_telemetry = with_calls(bookinfo_ejection(), (labels("productpage-v1", "reviews", "reviews-v3"), 0.5))
     page.wait_for_function("() => window.cy.getElementById("
                            "'service:default:reviews->workload:default:reviews-v3').length === 1", timeout=10_000)
     after = cy(page, "Object.fromEntries(cy.nodes().map(n => [n.id(), n.position()]))")

@@ -1,0 +1,81 @@
+"""Node placement and element building of the topology page (pure view code)."""
+
+from __future__ import annotations
+
+from dashboard.config import resolve
+from dashboard.snapshot import snapshot_document
+from dashboard.topology import build_graph
+from layouts import topology as view
+from tests.frames import labels, telemetry
+from tests.meshes import bookinfo_ejection, with_calls
+
+
+def bookinfo_document() -> dict:
+    return snapshot_document(build_graph(bookinfo_ejection(), resolve({}, {})))
+
+
+def test_layers_read_left_to_right_along_the_calls():
+    document = bookinfo_document()
+    x = {node_id: position[0] for node_id, position in view.place(document["nodes"], document["edges"], {}).items()}
+    assert x["workload:istio-system:istio-ingressgateway"] < x["service:default:productpage"]
+    assert x["service:default:productpage"] < x["workload:default:productpage-v1"]
+    assert x["workload:default:productpage-v1"] < x["service:default:reviews"] < x["workload:default:reviews-v2"]
+    assert x["workload:default:reviews-v2"] < x["service:default:ratings"] < x["workload:default:ratings-v1"]
+    # A caller nobody calls sits just before what it calls, not at the far left.
+    assert x["workload:default:reviews-v3"] == x["workload:default:reviews-v2"]
+
+
+def test_no_two_nodes_share_a_place_and_big_layers_wrap():
+    calls = [(labels("loadgen-v1", f"svc{i}", f"svc{i}-v1"), 1.0) for i in range(200)]
+    document = snapshot_document(build_graph(telemetry(requests=calls), resolve({}, {})))
+    positions = view.place(document["nodes"], document["edges"], {})
+    assert len(set(positions.values())) == len(document["nodes"]) == 401
+    columns = {x for x, _ in positions.values()}
+    assert len(columns) > 3
+    tallest = max(y for _, y in positions.values())
+    assert tallest < 40 * view.ROW_GAP
+
+
+def test_known_nodes_keep_their_place_and_new_ones_join_their_column():
+    document = bookinfo_document()
+    first = view.place(document["nodes"], document["edges"], {})
+    grown = with_calls(bookinfo_ejection(), (labels("productpage-v1", "reviews", "reviews-v4"), 1.0))
+    document = snapshot_document(build_graph(grown, resolve({}, {})))
+    second = view.place(document["nodes"], document["edges"], first)
+    assert {node: second[node] for node in first} == first
+    new = second["workload:default:reviews-v4"]
+    assert new[0] == first["workload:default:reviews-v2"][0]
+    assert new not in first.values()
+
+
+def test_edge_labels_say_what_a_wall_screen_needs():
+    edges = {e["id"]: e for e in bookinfo_document()["edges"]}
+    open_edge = edges["workload:default:reviews-v2->service:default:ratings"]
+    assert view.edge_label(open_edge).startswith("CIRCUIT OPEN")
+    assert "UH 100 %" in view.edge_label(open_edge)
+    split = edges["service:default:reviews->workload:default:reviews-v1"]
+    assert view.edge_label(split) == "1.00 rps · 50 %"
+    shedding = {**open_edge, "circuit": "tripping", "flags": {"UO": 1.0}, "rps": 4.0, "error_ratio": 0.25}
+    assert view.edge_label(shedding) == "4.00 rps · 25 % err · shed UO 25 %"
+    tcp = {**split, "protocol": "tcp", "rps": None, "bytes_per_s": 2500.0, "share": None}
+    assert view.edge_label(tcp) == "2.5 kB/s"
+
+
+def test_idle_edges_are_left_out_unless_asked_for():
+    document = bookinfo_document()
+    positions = view.place(document["nodes"], document["edges"], {})
+    idle = [e["id"] for e in document["edges"] if e["health"] == "idle"]
+    assert idle
+    hidden = {el["data"]["id"] for el in view.elements(document, positions, show_idle=False)}
+    shown = {el["data"]["id"] for el in view.elements(document, positions, show_idle=True)}
+    assert not set(idle) & hidden
+    assert set(idle) <= shown
+
+
+def test_open_circuits_remember_when_they_opened():
+    document = bookinfo_document()
+    first = view.track_open_circuits(document, {}, now=100.0)
+    assert first == {"workload:default:reviews-v2->service:default:ratings": 100.0}
+    assert view.track_open_circuits(document, first, now=160.0) == first
+    closed = {**document, "edges": [{**e, "circuit": "closed"} for e in document["edges"]]}
+    assert view.track_open_circuits(closed, first, now=200.0) == {}
