@@ -52,5 +52,8 @@ def register(server: Flask, services: Services, settings: Settings) -> None:
 
     @server.route("/readyz")
     def readyz() -> Any:
-        services.telemetry.mesh(services.clock(), settings.window, settings.namespace)
+        try:
+            services.telemetry.mesh(services.clock(), settings.window, settings.namespace)
+        except SourceError as error:
+            return error_response(str(error), 503)
         return jsonify({"status": "ready"})
