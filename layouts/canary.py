@@ -173,7 +173,7 @@ def releases_view(releases: Sequence[ServiceRelease], service: str | None = None
                 "none had in the last hour, and no VirtualService splits or mirrors traffic.")
         return html.Div(what, className="mw-hint", style={"fontSize": "24px", "padding": "40px"})
     return html.Div(className="mw-canary-grid", style={
-        "display": "grid", "gridTemplateColumns": "repeat(auto-fill, minmax(880px, 1fr))", "gap": "16px"},
+        "display": "grid", "gridTemplateColumns": "repeat(auto-fit, minmax(880px, 1fr))", "gap": "16px"},
         children=[service_card(r) for r in releases])
 
 

@@ -1,0 +1,112 @@
+"""The /canary page as a person sees it on a 1920x1080 wall screen, and its refresh logic."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import pandas as pd
+import pytest
+
+from dashboard.app import create_app
+from dashboard.callbacks.canary import refresh_canary
+from dashboard.config import resolve
+from dashboard.services import Services
+from queries.telemetry import VERSION_TRAFFIC_COLUMNS, MeshTelemetry, SourceError
+from tests.frames import labels, latency_rows, telemetry
+
+AT = 1_700_000_000.0
+
+
+def reviews_mesh() -> MeshTelemetry:
+    v1, v2 = labels("productpage-v1", "reviews", "reviews-v1"), labels("productpage-v1", "reviews", "reviews-v2")
+    return telemetry(requests=[(v1, 5.0), (v2, 4.5), ({**v2, "response_code": "503"}, 0.5)],
+                     latency=latency_rows(v1, [5, 10, 20, 40], 5.0) + latency_rows(v2, [5, 10, 20, 40], 5.0), at=AT)
+
+
+def rollout_history() -> pd.DataFrame:
+    rows = []
+    for step in range(121):
+        t = AT - 3600 + step * 30
+        v2 = 0.0 if t < AT - 1800 else 5.0
+        rows += [[t, "reviews", "default", "reviews-v1", "v1", 10.0 - v2], [t, "reviews", "default", "reviews-v2", "v2", v2]]
+    return pd.DataFrame(rows, columns=VERSION_TRAFFIC_COLUMNS)
+
+
+@dataclass
+class RolloutSource:
+    failure: str | None = None
+    queries_per_refresh: int = 4
+    calls: list[str] = field(default_factory=list)
+
+    def mesh(self, at: float, window: str, namespaces: Sequence[str] = ()) -> MeshTelemetry:
+        self.calls.append("mesh")
+        if self.failure:
+            raise SourceError(self.failure)
+        return reviews_mesh()
+
+    def version_traffic(self, start, end, step, window, namespaces=()) -> pd.DataFrame:
+        return rollout_history()
+
+
+MANIFESTS = [
+    {"kind": "VirtualService", "metadata": {"name": "reviews", "namespace": "default"},
+     "spec": {"hosts": ["reviews"], "http": [{"route": [
+         {"destination": {"host": "reviews", "subset": "v1"}, "weight": 50},
+         {"destination": {"host": "reviews", "subset": "v2"}, "weight": 50}]}]}},
+    {"kind": "DestinationRule", "metadata": {"name": "reviews", "namespace": "default"},
+     "spec": {"host": "reviews", "subsets": [{"name": "v1", "labels": {"version": "v1"}},
+                                             {"name": "v2", "labels": {"version": "v2"}}]}},
+]
+
+
+def services(source: RolloutSource, objects: Any = MANIFESTS) -> Services:
+    return Services(telemetry=source, istio_objects=lambda: (objects, "demo phase canary"), clock=lambda: AT)
+
+
+@pytest.mark.browser
+def test_wall_screen_shows_split_verdict_reasons_and_history(serve_app, browser_page) -> None:
+    source = RolloutSource()
+    settings = resolve({"refresh": "1"}, environ={})
+    page = browser_page
+    page.goto(serve_app(create_app(settings, services(source))) + "/canary")
+    card = page.locator(".mw-canary-card[data-service='reviews.default']")
+    card.wait_for(timeout=20_000)
+    badge = card.locator(".mw-verdict")
+    assert badge.inner_text() == "ROLL BACK"
+    assert float(badge.evaluate("e => parseFloat(getComputedStyle(e).fontSize)")) >= 30
+    v2 = card.locator(".mw-version[data-version='v2']")
+    assert v2.locator(".mw-share").inner_text() == "50 %"
+    assert "observed" in v2.inner_text() and "configured" in v2.inner_text()
+    assert "success -10.0 pts" in v2.locator(".mw-deltas").inner_text()
+    assert "v2 success 90.0 % is below 99.0 % (baseline v1: 100.0 %)" in card.locator(".mw-reasons").inner_text()
+    card.locator(".mw-canary-history .js-plotly-plot").wait_for(timeout=20_000)
+    assert card.locator(".mw-canary-history .scatterlayer .trace").count() == 2
+    box = card.bounding_box()
+    assert box["x"] + box["width"] <= 1920  # fits the wall screen without scrolling sideways
+
+    source.failure = "cannot reach Prometheus at http://prom:9090: Connection refused"
+    banner = page.locator("#canary-banner")
+    banner.filter(has_text="stale since").wait_for(timeout=20_000)
+    assert "Connection refused" in banner.inner_text()
+    assert card.locator(".mw-verdict").inner_text() == "ROLL BACK"  # the last good view stays
+    assert page.errors == []
+
+
+def test_unreadable_istio_config_keeps_the_observed_split() -> None:
+    view = refresh_canary(services(RolloutSource(), objects=[{"kind": "VirtualService", "metadata": {"name": "x"}}]),
+                          resolve({}, environ={}), None, None)
+    assert view.banner.startswith("Istio config not read — demo phase canary: spec: missing")
+    assert view.cards is not None and view.banner_kind == "info"
+
+
+def test_failed_refresh_keeps_cards_and_says_since_when() -> None:
+    view = refresh_canary(services(RolloutSource(failure="Prometheus down")), resolve({}, environ={}), None, AT)
+    assert view.cards is None and view.banner.endswith("— Prometheus down") and view.banner.startswith("stale since ")
+
+
+def test_api_canary_validates_its_arguments(serve_app) -> None:
+    client = create_app(resolve({}, environ={}), services(RolloutSource())).server.test_client()
+    assert client.get("/api/canary?service=reviews.default").get_json()["services"][0]["verdict"] == "roll back"
+    bad = client.get("/api/canary?service=Bad!")
+    assert bad.status_code == 400 and "bad service" in bad.get_json()["error"]
