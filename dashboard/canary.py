@@ -31,6 +31,7 @@ history, the lowest version label (v1 < v2 < v10). Every other live version is
 a canary, including mirror targets (judged on their mirrored traffic).
 
 Verdict per canary, first rule that applies:
+0. roll back: a route sends the canary traffic but no workload of it answers;
 1. no data: the canary received no requests in the window (never "healthy");
 2. hold: fewer than `min_requests_for_deviation` requests (one floor for the
    split and the verdict: under 100 requests a 99 % success ratio cannot even
@@ -399,6 +400,8 @@ def judge(canary: VersionFigures, baseline: VersionFigures | None, deviations: S
     def verdict(decision: str, *reasons: str) -> Judgement:
         return Judgement(name, decision, tuple(reasons), change)
 
+    if canary.state == MISSING:
+        return verdict(ROLL_BACK, _missing_words(canary))
     if not canary.rps:
         standby = "" if canary.configured_weight is None else f" (configured {percent(canary.configured_weight)})"
         return verdict(NO_DATA, f"{name} received no requests in the last {window}{standby}")
@@ -460,14 +463,18 @@ def _deviations(rows: Sequence[VersionFigures], routing: Routing | None, request
     return words, keys
 
 
+def _missing_words(row: VersionFigures) -> str:
+    return (f"route sends {percent(row.configured_weight)} to {row.label} but no {row.label} workload "
+            "answers: those requests fail")
+
+
 def _row_words(row: VersionFigures) -> str | None:
     clock = time.strftime("%H:%M:%S UTC", time.gmtime(row.last_seen)) if row.last_seen else None
     if row.state == RETIRED:
         return (f"{row.label} retired: no workload answers and no route sends it traffic"
                 + (f" (last request {clock})" if clock else ""))
     if row.state == MISSING:
-        return (f"route sends {percent(row.configured_weight)} to {row.label} but no {row.label} workload "
-                "answers: those requests fail")
+        return _missing_words(row)
     if row.state == ABSENT:
         return f"{row.label} is named in the config but not deployed"
     if row.state == IDLE and row.role == BASELINE:
@@ -566,8 +573,6 @@ def analyze(graph: nx.DiGraph, history: pd.DataFrame | None, config: IstioConfig
         known = {(n.name, n.namespace) for _, d in graph.nodes(data=True) if (n := d["node"]).kind == SERVICE}
         known |= _candidates(graph, history, config)
         wanted = {(s, ns) for s, ns in known if s == name and (not namespace or ns == namespace)}
-        if not wanted and namespace:
-            wanted = {(name, namespace)}
     else:
         wanted = _candidates(graph, history, config)
     if namespaces:

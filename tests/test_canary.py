@@ -194,7 +194,8 @@ def test_a_route_to_a_version_nobody_serves_is_missing() -> None:
     release = one(run(mesh(("v1", 5, 0, FAST_MS)), [vs(weighted(v1=50, v3=50)), subsets("v1", "v3")]))
     v3 = by_version(release)["v3"]
     assert (v3.state, v3.share, v3.configured_weight) == ("missing", 0.0, 0.5)
-    assert "route sends 50 % to v3 but no v3 workload answers: those requests fail" in release.reasons
+    assert release.verdict == ROLL_BACK
+    assert release.reasons[0] == "route sends 50 % to v3 but no v3 workload answers: those requests fail"
 
 
 def test_subsets_resolve_through_destination_rule_labels() -> None:
