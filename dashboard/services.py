@@ -31,9 +31,11 @@ class Services:
 
 
 def live_services(settings: Settings) -> Services:
+    from queries.jaeger import JaegerClient
     from queries.prometheus import PrometheusSource
 
-    return Services(telemetry=PrometheusSource(settings.prometheus, timeout=settings.prometheus_timeout))
+    return Services(telemetry=PrometheusSource(settings.prometheus, timeout=settings.prometheus_timeout),
+                    traces=JaegerClient(settings.jaeger, settings.jaeger_api, settings.jaeger_timeout))
 
 
 def demo_services(settings: Settings) -> Services:

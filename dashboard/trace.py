@@ -26,6 +26,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Iterable
 
 from queries.trace_records import FOLLOWS_FROM, SpanDetails, SpanRecord, TraceRecord, span_details, tag_text
+from queries.trace_records import Tag  # noqa: F401  (re-exported: the views never import queries)
 
 NON_BLOCKING_KINDS = frozenset({"producer", "consumer"})
 

@@ -37,6 +37,10 @@ _GO_DURATION = re.compile(r"^\d+(\.\d+)?(ns|us|µs|ms|s|m|h)$")
 _TRACE_ID = re.compile(r"^[0-9a-fA-F]{1,32}$")
 
 
+class TraceNotFound(SourceError):
+    """Jaeger answered, but has no trace with that id."""
+
+
 def go_duration(text: str) -> str:
     """A duration filter as Jaeger parses it (`250ms`, `1.2s`); ValueError otherwise."""
     value = text.strip()
@@ -227,7 +231,7 @@ class JaegerClient:
         for trace in traces:
             if canonical_trace_id(trace.trace_id) == wanted and trace.spans:
                 return trace
-        raise SourceError(f"trace {trace_id} not found in Jaeger at {self.base_url}")
+        raise TraceNotFound(f"trace {trace_id} not found in Jaeger at {self.base_url}")
 
     def dependencies(self, end_ms: int, lookback_ms: int) -> list[Dependency]:
         """Service-to-service call counts (`/api/dependencies`, which Jaeger

@@ -1,0 +1,139 @@
+"""The trace pages in headless Chromium: what an SRE sees."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from dashboard.app import create_app
+from dashboard.config import resolve
+from dashboard.services import Services
+from queries.jaeger import JaegerClient
+from tests.jaeger_server import T0, TRACE_503, TRACE_OK, FakeJaeger, bookinfo_trace, circuit_open_trace
+from tests.meshes import ScriptedSource
+
+pytestmark = pytest.mark.browser
+TIMEOUT_MS = 20_000
+
+
+@pytest.fixture
+def jaeger() -> Iterator[FakeJaeger]:
+    fake = FakeJaeger("v1")
+    fake.start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def app_url(serve_app: Any, jaeger: FakeJaeger) -> str:
+    client = JaegerClient(f"http://127.0.0.1:{jaeger.server.server_port}", timeout=2)
+    services = Services(telemetry=ScriptedSource([]), traces=client, clock=lambda: T0 / 1e6 + 60)
+    return serve_app(create_app(resolve({}, {}), services))
+
+
+def figure_data(page: Any) -> list[dict[str, Any]]:
+    return page.evaluate("() => document.querySelector('#trace-waterfall .js-plotly-plot').data"
+                         ".map(t => ({name: t.name, y: Array.from(t.y), x: Array.from(t.x), customdata: Array.from(t.customdata)}))")
+
+
+def test_trace_page_shows_waterfall_critical_path_and_span_detail(browser_page: Any, app_url: str) -> None:
+    page = browser_page
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(f"{app_url}/trace/{TRACE_OK}")
+    page.wait_for_selector("#trace-waterfall .bars path", timeout=TIMEOUT_MS)
+    ticks = page.locator("#trace-waterfall .ytick text").all_text_contents()
+    assert len(ticks) == 8
+    assert "istio-ingressgateway.istio-system" in ticks[0] and "ratings.default" in ticks[-1]
+    data = figure_data(page)
+    critical = next(t for t in data if t["name"] == "critical path")
+    assert sum(critical["x"]) == pytest.approx(48.0)  # ms: the whole root duration, tiled
+    assert page.get_by_text("Where the time went (per service)").is_visible()
+
+    # Click the ratings server span's bar: its detail panel opens, and the URL deep-links it.
+    ratings = next(t for t in data if t["name"] == "ratings.default")
+    row = ratings["y"][0]
+    bar = page.locator("#trace-waterfall .bars path").nth(_bar_index(data, "ratings.default", 0))
+    box = bar.bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    panel = page.locator("#trace-detail")
+    panel.get_by_text("inbound|9080||").first.wait_for(timeout=TIMEOUT_MS)
+    assert "ratings.default" in panel.inner_text() and "e2f30415263748a9" in panel.inner_text()
+    assert page.url.endswith(f"/trace/{TRACE_OK}?span=e2f30415263748a9")
+    assert row == 7
+    assert page.errors == []
+
+
+def _bar_index(data: list[dict[str, Any]], name: str, point: int) -> int:
+    """Index of a bar among every `.bars path` (Plotly draws traces in order)."""
+    before = 0
+    for trace in data:
+        if trace["name"] == name:
+            return before + point
+        before += len(trace["x"])
+    raise AssertionError(name)
+
+
+def test_deep_link_find_filter_and_hide_proxy_spans(browser_page: Any, app_url: str) -> None:
+    page = browser_page
+    page.goto(f"{app_url}/trace/{TRACE_503}?span=3b4c5d6e7f809102")
+    panel = page.locator("#trace-detail")
+    panel.get_by_text("response_flags").wait_for(timeout=TIMEOUT_MS)
+    assert "UO" in panel.inner_text() and "clock skew adjustment disabled" in panel.inner_text()
+    assert "ERROR" in panel.inner_text()
+
+    page.fill("#trace-find", "response_flags=UO")
+    page.press("#trace-find", "Enter")
+    page.get_by_text("1 spans match").wait_for(timeout=TIMEOUT_MS)
+    page.get_by_text("only matches").click()
+    page.get_by_text("rows 1–4 of 4").wait_for(timeout=TIMEOUT_MS)
+    page.fill("#trace-find", "")
+    page.press("#trace-find", "Enter")
+    page.get_by_text("hide proxy spans").click()
+    page.get_by_text("1 proxy spans hidden").wait_for(timeout=TIMEOUT_MS)
+    assert page.locator("#trace-waterfall .ytick text").count() == 3
+
+
+def test_search_page_from_a_topology_link_opens_a_trace(browser_page: Any, app_url: str) -> None:
+    page = browser_page
+    page.goto(f"{app_url}/traces?service=reviews.default&lookback=1h")
+    page.locator("#traces-results a").first.wait_for(timeout=TIMEOUT_MS)
+    results = page.locator("#traces-results a").all_inner_texts()
+    assert len(results) == 2 and any("1 errors" in text for text in results)
+    colours = page.evaluate("() => document.querySelector('#traces-scatter .js-plotly-plot').data[0].marker.color")
+    assert sorted(colours) == ["#4e9cff", "#ff4d4f"]  # the circuit-open trace is red
+    page.locator("#traces-results a", has_text="productpage.default").first.click()
+    page.wait_for_selector("#trace-waterfall .bars path", timeout=TIMEOUT_MS)
+    assert "/trace/" in page.url
+
+
+def test_jaeger_down_shows_a_banner_and_keeps_the_results(browser_page: Any, app_url: str, jaeger: FakeJaeger) -> None:
+    page = browser_page
+    page.goto(f"{app_url}/traces?service=ratings.default")
+    page.locator("#traces-results a").first.wait_for(timeout=TIMEOUT_MS)
+    jaeger.stop()
+    page.click("#traces-search")
+    page.get_by_text("cannot reach Jaeger").wait_for(timeout=TIMEOUT_MS)
+    assert "stale" in page.locator("#traces-banner").inner_text()
+    assert page.locator("#traces-results a").count() == 1
+
+
+def test_upload_a_jaeger_export_without_jaeger(browser_page: Any, serve_app: Any, tmp_path: Path) -> None:
+    app = create_app(resolve({}, {}), Services(telemetry=ScriptedSource([]), traces=None))
+    base = serve_app(app)
+    export = tmp_path / "trace.json"
+    export.write_text(json.dumps({"data": [circuit_open_trace()]}))
+    page = browser_page
+    page.goto(f"{base}/traces")
+    page.get_by_text("No Jaeger configured").first.wait_for(timeout=TIMEOUT_MS)
+    page.set_input_files("#traces-upload input[type=file]", str(export))
+    page.wait_for_selector("#trace-waterfall .bars path", timeout=TIMEOUT_MS)
+    assert page.url.endswith(f"/trace/{TRACE_503}")
+    assert page.locator("#trace-waterfall .ytick text").count() == 4
+    api = page.request.get(f"{base}/api/trace/{TRACE_503}")
+    assert api.ok and api.json()["span_count"] == 4
+    missing = page.request.get(f"{base}/api/trace/{TRACE_OK}")
+    assert missing.status == 503 and "no Jaeger configured" in missing.json()["error"]
+    assert bookinfo_trace()["traceID"] == TRACE_OK
