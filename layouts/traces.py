@@ -68,7 +68,7 @@ def search_page(prefill: dict[str, str]) -> html.Div:
     return html.Div(className="mw-traces", children=[
         dcc.Store(id="traces-prefill", data=prefill),
         form,
-        html.Div(id="traces-banner", className="mw-banner", style=banner(None)),
+        html.Div(id="traces-banner", className="mw-banner mw-banner-stale", style=banner(None)),
         dcc.Graph(id="traces-scatter", figure=scatter_figure([]), config={"displayModeBar": False}),
         html.Div(id="traces-results", className="mw-trace-results"),
     ])
@@ -140,7 +140,7 @@ def trace_page(trace_id: str, span_id: str | None) -> html.Div:
         dcc.Store(id="trace-page", data=None),
         dcc.Store(id="trace-page-shown", data=0),
         html.Div(id="trace-url-sync", style={"display": "none"}),
-        html.Div(id="trace-banner", className="mw-banner", style=banner(None)),
+        html.Div(id="trace-banner", className="mw-banner mw-banner-stale", style=banner(None)),
         html.Div(id="trace-header", className="mw-trace-header", children=html.Div("Loading trace…", className="mw-muted")),
         html.Div(className="mw-trace-controls", children=[
             dcc.Input(id="trace-find", placeholder="Find: service, operation, tag or key=value", debounce=True,
@@ -190,8 +190,8 @@ def trace_header(tree: TraceTree, totals: list[ServiceTotals], shown: int, match
     return html.Div([
         html.H2([f"{root.service}: {root.operation}" if root else "empty trace",
                  html.Span(f" {tree.trace_id}", className="mw-muted mw-trace-id")]),
-        html.Div([html.Span([html.Span(label, className="mw-muted"), " ", html.Strong(value)], className="mw-fact")
-                  for label, value in facts], className="mw-facts"),
+        html.Div([html.Span([html.Span(label, className="mw-muted"), " ", html.Strong(value)], className="mw-trace-fact")
+                  for label, value in facts], className="mw-trace-facts"),
         html.Ul([html.Li(warning) for warning in tree.warnings], className="mw-warnings") if tree.warnings else None,
         html.Details([html.Summary("Where the time went (per service)"), service_table(totals, tree.duration_us)],
                      open=True, className="mw-service-totals"),
@@ -270,8 +270,8 @@ def waterfall_figure(tree: TraceTree, rows: list[Row], matches: set[int] | None,
                        "line": {"width": 0}, "fillcolor": "rgba(255,255,255,0.12)", "layer": "below"})
     figure.update_layout(
         template="plotly_dark", barmode="overlay", font=FONT, height=max(260, 120 + ROW_PX * len(rows)),
-        margin={"l": 20, "r": 20, "t": 50, "b": 40}, paper_bgcolor="rgba(0,0,0,0)", bargap=0.2,
-        legend={"orientation": "h", "y": 1.0, "yanchor": "bottom", "x": 0, "font": {"size": 14}},
+        margin={"l": 20, "r": 20, "t": 50, "b": 60}, paper_bgcolor="rgba(0,0,0,0)", bargap=0.2,
+        legend={"orientation": "h", "y": 0, "yanchor": "top", "x": 0, "font": {"size": 14}},
         xaxis={"title": "ms since trace start", "side": "top", "range": [0, _ms(tree.duration_us) * 1.01 or 1],
                "gridcolor": "#333"},
         yaxis={"autorange": "reversed", "tickmode": "array", "tickvals": list(range(len(rows))),
