@@ -145,6 +145,8 @@ FAILURES = {
         {"metric": {}, "values": [[1704067800, "1"]]}]}}).encode()), ["not an instant vector"]),
     "result not a list": (Answer(200, b'{"status": "success", "data": {"resultType": "vector", "result": "x"}}'),
                           ["not an instant vector"]),
+    "metric not an object": (Answer(200, json.dumps({"status": "success", "data": {"resultType": "vector", "result": [
+        {"metric": "reporter=source", "value": [1704067800, "1"]}]}}).encode()), ["not an instant vector"]),
     "word for a number": (Answer(200, vector("abc")), ["not numbers"]),
     "missing value": (Answer(200, json.dumps({"status": "success", "data": {"resultType": "vector", "result": [
         {"metric": {}, "value": [1704067800]}]}}).encode()), ["not numbers"]),
