@@ -67,7 +67,24 @@ def _run_app(app: Any, settings: Settings) -> int:
 
 
 def cmd_simulate(settings: Settings, args: argparse.Namespace) -> int:
-    raise ConfigError("`meshwatch simulate` is not built yet")
+    from queries.simulator import Simulation
+    from queries.simulator.server import make_server
+
+    simulation = Simulation(speed=settings.speed, phase=settings.phase)
+    host, port = settings.listen
+    try:
+        server = make_server(simulation, host, port)
+    except OSError as error:
+        raise SourceError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
+    held = f"holding phase {settings.phase}" if settings.phase else "replaying the story"
+    print(f"meshwatch {__version__}: simulated Bookinfo mesh ({held}, speed {settings.speed:g}) "
+          f"on http://{host}:{port}/metrics and /api (Jaeger); clock starts at {simulation.start:.3f}",
+          file=sys.stderr, flush=True)
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
+    return 0
 
 
 def cmd_trace(settings: Settings, args: argparse.Namespace) -> int:

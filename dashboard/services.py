@@ -39,4 +39,16 @@ def live_services(settings: Settings) -> Services:
 
 
 def demo_services(settings: Settings) -> Services:
-    raise NotImplementedError("the simulated mesh is not built yet")
+    """The simulated Bookinfo mesh: its telemetry, its traces through a Jaeger
+    client, its Istio config, and its clock (which runs the model forward)."""
+    from queries.simulator import Simulation
+
+    simulation = Simulation(speed=settings.speed, phase=settings.phase)
+    try:
+        from queries.jaeger import JaegerClient
+    except ImportError:
+        traces = None
+    else:
+        traces = JaegerClient("http://simulated", api="v1", transport=simulation.jaeger_transport)
+    return Services(telemetry=simulation.telemetry, traces=traces, istio_objects=simulation.istio_objects,
+                    clock=simulation.clock, mode="demo", extras={"simulation": simulation})

@@ -1,0 +1,135 @@
+"""The simulated mesh as a TelemetrySource: the frames `queries.prometheus`
+would get from a Prometheus scraping the simulator.
+
+Each refresh evaluates, over the simulator's own scrape history, what the
+named queries of `queries.promql` ask Prometheus: `sum by (...)` of
+`rate(...[w])` on the source reporter's series plus the destination
+reporter's series of callers without a sidecar, the same for the duration
+buckets, and the Envoy cluster stats (gauges at the instant, overflow
+counters as their `increase` over the window). No PromQL is sent:
+`queries_per_refresh` is 0.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+from dashboard.config import duration_seconds
+from queries import promql
+from queries.prometheus import _raw_rows, cluster_stat_rows
+from queries.simulator.exposition import pod_labels
+from queries.simulator.metrics import Evaluation
+from queries.telemetry import (
+    LATENCY_LABELS,
+    REQUEST_LABELS,
+    UNKNOWN,
+    VERSION_TRAFFIC_COLUMNS,
+    MeshTelemetry,
+)
+
+if TYPE_CHECKING:
+    from queries.simulator.simulation import Simulation
+
+REQUESTS = "istio_requests_total"
+BUCKETS = "istio_request_duration_milliseconds_bucket"
+VERSION_LABELS = VERSION_TRAFFIC_COLUMNS[1:5]
+
+
+def _reported(labels: dict[str, str]) -> bool:
+    """promql.REPORTER_SELECTORS: sidecar callers from their own sidecar,
+    callers without one from the destination's."""
+    reporter = labels.get("reporter")
+    return reporter == "source" or (reporter == "destination" and labels.get("source_workload") == UNKNOWN)
+
+
+def _in_namespaces(labels: dict[str, str], namespaces: Sequence[str]) -> bool:
+    if not namespaces:
+        return True
+    pattern = re.compile("|".join(re.escape(ns) for ns in namespaces))
+    return any(pattern.fullmatch(labels.get(label, "")) for label in promql.NAMESPACE_LABELS)
+
+
+def sum_by(labels: list[dict[str, str]], values: np.ndarray, by: Sequence[str]) -> list[dict[str, Any]]:
+    """PromQL `sum by (...)` as an instant-vector result (series without a
+    value drop out; a group with no value left is absent)."""
+    groups: dict[tuple[str, ...], float] = {}
+    for series, value in zip(labels, values):
+        if np.isnan(value):
+            continue
+        key = tuple(series.get(name, "") for name in by)
+        groups[key] = groups.get(key, 0.0) + float(value)
+    return [{"metric": {name: text for name, text in zip(by, key) if text}, "value": [0, value]}
+            for key, value in groups.items()]
+
+
+class SimulatedTelemetry:
+    """`TelemetrySource` over a `Simulation`; asking for a later time runs it."""
+
+    queries_per_refresh = 0
+
+    def __init__(self, simulation: "Simulation") -> None:
+        self._simulation = simulation
+
+    @staticmethod
+    def _request_series(keys: list, metric: str, namespaces: Sequence[str]) -> tuple[list[int], list[dict[str, str]]]:
+        chosen, labels = [], []
+        for index, key in enumerate(keys):
+            if key.metric != metric:
+                continue
+            series = key.label_dict()
+            if _reported(series) and _in_namespaces(series, namespaces):
+                chosen.append(index)
+                labels.append(series)
+        return chosen, labels
+
+    def mesh(self, at: float, window: str, namespaces: Sequence[str] = ()) -> MeshTelemetry:
+        sample = self._simulation.evaluate(at, duration_seconds(window))
+        requests_at, requests = self._request_series(sample.keys, REQUESTS, namespaces)
+        buckets_at, buckets = self._request_series(sample.keys, BUCKETS, namespaces)
+        rates = sample.rate
+        return MeshTelemetry(
+            at=at,
+            window=window,
+            requests=_raw_rows(sum_by(requests, rates[requests_at], REQUEST_LABELS), REQUEST_LABELS, "rps"),
+            latency=_raw_rows(sum_by(buckets, rates[buckets_at], LATENCY_LABELS), LATENCY_LABELS, "rate"),
+            tcp=MeshTelemetry.empty(at, window).tcp,
+            cluster_stats=cluster_stat_rows(self._cluster_stats(sample)),
+        )
+
+    @staticmethod
+    def _cluster_stats(sample: Evaluation) -> list[dict[str, Any]]:
+        """promql.cluster_stats: gauges as they are, counters' increase, by pod and cluster."""
+        keys = sample.keys
+        result: list[dict[str, Any]] = []
+        for stat, metric, values in (
+            *((stat, metric, sample.instant) for stat, metric in promql.ENVOY_GAUGES.items()),
+            *((stat, metric, sample.increase) for stat, metric in promql.ENVOY_COUNTERS.items()),
+        ):
+            chosen = [i for i, key in enumerate(keys)
+                      if key.metric == metric and key.label_dict().get("cluster_name", "").startswith("outbound|")]
+            labels = [{**key.label_dict(), **pod_labels(key.pod)} for key in (keys[i] for i in chosen)]
+            for series in sum_by(labels, values[chosen], promql.ENVOY_POD_LABELS):
+                series["metric"]["stat"] = stat
+                result.append(series)
+        return result
+
+    def version_traffic(self, start: float, end: float, step: float, window: str,
+                        namespaces: Sequence[str] = ()) -> pd.DataFrame:
+        """Delivered request rate per service and destination workload, at
+        start, start + step, ... <= end, as a Prometheus range query."""
+        rows: list[dict[str, Any]] = []
+        seconds = duration_seconds(window)
+        self._simulation.advance(end)
+        for at in (np.arange(start, end + step * 1e-9, step) if step > 0 and end >= start else ()):
+            sample = self._simulation.evaluate(float(at), seconds)
+            chosen, labels = self._request_series(sample.keys, REQUESTS, namespaces)
+            delivered = [(i, series) for i, series in zip(chosen, labels) if series["destination_workload"] != UNKNOWN]
+            for series in sum_by([s for _, s in delivered], sample.rate[[i for i, _ in delivered]], VERSION_LABELS):
+                rows.append({"time": float(at), **{name: series["metric"].get(name, "") for name in VERSION_LABELS},
+                             "rps": series["value"][1]})
+        frame = pd.DataFrame(rows, columns=VERSION_TRAFFIC_COLUMNS)
+        return frame.astype({"time": "float64", **{name: "string" for name in VERSION_LABELS}, "rps": "float64"})
