@@ -22,8 +22,10 @@ Per version (one row per version label; workloads sharing a label are merged):
 
 States: serving (traffic now), idle (workload known, no traffic now), missing
 (a route sends it traffic but no workload answers), retired (seen in the last
-hour, now neither a workload nor a route), absent (named by config only),
-mirror (receives mirrored copies).
+hour or as an idle edge, but no traffic now and neither a route nor a
+DestinationRule subset names it any more; callers' sidecars keep exporting
+flat counters for a deleted workload, so an idle edge alone proves nothing),
+absent (named by config only), mirror (receives mirrored copies).
 
 Baseline: the version that carried the service's traffic at the start of the
 last hour's history (the busiest one at the first step with traffic); without
@@ -173,6 +175,12 @@ def subset_version(config: IstioConfig, service: str, namespace: str, subset: st
         return subset, (f"subset {subset!r} of {service} is defined by no DestinationRule: "
                         "requests routed to it fail (503)")
     return next((labels[key] for key in VERSION_LABELS if key in labels), subset), None
+
+
+def subset_versions(config: IstioConfig | None, service: str, namespace: str) -> set[str]:
+    """Versions the service's DestinationRule subsets select."""
+    rule = config.destination_rule_for(service, namespace) if config else None
+    return {subset_version(config, service, namespace, name)[0] for name, _ in rule.subsets} if rule else set()
 
 
 def _targets(config: IstioConfig, route: Route, service: str, namespace: str, notes: list[str]) -> dict[str | None, float]:
@@ -471,7 +479,7 @@ def _missing_words(row: VersionFigures) -> str:
 def _row_words(row: VersionFigures) -> str | None:
     clock = time.strftime("%H:%M:%S UTC", time.gmtime(row.last_seen)) if row.last_seen else None
     if row.state == RETIRED:
-        return (f"{row.label} retired: no workload answers and no route sends it traffic"
+        return (f"{row.label} retired: no requests, and no route or subset names it any more"
                 + (f" (last request {clock})" if clock else ""))
     if row.state == MISSING:
         return _missing_words(row)
@@ -492,14 +500,19 @@ def analyze_service(graph: nx.DiGraph, history: pd.DataFrame | None, config: Ist
     past = _service_history(history, service, namespace)
     recent = float(graph.graph.get("at", 0.0)) - 2 * HISTORY_STEP_SECONDS
     for key, row in _history_rows(past, recent).items():
-        rows.setdefault(key, row)
+        rows[key] = replace(rows[key], last_seen=row.last_seen) if key in rows else row
     for version in [*weights, *mirrored]:
         if version not in rows:
             rows[version] = VersionFigures(workload=None, version=version, share=None, configured_weight=None,
                                            rps=None, success_ratio=None, p50_ms=None, p99_ms=None,
                                            state=MIRROR if version in mirrored else ABSENT)
     has_split = any(r.share is not None for r in rows.values())
+    # Callers' sidecars keep exporting flat counters for a deleted workload:
+    # an idle version the config no longer names is retired, not drained.
+    named = set(weights) | mirrored | subset_versions(config, service, namespace)
     for key, row in list(rows.items()):
+        if row.state == IDLE and routing and routing.weights is not None and key not in named:
+            row = replace(row, state=RETIRED, share=None, rps=None, success_ratio=None, p50_ms=None, p99_ms=None)
         if routing and routing.weights is not None and row.state not in (RETIRED, ABSENT, MIRROR):
             row = replace(row, configured_weight=weights.get(key, 0.0))
         elif row.state in (RETIRED, ABSENT) and weights.get(key, 0.0) > 0:

@@ -148,7 +148,10 @@ def test_take_over_then_retirement() -> None:
         "workload": "reviews-v1", "version": "v1", "share": None, "configured_weight": None,
         "rps": None, "success_ratio": None, "p50_ms": None, "p99_ms": None}
     assert retired.verdict == PROMOTE and retired.baseline == "v1"
-    assert any(r.startswith("v1 retired: no workload answers and no route sends it traffic (last request ") for r in retired.reasons)
+    assert any(r.startswith("v1 retired: no requests, and no route or subset names it any more (last request ") for r in retired.reasons)
+    # callers' sidecars still export flat counters for the deleted v1: an idle edge, same verdict
+    lingering = one(run(mesh(("v1", 0, 0, FAST_MS), ("v2", 4, 0, FAST_MS)), [vs(weighted(v2=100)), subsets("v2")], past))
+    assert canary_document([lingering]) == canary_document([retired])
     assert list(retired.history["version"].unique()) == ["v1", "v2"]
 
 
