@@ -105,7 +105,7 @@ def test_failed_refresh_keeps_cards_and_says_since_when() -> None:
     assert view.cards is None and view.banner.endswith("— Prometheus down") and view.banner.startswith("stale since ")
 
 
-def test_api_canary_validates_its_arguments(serve_app) -> None:
+def test_api_canary_validates_its_arguments() -> None:
     client = create_app(resolve({}, environ={}), services(RolloutSource())).server.test_client()
     assert client.get("/api/canary?service=reviews.default").get_json()["services"][0]["verdict"] == "roll back"
     bad = client.get("/api/canary?service=Bad!")
