@@ -18,6 +18,7 @@ from dashboard.config import resolve
 from dashboard.services import Services
 from queries.istio_config import load_directory
 from queries.prometheus import PrometheusSource
+from queries.telemetry import SourceError
 from tests.frames import labels
 from tests.prom import END, Histogram, PrometheusServer, openmetrics, sample_times, start_prometheus
 
@@ -146,3 +147,13 @@ def test_cli_reports_bad_istio_config_and_unknown_service(prometheus: Prometheus
     assert main(["canary", "--prometheus", prometheus.url, "--service", "nosuch", "--at", f"{END:.0f}"]) == 0
     captured = capsys.readouterr()
     assert json.loads(captured.out) == {"services": []} and "nosuch" in captured.err
+
+
+def test_range_query_filters_namespaces_and_reports_failures(prometheus: PrometheusServer) -> None:
+    empty = PrometheusSource(prometheus.url).version_traffic(END - 600, END, 30, "1m", ["prod"])
+    assert empty.empty and list(empty.columns) == ["time", "destination_service_name", "destination_service_namespace",
+                                                   "destination_workload", "destination_canonical_revision", "rps"]
+    with pytest.raises(SourceError, match=r"refused the query: HTTP 400"):
+        PrometheusSource(prometheus.url).version_traffic(END, END - 600, 30, "1m")  # end before start
+    with pytest.raises(SourceError, match=r"^cannot reach Prometheus at http://127\.0\.0\.1:1"):
+        PrometheusSource("http://127.0.0.1:1", timeout=2).version_traffic(END - 600, END, 30, "1m")
