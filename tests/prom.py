@@ -7,7 +7,8 @@
 - `start_prometheus(tmp_path, openmetrics_text=..., scrape_targets=[...])`
   backfills that text and/or scrapes live targets, starts
   `/usr/bin/prometheus` on a free loopback port and waits until it is ready.
-  Query backfilled data at an explicit time (`at=END`).
+  Query backfilled data at an explicit time (`at=END`); for scraped data,
+  `server.wait_for(promql)` polls until the first samples are in.
 - `CountingProxy(url)` forwards HTTP to Prometheus and counts the queries
   that went through it (for "queries per refresh").
 
@@ -244,6 +245,19 @@ class PrometheusServer:
         if response.status_code != 200 or body.get("status") != "success":
             raise PrometheusError(f"query failed ({response.status_code}): {body.get('error')}: {promql}")
         return body["data"]["result"]
+
+    def wait_for(self, promql: str, timeout: float = 30.0) -> list[dict[str, Any]]:
+        """Poll an instant query at the current time until it returns series
+        (scraped data arrives after the first scrapes); raises PrometheusError
+        after `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            result = self.query(promql, at=time.time())
+            if result:
+                return result
+            if time.monotonic() > deadline:
+                raise PrometheusError(f"no series for {promql} after {timeout:g}s; log tail:\n{_tail(self.log)}")
+            time.sleep(0.2)  # poll interval, not a wait for readiness
 
     def stop(self) -> None:
         if self.process.poll() is None:
