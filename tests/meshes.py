@@ -8,7 +8,7 @@ from typing import Sequence
 
 import pandas as pd
 
-from queries.telemetry import MeshTelemetry, SourceError
+from queries.telemetry import VERSION_TRAFFIC_COLUMNS, MeshTelemetry, SourceError, empty_frame
 from tests.frames import labels, latency_rows, telemetry
 
 
@@ -47,5 +47,8 @@ class ScriptedSource:
             raise SourceError(self.failure)
         return self.mesh_telemetry
 
-    def version_traffic(self, start, end, step, window, namespaces=()):
-        raise SourceError("no history in this test source")
+    def version_traffic(self, start: float, end: float, step: float, window: str,
+                        namespaces: Sequence[str] = ()) -> pd.DataFrame:
+        if self.failure:
+            raise SourceError(self.failure)
+        return empty_frame(VERSION_TRAFFIC_COLUMNS[1:-1], "rps").assign(time=pd.Series(dtype="float64"))

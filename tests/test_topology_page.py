@@ -57,6 +57,17 @@ def test_clicking_an_edge_shows_its_details(topology):
     assert details.get_by_text("Traces through this edge").is_visible()
 
 
+def test_clicking_a_versioned_service_shows_its_release_state(topology):
+    page, _ = topology
+    box = page.locator("#topology-graph").bounding_box()
+    point = cy(page, "cy.getElementById('service:default:reviews').renderedPosition()")
+    page.mouse.click(box["x"] + point["x"], box["y"] + point["y"])
+    details = page.locator("#topology-details")
+    details.get_by_text("Canary view").wait_for()
+    text = details.inner_text()
+    assert "Release" in text and "v1" in text and "v2" in text and "50 %" in text
+
+
 def test_failed_refresh_keeps_graph_under_stale_banner_and_recovers(topology):
     page, source = topology
     drawn = cy(page, "cy.nodes().length")

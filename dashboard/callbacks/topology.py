@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
-from dash import Dash, Input, Output, State, ctx, no_update
+from dash import Dash, Input, Output, State, ctx, html, no_update
 
 from dashboard.config import ConfigError, Settings, namespace as valid_namespace, window as valid_window
 from dashboard.services import Services
@@ -149,5 +149,19 @@ def register(app: Dash, services: Services, settings: Settings) -> None:
         if tapped_edge and edge:
             return view.edge_details(edge, services.clock(), traces_link(edge, True))
         if node:
-            return view.node_details(node, traces_link(node, False))
+            return view.node_details(node, traces_link(node, False)) + release_beside(node)
         return no_update
+
+    def release_beside(node: dict) -> list:
+        """The canary state of a versioned service, beside its node."""
+        if node["kind"] != "service":
+            return []
+        from dashboard.callbacks.canary import configured, release_view
+        from layouts.canary import service_summary
+
+        try:
+            releases = release_view(services.telemetry, configured(settings, services), settings, services.clock(),
+                                    settings.window, service=f"{node['name']}.{node['namespace']}")
+        except (SourceError, ConfigError) as error:
+            return [html.P(f"Release state unavailable: {error}", className="mw-hint")]
+        return [service_summary(release) for release in releases if len(release.versions) > 1]
