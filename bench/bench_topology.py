@@ -52,6 +52,8 @@ WINDOW = "1m"
 SPAN, STEP = 60.0, 30.0
 SPLITS = {1: [1.0], 2: [0.9, 0.1], 3: [0.6, 0.3, 0.1]}
 SERVICES_PER_NAMESPACE = 25
+# gRPC answers HTTP 200 and puts the outcome in grpc-status.
+GRPC_STATUS = {"200": "0", "500": "14", "404": "5"}
 
 
 @dataclass(frozen=True)
@@ -138,7 +140,7 @@ def call_series(caller: Caller, service: Service, rps: float, rng: random.Random
             for reporter in reporters:
                 labels = {**request_labels(caller, service, version, reporter), "response_flags": flags,
                           "response_code": "200" if grpc else code,
-                          "grpc_response_status": ("0" if code == "200" else "14") if grpc else ""}
+                          "grpc_response_status": GRPC_STATUS[code] if grpc else ""}
                 series.append(Counter("istio_requests_total", labels, rate=rps * weight * share))
         histogram = request_labels(caller, service, version, reporters[0])
         base = service.latency_ms
