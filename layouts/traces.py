@@ -20,6 +20,9 @@ CRITICAL = "#ffe14d"
 PALETTE = ["#4e9cff", "#3ec28f", "#b07cff", "#ff9f43", "#2fd0e0", "#f368e0", "#a3cb38", "#ffc312",
            "#9aa5ff", "#12cbc4", "#fda7df", "#c4e538", "#7ed6df", "#e1b12c", "#badc58", "#dff9fb"]
 ROW_PX = 30
+# A fixed label column: Plotly's automargin re-measures every tick label and
+# takes seconds on a few hundred rows.
+LABEL_PX = 620
 INDENT = "\u00a0\u00a0"  # plain spaces are trimmed from tick labels
 FONT = {"size": 16}
 
@@ -270,12 +273,12 @@ def waterfall_figure(tree: TraceTree, rows: list[Row], matches: set[int] | None,
                        "line": {"width": 0}, "fillcolor": "rgba(255,255,255,0.12)", "layer": "below"})
     figure.update_layout(
         template="plotly_dark", barmode="overlay", font=FONT, height=max(260, 120 + ROW_PX * len(rows)),
-        margin={"l": 20, "r": 20, "t": 50, "b": 60}, paper_bgcolor="rgba(0,0,0,0)", bargap=0.2,
+        margin={"l": LABEL_PX, "r": 20, "t": 50, "b": 60}, paper_bgcolor="rgba(0,0,0,0)", bargap=0.2,
         legend={"orientation": "h", "y": 0, "yanchor": "top", "x": 0, "font": {"size": 14}},
         xaxis={"title": "ms since trace start", "side": "top", "range": [0, _ms(tree.duration_us) * 1.01 or 1],
                "gridcolor": "#333"},
         yaxis={"autorange": "reversed", "tickmode": "array", "tickvals": list(range(len(rows))),
-               "ticktext": labels, "automargin": True, "tickfont": {"size": 15}},
+               "ticktext": labels, "automargin": False, "tickfont": {"size": 15}},
         shapes=shapes, clickmode="event", uirevision=tree.trace_id,
     )
     return figure

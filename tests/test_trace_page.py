@@ -102,6 +102,7 @@ def test_search_page_from_a_topology_link_opens_a_trace(browser_page: Any, app_u
     page.locator("#traces-results a").first.wait_for(timeout=TIMEOUT_MS)
     results = page.locator("#traces-results a").all_inner_texts()
     assert len(results) == 2 and any("1 errors" in text for text in results)
+    page.wait_for_selector("#traces-scatter .scatterlayer .point", timeout=TIMEOUT_MS)
     colours = page.evaluate("() => document.querySelector('#traces-scatter .js-plotly-plot').data[0].marker.color")
     assert sorted(colours) == ["#4e9cff", "#ff4d4f"]  # the circuit-open trace is red
     page.locator("#traces-results a", has_text="productpage.default").first.click()

@@ -39,9 +39,10 @@ from queries.jaeger import TraceNotFound, check_trace_id
 from queries.telemetry import SourceError
 from queries.trace_records import TraceRecord, canonical_trace_id, read_export
 
-# Rows drawn per page of the waterfall, and the most a trace shows before its
+# Rows drawn per page of the waterfall (Chromium paints 100 rows in ~1.5 s, 300
+# in ~5 s), and the most a trace shows before its
 # deep subtrees start collapsed: past a few thousand rows nobody can read it.
-PAGE_ROWS = 300
+PAGE_ROWS = 100
 MAX_OPEN_ROWS = 2000
 LOOKBACK_SECONDS = dict(views.LOOKBACKS)
 
