@@ -13,7 +13,7 @@ import math
 import time
 from collections import defaultdict
 from itertools import groupby
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 import dash_cytoscape as cyto
 import networkx as nx
@@ -30,6 +30,7 @@ HEALTH_COLOURS = {
 }
 CIRCUIT_OPEN_COLOUR = "#9e9e9e"
 TRIPPING_COLOUR = "#ff8c00"
+TRACE_COLOUR = "#3498db"
 LAYER_GAP, COLUMN_GAP, ROW_GAP = 250.0, 190.0, 110.0
 WINDOWS = ["30s", "1m", "5m", "15m", "1h"]
 REFRESH_CHOICES = [("off", 0), ("2 s", 2), ("5 s", 5), ("10 s", 10), ("30 s", 30), ("1 min", 60)]
@@ -155,10 +156,35 @@ def node_label(node: Mapping[str, Any]) -> str:
     return node["name"]
 
 
+def jaeger_service(node: Mapping[str, Any]) -> str:
+    """The name Istio's proxies give this node's spans: `<app>.<namespace>`."""
+    return f"{node.get('app') or node['name']}.{node['namespace']}"
+
+
+def trace_edges(document: Mapping[str, Any], hops: Iterable[Sequence[str]]) -> set[str]:
+    """Ids of the edges a trace's (caller, callee) service hops went along:
+    caller workloads -> callee service, and that service -> its workloads."""
+    calls = {(caller, callee) for caller, callee in hops}
+    callees = {callee for _, callee in calls}
+    nodes = {node["id"]: node for node in document["nodes"]}
+    on_path = set()
+    for edge in document["edges"]:
+        source, target = nodes[edge["source"]], nodes[edge["target"]]
+        caller, callee = jaeger_service(source), jaeger_service(target)
+        if target["kind"] == "service" and (caller, callee) in calls:
+            on_path.add(edge["id"])
+        elif source["kind"] == "service" and caller in callees and callee in callees:
+            on_path.add(edge["id"])
+    return on_path
+
+
 def elements(document: Mapping[str, Any], positions: Mapping[str, Position], show_idle: bool,
-             circuit_since: Mapping[str, float] | None = None) -> list[dict]:
-    """Cytoscape elements for a snapshot document, at the given positions."""
+             circuit_since: Mapping[str, float] | None = None,
+             trace_hops: Iterable[Sequence[str]] = ()) -> list[dict]:
+    """Cytoscape elements for a snapshot document, at the given positions;
+    edges along `trace_hops` carry `on_trace = "yes"`."""
     circuit_since = circuit_since or {}
+    on_trace = trace_edges(document, trace_hops)
     edges = [e for e in document["edges"] if show_idle or e["health"] != "idle"]
     traffic_in: dict[str, float] = defaultdict(float)
     traffic_out: dict[str, float] = defaultdict(float)
@@ -172,7 +198,8 @@ def elements(document: Mapping[str, Any], positions: Mapping[str, Position], sho
                 "rps_out": traffic_out[node["id"]], "ingress": "yes" if node["ingress"] else "no"}
         result.append({"data": data, "position": {"x": x, "y": y}})
     for edge in edges:
-        data = {**edge, "label": edge_label(edge), "idle": "yes" if edge["health"] == "idle" else "no"}
+        data = {**edge, "label": edge_label(edge), "idle": "yes" if edge["health"] == "idle" else "no",
+                "on_trace": "yes" if edge["id"] in on_trace else "no"}
         if edge["id"] in circuit_since:
             data["open_since"] = circuit_since[edge["id"]]
         result.append({"data": data})
@@ -216,6 +243,8 @@ def stylesheet() -> list[dict]:
         {"selector": 'edge[circuit = "tripping"]', "style": {
             "line-color": TRIPPING_COLOUR, "target-arrow-color": TRIPPING_COLOUR,
             "line-style": "dashed", "line-dash-pattern": [12, 6], "width": 6}},
+        {"selector": 'edge[on_trace = "yes"]', "style": {
+            "underlay-color": TRACE_COLOUR, "underlay-opacity": 0.55, "underlay-padding": 9}},
         {"selector": 'edge[circuit = "open"]', "style": {
             "line-color": CIRCUIT_OPEN_COLOUR, "target-arrow-color": CIRCUIT_OPEN_COLOUR,
             "line-style": "dashed", "line-dash-pattern": [14, 8], "width": 7,
@@ -239,6 +268,7 @@ def legend() -> html.Div:
             swatch(line(CIRCUIT_OPEN_COLOUR, "dashed", 7),
                    "GREY = circuit OPEN: destination cut off by outlier detection (503 UH)"),
             swatch(line(HEALTH_COLOURS["idle"], "dotted", 2), "idle: no traffic in the window (hidden unless shown)"),
+            swatch(line(TRACE_COLOUR, "solid", 8), "blue halo: the path of the trace shown (/?trace=ID)"),
             html.Li("◆ service   ■ workload (app version)   ● unknown caller (no sidecar)   ⬟ ingress gateway"),
         ]),
     ])
@@ -266,11 +296,13 @@ def _window_order(text: str) -> float:
     return float(text[:-1]) * units.get(text[-1], 1)
 
 
-def page(namespaces: list[str], selected: list[str], window: str, refresh_s: float) -> html.Div:
+def page(namespaces: list[str], selected: list[str], window: str, refresh_s: float,
+         trace_id: str | None = None) -> html.Div:
     return html.Div(className="mw-topology", children=[
         controls(namespaces, selected, window, refresh_s),
         html.Div(id="topology-banner", className="mw-banner", style={"display": "none"}),
         html.Div(id="topology-status", className="mw-status"),
+        html.Div(id="topology-trace-note", className="mw-status"),
         html.Div(className="mw-topology-body", children=[
             cyto.Cytoscape(
                 id="topology-graph", elements=[], stylesheet=stylesheet(),
@@ -286,6 +318,8 @@ def page(namespaces: list[str], selected: list[str], window: str, refresh_s: flo
         dcc.Store(id="topology-positions", data={}),
         dcc.Store(id="topology-circuits", data={}),
         dcc.Store(id="topology-last-good", data=None),
+        dcc.Store(id="topology-trace", data=trace_id),
+        dcc.Store(id="topology-trace-hops", data=[]),
     ])
 
 

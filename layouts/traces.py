@@ -157,6 +157,8 @@ def trace_page(trace_id: str, span_id: str | None) -> html.Div:
             html.Span(id="trace-page-label", className="mw-muted"),
             html.Button("▶", id="trace-next", className="mw-button", title="next rows"),
             upload("trace-upload"),
+            dcc.Link("Show path on topology", href=f"/?trace={quote(trace_id)}", id="trace-topology-link",
+                     className="mw-link"),
         ]),
         html.Div(className="mw-trace-body", children=[
             dcc.Graph(id="trace-waterfall", className="mw-waterfall", config={"displayModeBar": False},

@@ -79,3 +79,20 @@ def test_open_circuits_remember_when_they_opened():
     assert view.track_open_circuits(document, first, now=160.0) == first
     closed = {**document, "edges": [{**e, "circuit": "closed"} for e in document["edges"]]}
     assert view.track_open_circuits(closed, first, now=200.0) == {}
+
+
+def test_a_trace_path_marks_the_edges_it_went_along():
+    document = bookinfo_document()
+    hops = [("istio-ingressgateway.istio-system", "productpage.default"), ("productpage.default", "reviews.default")]
+    on_path = view.trace_edges(document, hops)
+    assert on_path == {
+        "workload:istio-system:istio-ingressgateway->service:default:productpage",
+        "service:default:productpage->workload:default:productpage-v1",
+        "workload:default:productpage-v1->service:default:reviews",
+        "service:default:reviews->workload:default:reviews-v1",
+        "service:default:reviews->workload:default:reviews-v2",
+    }
+    positions = view.place(document["nodes"], document["edges"], {})
+    marked = {el["data"]["id"] for el in view.elements(document, positions, True, trace_hops=hops)
+              if el["data"].get("on_trace") == "yes"}
+    assert marked == on_path

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode
 
 from dash import Dash, Input, Output, State, ctx, html, no_update
 
@@ -26,7 +26,23 @@ from queries.telemetry import SourceError
 def page_for(path: str, search: str, settings: Settings) -> Any | None:
     if path not in ("/", "/topology"):
         return None
-    return view.page(sorted(settings.namespace), list(settings.namespace), settings.window, settings.refresh)
+    trace_id = parse_qs(search.lstrip("?")).get("trace", [None])[0]
+    return view.page(sorted(settings.namespace), list(settings.namespace), settings.window, settings.refresh, trace_id)
+
+
+def trace_hops(services: Services, trace_id: str | None) -> tuple[list[list[str]], str]:
+    """The service hops of a trace to overlay, and a line saying what is shown."""
+    if not trace_id:
+        return [], ""
+    if services.traces is None:
+        return [], f"Cannot show trace {trace_id}: no Jaeger configured (--jaeger URL)"
+    from dashboard.trace import build_tree, service_hops
+
+    try:
+        hops = service_hops(build_tree(services.traces.trace(trace_id)))
+    except SourceError as error:
+        return [], f"Cannot show trace {trace_id}: {error}"
+    return [list(hop) for hop in hops], f"Showing the path of trace {trace_id} ({len(hops)} hops) in blue"
 
 
 @dataclass
@@ -49,7 +65,7 @@ def _clock_text(at: float) -> str:
 
 def refresh_topology(services: Services, settings: Settings, namespaces: list[str], window: str,
                      show_idle: bool, positions: dict, circuits: dict, last_good: float | None,
-                     known_namespaces: list[str]) -> TopologyView:
+                     known_namespaces: list[str], hops: list[list[str]] = ()) -> TopologyView:
     """One poll: query, build the graph, and lay it out where it was before."""
     stale = TopologyView(None, None, "stale", "", positions, circuits, last_good, known_namespaces)
     try:
@@ -75,7 +91,7 @@ def refresh_topology(services: Services, settings: Settings, namespaces: list[st
               f" ({len(document['edges']) - shown} idle hidden) · window {window}"
               f" · {services.telemetry.queries_per_refresh} queries")
     return TopologyView(
-        elements=view.elements(document, positions, show_idle, circuits),
+        elements=view.elements(document, positions, show_idle, circuits, hops),
         banner=banner, banner_kind="info", status=status, positions=positions, circuits=circuits,
         last_good=now, namespaces=sorted(seen | set(known_namespaces) | set(namespaces)),
     )
@@ -110,15 +126,16 @@ def register(app: Dash, services: Services, settings: Settings) -> None:
         Input("topology-namespaces", "value"),
         Input("topology-window", "value"),
         Input("topology-show-idle", "value"),
+        Input("topology-trace-hops", "data"),
         State("topology-positions", "data"),
         State("topology-circuits", "data"),
         State("topology-last-good", "data"),
         State("topology-namespaces", "options"),
     )
-    def refresh(_tick, namespaces, window, show_idle, positions, circuits, last_good, options):
+    def refresh(_tick, namespaces, window, show_idle, hops, positions, circuits, last_good, options):
         result = refresh_topology(services, settings, namespaces or [], window or settings.window,
                                   "idle" in (show_idle or []), positions or {}, circuits or {}, last_good,
-                                  [o if isinstance(o, str) else o["value"] for o in options or []])
+                                  [o if isinstance(o, str) else o["value"] for o in options or []], hops or [])
         return (
             no_update if result.elements is None else result.elements,
             result.banner or "",
@@ -127,6 +144,14 @@ def register(app: Dash, services: Services, settings: Settings) -> None:
             no_update if result.elements is None else result.status,
             result.positions, result.circuits, result.last_good, result.namespaces,
         )
+
+    @app.callback(
+        Output("topology-trace-hops", "data"),
+        Output("topology-trace-note", "children"),
+        Input("topology-trace", "data"),
+    )
+    def overlay_trace(trace_id):
+        return trace_hops(services, trace_id)
 
     @app.callback(
         Output("topology-tick", "interval"),
