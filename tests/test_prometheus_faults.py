@@ -9,6 +9,7 @@ test sets."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -94,7 +95,7 @@ def fake(fake_server):
 
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch):
-    for name in list(__import__("os").environ):
+    for name in list(os.environ):
         if name.startswith("MESHWATCH_"):
             monkeypatch.delenv(name)
 
