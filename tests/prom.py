@@ -1,8 +1,9 @@
 """A real Prometheus for tests and benchmarks.
 
-- `openmetrics(series)` (or `write_openmetrics(series, path)`) writes OpenMetrics text of counters, gauges and
-  histograms sampled every `step` seconds over `span` seconds ending at a
-  fixed past instant (`END`, 2024-01-01T00:10:00Z), ready for
+- `openmetrics(series)` (or `write_openmetrics(series, path)` for big
+  meshes) writes OpenMetrics text of counters, gauges and histograms
+  sampled every `step` seconds over `span` seconds ending at a fixed past
+  instant (`END`, 2024-01-01T00:10:00Z), ready for
   `promtool tsdb create-blocks-from openmetrics`.
 - `start_prometheus(tmp_path, openmetrics_text=..., scrape_targets=[...])`
   backfills that text and/or scrapes live targets, starts
@@ -284,9 +285,10 @@ def start_prometheus(
     scrape_interval: str = "1s",
     ready_timeout: float = 60.0,
 ) -> PrometheusServer:
-    """Backfill `openmetrics_text` and/or `openmetrics_file` (if any), scrape `scrape_targets` (if any,
-    e.g. ["127.0.0.1:9101"], every `scrape_interval`) and start Prometheus on
-    a free loopback port with 100 years of retention.
+    """Backfill `openmetrics_text` and/or `openmetrics_file` (if any),
+    scrape `scrape_targets` (if any, e.g. ["127.0.0.1:9101"], every
+    `scrape_interval`) and start Prometheus on a free loopback port with 100
+    years of retention.
 
     Returns once `/-/ready` answers 200; raises PrometheusError with the log
     tail if it exits or is not ready within `ready_timeout` seconds."""
@@ -312,8 +314,12 @@ def start_prometheus(
                 stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             )
         server = PrometheusServer(process, f"http://127.0.0.1:{port}", log)
-        if _wait_ready(server, ready_timeout):
-            return server
+        try:
+            if _wait_ready(server, ready_timeout):
+                return server
+        except BaseException:  # e.g. Ctrl-C while waiting: leave no Prometheus behind
+            server.stop()
+            raise
         server.stop()
         if "address already in use" not in log.read_text(errors="replace"):
             break
