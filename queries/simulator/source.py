@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 REQUESTS = "istio_requests_total"
 BUCKETS = "istio_request_duration_milliseconds_bucket"
-VERSION_LABELS = VERSION_TRAFFIC_COLUMNS[1:5]
+VERSION_LABELS = promql.VERSION_TRAFFIC_LABELS
 
 
 def _reported(labels: dict[str, str]) -> bool:
@@ -119,17 +119,24 @@ class SimulatedTelemetry:
 
     def version_traffic(self, start: float, end: float, step: float, window: str,
                         namespaces: Sequence[str] = ()) -> pd.DataFrame:
-        """Delivered request rate per service and destination workload, at
-        start, start + step, ... <= end, as a Prometheus range query."""
-        rows: list[dict[str, Any]] = []
+        """promql.version_traffic as a range query: delivered rps per service
+        and destination workload (the server side's count), at start,
+        start + step, ... <= end."""
         seconds = duration_seconds(window)
+        wanted = set(namespaces)
+        rows: list[dict[str, Any]] = []
         self._simulation.advance(end)
         for at in (np.arange(start, end + step * 1e-9, step) if step > 0 and end >= start else ()):
             sample = self._simulation.evaluate(float(at), seconds)
-            chosen, labels = self._request_series(sample.keys, REQUESTS, namespaces)
-            delivered = [(i, series) for i, series in zip(chosen, labels) if series["destination_workload"] != UNKNOWN]
-            for series in sum_by([s for _, s in delivered], sample.rate[[i for i, _ in delivered]], VERSION_LABELS):
-                rows.append({"time": float(at), **{name: series["metric"].get(name, "") for name in VERSION_LABELS},
+            chosen, labels = [], []
+            for index, key in enumerate(sample.keys):
+                series = key.label_dict()
+                if (key.metric == REQUESTS and series["reporter"] == "destination"
+                        and (not wanted or series["destination_service_namespace"] in wanted)):
+                    chosen.append(index)
+                    labels.append(series)
+            for series in sum_by(labels, sample.rate[chosen], promql.VERSION_TRAFFIC_LABELS):
+                rows.append({"time": float(at), **{name: series["metric"].get(name, UNKNOWN) for name in VERSION_LABELS},
                              "rps": series["value"][1]})
         frame = pd.DataFrame(rows, columns=VERSION_TRAFFIC_COLUMNS)
         return frame.astype({"time": "float64", **{name: "string" for name in VERSION_LABELS}, "rps": "float64"})
