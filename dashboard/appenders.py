@@ -12,6 +12,7 @@ and so stay on the caller's edge only.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from typing import Callable
 
@@ -33,17 +34,21 @@ from dashboard.graph import (
     workload_id,
 )
 from dashboard.health import HEALTHY, IDLE, RequestCounts, edge_health, worst
-from dashboard.histogram import histogram_quantile
+from dashboard.histogram import histogram_quantiles
 from queries.telemetry import UNKNOWN, MeshTelemetry
 
 Appender = Callable[[nx.DiGraph, MeshTelemetry, Settings], None]
-QUANTILES = {"p50_ms": 0.50, "p95_ms": 0.95, "p99_ms": 0.99}
+QUANTILES = (0.50, 0.95, 0.99)  # p50_ms, p95_ms, p99_ms
 EDGE = ["source", "target"]
 
 
 def _ids(namespaces: pd.Series, names: pd.Series, prefix: str) -> pd.Series:
-    ids = prefix + ":" + namespaces.astype("string") + ":" + names.astype("string")
-    return ids.where(names != UNKNOWN, UNKNOWN_NODE) if prefix == WORKLOAD else ids
+    # A comprehension over plain lists builds the ids four times faster than
+    # pandas string arithmetic, and edge_rows runs this for every series.
+    unknown_is_one_node = prefix == WORKLOAD
+    ids = [UNKNOWN_NODE if unknown_is_one_node and name == UNKNOWN else f"{prefix}:{namespace}:{name}"
+           for namespace, name in zip(namespaces.tolist(), names.tolist())]
+    return pd.Series(ids, index=names.index, dtype="string")
 
 
 def edge_rows(frame: pd.DataFrame) -> pd.DataFrame:
@@ -110,25 +115,29 @@ def traffic(graph: nx.DiGraph, telemetry: MeshTelemetry, settings: Settings) -> 
     })
     outcome["error"] = outcome["http_5xx"] | outcome["no_response"] | outcome["grpc_error"]
     weighted = outcome.mul(rows["rps"], axis=0).assign(rps=rows["rps"], source=rows["source"], target=rows["target"])
-    totals = weighted.groupby(EDGE, sort=False).sum()
+    totals = weighted.groupby(EDGE, sort=False).sum().reset_index()
     codes = _per_edge(rows, "response_code")
     flags = _per_edge(
         rows.assign(response_flags=rows["response_flags"].fillna("-").str.split(",")).explode("response_flags")
         .query("response_flags != '-' and response_flags != ''"),
         "response_flags",
     )
-    protocols = rows.assign(protocol=protocol.replace("", "http")).groupby([*EDGE, "protocol"])["rps"].sum()
-    main_protocol = protocols.groupby(level=[0, 1]).idxmax()
-    for (source, target), total in totals.iterrows():
-        edge = add_edge(graph, source, target)
-        edge.rps = float(total["rps"])
-        edge.error_ratio = float(total["error"] / total["rps"]) if total["rps"] > 0 else None
-        edge.codes = codes.get((source, target), {})
-        edge.flags = flags.get((source, target), {})
-        edge.protocol = main_protocol[(source, target)][2]
-        graph.edges[source, target]["counts"] = RequestCounts(
-            total=edge.rps, http_5xx=float(total["http_5xx"]), http_4xx=float(total["http_4xx"]),
-            grpc_error=float(total["grpc_error"]), no_response=float(total["no_response"]),
+    # The busiest protocol of each edge; ties go to the first by name, as idxmax would.
+    protocols = (rows.assign(protocol=protocol.replace("", "http")).groupby([*EDGE, "protocol"])["rps"].sum()
+                 .reset_index().sort_values("rps", ascending=False, kind="stable").drop_duplicates(EDGE))
+    main_protocol = dict(zip(zip(protocols["source"], protocols["target"]), protocols["protocol"]))
+    # itertuples, not iterrows: a Series per edge costs a second at a thousand workloads.
+    for total in totals.itertuples(index=False):
+        key = (total.source, total.target)
+        edge = add_edge(graph, *key)
+        edge.rps = float(total.rps)
+        edge.error_ratio = float(total.error / total.rps) if total.rps > 0 else None
+        edge.codes = codes.get(key, {})
+        edge.flags = flags.get(key, {})
+        edge.protocol = main_protocol[key]
+        graph.edges[key]["counts"] = RequestCounts(
+            total=edge.rps, http_5xx=float(total.http_5xx), http_4xx=float(total.http_4xx),
+            grpc_error=float(total.grpc_error), no_response=float(total.no_response),
         )
 
 
@@ -146,20 +155,35 @@ def tcp(graph: nx.DiGraph, telemetry: MeshTelemetry, settings: Settings) -> None
             edge.protocol = "tcp"
 
 
+def _bucket_bounds(le: pd.Series) -> dict[str, float]:
+    """Each distinct `le` label as a number (`+Inf` included); bad ones NaN.
+    A histogram has a score of distinct bounds, so this beats parsing every row."""
+    bounds = {}
+    for text in le.dropna().unique().tolist():
+        try:
+            bounds[text] = float(text)
+        except ValueError:
+            bounds[text] = math.nan
+    return bounds
+
+
 def latency(graph: nx.DiGraph, telemetry: MeshTelemetry, settings: Settings) -> None:
     """p50/p95/p99 from the duration histogram of the edge's reporter."""
     if telemetry.latency.empty:
         return
-    rows = edge_rows(telemetry.latency)
-    rows = rows.assign(bound=pd.to_numeric(rows["le"].str.replace("+Inf", "inf"), errors="coerce"))
-    sums = rows.dropna(subset=["bound"]).groupby([*EDGE, "bound"])["rate"].sum()
-    for (source, target), buckets in sums.groupby(level=[0, 1]):
-        if not graph.has_edge(source, target):
-            continue
-        edge = graph.edges[source, target]["edge"]
-        pairs = [(bound, float(rate)) for (_, _, bound), rate in buckets.items()]
-        for attribute, q in QUANTILES.items():
-            setattr(edge, attribute, histogram_quantile(q, pairs))
+    frame = telemetry.latency
+    frame = frame.assign(bound=frame["le"].map(_bucket_bounds(frame["le"]))).dropna(subset=["bound"])
+    sums = edge_rows(frame).groupby([*EDGE, "bound"], sort=False)["rate"].sum().reset_index()
+    # Plain lists from here: iterating a MultiIndex group by group costs
+    # seconds at a thousand workloads.
+    buckets: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
+    for source, target, bound, rate in zip(sums["source"].tolist(), sums["target"].tolist(),
+                                           sums["bound"].tolist(), sums["rate"].tolist()):
+        buckets[source, target].append((bound, rate))
+    for (source, target), pairs in buckets.items():
+        if graph.has_edge(source, target):
+            edge = graph.edges[source, target]["edge"]
+            edge.p50_ms, edge.p95_ms, edge.p99_ms = histogram_quantiles(QUANTILES, pairs)
 
 
 def share(graph: nx.DiGraph, telemetry: MeshTelemetry, settings: Settings) -> None:

@@ -96,7 +96,7 @@ def filter_namespaces(graph: nx.DiGraph, namespaces: Sequence[str]) -> nx.DiGrap
         return graph
     wanted = set(namespaces)
     inside = {n for n, data in graph.nodes(data=True) if data["node"].namespace in wanted}
-    kept = nx.DiGraph()
+    kept = nx.DiGraph(**graph.graph)
     for node_id in inside:
         kept.add_node(node_id, **graph.nodes[node_id])
     for source, target, data in graph.edges(data=True):

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import bisect
 import math
 from typing import Sequence
 
@@ -14,20 +15,28 @@ def histogram_quantile(q: float, buckets: Sequence[tuple[float, float]]) -> floa
     Follows Prometheus: counts are made monotonic; a rank in the +Inf bucket
     returns the highest finite bound; the first bucket starts at 0 when its
     bound is positive."""
-    if not 0 <= q <= 1:
+    return histogram_quantiles((q,), buckets)[0]
+
+
+def histogram_quantiles(qs: Sequence[float], buckets: Sequence[tuple[float, float]]) -> list[float | None]:
+    """`histogram_quantile` for several quantiles of the same buckets, which
+    are sorted and made monotonic once."""
+    if any(not 0 <= q <= 1 for q in qs):
         raise ValueError("quantile must be within [0, 1]")
     ordered = sorted(buckets)
     if len(ordered) < 2 or not math.isinf(ordered[-1][0]):
-        return None
+        return [None] * len(qs)
     bounds = [bound for bound, _ in ordered]
     counts: list[float] = []
     for _, count in ordered:
         counts.append(max(count, counts[-1]) if counts else count)
-    total = counts[-1]
-    if total <= 0:
-        return None
-    rank = q * total
-    index = next(i for i, count in enumerate(counts) if count >= rank)
+    if counts[-1] <= 0:
+        return [None] * len(qs)
+    return [_rank_value(q * counts[-1], bounds, counts) for q in qs]
+
+
+def _rank_value(rank: float, bounds: list[float], counts: list[float]) -> float:
+    index = bisect.bisect_left(counts, rank)
     if index == len(bounds) - 1:
         return bounds[-2]
     if index == 0 and bounds[0] <= 0:

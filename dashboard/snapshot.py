@@ -11,7 +11,6 @@ Schema (stable; see README):
 from __future__ import annotations
 
 import math
-from dataclasses import asdict
 from typing import Any
 
 import networkx as nx
@@ -30,15 +29,19 @@ def _number(value: Any) -> Any:
     return value
 
 
+def _copy(value: Any) -> Any:
+    """A field as the document holds it: dicts copied, non-finite floats null."""
+    return dict(value) if isinstance(value, dict) else _number(value)
+
+
 def snapshot_document(graph: nx.DiGraph) -> dict[str, Any]:
     nodes = sorted(nodes_of(graph), key=lambda node: node.id)
     edges = sorted(edges_of(graph), key=lambda edge: edge.id)
     return {
         "at": float(graph.graph["at"]),
         "window": graph.graph["window"],
-        "nodes": [{key: asdict(node)[key] for key in NODE_FIELDS} for node in nodes],
-        "edges": [
-            {key: _number(value) for key, value in asdict(edge).items() if key in EDGE_FIELDS}
-            for edge in edges
-        ],
+        # getattr, not dataclasses.asdict: asdict deep-copies every field
+        # and dominated the snapshot time at a thousand workloads.
+        "nodes": [{key: getattr(node, key) for key in NODE_FIELDS} for node in nodes],
+        "edges": [{key: _copy(getattr(edge, key)) for key in EDGE_FIELDS} for edge in edges],
     }

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import re
-from typing import Any, Sequence
+from datetime import datetime, timezone
+from typing import Any, Callable, Sequence
 
 import pandas as pd
 import requests
 from prometheus_api_client import PrometheusApiClientException, PrometheusConnect
+from urllib3.exceptions import ReadTimeoutError
 from urllib3.util.retry import Retry
 
 from queries import promql
@@ -18,6 +21,7 @@ from queries.telemetry import (
     REQUEST_LABELS,
     TCP_LABELS,
     UNKNOWN,
+    VERSION_TRAFFIC_COLUMNS,
     MeshTelemetry,
     SourceError,
 )
@@ -31,15 +35,10 @@ MAX_RESPONSE_BYTES = 256 * 1024 * 1024
 
 def _raw_rows(result: list[dict[str, Any]], labels: list[str], value: str) -> pd.DataFrame:
     """A frame of an instant-vector result: one column per label, one value column."""
-    columns: dict[str, list[Any]] = {label: [] for label in labels}
-    values: list[float] = []
-    for series in result:
-        metric = series["metric"]
-        for label in labels:
-            columns[label].append(metric.get(label, ""))
-        values.append(float(series["value"][1]))
-    frame = pd.DataFrame({label: pd.array(column, dtype="string") for label, column in columns.items()})
-    frame[value] = pd.array(values, dtype="float64")
+    metrics = [series["metric"] for series in result]
+    frame = pd.DataFrame({label: pd.array([metric.get(label, "") for metric in metrics], dtype="string")
+                          for label in labels})
+    frame[value] = pd.array([float(series["value"][1]) for series in result], dtype="float64")
     return frame
 
 
@@ -100,16 +99,18 @@ class _CappedSession(requests.Session):
 def describe_http_error(error: PrometheusApiClientException) -> str:
     """Prometheus' own error text from `HTTP Status Code 400 (b'{...}')`."""
     text = str(error)
-    match = re.search(r"HTTP Status Code (\d+) \((b?['\"])(.*)\2\)$", text, re.S)
+    match = re.search(r"HTTP Status Code (\d+) \((b(['\"]).*\3)\)$", text, re.S)
     if not match:
-        return text
-    status, body = match.group(1), match.group(3)
+        return text.splitlines()[0][:200] if text else type(error).__name__
+    status = match.group(1)
+    # The client puts repr(response.content) in the message: read it back exactly.
+    body = ast.literal_eval(match.group(2)).decode("utf-8", errors="replace")
     try:
-        payload = json.loads(body.encode().decode("unicode_escape"))
+        payload = json.loads(body)
         return f"HTTP {status}: {payload.get('errorType', 'error')}: {payload.get('error', '')}".strip()
     except (ValueError, AttributeError):
-        first_line = body.replace("\\n", "\n").strip().splitlines()[:1]
-        return f"HTTP {status}" + (f": {first_line[0][:200]}" if first_line else "")
+        first_line = [line for line in re.sub(r"<[^>]*>", " ", body).splitlines() if line.strip()][:1]
+        return f"HTTP {status}" + (f": {first_line[0].strip()[:200]}" if first_line else "")
 
 
 class PrometheusSource:
@@ -129,13 +130,28 @@ class PrometheusSource:
 
     def query(self, promql_text: str, at: float) -> list[dict[str, Any]]:
         """One instant query at `at`; raises SourceError with a one-line reason."""
+        result = self._call(lambda: self._client.custom_query(promql_text, params={"time": f"{at:.3f}"}))
+        if not isinstance(result, list) or any(
+            not isinstance(s, dict) or not isinstance(s.get("metric"), dict) or "value" not in s for s in result
+        ):
+            raise SourceError(f"Prometheus at {self.url} sent a result that is not an instant vector")
+        return result
+
+    def _call(self, send: Callable[[], Any]) -> Any:
+        """The client call's result; any failure becomes a one-line SourceError."""
         try:
-            result = self._client.custom_query(promql_text, params={"time": f"{at:.3f}"})
+            return send()
         except SourceError as error:
             raise SourceError(f"Prometheus at {self.url}: {error}") from None
+        except requests.exceptions.JSONDecodeError:
+            raise SourceError(f"Prometheus at {self.url} sent a response that is not Prometheus API JSON") from None
         except requests.exceptions.Timeout:
             raise SourceError(f"Prometheus at {self.url} did not answer within {self.timeout:g}s") from None
         except requests.exceptions.ConnectionError as error:
+            # Without retries urllib3 wraps a read timeout in MaxRetryError,
+            # which requests reports as a ConnectionError.
+            if isinstance(getattr(error.args[0] if error.args else None, "reason", None), ReadTimeoutError):
+                raise SourceError(f"Prometheus at {self.url} did not answer within {self.timeout:g}s") from None
             raise SourceError(f"cannot reach Prometheus at {self.url}: {_reason(error)}") from None
         except requests.exceptions.RequestException as error:
             raise SourceError(f"Prometheus at {self.url}: {_reason(error)}") from None
@@ -143,11 +159,23 @@ class PrometheusSource:
             raise SourceError(f"Prometheus at {self.url} refused the query: {describe_http_error(error)}") from None
         except (ValueError, KeyError, TypeError):
             raise SourceError(f"Prometheus at {self.url} sent a response that is not Prometheus API JSON") from None
-        if not isinstance(result, list) or any(
-            not isinstance(s, dict) or "metric" not in s or "value" not in s for s in result
-        ):
-            raise SourceError(f"Prometheus at {self.url} sent a result that is not an instant vector")
-        return result
+
+    def version_traffic(self, start: float, end: float, step: float, window: str,
+                        namespaces: Sequence[str] = ()) -> pd.DataFrame:
+        """Delivered rps per service and workload from `start` to `end` (a
+        range query): columns VERSION_TRAFFIC_COLUMNS, `time` in unix seconds."""
+        text = promql.version_traffic(window, namespaces)
+        result = self._call(lambda: self._client.custom_query_range(
+            text, start_time=datetime.fromtimestamp(start, timezone.utc),
+            end_time=datetime.fromtimestamp(end, timezone.utc), step=f"{step:g}s"))
+        labels = VERSION_TRAFFIC_COLUMNS[1:-1]
+        try:
+            rows = [[float(t), *(series["metric"].get(label, UNKNOWN) for label in labels), float(v)]
+                    for series in result for t, v in series["values"]]
+        except (ValueError, TypeError, KeyError, AttributeError):
+            raise SourceError(f"Prometheus at {self.url} sent a result that is not a range vector") from None
+        frame = pd.DataFrame(rows, columns=VERSION_TRAFFIC_COLUMNS)
+        return frame.astype({"time": "float64", **{label: "string" for label in labels}, "rps": "float64"})
 
     def mesh(self, at: float, window: str, namespaces: Sequence[str] = ()) -> MeshTelemetry:
         queries = promql.mesh_queries(window, namespaces)

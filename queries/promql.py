@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from typing import Sequence
 
-from queries.telemetry import LATENCY_LABELS, REQUEST_LABELS, TCP_LABELS
+from queries.telemetry import LATENCY_LABELS, REQUEST_LABELS, TCP_LABELS, VERSION_TRAFFIC_COLUMNS
 
 # Series a reporter contributes: the caller side for sidecar callers, the
 # server side for callers without a sidecar.
@@ -36,6 +36,7 @@ ENVOY_COUNTERS = {
     "retry_overflow": "envoy_cluster_upstream_rq_retry_overflow",
 }
 OUTBOUND_CLUSTERS = 'cluster_name=~"outbound\\\\|.*"'
+VERSION_TRAFFIC_LABELS = [c for c in VERSION_TRAFFIC_COLUMNS if c not in ("time", "rps")]
 
 
 def _by(labels: Sequence[str]) -> str:
@@ -43,7 +44,10 @@ def _by(labels: Sequence[str]) -> str:
 
 
 def _namespace_regex(namespaces: Sequence[str]) -> str:
-    return "|".join(re.escape(ns) for ns in namespaces)
+    """The namespaces as one regex, written for a PromQL double-quoted string:
+    re.escape turns `-` into `\\-`, which PromQL's string parser refuses
+    unless the backslash is itself escaped."""
+    return "|".join(re.escape(ns).replace("\\", "\\\\") for ns in namespaces)
 
 
 def _series(metric: str, window: str, selector: str, namespaces: Sequence[str]) -> str:
@@ -100,6 +104,21 @@ def cluster_stats(window: str) -> str:
         for stat, metric in ENVOY_COUNTERS.items()
     ]
     return " or ".join(parts)
+
+
+def version_traffic(window: str, namespaces: Sequence[str] = ()) -> str:
+    """Delivered requests per second per service and destination workload
+    (the canary split over time), for a range query.
+
+    Counted by the server side (`reporter="destination"`): every request that
+    reached a workload exactly once, including those of callers without a
+    sidecar and mirrored requests (service `<name>-shadow`), which the source
+    reporter never sees."""
+    selector = 'reporter="destination"'
+    if namespaces:
+        selector += f',destination_service_namespace=~"{_namespace_regex(namespaces)}"'
+    by = _by(VERSION_TRAFFIC_LABELS)
+    return f"sum by ({by}) (rate(istio_requests_total{{{selector}}}[{window}]))"
 
 
 def mesh_queries(window: str, namespaces: Sequence[str] = ()) -> dict[str, str]:
