@@ -260,6 +260,11 @@ def test_the_clock_runs_at_speed_and_asking_for_later_advances_it() -> None:
     assert simulation.clock() == pytest.approx(START + 90.0), "the clock never runs backwards"
     with pytest.raises(SourceError, match="runs at most 6h ahead"):
         simulation.advance(START + 86400.0)
+    wall[0] += 10 * 3600.0  # the laptop slept: the story resumes, it does not replay 100 h
+    resumed = simulation.clock()
+    assert START + 90.0 < resumed <= START + 90.0 + 600.0
+    wall[0] += 1.0
+    assert simulation.clock() == pytest.approx(resumed + 10.0)
 
 
 def test_memory_stays_bounded_over_a_long_run() -> None:

@@ -43,6 +43,8 @@ STATS_INCLUSION = ("reviews-v2",)
 # The model runs at most this far ahead in one call: a typo'd `at` must not
 # hang a dashboard for minutes.
 MAX_ADVANCE = 6 * 3600.0
+# The most story seconds `clock()` catches up in one call (scaled with speed).
+CATCH_UP = 600.0
 LOAD_CLIENT = "reviews-v2"
 
 
@@ -108,8 +110,17 @@ class Simulation:
             return self.history.evaluate(list(self.registry.keys), at, window)
 
     def clock(self) -> float:
-        """The wall clock mapped onto simulated time (x speed), the model run up to it."""
-        return self.advance(self.start + (self._wall() - self._wall_start) * self.speed)
+        """The wall clock mapped onto simulated time (x speed), the model run up to it.
+
+        After a long gap (the machine slept, nobody polled) the story resumes
+        where it stood instead of replaying the missed hours in one call."""
+        with self._lock:
+            target = self.start + (self._wall() - self._wall_start) * self.speed
+            catch_up = max(CATCH_UP, CATCH_UP * self.speed / 10)
+            if target - self.kernel.now > catch_up:
+                self._wall_start += (target - self.kernel.now - catch_up) / self.speed
+                target = self.kernel.now + catch_up
+            return self.advance(target)
 
     # -- the story ----------------------------------------------------------
     def _director(self):

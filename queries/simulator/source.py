@@ -12,7 +12,6 @@ counters as their `increase` over the window). No PromQL is sent:
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
@@ -46,11 +45,9 @@ def _reported(labels: dict[str, str]) -> bool:
     return reporter == "source" or (reporter == "destination" and labels.get("source_workload") == UNKNOWN)
 
 
-def _in_namespaces(labels: dict[str, str], namespaces: Sequence[str]) -> bool:
-    if not namespaces:
-        return True
-    pattern = re.compile("|".join(re.escape(ns) for ns in namespaces))
-    return any(pattern.fullmatch(labels.get(label, "")) for label in promql.NAMESPACE_LABELS)
+def _in_namespaces(labels: dict[str, str], namespaces: frozenset[str]) -> bool:
+    """promql's namespace selectors: the caller's, service's or workload's namespace."""
+    return not namespaces or any(labels.get(label) in namespaces for label in promql.NAMESPACE_LABELS)
 
 
 def sum_by(labels: list[dict[str, str]], values: np.ndarray, by: Sequence[str]) -> list[dict[str, Any]]:
@@ -77,11 +74,12 @@ class SimulatedTelemetry:
     @staticmethod
     def _request_series(keys: list, metric: str, namespaces: Sequence[str]) -> tuple[list[int], list[dict[str, str]]]:
         chosen, labels = [], []
+        wanted = frozenset(namespaces)
         for index, key in enumerate(keys):
             if key.metric != metric:
                 continue
             series = key.label_dict()
-            if _reported(series) and _in_namespaces(series, namespaces):
+            if _reported(series) and _in_namespaces(series, wanted):
                 chosen.append(index)
                 labels.append(series)
         return chosen, labels
