@@ -19,6 +19,12 @@ PORT = 9080
 TRUST_DOMAIN = "cluster.local"
 
 
+def draw(rng: random.Random, spec: tuple[float, float]) -> float:
+    """A log-normal time in seconds from (median, sigma)."""
+    median, sigma = spec
+    return rng.lognormvariate(0.0, sigma) * median
+
+
 @dataclass(frozen=True)
 class Call:
     """A request an application makes while serving one of its own."""
@@ -56,8 +62,7 @@ class Workload:
         return f"{self.app}.{self.namespace}"
 
     def app_time(self, rng: random.Random) -> float:
-        median, sigma = self.service_time
-        return rng.lognormvariate(0.0, sigma) * median
+        return draw(rng, self.service_time)
 
 
 GATEWAY = Workload(

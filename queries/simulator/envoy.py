@@ -30,7 +30,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Generator
 
-from queries.simulator.bookinfo import Workload
+from queries.simulator.bookinfo import Workload, draw
 from queries.simulator.istio import ConnectionPool, OutlierDetection
 from queries.simulator.kernel import Kernel, Signal
 
@@ -45,11 +45,6 @@ CONNECTION_REUSE_DELAY = (0.00025, 0.6)
 MAX_EJECTION_TIME = 300.0
 
 ADMITTED, OVERFLOW, NO_HEALTHY_UPSTREAM = "-", "UO", "UH"
-
-
-def draw(rng: random.Random, spec: tuple[float, float]) -> float:
-    median, sigma = spec
-    return rng.lognormvariate(0.0, sigma) * median
 
 
 @dataclass

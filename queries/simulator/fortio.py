@@ -8,7 +8,6 @@ being rejected burns through its share quickly.
 
 from __future__ import annotations
 
-import random
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -62,8 +61,3 @@ class LoadResult:
             return 0.0
         count = self.codes[code] if code is not None else self.flags[flag]
         return count / self.calls
-
-
-def turnaround(rng: random.Random) -> float:
-    median, sigma = CLIENT_TURNAROUND
-    return rng.lognormvariate(0.0, sigma) * median

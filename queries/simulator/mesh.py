@@ -18,8 +18,8 @@ from collections import deque
 from typing import Generator
 
 from queries.simulator import fortio
-from queries.simulator.bookinfo import NAMESPACE, PORT, WORKLOADS, Call, Workload, workloads_of
-from queries.simulator.envoy import ADMITTED, LOCAL_REPLY_TIME, NETWORK_TIME, PROXY_TIME, UpstreamCluster, draw
+from queries.simulator.bookinfo import NAMESPACE, PORT, WORKLOADS, Call, Workload, draw, workloads_of
+from queries.simulator.envoy import ADMITTED, LOCAL_REPLY_TIME, NETWORK_TIME, PROXY_TIME, UpstreamCluster
 from queries.simulator.istio import choose_subset, fqdn
 from queries.simulator.kernel import Kernel
 from queries.simulator.metrics import Registry
@@ -219,4 +219,4 @@ class Mesh:
             self.traces.add(trace)
             result.codes[code] += 1
             result.flags[trace.spans[-1].flags] += 1
-            yield fortio.turnaround(self.rng)
+            yield draw(self.rng, fortio.CLIENT_TURNAROUND)

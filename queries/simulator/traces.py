@@ -65,10 +65,6 @@ class Trace:
     start: float
     spans: list[Span] = field(default_factory=list)
 
-    @property
-    def services(self) -> set[str]:
-        return {span.workload.tracing_service for span in self.spans}
-
 
 def trace_id_hex(trace_id: int) -> str:
     """Jaeger's spelling: the low 64 bits zero-padded, the high bits not."""
