@@ -238,6 +238,8 @@ def test_frames_have_the_shape_of_the_prometheus_source() -> None:
     traffic = simulation.telemetry.version_traffic(simulation.now - 120, simulation.now, 30, "1m")
     assert list(traffic.columns) == VERSION_TRAFFIC_COLUMNS
     assert set(traffic[traffic["destination_service_name"] == "reviews"]["destination_workload"]) == {"reviews-v1", "reviews-v2"}
+    with pytest.raises(SourceError, match="exceeded maximum resolution of 11,000 points"):
+        simulation.telemetry.version_traffic(simulation.now - 86400, simulation.now, 1, "1m")
 
 
 def test_the_same_seed_gives_the_same_mesh() -> None:

@@ -28,6 +28,7 @@ from queries.telemetry import (
     UNKNOWN,
     VERSION_TRAFFIC_COLUMNS,
     MeshTelemetry,
+    SourceError,
 )
 
 if TYPE_CHECKING:
@@ -36,6 +37,8 @@ if TYPE_CHECKING:
 REQUESTS = "istio_requests_total"
 BUCKETS = "istio_request_duration_milliseconds_bucket"
 VERSION_LABELS = promql.VERSION_TRAFFIC_LABELS
+# Prometheus refuses range queries with more points than this per series.
+MAX_POINTS = 11_000
 
 
 def _reported(labels: dict[str, str]) -> bool:
@@ -122,9 +125,13 @@ class SimulatedTelemetry:
         start + step, ... <= end."""
         seconds = duration_seconds(window)
         wanted = set(namespaces)
+        steps = np.arange(start, end + step * 1e-9, step) if step > 0 and end >= start else np.array([])
+        if len(steps) > MAX_POINTS:
+            raise SourceError("exceeded maximum resolution of 11,000 points per timeseries. "
+                              "Try decreasing the query resolution (?step=XX)")
         rows: list[dict[str, Any]] = []
         self._simulation.advance(end)
-        for at in (np.arange(start, end + step * 1e-9, step) if step > 0 and end >= start else ()):
+        for at in steps:
             sample = self._simulation.evaluate(float(at), seconds)
             chosen, labels = [], []
             for index, key in enumerate(sample.keys):
