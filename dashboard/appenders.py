@@ -225,7 +225,7 @@ def _cluster_states(stats: pd.DataFrame) -> dict[tuple[str, ...], list[ClusterSt
         value = lambda stat: float(row[stat]) if stat in row and pd.notna(row[stat]) else None  # noqa: E731
         overflow = sum(value(stat) or 0.0 for stat in ("pending_overflow", "cx_overflow", "retry_overflow"))
         states[tuple(index[:-1])].append(ClusterState(
-            membership_total=value("membership_total"), membership_healthy=value("membership_healthy"),
+            subset=str(index[-1]), membership_total=value("membership_total"), membership_healthy=value("membership_healthy"),
             ejections_active=value("ejections_active"), overflow_increase=overflow,
         ))
     return states

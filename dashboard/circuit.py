@@ -23,6 +23,7 @@ CUT_OFF_FLAG = "UH"
 class ClusterState:
     """Envoy stats of one outbound cluster (a destination, maybe one subset)."""
 
+    subset: str = ""
     membership_total: float | None = None
     membership_healthy: float | None = None
     ejections_active: float | None = None
@@ -46,13 +47,24 @@ class EdgeRejections:
     clusters: tuple[ClusterState, ...] = ()
 
 
+def all_hosts_ejected(clusters: tuple[ClusterState, ...]) -> bool:
+    """Every host the caller routes to is ejected.
+
+    Istio gives a caller one cluster per DestinationRule subset next to the
+    plain one; once subsets exist, traffic goes through them and the plain
+    cluster stays healthy and unused, so it does not count."""
+    populated = [cluster for cluster in clusters if cluster.membership_total]
+    subsets = [cluster for cluster in populated if cluster.subset]
+    routed = subsets or populated
+    return bool(routed) and all(cluster.all_hosts_ejected for cluster in routed)
+
+
 def circuit_state(edge: EdgeRejections, thresholds: CircuitThresholds) -> str:
     """`open` when the destination is cut off (most requests fail UH, or
-    every host of every cluster with members is ejected); `tripping` while
-    the breaker sheds (UO/URX, or overflow counters rise); else `closed`."""
+    every host the caller routes to is ejected); `tripping` while the
+    breaker sheds (UO/URX, or overflow counters rise); else `closed`."""
     cut_off = edge.rps > 0 and edge.flags.get(CUT_OFF_FLAG, 0.0) / edge.rps >= thresholds.open_uh_ratio
-    populated = [cluster for cluster in edge.clusters if cluster.membership_total]
-    if cut_off or (populated and all(cluster.all_hosts_ejected for cluster in populated)):
+    if cut_off or all_hosts_ejected(edge.clusters):
         return OPEN
     shedding = any(edge.flags.get(flag, 0.0) > 0 for flag in SHEDDING_FLAGS)
     if shedding or any(cluster.overflow_increase > 0 for cluster in edge.clusters):

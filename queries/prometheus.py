@@ -33,7 +33,7 @@ _OUTBOUND_CLUSTER = re.compile(r"^outbound\|\d*\|(?P<subset>[^|]*)\|(?P<host>.+)
 MAX_RESPONSE_BYTES = 256 * 1024 * 1024
 
 
-def _raw_rows(result: list[dict[str, Any]], labels: list[str], value: str) -> pd.DataFrame:
+def instant_vector_frame(result: list[dict[str, Any]], labels: list[str], value: str) -> pd.DataFrame:
     """A frame of an instant-vector result: one column per label, one value column."""
     metrics = [series["metric"] for series in result]
     frame = pd.DataFrame({label: pd.array([metric.get(label, "") for metric in metrics], dtype="string")
@@ -184,9 +184,9 @@ class PrometheusSource:
             return MeshTelemetry(
                 at=at,
                 window=window,
-                requests=_raw_rows(results["requests"], REQUEST_LABELS, "rps"),
-                latency=_raw_rows(results["latency"], LATENCY_LABELS, "rate"),
-                tcp=_raw_rows(results["tcp"], TCP_LABELS, "bytes_per_s"),
+                requests=instant_vector_frame(results["requests"], REQUEST_LABELS, "rps"),
+                latency=instant_vector_frame(results["latency"], LATENCY_LABELS, "rate"),
+                tcp=instant_vector_frame(results["tcp"], TCP_LABELS, "bytes_per_s"),
                 cluster_stats=cluster_stat_rows(results["cluster_stats"]),
             )
         except (ValueError, TypeError, IndexError, KeyError):

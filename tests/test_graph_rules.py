@@ -176,6 +176,12 @@ def test_circuit_from_response_flags(rps, flags, thresholds, expected):
     ((ClusterState(membership_total=2, membership_healthy=2, overflow_increase=3),), TRIPPING),
     ((ClusterState(overflow_increase=1),), TRIPPING),
     ((ClusterState(membership_total=2, membership_healthy=2),), CLOSED),
+    # Istio's plain cluster stays healthy and unused once subsets carry the traffic.
+    ((ClusterState(subset="", membership_total=1, membership_healthy=1),
+      ClusterState(subset="v1", membership_total=1, membership_healthy=0)), OPEN),
+    ((ClusterState(subset="", membership_total=3, membership_healthy=3),
+      ClusterState(subset="v1", membership_total=1, membership_healthy=0),
+      ClusterState(subset="v2", membership_total=2, membership_healthy=2)), CLOSED),
 ])
 def test_circuit_from_envoy_cluster_stats(clusters, expected):
     assert circuit_state(EdgeRejections(rps=5, clusters=clusters), CircuitThresholds()) == expected

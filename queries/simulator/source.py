@@ -19,7 +19,7 @@ import pandas as pd
 
 from dashboard.config import duration_seconds
 from queries import promql
-from queries.prometheus import _raw_rows, cluster_stat_rows
+from queries.prometheus import instant_vector_frame, cluster_stat_rows
 from queries.simulator.exposition import pod_labels
 from queries.simulator.metrics import Evaluation
 from queries.telemetry import (
@@ -95,8 +95,8 @@ class SimulatedTelemetry:
         return MeshTelemetry(
             at=at,
             window=window,
-            requests=_raw_rows(sum_by(requests, rates[requests_at], REQUEST_LABELS), REQUEST_LABELS, "rps"),
-            latency=_raw_rows(sum_by(buckets, rates[buckets_at], LATENCY_LABELS), LATENCY_LABELS, "rate"),
+            requests=instant_vector_frame(sum_by(requests, rates[requests_at], REQUEST_LABELS), REQUEST_LABELS, "rps"),
+            latency=instant_vector_frame(sum_by(buckets, rates[buckets_at], LATENCY_LABELS), LATENCY_LABELS, "rate"),
             tcp=MeshTelemetry.empty(at, window).tcp,
             cluster_stats=cluster_stat_rows(self._cluster_stats(sample)),
         )
