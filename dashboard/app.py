@@ -12,7 +12,7 @@ from dash import Dash, Input, Output
 
 from dashboard.config import Settings, resolve
 from dashboard.services import Services, live_services
-from layouts.shell import not_found, shell
+from layouts.shell import not_found, shell, story_badge
 
 
 def assets_folder() -> str:
@@ -48,6 +48,13 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             if page is not None:
                 return page
         return not_found(path)
+
+    if services.story_phase is not None:
+        @app.callback(Output("mode-badge", "children"), Input("story-tick", "n_intervals"))
+        def show_story_phase(_tick):
+            phase = services.story_phase()
+            ends_in = None if phase.ends_at is None else max(0.0, phase.ends_at - services.clock())
+            return story_badge(phase.name, phase.description, ends_in, phase.held)
 
     api.register(app.server, services, settings)
     return app

@@ -137,7 +137,7 @@ OPTIONS: dict[str, Option] = {
         Option("listen", listen_address, ("127.0.0.1", 8050), "address the dashboard (or simulator) listens on", metavar="HOST:PORT"),
         Option("istio_config", str, None, "directory of VirtualService/DestinationRule YAML (kubectl get vs,dr -o yaml)", metavar="DIR"),
         Option("speed", positive_float, 1.0, "demo/simulator: story clock speed-up factor", metavar="FACTOR"),
-        Option("phase", str, None, "demo/simulator: hold one story phase instead of replaying the story", metavar="PHASE"),
+        Option("phase", str, None, "demo/simulator: play the story up to this phase and hold it (baseline, canary, load-test, ejection, recovery, takeover, retired)", metavar="PHASE"),
         Option("config", str, None, "TOML config file (health thresholds and any option above)", metavar="FILE"),
     ]
 }

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from dashboard.config import Settings
@@ -19,7 +19,9 @@ class Services:
     - istio_objects: returns the VirtualService/DestinationRule manifests
       (plain dicts as `kubectl get -o yaml` gives them) and where they came
       from, or None when no Istio config is known;
-    - clock: unix seconds now (the demo's clock may run fast).
+    - clock: unix seconds now (the demo's clock may run fast);
+    - story_phase: in the demo, the story phase in force (name, description,
+      started_at, ends_at, held), for the header.
     """
 
     telemetry: TelemetrySource
@@ -27,7 +29,7 @@ class Services:
     istio_objects: Callable[[], Any] | None = None
     clock: Callable[[], float] = time.time
     mode: str = "live"
-    extras: dict[str, Any] = field(default_factory=dict)
+    story_phase: Callable[[], Any] | None = None
 
 
 def live_services(settings: Settings) -> Services:
@@ -43,12 +45,9 @@ def demo_services(settings: Settings) -> Services:
     client, its Istio config, and its clock (which runs the model forward)."""
     from queries.simulator import Simulation
 
+    from queries.jaeger import JaegerClient
+
     simulation = Simulation(speed=settings.speed, phase=settings.phase)
-    try:
-        from queries.jaeger import JaegerClient
-    except ImportError:
-        traces = None
-    else:
-        traces = JaegerClient("http://simulated", api="v1", transport=simulation.jaeger_transport)
+    traces = JaegerClient("http://simulated", api="v1", transport=simulation.jaeger_transport)
     return Services(telemetry=simulation.telemetry, traces=traces, istio_objects=simulation.istio_objects,
-                    clock=simulation.clock, mode="demo", extras={"simulation": simulation})
+                    clock=simulation.clock, mode="demo", story_phase=simulation.phase_info)

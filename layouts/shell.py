@@ -12,6 +12,12 @@ def stale_banner(message: str | None) -> dict:
     return {"display": "block"} if message else {"display": "none"}
 
 
+def story_badge(name: str, description: str, ends_in_s: float | None, held: bool) -> str:
+    """The demo's header line: which phase of the Bookinfo story is playing."""
+    timing = "held" if held else (f"next phase in {ends_in_s:.0f} s" if ends_in_s is not None else "")
+    return f"demo · phase {name}: {description}" + (f" ({timing})" if timing else "")
+
+
 def shell(mode: str) -> html.Div:
     return html.Div(
         className="mw-shell",
@@ -28,6 +34,7 @@ def shell(mode: str) -> html.Div:
                 ],
             ),
             html.Main(id="page", className="mw-page"),
+            *([dcc.Interval(id="story-tick", interval=2000)] if mode == "demo" else []),
         ],
     )
 

@@ -142,7 +142,7 @@ def edge_label(edge: Mapping[str, Any]) -> str:
         if edge.get("error_ratio"):
             text += f" · {_percent(edge['error_ratio'])} err"
     if edge["circuit"] == "open":
-        return f"CIRCUIT OPEN · {text} · UH {_percent(rejected_ratio(edge, ['UH']))}"
+        return f"OPEN · {_rate(edge.get('rps'))} · UH {_percent(rejected_ratio(edge, ['UH']))}"
     if edge["circuit"] == "tripping":
         return f"{text} · shed UO {_percent(rejected_ratio(edge, ['UO', 'URX']))}"
     if edge.get("share") is not None and edge["share"] < 0.999:
@@ -151,7 +151,8 @@ def edge_label(edge: Mapping[str, Any]) -> str:
 
 
 def node_label(node: Mapping[str, Any]) -> str:
-    if node["kind"] == "workload" and node.get("version"):
+    # Istio's canonical revision defaults to "latest": not worth a word on screen.
+    if node["kind"] == "workload" and node.get("version") and node["version"] != "latest":
         return f"{node['app']} {node['version']}"
     return node["name"]
 
@@ -192,6 +193,7 @@ def elements(document: Mapping[str, Any], positions: Mapping[str, Position], sho
         traffic_out[edge["source"]] += edge.get("rps") or 0.0
         traffic_in[edge["target"]] += edge.get("rps") or 0.0
     result: list[dict] = []
+    labels = {node["id"]: node_label(node) for node in document["nodes"]}
     for node in document["nodes"]:
         x, y = positions[node["id"]]
         data = {**node, "label": node_label(node), "rps_in": traffic_in[node["id"]],
@@ -199,6 +201,7 @@ def elements(document: Mapping[str, Any], positions: Mapping[str, Position], sho
         result.append({"data": data, "position": {"x": x, "y": y}})
     for edge in edges:
         data = {**edge, "label": edge_label(edge), "idle": "yes" if edge["health"] == "idle" else "no",
+                "source_label": labels[edge["source"]], "target_label": labels[edge["target"]],
                 "on_trace": "yes" if edge["id"] in on_trace else "no"}
         if edge["id"] in circuit_since:
             data["open_since"] = circuit_since[edge["id"]]
@@ -215,7 +218,7 @@ def stylesheet() -> list[dict]:
     """Data-selector styles: health colours, idle faint, open circuits grey."""
     styles: list[dict] = [
         {"selector": "node", "style": {
-            "label": "data(label)", "color": "#ecf0f1", "font-size": 20, "font-weight": "bold",
+            "label": "data(label)", "color": "#ecf0f1", "font-size": 24, "font-weight": "bold",
             "text-valign": "bottom", "text-margin-y": 8, "text-outline-color": "#111", "text-outline-width": 3,
             "background-color": "#95a5a6", "border-width": 5, "border-color": "#95a5a6",
             "width": 46, "height": 46, "shape": "round-rectangle",
@@ -228,7 +231,7 @@ def stylesheet() -> list[dict]:
         {"selector": "edge", "style": {
             "curve-style": "bezier", "target-arrow-shape": "triangle", "arrow-scale": 1.6,
             "width": 4, "line-color": HEALTH_COLOURS["healthy"], "target-arrow-color": HEALTH_COLOURS["healthy"],
-            "label": "data(label)", "font-size": 16, "color": "#ecf0f1", "text-rotation": "autorotate",
+            "label": "data(label)", "font-size": 19, "color": "#ecf0f1", "text-rotation": "autorotate",
             "text-outline-color": "#111", "text-outline-width": 3, "text-margin-y": -12,
         }},
         {"selector": ":selected", "style": {"overlay-color": "#3498db", "overlay-opacity": 0.25}},
@@ -356,8 +359,10 @@ def edge_details(edge: Mapping[str, Any], now: float, traces_href: str | None) -
         facts.append(("TCP", _bytes(edge["bytes_per_s"])))
     if edge.get("open_since") is not None:
         since = edge["open_since"]
-        facts.append(("open since", f"{time.strftime('%H:%M:%S', time.localtime(since))} ({now - since:.0f} s)"))
-    body: list = [html.H3(f"{edge['source']} → {edge['target']}", className="mw-details-title"), _table(facts)]
+        # Tracked by this page from its first refresh, so it can only be a lower bound.
+        facts.append(("open for at least", f"{now - since:.0f} s (since {time.strftime('%H:%M:%S', time.localtime(since))})"))
+    title = f"{edge.get('source_label', edge['source'])} → {edge.get('target_label', edge['target'])}"
+    body: list = [html.H3(title, className="mw-details-title"), _table(facts)]
     if edge["circuit"] == "open":
         body.insert(1, html.P("Circuit OPEN: every host of the destination is ejected by outlier detection; "
                               "callers get 503 UH.", className="mw-alert"))

@@ -17,7 +17,7 @@ CUT_EDGE = "workload:bookinfo:reviews-v2->service:bookinfo:ratings"
 def test_the_demo_shows_the_grey_edge_while_ratings_is_ejected(serve_app, browser_page) -> None:
     settings = resolve({"phase": "ejection", "refresh": "1"}, environ={})
     services = demo_services(settings)
-    assert services.mode == "demo" and services.extras["simulation"].phase_name() == "ejection"
+    assert services.mode == "demo" and services.story_phase().name == "ejection"
     browser_page.goto(serve_app(create_app(settings, services)) + "/")
     browser_page.wait_for_function(
         f"() => window.cy && window.cy.getElementById('{CUT_EDGE}').length > 0", timeout=30_000)
@@ -25,5 +25,5 @@ def test_the_demo_shows_the_grey_edge_while_ratings_is_ejected(serve_app, browse
         f"() => {{ const e = window.cy.getElementById('{CUT_EDGE}');"
         " return {circuit: e.data('circuit'), color: e.style('line-color'), style: e.style('line-style')}; }")
     assert edge == {"circuit": "open", "color": "rgb(158,158,158)", "style": "dashed"}
-    assert browser_page.get_by_text("demo: simulated Bookinfo mesh").is_visible()
+    browser_page.locator("#mode-badge").get_by_text("phase ejection").wait_for()
     assert not browser_page.errors

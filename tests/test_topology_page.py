@@ -38,7 +38,7 @@ def test_nodes_edges_and_grey_open_circuit_are_drawn(topology):
     assert cy(page, f"cy.getElementById('{OPEN_EDGE}').data('circuit')") == "open"
     assert cy(page, f"cy.getElementById('{OPEN_EDGE}').style('line-color')") == "rgb(158,158,158)"
     assert cy(page, f"cy.getElementById('{OPEN_EDGE}').style('line-style')") == "dashed"
-    assert "CIRCUIT OPEN" in cy(page, f"cy.getElementById('{OPEN_EDGE}').data('label')")
+    assert "OPEN" in cy(page, f"cy.getElementById('{OPEN_EDGE}').data('label')")
     healthy = "workload:default:productpage-v1->service:default:details"
     assert cy(page, f"cy.getElementById('{healthy}').style('line-color')") == "rgb(46,204,113)"
     # Idle edges are hidden by default and the legend says what grey means.

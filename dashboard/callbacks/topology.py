@@ -89,7 +89,7 @@ def refresh_topology(services: Services, settings: Settings, namespaces: list[st
     shown = len([e for e in document["edges"] if show_idle or e["health"] != "idle"])
     status = (f"updated {_clock_text(now)} · {len(document['nodes'])} nodes · {shown} edges"
               f" ({len(document['edges']) - shown} idle hidden) · window {window}"
-              f" · {services.telemetry.queries_per_refresh} queries")
+              f" · {services.telemetry.queries_per_refresh or 'simulated, no'} PromQL queries")
     return TopologyView(
         elements=view.elements(document, positions, show_idle, circuits, hops),
         banner=banner, banner_kind="info", status=status, positions=positions, circuits=circuits,
