@@ -1,6 +1,6 @@
 """Appenders: each adds one kind of fact to the service graph.
 
-Every appender has the signature `(graph, telemetry, settings) -> None` and
+Every appender has the signature `(graph, telemetry, rules) -> None` and
 may rely on the ones before it in `PIPELINE` (dashboard.topology runs them).
 
 A series of the request frame belongs to up to two edges: the caller's
@@ -13,14 +13,14 @@ and so stay on the caller's edge only.
 from __future__ import annotations
 
 import math
+import re
 from collections import defaultdict
-from typing import Callable
+from typing import Callable, Protocol
 
 import networkx as nx
 import pandas as pd
 
-from dashboard.circuit import ClusterState, EdgeRejections, circuit_state
-from dashboard.config import Settings
+from dashboard.circuit import CircuitThresholds, ClusterState, EdgeRejections, circuit_state
 from dashboard.graph import (
     SERVICE,
     UNKNOWN_KIND,
@@ -29,15 +29,25 @@ from dashboard.graph import (
     Node,
     add_edge,
     add_node,
-    is_ingress,
+    nodes_of,
     service_id,
     workload_id,
 )
-from dashboard.health import HEALTHY, IDLE, RequestCounts, edge_health, worst
+from dashboard.health import HEALTHY, IDLE, HealthThresholds, RequestCounts, edge_health, worst
 from dashboard.histogram import histogram_quantiles
 from queries.telemetry import UNKNOWN, MeshTelemetry
 
-Appender = Callable[[nx.DiGraph, MeshTelemetry, Settings], None]
+
+
+class GraphRules(Protocol):
+    """The rules graph assembly follows (dashboard.config.Settings has them)."""
+
+    health: HealthThresholds
+    circuit: CircuitThresholds
+    ingress: str  # regex naming ingress gateway workloads
+
+
+Appender = Callable[[nx.DiGraph, MeshTelemetry, GraphRules], None]
 QUANTILES = (0.50, 0.95, 0.99)  # p50_ms, p95_ms, p99_ms
 EDGE = ["source", "target"]
 
@@ -63,14 +73,25 @@ def edge_rows(frame: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def _known(value: str | None) -> str | None:
+    return value if value and value != UNKNOWN else None
+
+
 def _add_nodes(graph: nx.DiGraph, frame: pd.DataFrame) -> None:
     callers = frame[["source_workload", "source_workload_namespace", "source_canonical_service",
                      "source_canonical_revision"]].drop_duplicates()
     for workload, namespace, app, version in callers.itertuples(index=False):
         add_node(graph, _workload_node(workload, namespace, app, version))
+    # A service's app is the canonical service of the workloads behind it,
+    # when they agree: Kubernetes service names need not match app labels.
+    delivered = frame[frame["destination_workload"] != UNKNOWN]
+    apps = delivered.groupby(["destination_service_name", "destination_service_namespace"])[
+        "destination_canonical_service"].unique()
     services = frame[["destination_service_name", "destination_service_namespace"]].drop_duplicates()
     for name, namespace in services.itertuples(index=False):
-        add_node(graph, Node(id=service_id(namespace, name), kind=SERVICE, namespace=namespace, name=name, app=name))
+        behind = [app for app in apps.get((name, namespace), []) if _known(app)]
+        add_node(graph, Node(id=service_id(namespace, name), kind=SERVICE, namespace=namespace, name=name,
+                             app=behind[0] if len(behind) == 1 else None))
     callees = frame[["destination_workload", "destination_workload_namespace", "destination_canonical_service",
                      "destination_canonical_revision"]].drop_duplicates()
     for workload, namespace, app, version in callees.itertuples(index=False):
@@ -81,11 +102,16 @@ def _add_nodes(graph: nx.DiGraph, frame: pd.DataFrame) -> None:
 def _workload_node(workload: str, namespace: str, app: str, version: str) -> Node:
     if workload == UNKNOWN:
         return Node(id=UNKNOWN_NODE, kind=UNKNOWN_KIND, namespace=UNKNOWN, name=UNKNOWN)
-    known = lambda value: value if value and value != UNKNOWN else None  # noqa: E731
-    return Node(
-        id=workload_id(namespace, workload), kind=WORKLOAD, namespace=namespace, name=workload,
-        app=known(app) or workload, version=known(version), ingress=is_ingress(workload, app or ""),
-    )
+    return Node(id=workload_id(namespace, workload), kind=WORKLOAD, namespace=namespace, name=workload,
+                app=_known(app) or workload, version=_known(version))
+
+
+def ingress(graph: nx.DiGraph, telemetry: MeshTelemetry, rules: GraphRules) -> None:
+    """Flag ingress gateways: workloads whose name or app matches the rule's
+    pattern (Istio's `istio-ingressgateway`, Gateway API's `<gateway>-istio`)."""
+    pattern = re.compile(rules.ingress)
+    for node in nodes_of(graph):
+        node.ingress = node.kind == WORKLOAD and bool(pattern.search(node.name) or pattern.search(node.app or ""))
 
 
 def _per_edge(frame: pd.DataFrame, column: str, value: str = "rps") -> dict[tuple[str, str], dict[str, float]]:
@@ -98,7 +124,7 @@ def _per_edge(frame: pd.DataFrame, column: str, value: str = "rps") -> dict[tupl
     return result
 
 
-def traffic(graph: nx.DiGraph, telemetry: MeshTelemetry, settings: Settings) -> None:
+def traffic(graph: nx.DiGraph, telemetry: MeshTelemetry, rules: GraphRules) -> None:
     """Nodes and request edges: rps, error ratio, codes, flags, protocol."""
     requests = telemetry.requests
     if requests.empty:
@@ -141,7 +167,7 @@ def traffic(graph: nx.DiGraph, telemetry: MeshTelemetry, settings: Settings) -> 
         )
 
 
-def tcp(graph: nx.DiGraph, telemetry: MeshTelemetry, settings: Settings) -> None:
+def tcp(graph: nx.DiGraph, telemetry: MeshTelemetry, rules: GraphRules) -> None:
     """TCP edges and bytes per second (sent plus received)."""
     if telemetry.tcp.empty:
         return
@@ -167,7 +193,7 @@ def _bucket_bounds(le: pd.Series) -> dict[str, float]:
     return bounds
 
 
-def latency(graph: nx.DiGraph, telemetry: MeshTelemetry, settings: Settings) -> None:
+def latency(graph: nx.DiGraph, telemetry: MeshTelemetry, rules: GraphRules) -> None:
     """p50/p95/p99 from the duration histogram of the edge's reporter."""
     if telemetry.latency.empty:
         return
@@ -186,7 +212,7 @@ def latency(graph: nx.DiGraph, telemetry: MeshTelemetry, settings: Settings) -> 
             edge.p50_ms, edge.p95_ms, edge.p99_ms = histogram_quantiles(QUANTILES, pairs)
 
 
-def share(graph: nx.DiGraph, telemetry: MeshTelemetry, settings: Settings) -> None:
+def share(graph: nx.DiGraph, telemetry: MeshTelemetry, rules: GraphRules) -> None:
     """Each service -> workload edge's fraction of the service's delivered
     traffic (requests, or bytes for TCP-only services): the canary split."""
     for node_id, data in graph.nodes(data=True):
@@ -201,12 +227,12 @@ def share(graph: nx.DiGraph, telemetry: MeshTelemetry, settings: Settings) -> No
                 break
 
 
-def health(graph: nx.DiGraph, telemetry: MeshTelemetry, settings: Settings) -> None:
+def health(graph: nx.DiGraph, telemetry: MeshTelemetry, rules: GraphRules) -> None:
     """Edge health from its request outcomes; node health = worst inbound edge."""
     for _, _, data in graph.edges(data=True):
         edge, counts = data["edge"], data.get("counts")
         if counts is not None:
-            edge.health = edge_health(counts, settings.health)
+            edge.health = edge_health(counts, rules.health)
         else:
             edge.health = HEALTHY if (edge.bytes_per_s or 0) > 0 else IDLE
     for node_id, data in graph.nodes(data=True):
@@ -231,7 +257,7 @@ def _cluster_states(stats: pd.DataFrame) -> dict[tuple[str, ...], list[ClusterSt
     return states
 
 
-def circuit(graph: nx.DiGraph, telemetry: MeshTelemetry, settings: Settings) -> None:
+def circuit(graph: nx.DiGraph, telemetry: MeshTelemetry, rules: GraphRules) -> None:
     """Breaker state of every caller -> service edge (see dashboard.circuit)."""
     clusters = _cluster_states(telemetry.cluster_stats)
     for source, target, data in graph.edges(data=True):
@@ -242,8 +268,8 @@ def circuit(graph: nx.DiGraph, telemetry: MeshTelemetry, settings: Settings) -> 
         key = (caller.namespace, caller.app, caller.version or UNKNOWN, service.name, service.namespace)
         edge.circuit = circuit_state(
             EdgeRejections(rps=edge.rps or 0.0, flags=edge.flags, clusters=tuple(clusters.get(key, ()))),
-            settings.circuit,
+            rules.circuit,
         )
 
 
-PIPELINE: list[Appender] = [traffic, tcp, latency, share, health, circuit]
+PIPELINE: list[Appender] = [traffic, tcp, ingress, latency, share, health, circuit]

@@ -63,9 +63,9 @@ from typing import Any, Iterable, Sequence
 import networkx as nx
 import pandas as pd
 
-from dashboard.config import CanaryThresholds, duration_seconds
 from dashboard.graph import SERVICE, WORKLOAD, service_id
 from queries.istio_config import IstioConfig, Route
+from queries.promql import duration_seconds
 from queries.telemetry import UNKNOWN
 
 PROMOTE, HOLD, ROLL_BACK, NO_DATA = "promote", "hold", "roll back", "no data"
@@ -75,6 +75,17 @@ SHADOW_SUFFIX = "-shadow"
 # Labels a DestinationRule subset may use to select a version, most usual first.
 VERSION_LABELS = ("version", "app.kubernetes.io/version", "service.istio.io/canonical-revision")
 HISTORY_SECONDS, HISTORY_STEP_SECONDS = 3600.0, 30.0
+
+
+@dataclass(frozen=True)
+class CanaryThresholds:
+    """Flagger's defaults for judging a canary over the window; overridable
+    in the config file's [canary] section."""
+
+    min_success_ratio: float = 0.99
+    max_p99_ms: float = 500.0
+    max_share_deviation: float = 0.05
+    min_requests_for_deviation: float = 100.0
 
 
 @dataclass(frozen=True)

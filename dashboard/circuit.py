@@ -9,9 +9,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from dashboard.config import CircuitThresholds
-
 CLOSED, TRIPPING, OPEN = "closed", "tripping", "open"
+
+
+@dataclass(frozen=True)
+class CircuitThresholds:
+    """When an edge's breaker counts as open: share of requests rejected
+    `UH`; overridable in the config file's [circuit] section."""
+
+    open_uh_ratio: float = 0.5
+
 
 # Response flags of requests a breaker sheds: pool overflow and retry overflow.
 SHEDDING_FLAGS = ("UO", "URX")

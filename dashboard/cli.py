@@ -126,21 +126,21 @@ def cmd_canary(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-# Sub-command -> (handler, help, options it takes, extra arguments).
+# Sub-command -> (handler, help, options it takes); extra arguments in _extra_arguments.
 COMMANDS: dict[str, tuple[Command, str, list[str]]] = {
     "serve": (cmd_serve, "run the dashboard against Prometheus and Jaeger",
               ["prometheus", "prometheus_timeout", "jaeger", "jaeger_api", "jaeger_timeout", "namespace",
-               "window", "refresh", "listen", "istio_config", "config"]),
+               "window", "ingress", "refresh", "listen", "istio_config", "config"]),
     "demo": (cmd_demo, "run the dashboard on the built-in simulated Bookinfo mesh (no cluster needed)",
-             ["window", "refresh", "listen", "speed", "phase", "config"]),
+             ["window", "ingress", "refresh", "listen", "speed", "phase", "config"]),
     "simulate": (cmd_simulate, "serve the simulated mesh's /metrics and Jaeger API for a real Prometheus",
                  ["listen", "speed", "phase", "config"]),
     "snapshot": (cmd_snapshot, "print the service graph as JSON",
-                 ["prometheus", "prometheus_timeout", "namespace", "window", "at", "config"]),
+                 ["prometheus", "prometheus_timeout", "namespace", "window", "at", "ingress", "config"]),
     "trace": (cmd_trace, "print one trace's analysis (span tree, self time, critical path) as JSON",
               ["jaeger", "jaeger_api", "jaeger_timeout", "config"]),
     "canary": (cmd_canary, "print the canary analysis of versioned services as JSON",
-               ["prometheus", "prometheus_timeout", "namespace", "window", "at", "istio_config", "config"]),
+               ["prometheus", "prometheus_timeout", "namespace", "window", "at", "ingress", "istio_config", "config"]),
 }
 
 

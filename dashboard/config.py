@@ -9,6 +9,7 @@ precedence is flag > environment > config file > default.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import re
 import tomllib
@@ -17,23 +18,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
 
+from dashboard.canary import CanaryThresholds
+from dashboard.circuit import CircuitThresholds
+from dashboard.health import HealthThresholds
+from queries.promql import duration_seconds
+from queries.telemetry import ConfigError
+
 ENV_PREFIX = "MESHWATCH_"
 
-_DURATION = re.compile(r"^(\d+)(ms|s|m|h|d)$")
-_DURATION_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-
-
-class ConfigError(ValueError):
-    """A bad option value; the message is one line meant for the user."""
-
-
-def duration_seconds(text: str) -> float:
-    """Seconds in a Prometheus-style duration such as `30s`, `1m`, `2h`."""
-    match = _DURATION.match(text.strip())
-    if not match or int(match.group(1)) == 0:
-        raise ConfigError(f"bad duration {text!r}: use a number and a unit, e.g. 30s, 1m, 5m, 1h")
-    return int(match.group(1)) * _DURATION_SECONDS[match.group(2)]
 
 
 def window(text: str) -> str:
@@ -57,9 +50,13 @@ def instant(text: str) -> float:
     """An evaluation time: RFC 3339 (`2026-11-26T10:00:00Z`) or unix seconds."""
     value = text.strip()
     try:
-        return float(value)
+        seconds = float(value)
     except ValueError:
         pass
+    else:
+        if not math.isfinite(seconds):
+            raise ConfigError(f"bad time {text!r}: use RFC 3339 (2026-11-26T10:00:00Z) or unix seconds")
+        return seconds
     try:
         parsed = datetime.fromisoformat(value.replace("z", "Z").replace("Z", "+00:00"))
     except ValueError:
@@ -81,6 +78,14 @@ def listen_address(text: str) -> tuple[str, int]:
     if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
         raise ConfigError(f"bad listen address {text!r}: expected HOST:PORT, e.g. 127.0.0.1:8050")
     return host.strip("[]"), int(port)
+
+
+def regex(text: str) -> str:
+    try:
+        re.compile(text)
+    except re.error as error:
+        raise ConfigError(f"bad regular expression {text!r}: {error}") from None
+    return text
 
 
 def positive_float(text: str) -> float:
@@ -133,6 +138,7 @@ OPTIONS: dict[str, Option] = {
         Option("namespace", namespace, [], "show only these namespaces and their direct neighbours (repeatable; env: comma-separated)", many=True, metavar="NS"),
         Option("at", instant, None, "evaluation time, RFC 3339 or unix seconds (default: now)", metavar="TIME"),
         Option("window", window, "1m", "rate window for every figure, a Prometheus duration", metavar="DURATION"),
+        Option("ingress", regex, "ingressgateway|-istio$", "regex: workloads (name or app) drawn as ingress gateways", metavar="REGEX"),
         Option("refresh", positive_float, 5.0, "seconds between dashboard refreshes", metavar="SECONDS"),
         Option("listen", listen_address, ("127.0.0.1", 8050), "address the dashboard (or simulator) listens on", metavar="HOST:PORT"),
         Option("istio_config", str, None, "directory of VirtualService/DestinationRule YAML (kubectl get vs,dr -o yaml)", metavar="DIR"),
@@ -141,35 +147,6 @@ OPTIONS: dict[str, Option] = {
         Option("config", str, None, "TOML config file (health thresholds and any option above)", metavar="FILE"),
     ]
 }
-
-
-@dataclass(frozen=True)
-class HealthThresholds:
-    """Kiali's defaults; ratios of an edge's requests in the window."""
-
-    http_5xx_degraded: float = 0.0
-    http_5xx_failing: float = 0.10
-    http_4xx_degraded: float = 0.10
-    http_4xx_failing: float = 0.20
-    grpc_failing: float = 0.10
-    no_response_failing: float = 0.10
-
-
-@dataclass(frozen=True)
-class CircuitThresholds:
-    """When an edge's breaker counts as open: share of requests rejected `UH`."""
-
-    open_uh_ratio: float = 0.5
-
-
-@dataclass(frozen=True)
-class CanaryThresholds:
-    """Flagger's defaults for judging a canary over the window."""
-
-    min_success_ratio: float = 0.99
-    max_p99_ms: float = 500.0
-    max_share_deviation: float = 0.05
-    min_requests_for_deviation: float = 100.0
 
 
 @dataclass(frozen=True)

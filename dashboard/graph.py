@@ -62,11 +62,6 @@ def edge_id(source: str, target: str) -> str:
     return f"{source}->{target}"
 
 
-def is_ingress(workload: str, canonical_service: str) -> bool:
-    """Istio's gateways are named `istio-ingressgateway` or `<name>-ingressgateway`."""
-    return "ingressgateway" in workload or "ingressgateway" in canonical_service
-
-
 def nodes_of(graph: nx.DiGraph) -> list[Node]:
     return [data["node"] for _, data in graph.nodes(data=True)]
 

@@ -1,13 +1,28 @@
-"""Health of edges and nodes, by Kiali's rules (thresholds in config)."""
+"""Health of edges and nodes, by Kiali's rules."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Iterable
 
-from dashboard.config import HealthThresholds
-
 IDLE, HEALTHY, DEGRADED, FAILING = "idle", "healthy", "degraded", "failing"
+
+
+@dataclass(frozen=True)
+class HealthThresholds:
+    """Kiali's defaults; ratios of an edge's requests in the window.
+    Any 5xx above `http_5xx_degraded` degrades (strictly above, so that the
+    default 0 means "any"); every other threshold is reached at or above.
+    Overridable in the config file's [health] section."""
+
+    http_5xx_degraded: float = 0.0
+    http_5xx_failing: float = 0.10
+    http_4xx_degraded: float = 0.10
+    http_4xx_failing: float = 0.20
+    grpc_failing: float = 0.10
+    no_response_failing: float = 0.10
+
+
 # A node nobody calls (an ingress gateway, an unknown caller) has no inbound
 # view of its health.
 NO_HEALTH = "none"

@@ -7,17 +7,17 @@ from typing import Sequence
 import networkx as nx
 
 from dashboard import appenders
-from dashboard.config import Settings
 from dashboard.graph import filter_namespaces
 from queries.telemetry import MeshTelemetry
 
 
-def build_graph(telemetry: MeshTelemetry, settings: Settings, namespaces: Sequence[str] = ()) -> nx.DiGraph:
+def build_graph(telemetry: MeshTelemetry, rules: appenders.GraphRules,
+                namespaces: Sequence[str] = ()) -> nx.DiGraph:
     """The mesh as a graph with every appender's facts, filtered to the
     namespaces (and their direct neighbours) when any are given."""
     graph = nx.DiGraph(at=telemetry.at, window=telemetry.window)
     for append in appenders.PIPELINE:
-        append(graph, telemetry, settings)
+        append(graph, telemetry, rules)
     return filter_namespaces(graph, namespaces)
 
 

@@ -29,8 +29,7 @@ from typing import Any, Iterable, Iterator
 
 import yaml
 
-from dashboard.config import ConfigError
-from queries.telemetry import SourceError
+from queries.telemetry import ConfigError, SourceError
 
 VIRTUAL_SERVICE, DESTINATION_RULE = "VirtualService", "DestinationRule"
 KUBERNETES = "kubernetes:"

@@ -16,7 +16,20 @@ from __future__ import annotations
 import re
 from typing import Sequence
 
-from queries.telemetry import LATENCY_LABELS, REQUEST_LABELS, TCP_LABELS, VERSION_TRAFFIC_COLUMNS
+from queries.telemetry import LATENCY_LABELS, REQUEST_LABELS, TCP_LABELS, ConfigError, VERSION_TRAFFIC_COLUMNS
+
+_DURATION = re.compile(r"^(\d+)(ms|s|m|h|d)$")
+_DURATION_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def duration_seconds(text: str) -> float:
+    """Seconds in a Prometheus duration such as `30s`, `1m`, `2h`; only a
+    duration that passes this may be pasted into a query as a window."""
+    match = _DURATION.match(text.strip())
+    if not match or int(match.group(1)) == 0:
+        raise ConfigError(f"bad duration {text!r}: use a number and a unit, e.g. 30s, 1m, 5m, 1h")
+    return int(match.group(1)) * _DURATION_SECONDS[match.group(2)]
+
 
 # Series a reporter contributes: the caller side for sidecar callers, the
 # server side for callers without a sidecar.

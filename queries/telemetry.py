@@ -1,4 +1,4 @@
-"""The tidy frames every telemetry source returns, and the errors it raises.
+"""The tidy frames every telemetry source returns, and the errors of data sources and user input.
 
 One row per Prometheus series of an instant query, with Istio's own label
 names as columns, so that the Prometheus source and the simulated mesh hand
@@ -84,6 +84,11 @@ class MeshTelemetry:
 
 class SourceError(Exception):
     """A data source failed; str(error) is one line fit for a user."""
+
+
+class ConfigError(ValueError):
+    """Bad input from the user (an option, a file, a query parameter); the
+    message is one line fit for a user."""
 
 
 class TelemetrySource(Protocol):

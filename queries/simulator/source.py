@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 import pandas as pd
 
-from dashboard.config import duration_seconds
+from queries.promql import duration_seconds
 from queries import promql
 from queries.prometheus import instant_vector_frame, cluster_stat_rows
 from queries.simulator.exposition import pod_labels

@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterator
 
-from dashboard.config import ConfigError
+from queries.telemetry import ConfigError
 from queries.simulator.bookinfo import SERVICES
 from queries.simulator.fortio import LoadRun
 from queries.simulator.istio import ConnectionPool, DestinationRule, OutlierDetection, VirtualService
