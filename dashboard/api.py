@@ -33,8 +33,11 @@ def graph_request(settings: Settings, services: Services) -> tuple[float, str, l
 
 
 def register(server: Flask, services: Services, settings: Settings) -> None:
+    from dashboard.refresh import mesh_graph
     from dashboard.snapshot import snapshot_document
-    from dashboard.topology import build_graph
+
+    # The API serves the CLI's documents: keep their field order.
+    server.json.sort_keys = False
 
     @server.errorhandler(ConfigError)
     def bad_request(error: ConfigError) -> Any:
@@ -46,8 +49,8 @@ def register(server: Flask, services: Services, settings: Settings) -> None:
 
     @server.route("/api/graph")
     def api_graph() -> Any:
-        at, span, namespaces = graph_request(settings, services)
-        graph = build_graph(services.telemetry.mesh(at, span, namespaces), settings, namespaces)
+        at, rate_window, namespaces = graph_request(settings, services)
+        graph = mesh_graph(services.telemetry, settings, at, rate_window, namespaces)
         return jsonify(snapshot_document(graph))
 
     @server.route("/readyz")

@@ -36,7 +36,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         update_title=None,
     )
     app.layout = shell(services.mode)
-    pages = [module for module in (topology, traces, canary)]
+    pages = [topology, traces, canary]
     for module in pages:
         module.register(app, services, settings)
 

@@ -35,7 +35,7 @@ from dashboard.graph import (
 )
 from dashboard.health import HEALTHY, IDLE, HealthThresholds, RequestCounts, edge_health, worst
 from dashboard.histogram import histogram_quantiles
-from queries.telemetry import UNKNOWN, MeshTelemetry
+from queries.telemetry import OVERFLOW_STATS, UNKNOWN, MeshTelemetry
 
 
 
@@ -249,7 +249,7 @@ def _cluster_states(stats: pd.DataFrame) -> dict[tuple[str, ...], list[ClusterSt
     table = stats.pivot_table(index=[*keys, "subset"], columns="stat", values="value", aggfunc="sum")
     for index, row in table.iterrows():
         value = lambda stat: float(row[stat]) if stat in row and pd.notna(row[stat]) else None  # noqa: E731
-        overflow = sum(value(stat) or 0.0 for stat in ("pending_overflow", "cx_overflow", "retry_overflow"))
+        overflow = sum(value(stat) or 0.0 for stat in OVERFLOW_STATS)
         states[tuple(index[:-1])].append(ClusterState(
             subset=str(index[-1]), membership_total=value("membership_total"), membership_healthy=value("membership_healthy"),
             ejections_active=value("ejections_active"), overflow_increase=overflow,

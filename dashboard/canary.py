@@ -54,7 +54,6 @@ canary is "no data".
 
 from __future__ import annotations
 
-import math
 import re
 import time
 from dataclasses import dataclass, field, replace
@@ -64,6 +63,7 @@ import networkx as nx
 import pandas as pd
 
 from dashboard.graph import SERVICE, WORKLOAD, service_id
+from dashboard.snapshot import json_number
 from queries.istio_config import IstioConfig, Route
 from queries.promql import duration_seconds
 from queries.telemetry import UNKNOWN
@@ -609,20 +609,13 @@ def analyze(graph: nx.DiGraph, history: pd.DataFrame | None, config: IstioConfig
 VERSION_FIELDS = ("workload", "version", "share", "configured_weight", "rps", "success_ratio", "p50_ms", "p99_ms")
 
 
-def _number(value: Any) -> Any:
-    if value is None:
-        return None
-    value = float(value)
-    return value if math.isfinite(value) else None
-
-
 def canary_document(releases: Sequence[ServiceRelease]) -> dict[str, Any]:
     """`{"services": [{"service", "namespace", "versions": [...], "verdict", "reasons"}]}`
     as `meshwatch canary` prints it and `/api/canary` serves it."""
     return {"services": [{
         "service": r.service,
         "namespace": r.namespace,
-        "versions": [{key: (getattr(v, key) if key in ("workload", "version") else _number(getattr(v, key)))
+        "versions": [{key: (getattr(v, key) if key in ("workload", "version") else json_number(getattr(v, key)))
                       for key in VERSION_FIELDS} for v in r.versions],
         "verdict": r.verdict,
         "reasons": list(r.reasons),

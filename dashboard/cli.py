@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import socket
 import sys
 import time
 from typing import Any, Callable, Sequence
@@ -32,13 +33,14 @@ def warn(message: str) -> None:
 
 
 def cmd_snapshot(settings: Settings, args: argparse.Namespace) -> int:
+    from dashboard.refresh import mesh_graph
     from dashboard.snapshot import snapshot_document
-    from dashboard.topology import build_graph, missing_namespaces
+    from dashboard.topology import missing_namespaces
     from queries.prometheus import PrometheusSource
 
     source = PrometheusSource(settings.prometheus, timeout=settings.prometheus_timeout)
     at = settings.at if settings.at is not None else time.time()
-    graph = build_graph(source.mesh(at, settings.window, settings.namespace), settings, settings.namespace)
+    graph = mesh_graph(source, settings, at, settings.window, settings.namespace)
     for namespace in missing_namespaces(graph, settings.namespace):
         warn(f"namespace {namespace!r} has no Istio telemetry in the {settings.window} window ending at {at:.0f}")
     print_json(snapshot_document(graph))
@@ -60,9 +62,19 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _run_app(app: Any, settings: Settings) -> int:
+    from werkzeug.serving import make_server
+
     host, port = settings.listen
-    print(f"meshwatch {__version__}: dashboard on http://{host}:{port}/", file=sys.stderr)
-    app.run(host=host, port=port, debug=False)
+    # Werkzeug prints its own lines and exits when the port is taken: bind
+    # once first so the user gets meshwatch's one line instead.
+    try:
+        with socket.create_server((host, port)):
+            pass
+        server = make_server(host, port, app.server, threaded=True)
+    except OSError as error:
+        raise SourceError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
+    print(f"meshwatch {__version__}: dashboard on http://{host}:{server.server_port}/", file=sys.stderr)
+    server.serve_forever()
     return 0
 
 
@@ -88,8 +100,11 @@ def cmd_simulate(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_trace(settings: Settings, args: argparse.Namespace) -> int:
+    """A file the user names is input: unreadable, malformed, empty or
+    ambiguous is exit 2. Jaeger is the source: unreachable, failing, or
+    without the trace is exit 1."""
     from dashboard.trace import build_tree, trace_document
-    from queries.jaeger import JaegerClient
+    from queries.jaeger import JaegerClient, check_trace_id
     from queries.trace_records import load_export, pick_trace
 
     if args.file:
@@ -97,12 +112,16 @@ def cmd_trace(settings: Settings, args: argparse.Namespace) -> int:
             raise ConfigError("give a trace id with --trace-id when reading --file, not as an argument")
         try:
             trace = pick_trace(load_export(args.file), args.file_trace_id, args.file)
-        except ValueError as error:
+        except (SourceError, ValueError) as error:
             raise ConfigError(str(error)) from None
     elif args.trace_id:
         if args.file_trace_id:
             raise ConfigError("--trace-id goes with --file; to fetch from Jaeger give the id as an argument")
-        trace = JaegerClient(settings.jaeger, settings.jaeger_api, settings.jaeger_timeout).trace(args.trace_id)
+        try:
+            trace_id = check_trace_id(args.trace_id)
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
+        trace = JaegerClient(settings.jaeger, settings.jaeger_api, settings.jaeger_timeout).trace(trace_id)
     else:
         raise ConfigError("give a TRACE_ID to fetch from Jaeger, or --file EXPORT.json")
     print_json(trace_document(build_tree(trace)))
@@ -110,12 +129,13 @@ def cmd_trace(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_canary(settings: Settings, args: argparse.Namespace) -> int:
-    from dashboard.callbacks.canary import configured, release_view, valid_service
     from dashboard.canary import canary_document
+    from dashboard.config import service as valid_service
+    from dashboard.refresh import configured_routing, release_view
     from queries.prometheus import PrometheusSource
 
     service = valid_service(args.service)
-    config = configured(settings)
+    config = configured_routing(settings)
     source = PrometheusSource(settings.prometheus, timeout=settings.prometheus_timeout)
     at = settings.at if settings.at is not None else time.time()
     releases = release_view(source, config, settings, at, settings.window, settings.namespace, service)

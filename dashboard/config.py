@@ -66,6 +66,17 @@ def instant(text: str) -> float:
     return parsed.timestamp()
 
 
+def service(text: str | None) -> str | None:
+    """`name` or `name.namespace`, each a DNS-1123 label; None when not given."""
+    if not text:
+        return None
+    name, dot, ns = text.strip().partition(".")
+    try:
+        return namespace(name) + (dot + namespace(ns) if dot else "")
+    except ConfigError:
+        raise ConfigError(f"bad service {text!r}: expected NAME or NAME.NAMESPACE (DNS-1123 labels)") from None
+
+
 def url(text: str) -> str:
     value = text.strip().rstrip("/")
     if not re.match(r"^https?://[^/\s]+", value):

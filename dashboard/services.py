@@ -15,7 +15,8 @@ class Services:
     """Everything the app wiring may ask for data.
 
     - telemetry: Prometheus, or the simulated mesh in demo mode;
-    - traces: a Jaeger client (queries.jaeger), or None when not configured;
+    - traces: a Jaeger client (queries.jaeger; `serve` always has one, at
+      --jaeger or its default), or None where a caller builds Services without;
     - istio_objects: returns the VirtualService/DestinationRule manifests
       (plain dicts as `kubectl get -o yaml` gives them) and where they came
       from, or None when no Istio config is known;

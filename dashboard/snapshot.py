@@ -22,16 +22,17 @@ EDGE_FIELDS = ("id", "source", "target", "protocol", "rps", "error_ratio", "code
                "p50_ms", "p95_ms", "p99_ms", "share", "bytes_per_s", "health", "circuit")
 
 
-def _number(value: Any) -> Any:
-    """Floats stay floats; NaN and infinities, which JSON cannot carry, become null."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
+def json_number(value: Any) -> Any:
+    """A number as the public documents carry it: a float, or null where JSON
+    cannot carry it (NaN, infinities); anything else unchanged."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return value
+    return float(value) if math.isfinite(value) else None
 
 
 def _copy(value: Any) -> Any:
-    """A field as the document holds it: dicts copied, non-finite floats null."""
-    return dict(value) if isinstance(value, dict) else _number(value)
+    """A field as the document holds it: dicts copied, numbers as json_number."""
+    return dict(value) if isinstance(value, dict) else json_number(value)
 
 
 def snapshot_document(graph: nx.DiGraph) -> dict[str, Any]:

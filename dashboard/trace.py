@@ -3,8 +3,9 @@ totals, proxy spans, find-in-trace and the rows a waterfall shows. Pure.
 
 The rules are the Jaeger UI's, so users get the answers they already know:
 - parent = the first CHILD_OF or FOLLOWS_FROM reference whose span is in the
-  trace; a span whose parent is missing becomes an extra root (with a
-  warning); duplicate span ids are kept, suffixed `_1`, `_2`, and flagged;
+  trace; a span whose parent is missing, that references only itself, or
+  whose references loop becomes an extra root, with a warning that says
+  which; duplicate span ids are kept, suffixed `_1`, `_2`, and flagged;
 - display order: depth-first from the roots, siblings by start time;
 - self time: duration minus the union of the children's intervals, clipped
   to the span;
@@ -22,13 +23,16 @@ parallel lists, so a 100k-span trace stays a few flat arrays.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from queries.trace_records import FOLLOWS_FROM, SpanDetails, SpanRecord, TraceRecord, span_details, tag_text
-from queries.trace_records import Tag  # noqa: F401  (re-exported: the views never import queries)
+from queries.trace_records import FOLLOWS_FROM, SpanRecord, TagTuple, TraceRecord, read_details, tag_text
 
 NON_BLOCKING_KINDS = frozenset({"producer", "consumer"})
+# Why a span with references is a root anyway (TraceTree.detached).
+MISSING_PARENT, SELF_REFERENCE, REFERENCE_LOOP = "missing parent", "self reference", "reference loop"
+# Span ids a warning names before it says "…".
+NAMED = 5
 
 
 @dataclass
@@ -49,6 +53,8 @@ class TraceTree:
     warnings: list[str]
     duplicates: set[int] = field(default_factory=set)
     subtree_size: list[int] = field(default_factory=list)
+    # Spans that have references but are roots: index -> MISSING_PARENT, SELF_REFERENCE or REFERENCE_LOOP.
+    detached: dict[int, str] = field(default_factory=dict)
     _index: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -94,7 +100,7 @@ def build_tree(trace: TraceRecord) -> TraceTree:
 
     parent = [-1] * n
     follows = [False] * n
-    orphans = 0
+    detached: dict[int, str] = {}
     for i, span in enumerate(spans):
         for ref_type, ref_id in span.refs:
             j = first.get(ref_id)
@@ -104,7 +110,8 @@ def build_tree(trace: TraceRecord) -> TraceTree:
                 break
         else:
             if span.refs:
-                orphans += 1
+                refers_to_itself = any(first.get(ref_id) == i for _, ref_id in span.refs)
+                detached[i] = SELF_REFERENCE if refers_to_itself else MISSING_PARENT
 
     children: list[list[int]] = [[] for _ in range(n)]
     for i in range(n):
@@ -117,27 +124,25 @@ def build_tree(trace: TraceRecord) -> TraceTree:
     roots = sorted((i for i in range(n) if parent[i] < 0), key=by_start)
 
     order, depth = _depth_first(roots, children, n)
-    cyclic = 0
+    loops: list[list[int]] = []
     if len(order) < n:
-        # References that loop never reach a root: cut each loop at its earliest span.
+        # Spans no root reaches hang under a reference loop: cut each loop at its earliest span.
         seen = set(order)
         for i in sorted((i for i in range(n) if i not in seen), key=by_start):
             if i in seen:
                 continue
-            children[parent[i]].remove(i)
-            parent[i] = -1
-            cyclic += 1
-            seen.update(_depth_first([i], children, n)[0])
+            loop = _loop_above(i, parent)
+            cut = min(loop, key=by_start)
+            at = loop.index(cut)
+            loops.append(loop[at:] + loop[:at])
+            children[parent[cut]].remove(cut)
+            parent[cut] = -1
+            detached[cut] = REFERENCE_LOOP
+            seen.update(_depth_first([cut], children, n)[0])
         roots = sorted((i for i in range(n) if parent[i] < 0), key=by_start)
         order, depth = _depth_first(roots, children, n)
 
-    warnings = list(trace.warnings)
-    if orphans:
-        warnings.append(f"{orphans} spans have missing parents; the trace may be incomplete")
-    if duplicates:
-        warnings.append(f"{len(duplicates)} spans have duplicate span ids (shown with a _N suffix)")
-    if cyclic:
-        warnings.append(f"{cyclic} spans have references that form a loop; shown as extra roots")
+    warnings = list(trace.warnings) + _structure_warnings(span_ids, spans, detached, loops, duplicates)
 
     critical_us, sections = _critical_path(roots, children, parent, follows, spans, starts, ends, order)
     tree = TraceTree(
@@ -156,8 +161,57 @@ def build_tree(trace: TraceRecord) -> TraceTree:
         warnings=warnings,
         duplicates=duplicates,
         subtree_size=_subtree_sizes(order, parent, n),
+        detached=detached,
     )
     return tree
+
+
+def _loop_above(index: int, parent: list[int]) -> list[int]:
+    """The reference loop reached by following parents up from `index` (a
+    span no root reaches), in parent order."""
+    position: dict[int, int] = {}
+    path: list[int] = []
+    while index not in position:
+        position[index] = len(path)
+        path.append(index)
+        index = parent[index]
+    return path[position[index]:]
+
+
+def _names(ids: list[str]) -> str:
+    shown = ", ".join(ids[:NAMED])
+    return shown + (", …" if len(ids) > NAMED else "")
+
+
+def _structure_warnings(span_ids: list[str], spans: list[SpanRecord], detached: dict[int, str],
+                        loops: list[list[int]], duplicates: set[int]) -> list[str]:
+    """What the header says about spans shown other than their references
+    say: missing parents, self references, reference loops, duplicate ids."""
+    warnings = []
+    missing = sum(1 for reason in detached.values() if reason == MISSING_PARENT)
+    if missing == 1:
+        warnings.append("1 span has a missing parent; the trace may be incomplete")
+    elif missing:
+        warnings.append(f"{missing:,} spans have missing parents; the trace may be incomplete")
+    selfish = [span_ids[i] for i, reason in sorted(detached.items()) if reason == SELF_REFERENCE]
+    if len(selfish) == 1:
+        warnings.append(f"span {selfish[0]} references itself; shown as a root")
+    elif selfish:
+        warnings.append(f"{len(selfish):,} spans reference themselves ({_names(selfish)}); shown as roots")
+    for loop in loops[:NAMED]:
+        warnings.append(f"spans {_names([span_ids[i] for i in loop])} reference each other in a loop; "
+                        f"{span_ids[loop[0]]} is shown as a root")
+    if len(loops) > NAMED:
+        warnings.append(f"… and {len(loops) - NAMED:,} more reference loops")
+    copies: dict[str, list[str]] = {}
+    for i in sorted(duplicates):
+        copies.setdefault(spans[i].span_id, []).append(span_ids[i])
+    for original, shown_as in list(copies.items())[:NAMED]:
+        warnings.append(f"span id {original} is used by {len(shown_as) + 1} spans; "
+                        f"the copies are shown as {_names(shown_as)}")
+    if len(copies) > NAMED:
+        warnings.append(f"… and {len(copies) - NAMED:,} more duplicated span ids")
+    return warnings
 
 
 def _display_ids(spans: list[SpanRecord]) -> tuple[list[str], dict[str, int], set[int]]:
@@ -519,10 +573,62 @@ def critical_sections_of(tree: TraceTree, spans: Iterable[int]) -> list[tuple[in
     return [section for section in tree.critical_sections if section[0] in wanted]
 
 
+@dataclass(frozen=True, slots=True)
+class Tag:
+    key: str
+    value: Any
+    type: str = "string"
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    timestamp_us: int
+    fields: list[Tag]
+
+
+@dataclass(frozen=True)
+class Reference:
+    ref_type: str
+    trace_id: str
+    span_id: str
+
+
+@dataclass(frozen=True)
+class SpanDetails:
+    """What the span detail panel shows besides the span's own facts."""
+
+    tags: list[Tag]
+    process_tags: list[Tag]
+    logs: list[LogEntry]
+    references: list[Reference]
+    warnings: list[str]
+
+
+_DETACHED_NOTES = {
+    MISSING_PARENT: "parent span is not in this trace; shown as a root",
+    SELF_REFERENCE: "this span references itself; shown as a root",
+    REFERENCE_LOOP: "this span's references form a loop; shown as a root",
+}
+
+
+def _tags(tags: list[TagTuple]) -> list[Tag]:
+    return [Tag(key, value, kind) for key, value, kind in tags]
+
+
 def details_of(tree: TraceTree, index: int) -> SpanDetails:
-    """Tags, process tags, logs, references and warnings of one span (parsed now)."""
-    details = span_details(tree.trace, tree.span(index))
-    extra = [f"duplicate span id {tree.span(index).span_id}"] if index in tree.duplicates else []
-    if tree.parent[index] < 0 and tree.span(index).refs:
-        extra.append("parent span is not in this trace")
-    return replace(details, warnings=details.warnings + extra) if extra else details
+    """Tags, process tags, logs, references and warnings of one span, read
+    now; SourceError when the span's JSON has fields of the wrong shape."""
+    span = tree.span(index)
+    record = read_details(tree.trace, span)
+    warnings = list(span.warnings)
+    if index in tree.duplicates:
+        warnings.append(f"duplicate span id {span.span_id}; shown as {tree.span_ids[index]}")
+    if index in tree.detached:
+        warnings.append(_DETACHED_NOTES[tree.detached[index]])
+    return SpanDetails(
+        tags=_tags(record.tags),
+        process_tags=_tags(record.process_tags),
+        logs=[LogEntry(timestamp_us, _tags(fields)) for timestamp_us, fields in record.logs],
+        references=[Reference(*reference) for reference in record.references],
+        warnings=warnings,
+    )

@@ -1,4 +1,4 @@
-"""The frame around every page: header, navigation, stale banner, page slot."""
+"""The frame around every page: header, navigation, page slot; and the banner style."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from dash import dcc, html
 NAV = [("Topology", "/"), ("Traces", "/traces"), ("Canary", "/canary")]
 
 
-def stale_banner(message: str | None) -> dict:
-    """Style for the banner: shown only when the view is stale."""
+def banner_style(message: str | None) -> dict:
+    """A page's banner is shown only while it has something to say."""
     return {"display": "block"} if message else {"display": "none"}
 
 

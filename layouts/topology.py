@@ -19,6 +19,8 @@ import dash_cytoscape as cyto
 import networkx as nx
 from dash import dcc, html
 
+from dashboard.topology import edges_on_trace, jaeger_service
+
 Position = tuple[float, float]
 
 HEALTH_COLOURS = {
@@ -157,35 +159,14 @@ def node_label(node: Mapping[str, Any]) -> str:
     return node["name"]
 
 
-def jaeger_service(node: Mapping[str, Any]) -> str:
-    """The name Istio's proxies give this node's spans: `<app>.<namespace>`."""
-    return f"{node.get('app') or node['name']}.{node['namespace']}"
-
-
-def trace_edges(document: Mapping[str, Any], hops: Iterable[Sequence[str]]) -> set[str]:
-    """Ids of the edges a trace's (caller, callee) service hops went along:
-    caller workloads -> callee service, and that service -> its workloads."""
-    calls = {(caller, callee) for caller, callee in hops}
-    callees = {callee for _, callee in calls}
-    nodes = {node["id"]: node for node in document["nodes"]}
-    on_path = set()
-    for edge in document["edges"]:
-        source, target = nodes[edge["source"]], nodes[edge["target"]]
-        caller, callee = jaeger_service(source), jaeger_service(target)
-        if target["kind"] == "service" and (caller, callee) in calls:
-            on_path.add(edge["id"])
-        elif source["kind"] == "service" and caller in callees and callee in callees:
-            on_path.add(edge["id"])
-    return on_path
-
-
 def elements(document: Mapping[str, Any], positions: Mapping[str, Position], show_idle: bool,
              circuit_since: Mapping[str, float] | None = None,
              trace_hops: Iterable[Sequence[str]] = ()) -> list[dict]:
     """Cytoscape elements for a snapshot document, at the given positions;
     edges along `trace_hops` carry `on_trace = "yes"`."""
     circuit_since = circuit_since or {}
-    on_trace = trace_edges(document, trace_hops)
+    on_trace = edges_on_trace(document, trace_hops)
+    services = {node["id"]: jaeger_service(node) for node in document["nodes"]}
     edges = [e for e in document["edges"] if show_idle or e["health"] != "idle"]
     traffic_in: dict[str, float] = defaultdict(float)
     traffic_out: dict[str, float] = defaultdict(float)
@@ -196,22 +177,19 @@ def elements(document: Mapping[str, Any], positions: Mapping[str, Position], sho
     labels = {node["id"]: node_label(node) for node in document["nodes"]}
     for node in document["nodes"]:
         x, y = positions[node["id"]]
-        data = {**node, "label": node_label(node), "rps_in": traffic_in[node["id"]],
+        data = {**node, "label": node_label(node), "traces_service": services[node["id"]],
+                "rps_in": traffic_in[node["id"]],
                 "rps_out": traffic_out[node["id"]], "ingress": "yes" if node["ingress"] else "no"}
         result.append({"data": data, "position": {"x": x, "y": y}})
     for edge in edges:
         data = {**edge, "label": edge_label(edge), "idle": "yes" if edge["health"] == "idle" else "no",
                 "source_label": labels[edge["source"]], "target_label": labels[edge["target"]],
+                "traces_service": services[edge["target"]],
                 "on_trace": "yes" if edge["id"] in on_trace else "no"}
         if edge["id"] in circuit_since:
             data["open_since"] = circuit_since[edge["id"]]
         result.append({"data": data})
     return result
-
-
-def track_open_circuits(document: Mapping[str, Any], since: Mapping[str, float], now: float) -> dict[str, float]:
-    """When each currently open circuit was first seen open (closed ones drop out)."""
-    return {edge["id"]: since.get(edge["id"], now) for edge in document["edges"] if edge["circuit"] == "open"}
 
 
 def stylesheet() -> list[dict]:

@@ -37,8 +37,8 @@ TCP_LABELS = ["reporter", *SOURCE_LABELS, *DESTINATION_LABELS]
 CLUSTER_STAT_LABELS = ["source_workload_namespace", "source_canonical_service",
                        "source_canonical_revision", "destination_service_name",
                        "destination_service_namespace", "subset", "stat"]
-CLUSTER_STATS = ("ejections_active", "membership_healthy", "membership_total",
-                 "pending_overflow", "cx_overflow", "retry_overflow")
+# Envoy counters that rise while a circuit breaker sheds requests.
+OVERFLOW_STATS = ("pending_overflow", "cx_overflow", "retry_overflow")
 
 VERSION_TRAFFIC_COLUMNS = ["time", "destination_service_name", "destination_service_namespace",
                            "destination_workload", "destination_canonical_revision", "rps"]

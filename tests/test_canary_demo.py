@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from dashboard.app import create_app
-from dashboard.callbacks.canary import configured, release_view
+from dashboard.refresh import configured_routing, release_view
 from dashboard.canary import HOLD, PROMOTE, RETIRED, canary_document
 from dashboard.config import resolve
 from dashboard.services import Services
@@ -26,7 +26,7 @@ def reviews_at(simulation: Simulation, phase: str, into: float):
     simulation.advance(at)
     assert simulation.phase_name() == phase
     services = Services(telemetry=simulation.telemetry, istio_objects=simulation.istio_objects, clock=lambda: at)
-    releases = release_view(simulation.telemetry, configured(SETTINGS, services), SETTINGS, at, "1m")
+    releases = release_view(simulation.telemetry, configured_routing(SETTINGS, services), SETTINGS, at, "1m")
     [reviews] = [r for r in releases if r.service == "reviews"]
     return reviews, services
 

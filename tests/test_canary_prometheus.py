@@ -11,7 +11,7 @@ from typing import Iterator
 import pytest
 
 from dashboard.app import create_app
-from dashboard.callbacks.canary import release_view
+from dashboard.refresh import release_view
 from dashboard.canary import HISTORY_SECONDS, HISTORY_STEP_SECONDS, PROMOTE, RETIRED, canary_document
 from dashboard.cli import main
 from dashboard.config import resolve

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dashboard.config import resolve
 from dashboard.snapshot import snapshot_document
 from dashboard.topology import build_graph
+from dashboard.callbacks.topology import track_open_circuits, traces_link
+from dashboard.topology import edges_on_trace
 from layouts import topology as view
 from tests.frames import labels, telemetry
 from tests.meshes import bookinfo_ejection, with_calls
@@ -74,17 +76,17 @@ def test_idle_edges_are_left_out_unless_asked_for():
 
 def test_open_circuits_remember_when_they_opened():
     document = bookinfo_document()
-    first = view.track_open_circuits(document, {}, now=100.0)
+    first = track_open_circuits(document, {}, now=100.0)
     assert first == {"workload:default:reviews-v2->service:default:ratings": 100.0}
-    assert view.track_open_circuits(document, first, now=160.0) == first
+    assert track_open_circuits(document, first, now=160.0) == first
     closed = {**document, "edges": [{**e, "circuit": "closed"} for e in document["edges"]]}
-    assert view.track_open_circuits(closed, first, now=200.0) == {}
+    assert track_open_circuits(closed, first, now=200.0) == {}
 
 
 def test_a_trace_path_marks_the_edges_it_went_along():
     document = bookinfo_document()
     hops = [("istio-ingressgateway.istio-system", "productpage.default"), ("productpage.default", "reviews.default")]
-    on_path = view.trace_edges(document, hops)
+    on_path = edges_on_trace(document, hops)
     assert on_path == {
         "workload:istio-system:istio-ingressgateway->service:default:productpage",
         "service:default:productpage->workload:default:productpage-v1",
@@ -96,3 +98,16 @@ def test_a_trace_path_marks_the_edges_it_went_along():
     marked = {el["data"]["id"] for el in view.elements(document, positions, True, trace_hops=hops)
               if el["data"].get("on_trace") == "yes"}
     assert marked == on_path
+
+
+def test_traces_are_found_by_the_canonical_service_not_the_kubernetes_name():
+    mesh = telemetry(requests=[(labels("frontend-v1", "reviews-svc", "reviews-v2"), 1.0)])
+    document = snapshot_document(build_graph(mesh, resolve({}, {})))
+    positions = view.place(document["nodes"], document["edges"], {})
+    data = {el["data"]["id"]: el["data"] for el in view.elements(document, positions, True)}
+    edge = data["workload:default:frontend-v1->service:default:reviews-svc"]
+    assert traces_link(edge) == "/traces?service=reviews.default"
+    assert traces_link(data["service:default:reviews-svc"]) == "/traces?service=reviews.default"
+    assert traces_link(data["workload:default:frontend-v1"]) == "/traces?service=frontend.default"
+    hops = [("frontend.default", "reviews.default")]
+    assert edges_on_trace(document, hops) == {edge["id"], "service:default:reviews-svc->workload:default:reviews-v2"}

@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Mapping
 from urllib.parse import parse_qs, urlencode
 
 from dash import Dash, Input, Output, State, ctx, html, no_update
 
 from dashboard.config import ConfigError, Settings, namespace as valid_namespace, window as valid_window
 from dashboard.services import Services
+from layouts.shell import banner_style
 from dashboard.snapshot import snapshot_document
-from dashboard.topology import build_graph, missing_namespaces
+from dashboard.refresh import clock_text, configured_routing, mesh_graph, release_view, stale_text
+from dashboard.topology import missing_namespaces
 from layouts import topology as view
 from queries.telemetry import SourceError
 
@@ -59,10 +61,6 @@ class TopologyView:
     namespaces: list[str] = field(default_factory=list)
 
 
-def _clock_text(at: float) -> str:
-    return time.strftime("%H:%M:%S", time.localtime(at))
-
-
 def refresh_topology(services: Services, settings: Settings, namespaces: list[str], window: str,
                      show_idle: bool, positions: dict, circuits: dict, last_good: float | None,
                      known_namespaces: list[str], hops: list[list[str]] = ()) -> TopologyView:
@@ -72,22 +70,21 @@ def refresh_topology(services: Services, settings: Settings, namespaces: list[st
         namespaces = [valid_namespace(ns) for ns in namespaces]
         window = valid_window(window)
         at = services.clock()
-        graph = build_graph(services.telemetry.mesh(at, window, namespaces), settings, namespaces)
+        graph = mesh_graph(services.telemetry, settings, at, window, namespaces)
     except (SourceError, ConfigError) as error:
-        since = f"stale since {_clock_text(last_good)}" if last_good else "no data yet"
-        stale.banner = f"{since} — {error}"
+        stale.banner = stale_text(last_good, error)
         return stale
     document = snapshot_document(graph)
     now = time.time()
     positions = {**positions, **{k: list(v) for k, v in view.place(document["nodes"], document["edges"], positions).items()}}
-    circuits = view.track_open_circuits(document, circuits, at)
+    circuits = track_open_circuits(document, circuits, at)
     seen = {node["namespace"] for node in document["nodes"] if node["namespace"] != "unknown"}
     missing = missing_namespaces(graph, namespaces)
     banner = None
     if missing:
         banner = "No Istio telemetry in the window for namespace " + ", ".join(repr(ns) for ns in missing)
     shown = len([e for e in document["edges"] if show_idle or e["health"] != "idle"])
-    status = (f"updated {_clock_text(now)} · {len(document['nodes'])} nodes · {shown} edges"
+    status = (f"updated {clock_text(now)} · {len(document['nodes'])} nodes · {shown} edges"
               f" ({len(document['edges']) - shown} idle hidden) · window {window}"
               f" · {services.telemetry.queries_per_refresh or 'simulated, no'} PromQL queries")
     return TopologyView(
@@ -97,18 +94,16 @@ def refresh_topology(services: Services, settings: Settings, namespaces: list[st
     )
 
 
-def traces_link(data: dict, is_edge: bool) -> str | None:
-    """The traces page, searching the service this node or edge leads into."""
-    if is_edge:
-        target = data["target"]
-        if not target.startswith(("service:", "workload:")):
-            return None
-        _, namespace, name = target.split(":", 2)
-        return "/traces?" + urlencode({"service": f"{name}.{namespace}"}) if target.startswith("service:") else None
-    if data["kind"] == "unknown" or not data.get("app"):
+def track_open_circuits(document: Mapping[str, Any], since: Mapping[str, float], now: float) -> dict[str, float]:
+    """When each currently open circuit was first seen open (closed ones drop out)."""
+    return {edge["id"]: since.get(edge["id"], now) for edge in document["edges"] if edge["circuit"] == "open"}
+
+
+def traces_link(data: Mapping[str, Any]) -> str | None:
+    """The traces page, searching the Jaeger service this node or edge leads into."""
+    if data.get("kind") == "unknown" or data.get("target") == "unknown":
         return None
-    query = {"service": f"{data['app']}.{data['namespace']}"}
-    return "/traces?" + urlencode(query)
+    return "/traces?" + urlencode({"service": data["traces_service"]})
 
 
 def register(app: Dash, services: Services, settings: Settings) -> None:
@@ -139,7 +134,7 @@ def register(app: Dash, services: Services, settings: Settings) -> None:
         return (
             no_update if result.elements is None else result.elements,
             result.banner or "",
-            {"display": "block" if result.banner else "none"},
+            banner_style(result.banner),
             f"mw-banner mw-banner-{result.banner_kind}",
             no_update if result.elements is None else result.status,
             result.positions, result.circuits, result.last_good, result.namespaces,
@@ -172,20 +167,19 @@ def register(app: Dash, services: Services, settings: Settings) -> None:
             return no_update
         tapped_edge = ctx.triggered[0]["prop_id"].endswith("tapEdgeData")
         if tapped_edge and edge:
-            return view.edge_details(edge, services.clock(), traces_link(edge, True))
+            return view.edge_details(edge, services.clock(), traces_link(edge))
         if node:
-            return view.node_details(node, traces_link(node, False)) + release_beside(node)
+            return view.node_details(node, traces_link(node)) + release_beside(node)
         return no_update
 
     def release_beside(node: dict) -> list:
         """The canary state of a versioned service, beside its node."""
         if node["kind"] != "service":
             return []
-        from dashboard.callbacks.canary import configured, release_view
         from layouts.canary import service_summary
 
         try:
-            releases = release_view(services.telemetry, configured(settings, services), settings, services.clock(),
+            releases = release_view(services.telemetry, configured_routing(settings, services), settings, services.clock(),
                                     settings.window, service=f"{node['name']}.{node['namespace']}")
         except (SourceError, ConfigError) as error:
             return [html.P(f"Release state unavailable: {error}", className="mw-hint")]

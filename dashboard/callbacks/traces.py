@@ -3,7 +3,9 @@ trace), plus `/api/trace/<id>`, which serves what `meshwatch trace` prints.
 
 Analysed traces are kept in a small in-memory cache (`TraceCache`), so a
 click, a find or a page turn on a 100k-span trace never re-fetches or
-re-analyses it; uploaded files live there too.
+re-analyses it; uploaded files live there too. The cache belongs to one
+server process: a trace uploaded to one gunicorn worker is unknown to the
+others, hence "run one worker with threads" (README).
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ import base64
 import json
 import threading
 from collections import OrderedDict
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Callable
 from urllib.parse import parse_qs
 
 from dash import Dash, Input, Output, State, ctx, html, no_update
@@ -35,7 +38,7 @@ from dashboard.trace import (
     waterfall_rows,
 )
 from layouts import traces as views
-from queries.jaeger import TraceNotFound, check_trace_id
+from queries.jaeger import MAX_TRACE_BYTES, TraceNotFound, check_trace_id
 from queries.telemetry import SourceError
 from queries.trace_records import TraceRecord, canonical_trace_id, read_export
 
@@ -45,6 +48,24 @@ from queries.trace_records import TraceRecord, canonical_trace_id, read_export
 PAGE_ROWS = 100
 MAX_OPEN_ROWS = 2000
 LOOKBACK_SECONDS = dict(views.LOOKBACKS)
+# The pages' upload pickers: (upload id, banner id, where a several-trace file lists its traces).
+UPLOADS = [("traces-upload", "traces-banner", "traces-results"), ("trace-upload", "trace-banner", "trace-header")]
+FETCHING, ANALYSING = "fetching", "analysing"
+
+
+class TraceNotInMemory(SourceError):
+    """Neither this process's cache nor Jaeger has the trace."""
+
+
+@dataclass
+class _Load:
+    """One fetch and analysis in flight; requests for the same trace wait on `done`."""
+
+    done: threading.Event = field(default_factory=threading.Event)
+    stage: str = FETCHING
+    spans: int | None = None
+    tree: TraceTree | None = None
+    error: BaseException | None = None
 
 
 class TraceCache:
@@ -54,6 +75,7 @@ class TraceCache:
     def __init__(self, max_spans: int = 400_000) -> None:
         self.max_spans = max_spans
         self._trees: OrderedDict[str, TraceTree] = OrderedDict()
+        self._loading: dict[str, _Load] = {}
         self._lock = threading.Lock()
 
     def get(self, trace_id: str) -> TraceTree | None:
@@ -72,6 +94,45 @@ class TraceCache:
                 self._trees.popitem(last=False)
         return tree
 
+    def load(self, trace_id: str, fetch: Callable[[str], TraceRecord]) -> TraceTree:
+        """The cached tree, or fetch and analyse it: once per trace id at a
+        time, however many requests ask meanwhile (a 100k-span trace takes
+        seconds, and a page asks from several callbacks at once)."""
+        key = canonical_trace_id(trace_id)
+        with self._lock:
+            tree = self._trees.get(key)
+            if tree is not None:
+                self._trees.move_to_end(key)
+                return tree
+            pending = self._loading.get(key)
+            leading = pending is None
+            if leading:
+                pending = self._loading[key] = _Load()
+        if not leading:
+            pending.done.wait()
+            if pending.error is not None:
+                raise pending.error
+            assert pending.tree is not None
+            return pending.tree
+        try:
+            trace = fetch(trace_id)
+            pending.spans, pending.stage = len(trace.spans), ANALYSING
+            pending.tree = self.put(trace)
+            return pending.tree
+        except BaseException as error:
+            pending.error = error
+            raise
+        finally:
+            with self._lock:
+                del self._loading[key]
+            pending.done.set()
+
+    def progress(self, trace_id: str) -> tuple[str, int | None] | None:
+        """(stage, span count once known) of a load in flight, else None."""
+        with self._lock:
+            pending = self._loading.get(canonical_trace_id(trace_id))
+            return (pending.stage, pending.spans) if pending is not None else None
+
 
 def parse_search(search: str) -> dict[str, str]:
     query = parse_qs((search or "").lstrip("?"))
@@ -80,10 +141,10 @@ def parse_search(search: str) -> dict[str, str]:
 
 def page_for(path: str, search: str, settings: Settings) -> Any | None:
     if path.rstrip("/") == "/traces":
-        return views.search_page(parse_search(search))
+        return views.search_page(parse_search(search), MAX_TRACE_BYTES)
     if path.startswith("/trace/"):
         trace_id = path[len("/trace/"):].strip("/")
-        return views.trace_page(trace_id, parse_search(search).get("span"))
+        return views.trace_page(trace_id, parse_search(search).get("span"), MAX_TRACE_BYTES)
     return None
 
 
@@ -101,41 +162,83 @@ def parse_tags(text: str | None) -> dict[str, str]:
 
 
 def decode_upload(contents: str) -> list[TraceRecord]:
-    """A dcc.Upload data URL holding a Jaeger JSON export."""
+    """A dcc.Upload data URL holding a Jaeger JSON export, of at most MAX_TRACE_BYTES."""
+    encoded = contents.partition(",")[2]
+    if len(encoded) // 4 * 3 > MAX_TRACE_BYTES:
+        raise SourceError(f"the file is larger than {views.size_text(MAX_TRACE_BYTES)}, the limit for trace files")
     try:
-        document = json.loads(base64.b64decode(contents.partition(",")[2]))
-    except (ValueError, TypeError):
+        document = json.loads(base64.b64decode(encoded))
+    except (ValueError, TypeError, RecursionError):
         raise SourceError("the file is not valid JSON") from None
     return read_export(document)
+
+
+# Browsers refuse a file over the picker's max_size without telling Dash, so
+# the page checks the size itself and says why nothing happened.
+SIZE_CHECK = """function(maxSize, uploadId, bannerId, limitText) {
+    var box = document.getElementById(uploadId);
+    if (!box || box.dataset.mwSizeCheck) { return window.dash_clientside.no_update; }
+    box.dataset.mwSizeCheck = "1";
+    function check(files) {
+        for (var i = 0; i < (files ? files.length : 0); i++) {
+            if (maxSize >= 0 && files[i].size > maxSize) {
+                window.dash_clientside.set_props(bannerId, {
+                    children: files[i].name + " is larger than " + limitText + ", the limit for trace files; " +
+                              "use meshwatch trace --file, or export a smaller trace",
+                    style: {display: "block"}});
+            }
+        }
+    }
+    box.addEventListener("change", function(event) { check(event.target.files); }, true);
+    box.addEventListener("drop", function(event) { check(event.dataTransfer && event.dataTransfer.files); }, true);
+    return "";
+}"""
 
 
 def register(app: Dash, services: Services, settings: Settings) -> None:
     cache = TraceCache()
     jaeger = services.traces
 
-    def load(trace_id: str) -> TraceTree:
-        tree = cache.get(trace_id)
-        if tree is not None:
-            return tree
-        if jaeger is None:
-            raise SourceError("no Jaeger configured (start meshwatch with --jaeger URL); open a Jaeger JSON file instead")
-        return cache.put(jaeger.trace(trace_id))
+    not_in_memory = ("is not in this server's memory: uploaded traces live in the one server process that "
+                     "received them (and the oldest give way to new ones); re-open the file")
 
-    def open_upload(contents: str | None, filename: str | None) -> tuple[Any, str | None, Any]:
-        """(href to navigate to, banner message, extra links)."""
-        if not contents:
-            return no_update, None, no_update
+    def fetch(trace_id: str) -> TraceRecord:
+        if jaeger is None:
+            raise TraceNotInMemory(f"trace {trace_id} {not_in_memory} (no Jaeger is configured to fetch it from)")
         try:
-            traces = [trace for trace in decode_upload(contents) if trace.spans]
-        except SourceError as error:
-            return no_update, f"{filename or 'upload'}: {error}", no_update
-        if not traces:
-            return no_update, f"{filename or 'upload'} holds no spans", no_update
-        for trace in traces:
-            cache.put(trace)
-        if len(traces) == 1:
-            return f"/trace/{traces[0].trace_id}", None, no_update
-        return no_update, None, views.trace_links([trace.trace_id for trace in traces])
+            return jaeger.trace(trace_id)
+        except TraceNotFound as error:
+            raise TraceNotFound(f"{error}; if you opened it from a file, it {not_in_memory}") from None
+
+    def load(trace_id: str) -> TraceTree:
+        return cache.load(trace_id, fetch)
+
+    def open_upload(contents: str | None, filename: str | None) -> tuple[Any, ...]:
+        """(href to navigate to, banner text, banner style, links to the traces of a several-trace file)."""
+        message = None
+        if contents:
+            try:
+                traces = [trace for trace in decode_upload(contents) if trace.spans]
+            except SourceError as error:
+                message = f"{filename or 'upload'}: {error}"
+            else:
+                if not traces:
+                    message = f"{filename or 'upload'} holds no spans"
+                for trace in traces:
+                    cache.put(trace)
+                if len(traces) == 1:
+                    return f"/trace/{traces[0].trace_id}", None, views.banner(None), no_update
+                if traces:
+                    return no_update, None, views.banner(None), views.trace_links([trace.trace_id for trace in traces])
+        return no_update, message, views.banner(message), no_update
+
+    for upload_id, banner_id, links_id in UPLOADS:
+        app.callback(Output("url", "href", allow_duplicate=True), Output(banner_id, "children", allow_duplicate=True),
+                     Output(banner_id, "style", allow_duplicate=True), Output(links_id, "children", allow_duplicate=True),
+                     Input(upload_id, "contents"), State(upload_id, "filename"), prevent_initial_call=True)(open_upload)
+        app.clientside_callback(
+            SIZE_CHECK, Output(views.upload_size_check_id(upload_id), "children"), Input(upload_id, "max_size"),
+            State(upload_id, "id"), State(banner_id, "id"), State(views.upload_size_check_id(upload_id), "title"))
 
     # --- search page ---
 
@@ -201,13 +304,6 @@ def register(app: Dash, services: Services, settings: Settings) -> None:
         points = (click or {}).get("points") or []
         return f"/trace/{points[0]['customdata']}" if points and points[0].get("customdata") else no_update
 
-    @app.callback(Output("url", "href", allow_duplicate=True), Output("traces-banner", "children", allow_duplicate=True),
-                  Output("traces-banner", "style", allow_duplicate=True), Output("traces-results", "children", allow_duplicate=True),
-                  Input("traces-upload", "contents"), State("traces-upload", "filename"), prevent_initial_call=True)
-    def upload_on_search(contents: str | None, filename: str | None) -> tuple[Any, ...]:
-        href, message, links = open_upload(contents, filename)
-        return href, message, views.banner(message), links
-
     # --- trace page ---
 
     def view_state(tree: TraceTree, collapse_data: dict[str, Any] | None, reveal: str | None) -> Collapse:
@@ -225,20 +321,23 @@ def register(app: Dash, services: Services, settings: Settings) -> None:
                   Output("trace-banner", "children", allow_duplicate=True), Output("trace-banner", "style", allow_duplicate=True),
                   Output("trace-page-label", "children"), Output("trace-page-shown", "data"),
                   Output("trace-collapse-shown", "data"),
+                  Output("trace-loading", "children", allow_duplicate=True),
                   Input("trace-id", "data"), Input("trace-collapse", "data"), Input("trace-page", "data"),
                   Input("trace-find", "value"), Input("trace-options", "value"), Input("trace-selected", "data"),
-                  State("trace-reveal", "data"), prevent_initial_call="initial_duplicate")
+                  State("trace-reveal", "data"), prevent_initial_call="initial_duplicate",
+                  running=[(Output("trace-loading", "style"), {"display": "block"}, {"display": "none"}),
+                           (Output("trace-loading-tick", "disabled"), False, True)])
     def render(trace_id: str, collapse_in: dict[str, Any] | None, page: int | None, find: str | None,
                options: list[str] | None, selected: str | None, reveal: str | None) -> tuple[Any, ...]:
         try:
             tree = load(check_trace_id(trace_id))
         except ValueError as error:
-            return views.empty_figure(str(error)), no_update, str(error), views.banner(str(error)), "", 0, None
+            return views.empty_figure(str(error)), no_update, str(error), views.banner(str(error)), "", 0, None, no_update
         except SourceError as error:
-            message = f"Jaeger: {error}"
-            if not isinstance(error, TraceNotFound) and ctx.triggered_id != "trace-id":
+            message = str(error)
+            if not isinstance(error, (TraceNotFound, TraceNotInMemory)) and ctx.triggered_id != "trace-id":
                 message += " (showing the trace as last loaded)"
-            return no_update, no_update, message, views.banner(message), no_update, no_update, no_update
+            return no_update, no_update, message, views.banner(message), no_update, no_update, no_update, no_update
         options = options or []
         collapse = view_state(tree, collapse_in, reveal)
         matches = find_spans(tree, find) if find and find.strip() else None
@@ -256,7 +355,14 @@ def register(app: Dash, services: Services, settings: Settings) -> None:
         header = views.trace_header(tree, service_totals(tree), len(rows), None if matches is None else len(matches),
                                     len(hidden))
         label = f"rows {page * PAGE_ROWS + 1:,}–{page * PAGE_ROWS + len(window):,} of {len(rows):,}" if rows else "no rows"
-        return figure, header, None, views.banner(None), label, page, collapse_data(collapse)
+        # Later renders (find, page turns) take a moment, not a load.
+        return figure, header, None, views.banner(None), label, page, collapse_data(collapse), "Updating…"
+
+    @app.callback(Output("trace-loading", "children", allow_duplicate=True), Input("trace-loading-tick", "n_intervals"),
+                  State("trace-id", "data"), prevent_initial_call=True)
+    def show_progress(_: Any, trace_id: str) -> Any:
+        progress = cache.progress(trace_id)
+        return views.loading_text(trace_id, *progress) if progress else no_update
 
     @app.callback(Output("trace-selected", "data"), Input("trace-waterfall", "clickData"), prevent_initial_call=True)
     def select(click: dict[str, Any] | None) -> Any:
@@ -276,7 +382,11 @@ def register(app: Dash, services: Services, settings: Settings) -> None:
         index = tree.index_of(selected)
         if index is None:
             return html.Div(f"Span {selected} is not in this trace.", className="mw-muted"), *hidden_button
-        panel = views.span_detail(tree, index, details_of(tree, index))
+        try:
+            details = details_of(tree, index)
+        except SourceError as error:
+            return html.Div(str(error), className="mw-error-text"), *hidden_button
+        panel = views.span_detail(tree, index, details)
         if not tree.children[index]:
             return panel, *hidden_button
         collapsed = view_state(tree, shown, None).is_collapsed(tree, index) if shown is not None else False
@@ -305,13 +415,6 @@ def register(app: Dash, services: Services, settings: Settings) -> None:
     def turn_page(_: Any, __: Any, shown: int | None) -> int:
         return max(0, (shown or 0) + (1 if ctx.triggered_id == "trace-next" else -1))
 
-    @app.callback(Output("url", "href", allow_duplicate=True), Output("trace-banner", "children", allow_duplicate=True),
-                  Output("trace-banner", "style", allow_duplicate=True), Output("trace-header", "children", allow_duplicate=True),
-                  Input("trace-upload", "contents"), State("trace-upload", "filename"), prevent_initial_call=True)
-    def upload_on_trace(contents: str | None, filename: str | None) -> tuple[Any, ...]:
-        href, message, links = open_upload(contents, filename)
-        return href, message, views.banner(message), links
-
     # The deep link follows the selected span without reloading the page.
     app.clientside_callback(
         """function(span, traceId) {
@@ -333,10 +436,10 @@ def register(app: Dash, services: Services, settings: Settings) -> None:
             tree = load(check_trace_id(trace_id))
         except ValueError as error:
             return _error(str(error), 400)
-        except TraceNotFound as error:
+        except (TraceNotFound, TraceNotInMemory) as error:
             return _error(str(error), 404)
         except SourceError as error:
-            return _error(str(error), 502 if jaeger is not None else 503)
+            return _error(str(error), 502)
         return jsonify(trace_document(tree))
 
 
