@@ -144,7 +144,9 @@ def edge_label(edge: Mapping[str, Any]) -> str:
         if edge.get("error_ratio"):
             text += f" · {_percent(edge['error_ratio'])} err"
     if edge["circuit"] == "open":
-        return f"OPEN · {_rate(edge.get('rps'))} · UH {_percent(rejected_ratio(edge, ['UH']))}"
+        shed = rejected_ratio(edge, ["UO", "URX"])
+        return (f"OPEN · {_rate(edge.get('rps'))} · UH {_percent(rejected_ratio(edge, ['UH']))}"
+                + (f" · UO {_percent(shed)}" if shed else ""))
     if edge["circuit"] == "tripping":
         return f"{text} · shed UO {_percent(rejected_ratio(edge, ['UO', 'URX']))}"
     if edge.get("share") is not None and edge["share"] < 0.999:
