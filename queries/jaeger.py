@@ -30,8 +30,8 @@ from queries.trace_records import (
 Transport = Callable[[str, dict[str, str]], tuple[int, str, bytes]]
 
 # A 100k-span Istio trace is ~100 MB of JSON; past this, refuse rather than
-# exhaust the dashboard's memory.
-MAX_RESPONSE_BYTES = 512 * 1024 * 1024
+# exhaust the dashboard's memory. Uploaded trace files share the cap.
+MAX_TRACE_BYTES = 512 * 1024 * 1024
 # Go's time.ParseDuration units, which Jaeger parses minDuration/maxDuration with.
 _GO_DURATION = re.compile(r"^\d+(\.\d+)?(ns|us|µs|ms|s|m|h)$")
 _TRACE_ID = re.compile(r"^[0-9a-fA-F]{1,32}$")
@@ -57,7 +57,7 @@ def check_trace_id(trace_id: str) -> str:
 
 
 def requests_transport(base_url: str, timeout: float) -> Transport:
-    """GET `base_url + path` with requests, reading at most MAX_RESPONSE_BYTES."""
+    """GET `base_url + path` with requests, reading at most MAX_TRACE_BYTES."""
     session = requests.Session()
 
     def get(path: str, params: dict[str, str]) -> tuple[int, str, bytes]:
@@ -66,8 +66,8 @@ def requests_transport(base_url: str, timeout: float) -> Transport:
                 chunks, total = [], 0
                 for chunk in response.iter_content(1 << 20):
                     total += len(chunk)
-                    if total > MAX_RESPONSE_BYTES:
-                        raise SourceError(f"Jaeger at {base_url} sent more than {MAX_RESPONSE_BYTES >> 20} MB; "
+                    if total > MAX_TRACE_BYTES:
+                        raise SourceError(f"Jaeger at {base_url} sent more than {MAX_TRACE_BYTES >> 20} MB; "
                                           "narrow the search")
                     chunks.append(chunk)
                 return response.status_code, response.headers.get("Content-Type", ""), b"".join(chunks)
@@ -160,14 +160,15 @@ class JaegerClient:
 
     def services(self) -> list[str]:
         if self.api == "v3":
-            return sorted(self._get("/api/v3/services").get("services") or [])
-        return sorted(self._get("/api/services").get("data") or [])
+            return self._names(self._get("/api/v3/services").get("services"), "/api/v3/services")
+        return self._names(self._get("/api/services").get("data"), "/api/services")
 
     def operations(self, service: str) -> list[str]:
         if self.api == "v3":
             operations = self._get("/api/v3/operations", {"service": service}).get("operations") or []
             return sorted({str(op.get("name")) for op in operations if isinstance(op, dict)})
-        return sorted(self._get(f"/api/services/{_segment(service)}/operations").get("data") or [])
+        path = f"/api/services/{_segment(service)}/operations"
+        return self._names(self._get(path).get("data"), path)
 
     def search(self, service: str, operation: str | None = None, tags: dict[str, str] | None = None,
                min_duration: str | None = None, max_duration: str | None = None, lookback_s: float = 3600,
@@ -192,7 +193,7 @@ class JaegerClient:
                 params["minDuration"] = durations["min"]
             if "max" in durations:
                 params["maxDuration"] = durations["max"]
-            traces = [self._v1_trace(item) for item in self._get("/api/traces", params).get("data") or []]
+            traces = self._v1_traces(self._get("/api/traces", params), "/api/traces")
         traces.sort(key=lambda trace: -min((span.start_us for span in trace.spans), default=0))
         return traces[:limit]
 
@@ -213,7 +214,7 @@ class JaegerClient:
         if "max" in durations:
             params["query.duration_max"] = durations["max"]
         payload = self._get("/api/v3/traces", params, empty_on_404=True)
-        return [] if payload is None else parse_otlp(payload)
+        return [] if payload is None else self._otlp_traces(payload, "/api/v3/traces")
 
     def trace(self, trace_id: str) -> TraceRecord:
         """One trace by id; SourceError when Jaeger does not have it."""
@@ -222,11 +223,13 @@ class JaegerClient:
         except ValueError as error:
             raise SourceError(str(error)) from None
         if self.api == "v3":
-            payload = self._get(f"/api/v3/traces/{trace_id}", empty_on_404=True)
-            traces = [] if payload is None else parse_otlp(payload)
+            path = f"/api/v3/traces/{trace_id}"
+            payload = self._get(path, empty_on_404=True)
+            traces = [] if payload is None else self._otlp_traces(payload, path)
         else:
-            payload = self._get(f"/api/traces/{trace_id}", empty_on_404=True)
-            traces = [] if payload is None else [self._v1_trace(item) for item in payload.get("data") or []]
+            path = f"/api/traces/{trace_id}"
+            payload = self._get(path, empty_on_404=True)
+            traces = [] if payload is None else self._v1_traces(payload, path)
         wanted = canonical_trace_id(trace_id)
         for trace in traces:
             if canonical_trace_id(trace.trace_id) == wanted and trace.spans:
@@ -242,11 +245,25 @@ class JaegerClient:
         except (KeyError, TypeError, ValueError):
             raise SourceError(f"Jaeger at {self.base_url} sent dependencies in an unknown shape") from None
 
-    def _v1_trace(self, item: Any) -> TraceRecord:
+    def _v1_traces(self, payload: dict[str, Any], path: str) -> list[TraceRecord]:
+        data = payload.get("data") or []
+        if not isinstance(data, list):
+            raise SourceError(f"Jaeger at {self.base_url}{path} sent data that is not a list of traces")
         try:
-            return parse_v1_trace(item)
+            return [parse_v1_trace(item, f"data[{i}]") for i, item in enumerate(data)]
         except SourceError as error:
-            raise SourceError(f"Jaeger at {self.base_url}: {error}") from None
+            raise SourceError(f"Jaeger at {self.base_url}{path}: {error}") from None
+
+    def _otlp_traces(self, payload: dict[str, Any], path: str) -> list[TraceRecord]:
+        try:
+            return parse_otlp(payload)
+        except SourceError as error:
+            raise SourceError(f"Jaeger at {self.base_url}{path}: {error}") from None
+
+    def _names(self, value: Any, path: str) -> list[str]:
+        if value and not (isinstance(value, list) and all(isinstance(name, str) for name in value)):
+            raise SourceError(f"Jaeger at {self.base_url}{path} sent names that are not a list of strings")
+        return sorted(value or [])
 
 
 def _looks_like_v1(body: bytes) -> bool:

@@ -3,16 +3,18 @@ its v3 API (OTLP JSON) or a "Download JSON" export file.
 
 Parsing is deliberately shallow: a span keeps only what the tree, the
 critical path and the error/proxy marks need, plus its raw JSON. Tags, logs
-and references are turned into `Tag`/`LogEntry`/`Reference` objects only when
-a span's details are asked for (`span_details`), so a 100k-span trace costs
-little more than `json.load`.
+and references are read only when a span's details are asked for
+(`read_details`), so a 100k-span trace costs little more than `json.load`.
+Parsing runs without shape checks for the same reason; only when it fails
+does a second pass walk the document to name the offending field
+(`data[0].spans: expected a list`).
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from queries.telemetry import SourceError
 
@@ -27,26 +29,6 @@ _OTLP_STATUS_ERROR = (2, "STATUS_CODE_ERROR")
 # left raw until someone opens the span.
 _MARK_KEYS = frozenset({"error", "http.status_code", "http.response.status_code", "grpc.status_code",
                         "rpc.grpc.status_code", "otel.status_code", "component", "span.kind"})
-
-
-@dataclass(frozen=True, slots=True)
-class Tag:
-    key: str
-    value: Any
-    type: str = "string"
-
-
-@dataclass(frozen=True, slots=True)
-class LogEntry:
-    timestamp_us: int
-    fields: list[Tag]
-
-
-@dataclass(frozen=True, slots=True)
-class Reference:
-    ref_type: str
-    trace_id: str
-    span_id: str
 
 
 @dataclass(slots=True)
@@ -90,13 +72,21 @@ class Dependency:
     call_count: int
 
 
+# A tag as read from the wire: (key, value, Jaeger's type: string, bool,
+# int64, float64 or binary).
+TagTuple = tuple[str, Any, str]
+
+
 @dataclass(frozen=True)
-class SpanDetails:
-    tags: list[Tag]
-    process_tags: list[Tag]
-    logs: list[LogEntry]
-    references: list[Reference]
-    warnings: list[str]
+class DetailRecord:
+    """What a span's details hold on the wire, read when someone opens the
+    span: `logs` are (timestamp µs, fields), `references` (ref type, trace
+    id, span id)."""
+
+    tags: list[TagTuple]
+    process_tags: list[TagTuple]
+    logs: list[tuple[int, list[TagTuple]]]
+    references: list[tuple[str, str, str]]
 
 
 def canonical_trace_id(trace_id: str) -> str:
@@ -149,8 +139,9 @@ def _marks(pairs: Iterable[tuple[str, Any]]) -> tuple[bool, bool, str]:
 
 # --- Jaeger v1 JSON (the Query API and "Download JSON" exports) ---
 
-def parse_v1_trace(document: Any) -> TraceRecord:
-    """A v1 trace object `{traceID, spans, processes, warnings}`."""
+def parse_v1_trace(document: Any, where: str = "") -> TraceRecord:
+    """A v1 trace object `{traceID, spans, processes, warnings}`; `where` is
+    its path in the enclosing document, for error messages."""
     try:
         processes = {
             pid: Process(str(p.get("serviceName") or "unknown"), p.get("tags") or [])
@@ -178,7 +169,7 @@ def parse_v1_trace(document: Any) -> TraceRecord:
                 kind=kind,
                 error=error,
                 proxy=proxy,
-                warnings=raw.get("warnings") or [],
+                warnings=list(raw.get("warnings") or []),
                 raw=raw,
             ))
         return TraceRecord(
@@ -188,11 +179,12 @@ def parse_v1_trace(document: Any) -> TraceRecord:
             warnings=list(document.get("warnings") or []),
             dialect=V1,
         )
-    except (AttributeError, KeyError, TypeError, ValueError) as error:
-        raise SourceError(f"not a Jaeger trace: {_what(error)}") from None
+    except (AttributeError, KeyError, TypeError, ValueError, OverflowError):
+        problem = _v1_trace_problem(document, where) or f"{where or 'the trace'} has a field of an unexpected shape"
+        raise SourceError(f"not a Jaeger trace: {problem}") from None
 
 
-def _v1_tags(raw_tags: Iterable[dict[str, Any]]) -> list[Tag]:
+def _v1_tags(raw_tags: Iterable[dict[str, Any]]) -> list[TagTuple]:
     tags = []
     for tag in raw_tags:
         kind, value = tag.get("type") or "string", tag.get("value")
@@ -200,13 +192,15 @@ def _v1_tags(raw_tags: Iterable[dict[str, Any]]) -> list[Tag]:
             value = int(value) if value.lstrip("-").isdigit() else value
         elif kind == "bool" and isinstance(value, str):
             value = value.lower() == "true"
-        tags.append(Tag(str(tag["key"]), value, kind))
+        tags.append((str(tag["key"]), value, kind))
     return tags
 
 
 # --- OTLP JSON (Jaeger's v3 API) ---
 
 def _otlp_value(value: dict[str, Any]) -> tuple[Any, str]:
+    if not isinstance(value, dict):
+        raise TypeError("an OTLP AnyValue is an object")
     if "stringValue" in value:
         return value["stringValue"], "string"
     if "boolValue" in value:
@@ -225,11 +219,11 @@ def _otlp_value(value: dict[str, Any]) -> tuple[Any, str]:
     return None, "string"
 
 
-def _otlp_tags(attributes: Iterable[dict[str, Any]]) -> list[Tag]:
+def _otlp_tags(attributes: Iterable[dict[str, Any]]) -> list[TagTuple]:
     tags = []
     for attribute in attributes:
         value, kind = _otlp_value(attribute.get("value") or {})
-        tags.append(Tag(str(attribute["key"]), value, kind))
+        tags.append((str(attribute["key"]), value, kind))
     return tags
 
 
@@ -254,7 +248,7 @@ def _otlp_refs(raw: dict[str, Any], trace_id: str) -> list[tuple[str, str]]:
     return refs
 
 
-def parse_otlp(document: Any) -> list[TraceRecord]:
+def parse_otlp(document: Any, where: str = "") -> list[TraceRecord]:
     """Every trace in an OTLP JSON `{"resourceSpans": [...]}` (optionally
     wrapped in `{"result": ...}`), in order of first appearance."""
     try:
@@ -296,68 +290,280 @@ def parse_otlp(document: Any) -> list[TraceRecord]:
                         raw=raw,
                     ))
         return list(traces.values())
-    except (AttributeError, KeyError, TypeError, ValueError) as error:
-        raise SourceError(f"not an OTLP trace: {_what(error)}") from None
+    except (AttributeError, KeyError, TypeError, ValueError, OverflowError):
+        problem = _otlp_document_problem(document, where) or f"{where or 'the document'} has a field of an unexpected shape"
+        raise SourceError(f"not an OTLP trace: {problem}") from None
 
 
 # --- details, on demand ---
 
-def span_details(trace: TraceRecord, span: SpanRecord) -> SpanDetails:
-    """Tags, process tags, logs, references and warnings of one span."""
+def read_details(trace: TraceRecord, span: SpanRecord) -> DetailRecord:
+    """Tags, process tags, logs and references of one span, as on the wire."""
+    try:
+        return _read_details(trace, span)
+    except (AttributeError, KeyError, TypeError, ValueError, OverflowError):
+        where = f"span {span.span_id}"
+        if trace.dialect == OTLP:
+            problem = _otlp_span_problem(span.raw, where)
+        else:
+            problem = _v1_span_problem(span.raw, where)
+        raise SourceError(f"cannot read the details: {problem or where + ' has a field of an unexpected shape'}") from None
+
+
+def _read_details(trace: TraceRecord, span: SpanRecord) -> DetailRecord:
     raw = span.raw
     process = trace.processes.get(span.process_id)
     if trace.dialect == OTLP:
         tags = _otlp_tags(raw.get("attributes") or ())
         status = raw.get("status") or {}
         if status.get("code") in _OTLP_STATUS_ERROR:
-            tags.append(Tag("otel.status_code", "ERROR"))
+            tags.append(("otel.status_code", "ERROR", "string"))
             if status.get("message"):
-                tags.append(Tag("otel.status_description", status["message"]))
+                tags.append(("otel.status_description", status["message"], "string"))
         if span.kind:
-            tags.append(Tag("span.kind", span.kind))
-        logs = [LogEntry(_int(event.get("timeUnixNano") or 0) // 1000,
-                         [Tag("event", event.get("name", "")), *_otlp_tags(event.get("attributes") or ())])
+            tags.append(("span.kind", span.kind, "string"))
+        logs = [(_int(event.get("timeUnixNano") or 0) // 1000,
+                 [("event", event.get("name", ""), "string"), *_otlp_tags(event.get("attributes") or ())])
                 for event in raw.get("events") or ()]
-        references = [Reference(ref_type, trace.trace_id, span_id) for ref_type, span_id in span.refs]
-        process_tags = [tag for tag in _otlp_tags(process.raw_tags if process else ()) if tag.key != "service.name"]
+        references = [(ref_type, trace.trace_id, span_id) for ref_type, span_id in span.refs]
+        process_tags = [tag for tag in _otlp_tags(process.raw_tags if process else ()) if tag[0] != "service.name"]
     else:
         tags = _v1_tags(raw.get("tags") or ())
-        logs = [LogEntry(_int(log.get("timestamp") or 0), _v1_tags(log.get("fields") or ()))
-                for log in raw.get("logs") or ()]
-        references = [Reference(ref.get("refType") or CHILD_OF, str(ref.get("traceID") or trace.trace_id),
-                                str(ref["spanID"])) for ref in raw.get("references") or ()]
+        logs = [(_int(log.get("timestamp") or 0), _v1_tags(log.get("fields") or ())) for log in raw.get("logs") or ()]
+        references = [(ref.get("refType") or CHILD_OF, str(ref.get("traceID") or trace.trace_id), str(ref["spanID"]))
+                      for ref in raw.get("references") or ()]
         process_tags = _v1_tags(process.raw_tags if process else ())
-    return SpanDetails(tags=tags, process_tags=process_tags, logs=sorted(logs, key=lambda log: log.timestamp_us),
-                       references=references, warnings=list(span.warnings))
+    return DetailRecord(tags=tags, process_tags=process_tags, logs=sorted(logs, key=lambda log: log[0]),
+                        references=references)
 
 
 def tag_text(span: SpanRecord, dialect: str) -> Iterable[tuple[str, str]]:
     """(key, value) of a span's tags as text, for find-in-trace."""
     if dialect == OTLP:
         for attribute in span.raw.get("attributes") or ():
-            yield str(attribute.get("key")), str(_otlp_value(attribute.get("value") or {})[0])
+            if isinstance(attribute, dict) and isinstance(attribute.get("value"), dict):
+                yield str(attribute.get("key")), str(_otlp_value(attribute["value"])[0])
     else:
         for tag in span.raw.get("tags") or ():
-            yield str(tag.get("key")), str(tag.get("value"))
+            if isinstance(tag, dict):
+                yield str(tag.get("key")), str(tag.get("value"))
 
 
-def _what(error: Exception) -> str:
-    if isinstance(error, KeyError):
-        return f"missing field {error.args[0]!r}"
-    return str(error).splitlines()[0][:120] if str(error) else type(error).__name__
+# --- shape problems: the path of the first field that is not what it should be ---
 
+def _at(where: str, key: str) -> str:
+    return f"{where}.{key}" if where else key
+
+
+def _is_int(value: Any) -> bool:
+    """What `_int` accepts: a number, or a string of digits (int64 beyond 2^53)."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return True
+    if isinstance(value, float):
+        return value == value and abs(value) != float("inf")
+    return isinstance(value, str) and value.strip().lstrip("-").isdigit()
+
+
+def _first(*problems: Callable[[], str | None]) -> str | None:
+    for problem in problems:
+        found = problem()
+        if found:
+            return found
+    return None
+
+
+def _each(value: Any, where: str, item_problem: Callable[[Any, str], str | None]) -> str | None:
+    """An optional list (null or empty are fine) whose items must pass `item_problem`."""
+    if not value:
+        return None
+    if not isinstance(value, list):
+        return f"{where}: expected a list"
+    for i, item in enumerate(value):
+        found = item_problem(item, f"{where}[{i}]")
+        if found:
+            return found
+    return None
+
+
+def _object_problem(value: Any, where: str) -> str | None:
+    return None if isinstance(value, dict) else f"{where}: expected an object"
+
+
+def _int_problem(value: Any, where: str, unit: str, optional: bool = False) -> str | None:
+    if optional and value is None:
+        return None
+    if value is None:
+        return f"{where}: missing"
+    return None if _is_int(value) else f"{where}: expected an integer ({unit})"
+
+
+def _required(raw: dict[str, Any], key: str, where: str) -> str | None:
+    return f"{_at(where, key)}: missing" if raw.get(key) is None else None
+
+
+def _v1_tag_problem(tag: Any, where: str) -> str | None:
+    if not isinstance(tag, dict):
+        return f"{where}: expected an object"
+    return None if isinstance(tag.get("key"), str) else f"{_at(where, 'key')}: expected a string"
+
+
+def _v1_log_problem(log: Any, where: str) -> str | None:
+    if not isinstance(log, dict):
+        return f"{where}: expected an object"
+    return _first(lambda: _int_problem(log.get("timestamp"), _at(where, "timestamp"), "µs", optional=True),
+                  lambda: _each(log.get("fields"), _at(where, "fields"), _v1_tag_problem))
+
+
+def _v1_reference_problem(ref: Any, where: str) -> str | None:
+    if not isinstance(ref, dict):
+        return f"{where}: expected an object"
+    return _required(ref, "spanID", where)
+
+
+def _v1_process_problem(process: Any, where: str) -> str | None:
+    if not isinstance(process, dict):
+        return f"{where}: expected an object"
+    return _each(process.get("tags"), _at(where, "tags"), _v1_tag_problem)
+
+
+def _v1_span_problem(raw: Any, where: str) -> str | None:
+    if not isinstance(raw, dict):
+        return f"{where}: expected an object"
+    process = raw.get("process")
+    return _first(
+        lambda: _required(raw, "spanID", where),
+        lambda: _int_problem(raw.get("startTime"), _at(where, "startTime"), "µs since the epoch"),
+        lambda: _int_problem(raw.get("duration"), _at(where, "duration"), "µs", optional=True),
+        lambda: None if isinstance(raw.get("processID") or "", str) else f"{_at(where, 'processID')}: expected a string",
+        lambda: _v1_process_problem(process, _at(where, "process")) if process else None,
+        lambda: _each(raw.get("tags"), _at(where, "tags"), _v1_tag_problem),
+        lambda: _each(raw.get("references"), _at(where, "references"), _v1_reference_problem),
+        lambda: _each(raw.get("logs"), _at(where, "logs"), _v1_log_problem),
+        lambda: _each(raw.get("warnings"), _at(where, "warnings"), lambda _, __: None),
+    )
+
+
+def _v1_trace_problem(document: Any, where: str) -> str | None:
+    if not isinstance(document, dict):
+        return f"{where or 'the trace'}: expected an object"
+    processes = document.get("processes") or {}
+    if not isinstance(processes, dict):
+        return f"{_at(where, 'processes')}: expected an object"
+    for pid, process in processes.items():
+        found = _v1_process_problem(process, _at(where, f"processes.{pid}"))
+        if found:
+            return found
+    return _first(lambda: _each(document.get("spans"), _at(where, "spans"), _v1_span_problem),
+                  lambda: _each(document.get("warnings"), _at(where, "warnings"), lambda _, __: None))
+
+
+def _otlp_value_problem(value: Any, where: str) -> str | None:
+    if not value:
+        return None
+    if not isinstance(value, dict):
+        return f"{where}: expected an object"
+    if "intValue" in value:
+        return _int_problem(value["intValue"], _at(where, "intValue"), "a number")
+    if "doubleValue" in value and not isinstance(value["doubleValue"], (int, float, str)):
+        return f"{_at(where, 'doubleValue')}: expected a number"
+    for key, item_problem in (("arrayValue", _otlp_value_problem), ("kvlistValue", _otlp_attribute_problem)):
+        if key in value:
+            inner = value[key]
+            if not isinstance(inner, dict):
+                return f"{_at(where, key)}: expected an object"
+            return _each(inner.get("values"), _at(where, f"{key}.values"), item_problem)
+    return None
+
+
+def _otlp_attribute_problem(attribute: Any, where: str) -> str | None:
+    if not isinstance(attribute, dict):
+        return f"{where}: expected an object"
+    if not isinstance(attribute.get("key"), str):
+        return f"{_at(where, 'key')}: expected a string"
+    return _otlp_value_problem(attribute.get("value"), _at(where, "value"))
+
+
+def _otlp_link_problem(link: Any, where: str) -> str | None:
+    if not isinstance(link, dict):
+        return f"{where}: expected an object"
+    return _first(lambda: _required(link, "spanId", where),
+                  lambda: _each(link.get("attributes"), _at(where, "attributes"), _otlp_attribute_problem))
+
+
+def _otlp_event_problem(event: Any, where: str) -> str | None:
+    if not isinstance(event, dict):
+        return f"{where}: expected an object"
+    return _first(lambda: _int_problem(event.get("timeUnixNano"), _at(where, "timeUnixNano"), "ns", optional=True),
+                  lambda: _each(event.get("attributes"), _at(where, "attributes"), _otlp_attribute_problem))
+
+
+def _otlp_span_problem(raw: Any, where: str) -> str | None:
+    if not isinstance(raw, dict):
+        return f"{where}: expected an object"
+    status = raw.get("status")
+    return _first(
+        lambda: _required(raw, "traceId", where),
+        lambda: _required(raw, "spanId", where),
+        lambda: _int_problem(raw.get("startTimeUnixNano"), _at(where, "startTimeUnixNano"), "ns since the epoch"),
+        lambda: _int_problem(raw.get("endTimeUnixNano") or None, _at(where, "endTimeUnixNano"), "ns since the epoch",
+                             optional=True),
+        lambda: _object_problem(status, _at(where, "status")) if status else None,
+        lambda: _each(raw.get("attributes"), _at(where, "attributes"), _otlp_attribute_problem),
+        lambda: _each(raw.get("links"), _at(where, "links"), _otlp_link_problem),
+        lambda: _each(raw.get("events"), _at(where, "events"), _otlp_event_problem),
+    )
+
+
+def _otlp_scope_problem(scope: Any, where: str) -> str | None:
+    if not isinstance(scope, dict):
+        return f"{where}: expected an object"
+    return _each(scope.get("spans"), _at(where, "spans"), _otlp_span_problem)
+
+
+def _otlp_resource_problem(resource_spans: Any, where: str) -> str | None:
+    if not isinstance(resource_spans, dict):
+        return f"{where}: expected an object"
+    resource = resource_spans.get("resource")
+    if resource and not isinstance(resource, dict):
+        return f"{_at(where, 'resource')}: expected an object"
+    scope_key = "scopeSpans" if resource_spans.get("scopeSpans") else "instrumentationLibrarySpans"
+    return _first(
+        lambda: _each((resource or {}).get("attributes"), _at(where, "resource.attributes"), _otlp_attribute_problem),
+        lambda: _each(resource_spans.get(scope_key), _at(where, scope_key), _otlp_scope_problem),
+    )
+
+
+def _otlp_document_problem(document: Any, where: str) -> str | None:
+    if not isinstance(document, dict):
+        return f"{where or 'the document'}: expected an object"
+    if "result" in document:
+        document, where = document["result"], _at(where, "result")
+        if not isinstance(document, dict):
+            return f"{where}: expected an object"
+    return _each(document.get("resourceSpans"), _at(where, "resourceSpans"), _otlp_resource_problem)
+
+
+# --- export files ---
 
 def read_export(document: Any) -> list[TraceRecord]:
     """Every trace of a Jaeger JSON export: the UI's `{"data": [trace, ...]}`
     envelope, a bare v1 trace, a list of traces, or OTLP JSON."""
     if isinstance(document, dict) and ("resourceSpans" in document or "result" in document):
         return parse_otlp(document)
+    where = ""
     if isinstance(document, dict) and "data" in document:
-        document = document["data"]
+        document, where = document["data"], "data"
     if isinstance(document, dict) and "spans" in document:
-        return [parse_v1_trace(document)]
-    if isinstance(document, list) and all(isinstance(item, dict) and "spans" in item for item in document):
-        return [parse_v1_trace(item) for item in document]
+        return [parse_v1_trace(document, where)]
+    if isinstance(document, list):
+        for i, item in enumerate(document):
+            if not isinstance(item, dict) or "spans" not in item:
+                raise SourceError(f"not a Jaeger trace: {where}[{i}]: expected a trace object with spans")
+        return [parse_v1_trace(item, f"{where}[{i}]") for i, item in enumerate(document)]
+    if where:
+        raise SourceError("not a Jaeger trace export: data: expected a list of traces")
     raise SourceError("not a Jaeger trace export: expected {\"data\": [trace, ...]}, a trace, or OTLP resourceSpans")
 
 
@@ -368,8 +574,14 @@ def load_export(path: str) -> list[TraceRecord]:
             document = json.load(handle)
     except OSError as error:
         raise SourceError(f"cannot read {path}: {error.strerror or error}") from None
-    except (ValueError, RecursionError) as error:
-        raise SourceError(f"{path} is not valid JSON: {str(error).splitlines()[0][:120]}") from None
+    except UnicodeDecodeError:
+        raise SourceError(f"{path} is not valid JSON: not UTF-8 text") from None
+    except json.JSONDecodeError as error:
+        if not error.doc.strip():
+            raise SourceError(f"{path} is empty") from None
+        raise SourceError(f"{path} is not valid JSON: {error.msg} at line {error.lineno} column {error.colno}") from None
+    except RecursionError:
+        raise SourceError(f"{path} is not valid JSON: nested too deeply") from None
     try:
         return read_export(document)
     except SourceError as error:
@@ -377,9 +589,11 @@ def load_export(path: str) -> list[TraceRecord]:
 
 
 def pick_trace(traces: list[TraceRecord], trace_id: str | None, source: str) -> TraceRecord:
-    """The one trace asked for; ValueError (bad input) when the choice is unclear."""
+    """The one trace asked for; ValueError (bad input) when the choice is
+    unclear. Traces without spans do not count."""
+    traces = [trace for trace in traces if trace.spans]
     if not traces:
-        raise ValueError(f"{source} holds no traces")
+        raise ValueError(f"{source} holds no spans")
     if trace_id is None:
         if len(traces) > 1:
             raise ValueError(f"{source} holds {len(traces)} traces; choose one with --trace-id "

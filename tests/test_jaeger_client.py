@@ -10,7 +10,7 @@ import pytest
 
 from queries.jaeger import JaegerClient
 from queries.telemetry import SourceError
-from queries.trace_records import span_details
+from queries.trace_records import read_details
 from tests.jaeger_server import BIG_INT, T0, TRACE_503, TRACE_OK, FakeJaeger
 
 
@@ -70,16 +70,16 @@ def test_error_span_marks_and_typed_tag_details(jaeger: tuple[FakeJaeger, str]) 
     assert [s.span_id for s in errors] == ["3b4c5d6e7f809102"]
     trace = client.trace(TRACE_OK.upper())
     productpage = next(s for s in trace.spans if s.span_id == "00f067aa0ba902b7")
-    details = span_details(trace, productpage)
-    tags = {t.key: t for t in details.tags}
-    assert tags["request.id.int"].value == int(BIG_INT)  # beyond 2^53, exactly
-    assert tags["http.status_code"].value == "200"
-    assert tags["tls.session"].type == "binary"
-    assert tags["sample.ratio"].value == 0.01
-    assert [t.value for t in details.process_tags if t.key == "ip"] == ["10.244.0.12"]
-    assert [(log.timestamp_us - productpage.start_us, log.fields[-1].value) for log in details.logs] == [
+    details = read_details(trace, productpage)
+    tags = {key: (value, kind) for key, value, kind in details.tags}
+    assert tags["request.id.int"][0] == int(BIG_INT)  # beyond 2^53, exactly
+    assert tags["http.status_code"][0] == "200"
+    assert tags["tls.session"][1] == "binary"
+    assert tags["sample.ratio"][0] == 0.01
+    assert [value for key, value, _ in details.process_tags if key == "ip"] == ["10.244.0.12"]
+    assert [(at_us - productpage.start_us, fields[-1][1]) for at_us, fields in details.logs] == [
         (1_000, "upstream request headers sent")]
-    assert [(r.ref_type, r.span_id) for r in details.references] == [("CHILD_OF", "a3ce929d0e0e4736")]
+    assert [(ref_type, span_id) for ref_type, _, span_id in details.references] == [("CHILD_OF", "a3ce929d0e0e4736")]
 
 
 def test_tag_search(jaeger: tuple[FakeJaeger, str]) -> None:
@@ -146,9 +146,32 @@ def test_storage_error_and_malformed_json() -> None:
         JaegerClient("http://jaeger", api="v1", transport=_canned(500, storage.encode())).services()
     with pytest.raises(SourceError, match="not JSON"):
         JaegerClient("http://jaeger", api="v1", transport=_canned(200, b"<html>proxy login</html>")).services()
-    with pytest.raises(SourceError, match="not a Jaeger trace"):
+    with pytest.raises(SourceError, match=r"not a Jaeger trace: data\[0\]\.spans\[0\]\.startTime: missing"):
         JaegerClient("http://jaeger", api="v1",
                      transport=_canned(200, b'{"data": [{"traceID": "ab", "spans": [{"spanID": "1"}]}]}')).trace("ab")
+
+
+@pytest.mark.parametrize("api, body, message", [
+    ("v1", {"data": [{"traceID": "ab", "spans": "x"}]}, "not a Jaeger trace: data[0].spans: expected a list"),
+    ("v1", {"data": [{"traceID": "ab", "spans": [{"spanID": "1", "startTime": 5, "tags": "error=true"}]}]},
+     "not a Jaeger trace: data[0].spans[0].tags: expected a list"),
+    ("v1", {"data": [{"traceID": "ab", "processes": {"p1": []}, "spans": []}]},
+     "not a Jaeger trace: data[0].processes.p1: expected an object"),
+    ("v1", {"data": "ab"}, "sent data that is not a list of traces"),
+    ("v3", {"result": {"resourceSpans": [{"scopeSpans": [{"spans": "x"}]}]}},
+     "not an OTLP trace: result.resourceSpans[0].scopeSpans[0].spans: expected a list"),
+    ("v3", {"result": {"resourceSpans": [{"scopeSpans": [{"spans": [
+        {"traceId": "ab", "spanId": "1", "startTimeUnixNano": "soon"}]}]}]}},
+     "not an OTLP trace: result.resourceSpans[0].scopeSpans[0].spans[0].startTimeUnixNano: expected an integer"),
+    ("v3", {"result": {"resourceSpans": [{"scopeSpans": [{"spans": [
+        {"traceId": "ab", "spanId": "1", "startTimeUnixNano": "1", "attributes": [{"key": "error", "value": "true"}]}]}]}]}},
+     "not an OTLP trace: result.resourceSpans[0].scopeSpans[0].spans[0].attributes[0].value: expected an object"),
+])
+def test_malformed_traces_name_the_field(api: str, body: dict, message: str) -> None:
+    client = JaegerClient("http://jaeger", api=api, transport=_canned(200, json.dumps(body).encode(), "application/json"))
+    with pytest.raises(SourceError) as caught:
+        client.trace("ab")
+    assert message in str(caught.value) and "object has no attribute" not in str(caught.value)
 
 
 def test_null_data_is_an_empty_list() -> None:

@@ -63,23 +63,34 @@ def test_several_traces_need_a_trace_id(tmp_path: Path, capsys: pytest.CaptureFi
 
 
 @pytest.mark.parametrize("content, message", [
-    ("{not json", "is not valid JSON"),
-    ('{"data": [{"traceID": "ab", "spans": [{"spanID": "1"}]}]}', "not a Jaeger trace"),
+    ("{not json", "is not valid JSON: Expecting property name enclosed in double quotes at line 1 column 2"),
+    ("", "is empty"),
+    ('{"data": [{"traceID": "ab", "spans": [{"spanID": "1"}]}]}', "not a Jaeger trace: data[0].spans[0].startTime: missing"),
+    ('{"data": [{"spans": "x"}]}', "not a Jaeger trace: data[0].spans: expected a list"),
+    ('[{"traceID": "ab", "spans": [], "processes": {"p1": "productpage"}}]',
+     "not a Jaeger trace: [0].processes.p1: expected an object"),
+    ('{"resourceSpans": [{"scopeSpans": [{"spans": [{"traceId": "ab", "spanId": "1"}]}]}]}',
+     "not an OTLP trace: resourceSpans[0].scopeSpans[0].spans[0].startTimeUnixNano: missing"),
     ('{"hello": 1}', "not a Jaeger trace export"),
+    ('{"data": []}', "holds no spans"),
+    ('{"data": [{"traceID": "ab", "spans": []}]}', "holds no spans"),
 ])
-def test_bad_files_are_one_line_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str,
-                                       message: str) -> None:
+def test_bad_or_empty_files_are_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str,
+                                          message: str) -> None:
     path = tmp_path / "bad.json"
     path.write_text(content)
     code, _, err = run(capsys, "--file", str(path))
-    assert code != 0 and err.count("\n") == 1 and message in err and err.startswith("meshwatch: ")
+    assert (code, err.count("\n"), err.startswith(f"meshwatch: {path}")) == (2, 1, True)
+    assert message in err and "object has no attribute" not in err
 
 
-def test_missing_file_and_missing_arguments(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_missing_file_bad_id_and_missing_arguments(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "--file", str(tmp_path / "nope.json"))
-    assert code == 1 and "cannot read" in err
+    assert code == 2 and "cannot read" in err and "No such file or directory" in err
     code, _, err = run(capsys)
     assert code == 2 and "give a TRACE_ID" in err
+    code, _, err = run(capsys, "not-a-trace-id", "--jaeger", "http://127.0.0.1:9")
+    assert code == 2 and "bad trace id 'not-a-trace-id'" in err
 
 
 def test_from_jaeger(capsys: pytest.CaptureFixture[str]) -> None:
@@ -91,5 +102,18 @@ def test_from_jaeger(capsys: pytest.CaptureFixture[str]) -> None:
         assert doc["spans"][0]["service"] == "istio-ingressgateway.istio-system"
         code, _, err = run(capsys, "00000000000000000000000000000bad", "--jaeger", base)
         assert code == 1 and "not found" in err and err.count("\n") == 1
+    finally:
+        fake.stop()
+    code, _, err = run(capsys, TRACE_OK, "--jaeger", base, "--jaeger-timeout", "1")
+    assert code == 1 and "cannot reach Jaeger" in err and err.count("\n") == 1
+
+
+def test_jaeger_sending_a_malformed_trace_is_a_source_failure(capsys: pytest.CaptureFixture[str]) -> None:
+    fake = FakeJaeger("v1")
+    base = fake.start()
+    fake.traces = [dict(bookinfo_trace(), spans="x")]
+    try:
+        code, _, err = run(capsys, TRACE_OK, "--jaeger", base)
+        assert code == 1 and "not a Jaeger trace: data[0].spans: expected a list" in err
     finally:
         fake.stop()
