@@ -6,7 +6,7 @@ detail). Pure: trace model in, Dash components and Plotly figures out.
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any, Iterable
+from typing import Iterable
 from urllib.parse import quote
 
 import plotly.graph_objects as go
@@ -41,16 +41,37 @@ def banner(message: str | None) -> dict[str, str]:
     return {"display": "block"} if message else {"display": "none"}
 
 
-def upload(component_id: str) -> dcc.Upload:
-    return dcc.Upload(id=component_id, className="mw-upload", max_size=-1, multiple=False,
-                      children=html.Button("Open a Jaeger JSON file", className="mw-button"))
+def size_text(size_bytes: int) -> str:
+    if size_bytes >= 1 << 20:
+        return f"{size_bytes / (1 << 20):g} MB"
+    if size_bytes >= 1 << 10:
+        return f"{size_bytes / (1 << 10):.0f} KB"
+    return f"{size_bytes} bytes"
+
+
+def upload_size_check_id(component_id: str) -> str:
+    """A hidden element the upload's size check writes to: Dash callbacks need an output."""
+    return f"{component_id}-size-check"
+
+
+def upload(component_id: str, max_bytes: int) -> dcc.Upload:
+    """A file picker for Jaeger JSON exports; the browser refuses files over `max_bytes`."""
+    return dcc.Upload(id=component_id, className="mw-upload", max_size=max_bytes, multiple=False, children=[
+        html.Button("Open a Jaeger JSON file", className="mw-button",
+                    title=f"A Jaeger UI \"Download JSON\" export or OTLP JSON, up to {size_text(max_bytes)}"),
+        # Its title carries the limit for the size check's message.
+        html.Span(id=upload_size_check_id(component_id), hidden=True, title=size_text(max_bytes)),
+    ])
 
 
 # --- search page ---
 
-def search_page(prefill: dict[str, str]) -> html.Div:
+def field(label: str, control: object) -> html.Label:
+    return html.Label([html.Span(label), control], className="mw-field")
+
+
+def search_page(prefill: dict[str, str], max_upload_bytes: int) -> html.Div:
     lookback = prefill.get("lookback", "1h")
-    field = lambda label, control: html.Label([html.Span(label), control], className="mw-field")  # noqa: E731
     form = html.Div(className="mw-trace-form", children=[
         field("Service", dcc.Dropdown(id="traces-service", value=prefill.get("service"),
                                       options=[prefill["service"]] if prefill.get("service") else [],
@@ -66,7 +87,7 @@ def search_page(prefill: dict[str, str]) -> html.Div:
                                        options=[name for name, _ in LOOKBACKS], clearable=False)),
         field("Limit", dcc.Input(id="traces-limit", type="number", min=1, max=1500, value=int(prefill.get("limit") or 20))),
         html.Button("Find traces", id="traces-search", className="mw-button mw-primary"),
-        upload("traces-upload"),
+        upload("traces-upload", max_upload_bytes),
     ])
     return html.Div(className="mw-traces", children=[
         dcc.Store(id="traces-prefill", data=prefill),
@@ -133,7 +154,7 @@ def result_list(summaries: list[TraceSummary]) -> html.Div:
 
 # --- trace page ---
 
-def trace_page(trace_id: str, span_id: str | None) -> html.Div:
+def trace_page(trace_id: str, span_id: str | None, max_upload_bytes: int) -> html.Div:
     return html.Div(className="mw-trace", children=[
         dcc.Store(id="trace-id", data=trace_id),
         dcc.Store(id="trace-reveal", data=span_id),
@@ -144,7 +165,10 @@ def trace_page(trace_id: str, span_id: str | None) -> html.Div:
         dcc.Store(id="trace-page-shown", data=0),
         html.Div(id="trace-url-sync", style={"display": "none"}),
         html.Div(id="trace-banner", className="mw-banner mw-banner-stale", style=banner(None)),
-        html.Div(id="trace-header", className="mw-trace-header", children=html.Div("Loading trace…", className="mw-muted")),
+        # Shown while the page's render callback runs; its text follows the load.
+        html.Div(id="trace-loading", className="mw-trace-loading", children=loading_text(trace_id, None, None)),
+        dcc.Interval(id="trace-loading-tick", interval=400, disabled=True),
+        html.Div(id="trace-header", className="mw-trace-header"),
         html.Div(className="mw-trace-controls", children=[
             dcc.Input(id="trace-find", placeholder="Find: service, operation, tag or key=value", debounce=True,
                       className="mw-find"),
@@ -156,7 +180,7 @@ def trace_page(trace_id: str, span_id: str | None) -> html.Div:
             html.Button("◀", id="trace-prev", className="mw-button", title="previous rows"),
             html.Span(id="trace-page-label", className="mw-muted"),
             html.Button("▶", id="trace-next", className="mw-button", title="next rows"),
-            upload("trace-upload"),
+            upload("trace-upload", max_upload_bytes),
             dcc.Link("Show path on topology", href=f"/?trace={quote(trace_id)}", id="trace-topology-link",
                      className="mw-link"),
         ]),
@@ -169,6 +193,16 @@ def trace_page(trace_id: str, span_id: str | None) -> html.Div:
             ]),
         ]),
     ])
+
+
+def loading_text(trace_id: str, stage: str | None, spans: int | None) -> str:
+    """What the trace page says while a trace loads: `stage` is None
+    (waiting), "fetching" or "analysing"."""
+    if stage == "fetching":
+        return f"Loading trace {trace_id}: fetching it from Jaeger…"
+    if stage == "analysing":
+        return f"Loading {spans:,} spans of trace {trace_id}: building the tree and the critical path…"
+    return f"Loading trace {trace_id}…"
 
 
 def empty_figure(message: str) -> go.Figure:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import random
+import time
 from typing import Any
 
+import pytest
 from dashboard.trace import (
     Collapse,
     build_tree,
+    details_of,
     find_spans,
     initial_collapse,
     redundant_proxy_spans,
@@ -92,8 +95,20 @@ def test_orphans_become_extra_roots_with_a_warning() -> None:
                       warnings=["clock skew adjustment disabled"])
     assert [tree.span_ids[i] for i in tree.roots] == ["a", "x"]
     assert [(tree.span_ids[i], tree.depth[i]) for i in tree.order] == [("a", 0), ("b", 1), ("x", 0), ("y", 1)]
-    assert tree.warnings == ["clock skew adjustment disabled", "1 spans have missing parents; the trace may be incomplete"]
+    assert tree.warnings == ["clock skew adjustment disabled", "1 span has a missing parent; the trace may be incomplete"]
     assert by_id(tree, tree.critical_us) == {"a": 90, "b": 10, "x": 20, "y": 10}
+    assert details_of(tree, tree.index_of("x")).warnings == ["parent span is not in this trace; shown as a root"]
+    several = make_trace(("a", None, 0, 100), ("x", "gone", 20, 30), ("y", "gone", 25, 10), ("z", "lost", 30, 5))
+    assert several.warnings == ["3 spans have missing parents; the trace may be incomplete"]
+
+
+def test_a_span_referencing_itself_is_a_root_said_so() -> None:
+    tree = make_trace(("a", None, 0, 100), ("s", "s", 20, 30), ("t", "s", 25, 10))
+    assert [tree.span_ids[i] for i in tree.roots] == ["a", "s"]
+    assert tree.warnings == ["span s references itself; shown as a root"]
+    assert details_of(tree, tree.index_of("s")).warnings == ["this span references itself; shown as a root"]
+    two = make_trace(("a", None, 0, 100), ("s", "s", 20, 30), ("u", "u", 25, 10))
+    assert two.warnings == ["2 spans reference themselves (s, u); shown as roots"]
 
 
 def test_duplicate_span_ids_are_kept_suffixed_and_flagged() -> None:
@@ -101,13 +116,23 @@ def test_duplicate_span_ids_are_kept_suffixed_and_flagged() -> None:
     assert sorted(tree.span_ids) == ["a", "b", "b_1", "c"]
     assert tree.span_ids[min(tree.duplicates)] == "b_1"
     assert tree.parent[tree.index_of("c")] == tree.index_of("b")
-    assert any("duplicate span ids" in w for w in tree.warnings)
+    assert tree.warnings == ["span id b is used by 2 spans; the copies are shown as b_1"]
+    assert details_of(tree, tree.index_of("b_1")).warnings == ["duplicate span id b; shown as b_1"]
 
 
 def test_reference_loops_are_cut_not_followed_forever() -> None:
     tree = make_trace(("a", "b", 0, 50), ("b", "a", 10, 20))
     assert [tree.span_ids[i] for i in tree.order] == ["a", "b"]
-    assert any("loop" in w for w in tree.warnings)
+    assert tree.warnings == ["spans a, b reference each other in a loop; a is shown as a root"]
+    assert details_of(tree, tree.index_of("a")).warnings == ["this span's references form a loop; shown as a root"]
+
+
+def test_a_loop_is_cut_inside_the_loop_not_at_a_span_hanging_under_it() -> None:
+    # d hangs under the loop b -> c -> b and starts first: the loop is cut at b, d keeps its parent.
+    tree = make_trace(("r", None, 0, 100), ("d", "c", 1, 5), ("b", "c", 10, 50), ("c", "b", 20, 30))
+    assert [tree.span_ids[i] for i in tree.roots] == ["r", "b"]
+    assert tree.parent[tree.index_of("d")] == tree.index_of("c")
+    assert tree.warnings == ["spans b, c reference each other in a loop; b is shown as a root"]
 
 
 def test_critical_time_sums_to_root_duration_on_random_trees() -> None:
@@ -188,3 +213,68 @@ def test_collapse_folds_subtrees_and_large_traces_start_collapsed() -> None:
     assert g33 in {r.span for r in waterfall_rows(tree, collapse.revealing(tree, g33))}
     root = tree.index_of("r")
     assert [r.folded for r in waterfall_rows(tree, Collapse().toggled(tree, root))] == [330]
+
+
+def test_the_trace_views_import_only_the_trace_model() -> None:
+    import ast
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    source = Path(__file__).resolve().parent.parent / "layouts" / "traces.py"
+    imported = {node.module for node in ast.walk(ast.parse(source.read_text()))
+                if isinstance(node, ast.ImportFrom) and node.module}
+    assert {module for module in imported if module.split(".")[0] in ("queries", "dashboard")} == {"dashboard.trace"}
+    assert "noqa" not in (Path(__file__).resolve().parent.parent / "dashboard" / "trace.py").read_text()
+    # In a fresh interpreter: the only queries modules loaded are the trace model's own records.
+    loaded = subprocess.run([sys.executable, "-c", "import sys, layouts.traces; "
+                             "print(' '.join(m for m in sys.modules if m.startswith('queries')))"],
+                            capture_output=True, text=True, check=True).stdout.split()
+    assert "queries.trace_records" in loaded
+    assert set(loaded) <= {"queries", "queries.telemetry", "queries.trace_records"}
+
+
+def test_concurrent_loads_of_one_trace_fetch_and_analyse_it_once() -> None:
+    import threading
+
+    from dashboard.callbacks.traces import TraceCache
+
+    cache = TraceCache()
+    release, fetched = threading.Event(), []
+    record = parse_v1_trace(bookinfo_trace())
+
+    def fetch(trace_id: str) -> Any:
+        fetched.append(trace_id)
+        assert release.wait(10)
+        return record
+
+    trees: list[Any] = []
+    readers = [threading.Thread(target=lambda: trees.append(cache.load(record.trace_id, fetch))) for _ in range(4)]
+    for reader in readers:
+        reader.start()
+    deadline = time.monotonic() + 10
+    while cache.progress(record.trace_id) is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert cache.progress(record.trace_id) == ("fetching", None)
+    release.set()
+    for reader in readers:
+        reader.join(10)
+    assert len(fetched) == 1 and len(trees) == 4 and all(tree is trees[0] for tree in trees)
+    assert cache.progress(record.trace_id) is None and cache.get(record.trace_id.upper()) is trees[0]
+
+
+def test_a_failed_load_fails_every_waiter_and_is_retried_next_time() -> None:
+    from dashboard.callbacks.traces import TraceCache
+    from queries.telemetry import SourceError
+
+    cache = TraceCache()
+    calls = []
+
+    def failing(trace_id: str) -> Any:
+        calls.append(trace_id)
+        raise SourceError("cannot reach Jaeger at http://jaeger: Connection refused")
+
+    for _ in range(2):
+        with pytest.raises(SourceError, match="Connection refused"):
+            cache.load("ab", failing)
+    assert calls == ["ab", "ab"] and cache.progress("ab") is None

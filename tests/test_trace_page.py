@@ -9,6 +9,7 @@ from typing import Any, Iterator
 import pytest
 
 from dashboard.app import create_app
+from dashboard.callbacks import traces as trace_callbacks
 from dashboard.config import resolve
 from dashboard.services import Services
 from queries.jaeger import JaegerClient
@@ -136,5 +137,40 @@ def test_upload_a_jaeger_export_without_jaeger(browser_page: Any, serve_app: Any
     api = page.request.get(f"{base}/api/trace/{TRACE_503}")
     assert api.ok and api.json()["span_count"] == 4
     missing = page.request.get(f"{base}/api/trace/{TRACE_OK}")
-    assert missing.status == 503 and "no Jaeger configured" in missing.json()["error"]
+    assert missing.status == 404 and "is not in this server's memory" in missing.json()["error"]
     assert bookinfo_trace()["traceID"] == TRACE_OK
+
+    # As if the upload had reached another server process: the page says what happened.
+    page.goto(f"{base}/trace/{TRACE_OK}")
+    banner = page.locator("#trace-banner")
+    banner.get_by_text("is not in this server's memory").wait_for(timeout=TIMEOUT_MS)
+    assert "uploaded traces live in the one server process that received them" in banner.inner_text()
+    assert "re-open the file" in banner.inner_text()
+    assert not page.locator("#trace-loading").is_visible()
+
+
+def test_an_upload_over_the_size_limit_is_refused_with_a_message(browser_page: Any, serve_app: Any, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(trace_callbacks, "MAX_TRACE_BYTES", 2048)
+    base = serve_app(create_app(resolve({}, {}), Services(telemetry=ScriptedSource([]), traces=None)))
+    export = tmp_path / "big.json"
+    export.write_text(json.dumps({"data": [bookinfo_trace()]}))
+    assert export.stat().st_size > 2048
+    page = browser_page
+    page.goto(f"{base}/traces")
+    page.get_by_text("No Jaeger configured").first.wait_for(timeout=TIMEOUT_MS)
+    page.set_input_files("#traces-upload input[type=file]", str(export))
+    banner = page.locator("#traces-banner")
+    banner.get_by_text("big.json is larger than 2 KB, the limit for trace files").wait_for(timeout=TIMEOUT_MS)
+    assert page.url.endswith("/traces")
+
+
+def test_a_slow_trace_shows_what_is_loading(browser_page: Any, app_url: str, jaeger: FakeJaeger) -> None:
+    jaeger.delay_s = 1.5
+    page = browser_page
+    page.goto(f"{app_url}/trace/{TRACE_OK}")
+    loading = page.locator("#trace-loading")
+    loading.get_by_text(f"Loading trace {TRACE_OK}: fetching it from Jaeger…").wait_for(timeout=TIMEOUT_MS)
+    page.wait_for_selector("#trace-waterfall .bars path", timeout=TIMEOUT_MS)
+    loading.wait_for(state="hidden", timeout=TIMEOUT_MS)
+    assert page.errors == []

@@ -176,21 +176,29 @@ def decode_upload(contents: str) -> list[TraceRecord]:
 # Browsers refuse a file over the picker's max_size without telling Dash, so
 # the page checks the size itself and says why nothing happened.
 SIZE_CHECK = """function(maxSize, uploadId, bannerId, limitText) {
-    var box = document.getElementById(uploadId);
-    if (!box || box.dataset.mwSizeCheck) { return window.dash_clientside.no_update; }
-    box.dataset.mwSizeCheck = "1";
-    function check(files) {
-        for (var i = 0; i < (files ? files.length : 0); i++) {
-            if (maxSize >= 0 && files[i].size > maxSize) {
-                window.dash_clientside.set_props(bannerId, {
-                    children: files[i].name + " is larger than " + limitText + ", the limit for trace files; " +
-                              "use meshwatch trace --file, or export a smaller trace",
-                    style: {display: "block"}});
+    var checks = window.mwUploadSizeChecks;
+    if (!checks) {
+        checks = window.mwUploadSizeChecks = {};
+        // One listener on the document, so it works however late the upload is drawn.
+        var check = function(event) {
+            var files = event.type === "drop" ? event.dataTransfer && event.dataTransfer.files : event.target.files;
+            for (var id in checks) {
+                var box = document.getElementById(id);
+                if (!box || !box.contains(event.target)) { continue; }
+                for (var i = 0; i < (files ? files.length : 0); i++) {
+                    if (checks[id].maxSize >= 0 && files[i].size > checks[id].maxSize) {
+                        window.dash_clientside.set_props(checks[id].bannerId, {
+                            children: files[i].name + " is larger than " + checks[id].limitText +
+                                      ", the limit for trace files; use meshwatch trace --file, or export a smaller trace",
+                            style: {display: "block"}});
+                    }
+                }
             }
-        }
+        };
+        document.addEventListener("change", check, true);
+        document.addEventListener("drop", check, true);
     }
-    box.addEventListener("change", function(event) { check(event.target.files); }, true);
-    box.addEventListener("drop", function(event) { check(event.dataTransfer && event.dataTransfer.files); }, true);
+    checks[uploadId] = {maxSize: maxSize, bannerId: bannerId, limitText: limitText};
     return "";
 }"""
 
@@ -215,22 +223,20 @@ def register(app: Dash, services: Services, settings: Settings) -> None:
 
     def open_upload(contents: str | None, filename: str | None) -> tuple[Any, ...]:
         """(href to navigate to, banner text, banner style, links to the traces of a several-trace file)."""
-        message = None
-        if contents:
-            try:
-                traces = [trace for trace in decode_upload(contents) if trace.spans]
-            except SourceError as error:
-                message = f"{filename or 'upload'}: {error}"
-            else:
-                if not traces:
-                    message = f"{filename or 'upload'} holds no spans"
-                for trace in traces:
-                    cache.put(trace)
-                if len(traces) == 1:
-                    return f"/trace/{traces[0].trace_id}", None, views.banner(None), no_update
-                if traces:
-                    return no_update, None, views.banner(None), views.trace_links([trace.trace_id for trace in traces])
-        return no_update, message, views.banner(message), no_update
+        if not contents:
+            return no_update, no_update, no_update, no_update
+        try:
+            traces = [trace for trace in decode_upload(contents) if trace.spans]
+        except SourceError as error:
+            traces, message = [], f"{filename or 'upload'}: {error}"
+        else:
+            message = None if traces else f"{filename or 'upload'} holds no spans"
+        for trace in traces:
+            cache.put(trace)
+        if len(traces) == 1:
+            return f"/trace/{traces[0].trace_id}", None, views.banner(None), no_update
+        links = views.trace_links([trace.trace_id for trace in traces]) if traces else no_update
+        return no_update, message, views.banner(message), links
 
     for upload_id, banner_id, links_id in UPLOADS:
         app.callback(Output("url", "href", allow_duplicate=True), Output(banner_id, "children", allow_duplicate=True),
