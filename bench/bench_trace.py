@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import logging
 import os
 import random
 import sys
@@ -130,6 +131,7 @@ def measure_paint(path: Path, trace_id: str) -> tuple[float, float]:
     from queries.jaeger import JaegerClient
 
     body = path.read_bytes()
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request would drown the figures
 
     def transport(route: str, params: dict[str, str]) -> tuple[int, str, bytes]:
         if route == f"/api/traces/{trace_id}":
