@@ -179,19 +179,33 @@ def elements(document: Mapping[str, Any], positions: Mapping[str, Position], sho
     labels = {node["id"]: node_label(node) for node in document["nodes"]}
     for node in document["nodes"]:
         x, y = positions[node["id"]]
-        data = {**node, "label": node_label(node), "traces_service": services[node["id"]],
-                "rps_in": traffic_in[node["id"]],
-                "rps_out": traffic_out[node["id"]], "ingress": "yes" if node["ingress"] else "no"}
-        result.append({"data": data, "position": {"x": x, "y": y}})
+        data = {**node, "label": labels[node["id"]], "traces_service": services[node["id"]],
+                "rps_in": traffic_in[node["id"]], "rps_out": traffic_out[node["id"]]}
+        result.append({"data": _compact(data), "position": {"x": round(x), "y": round(y)}})
     for edge in edges:
-        data = {**edge, "label": edge_label(edge), "idle": "yes" if edge["health"] == "idle" else "no",
-                "source_label": labels[edge["source"]], "target_label": labels[edge["target"]],
-                "traces_service": services[edge["target"]],
-                "on_trace": "yes" if edge["id"] in on_trace else "no"}
+        data = {**edge, "label": edge_label(edge), "source_label": labels[edge["source"]],
+                "target_label": labels[edge["target"]], "traces_service": services[edge["target"]]}
+        if edge["id"] in on_trace:
+            data["on_trace"] = "yes"
+        data = _compact(data)
         if edge["id"] in circuit_since:
             data["open_since"] = circuit_since[edge["id"]]
         result.append({"data": data})
     return result
+
+
+def _compact(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Element data as the browser needs it: no nulls, numbers to 4
+    significant digits (the page shows fewer), so a 1000-workload mesh stays
+    a payload the browser takes in at once."""
+    def short(value: Any) -> Any:
+        if isinstance(value, float):
+            return float(f"{value:.4g}")
+        if isinstance(value, dict):
+            return {key: short(item) for key, item in value.items()}
+        return value
+
+    return {key: short(value) for key, value in data.items() if value is not None}
 
 
 def stylesheet() -> list[dict]:
@@ -207,7 +221,7 @@ def stylesheet() -> list[dict]:
                                                           "background-color": "#34495e"}},
         {"selector": 'node[kind = "unknown"]', "style": {"shape": "ellipse", "background-color": "#555",
                                                           "border-style": "dashed"}},
-        {"selector": 'node[ingress = "yes"]', "style": {"shape": "round-tag", "background-color": "#2980b9"}},
+        {"selector": "node[?ingress]", "style": {"shape": "round-tag", "background-color": "#2980b9"}},
         {"selector": "edge", "style": {
             "curve-style": "bezier", "target-arrow-shape": "triangle", "arrow-scale": 1.6,
             "width": 4, "line-color": HEALTH_COLOURS["healthy"], "target-arrow-color": HEALTH_COLOURS["healthy"],
@@ -221,7 +235,7 @@ def stylesheet() -> list[dict]:
         styles.append({"selector": f'edge[health = "{health}"]',
                        "style": {"line-color": colour, "target-arrow-color": colour}})
     styles += [
-        {"selector": 'edge[idle = "yes"]', "style": {"width": 1.5, "opacity": 0.35, "line-style": "dotted",
+        {"selector": 'edge[health = "idle"]', "style": {"width": 1.5, "opacity": 0.35, "line-style": "dotted",
                                                       "label": ""}},
         {"selector": 'edge[circuit = "tripping"]', "style": {
             "line-color": TRIPPING_COLOUR, "target-arrow-color": TRIPPING_COLOUR,
@@ -356,7 +370,7 @@ def edge_details(edge: Mapping[str, Any], now: float, traces_href: str | None) -
 
 
 def node_details(node: Mapping[str, Any], traces_href: str | None) -> list:
-    facts = [("kind", node["kind"] + (" (ingress gateway)" if node.get("ingress") == "yes" else "")),
+    facts = [("kind", node["kind"] + (" (ingress gateway)" if node.get("ingress") else "")),
              ("namespace", node["namespace"]), ("app", node.get("app") or "–"),
              ("version", node.get("version") or "–"), ("health", node["health"]),
              ("requests in", _rate(node.get("rps_in"))), ("requests out", _rate(node.get("rps_out")))]

@@ -111,3 +111,19 @@ def test_traces_are_found_by_the_canonical_service_not_the_kubernetes_name():
     assert traces_link(data["workload:default:frontend-v1"]) == "/traces?service=frontend.default"
     hops = [("frontend.default", "reviews.default")]
     assert edges_on_trace(document, hops) == {edge["id"], "service:default:reviews-svc->workload:default:reviews-v2"}
+
+
+def test_elements_carry_compact_numbers_but_exact_times():
+    document = bookinfo_document()
+    positions = view.place(document["nodes"], document["edges"], {})
+    since = {"workload:default:reviews-v2->service:default:ratings": 1_795_716_000.125}
+    data = {el["data"]["id"]: el["data"] for el in view.elements(document, positions, True, since)}
+    cut = data["workload:default:reviews-v2->service:default:ratings"]
+    assert cut["open_since"] == 1_795_716_000.125
+    assert "p50_ms" not in cut and "share" not in cut  # no latency data, no share: nulls left out
+    split = data["service:default:reviews->workload:default:reviews-v1"]
+    assert split["p95_ms"] == float(f"{document_edge(document, split['id'])['p95_ms']:.4g}")
+
+
+def document_edge(document: dict, edge_id: str) -> dict:
+    return next(edge for edge in document["edges"] if edge["id"] == edge_id)
