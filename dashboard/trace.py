@@ -372,16 +372,89 @@ def service_totals(tree: TraceTree) -> list[ServiceTotals]:
     return sorted(result, key=lambda t: (-t.critical_us, -t.self_us, t.service))
 
 
-def service_hops(tree: TraceTree) -> list[tuple[str, str]]:
-    """The (caller service, callee service) pairs this trace crossed, distinct,
-    in display order: where a span's service differs from its parent's."""
-    spans = tree.trace.spans
-    hops: dict[tuple[str, str], None] = {}
+# Istio's tags: the workload version on every proxy span, and the cluster a
+# client proxy span sent the request to (`outbound|9080|v1|ratings.bookinfo.svc.cluster.local`).
+REVISION_TAG = "istio.canonical_revision"
+UPSTREAM_CLUSTER_TAG = "upstream_cluster"
+
+
+@dataclass(frozen=True)
+class Hop:
+    """One service-to-service call a trace crossed: Jaeger service names
+    (Istio's `<canonical service>.<namespace>`), the workload versions when
+    the spans say them, and whether a call on this hop failed."""
+
+    caller: str
+    caller_version: str | None
+    callee: str
+    callee_version: str | None
+    error: bool
+
+
+def trace_hops(tree: TraceTree) -> list[Hop]:
+    """The hops of a trace, one per (caller, version, callee, version), in
+    display order; `error` when any call on it failed (the callee-side span,
+    or the caller's client span, is an error span). A hop is where a span's
+    service differs from its parent's, or a caller's client proxy span with no
+    callee span under it (refused by the caller's sidecar, 503 UH/UO): its
+    callee is the service its `upstream_cluster` names. Tags are read only
+    for the spans at a hop."""
+    spans, parent, dialect = tree.trace.spans, tree.parent, tree.trace.dialect
+    versions: dict[int, str | None] = {}
+
+    def version(index: int) -> str | None:
+        # An application span has no Istio tags: a sidecar span above it, of the same service, says the version.
+        chain: list[int] = []
+        while index not in versions:
+            chain.append(index)
+            found = _tag(spans[index], dialect, REVISION_TAG)
+            up = parent[index]
+            if found is not None or up < 0 or spans[up].service != spans[index].service:
+                break
+            index = up
+        else:
+            found = versions[index]
+        for i in chain:
+            versions[i] = found
+        return found
+
+    hops: dict[tuple[str, str | None, str, str | None], bool] = {}
     for i in tree.order:
-        p = tree.parent[i]
-        if p >= 0 and spans[p].service != spans[i].service:
-            hops.setdefault((spans[p].service, spans[i].service), None)
-    return list(hops)
+        span, p = spans[i], parent[i]
+        if p >= 0 and spans[p].service != span.service:
+            caller = spans[p]
+            key = (caller.service, version(p), span.service, version(i))
+            error = span.error or (caller.error and caller.kind == "client")
+        elif span.proxy and span.kind == "client" and all(spans[k].service == span.service for k in tree.children[i]):
+            callee = _outbound_service(_tag(span, dialect, UPSTREAM_CLUSTER_TAG))
+            if callee is None:
+                continue
+            key, error = (span.service, version(i), callee, None), span.error
+        else:
+            continue
+        hops[key] = hops.get(key, False) or error
+    return [Hop(*key, error=error) for key, error in hops.items()]
+
+
+def service_hops(tree: TraceTree) -> list[tuple[str, str]]:
+    """The distinct (caller service, callee service) pairs of `trace_hops`."""
+    return list(dict.fromkeys((hop.caller, hop.callee) for hop in trace_hops(tree)))
+
+
+def _tag(span: SpanRecord, dialect: str, key: str) -> str | None:
+    return next((value for name, value in tag_text(span, dialect) if name == key), None)
+
+
+def _outbound_service(cluster: str | None) -> str | None:
+    """`<service>.<namespace>` of a Kubernetes service an Envoy outbound
+    cluster (`outbound|<port>|<subset>|<service>.<namespace>.svc.<domain>`) names."""
+    parts = (cluster or "").split("|")
+    if len(parts) != 4 or parts[0] != "outbound":
+        return None
+    labels = parts[3].split(".")
+    if len(labels) < 3 or labels[2] != "svc" or not labels[0] or not labels[1]:
+        return None
+    return f"{labels[0]}.{labels[1]}"
 
 
 def trace_document(tree: TraceTree) -> dict[str, Any]:
@@ -452,7 +525,8 @@ def redundant_proxy_spans(tree: TraceTree) -> set[int]:
     """Proxy spans that only double a hop, hidden by "hide proxy spans": a
     sidecar span next to an application span of the same service, or the
     client half of a hop whose server half is another proxy span. Roots stay,
-    so the trace keeps its start and duration."""
+    so the trace keeps its start and duration; error spans and every span on
+    their way to the root stay, so a failure is never hidden."""
     spans = tree.trace.spans
     hidden = set()
     for i, span in enumerate(spans):
@@ -463,7 +537,13 @@ def redundant_proxy_spans(tree: TraceTree) -> set[int]:
             hidden.add(i)
         elif any(spans[kid].proxy and spans[kid].service != span.service for kid in tree.children[i]):
             hidden.add(i)
-    return hidden
+    kept: set[int] = set()
+    for i, span in enumerate(spans):
+        if span.error:
+            while i >= 0 and i not in kept:  # stop where another error's path already joined
+                kept.add(i)
+                i = tree.parent[i]
+    return hidden - kept
 
 
 def find_spans(tree: TraceTree, query: str) -> set[int]:

@@ -13,14 +13,16 @@ from dashboard.trace import (
     details_of,
     find_spans,
     initial_collapse,
+    Hop,
     redundant_proxy_spans,
     service_hops,
     service_totals,
     summarise,
+    trace_hops,
     waterfall_rows,
 )
-from queries.trace_records import parse_v1_trace
-from tests.jaeger_server import bookinfo_trace, circuit_open_trace
+from queries.trace_records import parse_otlp, parse_v1_trace
+from tests.jaeger_server import bookinfo_trace, circuit_open_trace, to_otlp
 
 
 def make_trace(*spans: tuple[Any, ...], warnings: Any = None) -> Any:
@@ -178,6 +180,66 @@ def test_istio_trace_hops_totals_and_hidden_proxy_halves() -> None:
     assert sum(t.critical_us for t in totals.values()) == tree.duration_us == 48_000
     assert totals["ratings.default"].critical_us == 27_000
     assert sum(t.self_us for t in totals.values()) == 48_000  # nothing overlaps in this trace
+
+
+def test_hops_carry_versions_and_the_call_refused_by_the_callers_sidecar() -> None:
+    ok = build_tree(parse_v1_trace(bookinfo_trace()))
+    assert trace_hops(ok) == [
+        Hop("istio-ingressgateway.istio-system", "latest", "productpage.default", "v1", False),
+        Hop("productpage.default", "v1", "details.default", "v1", False),
+        Hop("productpage.default", "v1", "reviews.default", "v2", False),
+        Hop("reviews.default", "v2", "ratings.default", "v1", False),
+    ]
+    # reviews-v3's sidecar refused the call (503 UO): only its client span exists; upstream_cluster names ratings.
+    refused = [Hop("productpage.default", "v1", "reviews.default", "v3", False),
+               Hop("reviews.default", "v3", "ratings.default", None, True)]
+    assert trace_hops(build_tree(parse_v1_trace(circuit_open_trace()))) == refused
+    assert trace_hops(build_tree(parse_otlp(to_otlp([circuit_open_trace()]))[0])) == refused
+    assert service_hops(build_tree(parse_v1_trace(circuit_open_trace()))) == [
+        ("productpage.default", "reviews.default"), ("reviews.default", "ratings.default")]
+
+
+def test_hop_versions_errors_and_clusters_follow_the_rules() -> None:
+    def envoy(kind: str, revision: str | None, cluster: str, status: str = "200") -> list[dict[str, Any]]:
+        tags = [{"key": "component", "type": "string", "value": "proxy"},
+                {"key": "span.kind", "type": "string", "value": kind},
+                {"key": "upstream_cluster", "type": "string", "value": cluster},
+                {"key": "http.status_code", "type": "string", "value": status}]
+        if revision:
+            tags.append({"key": "istio.canonical_revision", "type": "string", "value": revision})
+        return tags
+
+    app = [{"key": "span.kind", "type": "string", "value": "server"}]
+    tree = make_trace(
+        ("in", None, 0, 100, "web.shop", envoy("server", "v7", "inbound|80||")),
+        ("app", "in", 1, 98, "web.shop", app),  # no Istio tags: its sidecar's version
+        ("out", "app", 2, 50, "web.shop", envoy("client", None, "outbound|80||cart.shop.svc.cluster.local", "500")),
+        ("cart", "out", 3, 40, "cart.shop", envoy("server", "v2", "inbound|80||")),  # returned 200: the client failed
+        ("uh", "app", 60, 1, "web.shop", envoy("client", None, "outbound|9080|v1|pay.billing.svc.cluster.local", "503")),
+        ("uh2", "app", 62, 1, "web.shop", envoy("client", None, "outbound|9080|v1|pay.billing.svc.cluster.local", "503")),
+        ("ext", "app", 70, 5, "web.shop", envoy("client", None, "outbound|443||api.example.com")),
+        ("pass", "app", 80, 5, "web.shop", envoy("client", None, "PassthroughCluster")),
+    )
+    assert trace_hops(tree) == [Hop("web.shop", "v7", "cart.shop", "v2", True),
+                                Hop("web.shop", "v7", "pay.billing", None, True)]
+    # The same hop called twice, once failing: one hop, failed.
+    again = make_trace(("a", None, 0, 100, "a.ns", envoy("client", "v1", "outbound|80||b.ns.svc.cluster.local")),
+                       ("b1", "a", 1, 10, "b.ns", envoy("server", "v1", "inbound|80||")),
+                       ("b2", "a", 20, 10, "b.ns", envoy("server", "v1", "inbound|80||", "503")))
+    assert trace_hops(again) == [Hop("a.ns", "v1", "b.ns", "v1", True)]
+
+
+def test_hiding_proxy_spans_never_hides_an_error_or_its_way_to_the_root() -> None:
+    tree = build_tree(parse_v1_trace(circuit_open_trace()))
+    failed = tree.index_of("3b4c5d6e7f809102")
+    assert redundant_proxy_spans(tree) == set()  # every span is on the refused call's path
+    assert failed in {row.span for row in waterfall_rows(tree, hidden=redundant_proxy_spans(tree))}
+    ok = build_tree(parse_v1_trace(bookinfo_trace()))
+    ratings_server = ok.index_of("e2f30415263748a9")
+    ok.trace.spans[ratings_server].error = True
+    hidden = redundant_proxy_spans(ok)
+    assert not hidden & ({ratings_server} | set(ok.ancestors(ratings_server)))
+    assert {ok.span_ids[i] for i in hidden} == {"53995c3f42cd8ad8"}  # productpage's client half to details
 
 
 def test_find_matches_service_operation_and_tags() -> None:
