@@ -27,7 +27,7 @@ HEALTH_COLOURS = {
     "healthy": "#2ecc71",
     "degraded": "#f39c12",
     "failing": "#e74c3c",
-    "idle": "#5d6d7e",
+    "idle": "#4a6278",
     "none": "#95a5a6",
 }
 CIRCUIT_OPEN_COLOUR = "#9e9e9e"
@@ -148,7 +148,9 @@ def edge_label(edge: Mapping[str, Any]) -> str:
         return (f"OPEN · {_rate(edge.get('rps'))} · UH {_percent(rejected_ratio(edge, ['UH']))}"
                 + (f" · UO {_percent(shed)}" if shed else ""))
     if edge["circuit"] == "tripping":
-        return f"{text} · shed UO {_percent(rejected_ratio(edge, ['UO', 'URX']))}"
+        shed = rejected_ratio(edge, ["UO", "URX"])
+        # Tripping without UO in the window: Envoy's overflow counters rose.
+        return f"{text} · shed UO {_percent(shed)}" if shed else f"{text} · breaker overflowing"
     if edge.get("share") is not None and edge["share"] < 0.999:
         text += f" · {edge['share'] * 100:.0f} %"
     return text
@@ -169,6 +171,7 @@ def elements(document: Mapping[str, Any], positions: Mapping[str, Position], sho
     circuit_since = circuit_since or {}
     on_trace = edges_on_trace(document, trace_hops)
     services = {node["id"]: jaeger_service(node) for node in document["nodes"]}
+    kinds = {node["id"]: node["kind"] for node in document["nodes"]}
     edges = [e for e in document["edges"] if show_idle or e["health"] != "idle"]
     traffic_in: dict[str, float] = defaultdict(float)
     traffic_out: dict[str, float] = defaultdict(float)
@@ -184,7 +187,9 @@ def elements(document: Mapping[str, Any], positions: Mapping[str, Position], sho
         result.append({"data": _compact(data), "position": {"x": round(x), "y": round(y)}})
     for edge in edges:
         data = {**edge, "label": edge_label(edge), "source_label": labels[edge["source"]],
-                "target_label": labels[edge["target"]], "traces_service": services[edge["target"]]}
+                "target_label": labels[edge["target"]],
+                # A caller's sidecar records its calls (and the ones it rejects): look there.
+                "traces_service": services[edge["source"] if kinds[edge["source"]] == "workload" else edge["target"]]}
         if edge["id"] in on_trace:
             data["on_trace"] = "yes"
         data = _compact(data)
@@ -214,19 +219,20 @@ def stylesheet() -> list[dict]:
         {"selector": "node", "style": {
             "label": "data(label)", "color": "#ecf0f1", "font-size": 24, "font-weight": "bold",
             "text-valign": "bottom", "text-margin-y": 8, "text-outline-color": "#111", "text-outline-width": 3,
-            "background-color": "#95a5a6", "border-width": 5, "border-color": "#95a5a6",
+            "background-color": "#2c3e50", "border-width": 5, "border-color": "#95a5a6",
             "width": 46, "height": 46, "shape": "round-rectangle",
         }},
         {"selector": 'node[kind = "service"]', "style": {"shape": "diamond", "width": 56, "height": 56,
-                                                          "background-color": "#34495e"}},
+                                                          "background-color": "#1f2d3a"}},
         {"selector": 'node[kind = "unknown"]', "style": {"shape": "ellipse", "background-color": "#555",
                                                           "border-style": "dashed"}},
         {"selector": "node[?ingress]", "style": {"shape": "round-tag", "background-color": "#2980b9"}},
         {"selector": "edge", "style": {
             "curve-style": "bezier", "target-arrow-shape": "triangle", "arrow-scale": 1.6,
             "width": 4, "line-color": HEALTH_COLOURS["healthy"], "target-arrow-color": HEALTH_COLOURS["healthy"],
-            "label": "data(label)", "font-size": 19, "color": "#ecf0f1", "text-rotation": "autorotate",
-            "text-outline-color": "#111", "text-outline-width": 3, "text-margin-y": -12,
+            "label": "data(label)", "font-size": 21, "color": "#ecf0f1", "text-rotation": "autorotate",
+            "text-outline-color": "#111", "text-outline-width": 2, "text-margin-y": -14,
+            "text-background-color": "#101317", "text-background-opacity": 0.75, "text-background-padding": 2,
         }},
         {"selector": ":selected", "style": {"overlay-color": "#3498db", "overlay-opacity": 0.25}},
     ]
@@ -263,7 +269,7 @@ def legend() -> html.Div:
             swatch(line(HEALTH_COLOURS["failing"]), "failing: ≥ 10 % 5xx / no response / gRPC errors"),
             swatch(line(TRIPPING_COLOUR, "dashed", 6), "breaker shedding: 503 UO (pool overflow)"),
             swatch(line(CIRCUIT_OPEN_COLOUR, "dashed", 7),
-                   "GREY = circuit OPEN: destination cut off by outlier detection (503 UH)"),
+                   "GREY dashed with a red bar = circuit OPEN: destination cut off by outlier detection (503 UH)"),
             swatch(line(HEALTH_COLOURS["idle"], "dotted", 2), "idle: no traffic in the window (hidden unless shown)"),
             swatch(line(TRACE_COLOUR, "solid", 8), "blue halo: the path of the trace shown (/?trace=ID)"),
             html.Li("◆ service   ■ workload (app version)   ● unknown caller (no sidecar)   ⬟ ingress gateway"),
@@ -283,6 +289,7 @@ def controls(namespaces: list[str], selected: list[str], window: str, refresh_s:
         html.Label(["Refresh", dcc.Dropdown(id="topology-refresh",
                                             options=[{"label": label, "value": value} for label, value in choices],
                                             value=max(refresh_s, 0), clearable=False)]),
+        html.Span(id="topology-paused", className="mw-paused"),
         dcc.Checklist(id="topology-show-idle", options=[{"label": " show idle edges", "value": "idle"}], value=[],
                       className="mw-checklist"),
     ])
@@ -297,10 +304,10 @@ def page(namespaces: list[str], selected: list[str], window: str, refresh_s: flo
          trace_id: str | None = None) -> html.Div:
     return html.Div(className="mw-topology", children=[
         controls(namespaces, selected, window, refresh_s),
-        html.Div(id="topology-banner", className="mw-banner", style={"display": "none"}),
         html.Div(id="topology-status", className="mw-status"),
         html.Div(id="topology-trace-note", className="mw-status"),
-        html.Div(className="mw-topology-body", children=[
+        html.Div(id="topology-body", className="mw-topology-body", children=[
+            html.Div(id="topology-banner", className="mw-banner", style={"display": "none"}),
             cyto.Cytoscape(
                 id="topology-graph", elements=[], stylesheet=stylesheet(),
                 layout={"name": "preset", "fit": True, "padding": 60},

@@ -106,7 +106,8 @@ def test_traces_are_found_by_the_canonical_service_not_the_kubernetes_name():
     positions = view.place(document["nodes"], document["edges"], {})
     data = {el["data"]["id"]: el["data"] for el in view.elements(document, positions, True)}
     edge = data["workload:default:frontend-v1->service:default:reviews-svc"]
-    assert traces_link(edge) == "/traces?service=reviews.default"
+    # The caller's sidecar records the calls, rejected ones included.
+    assert traces_link(edge) == "/traces?service=frontend.default"
     assert traces_link(data["service:default:reviews-svc"]) == "/traces?service=reviews.default"
     assert traces_link(data["workload:default:frontend-v1"]) == "/traces?service=frontend.default"
     hops = [("frontend.default", "reviews.default")]

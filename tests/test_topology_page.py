@@ -43,7 +43,7 @@ def test_nodes_edges_and_grey_open_circuit_are_drawn(topology):
     assert cy(page, f"cy.getElementById('{healthy}').style('line-color')") == "rgb(46,204,113)"
     # Idle edges are hidden by default and the legend says what grey means.
     assert cy(page, "cy.edges().filter(e => e.data('health') === 'idle').length") == 0
-    assert page.get_by_text("GREY = circuit OPEN").is_visible()
+    assert page.get_by_text("circuit OPEN: destination cut off").is_visible()
 
 
 def test_clicking_an_edge_shows_its_details(topology):

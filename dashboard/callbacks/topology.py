@@ -100,10 +100,14 @@ def track_open_circuits(document: Mapping[str, Any], since: Mapping[str, float],
 
 
 def traces_link(data: Mapping[str, Any]) -> str | None:
-    """The traces page, searching the Jaeger service this node or edge leads into."""
-    if data.get("kind") == "unknown" or data.get("target") == "unknown":
+    """The traces page, searching the Jaeger service whose spans show this
+    node or edge; for an edge with errors, its failed requests first."""
+    if data.get("kind") == "unknown":
         return None
-    return "/traces?" + urlencode({"service": data["traces_service"]})
+    query = {"service": data["traces_service"]}
+    if data.get("error_ratio"):
+        query["tags"] = "error=true"
+    return "/traces?" + urlencode(query)
 
 
 def register(app: Dash, services: Services, settings: Settings) -> None:
@@ -112,6 +116,7 @@ def register(app: Dash, services: Services, settings: Settings) -> None:
         Output("topology-banner", "children"),
         Output("topology-banner", "style"),
         Output("topology-banner", "className"),
+        Output("topology-body", "className"),
         Output("topology-status", "children"),
         Output("topology-positions", "data"),
         Output("topology-circuits", "data"),
@@ -136,6 +141,7 @@ def register(app: Dash, services: Services, settings: Settings) -> None:
             result.banner or "",
             banner_style(result.banner),
             f"mw-banner mw-banner-{result.banner_kind}",
+            "mw-topology-body" + (" mw-graph-stale" if result.banner_kind == "stale" and result.banner else ""),
             no_update if result.elements is None else result.status,
             result.positions, result.circuits, result.last_good, result.namespaces,
         )
@@ -151,28 +157,30 @@ def register(app: Dash, services: Services, settings: Settings) -> None:
     @app.callback(
         Output("topology-tick", "interval"),
         Output("topology-tick", "disabled"),
+        Output("topology-paused", "children"),
         Input("topology-refresh", "value"),
     )
     def set_refresh(seconds):
         seconds = float(seconds or 0)
-        return int(seconds * 1000) or 5000, seconds <= 0
+        return int(seconds * 1000) or 5000, seconds <= 0, "⏸ paused: not refreshing" if seconds <= 0 else ""
 
     @app.callback(
         Output("topology-details", "children"),
         Input("topology-graph", "tapNodeData"),
         Input("topology-graph", "tapEdgeData"),
+        State("topology-window", "value"),
     )
-    def details(node, edge):
+    def details(node, edge, window):
         if ctx.triggered_id is None or (node is None and edge is None):
             return no_update
         tapped_edge = ctx.triggered[0]["prop_id"].endswith("tapEdgeData")
         if tapped_edge and edge:
             return view.edge_details(edge, services.clock(), traces_link(edge))
         if node:
-            return view.node_details(node, traces_link(node)) + release_beside(node)
+            return view.node_details(node, traces_link(node)) + release_beside(node, window or settings.window)
         return no_update
 
-    def release_beside(node: dict) -> list:
+    def release_beside(node: dict, window: str) -> list:
         """The canary state of a versioned service, beside its node."""
         if node["kind"] != "service":
             return []
@@ -180,7 +188,7 @@ def register(app: Dash, services: Services, settings: Settings) -> None:
 
         try:
             releases = release_view(services.telemetry, configured_routing(settings, services), settings, services.clock(),
-                                    settings.window, service=f"{node['name']}.{node['namespace']}")
+                                    valid_window(window), service=f"{node['name']}.{node['namespace']}")
         except (SourceError, ConfigError) as error:
             return [html.P(f"Release state unavailable: {error}", className="mw-hint")]
         return [service_summary(release) for release in releases if len(release.versions) > 1]
