@@ -88,3 +88,20 @@ def test_new_nodes_do_not_move_the_others(topology):
                            "'service:default:reviews->workload:default:reviews-v3').length === 1", timeout=10_000)
     after = cy(page, "Object.fromEntries(cy.nodes().map(n => [n.id(), n.position()]))")
     assert {node: after[node] for node in before} == before
+
+
+def test_a_shared_link_opens_with_its_namespace_and_window(serve_app, browser_page):
+    source = ScriptedSource(bookinfo_ejection())
+    app = create_app(resolve({"refresh": "1"}, {}), Services(telemetry=source))
+    browser_page.goto(serve_app(app) + "/?namespace=istio-system&window=5m")
+    browser_page.locator("#topology-status").get_by_text("window 5m").wait_for()
+    assert source.calls[-1][1:] == ("5m", ("istio-system",))
+    # istio-system's ingress gateway and its direct neighbour, nothing else.
+    labels = browser_page.evaluate("() => window.cy.nodes().map(n => n.data('label')).sort()")
+    assert labels == ["istio-ingressgateway", "productpage"]
+
+
+def test_a_bad_namespace_in_a_link_says_so(serve_app, browser_page):
+    app = create_app(resolve({"refresh": "1"}, {}), Services(telemetry=ScriptedSource(bookinfo_ejection())))
+    browser_page.goto(serve_app(app) + "/?namespace=Bad_NS")
+    browser_page.locator("#topology-banner").get_by_text("bad namespace 'Bad_NS'").wait_for()

@@ -28,8 +28,11 @@ from queries.telemetry import SourceError
 def page_for(path: str, search: str, settings: Settings) -> Any | None:
     if path not in ("/", "/topology"):
         return None
-    trace_id = parse_qs(search.lstrip("?")).get("trace", [None])[0]
-    return view.page(sorted(settings.namespace), list(settings.namespace), settings.window, settings.refresh, trace_id)
+    query = parse_qs(search.lstrip("?"))
+    # ?namespace=a&namespace=b&window=5m make a view someone can share.
+    namespaces = query.get("namespace") or list(settings.namespace)
+    return view.page(sorted(namespaces), namespaces, query.get("window", [settings.window])[0], settings.refresh,
+                     query.get("trace", [None])[0])
 
 
 def trace_hops(services: Services, trace_id: str | None) -> tuple[list[list[str]], str]:
