@@ -35,18 +35,26 @@ a canary, including mirror targets (judged on their mirrored traffic).
 Verdict per canary, first rule that applies:
 0. roll back: a route sends the canary traffic but no workload of it answers;
 1. no data: the canary received no requests in the window (never "healthy");
-2. hold: fewer than `min_requests_for_deviation` requests (one floor for the
-   split and the verdict: under 100 requests a 99 % success ratio cannot even
-   be observed), or a figure needed for a check is unknown;
+2. hold: the canary received fewer than `min_requests_for_verdict` requests
+   in the window (50 by default: enough for one failure to show against a
+   99 % floor; at low traffic a longer window gives a verdict), or a figure
+   needed for a check is unknown;
 3. roll back: the canary fails a threshold (success < min_success_ratio,
    p99 > max_p99_ms) that the baseline does not fail; hold instead when the
    baseline fails it too (the cause is likely shared) or is retired
    (nothing to roll back to);
-4. hold: the observed split deviates from the configured weights by more
+4. hold: the canary's calls to a service fail (circuit open, or an error
+   ratio above 1 - min_success_ratio) while the baseline's calls to it do
+   not (or it does not call it): a canary that hides a broken dependency
+   from its callers still answers 100 %, yet promoting it puts every request
+   on the broken path. Hold, not roll back: the fault may be the dependency's
+   (e.g. ejected by outlier detection), which a roll back would only hide;
+5. hold: the observed split deviates from the configured weights by more
    than `max_share_deviation` over at least `min_requests_for_deviation`
    requests to the service (not compared when routes match on request
    content, since matched requests bypass the weights);
-5. promote: every check passes with enough requests.
+6. promote: every check passes with enough requests.
+Failing calls are listed among the reasons of any verdict.
 The service's verdict is the most cautious of its canaries' (roll back >
 hold > promote; a mix of promote and no data holds); a service with no
 canary is "no data".
@@ -62,6 +70,7 @@ from typing import Any, Iterable, Sequence
 import networkx as nx
 import pandas as pd
 
+from dashboard.circuit import CLOSED, CUT_OFF_FLAG, OPEN, TRIPPING
 from dashboard.graph import SERVICE, WORKLOAD, service_id
 from dashboard.snapshot import json_number
 from queries.istio_config import IstioConfig, Route
@@ -85,7 +94,10 @@ class CanaryThresholds:
     min_success_ratio: float = 0.99
     max_p99_ms: float = 500.0
     max_share_deviation: float = 0.05
+    # The split is compared over this many requests to the service...
     min_requests_for_deviation: float = 100.0
+    # ...and a canary's success ratio and p99 are judged over this many of its own.
+    min_requests_for_verdict: float = 50.0
 
 
 @dataclass(frozen=True)
@@ -106,6 +118,24 @@ class Routing:
 
 
 @dataclass(frozen=True)
+class Call:
+    """A version's outbound requests to one service over the window (its
+    workloads' workload -> service edges): what the version depends on."""
+
+    service: str
+    namespace: str
+    rps: float
+    errors_per_s: float
+    circuit: str
+    codes: tuple[tuple[str, float], ...] = ()
+    flags: tuple[tuple[str, float], ...] = ()
+
+    @property
+    def error_ratio(self) -> float | None:
+        return self.errors_per_s / self.rps if self.rps > 0 else None
+
+
+@dataclass(frozen=True)
 class VersionFigures:
     workload: str | None
     version: str | None
@@ -116,9 +146,13 @@ class VersionFigures:
     p50_ms: float | None
     p99_ms: float | None
     state: str
+    # baseline, canary, mirror, or serving: the canary the rollout completed onto.
     role: str = CANARY
     deviates: bool = False
     last_seen: float | None = None
+    calls: tuple[Call, ...] = ()
+    # The calls that fail (see call_fails), for the card.
+    failing_calls: tuple[Call, ...] = ()
 
     @property
     def key(self) -> str:
@@ -296,6 +330,44 @@ def _edge_rows(graph: nx.DiGraph, node: str) -> list[tuple[str, str | None, Any]
     return rows
 
 
+CIRCUIT_ORDER = (CLOSED, TRIPPING, OPEN)
+
+
+def _summed(pairs: Iterable[tuple[str, float]]) -> tuple[tuple[str, float], ...]:
+    """Rates by label, summed, busiest first."""
+    totals: dict[str, float] = {}
+    for label, rate in pairs:
+        totals[label] = totals.get(label, 0.0) + rate
+    return tuple(sorted(totals.items(), key=lambda item: -item[1]))
+
+
+def merge_calls(calls: Sequence[Call]) -> tuple[Call, ...]:
+    """One call per service for several workloads of a version: rates add up,
+    the worst circuit wins."""
+    by_service: dict[tuple[str, str], list[Call]] = {}
+    for call in calls:
+        by_service.setdefault((call.service, call.namespace), []).append(call)
+    return tuple(Call(service=s, namespace=ns, rps=sum(c.rps for c in group),
+                      errors_per_s=sum(c.errors_per_s for c in group),
+                      circuit=max((c.circuit for c in group), key=CIRCUIT_ORDER.index),
+                      codes=_summed(pair for c in group for pair in c.codes),
+                      flags=_summed(pair for c in group for pair in c.flags))
+                 for (s, ns), group in sorted(by_service.items()))
+
+
+def outbound_calls(graph: nx.DiGraph, workload: str) -> tuple[Call, ...]:
+    """The workload's calls to services (its workload -> service edges)."""
+    calls = []
+    for target in graph.successors(workload):
+        service, edge = graph.nodes[target]["node"], graph.edges[workload, target]["edge"]
+        if service.kind != SERVICE or edge.rps is None:
+            continue
+        calls.append(Call(service=service.name, namespace=service.namespace, rps=edge.rps,
+                          errors_per_s=(edge.error_ratio or 0.0) * edge.rps, circuit=edge.circuit,
+                          codes=_summed(edge.codes.items()), flags=_summed(edge.flags.items())))
+    return merge_calls(calls)
+
+
 def _merge(rows: list[VersionFigures]) -> VersionFigures:
     """One row for several workloads of the same version."""
     if len(rows) == 1:
@@ -311,7 +383,8 @@ def _merge(rows: list[VersionFigures]) -> VersionFigures:
                    success_ratio=weighted("success_ratio"),
                    p50_ms=max(known("p50_ms")) if known("p50_ms") else None,
                    p99_ms=max(known("p99_ms")) if known("p99_ms") else None,
-                   state=SERVING if total > 0 else rows[0].state)
+                   state=SERVING if total > 0 else rows[0].state,
+                   calls=merge_calls([call for r in rows for call in r.calls]))
 
 
 def _observed(graph: nx.DiGraph, service: str, namespace: str, mirrored: set[str]) -> dict[str, VersionFigures]:
@@ -326,7 +399,8 @@ def _observed(graph: nx.DiGraph, service: str, namespace: str, mirrored: set[str
             row = VersionFigures(
                 workload=workload, version=version, share=edge.share, configured_weight=None,
                 rps=edge.rps, success_ratio=success, p50_ms=edge.p50_ms, p99_ms=edge.p99_ms,
-                state=MIRROR if shadow or (version or workload) in mirrored else (SERVING if busy else IDLE))
+                state=MIRROR if shadow or (version or workload) in mirrored else (SERVING if busy else IDLE),
+                calls=outbound_calls(graph, edge.target))
             found.setdefault(row.key, []).append(row)
     rows = {key: _merge(group) for key, group in found.items()}
     split = [r for r in rows.values() if r.state != MIRROR]
@@ -410,14 +484,49 @@ def _failures(row: VersionFigures, thresholds: CanaryThresholds) -> dict[str, st
     return failed
 
 
+def call_fails(call: Call, thresholds: CanaryThresholds) -> bool:
+    """Calls to a service fail when their circuit is open or more of them
+    fail than a canary itself may (1 - min_success_ratio)."""
+    return call.circuit == OPEN or (call.error_ratio or 0.0) > 1.0 - thresholds.min_success_ratio
+
+
+def _call_words(name: str, call: Call, namespace: str, baseline: VersionFigures | None) -> str:
+    """E.g. `v2's calls to ratings fail 100 % (503 UH: circuit open; ratings cut
+    off by outlier detection); baseline v1 does not call ratings`."""
+    target = call.service if call.namespace == namespace else f"{call.service}.{call.namespace}"
+    failed = [code for code, _ in call.codes if code[:1] == "5" or code in ("0", "-", "")][:1]
+    how = " ".join(failed + [flag for flag, _ in call.flags][:2])
+    if call.circuit == OPEN:
+        cause = ("circuit open; " + target + (" cut off by outlier detection" if dict(call.flags).get(CUT_OFF_FLAG)
+                                              else ": every host ejected by outlier detection"))
+        how = f"{how}: {cause}" if how else cause
+    fail = "are cut off" if call.error_ratio is None else f"fail {percent(call.error_ratio)}"
+    text = f"{name}'s calls to {target} {fail}" + (f" ({how})" if how else "")
+    if baseline is not None:
+        seen = next((c for c in baseline.calls if (c.service, c.namespace) == (call.service, call.namespace)), None)
+        text += (f"; baseline {baseline.label} does not call {target}" if seen is None or not seen.rps else
+                 f"; baseline {baseline.label}'s calls to it fail {percent(seen.error_ratio)}")
+    return text
+
+
+def failing_calls(canary: VersionFigures, baseline: VersionFigures | None, thresholds: CanaryThresholds,
+                  namespace: str) -> list[str]:
+    """Words for the services the canary's calls fail on and the baseline's
+    do not: promoting would put every request on a broken path, however well
+    the canary itself answers (it may hide the failure from its callers)."""
+    shared = {(c.service, c.namespace) for c in (baseline.calls if baseline else ()) if call_fails(c, thresholds)}
+    return [_call_words(canary.label, call, namespace, baseline) for call in canary.calls
+            if call_fails(call, thresholds) and (call.service, call.namespace) not in shared]
+
+
 def judge(canary: VersionFigures, baseline: VersionFigures | None, deviations: Sequence[str],
-          thresholds: CanaryThresholds, window: str) -> Judgement:
+          thresholds: CanaryThresholds, window: str, broken_calls: Sequence[str] = ()) -> Judgement:
     """The verdict on one canary against the baseline (rules in the module docstring)."""
     name = canary.label
     change = deltas(canary, baseline)
 
     def verdict(decision: str, *reasons: str) -> Judgement:
-        return Judgement(name, decision, tuple(reasons), change)
+        return Judgement(name, decision, tuple(dict.fromkeys((*reasons, *broken_calls))), change)
 
     if canary.state == MISSING:
         return verdict(ROLL_BACK, _missing_words(canary))
@@ -425,9 +534,10 @@ def judge(canary: VersionFigures, baseline: VersionFigures | None, deviations: S
         standby = "" if canary.configured_weight is None else f" (configured {percent(canary.configured_weight)})"
         return verdict(NO_DATA, f"{name} received no requests in the last {window}{standby}")
     requests = canary.rps * duration_seconds(window)
-    if requests < thresholds.min_requests_for_deviation:
+    if requests < thresholds.min_requests_for_verdict:
         return verdict(HOLD, f"only {requests:.0f} requests reached {name} in the last {window}; "
-                             f"{thresholds.min_requests_for_deviation:.0f} are needed to judge it")
+                             f"{thresholds.min_requests_for_verdict:.0f} are needed to judge it "
+                             "(a longer window gathers more)")
     unknown = [what for what, value in (("success ratio", canary.success_ratio), ("p99", canary.p99_ms)) if value is None]
     if unknown:
         return verdict(HOLD, f"{' and '.join(unknown)} of {name} unknown: cannot judge it")
@@ -435,7 +545,7 @@ def judge(canary: VersionFigures, baseline: VersionFigures | None, deviations: S
     if failed:
         base = baseline.label if baseline else None
         base_failed = (_failures(baseline, thresholds) if baseline and (baseline.rps or 0) * duration_seconds(window)
-                       >= thresholds.min_requests_for_deviation else {})
+                       >= thresholds.min_requests_for_verdict else {})
         own = [text for check, text in failed.items() if check not in base_failed]
         if not own:
             return verdict(HOLD, *(f"{name} {text}, but baseline {base} fails it too: "
@@ -446,8 +556,8 @@ def judge(canary: VersionFigures, baseline: VersionFigures | None, deviations: S
         figures = {"success": percent(baseline.success_ratio, 1), "p99": f"{baseline.p99_ms or 0:.0f} ms"}
         return verdict(ROLL_BACK, *(f"{name} {text} (baseline {base}: {figures[check]})"
                                     for check, text in failed.items() if check not in base_failed))
-    if deviations:
-        return verdict(HOLD, *deviations)
+    if broken_calls or deviations:
+        return verdict(HOLD, *broken_calls, *deviations)
     return verdict(PROMOTE, f"{name} passes: success {percent(canary.success_ratio, 1)} ≥ "
                             f"{percent(thresholds.min_success_ratio, 1)}, p99 {canary.p99_ms:.0f} ms ≤ "
                             f"{thresholds.max_p99_ms:.0f} ms over {requests:.0f} requests in {window}")
@@ -501,6 +611,18 @@ def _row_words(row: VersionFigures) -> str | None:
     return None
 
 
+def rollout_complete(rows: Iterable[VersionFigures], baseline: VersionFigures | None) -> VersionFigures | None:
+    """The canary that took over: the only version serving, 100 % of the
+    split observed and configured (or no weights configured), with the
+    baseline drained or retired. A baseline alone at 100 % is no rollout."""
+    live = [r for r in rows if r.state == SERVING and r.role != MIRROR]
+    if baseline is None or baseline.state not in (RETIRED, IDLE) or len(live) != 1:
+        return None
+    [only] = live
+    taken = (only.share or 0.0) >= 1.0 and (only.configured_weight is None or only.configured_weight >= 1.0)
+    return only if only.role == CANARY and taken else None
+
+
 def analyze_service(graph: nx.DiGraph, history: pd.DataFrame | None, config: IstioConfig | None,
                     thresholds: CanaryThresholds, window: str, service: str, namespace: str) -> ServiceRelease:
     """The release view of one service."""
@@ -537,21 +659,26 @@ def analyze_service(graph: nx.DiGraph, history: pd.DataFrame | None, config: Ist
     seconds = duration_seconds(window)
     requests = sum((r.rps or 0.0) for r in rows.values() if r.state != MIRROR) * seconds
     deviation_words, deviating = _deviations(list(rows.values()), routing, requests, thresholds, window)
-    rows = {k: replace(r, deviates=k in deviating) for k, r in rows.items()}
+    rows = {k: replace(r, deviates=k in deviating,
+                       failing_calls=tuple(c for c in r.calls if call_fails(c, thresholds))) for k, r in rows.items()}
     baseline = rows.get(baseline_key) if baseline_key else None
     canaries = [r for r in rows.values() if r.role in (CANARY, MIRROR) and r.state not in (RETIRED, ABSENT)]
-    judgements = [judge(r, baseline, deviation_words, thresholds, window) for r in
-                  sorted(canaries, key=lambda r: version_sort_key(r.key))]
+    judgements = [judge(r, baseline, deviation_words, thresholds, window,
+                        failing_calls(r, baseline, thresholds, namespace))
+                  for r in sorted(canaries, key=lambda r: version_sort_key(r.key))]
     verdict = combine([j.verdict for j in judgements])
     reasons = [text for j in judgements for text in j.reasons]
     if not judgements:
         only = baseline.label if baseline else "no version"
         reasons.append(f"only one version ({only}) of {service}: no canary to judge")
+    done = rollout_complete(rows.values(), baseline)
+    if done:
+        rows[done.key] = replace(done, role=SERVING)
+        words = (f"rollout complete: {done.label} serves 100 % of the requests to {service}"
+                 + (" (configured 100 %)" if done.configured_weight else ""))
+        reasons.insert(0 if verdict == PROMOTE else len(reasons), words)
     if baseline and judgements:
         reasons.append(f"baseline {baseline.label}: {why}")
-        live = [r for r in rows.values() if r.state == SERVING and r.role != MIRROR]
-        if len(live) == 1 and live[0].role == CANARY and baseline.state in (RETIRED, IDLE) and (live[0].share or 0) >= 1.0:
-            reasons.append(f"{live[0].label} carries all the traffic to {service}: the rollout is complete")
     reasons += [w for w in (_row_words(r) for r in sorted(rows.values(), key=lambda r: version_sort_key(r.key))) if w]
     if routing:
         reasons += describe_routing(routing)

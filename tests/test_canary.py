@@ -103,7 +103,30 @@ def test_split_deviating_by_more_than_five_points_holds_once_enough_requests() -
     quiet = one(run(mesh(("v1", 0.7, 0, FAST_MS), ("v2", 0.3, 0, FAST_MS)), config))
     assert close.verdict == PROMOTE and not any(v.deviates for v in close.versions)
     assert not any(v.deviates for v in quiet.versions)
-    assert quiet.verdict == HOLD and "only 18 requests reached v2 in the last 1m; 100 are needed to judge it" in quiet.reasons
+    assert quiet.verdict == HOLD and ("only 18 requests reached v2 in the last 1m; 50 are needed to judge it "
+                                      "(a longer window gathers more)") in quiet.reasons
+
+
+def test_the_verdict_floor_is_separate_from_the_split_floor() -> None:
+    """60 requests to v2 are enough to judge it (50), not to compare a 70/30 split (100 to the service)."""
+    config = [vs(weighted(v1=50, v2=50)), subsets("v1", "v2")]
+    judged = one(run(mesh(("v1", 1, 0, FAST_MS), ("v2", 1, 0, FAST_MS)), config))  # 60 requests each
+    assert judged.verdict == PROMOTE
+    assert any(r.startswith("v2 passes: success 100.0 % ≥ 99.0 %, p99 ") and r.endswith(" over 60 requests in 1m")
+               for r in judged.reasons)
+    skewed = one(run(mesh(("v1", 1.4, 0, FAST_MS), ("v2", 0.9, 0, FAST_MS)), config))  # 138 requests, 61/39
+    assert skewed.verdict == HOLD and "split differs from config" in skewed.reasons[0]
+    small = one(run(mesh(("v1", 0.6, 0, FAST_MS), ("v2", 0.9, 0.1, FAST_MS)), config))  # 54 failing 10 %
+    assert small.verdict == ROLL_BACK
+    stricter = CanaryThresholds(min_requests_for_verdict=200)
+    assert one(run(mesh(("v1", 1, 0, FAST_MS), ("v2", 1, 0, FAST_MS)), config, thresholds=stricter)).verdict == HOLD
+
+
+def test_the_verdict_floor_is_read_from_the_config_file(tmp_path) -> None:
+    path = tmp_path / "meshwatch.toml"
+    path.write_text("[canary]\nmin_requests_for_verdict = 20\n")
+    assert resolve({"config": str(path)}, environ={}).canary.min_requests_for_verdict == 20
+    assert SETTINGS.canary.min_requests_for_verdict == 50 and SETTINGS.canary.min_requests_for_deviation == 100
 
 
 @pytest.mark.parametrize("canary, baseline, verdict, words", [
@@ -123,6 +146,52 @@ def test_thresholds_come_from_settings() -> None:
     assert release.verdict == PROMOTE
 
 
+def with_calls(graph, *calls: tuple[str, str, float, str, str]):
+    """Add outbound calls (caller workload, service, rps, response code, flags) to a graph."""
+    requests = [(labels(caller, service, "unknown" if flags == "UH" else f"{service}-v1",
+                        response_code=code, response_flags=flags), rps) for caller, service, rps, code, flags in calls]
+    extra = build_graph(telemetry(requests=requests, at=AT), SETTINGS)
+    graph.add_nodes_from(n for n in extra.nodes(data=True) if n[0] not in graph)
+    graph.add_edges_from(extra.edges(data=True))
+    return graph
+
+
+def test_a_canary_whose_calls_fail_where_the_baseline_does_not_is_held() -> None:
+    """The demo's ejection: v2 answers 100 % (it hides the missing ratings) but its calls to ratings are cut off."""
+    config = [vs(weighted(v1=50, v2=50)), subsets("v1", "v2")]
+    graph = with_calls(mesh(("v1", 5, 0, FAST_MS), ("v2", 5, 0, FAST_MS)),
+                       ("reviews-v2", "ratings", 5, "503", "UH"), ("reviews-v1", "details", 5, "200", "-"))
+    release = one(run(graph, config))
+    assert release.verdict == HOLD
+    assert release.reasons[0] == ("v2's calls to ratings fail 100 % (503 UH: circuit open; ratings cut off by "
+                                  "outlier detection); baseline v1 does not call ratings")
+    v2 = by_version(release)["v2"]
+    assert [(c.service, c.circuit, c.error_ratio) for c in v2.failing_calls] == [("ratings", "open", 1.0)]
+    assert by_version(release)["v1"].failing_calls == ()
+    # errors above 1 - min_success_ratio hold too, circuit closed; the baseline's figures are quoted
+    flaky = with_calls(mesh(("v1", 5, 0, FAST_MS), ("v2", 5, 0, FAST_MS)),
+                       ("reviews-v2", "ratings", 4.5, "200", "-"), ("reviews-v2", "ratings", 0.5, "500", "-"),
+                       ("reviews-v1", "ratings", 5, "200", "-"))
+    assert one(run(flaky, config)).reasons[0] == ("v2's calls to ratings fail 10 % (500); "
+                                                  "baseline v1's calls to it fail 0 %")
+
+
+def test_a_dependency_failing_for_the_baseline_too_does_not_hold_the_canary() -> None:
+    config = [vs(weighted(v1=50, v2=50)), subsets("v1", "v2")]
+    graph = with_calls(mesh(("v1", 5, 0, FAST_MS), ("v2", 5, 0, FAST_MS)),
+                       ("reviews-v2", "ratings", 5, "503", "UH"), ("reviews-v1", "ratings", 5, "503", "UH"))
+    release = one(run(graph, config))
+    assert release.verdict == PROMOTE and not any("calls to ratings" in r for r in release.reasons)
+    assert [len(v.failing_calls) for v in release.versions] == [1, 1]  # still shown on both rows
+
+
+def test_failing_calls_are_listed_beside_a_small_sample() -> None:
+    graph = with_calls(mesh(("v1", 5, 0, FAST_MS), ("v2", 0.5, 0, FAST_MS)), ("reviews-v2", "ratings", 0.5, "503", "UH"))
+    release = one(run(graph, [vs(weighted(v1=50, v2=50)), subsets("v1", "v2")]))
+    assert release.verdict == HOLD and release.reasons[0].startswith("only 30 requests reached v2")
+    assert release.reasons[1].startswith("v2's calls to ratings fail 100 %")
+
+
 def test_blue_green_standby_without_traffic_is_no_data_never_healthy() -> None:
     graph = mesh(("v1", 5, 0, FAST_MS), ("v2", 0, 0, FAST_MS))
     release = one(run(graph, [vs(weighted(v1=100, v2=0)), subsets("v1", "v2")]))
@@ -139,7 +208,8 @@ def test_take_over_then_retirement() -> None:
     assert taken.baseline == "v1" and taken.verdict == PROMOTE
     assert [(v.version, v.share, v.configured_weight) for v in taken.versions] == [("v1", 0.0, 0.0), ("v2", 1.0, 1.0)]
     assert "v1 is drained (configured 0 %, no requests): it can be retired" in taken.reasons
-    assert "v2 carries all the traffic to reviews: the rollout is complete" in taken.reasons
+    assert taken.reasons[0] == "rollout complete: v2 serves 100 % of the requests to reviews (configured 100 %)"
+    assert [(v.version, v.role) for v in taken.versions] == [("v1", "baseline"), ("v2", "serving")]
 
     retired = one(run(mesh(("v2", 4, 0, FAST_MS)), [vs(weighted(v2=100)), subsets("v2")], past))
     versions = by_version(retired)
@@ -147,7 +217,8 @@ def test_take_over_then_retirement() -> None:
     assert canary_document([retired])["services"][0]["versions"][0] == {
         "workload": "reviews-v1", "version": "v1", "share": None, "configured_weight": None,
         "rps": None, "success_ratio": None, "p50_ms": None, "p99_ms": None}
-    assert retired.verdict == PROMOTE and retired.baseline == "v1"
+    assert retired.verdict == PROMOTE and retired.baseline == "v1" and by_version(retired)["v2"].role == "serving"
+    assert retired.reasons[0] == "rollout complete: v2 serves 100 % of the requests to reviews (configured 100 %)"
     assert any(r.startswith("v1 retired: no requests, and no route or subset names it any more (last request ") for r in retired.reasons)
     # callers' sidecars still export flat counters for the deleted v1: an idle edge, same verdict
     lingering = one(run(mesh(("v1", 0, 0, FAST_MS), ("v2", 4, 0, FAST_MS)), [vs(weighted(v2=100)), subsets("v2")], past))
@@ -160,6 +231,15 @@ def test_a_failing_canary_with_its_baseline_retired_holds() -> None:
     release = one(run(mesh(("v2", 4, 0.2, FAST_MS)), [], past))
     assert release.verdict == HOLD
     assert "no baseline to roll back to (v1 is retired)" in release.reasons
+    # the rollout is complete, but it does not outrank the failure
+    assert release.reasons[0] == "v2 success 80.0 % is below 99.0 %"
+    assert "rollout complete: v2 serves 100 % of the requests to reviews" in release.reasons
+
+
+def test_a_baseline_alone_at_100_is_not_a_completed_rollout() -> None:
+    release = one(run(mesh(("v1", 5, 0, FAST_MS), ("v2", 0, 0, FAST_MS)), [vs(weighted(v1=100, v2=0)), subsets("v1", "v2")]))
+    assert not any(r.startswith("rollout complete") for r in release.reasons)
+    assert [v.role for v in release.versions] == ["baseline", "canary"]
 
 
 def test_mirror_target_is_shown_as_mirroring_not_as_a_split() -> None:
