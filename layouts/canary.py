@@ -23,11 +23,14 @@ from dashboard.canary import (
     PROMOTE,
     RETIRED,
     ROLL_BACK,
+    SERVING,
+    Call,
     Deltas,
     ServiceRelease,
     VersionFigures,
     percent,
 )
+from dashboard.circuit import OPEN
 
 VERDICT_COLOURS = {PROMOTE: "#27ae60", HOLD: "#f39c12", ROLL_BACK: "#e74c3c", NO_DATA: "#7f8c8d"}
 # One colour per version, in version order, shared by the bars and the chart.
@@ -70,13 +73,17 @@ def deltas_text(deltas: Deltas, baseline: str) -> str:
 def split_bars(version: VersionFigures, colour: str) -> html.Div:
     """Observed share (solid) above configured weight (outlined), same scale."""
     def bar(value: float | None, label: str, solid: bool) -> html.Div:
-        width = f"{max(0.0, min(1.0, value or 0.0)) * 100:.1f}%"
+        width = max(0.0, min(1.0, value or 0.0))
         fill = {"background": colour} if solid else {"border": f"3px solid {colour}", "boxSizing": "border-box"}
+        # Nothing drawn for 0 or unknown: an outline's border alone would show a sliver.
+        inner = html.Div(className="mw-bar-fill", style={"width": f"{width * 100:.1f}%", "height": "100%",
+                                                         "borderRadius": "3px", **fill}) if width > 0 else None
         return html.Div(style={"display": "flex", "alignItems": "center", "gap": "10px"}, children=[
             html.Span(label, style={"width": "112px", "color": MUTED, "fontSize": "16px"}),
             html.Div(style={"flex": "1", "height": "22px", "background": "rgba(255,255,255,0.06)", "borderRadius": "3px"},
-                     children=html.Div(style={"width": width, "height": "100%", "borderRadius": "3px", **fill})),
-            html.Span(percent(value), style={"width": "74px", "textAlign": "right", "fontSize": "18px"}),
+                     children=inner),
+            html.Span(percent(value), style={"width": "74px", "textAlign": "right", "fontSize": "18px",
+                                             "whiteSpace": "nowrap"}),
         ])
 
     outline = {"outline": "3px solid #e74c3c", "outlineOffset": "3px"} if version.deviates else {}
@@ -91,7 +98,20 @@ def _role(release: ServiceRelease, version: VersionFigures) -> str:
         return "baseline"
     if version.state == MIRROR:
         return "mirror"
+    if version.role == SERVING:
+        return "serving · rollout complete"
     return "canary"
+
+
+def failing_calls_line(failing: Sequence[Call]) -> html.Div | None:
+    """The services this version's calls fail on, in red: a canary can answer
+    100 % while what it depends on is broken."""
+    if not failing:
+        return None
+    words = [" ".join([f"→ {c.service}", *([f"{percent(c.error_ratio)} failing"] if c.error_ratio is not None else []),
+                       *(["· circuit OPEN"] if c.circuit == OPEN else [])]) for c in failing]
+    return html.Div("calls " + " · ".join(words), className="mw-failing-calls",
+                    style={"fontSize": "19px", "color": "#ff6b5b", "fontWeight": "bold"})
 
 
 def version_row(release: ServiceRelease, version: VersionFigures) -> html.Div:
@@ -101,7 +121,7 @@ def version_row(release: ServiceRelease, version: VersionFigures) -> html.Div:
                ("p50", _ms(version.p50_ms)), ("p99", _ms(version.p99_ms))]
     dimmed = {"opacity": "0.55"} if version.state == RETIRED else {}
     return html.Div(className="mw-version", **{"data-version": version.label}, style={
-        "display": "grid", "gridTemplateColumns": "190px 140px 1fr", "gap": "18px", "alignItems": "center",
+        "display": "grid", "gridTemplateColumns": "190px 170px 1fr", "gap": "18px", "alignItems": "center",
         "padding": "10px 0", "borderTop": "1px solid var(--mw-line, #2f3640)", **dimmed}, children=[
         html.Div([
             html.Div(version.label, style={"fontSize": "30px", "fontWeight": "bold", "color": colour}),
@@ -110,13 +130,16 @@ def version_row(release: ServiceRelease, version: VersionFigures) -> html.Div:
         ]),
         html.Div(percent(version.share) if version.share is not None else version.state,
                  className="mw-share", style={"fontSize": "46px" if version.share is not None else "24px",
-                                              "fontWeight": "bold", "textAlign": "right"}),
+                                              "fontWeight": "bold", "textAlign": "right", "whiteSpace": "nowrap"}),
         html.Div([
             split_bars(version, colour),
             html.Div(" · ".join(f"{name} {value}" for name, value in figures),
                      style={"fontSize": "19px", "marginTop": "6px"}),
+            failing_calls_line(version.failing_calls),
+            # After a completed rollout the baseline has no figures left to compare with.
             html.Div(deltas_text(judgement.deltas, release.baseline or "baseline"), className="mw-deltas",
-                     style={"fontSize": "17px", "color": MUTED}) if judgement and release.baseline else None,
+                     style={"fontSize": "17px", "color": MUTED})
+            if judgement and release.baseline and version.role != SERVING else None,
         ]),
     ])
 
@@ -177,10 +200,20 @@ def releases_view(releases: Sequence[ServiceRelease], service: str | None = None
         children=[service_card(r) for r in releases])
 
 
-def page(refresh_s: float, service: str | None = None) -> html.Div:
+def _title(service: str | None) -> html.H1:
+    return html.H1("Releases: observed split, configured weights, verdict" + (f" — {service}" if service else ""),
+                   style={"fontSize": "26px", "margin": "6px 0"})
+
+
+def page(refresh_s: float, service: str | None, window: str, windows: Sequence[str]) -> html.Div:
+    """The live page; `windows` are the picker's choices (at low traffic a
+    longer window is what gathers enough requests for a verdict)."""
     return html.Div(className="mw-canary", children=[
-        html.H1("Releases: observed split, configured weights, verdict" + (f" — {service}" if service else ""),
-                style={"fontSize": "26px", "margin": "6px 0"}),
+        html.Div(className="mw-controls", style={"justifyContent": "space-between"}, children=[
+            _title(service),
+            html.Label(["Window", dcc.Dropdown(id="canary-window", options=list(windows), value=window,
+                                               clearable=False, style={"width": "140px"})]),
+        ]),
         html.Div(id="canary-banner", className="mw-banner", style={"display": "none"}),
         html.Div(id="canary-status", className="mw-status"),
         html.Div(id="canary-cards", children=html.P("Loading…", className="mw-hint")),
@@ -188,6 +221,24 @@ def page(refresh_s: float, service: str | None = None) -> html.Div:
         dcc.Store(id="canary-service", data=service),
         dcc.Store(id="canary-last-good", data=None),
     ])
+
+
+def bad_address(problem: str) -> html.Div:
+    """The page for an address it cannot serve: what is wrong and what works;
+    nothing polls, so nothing waits forever."""
+    return html.Div(className="mw-canary", children=[
+        _title(None),
+        html.Div(problem, className="mw-banner mw-banner-stale mw-canary-problem"),
+        html.P(["Open ", dcc.Link("/canary", href="/canary"), " for every release in play, or "
+                "/canary?service=NAME[.NAMESPACE]&window=5m for one service."],
+               className="mw-hint", style={"fontSize": "20px"}),
+    ])
+
+
+def waiting(refresh_s: float) -> html.P:
+    """The cards' place while no refresh has succeeded yet (the banner says why)."""
+    retry = f"retrying every {refresh_s:g} s" if refresh_s > 0 else "reload the page to retry"
+    return html.P(f"Nothing to show yet: {retry}.", className="mw-hint mw-canary-waiting", style={"fontSize": "20px"})
 
 
 def service_summary(release: ServiceRelease) -> html.Div:

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 from dashboard.app import create_app
-from dashboard.callbacks.canary import refresh_canary
+from dashboard.callbacks.canary import page_for, refresh_canary
 from dashboard.config import resolve
-from dashboard.services import Services
+from dashboard.services import Services, demo_services
 from queries.telemetry import VERSION_TRAFFIC_COLUMNS, MeshTelemetry, SourceError
 from tests.frames import labels, latency_rows, telemetry
 
@@ -85,12 +85,78 @@ def test_wall_screen_shows_split_verdict_reasons_and_history(serve_app, browser_
     box = card.bounding_box()
     assert box["x"] + box["width"] <= 1920  # fits the wall screen without scrolling sideways
 
+    page.locator("#canary-window").click()
+    page.locator(".mw-canary .Select-option, .mw-canary [role=option]").filter(has_text="5m").first.click()
+    page.locator("#canary-status").filter(has_text="window 5m").wait_for(timeout=20_000)
+    assert "3000 requests in 5m" in card.inner_text()
+
     source.failure = "cannot reach Prometheus at http://prom:9090: Connection refused"
     banner = page.locator("#canary-banner")
     banner.filter(has_text="stale since").wait_for(timeout=20_000)
     assert "Connection refused" in banner.inner_text()
     assert card.locator(".mw-verdict").inner_text() == "ROLL BACK"  # the last good view stays
     assert page.errors == []
+
+
+@pytest.mark.browser
+def test_bad_address_and_a_source_down_from_the_start_never_leave_loading_on_screen(serve_app, browser_page) -> None:
+    settings = resolve({"refresh": "1"}, environ={})
+    page = browser_page
+    base = serve_app(create_app(settings, services(RolloutSource(failure="cannot reach Prometheus at http://prom:9090"))))
+    page.goto(base + "/canary?service=Bad!")
+    problem = page.locator(".mw-canary-problem")
+    problem.wait_for(timeout=20_000)
+    assert problem.inner_text() == "bad service 'Bad!': expected NAME or NAME.NAMESPACE (DNS-1123 labels)"
+    page.goto(base + "/canary")
+    page.locator("#canary-banner").filter(has_text="no data yet — cannot reach Prometheus").wait_for(timeout=20_000)
+    page.locator(".mw-canary-waiting").filter(has_text="Nothing to show yet: retrying every 1 s").wait_for(timeout=20_000)
+    assert "Loading" not in page.locator("#page").inner_text()
+    assert page.errors == []
+
+
+@pytest.mark.browser
+def test_demo_retired_phase_reads_as_a_completed_rollout(serve_app, browser_page) -> None:
+    page = browser_page
+    page.goto(serve_app(create_app(resolve({"refresh": "3600"}, environ={}),
+                                   demo_services(resolve({"phase": "retired"}, environ={})))) + "/canary")
+    card = page.locator(".mw-canary-card[data-service='reviews.bookinfo']")
+    card.wait_for(timeout=20_000)
+    assert card.locator(".mw-verdict").inner_text() == "PROMOTE"
+    assert card.locator(".mw-reasons li").first.inner_text() == (
+        "rollout complete: v2 serves 100 % of the requests to reviews (configured 100 %)")
+    v1, v2 = card.locator(".mw-version[data-version='v1']"), card.locator(".mw-version[data-version='v2']")
+    share = v2.locator(".mw-share")
+    assert share.inner_text() == "100 %"
+    assert share.evaluate("e => e.scrollWidth <= e.clientWidth")  # not cut off either
+    height, font = share.evaluate("e => [e.getBoundingClientRect().height, parseFloat(getComputedStyle(e).fontSize)]")
+    assert height < 1.6 * font  # one line: "100" and "%" no longer wrap apart
+    assert "serving · rollout complete" in v2.inner_text() and "canary" not in v2.inner_text()
+    assert "retired" in v1.inner_text() and v1.locator(".mw-bar-fill").count() == 0  # no sliver beside "—"
+    assert page.errors == []
+
+
+def test_addresses_the_page_cannot_serve_say_why() -> None:
+    settings = resolve({}, environ={})
+    assert "bad duration 'soon': use a number and a unit" in str(page_for("/canary", "?window=soon", settings))
+    assert "bad service 'Bad!'" in str(page_for("/canary", "?service=Bad!", settings))
+    live = str(page_for("/canary", "?service=reviews&window=15m", settings))
+    assert "canary-window" in live and "'15m'" in live
+    view = refresh_canary(services(RolloutSource()), settings, "Bad!", None)
+    assert "bad service 'Bad!'" in str(view.cards) and view.banner is None
+
+
+def test_the_window_chosen_is_the_one_analysed() -> None:
+    view = refresh_canary(services(RolloutSource()), resolve({}, environ={}), None, None, "15m")
+    assert "window 15m" in view.status and "9000 requests in 15m" in str(view.cards)
+    assert "over ≥ 50 requests to a canary" in view.status
+
+
+def test_demo_ejection_card_shows_v2s_failing_calls() -> None:
+    settings = resolve({"phase": "ejection"}, environ={})
+    view = refresh_canary(demo_services(settings), settings, "reviews", None)
+    text = str(view.cards)
+    assert "calls → ratings 100 % failing · circuit OPEN" in text and "'HOLD'" in text
+    assert "v2's calls to ratings fail 100 % (503 UH: circuit open; ratings cut off by outlier detection)" in text
 
 
 def test_unreadable_istio_config_keeps_the_observed_split() -> None:
@@ -103,6 +169,8 @@ def test_unreadable_istio_config_keeps_the_observed_split() -> None:
 def test_failed_refresh_keeps_cards_and_says_since_when() -> None:
     view = refresh_canary(services(RolloutSource(failure="Prometheus down")), resolve({}, environ={}), None, AT)
     assert view.cards is None and view.banner.endswith("— Prometheus down") and view.banner.startswith("stale since ")
+    first = refresh_canary(services(RolloutSource(failure="Prometheus down")), resolve({}, environ={}), None, None)
+    assert first.banner == "no data yet — Prometheus down" and "Nothing to show yet" in str(first.cards)
 
 
 def test_api_canary_validates_its_arguments() -> None:

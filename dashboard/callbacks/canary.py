@@ -5,8 +5,10 @@ Configured weights come from `services.istio_objects()` when set (the demo's
 current phase), else from `--istio-config` (a directory, or `kubernetes:`),
 else from the Kubernetes API when the optional client and a cluster config
 are present. A failed refresh leaves the cards on screen under a "stale
-since" banner; unreadable Istio config shows the observed split alone under
-an info banner.
+since" banner (or, before any success, says "no data yet" and why);
+unreadable Istio config shows the observed split alone under an info
+banner; a bad `?service=` or `?window=` gets a page saying so, which does
+not poll. The window picker (and `?window=`) sets the rate window.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from dashboard.refresh import clock_text, configured_routing, release_view, stal
 from dashboard.services import Services
 from layouts.shell import banner_style
 from layouts import canary as view
+from layouts.topology import WINDOWS
+from queries.promql import duration_seconds
 from queries.telemetry import SourceError
 
 
@@ -40,8 +44,13 @@ class CanaryView:
     last_good: float | None
 
 
-def refresh_canary(services: Services, settings: Settings, service: str | None, last_good: float | None) -> CanaryView:
-    """One poll of the canary page."""
+def refresh_canary(services: Services, settings: Settings, service: str | None, last_good: float | None,
+                   window: str | None = None) -> CanaryView:
+    """One poll of the canary page over `window` (default: the configured one)."""
+    try:
+        service, window = valid_service(service), valid_window(window or settings.window)
+    except ConfigError as error:
+        return CanaryView(view.bad_address(str(error)), None, "stale", None, None)
     note = None
     try:
         config = configured_routing(settings, services)
@@ -49,24 +58,31 @@ def refresh_canary(services: Services, settings: Settings, service: str | None, 
         config, note = None, f"Istio config not read — {error}; showing the observed split only"
     try:
         at = services.clock()
-        releases = release_view(services.telemetry, config, settings, at, settings.window,
-                                settings.namespace, valid_service(service))
+        releases = release_view(services.telemetry, config, settings, at, window, settings.namespace, service)
     except (SourceError, ConfigError) as error:
-        return CanaryView(None, stale_text(last_good, error), "stale", None, last_good)
+        # Cards drawn earlier stay under the banner; before any, the banner says why nothing shows.
+        cards = None if last_good else view.waiting(settings.refresh)
+        return CanaryView(cards, stale_text(last_good, error), "stale", None, last_good)
     source = config.origin if config else "no Istio config"
-    status = (f"updated {clock_text(at)} · window {settings.window} · configured weights from {source} · "
-              f"thresholds: success ≥ {settings.canary.min_success_ratio * 100:g} %, "
-              f"p99 ≤ {settings.canary.max_p99_ms:g} ms, split within "
-              f"{settings.canary.max_share_deviation * 100:g} points over ≥ "
-              f"{settings.canary.min_requests_for_deviation:g} requests")
+    thresholds = settings.canary
+    status = (f"updated {clock_text(at)} · window {window} · configured weights from {source} · "
+              f"thresholds: success ≥ {thresholds.min_success_ratio * 100:g} %, "
+              f"p99 ≤ {thresholds.max_p99_ms:g} ms over ≥ {thresholds.min_requests_for_verdict:g} requests "
+              f"to a canary, split within {thresholds.max_share_deviation * 100:g} points over ≥ "
+              f"{thresholds.min_requests_for_deviation:g} requests")
     return CanaryView(view.releases_view(releases, service), note, "info", status, time.time())
 
 
 def page_for(path: str, search: str, settings: Settings) -> Any | None:
     if path.rstrip("/") != "/canary":
         return None
-    service = parse_qs(search.lstrip("?")).get("service", [None])[0]
-    return view.page(settings.refresh, service)
+    query = parse_qs(search.lstrip("?"))
+    try:
+        service = valid_service(query.get("service", [None])[0])
+        window = valid_window(query.get("window", [settings.window])[0])
+    except ConfigError as error:
+        return view.bad_address(str(error))
+    return view.page(settings.refresh, service, window, sorted(set(WINDOWS) | {window}, key=duration_seconds))
 
 
 def register(app: Dash, services: Services, settings: Settings) -> None:
@@ -78,11 +94,12 @@ def register(app: Dash, services: Services, settings: Settings) -> None:
         Output("canary-status", "children"),
         Output("canary-last-good", "data"),
         Input("canary-tick", "n_intervals"),
+        Input("canary-window", "value"),
         State("canary-service", "data"),
         State("canary-last-good", "data"),
     )
-    def refresh(_tick, service, last_good):
-        result = refresh_canary(services, settings, service, last_good)
+    def refresh(_tick, window, service, last_good):
+        result = refresh_canary(services, settings, service, last_good, window)
         return (
             no_update if result.cards is None else result.cards,
             result.banner or "",
