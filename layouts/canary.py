@@ -99,7 +99,7 @@ def _role(release: ServiceRelease, version: VersionFigures) -> str:
     if version.state == MIRROR:
         return "mirror"
     if version.role == SERVING:
-        return "serving · rollout complete"
+        return "serving"
     return "canary"
 
 

@@ -130,7 +130,7 @@ def test_demo_retired_phase_reads_as_a_completed_rollout(serve_app, browser_page
     assert share.evaluate("e => e.scrollWidth <= e.clientWidth")  # not cut off either
     height, font = share.evaluate("e => [e.getBoundingClientRect().height, parseFloat(getComputedStyle(e).fontSize)]")
     assert height < 1.6 * font  # one line: "100" and "%" no longer wrap apart
-    assert "serving · rollout complete" in v2.inner_text() and "canary" not in v2.inner_text()
+    assert "serving · reviews-v2" in v2.inner_text() and "canary" not in v2.inner_text()
     assert "retired" in v1.inner_text() and v1.locator(".mw-bar-fill").count() == 0  # no sliver beside "—"
     assert page.errors == []
 
