@@ -5,6 +5,7 @@ detail). Pure: trace model in, Dash components and Plotly figures out.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 from typing import Iterable
 from urllib.parse import quote
@@ -20,11 +21,29 @@ CRITICAL = "#ffe14d"
 PALETTE = ["#4e9cff", "#3ec28f", "#b07cff", "#ff9f43", "#2fd0e0", "#f368e0", "#a3cb38", "#ffc312",
            "#9aa5ff", "#12cbc4", "#fda7df", "#c4e538", "#7ed6df", "#e1b12c", "#badc58", "#dff9fb"]
 ROW_PX = 30
+# Room above and below the rows: the time axis on top, the legend below.
+WATERFALL_MARGIN_PX = {"t": 50, "b": 90}
 # A fixed label column: Plotly's automargin re-measures every tick label and
 # takes seconds on a few hundred rows.
 LABEL_PX = 620
 INDENT = "\u00a0\u00a0"  # plain spaces are trimmed from tick labels
 FONT = {"size": 16}
+# Istio names proxy spans `host:port/path` with the service's FQDN; on screen
+# the cluster suffix and the usual HTTP ports only take room.
+_CLUSTER_SUFFIX = re.compile(r"\.svc\.cluster\.local(?=[:/\s]|$)")
+_USUAL_PORT = re.compile(r":(?:80|9080)(?=[/\s]|$)")
+HIDDEN = {"display": "none"}
+
+
+def plural(count: int, noun: str, nouns: str | None = None) -> str:
+    """`1 error`, `2 errors`, `1,204 spans`."""
+    return f"{count:,} {noun if count == 1 else nouns or noun + 's'}"
+
+
+def display_operation(name: str) -> str:
+    """An operation name as the pages show it: `ratings.bookinfo.svc.cluster.local:9080/ratings/0`
+    reads `ratings.bookinfo/ratings/0`. Data and JSON keep the full name."""
+    return _USUAL_PORT.sub("", _CLUSTER_SUFFIX.sub("", name))
 
 
 def no_jaeger_message() -> html.Div:
@@ -93,7 +112,7 @@ def search_page(prefill: dict[str, str], max_upload_bytes: int) -> html.Div:
         dcc.Store(id="traces-prefill", data=prefill),
         form,
         html.Div(id="traces-banner", className="mw-banner mw-banner-stale", style=banner(None)),
-        dcc.Graph(id="traces-scatter", figure=scatter_figure([]), config={"displayModeBar": False}),
+        dcc.Graph(id="traces-scatter", figure=scatter_figure([]), config={"displayModeBar": False}, style=HIDDEN),
         html.Div(id="traces-results", className="mw-trace-results"),
     ])
 
@@ -124,14 +143,26 @@ def scatter_figure(summaries: list[TraceSummary]) -> go.Figure:
         marker={"size": [min(60, 10 + s.span_count ** 0.5 * 2) for s in summaries],
                 "color": [ERROR_RED if s.error_count else PALETTE[0] for s in summaries],
                 "line": {"width": 1, "color": "#ddd"}, "opacity": 0.85},
-        hovertext=[f"{s.service}: {s.operation}<br>{duration_text(s.duration_us)} · {s.span_count} spans"
-                   f"{f' · {s.error_count} errors' if s.error_count else ''}" for s in summaries],
+        hovertext=[f"{s.service}: {display_operation(s.operation)}<br>{duration_text(s.duration_us)} · "
+                   f"{plural(s.span_count, 'span')}{' · ' + plural(s.error_count, 'error') if s.error_count else ''}"
+                   for s in summaries],
         hoverinfo="text",
     ))
     figure.update_layout(template="plotly_dark", height=300, margin={"l": 80, "r": 20, "t": 20, "b": 50},
                          font=FONT, xaxis_title="start time (UTC)", yaxis_title="duration (ms)",
-                         paper_bgcolor="rgba(0,0,0,0)", clickmode="event")
+                         paper_bgcolor="rgba(0,0,0,0)", clickmode="event", hoverlabel={"font": {"size": 16}})
     return figure
+
+
+def scatter_style(summaries: list[TraceSummary]) -> dict[str, str]:
+    """The plot shows only when there are traces to place: empty axes say nothing."""
+    return {} if summaries else HIDDEN
+
+
+def unknown_service_message(service: str, known: list[str], shown: int = 5) -> str:
+    names = ", ".join(known[:shown]) + (", …" if len(known) > shown else "")
+    return (f"service '{service}' is not known to Jaeger "
+            + (f"(known: {names})" if known else "(Jaeger knows no services yet)"))
 
 
 def result_list(summaries: list[TraceSummary]) -> html.Div:
@@ -142,14 +173,15 @@ def result_list(summaries: list[TraceSummary]) -> html.Div:
         badges = [html.Span(f"{name} ({count})", className="mw-chip") for name, count in s.services]
         rows.append(dcc.Link(href=f"/trace/{s.trace_id}", className="mw-trace-result" + (" mw-error" if s.error_count else ""),
                              children=[
-            html.Div([html.Strong(f"{s.service}: {s.operation}"), html.Span(s.trace_id[:12], className="mw-muted")]),
+            html.Div([html.Strong(f"{s.service}: {display_operation(s.operation)}"),
+                      html.Span(s.trace_id[:12], className="mw-muted")]),
             html.Div([html.Span(duration_text(s.duration_us), className="mw-duration"),
-                      html.Span(f"{s.span_count} spans"),
-                      html.Span(f"{s.error_count} errors", className="mw-error-text") if s.error_count else None,
+                      html.Span(plural(s.span_count, "span")),
+                      html.Span(plural(s.error_count, "error"), className="mw-error-text") if s.error_count else None,
                       html.Span(_clock(s.start_us), className="mw-muted")]),
             html.Div(badges),
         ]))
-    return html.Div([html.Div(f"{len(summaries)} traces", className="mw-muted"), *rows])
+    return html.Div([html.Div(plural(len(summaries), "trace"), className="mw-muted"), *rows])
 
 
 # --- trace page ---
@@ -163,30 +195,35 @@ def trace_page(trace_id: str, span_id: str | None, max_upload_bytes: int) -> htm
         dcc.Store(id="trace-collapse-shown", data=None),
         dcc.Store(id="trace-page", data=None),
         dcc.Store(id="trace-page-shown", data=0),
-        html.Div(id="trace-url-sync", style={"display": "none"}),
+        html.Div(id="trace-url-sync", style=HIDDEN),
+        html.Div(id="trace-label-clicks", style=HIDDEN),
         html.Div(id="trace-banner", className="mw-banner mw-banner-stale", style=banner(None)),
         # Shown while the page's render callback runs; its text follows the load.
         html.Div(id="trace-loading", className="mw-trace-loading", children=loading_text(trace_id, None, None)),
         dcc.Interval(id="trace-loading-tick", interval=400, disabled=True),
         html.Div(id="trace-header", className="mw-trace-header"),
         html.Div(className="mw-trace-controls", children=[
-            dcc.Input(id="trace-find", placeholder="Find: service, operation, tag or key=value", debounce=True,
-                      className="mw-find"),
-            dcc.Checklist(id="trace-options", className="mw-options", inline=True, value=[],
-                          options=[{"label": "only matches", "value": "filter"},
-                                   {"label": "hide proxy spans", "value": "hide-proxy"}]),
-            html.Button("Expand all", id="trace-expand-all", className="mw-button"),
-            html.Button("Collapse all", id="trace-collapse-all", className="mw-button"),
-            html.Button("◀", id="trace-prev", className="mw-button", title="previous rows"),
-            html.Span(id="trace-page-label", className="mw-muted"),
-            html.Button("▶", id="trace-next", className="mw-button", title="next rows"),
+            # The tools that act on a trace show once there is one; opening a file works without.
+            html.Div(id="trace-tools", className="mw-trace-tools", style=HIDDEN, children=[
+                dcc.Input(id="trace-find", placeholder="Find: service, operation, tag or key=value", debounce=True,
+                          className="mw-find"),
+                dcc.Checklist(id="trace-options", className="mw-options", inline=True, value=[],
+                              options=[{"label": "only matches", "value": "filter"},
+                                       {"label": "hide proxy spans", "value": "hide-proxy"}]),
+                html.Button("Expand all", id="trace-expand-all", className="mw-button"),
+                html.Button("Collapse all", id="trace-collapse-all", className="mw-button"),
+                html.Button("◀", id="trace-prev", className="mw-button", title="previous rows"),
+                html.Span(id="trace-page-label", className="mw-muted"),
+                html.Button("▶", id="trace-next", className="mw-button", title="next rows"),
+                dcc.Link("Show path on topology", href=f"/?trace={quote(trace_id)}", id="trace-topology-link",
+                         className="mw-link"),
+            ]),
             upload("trace-upload", max_upload_bytes),
-            dcc.Link("Show path on topology", href=f"/?trace={quote(trace_id)}", id="trace-topology-link",
-                     className="mw-link"),
         ]),
-        html.Div(className="mw-trace-body", children=[
+        html.Div(id="trace-body", className="mw-trace-body", style=HIDDEN, children=[
+            # Fills the page's height; its style's min-height grows with the rows (`waterfall_style`).
             dcc.Graph(id="trace-waterfall", className="mw-waterfall", config={"displayModeBar": False},
-                      figure=empty_figure("Loading…")),
+                      responsive=True, figure=empty_figure("")),
             html.Aside(className="mw-span-detail", children=[
                 html.Button("Collapse subtree", id="trace-toggle", className="mw-button", style={"display": "none"}),
                 html.Div(id="trace-detail", children=html.Div("Click a span to see its tags and logs.", className="mw-muted")),
@@ -221,13 +258,13 @@ def trace_header(tree: TraceTree, totals: list[ServiceTotals], shown: int, match
         ("Services", str(len(totals))), ("Depth", str(max(tree.depth, default=0) + 1)),
         ("Spans", f"{len(tree.order):,}"), ("Errors", str(tree.error_count)),
     ]
-    notes = [f"{shown:,} rows shown"]
+    notes = [plural(shown, "row") + " shown"]
     if hidden:
-        notes.append(f"{hidden:,} proxy spans hidden")
+        notes.append(plural(hidden, "proxy span") + " hidden")
     if matches is not None:
-        notes.append(f"{matches:,} spans match")
+        notes.append(plural(matches, "span") + (" matches" if matches == 1 else " match"))
     return html.Div([
-        html.H2([f"{root.service}: {root.operation}" if root else "empty trace",
+        html.H2([f"{root.service}: {display_operation(root.operation)}" if root else "empty trace",
                  html.Span(f" {tree.trace_id}", className="mw-muted mw-trace-id")]),
         html.Div([html.Span([html.Span(label, className="mw-muted"), " ", html.Strong(value)], className="mw-trace-fact")
                   for label, value in facts], className="mw-trace-facts"),
@@ -257,7 +294,8 @@ def row_label(tree: TraceTree, row: Row, expandable: bool) -> str:
     marker = "▸" if row.folded else ("▾" if expandable else "·")
     folded = f"  (+{row.folded:,})" if row.folded else ""
     error = " ⚠" if span.error else ""
-    operation = span.operation if len(span.operation) <= 48 else span.operation[:47] + "…"
+    name = display_operation(span.operation)
+    operation = name if len(name) <= 48 else name[:47] + "…"
     return f"{INDENT * min(row.depth, 30)}{marker} {span.service}: {operation}{folded}{error}"
 
 
@@ -284,7 +322,7 @@ def waterfall_figure(tree: TraceTree, rows: list[Row], matches: set[int] | None,
             marker={"color": _colour(service, services),
                     "opacity": [1.0 if matches is None or r.span in matches else 0.25 for r in service_rows],
                     "line": {"color": [ERROR_RED if s.error else "rgba(0,0,0,0)" for s in spans], "width": 3}},
-            hovertext=[f"{s.service}: {s.operation}<br>start {duration_text(s.start_us - origin)} · "
+            hovertext=[f"{s.service}: {display_operation(s.operation)}<br>start {duration_text(s.start_us - origin)} · "
                        f"duration {duration_text(s.duration_us)}<br>self {duration_text(tree.self_us[r.span])} · "
                        f"critical {duration_text(tree.critical_us[r.span])}{'<br>ERROR' if s.error else ''}"
                        for r, s in zip(service_rows, spans)],
@@ -308,16 +346,26 @@ def waterfall_figure(tree: TraceTree, rows: list[Row], matches: set[int] | None,
         shapes.append({"type": "rect", "xref": "paper", "x0": 0, "x1": 1, "y0": y - 0.5, "y1": y + 0.5,
                        "line": {"width": 0}, "fillcolor": "rgba(255,255,255,0.12)", "layer": "below"})
     figure.update_layout(
-        template="plotly_dark", barmode="overlay", font=FONT, height=max(260, 120 + ROW_PX * len(rows)),
-        margin={"l": LABEL_PX, "r": 20, "t": 50, "b": 60}, paper_bgcolor="rgba(0,0,0,0)", bargap=0.2,
-        legend={"orientation": "h", "y": 0, "yanchor": "top", "x": 0, "font": {"size": 14}},
+        # No height: the graph fills its box (`waterfall_style`), so few rows use the page and many scroll.
+        template="plotly_dark", barmode="overlay", font=FONT, autosize=True,
+        margin={"l": LABEL_PX, "r": 20, **WATERFALL_MARGIN_PX}, paper_bgcolor="rgba(0,0,0,0)", bargap=0.2,
+        legend={"orientation": "h", "y": 0, "yanchor": "top", "x": 0, "font": {"size": 15}},
         xaxis={"title": "ms since trace start", "side": "top", "range": [0, _ms(tree.duration_us) * 1.01 or 1],
                "gridcolor": "#333"},
-        yaxis={"autorange": "reversed", "tickmode": "array", "tickvals": list(range(len(rows))),
-               "ticktext": labels, "automargin": False, "tickfont": {"size": 15}},
+        # An explicit range puts row k in the k-th band of the plot, which the label clicks rely on.
+        yaxis={"range": [len(rows) - 0.5, -0.5], "tickmode": "array", "tickvals": list(range(len(rows))),
+               "ticktext": labels, "automargin": False, "tickfont": {"size": 16}},
+        hoverlabel={"font": {"size": 16}},
         shapes=shapes, clickmode="event", uirevision=tree.trace_id,
+        # The span id of each row, for a click on a row's label to select it.
+        meta={"rows": [tree.span_ids[row.span] for row in rows]},
     )
     return figure
+
+
+def waterfall_style(rows: int) -> dict[str, str]:
+    """At least `ROW_PX` per row; the page's height when the rows need less."""
+    return {"minHeight": f"{ROW_PX * max(rows, 4) + sum(WATERFALL_MARGIN_PX.values())}px"}
 
 
 def _tag_table(tags: list[Tag]) -> html.Table | html.Div:
@@ -350,7 +398,7 @@ def span_detail(tree: TraceTree, index: int, details: SpanDetails) -> html.Div:
                            if tree.index_of(ref.span_id) is not None else html.Span(f"{ref.span_id} (not in this trace)")])
                   for ref in details.references]
     return html.Div(className="mw-span-panel" + (" mw-error" if span.error else ""), children=[
-        html.H3([f"{span.service}: {span.operation}", html.Span(" ERROR", className="mw-error-text") if span.error else None]),
+        html.H3([f"{span.service}: {display_operation(span.operation)}", html.Span(" ERROR", className="mw-error-text") if span.error else None]),
         html.Table([html.Tbody([html.Tr([html.Th(k), html.Td(v)]) for k, v in facts])], className="mw-table"),
         html.A("Link to this span", href=link, id="trace-span-link", className="mw-link"),
         html.H4("Warnings") if details.warnings else None,

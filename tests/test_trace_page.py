@@ -48,6 +48,15 @@ def test_trace_page_shows_waterfall_critical_path_and_span_detail(browser_page: 
     ticks = page.locator("#trace-waterfall .ytick text").all_text_contents()
     assert len(ticks) == 8
     assert "istio-ingressgateway.istio-system" in ticks[0] and "ratings.default" in ticks[-1]
+    # Istio's FQDN suffix and the usual port are dropped on screen, kept in the data.
+    assert "reviews.default/*" in ticks[5] and not any(".svc.cluster.local" in t or ":9080" in t for t in ticks)
+    assert page.request.get(f"{app_url}/api/trace/{TRACE_OK}").json()["spans"][5]["operation"] == \
+        "reviews.default.svc.cluster.local:9080/*"
+    # A wall screen: the waterfall takes the page's height, in type readable from across the room.
+    waterfall = page.locator("#trace-waterfall").bounding_box()
+    assert waterfall["y"] + waterfall["height"] >= 1080 - 40 and waterfall["height"] >= 8 * 40
+    assert min(page.evaluate("() => Array.from(document.querySelectorAll('#trace-waterfall text'))"
+                             ".map(t => parseFloat(getComputedStyle(t).fontSize))")) >= 14
     data = figure_data(page)
     critical = next(t for t in data if t["name"] == "critical path")
     assert sum(critical["x"]) == pytest.approx(48.0)  # ms: the whole root duration, tiled
@@ -64,6 +73,18 @@ def test_trace_page_shows_waterfall_critical_path_and_span_detail(browser_page: 
     assert "ratings.default" in panel.inner_text() and "e2f30415263748a9" in panel.inner_text()
     assert page.url.endswith(f"/trace/{TRACE_OK}?span=e2f30415263748a9")
     assert row == 7
+
+    # Clicking a row's label selects its span too.
+    label = page.locator("#trace-waterfall .ytick text").nth(4).bounding_box()  # productpage -> reviews
+    page.mouse.click(label["x"] + label["width"] / 2, label["y"] + label["height"] / 2)
+    panel.get_by_text("outbound|9080||reviews.default.svc.cluster.local").first.wait_for(timeout=TIMEOUT_MS)
+    assert page.url.endswith(f"/trace/{TRACE_OK}?span=9a1b2c3d4e5f6071")
+
+    # What is typed into Find is readable: dark on white.
+    page.fill("#trace-find", "ratings")
+    colours = page.evaluate("() => { const s = getComputedStyle(document.querySelector('#trace-find'));"
+                            " return [s.color, s.backgroundColor]; }")
+    assert colours == ["rgb(17, 17, 17)", "rgb(255, 255, 255)"]
     assert page.errors == []
 
 
@@ -87,14 +108,16 @@ def test_deep_link_find_filter_and_hide_proxy_spans(browser_page: Any, app_url: 
 
     page.fill("#trace-find", "response_flags=UO")
     page.press("#trace-find", "Enter")
-    page.get_by_text("1 spans match").wait_for(timeout=TIMEOUT_MS)
+    page.get_by_text("1 span matches").wait_for(timeout=TIMEOUT_MS)
     page.get_by_text("only matches").click()
     page.get_by_text("rows 1–4 of 4").wait_for(timeout=TIMEOUT_MS)
     page.fill("#trace-find", "")
     page.press("#trace-find", "Enter")
+    # The refused call's client span is a proxy span, but an error: it and its way to the root stay.
     page.get_by_text("hide proxy spans").click()
-    page.get_by_text("1 proxy spans hidden").wait_for(timeout=TIMEOUT_MS)
-    assert page.locator("#trace-waterfall .ytick text").count() == 3
+    page.get_by_text("4 rows shown").wait_for(timeout=TIMEOUT_MS)
+    assert "hidden" not in page.locator("#trace-header").inner_text()
+    assert page.locator("#trace-waterfall .ytick text").last.text_content().endswith("⚠")
 
 
 def test_search_page_from_a_topology_link_opens_a_trace(browser_page: Any, app_url: str) -> None:
@@ -102,13 +125,33 @@ def test_search_page_from_a_topology_link_opens_a_trace(browser_page: Any, app_u
     page.goto(f"{app_url}/traces?service=reviews.default&lookback=1h")
     page.locator("#traces-results a").first.wait_for(timeout=TIMEOUT_MS)
     results = page.locator("#traces-results a").all_inner_texts()
-    assert len(results) == 2 and any("1 errors" in text for text in results)
+    assert len(results) == 2 and any("1 error\n" in text for text in results)
+    assert not any("errors" in text for text in results)
+    assert page.locator("#traces-results").inner_text().startswith("2 traces")
     page.wait_for_selector("#traces-scatter .scatterlayer .point", timeout=TIMEOUT_MS)
     colours = page.evaluate("() => document.querySelector('#traces-scatter .js-plotly-plot').data[0].marker.color")
     assert sorted(colours) == ["#4e9cff", "#ff4d4f"]  # the circuit-open trace is red
     page.locator("#traces-results a", has_text="productpage.default").first.click()
     page.wait_for_selector("#trace-waterfall .bars path", timeout=TIMEOUT_MS)
     assert "/trace/" in page.url
+
+
+def test_an_unknown_service_or_trace_says_so_once(browser_page: Any, app_url: str) -> None:
+    page = browser_page
+    page.goto(f"{app_url}/traces?service=nope")
+    banner = page.locator("#traces-banner")
+    banner.get_by_text("service 'nope' is not known to Jaeger").wait_for(timeout=TIMEOUT_MS)
+    assert "(known: details.default, istio-ingressgateway.istio-system, productpage.default, " in banner.inner_text()
+    assert not page.locator("#traces-scatter").is_visible()  # no empty axes
+
+    page.goto(f"{app_url}/trace/0123456789abcdef")
+    page.locator("#trace-banner").get_by_text("trace 0123456789abcdef not found").wait_for(timeout=TIMEOUT_MS)
+    assert page.get_by_text("not found", exact=False).count() == 1
+    page.locator("#trace-loading").wait_for(state="hidden", timeout=TIMEOUT_MS)
+    for hidden in ("#trace-waterfall", "#trace-topology-link", "#trace-find"):
+        assert not page.locator(hidden).is_visible()
+    assert page.locator("#trace-upload").is_visible()  # a file can still be opened
+    assert page.errors == []
 
 
 def test_jaeger_down_shows_a_banner_and_keeps_the_results(browser_page: Any, app_url: str, jaeger: FakeJaeger) -> None:

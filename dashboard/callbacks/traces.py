@@ -271,8 +271,8 @@ def register(app: Dash, services: Services, settings: Settings) -> None:
         except SourceError:
             return no_update  # the search itself reports Jaeger's trouble
 
-    @app.callback(Output("traces-scatter", "figure"), Output("traces-results", "children"),
-                  Output("traces-results", "className"),
+    @app.callback(Output("traces-scatter", "figure"), Output("traces-scatter", "style"),
+                  Output("traces-results", "children"), Output("traces-results", "className"),
                   Output("traces-banner", "children", allow_duplicate=True),
                   Output("traces-banner", "style", allow_duplicate=True),
                   Input("traces-search", "n_clicks"), Input("traces-prefill", "data"),
@@ -282,27 +282,37 @@ def register(app: Dash, services: Services, settings: Settings) -> None:
     def search(_: Any, prefill: dict[str, str] | None, service: str | None, operation: str | None, tags: str | None,
                min_duration: str | None, max_duration: str | None, lookback: str | None, limit: Any) -> tuple[Any, ...]:
         if jaeger is None:
-            return views.empty_figure("No Jaeger configured"), views.no_jaeger_message(), "mw-trace-results", \
-                None, views.banner(None)
+            return no_update, views.HIDDEN, views.no_jaeger_message(), "mw-trace-results", None, views.banner(None)
         if not service:
             if ctx.triggered_id == "traces-prefill":
-                return no_update, "Choose a service and press Find traces.", "mw-trace-results mw-muted", \
-                    None, views.banner(None)
+                return no_update, views.HIDDEN, "Choose a service and press Find traces.", \
+                    "mw-trace-results mw-muted", None, views.banner(None)
             message = "Choose a service to search."
-            return no_update, no_update, no_update, message, views.banner(message)
+            return no_update, no_update, no_update, no_update, message, views.banner(message)
         try:
             found = jaeger.search(service, operation or None, parse_tags(tags), (min_duration or "").strip() or None,
                                   (max_duration or "").strip() or None, LOOKBACK_SECONDS.get(lookback or "1h", 3600),
                                   max(1, min(int(limit or 20), 1500)), services.clock())
         except ValueError as error:
-            return no_update, no_update, no_update, str(error), views.banner(str(error))
+            return no_update, no_update, no_update, no_update, str(error), views.banner(str(error))
         except SourceError as error:
             message = f"Jaeger: {error}. The results below are from the last successful search (stale)."
-            return no_update, no_update, "mw-trace-results mw-stale", message, views.banner(message)
+            return no_update, no_update, no_update, "mw-trace-results mw-stale", message, views.banner(message)
         for trace in found:
             cache.put(trace)
         summaries = [summarise(trace) for trace in found]
-        return views.scatter_figure(summaries), views.result_list(summaries), "mw-trace-results", None, views.banner(None)
+        message = None if summaries else unknown_service(service)
+        results = None if message else views.result_list(summaries)
+        return views.scatter_figure(summaries), views.scatter_style(summaries), results, "mw-trace-results", \
+            message, views.banner(message)
+
+    def unknown_service(service: str) -> str | None:
+        """Why a search found nothing, when the reason is a service Jaeger has never seen."""
+        try:
+            known = sorted(jaeger.services())
+        except SourceError:
+            return None  # the empty result stands; the next search reports Jaeger's trouble
+        return None if service in known else views.unknown_service_message(service, known)
 
     @app.callback(Output("url", "href", allow_duplicate=True), Input("traces-scatter", "clickData"),
                   prevent_initial_call=True)
@@ -323,27 +333,32 @@ def register(app: Dash, services: Services, settings: Settings) -> None:
     def collapse_data(collapse: Collapse) -> dict[str, Any]:
         return {"depth": collapse.depth, "opened": sorted(collapse.opened), "closed": sorted(collapse.closed)}
 
-    @app.callback(Output("trace-waterfall", "figure"), Output("trace-header", "children"),
+    @app.callback(Output("trace-waterfall", "figure"), Output("trace-waterfall", "style"),
+                  Output("trace-tools", "style"), Output("trace-body", "style"), Output("trace-header", "children"),
                   Output("trace-banner", "children", allow_duplicate=True), Output("trace-banner", "style", allow_duplicate=True),
                   Output("trace-page-label", "children"), Output("trace-page-shown", "data"),
                   Output("trace-collapse-shown", "data"),
                   Output("trace-loading", "children", allow_duplicate=True),
                   Input("trace-id", "data"), Input("trace-collapse", "data"), Input("trace-page", "data"),
                   Input("trace-find", "value"), Input("trace-options", "value"), Input("trace-selected", "data"),
-                  State("trace-reveal", "data"), prevent_initial_call="initial_duplicate",
+                  State("trace-reveal", "data"), State("trace-collapse-shown", "data"),
+                  prevent_initial_call="initial_duplicate",
                   running=[(Output("trace-loading", "style"), {"display": "block"}, {"display": "none"}),
                            (Output("trace-loading-tick", "disabled"), False, True)])
     def render(trace_id: str, collapse_in: dict[str, Any] | None, page: int | None, find: str | None,
-               options: list[str] | None, selected: str | None, reveal: str | None) -> tuple[Any, ...]:
+               options: list[str] | None, selected: str | None, reveal: str | None,
+               shown: dict[str, Any] | None) -> tuple[Any, ...]:
         try:
             tree = load(check_trace_id(trace_id))
-        except ValueError as error:
-            return views.empty_figure(str(error)), no_update, str(error), views.banner(str(error)), "", 0, None, no_update
-        except SourceError as error:
+        except (ValueError, SourceError) as error:
             message = str(error)
-            if not isinstance(error, (TraceNotFound, TraceNotInMemory)) and ctx.triggered_id != "trace-id":
-                message += " (showing the trace as last loaded)"
-            return no_update, no_update, message, views.banner(message), no_update, no_update, no_update, no_update
+            if shown is None or isinstance(error, (ValueError, TraceNotFound, TraceNotInMemory)):
+                # No trace to show: the banner alone says why, and the trace's tools go away.
+                return no_update, no_update, views.HIDDEN, views.HIDDEN, None, message, views.banner(message), \
+                    "", 0, None, no_update
+            message += " (showing the trace as last loaded)"
+            return no_update, no_update, no_update, no_update, no_update, message, views.banner(message), \
+                no_update, no_update, no_update, no_update
         options = options or []
         collapse = view_state(tree, collapse_in, reveal)
         matches = find_spans(tree, find) if find and find.strip() else None
@@ -362,7 +377,8 @@ def register(app: Dash, services: Services, settings: Settings) -> None:
                                     len(hidden))
         label = f"rows {page * PAGE_ROWS + 1:,}–{page * PAGE_ROWS + len(window):,} of {len(rows):,}" if rows else "no rows"
         # Later renders (find, page turns) take a moment, not a load.
-        return figure, header, None, views.banner(None), label, page, collapse_data(collapse), "Updating…"
+        return figure, views.waterfall_style(len(window)), {}, {}, header, None, views.banner(None), label, page, \
+            collapse_data(collapse), "Updating…"
 
     @app.callback(Output("trace-loading", "children", allow_duplicate=True), Input("trace-loading-tick", "n_intervals"),
                   State("trace-id", "data"), prevent_initial_call=True)
@@ -420,6 +436,28 @@ def register(app: Dash, services: Services, settings: Settings) -> None:
                   State("trace-page-shown", "data"), prevent_initial_call=True)
     def turn_page(_: Any, __: Any, shown: int | None) -> int:
         return max(0, (shown or 0) + (1 if ctx.triggered_id == "trace-next" else -1))
+
+    # A click on a row's label selects its span, as a click on its bar does:
+    # Plotly reports clicks on bars only, so the page maps the click's height to a row.
+    app.clientside_callback(
+        """function(traceId) {
+            if (!window.mwWaterfallLabelClicks) {
+                window.mwWaterfallLabelClicks = true;
+                document.addEventListener("click", function(event) {
+                    var graph = document.querySelector("#trace-waterfall .js-plotly-plot");
+                    var rows = graph && graph.layout && graph.layout.meta && graph.layout.meta.rows;
+                    var plot = graph && graph.querySelector(".nsewdrag");
+                    if (!rows || !rows.length || !plot || !graph.contains(event.target)) { return; }
+                    var box = plot.getBoundingClientRect();
+                    if (event.clientX >= box.left || event.clientY < box.top || event.clientY >= box.bottom) { return; }
+                    var row = Math.floor((event.clientY - box.top) / (box.height / rows.length));
+                    window.dash_clientside.set_props("trace-selected", {data: rows[row]});
+                }, true);
+            }
+            return "";
+        }""",
+        Output("trace-label-clicks", "children"), Input("trace-id", "data"),
+    )
 
     # The deep link follows the selected span without reloading the page.
     app.clientside_callback(
