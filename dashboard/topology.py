@@ -34,18 +34,37 @@ def jaeger_service(node: Mapping[str, Any]) -> str:
     return f"{node.get('app') or node['name']}.{node['namespace']}"
 
 
-def edges_on_trace(document: Mapping[str, Any], hops: Iterable[Sequence[str]]) -> set[str]:
-    """Ids of the edges a trace's (caller, callee) service hops went along:
-    caller workloads -> callee service, and that service -> its workloads."""
-    calls = {(caller, callee) for caller, callee in hops}
-    callees = {callee for _, callee in calls}
+def _names(node: Mapping[str, Any]) -> set[str]:
+    """Every Jaeger name a node may go by: a call refused by the caller's
+    sidecar names the Kubernetes service (from `upstream_cluster`)."""
+    return {jaeger_service(node), f"{node['name']}.{node['namespace']}"}
+
+
+def _version_matches(node: Mapping[str, Any], version: str | None) -> bool:
+    return version is None or node.get("version") == version
+
+
+def edges_on_trace(document: Mapping[str, Any], hops: Iterable[Sequence[Any]]) -> dict[str, str]:
+    """The edges a trace went along, `"ok"` or `"error"` (a call on it failed).
+
+    Each hop is (caller, caller version, callee, callee version, error) as
+    dashboard.trace.trace_hops gives it: the caller's workloads of that
+    version -> the callee service, and that service -> the callee workloads of
+    that version (none when the callee never got the call)."""
     nodes = {node["id"]: node for node in document["nodes"]}
-    on_path = set()
-    for edge in document["edges"]:
-        source, target = nodes[edge["source"]], nodes[edge["target"]]
-        caller, callee = jaeger_service(source), jaeger_service(target)
-        if target["kind"] == "service" and (caller, callee) in calls:
-            on_path.add(edge["id"])
-        elif source["kind"] == "service" and caller in callees and callee in callees:
-            on_path.add(edge["id"])
+    on_path: dict[str, str] = {}
+    for caller, caller_version, callee, callee_version, error in hops:
+        for edge in document["edges"]:
+            source, target = nodes[edge["source"]], nodes[edge["target"]]
+            if target["kind"] == "service" and source["kind"] != "service":
+                along = (caller == jaeger_service(source) and _version_matches(source, caller_version)
+                         and callee in _names(target))
+            elif source["kind"] == "service":
+                delivered = callee_version is not None or not error
+                along = (delivered and callee in _names(source) and callee == jaeger_service(target)
+                         and _version_matches(target, callee_version))
+            else:
+                along = False
+            if along and on_path.get(edge["id"]) != "error":
+                on_path[edge["id"]] = "error" if error else "ok"
     return on_path

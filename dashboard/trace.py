@@ -436,11 +436,6 @@ def trace_hops(tree: TraceTree) -> list[Hop]:
     return [Hop(*key, error=error) for key, error in hops.items()]
 
 
-def service_hops(tree: TraceTree) -> list[tuple[str, str]]:
-    """The distinct (caller service, callee service) pairs of `trace_hops`."""
-    return list(dict.fromkeys((hop.caller, hop.callee) for hop in trace_hops(tree)))
-
-
 def _tag(span: SpanRecord, dialect: str, key: str) -> str | None:
     return next((value for name, value in tag_text(span, dialect) if name == key), None)
 

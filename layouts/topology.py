@@ -33,6 +33,7 @@ HEALTH_COLOURS = {
 CIRCUIT_OPEN_COLOUR = "#9e9e9e"
 TRIPPING_COLOUR = "#ff8c00"
 TRACE_COLOUR = "#3498db"
+TRACE_ERROR_COLOUR = "#ff2d55"
 LAYER_GAP, COLUMN_GAP, ROW_GAP = 250.0, 190.0, 110.0
 WINDOWS = ["30s", "1m", "5m", "15m", "1h"]
 REFRESH_CHOICES = [("off", 0), ("2 s", 2), ("5 s", 5), ("10 s", 10), ("30 s", 30), ("1 min", 60)]
@@ -165,9 +166,9 @@ def node_label(node: Mapping[str, Any]) -> str:
 
 def elements(document: Mapping[str, Any], positions: Mapping[str, Position], show_idle: bool,
              circuit_since: Mapping[str, float] | None = None,
-             trace_hops: Iterable[Sequence[str]] = ()) -> list[dict]:
+             trace_hops: Iterable[Sequence[Any]] = ()) -> list[dict]:
     """Cytoscape elements for a snapshot document, at the given positions;
-    edges along `trace_hops` carry `on_trace = "yes"`."""
+    edges along `trace_hops` carry `on_trace` = "ok" or "error"."""
     circuit_since = circuit_since or {}
     on_trace = edges_on_trace(document, trace_hops)
     services = {node["id"]: jaeger_service(node) for node in document["nodes"]}
@@ -191,7 +192,7 @@ def elements(document: Mapping[str, Any], positions: Mapping[str, Position], sho
                 # A caller's sidecar records its calls (and the ones it rejects): look there.
                 "traces_service": services[edge["source"] if kinds[edge["source"]] == "workload" else edge["target"]]}
         if edge["id"] in on_trace:
-            data["on_trace"] = "yes"
+            data["on_trace"] = on_trace[edge["id"]]
         data = _compact(data)
         if edge["id"] in circuit_since:
             data["open_since"] = circuit_since[edge["id"]]
@@ -246,8 +247,9 @@ def stylesheet() -> list[dict]:
         {"selector": 'edge[circuit = "tripping"]', "style": {
             "line-color": TRIPPING_COLOUR, "target-arrow-color": TRIPPING_COLOUR,
             "line-style": "dashed", "line-dash-pattern": [12, 6], "width": 6}},
-        {"selector": 'edge[on_trace = "yes"]', "style": {
+        {"selector": "edge[on_trace]", "style": {
             "underlay-color": TRACE_COLOUR, "underlay-opacity": 0.55, "underlay-padding": 9}},
+        {"selector": 'edge[on_trace = "error"]', "style": {"underlay-color": TRACE_ERROR_COLOUR}},
         {"selector": 'edge[circuit = "open"]', "style": {
             "line-color": CIRCUIT_OPEN_COLOUR, "target-arrow-color": CIRCUIT_OPEN_COLOUR,
             "line-style": "dashed", "line-dash-pattern": [14, 8], "width": 7,
@@ -272,6 +274,7 @@ def legend() -> html.Div:
                    "GREY dashed with a red bar = circuit OPEN: destination cut off by outlier detection (503 UH)"),
             swatch(line(HEALTH_COLOURS["idle"], "dotted", 2), "idle: no traffic in the window (hidden unless shown)"),
             swatch(line(TRACE_COLOUR, "solid", 8), "blue halo: the path of the trace shown (/?trace=ID)"),
+            swatch(line(TRACE_ERROR_COLOUR, "solid", 8), "red halo: where that trace failed"),
             html.Li("◆ service   ■ workload (app version)   ● unknown caller (no sidecar)   ⬟ ingress gateway"),
         ]),
     ])

@@ -15,7 +15,6 @@ from dashboard.trace import (
     initial_collapse,
     Hop,
     redundant_proxy_spans,
-    service_hops,
     service_totals,
     summarise,
     trace_hops,
@@ -167,7 +166,7 @@ def test_errors_from_tags_status_codes_and_grpc() -> None:
 
 def test_istio_trace_hops_totals_and_hidden_proxy_halves() -> None:
     tree = build_tree(parse_v1_trace(bookinfo_trace()))
-    assert service_hops(tree) == [("istio-ingressgateway.istio-system", "productpage.default"),
+    assert [(hop.caller, hop.callee) for hop in trace_hops(tree)] == [("istio-ingressgateway.istio-system", "productpage.default"),
                                   ("productpage.default", "details.default"),
                                   ("productpage.default", "reviews.default"),
                                   ("reviews.default", "ratings.default")]
@@ -195,7 +194,7 @@ def test_hops_carry_versions_and_the_call_refused_by_the_callers_sidecar() -> No
                Hop("reviews.default", "v3", "ratings.default", None, True)]
     assert trace_hops(build_tree(parse_v1_trace(circuit_open_trace()))) == refused
     assert trace_hops(build_tree(parse_otlp(to_otlp([circuit_open_trace()]))[0])) == refused
-    assert service_hops(build_tree(parse_v1_trace(circuit_open_trace()))) == [
+    assert [(hop.caller, hop.callee) for hop in trace_hops(build_tree(parse_v1_trace(circuit_open_trace())))] == [
         ("productpage.default", "reviews.default"), ("reviews.default", "ratings.default")]
 
 

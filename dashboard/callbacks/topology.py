@@ -35,19 +35,23 @@ def page_for(path: str, search: str, settings: Settings) -> Any | None:
                      query.get("trace", [None])[0])
 
 
-def trace_hops(services: Services, trace_id: str | None) -> tuple[list[list[str]], str]:
+def trace_overlay(services: Services, trace_id: str | None) -> tuple[list[list[Any]], str]:
     """The service hops of a trace to overlay, and a line saying what is shown."""
     if not trace_id:
         return [], ""
     if services.traces is None:
         return [], f"Cannot show trace {trace_id}: no Jaeger configured (--jaeger URL)"
-    from dashboard.trace import build_tree, service_hops
+    from dashboard.trace import build_tree, trace_hops
 
     try:
-        hops = service_hops(build_tree(services.traces.trace(trace_id)))
+        hops = trace_hops(build_tree(services.traces.trace(trace_id)))
     except SourceError as error:
         return [], f"Cannot show trace {trace_id}: {error}"
-    return [list(hop) for hop in hops], f"Showing the path of trace {trace_id} ({len(hops)} hops) in blue"
+    failed = [hop for hop in hops if hop.error]
+    note = f"Showing the path of trace {trace_id} ({len(hops)} hops) in blue"
+    if failed:
+        note += "; failed: " + ", ".join(f"{hop.caller} → {hop.callee}" for hop in failed) + " (red)"
+    return [[hop.caller, hop.caller_version, hop.callee, hop.callee_version, hop.error] for hop in hops], note
 
 
 @dataclass
@@ -155,7 +159,7 @@ def register(app: Dash, services: Services, settings: Settings) -> None:
         Input("topology-trace", "data"),
     )
     def overlay_trace(trace_id):
-        return trace_hops(services, trace_id)
+        return trace_overlay(services, trace_id)
 
     @app.callback(
         Output("topology-tick", "interval"),
