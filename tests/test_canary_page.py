@@ -82,8 +82,9 @@ def test_wall_screen_shows_split_verdict_reasons_and_history(serve_app, browser_
     assert "v2 success 90.0 % is below 99.0 % (baseline v1: 100.0 %)" in card.locator(".mw-reasons").inner_text()
     card.locator(".mw-canary-history .js-plotly-plot").wait_for(timeout=20_000)
     assert card.locator(".mw-canary-history .scatterlayer .trace").count() == 2
-    box = card.bounding_box()
-    assert box["x"] + box["width"] <= 1920  # fits the wall screen without scrolling sideways
+    # Fits the wall screen without scrolling sideways. (evaluate waits for the
+    # card; bounding_box does not, and the cards are redrawn every refresh.)
+    assert card.evaluate("e => e.getBoundingClientRect().right") <= 1920
 
     page.locator("#canary-window").click()
     page.locator(".mw-canary .Select-option, .mw-canary [role=option]").filter(has_text="5m").first.click()
