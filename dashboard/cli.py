@@ -61,19 +61,27 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     return _run_app(create_app(settings, demo_services(settings)), settings)
 
 
+def _listen(settings: Settings, make: Callable[[str, int], Any]) -> Any:
+    """A server on --listen, or one line saying why there is none."""
+    host, port = settings.listen
+    try:
+        return make(host, port)
+    except OSError as error:
+        raise SourceError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
+
+
 def _run_app(app: Any, settings: Settings) -> int:
     from werkzeug.serving import make_server
 
-    host, port = settings.listen
-    # Werkzeug prints its own lines and exits when the port is taken: bind
-    # once first so the user gets meshwatch's one line instead.
-    try:
+    def make(host: str, port: int) -> Any:
+        # Werkzeug prints its own lines and exits when the port is taken:
+        # bind once first so the user gets meshwatch's one line instead.
         with socket.create_server((host, port)):
             pass
-        server = make_server(host, port, app.server, threaded=True)
-    except OSError as error:
-        raise SourceError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
-    print(f"meshwatch {__version__}: dashboard on http://{host}:{server.server_port}/", file=sys.stderr)
+        return make_server(host, port, app.server, threaded=True)
+
+    server = _listen(settings, make)
+    print(f"meshwatch {__version__}: dashboard on http://{settings.listen[0]}:{server.server_port}/", file=sys.stderr)
     server.serve_forever()
     return 0
 
@@ -83,11 +91,8 @@ def cmd_simulate(settings: Settings, args: argparse.Namespace) -> int:
     from queries.simulator.server import make_server
 
     simulation = Simulation(speed=settings.speed, phase=settings.phase)
+    server = _listen(settings, lambda host, port: make_server(simulation, host, port))
     host, port = settings.listen
-    try:
-        server = make_server(simulation, host, port)
-    except OSError as error:
-        raise SourceError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
     held = f"holding phase {settings.phase}" if settings.phase else "replaying the story"
     print(f"meshwatch {__version__}: simulated Bookinfo mesh ({held}, speed {settings.speed:g}) "
           f"on http://{host}:{port}/metrics and /api (Jaeger); clock starts at {simulation.start:.3f}",

@@ -14,6 +14,7 @@ import plotly.graph_objects as go
 from dash import dcc, html
 
 from dashboard.trace import Row, ServiceTotals, SpanDetails, Tag, TraceSummary, TraceTree
+from layouts.shell import banner_style
 
 LOOKBACKS = [("5m", 300), ("15m", 900), ("1h", 3600), ("6h", 21600), ("24h", 86400), ("48h", 172800)]
 ERROR_RED = "#ff4d4f"
@@ -54,10 +55,6 @@ def no_jaeger_message() -> html.Div:
                 ". Jaeger's v3 API is detected; force it with ", html.Code("--jaeger-api v3"), "."]),
         html.P("You can still open a trace exported from the Jaeger UI (\"Download JSON\") with the button above."),
     ])
-
-
-def banner(message: str | None) -> dict[str, str]:
-    return {"display": "block"} if message else {"display": "none"}
 
 
 def size_text(size_bytes: int) -> str:
@@ -111,7 +108,7 @@ def search_page(prefill: dict[str, str], max_upload_bytes: int) -> html.Div:
     return html.Div(className="mw-traces", children=[
         dcc.Store(id="traces-prefill", data=prefill),
         form,
-        html.Div(id="traces-banner", className="mw-banner mw-banner-stale", style=banner(None)),
+        html.Div(id="traces-banner", className="mw-banner mw-banner-stale", style=banner_style(None)),
         dcc.Graph(id="traces-scatter", figure=scatter_figure([]), config={"displayModeBar": False}, style=HIDDEN),
         html.Div(id="traces-results", className="mw-trace-results"),
     ])
@@ -197,7 +194,7 @@ def trace_page(trace_id: str, span_id: str | None, max_upload_bytes: int) -> htm
         dcc.Store(id="trace-page-shown", data=0),
         html.Div(id="trace-url-sync", style=HIDDEN),
         html.Div(id="trace-label-clicks", style=HIDDEN),
-        html.Div(id="trace-banner", className="mw-banner mw-banner-stale", style=banner(None)),
+        html.Div(id="trace-banner", className="mw-banner mw-banner-stale", style=banner_style(None)),
         # Shown while the page's render callback runs; its text follows the load.
         html.Div(id="trace-loading", className="mw-trace-loading", children=loading_text(trace_id, None, None)),
         dcc.Interval(id="trace-loading-tick", interval=400, disabled=True),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import json
 import re
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from typing import Any, Callable, Sequence
@@ -177,6 +178,10 @@ class PrometheusSource:
             raise SourceError(f"Prometheus at {self.url} sent a result that is not a range vector") from None
         frame = pd.DataFrame(rows, columns=VERSION_TRAFFIC_COLUMNS)
         return frame.astype({"time": "float64", **{label: "string" for label in labels}, "rps": "float64"})
+
+    def check(self) -> None:
+        """One trivial query: Prometheus is up and evaluates PromQL."""
+        self.query(promql.READINESS, time.time())
 
     def mesh(self, at: float, window: str, namespaces: Sequence[str] = ()) -> MeshTelemetry:
         queries = promql.mesh_queries(window, namespaces)

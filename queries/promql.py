@@ -134,6 +134,10 @@ def version_traffic(window: str, namespaces: Sequence[str] = ()) -> str:
     return f"sum by ({by}) (rate(istio_requests_total{{{selector}}}[{window}]))"
 
 
+# Readiness: Prometheus evaluates PromQL; touches no series.
+READINESS = "vector(1)"
+
+
 def mesh_queries(window: str, namespaces: Sequence[str] = ()) -> dict[str, str]:
     """The queries of one mesh refresh, by the MeshTelemetry field they fill."""
     return {

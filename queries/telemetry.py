@@ -100,6 +100,10 @@ class TelemetrySource(Protocol):
         """Telemetry for the window ending at `at` (unix seconds)."""
         ...
 
+    def check(self) -> None:
+        """Raise SourceError unless the source answers (a cheap readiness probe)."""
+        ...
+
     def version_traffic(self, start: float, end: float, step: float, window: str,
                         namespaces: Sequence[str] = ()) -> pd.DataFrame:
         """Delivered request rate per service and destination workload over

@@ -391,6 +391,14 @@ def _object_problem(value: Any, where: str) -> str | None:
     return None if isinstance(value, dict) else f"{where}: expected an object"
 
 
+def _an_object(check: Callable[[dict[str, Any], str], str | None]) -> Callable[[Any, str], str | None]:
+    """A field check that first makes sure the value is a JSON object."""
+    def checked(value: Any, where: str) -> str | None:
+        return _object_problem(value, where) or check(value, where)
+
+    return checked
+
+
 def _int_problem(value: Any, where: str, unit: str, optional: bool = False) -> str | None:
     if optional and value is None:
         return None
@@ -403,34 +411,29 @@ def _required(raw: dict[str, Any], key: str, where: str) -> str | None:
     return f"{_at(where, key)}: missing" if raw.get(key) is None else None
 
 
-def _v1_tag_problem(tag: Any, where: str) -> str | None:
-    if not isinstance(tag, dict):
-        return f"{where}: expected an object"
+@_an_object
+def _v1_tag_problem(tag: dict[str, Any], where: str) -> str | None:
     return None if isinstance(tag.get("key"), str) else f"{_at(where, 'key')}: expected a string"
 
 
-def _v1_log_problem(log: Any, where: str) -> str | None:
-    if not isinstance(log, dict):
-        return f"{where}: expected an object"
+@_an_object
+def _v1_log_problem(log: dict[str, Any], where: str) -> str | None:
     return _first(lambda: _int_problem(log.get("timestamp"), _at(where, "timestamp"), "µs", optional=True),
                   lambda: _each(log.get("fields"), _at(where, "fields"), _v1_tag_problem))
 
 
-def _v1_reference_problem(ref: Any, where: str) -> str | None:
-    if not isinstance(ref, dict):
-        return f"{where}: expected an object"
+@_an_object
+def _v1_reference_problem(ref: dict[str, Any], where: str) -> str | None:
     return _required(ref, "spanID", where)
 
 
-def _v1_process_problem(process: Any, where: str) -> str | None:
-    if not isinstance(process, dict):
-        return f"{where}: expected an object"
+@_an_object
+def _v1_process_problem(process: dict[str, Any], where: str) -> str | None:
     return _each(process.get("tags"), _at(where, "tags"), _v1_tag_problem)
 
 
-def _v1_span_problem(raw: Any, where: str) -> str | None:
-    if not isinstance(raw, dict):
-        return f"{where}: expected an object"
+@_an_object
+def _v1_span_problem(raw: dict[str, Any], where: str) -> str | None:
     process = raw.get("process")
     return _first(
         lambda: _required(raw, "spanID", where),
@@ -477,31 +480,27 @@ def _otlp_value_problem(value: Any, where: str) -> str | None:
     return None
 
 
-def _otlp_attribute_problem(attribute: Any, where: str) -> str | None:
-    if not isinstance(attribute, dict):
-        return f"{where}: expected an object"
+@_an_object
+def _otlp_attribute_problem(attribute: dict[str, Any], where: str) -> str | None:
     if not isinstance(attribute.get("key"), str):
         return f"{_at(where, 'key')}: expected a string"
     return _otlp_value_problem(attribute.get("value"), _at(where, "value"))
 
 
-def _otlp_link_problem(link: Any, where: str) -> str | None:
-    if not isinstance(link, dict):
-        return f"{where}: expected an object"
+@_an_object
+def _otlp_link_problem(link: dict[str, Any], where: str) -> str | None:
     return _first(lambda: _required(link, "spanId", where),
                   lambda: _each(link.get("attributes"), _at(where, "attributes"), _otlp_attribute_problem))
 
 
-def _otlp_event_problem(event: Any, where: str) -> str | None:
-    if not isinstance(event, dict):
-        return f"{where}: expected an object"
+@_an_object
+def _otlp_event_problem(event: dict[str, Any], where: str) -> str | None:
     return _first(lambda: _int_problem(event.get("timeUnixNano"), _at(where, "timeUnixNano"), "ns", optional=True),
                   lambda: _each(event.get("attributes"), _at(where, "attributes"), _otlp_attribute_problem))
 
 
-def _otlp_span_problem(raw: Any, where: str) -> str | None:
-    if not isinstance(raw, dict):
-        return f"{where}: expected an object"
+@_an_object
+def _otlp_span_problem(raw: dict[str, Any], where: str) -> str | None:
     status = raw.get("status")
     return _first(
         lambda: _required(raw, "traceId", where),
@@ -516,15 +515,13 @@ def _otlp_span_problem(raw: Any, where: str) -> str | None:
     )
 
 
-def _otlp_scope_problem(scope: Any, where: str) -> str | None:
-    if not isinstance(scope, dict):
-        return f"{where}: expected an object"
+@_an_object
+def _otlp_scope_problem(scope: dict[str, Any], where: str) -> str | None:
     return _each(scope.get("spans"), _at(where, "spans"), _otlp_span_problem)
 
 
-def _otlp_resource_problem(resource_spans: Any, where: str) -> str | None:
-    if not isinstance(resource_spans, dict):
-        return f"{where}: expected an object"
+@_an_object
+def _otlp_resource_problem(resource_spans: dict[str, Any], where: str) -> str | None:
     resource = resource_spans.get("resource")
     if resource and not isinstance(resource, dict):
         return f"{_at(where, 'resource')}: expected an object"

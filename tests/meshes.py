@@ -47,6 +47,10 @@ class ScriptedSource:
             raise SourceError(self.failure)
         return self.mesh_telemetry
 
+    def check(self) -> None:
+        if self.failure:
+            raise SourceError(self.failure)
+
     def version_traffic(self, start: float, end: float, step: float, window: str,
                         namespaces: Sequence[str] = ()) -> pd.DataFrame:
         if self.failure:

@@ -38,6 +38,7 @@ from dashboard.trace import (
     waterfall_rows,
 )
 from layouts import traces as views
+from layouts.shell import banner_style
 from queries.jaeger import MAX_TRACE_BYTES, TraceNotFound, check_trace_id
 from queries.telemetry import SourceError
 from queries.trace_records import TraceRecord, canonical_trace_id, read_export
@@ -78,13 +79,16 @@ class TraceCache:
         self._loading: dict[str, _Load] = {}
         self._lock = threading.Lock()
 
+    def _cached(self, key: str) -> TraceTree | None:
+        """The tree under `key`, marked recently used; call with the lock held."""
+        tree = self._trees.get(key)
+        if tree is not None:
+            self._trees.move_to_end(key)
+        return tree
+
     def get(self, trace_id: str) -> TraceTree | None:
-        key = canonical_trace_id(trace_id)
         with self._lock:
-            tree = self._trees.get(key)
-            if tree is not None:
-                self._trees.move_to_end(key)
-            return tree
+            return self._cached(canonical_trace_id(trace_id))
 
     def put(self, trace: TraceRecord) -> TraceTree:
         tree = build_tree(trace)
@@ -100,9 +104,8 @@ class TraceCache:
         seconds, and a page asks from several callbacks at once)."""
         key = canonical_trace_id(trace_id)
         with self._lock:
-            tree = self._trees.get(key)
+            tree = self._cached(key)
             if tree is not None:
-                self._trees.move_to_end(key)
                 return tree
             pending = self._loading.get(key)
             leading = pending is None
@@ -234,9 +237,9 @@ def register(app: Dash, services: Services, settings: Settings) -> None:
         for trace in traces:
             cache.put(trace)
         if len(traces) == 1:
-            return f"/trace/{traces[0].trace_id}", None, views.banner(None), no_update
+            return f"/trace/{traces[0].trace_id}", None, banner_style(None), no_update
         links = views.trace_links([trace.trace_id for trace in traces]) if traces else no_update
-        return no_update, message, views.banner(message), links
+        return no_update, message, banner_style(message), links
 
     for upload_id, banner_id, links_id in UPLOADS:
         app.callback(Output("url", "href", allow_duplicate=True), Output(banner_id, "children", allow_duplicate=True),
@@ -253,13 +256,13 @@ def register(app: Dash, services: Services, settings: Settings) -> None:
                   Input("traces-prefill", "data"), State("traces-service", "value"), prevent_initial_call="initial_duplicate")
     def list_services(_: Any, current: str | None) -> tuple[Any, Any, Any]:
         if jaeger is None:
-            return [], None, views.banner(None)
+            return [], None, banner_style(None)
         try:
             names = jaeger.services()
         except SourceError as error:
             message = f"Jaeger: {error}"
-            return no_update, message, views.banner(message)
-        return sorted(set(names) | ({current} if current else set())), None, views.banner(None)
+            return no_update, message, banner_style(message)
+        return sorted(set(names) | ({current} if current else set())), None, banner_style(None)
 
     @app.callback(Output("traces-operation", "options"), Input("traces-service", "value"),
                   State("traces-operation", "value"))
@@ -282,29 +285,29 @@ def register(app: Dash, services: Services, settings: Settings) -> None:
     def search(_: Any, prefill: dict[str, str] | None, service: str | None, operation: str | None, tags: str | None,
                min_duration: str | None, max_duration: str | None, lookback: str | None, limit: Any) -> tuple[Any, ...]:
         if jaeger is None:
-            return no_update, views.HIDDEN, views.no_jaeger_message(), "mw-trace-results", None, views.banner(None)
+            return no_update, views.HIDDEN, views.no_jaeger_message(), "mw-trace-results", None, banner_style(None)
         if not service:
             if ctx.triggered_id == "traces-prefill":
                 return no_update, views.HIDDEN, "Choose a service and press Find traces.", \
-                    "mw-trace-results mw-muted", None, views.banner(None)
+                    "mw-trace-results mw-muted", None, banner_style(None)
             message = "Choose a service to search."
-            return no_update, no_update, no_update, no_update, message, views.banner(message)
+            return no_update, no_update, no_update, no_update, message, banner_style(message)
         try:
             found = jaeger.search(service, operation or None, parse_tags(tags), (min_duration or "").strip() or None,
                                   (max_duration or "").strip() or None, LOOKBACK_SECONDS.get(lookback or "1h", 3600),
                                   max(1, min(int(limit or 20), 1500)), services.clock())
         except ValueError as error:
-            return no_update, no_update, no_update, no_update, str(error), views.banner(str(error))
+            return no_update, no_update, no_update, no_update, str(error), banner_style(str(error))
         except SourceError as error:
             message = f"Jaeger: {error}. The results below are from the last successful search (stale)."
-            return no_update, no_update, no_update, "mw-trace-results mw-stale", message, views.banner(message)
+            return no_update, no_update, no_update, "mw-trace-results mw-stale", message, banner_style(message)
         for trace in found:
             cache.put(trace)
         summaries = [summarise(trace) for trace in found]
         message = None if summaries else unknown_service(service)
         results = None if message else views.result_list(summaries)
         return views.scatter_figure(summaries), views.scatter_style(summaries), results, "mw-trace-results", \
-            message, views.banner(message)
+            message, banner_style(message)
 
     def unknown_service(service: str) -> str | None:
         """Why a search found nothing, when the reason is a service Jaeger has never seen."""
@@ -354,10 +357,10 @@ def register(app: Dash, services: Services, settings: Settings) -> None:
             message = str(error)
             if shown is None or isinstance(error, (ValueError, TraceNotFound, TraceNotInMemory)):
                 # No trace to show: the banner alone says why, and the trace's tools go away.
-                return no_update, no_update, views.HIDDEN, views.HIDDEN, None, message, views.banner(message), \
+                return no_update, no_update, views.HIDDEN, views.HIDDEN, None, message, banner_style(message), \
                     "", 0, None, no_update
             message += " (showing the trace as last loaded)"
-            return no_update, no_update, no_update, no_update, no_update, message, views.banner(message), \
+            return no_update, no_update, no_update, no_update, no_update, message, banner_style(message), \
                 no_update, no_update, no_update, no_update
         options = options or []
         collapse = view_state(tree, collapse_in, reveal)
@@ -377,7 +380,7 @@ def register(app: Dash, services: Services, settings: Settings) -> None:
                                     len(hidden))
         label = f"rows {page * PAGE_ROWS + 1:,}–{page * PAGE_ROWS + len(window):,} of {len(rows):,}" if rows else "no rows"
         # Later renders (find, page turns) take a moment, not a load.
-        return figure, views.waterfall_style(len(window)), {}, {}, header, None, views.banner(None), label, page, \
+        return figure, views.waterfall_style(len(window)), {}, {}, header, None, banner_style(None), label, page, \
             collapse_data(collapse), "Updating…"
 
     @app.callback(Output("trace-loading", "children", allow_duplicate=True), Input("trace-loading-tick", "n_intervals"),

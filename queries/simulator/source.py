@@ -74,6 +74,9 @@ class SimulatedTelemetry:
     def __init__(self, simulation: "Simulation") -> None:
         self._simulation = simulation
 
+    def check(self) -> None:
+        """Always ready: the simulation runs in this process."""
+
     @staticmethod
     def _request_series(keys: list, metric: str, namespaces: Sequence[str]) -> tuple[list[int], list[dict[str, str]]]:
         chosen, labels = [], []
