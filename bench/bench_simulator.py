@@ -14,8 +14,11 @@ import argparse
 import time
 import tracemalloc
 
-from dashboard.canary import HISTORY_SECONDS, HISTORY_STEP_SECONDS
+from dashboard.canary.observation import HISTORY_SECONDS, HISTORY_STEP_SECONDS
+from queries.duration import prometheus_duration
 from queries.simulator import Simulation
+
+MINUTE = prometheus_duration("1m")
 
 START = 1_800_000_000.0
 
@@ -31,10 +34,10 @@ def main() -> None:
     cpu = time.process_time() - cpu
     at = simulation.now
     started = time.perf_counter()
-    simulation.telemetry.mesh(at, "1m")
+    simulation.telemetry.mesh(at, MINUTE)
     refresh = time.perf_counter() - started
     started = time.perf_counter()
-    simulation.telemetry.version_traffic(at - HISTORY_SECONDS, at, HISTORY_STEP_SECONDS, "1m")
+    simulation.telemetry.version_traffic(at - HISTORY_SECONDS, at, HISTORY_STEP_SECONDS, MINUTE)
     history = time.perf_counter() - started
     print(f"story simulated:         1 h in {cpu:.1f} s CPU = {3600 / cpu:.0f} story s per CPU s")
     print(f"mesh refresh (1m):       {refresh * 1000:.1f} ms")

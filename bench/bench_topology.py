@@ -39,14 +39,15 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dashboard.config import resolve  # noqa: E402
-from dashboard.snapshot import snapshot_document  # noqa: E402
-from dashboard.topology import build_graph  # noqa: E402
+from dashboard.app.config import resolve  # noqa: E402
+from dashboard.mesh.snapshot import snapshot_document  # noqa: E402
+from dashboard.mesh.build import build_graph  # noqa: E402
 from queries import promql  # noqa: E402
+from queries.duration import prometheus_duration  # noqa: E402
 from queries.prometheus import PrometheusSource  # noqa: E402
-from tests.prom import END, CountingProxy, Counter, Gauge, Histogram, start_prometheus, write_openmetrics  # noqa: E402
+from tests.support.prometheus import END, CountingProxy, Counter, Gauge, Histogram, start_prometheus, write_openmetrics  # noqa: E402
 
-WINDOW = "1m"
+WINDOW = prometheus_duration("1m")
 # Three samples per series cover the 1m window ending at END; more only
 # grows the backfill.
 SPAN, STEP = 60.0, 30.0
@@ -227,7 +228,7 @@ def payload_sizes(document: dict[str, Any]) -> dict[str, float | None]:
     sizes: dict[str, float | None] = {"document_mb": len(json.dumps(document, allow_nan=False)) / 1e6,
                                       "elements_mb": None}
     try:
-        from layouts.topology import elements, place
+        from layouts.topology.graph import elements, place
     except ImportError:
         return sizes
     positions = place(document["nodes"], document["edges"], {})

@@ -102,8 +102,9 @@ def generate(spans: int, seed: int = 1) -> dict[str, Any]:
 
 
 def analyse(document: Any) -> Any:
-    from dashboard.trace import build_tree, trace_document
-    from queries.trace_records import read_export
+    from dashboard.traces.document import trace_document
+    from dashboard.traces.tree import build_tree
+    from queries.traces.export import read_export
 
     tree = build_tree(read_export(document)[0])
     trace_document(tree)
@@ -126,8 +127,8 @@ def measure_paint(path: Path, trace_id: str) -> tuple[float, float]:
     import threading
 
     from dashboard.app import create_app
-    from dashboard.config import resolve
-    from dashboard.services import Services
+    from dashboard.app.config import resolve
+    from dashboard.app.services import Services
     from queries.jaeger import JaegerClient
 
     body = path.read_bytes()

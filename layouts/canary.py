@@ -5,6 +5,8 @@ figures out. Sized for a wall screen: big shares, a verdict badge readable
 from across the room, observed-vs-configured bars, canary-minus-baseline
 deltas, the reasons in words, and the last hour's split as a stacked area.
 `service_summary` is the compact form for the topology's side panel.
+Styles are CSS classes (assets/canary.css); only data (a version's colour,
+a bar's width) travels as CSS variables.
 """
 
 from __future__ import annotations
@@ -15,36 +17,25 @@ from typing import Sequence
 import plotly.graph_objects as go
 from dash import dcc, html
 
-from dashboard.canary import (
-    BASELINE,
-    HOLD,
-    MIRROR,
-    NO_DATA,
-    PROMOTE,
-    RETIRED,
-    ROLL_BACK,
-    SERVING,
-    Call,
-    Deltas,
-    ServiceRelease,
-    VersionFigures,
-    percent,
-)
-from dashboard.circuit import OPEN
+from dashboard.canary.observation import Call, VersionFigures
+from dashboard.canary.release import ServiceRelease
+from dashboard.canary.verdict import Deltas
+from dashboard.canary.versions import BASELINE, MIRROR, RETIRED, SERVING
+from dashboard.format import milliseconds, percent, rate, signed
+from dashboard.mesh.circuit import OPEN
+from layouts.controls import window_picker
+from layouts.links import page_href
 
-VERDICT_COLOURS = {PROMOTE: "#27ae60", HOLD: "#f39c12", ROLL_BACK: "#e74c3c", NO_DATA: "#7f8c8d"}
 # One colour per version, in version order, shared by the bars and the chart.
 VERSION_COLOURS = ("#3498db", "#e67e22", "#9b59b6", "#1abc9c", "#e84393", "#f1c40f", "#95a5a6")
 STRATEGY_WORDS = {"weighted": "weighted canary", "blue-green": "blue-green switch", "single": "single route",
                   "content": "routed by request content", "none": "no split configured"}
-MUTED = "var(--mw-muted, #95a5a6)"
 
 
-def verdict_badge(verdict: str, size: int = 34) -> html.Span:
-    return html.Span(verdict.upper(), className="mw-verdict", **{"data-verdict": verdict}, style={
-        "background": VERDICT_COLOURS.get(verdict, "#7f8c8d"), "color": "#fff", "fontWeight": "bold",
-        "fontSize": f"{size}px", "padding": "4px 18px", "borderRadius": "6px", "letterSpacing": "1px",
-        "whiteSpace": "nowrap"})
+def verdict_badge(verdict: str, small: bool = False) -> html.Span:
+    """Coloured by `data-verdict` in CSS."""
+    return html.Span(verdict.upper(), className="mw-verdict" + (" mw-verdict-small" if small else ""),
+                     **{"data-verdict": verdict})
 
 
 def _colour(release: ServiceRelease, version: VersionFigures) -> str:
@@ -52,46 +43,28 @@ def _colour(release: ServiceRelease, version: VersionFigures) -> str:
     return VERSION_COLOURS[index % len(VERSION_COLOURS)]
 
 
-def _ms(value: float | None) -> str:
-    return "—" if value is None else f"{value:.0f} ms"
-
-
-def _rps(value: float | None) -> str:
-    return "—" if value is None else f"{value:.2f}/s"
-
-
-def _signed(value: float | None, unit: str, scale: float = 1.0, digits: int = 0) -> str:
-    return "—" if value is None else f"{value * scale:+.{digits}f}{unit}"
-
-
 def deltas_text(deltas: Deltas, baseline: str) -> str:
-    return (f"Δ vs {baseline}: rate {_signed(deltas.rps, '/s', digits=2)} · success "
-            f"{_signed(deltas.success_ratio, ' pts', 100, 1)} · p50 {_signed(deltas.p50_ms, ' ms')} · "
-            f"p99 {_signed(deltas.p99_ms, ' ms')}")
+    return (f"Δ vs {baseline}: rate {signed(deltas.rps, '/s', digits=2)} · success "
+            f"{signed(deltas.success_ratio, ' pts', 100, 1)} · p50 {signed(deltas.p50_ms, ' ms')} · "
+            f"p99 {signed(deltas.p99_ms, ' ms')}")
 
 
-def split_bars(version: VersionFigures, colour: str) -> html.Div:
+def split_bars(version: VersionFigures) -> html.Div:
     """Observed share (solid) above configured weight (outlined), same scale."""
-    def bar(value: float | None, label: str, solid: bool) -> html.Div:
+    def bar(value: float | None, label: str, kind: str) -> html.Div:
         width = max(0.0, min(1.0, value or 0.0))
-        fill = {"background": colour} if solid else {"border": f"3px solid {colour}", "boxSizing": "border-box"}
         # Nothing drawn for 0 or unknown: an outline's border alone would show a sliver.
-        inner = html.Div(className="mw-bar-fill", style={"width": f"{width * 100:.1f}%", "height": "100%",
-                                                         "borderRadius": "3px", **fill}) if width > 0 else None
-        return html.Div(style={"display": "flex", "alignItems": "center", "gap": "10px"}, children=[
-            html.Span(label, style={"width": "112px", "color": MUTED, "fontSize": "16px"}),
-            html.Div(style={"flex": "1", "height": "22px", "background": "rgba(255,255,255,0.06)", "borderRadius": "3px"},
-                     children=inner),
-            html.Span(percent(value), style={"width": "74px", "textAlign": "right", "fontSize": "18px",
-                                             "whiteSpace": "nowrap"}),
-        ])
+        fill = html.Div(className=f"mw-bar-fill mw-bar-{kind}", style={"--mw-bar": f"{width * 100:.1f}%"}) \
+            if width > 0 else None
+        return html.Div(className="mw-bar", children=[
+            html.Span(label, className="mw-bar-label"), html.Div(fill, className="mw-bar-track"),
+            html.Span(percent(value), className="mw-bar-value")])
 
-    outline = {"outline": "3px solid #e74c3c", "outlineOffset": "3px"} if version.deviates else {}
-    return html.Div(className="mw-split", style={"display": "grid", "gap": "4px", **outline}, children=[
-        bar(version.share, "observed", True), bar(version.configured_weight, "configured", False)])
+    return html.Div(className="mw-split" + (" mw-deviates" if version.deviates else ""), children=[
+        bar(version.share, "observed", "observed"), bar(version.configured_weight, "configured", "configured")])
 
 
-def _role(release: ServiceRelease, version: VersionFigures) -> str:
+def _role(version: VersionFigures) -> str:
     if version.state == RETIRED:
         return "retired"
     if version.role == BASELINE:
@@ -110,35 +83,28 @@ def failing_calls_line(failing: Sequence[Call]) -> html.Div | None:
         return None
     words = [" ".join([f"→ {c.service}", *([f"{percent(c.error_ratio)} failing"] if c.error_ratio is not None else []),
                        *(["· circuit OPEN"] if c.circuit == OPEN else [])]) for c in failing]
-    return html.Div("calls " + " · ".join(words), className="mw-failing-calls",
-                    style={"fontSize": "19px", "color": "#ff6b5b", "fontWeight": "bold"})
+    return html.Div("calls " + " · ".join(words), className="mw-failing-calls")
 
 
 def version_row(release: ServiceRelease, version: VersionFigures) -> html.Div:
-    colour = _colour(release, version)
     judgement = next((j for j in release.judgements if j.version == version.label), None)
-    figures = [("rate", _rps(version.rps)), ("success", percent(version.success_ratio, 1)),
-               ("p50", _ms(version.p50_ms)), ("p99", _ms(version.p99_ms))]
-    dimmed = {"opacity": "0.55"} if version.state == RETIRED else {}
-    return html.Div(className="mw-version", **{"data-version": version.label}, style={
-        "display": "grid", "gridTemplateColumns": "190px 170px 1fr", "gap": "18px", "alignItems": "center",
-        "padding": "10px 0", "borderTop": "1px solid var(--mw-line, #2f3640)", **dimmed}, children=[
+    figures = [("rate", rate(version.rps)), ("success", percent(version.success_ratio, 1)),
+               ("p50", milliseconds(version.p50_ms, 0)), ("p99", milliseconds(version.p99_ms, 0))]
+    shown = version.share is not None
+    return html.Div(className="mw-version" + (" mw-retired" if version.state == RETIRED else ""),
+                    style={"--mw-version": _colour(release, version)}, **{"data-version": version.label}, children=[
         html.Div([
-            html.Div(version.label, style={"fontSize": "30px", "fontWeight": "bold", "color": colour}),
-            html.Div(f"{_role(release, version)} · {version.workload or 'no workload'}",
-                     style={"color": MUTED, "fontSize": "15px"}),
+            html.Div(version.label, className="mw-version-label"),
+            html.Div(f"{_role(version)} · {version.workload or 'no workload'}", className="mw-version-role"),
         ]),
-        html.Div(percent(version.share) if version.share is not None else version.state,
-                 className="mw-share", style={"fontSize": "46px" if version.share is not None else "24px",
-                                              "fontWeight": "bold", "textAlign": "right", "whiteSpace": "nowrap"}),
+        html.Div(percent(version.share) if shown else version.state,
+                 className="mw-share" + ("" if shown else " mw-share-state")),
         html.Div([
-            split_bars(version, colour),
-            html.Div(" · ".join(f"{name} {value}" for name, value in figures),
-                     style={"fontSize": "19px", "marginTop": "6px"}),
+            split_bars(version),
+            html.Div(" · ".join(f"{name} {value}" for name, value in figures), className="mw-version-figures"),
             failing_calls_line(version.failing_calls),
             # After a completed rollout the baseline has no figures left to compare with.
-            html.Div(deltas_text(judgement.deltas, release.baseline or "baseline"), className="mw-deltas",
-                     style={"fontSize": "17px", "color": MUTED})
+            html.Div(deltas_text(judgement.deltas, release.baseline or "baseline"), className="mw-deltas")
             if judgement and release.baseline and version.role != SERVING else None,
         ]),
     ])
@@ -169,23 +135,19 @@ def history_figure(release: ServiceRelease) -> go.Figure:
 def service_card(release: ServiceRelease) -> html.Section:
     routing = release.routing
     strategy = STRATEGY_WORDS[routing.strategy] if routing else "no VirtualService"
-    has_history = not release.history.empty
     return html.Section(className="mw-canary-card", id=f"canary-{release.namespace}-{release.service}",
-                        **{"data-service": f"{release.service}.{release.namespace}"}, style={
-        "background": "var(--mw-panel, #1e232b)", "border": "1px solid var(--mw-line, #2f3640)",
-        "borderRadius": "8px", "padding": "14px 20px"}, children=[
-        html.Header(style={"display": "flex", "alignItems": "center", "gap": "18px"}, children=[
-            html.H2(release.service, style={"fontSize": "34px", "margin": "0"}),
+                        **{"data-service": f"{release.service}.{release.namespace}"}, children=[
+        html.Header(className="mw-canary-head", children=[
+            html.H2(release.service),
             html.Span(f"{release.namespace} · {strategy} · {release.requests:.0f} requests in {release.window}",
-                      style={"color": MUTED, "fontSize": "17px"}),
-            html.Span(style={"flex": "1"}),
+                      className="mw-canary-meta"),
+            html.Span(className="mw-spacer"),
             verdict_badge(release.verdict),
         ]),
         html.Div([version_row(release, v) for v in release.versions]),
-        html.Ul([html.Li(reason) for reason in release.reasons], className="mw-reasons",
-                style={"fontSize": "19px", "lineHeight": "1.45", "margin": "10px 0", "paddingLeft": "24px"}),
+        html.Ul([html.Li(reason) for reason in release.reasons], className="mw-reasons"),
         dcc.Graph(figure=history_figure(release), config={"displayModeBar": False}, className="mw-canary-history")
-        if has_history else html.P("No history of the split in the last hour.", style={"color": MUTED}),
+        if not release.history.empty else html.P("No history of the split in the last hour.", className="mw-hint"),
     ])
 
 
@@ -194,27 +156,22 @@ def releases_view(releases: Sequence[ServiceRelease], service: str | None = None
         what = (f"No traffic and no VirtualService for {service}." if service else
                 "No release in play: no service has more than one version receiving traffic, "
                 "none had in the last hour, and no VirtualService splits or mirrors traffic.")
-        return html.Div(what, className="mw-hint", style={"fontSize": "24px", "padding": "40px"})
-    return html.Div(className="mw-canary-grid", style={
-        "display": "grid", "gridTemplateColumns": "repeat(auto-fit, minmax(880px, 1fr))", "gap": "16px"},
-        children=[service_card(r) for r in releases])
+        return html.Div(what, className="mw-hint mw-canary-none")
+    return html.Div(className="mw-canary-grid", children=[service_card(r) for r in releases])
 
 
 def _title(service: str | None) -> html.H1:
     return html.H1("Releases: observed split, configured weights, verdict" + (f" — {service}" if service else ""),
-                   style={"fontSize": "26px", "margin": "6px 0"})
+                   className="mw-canary-title")
 
 
-def page(refresh_s: float, service: str | None, window: str, windows: Sequence[str]) -> html.Div:
+def page(refresh_s: float, service: str | None, windows: Sequence[str], window: str) -> html.Div:
     """The live page; `windows` are the picker's choices (at low traffic a
     longer window is what gathers enough requests for a verdict)."""
     return html.Div(className="mw-canary", children=[
-        html.Div(className="mw-controls", style={"justifyContent": "space-between"}, children=[
-            _title(service),
-            html.Label(["Window", dcc.Dropdown(id="canary-window", options=list(windows), value=window,
-                                               clearable=False, style={"width": "140px"})]),
-        ]),
-        html.Div(id="canary-banner", className="mw-banner", style={"display": "none"}),
+        html.Div(className="mw-controls mw-canary-controls", children=[
+            _title(service), window_picker("canary-window", windows, window)]),
+        html.Div(id="canary-banner", className="mw-banner", hidden=True),
         html.Div(id="canary-status", className="mw-status"),
         html.Div(id="canary-cards", children=html.P("Loading…", className="mw-hint")),
         dcc.Interval(id="canary-tick", interval=int(refresh_s * 1000) or 5000, disabled=refresh_s <= 0),
@@ -228,27 +185,27 @@ def bad_address(problem: str) -> html.Div:
     nothing polls, so nothing waits forever."""
     return html.Div(className="mw-canary", children=[
         _title(None),
-        html.Div(problem, className="mw-banner mw-banner-stale mw-canary-problem"),
-        html.P(["Open ", dcc.Link("/canary", href="/canary"), " for every release in play, or "
-                "/canary?service=NAME[.NAMESPACE]&window=5m for one service."],
-               className="mw-hint", style={"fontSize": "20px"}),
+        html.Div(problem, className="mw-banner mw-banner-stale mw-canary-problem mw-page-problem"),
+        html.P(["Open ", dcc.Link("/canary", href=page_href("/canary")), " for every release in play, or "
+                "/canary?service=NAME[.NAMESPACE]&window=5m for one service."], className="mw-hint mw-big-hint"),
     ])
 
 
 def waiting(refresh_s: float) -> html.P:
     """The cards' place while no refresh has succeeded yet (the banner says why)."""
     retry = f"retrying every {refresh_s:g} s" if refresh_s > 0 else "reload the page to retry"
-    return html.P(f"Nothing to show yet: {retry}.", className="mw-hint mw-canary-waiting", style={"fontSize": "20px"})
+    return html.P(f"Nothing to show yet: {retry}.", className="mw-hint mw-canary-waiting mw-big-hint")
 
 
 def service_summary(release: ServiceRelease) -> html.Div:
     """Compact release state for the topology's side panel beside a service node."""
     rows = [html.Tr([html.Th(v.label), html.Td(percent(v.share) if v.share is not None else v.state),
-                     html.Td("cfg " + percent(v.configured_weight), style={"color": MUTED})])
+                     html.Td("cfg " + percent(v.configured_weight), className="mw-muted")])
             for v in release.versions]
     return html.Div(className="mw-canary-summary", children=[
-        html.Div([html.Span("Release ", style={"fontSize": "18px"}), verdict_badge(release.verdict, 18)]),
+        html.Div([html.Span("Release ", className="mw-summary-caption"), verdict_badge(release.verdict, small=True)]),
         html.Table(rows, className="mw-facts"),
-        html.P(release.reasons[0], style={"fontSize": "15px"}) if release.reasons else None,
-        dcc.Link("Canary view →", href=f"/canary?service={release.service}.{release.namespace}", className="mw-link"),
+        html.P(release.reasons[0], className="mw-summary-reason") if release.reasons else None,
+        dcc.Link("Canary view →", href=page_href("/canary", {"service": f"{release.service}.{release.namespace}"}),
+                 className="mw-link"),
     ])

@@ -1,15 +1,14 @@
-"""The frame around every page: header, navigation, page slot; and the banner style."""
+"""The frame around every page: header, navigation, the page slot; and the
+page for an address no page serves."""
 
 from __future__ import annotations
 
+import dash
 from dash import dcc, html
 
+from layouts.links import page_href
+
 NAV = [("Topology", "/"), ("Traces", "/traces"), ("Canary", "/canary")]
-
-
-def banner_style(message: str | None) -> dict:
-    """A page's banner is shown only while it has something to say."""
-    return {"display": "block"} if message else {"display": "none"}
 
 
 def story_badge(name: str, description: str, ends_in_s: float | None, held: bool) -> str:
@@ -29,16 +28,16 @@ def shell(mode: str) -> html.Div:
                     html.Span("meshwatch", className="mw-brand"),
                     html.Span("demo: simulated Bookinfo mesh" if mode == "demo" else "", id="mode-badge",
                               className="mw-mode"),
-                    html.Nav([dcc.Link(label, href=href, className="mw-nav-link") for label, href in NAV],
+                    html.Nav([dcc.Link(label, href=page_href(path), className="mw-nav-link") for label, path in NAV],
                              className="mw-nav"),
                 ],
             ),
-            html.Main(id="page", className="mw-page"),
+            html.Main(dash.page_container, id="page", className="mw-page"),
             *([dcc.Interval(id="story-tick", interval=2000)] if mode == "demo" else []),
         ],
     )
 
 
 def not_found(path: str) -> html.Div:
-    return html.Div([html.H2("Not found"), html.P(f"No page at {path}. "), dcc.Link("Back to the topology", href="/")],
-                    className="mw-not-found")
+    return html.Div([html.H2("Not found"), html.P(f"No page at {path}. "),
+                     dcc.Link("Back to the topology", href=page_href("/"))], className="mw-not-found")

@@ -1,7 +1,7 @@
 """A client for Jaeger's query service: the v1 JSON API the Jaeger UI calls,
 and the v3 API (OTLP JSON) that Jaeger's newest releases keep.
 
-Every method returns plain records (queries.trace_records) and raises
+Every method returns plain records (queries.traces.records) and raises
 SourceError with one line fit for a user. The HTTP layer is a `transport`
 callable `(path, params) -> (status, content type, body)`, so the simulated
 mesh can answer the v1 paths without a socket.
@@ -17,23 +17,18 @@ from typing import Any, Callable
 
 import requests
 
-from queries.telemetry import SourceError
-from queries.trace_records import (
-    Dependency,
-    TraceRecord,
-    canonical_trace_id,
-    parse_otlp,
-    parse_v1_trace,
-    tag_text,
-)
+from queries.duration import go_duration_seconds
+from queries.errors import SourceError
+from queries.http import CappedSession, request_failure
+from queries.traces import jaeger_v1, otlp
+from queries.traces.details import tag_text
+from queries.traces.records import Dependency, TraceRecord, canonical_trace_id
 
 Transport = Callable[[str, dict[str, str]], tuple[int, str, bytes]]
 
 # A 100k-span Istio trace is ~100 MB of JSON; past this, refuse rather than
 # exhaust the dashboard's memory. Uploaded trace files share the cap.
 MAX_TRACE_BYTES = 512 * 1024 * 1024
-# Go's time.ParseDuration units, which Jaeger parses minDuration/maxDuration with.
-_GO_DURATION = re.compile(r"^\d+(\.\d+)?(ns|us|µs|ms|s|m|h)$")
 _TRACE_ID = re.compile(r"^[0-9a-fA-F]{1,32}$")
 
 
@@ -41,10 +36,15 @@ class TraceNotFound(SourceError):
     """Jaeger answered, but has no trace with that id."""
 
 
-def go_duration(text: str) -> str:
-    """A duration filter as Jaeger parses it (`250ms`, `1.2s`); ValueError otherwise."""
+def duration_filter(text: str) -> str:
+    """A duration filter as Jaeger parses it (`250ms`, `1.2s`: Go's
+    time.ParseDuration), positive; ValueError otherwise."""
     value = text.strip()
-    if not _GO_DURATION.match(value):
+    try:
+        valid = go_duration_seconds(value) > 0
+    except ValueError:
+        valid = False
+    if not valid:
         raise ValueError(f"bad duration {text!r}: use a number and a unit, e.g. 250ms, 1.2s")
     return value
 
@@ -58,37 +58,19 @@ def check_trace_id(trace_id: str) -> str:
 
 def requests_transport(base_url: str, timeout: float) -> Transport:
     """GET `base_url + path` with requests, reading at most MAX_TRACE_BYTES."""
-    session = requests.Session()
+    session = CappedSession(MAX_TRACE_BYTES, "narrow the search")
+    backend = f"Jaeger at {base_url}"
 
     def get(path: str, params: dict[str, str]) -> tuple[int, str, bytes]:
         try:
-            with session.get(base_url + path, params=params, timeout=timeout, stream=True) as response:
-                chunks, total = [], 0
-                for chunk in response.iter_content(1 << 20):
-                    total += len(chunk)
-                    if total > MAX_TRACE_BYTES:
-                        raise SourceError(f"Jaeger at {base_url} sent more than {MAX_TRACE_BYTES >> 20} MB; "
-                                          "narrow the search")
-                    chunks.append(chunk)
-                return response.status_code, response.headers.get("Content-Type", ""), b"".join(chunks)
-        except requests.exceptions.Timeout:
-            raise SourceError(f"Jaeger at {base_url} did not answer within {timeout:g}s") from None
-        except requests.exceptions.ConnectionError as error:
-            raise SourceError(f"cannot reach Jaeger at {base_url}: {_reason(error)}") from None
+            response = session.get(base_url + path, params=params, timeout=timeout)
+        except SourceError as error:
+            raise SourceError(f"{backend} {error}") from None
         except requests.exceptions.RequestException as error:
-            raise SourceError(f"Jaeger at {base_url}: {_reason(error)}") from None
+            raise request_failure(backend, timeout, error) from None
+        return response.status_code, response.headers.get("Content-Type", ""), response.content
 
     return get
-
-
-def _reason(error: Exception) -> str:
-    text = str(error)
-    for pattern in (r"(Connection refused)", r"(Name or service not known)", r"(Read timed out)",
-                    r"\[Errno -?\d+\] ([^'\")]+)"):
-        match = re.search(pattern, text)
-        if match:
-            return match.group(1).strip()
-    return text.splitlines()[0][:200] if text else type(error).__name__
 
 
 def error_text(status: int, body: bytes) -> str:
@@ -177,7 +159,7 @@ class JaegerClient:
         strings (`250ms`); `end` is unix seconds (default now)."""
         end_s = time.time() if end is None else end
         start_us, end_us = int((end_s - lookback_s) * 1e6), int(end_s * 1e6)
-        durations = {name: go_duration(value) for name, value in
+        durations = {name: duration_filter(value) for name, value in
                      (("min", min_duration), ("max", max_duration)) if value}
         if self.api == "v3":
             traces = self._search_v3(service, operation, durations, start_us, end_us, limit)
@@ -250,13 +232,13 @@ class JaegerClient:
         if not isinstance(data, list):
             raise SourceError(f"Jaeger at {self.base_url}{path} sent data that is not a list of traces")
         try:
-            return [parse_v1_trace(item, f"data[{i}]") for i, item in enumerate(data)]
+            return [jaeger_v1.parse_trace(item, f"data[{i}]") for i, item in enumerate(data)]
         except SourceError as error:
             raise SourceError(f"Jaeger at {self.base_url}{path}: {error}") from None
 
     def _otlp_traces(self, payload: dict[str, Any], path: str) -> list[TraceRecord]:
         try:
-            return parse_otlp(payload)
+            return otlp.parse_traces(payload)
         except SourceError as error:
             raise SourceError(f"Jaeger at {self.base_url}{path}: {error}") from None
 

@@ -13,10 +13,13 @@ from typing import Any, Callable, Sequence
 import pandas as pd
 import requests
 from prometheus_api_client import PrometheusApiClientException, PrometheusConnect
-from urllib3.exceptions import ReadTimeoutError
 from urllib3.util.retry import Retry
 
 from queries import promql
+from queries.duration import Duration
+from queries.envoy import outbound_cluster
+from queries.errors import SourceError
+from queries.http import CappedSession, request_failure
 from queries.telemetry import (
     CLUSTER_STAT_LABELS,
     LATENCY_LABELS,
@@ -25,11 +28,9 @@ from queries.telemetry import (
     UNKNOWN,
     VERSION_TRAFFIC_COLUMNS,
     MeshTelemetry,
-    SourceError,
+    empty_frame,
 )
 
-# Envoy's outbound cluster name: outbound|PORT|SUBSET|FQDN
-_OUTBOUND_CLUSTER = re.compile(r"^outbound\|\d*\|(?P<subset>[^|]*)\|(?P<host>.+)$")
 # A response larger than this is refused rather than parsed: a mesh this big
 # needs a namespace filter, not a browser tab that never paints.
 MAX_RESPONSE_BYTES = 256 * 1024 * 1024
@@ -56,46 +57,24 @@ def cluster_stat_rows(result: list[dict[str, Any]]) -> pd.DataFrame:
     rows: list[dict[str, Any]] = []
     for series in result:
         metric = series["metric"]
-        match = _OUTBOUND_CLUSTER.match(metric.get("cluster_name", ""))
-        if not match:
+        cluster = outbound_cluster(metric.get("cluster_name", ""))
+        if cluster is None:
             continue
-        host = match.group("host").split(".")
         rows.append({
             "source_workload_namespace": metric.get("namespace", UNKNOWN),
             "source_canonical_service": _coalesce(metric.get("service_istio_io_canonical_name", ""), metric.get("app", "")),
             "source_canonical_revision": _coalesce(metric.get("service_istio_io_canonical_revision", ""), metric.get("version", "")),
-            "destination_service_name": host[0],
-            "destination_service_namespace": host[1] if len(host) > 2 else UNKNOWN,
-            "subset": match.group("subset"),
+            "destination_service_name": cluster.service,
+            "destination_service_namespace": cluster.namespace or UNKNOWN,
+            "subset": cluster.subset,
             "stat": metric.get("stat", ""),
             "value": float(series["value"][1]),
         })
     if not rows:
-        return MeshTelemetry.empty(0, "1m").cluster_stats
+        return empty_frame(CLUSTER_STAT_LABELS, "value")
     frame = pd.DataFrame(rows)
     frame[CLUSTER_STAT_LABELS] = frame[CLUSTER_STAT_LABELS].astype("string")
     return frame
-
-
-class _CappedSession(requests.Session):
-    """A session that refuses bodies over MAX_RESPONSE_BYTES before parsing them."""
-
-    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
-        kwargs["stream"] = True
-        response = super().send(request, **kwargs)
-        size = int(response.headers.get("Content-Length") or 0)
-        if size > MAX_RESPONSE_BYTES:
-            response.close()
-            raise SourceError(f"response of {size} bytes is larger than meshwatch reads; filter by namespace")
-        chunks, total = [], 0
-        for chunk in response.iter_content(1 << 20):
-            total += len(chunk)
-            if total > MAX_RESPONSE_BYTES:
-                response.close()
-                raise SourceError("response is larger than meshwatch reads; filter by namespace")
-            chunks.append(chunk)
-        response._content = b"".join(chunks)
-        return response
 
 
 def describe_http_error(error: PrometheusApiClientException) -> str:
@@ -118,16 +97,12 @@ def describe_http_error(error: PrometheusApiClientException) -> str:
 class PrometheusSource:
     """Runs `promql.mesh_queries` as instant queries and returns MeshTelemetry."""
 
-    queries_per_refresh = len(promql.mesh_queries("1m"))
+    queries_per_refresh = len(promql.MESH_QUERY_NAMES)
 
     def __init__(self, url: str, timeout: float = 10.0) -> None:
         self.url = url
         self.timeout = timeout
-        session = _CappedSession()
-        # One quick retry on a dropped connection; never the client's default
-        # 3 tries with backoff, which stalls a refresh for seconds.
-        session.mount("http://", requests.adapters.HTTPAdapter(max_retries=Retry(total=1, connect=1, read=0, status=0, backoff_factor=0)))
-        session.mount("https://", requests.adapters.HTTPAdapter(max_retries=Retry(total=1, connect=1, read=0, status=0, backoff_factor=0)))
+        session = CappedSession(MAX_RESPONSE_BYTES, "filter by namespace")
         self._client = PrometheusConnect(url=url, session=session, timeout=timeout, retry=Retry(total=0))
 
     def query(self, promql_text: str, at: float) -> list[dict[str, Any]]:
@@ -141,28 +116,21 @@ class PrometheusSource:
 
     def _call(self, send: Callable[[], Any]) -> Any:
         """The client call's result; any failure becomes a one-line SourceError."""
+        backend = f"Prometheus at {self.url}"
         try:
             return send()
         except SourceError as error:
-            raise SourceError(f"Prometheus at {self.url}: {error}") from None
+            raise SourceError(f"{backend} {error}") from None
         except requests.exceptions.JSONDecodeError:
-            raise SourceError(f"Prometheus at {self.url} sent a response that is not Prometheus API JSON") from None
-        except requests.exceptions.Timeout:
-            raise SourceError(f"Prometheus at {self.url} did not answer within {self.timeout:g}s") from None
-        except requests.exceptions.ConnectionError as error:
-            # Without retries urllib3 wraps a read timeout in MaxRetryError,
-            # which requests reports as a ConnectionError.
-            if isinstance(getattr(error.args[0] if error.args else None, "reason", None), ReadTimeoutError):
-                raise SourceError(f"Prometheus at {self.url} did not answer within {self.timeout:g}s") from None
-            raise SourceError(f"cannot reach Prometheus at {self.url}: {_reason(error)}") from None
+            raise SourceError(f"{backend} sent a response that is not Prometheus API JSON") from None
         except requests.exceptions.RequestException as error:
-            raise SourceError(f"Prometheus at {self.url}: {_reason(error)}") from None
+            raise request_failure(backend, self.timeout, error) from None
         except PrometheusApiClientException as error:
             raise SourceError(f"Prometheus at {self.url} refused the query: {describe_http_error(error)}") from None
         except (ValueError, KeyError, TypeError):
             raise SourceError(f"Prometheus at {self.url} sent a response that is not Prometheus API JSON") from None
 
-    def version_traffic(self, start: float, end: float, step: float, window: str,
+    def version_traffic(self, start: float, end: float, step: float, window: Duration,
                         namespaces: Sequence[str] = ()) -> pd.DataFrame:
         """Delivered rps per service and workload from `start` to `end` (a
         range query): columns VERSION_TRAFFIC_COLUMNS, `time` in unix seconds."""
@@ -183,7 +151,7 @@ class PrometheusSource:
         """One trivial query: Prometheus is up and evaluates PromQL."""
         self.query(promql.READINESS, time.time())
 
-    def mesh(self, at: float, window: str, namespaces: Sequence[str] = ()) -> MeshTelemetry:
+    def mesh(self, at: float, window: Duration, namespaces: Sequence[str] = ()) -> MeshTelemetry:
         queries = promql.mesh_queries(window, namespaces)
         # The four queries are independent: sent at once, a refresh waits for
         # the slowest (the latency buckets) rather than for their sum.
@@ -202,12 +170,3 @@ class PrometheusSource:
         except (ValueError, TypeError, IndexError, KeyError):
             raise SourceError(f"Prometheus at {self.url} sent samples that are not numbers") from None
 
-
-def _reason(error: Exception) -> str:
-    """The innermost useful words of a requests/urllib3 error."""
-    text = str(error)
-    for pattern in (r"\[Errno -?\d+\] ([^'\")]+)", r"(Connection refused)", r"(Name or service not known)", r"(Read timed out)"):
-        match = re.search(pattern, text)
-        if match:
-            return match.group(1).strip()
-    return text.splitlines()[0][:200] if text else type(error).__name__

@@ -7,8 +7,9 @@ only for callers without a sidecar (`source_workload="unknown"`), which the
 source reporter never sees, so the two reporters are never added for one
 request.
 
-Namespaces reach a query only after DNS-1123 validation
-(`dashboard.config.namespace`) and are regex-escaped here as well.
+Windows are `queries.duration.Duration`s (only a parsed duration reaches a
+query); namespaces reach a query only after DNS-1123 validation
+(`dashboard.app.config.namespace`) and are regex-escaped here as well.
 """
 
 from __future__ import annotations
@@ -16,19 +17,8 @@ from __future__ import annotations
 import re
 from typing import Sequence
 
-from queries.telemetry import LATENCY_LABELS, REQUEST_LABELS, TCP_LABELS, ConfigError, VERSION_TRAFFIC_COLUMNS
-
-_DURATION = re.compile(r"^(\d+)(ms|s|m|h|d)$")
-_DURATION_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def duration_seconds(text: str) -> float:
-    """Seconds in a Prometheus duration such as `30s`, `1m`, `2h`; only a
-    duration that passes this may be pasted into a query as a window."""
-    match = _DURATION.match(text.strip())
-    if not match or int(match.group(1)) == 0:
-        raise ConfigError(f"bad duration {text!r}: use a number and a unit, e.g. 30s, 1m, 5m, 1h")
-    return int(match.group(1)) * _DURATION_SECONDS[match.group(2)]
+from queries.duration import Duration
+from queries.telemetry import LATENCY_LABELS, REQUEST_LABELS, TCP_LABELS, VERSION_TRAFFIC_COLUMNS
 
 
 # Series a reporter contributes: the caller side for sidecar callers, the
@@ -63,7 +53,7 @@ def _namespace_regex(namespaces: Sequence[str]) -> str:
     return "|".join(re.escape(ns).replace("\\", "\\\\") for ns in namespaces)
 
 
-def _series(metric: str, window: str, selector: str, namespaces: Sequence[str]) -> str:
+def _series(metric: str, window: Duration, selector: str, namespaces: Sequence[str]) -> str:
     """`rate(...)` over the series of one reporter selector, limited to series
     touching the namespaces (source or destination side) when any are given."""
     if not namespaces:
@@ -74,7 +64,7 @@ def _series(metric: str, window: str, selector: str, namespaces: Sequence[str]) 
     )
 
 
-def _rate_by(metric: str, labels: Sequence[str], window: str, namespaces: Sequence[str]) -> str:
+def _rate_by(metric: str, labels: Sequence[str], window: Duration, namespaces: Sequence[str]) -> str:
     """Summed rates of one metric per label set, from both reporter selectors;
     `reporter` is among the labels, so `or` never merges their series."""
     return " or ".join(
@@ -83,19 +73,19 @@ def _rate_by(metric: str, labels: Sequence[str], window: str, namespaces: Sequen
     )
 
 
-def request_rates(window: str, namespaces: Sequence[str] = ()) -> str:
+def request_rates(window: Duration, namespaces: Sequence[str] = ()) -> str:
     """Requests per second per caller, callee, protocol, code and response flag."""
     return _rate_by("istio_requests_total", REQUEST_LABELS, window, namespaces)
 
 
-def latency_buckets(window: str, namespaces: Sequence[str] = ()) -> str:
+def latency_buckets(window: Duration, namespaces: Sequence[str] = ()) -> str:
     """Duration-histogram bucket rates; quantiles are interpolated from them
     exactly as `histogram_quantile` does, so one query serves every edge and
     every quantile."""
     return _rate_by("istio_request_duration_milliseconds_bucket", LATENCY_LABELS, window, namespaces)
 
 
-def tcp_bytes(window: str, namespaces: Sequence[str] = ()) -> str:
+def tcp_bytes(window: Duration, namespaces: Sequence[str] = ()) -> str:
     """TCP bytes per second, sent plus received, per caller and callee.
 
     The two counters are summed after `sum by`: a single rate() over both
@@ -105,7 +95,7 @@ def tcp_bytes(window: str, namespaces: Sequence[str] = ()) -> str:
     return f"(({sent}) + ({received})) or ({sent}) or ({received})"
 
 
-def cluster_stats(window: str) -> str:
+def cluster_stats(window: Duration) -> str:
     """Envoy outbound-cluster stats of the callers' sidecars, one series per
     caller workload, destination cluster and stat (label `stat`)."""
     by = _by(ENVOY_POD_LABELS)
@@ -119,7 +109,7 @@ def cluster_stats(window: str) -> str:
     return " or ".join(parts)
 
 
-def version_traffic(window: str, namespaces: Sequence[str] = ()) -> str:
+def version_traffic(window: Duration, namespaces: Sequence[str] = ()) -> str:
     """Delivered requests per second per service and destination workload
     (the canary split over time), for a range query.
 
@@ -138,7 +128,11 @@ def version_traffic(window: str, namespaces: Sequence[str] = ()) -> str:
 READINESS = "vector(1)"
 
 
-def mesh_queries(window: str, namespaces: Sequence[str] = ()) -> dict[str, str]:
+# The MeshTelemetry fields one mesh refresh fills, one query each.
+MESH_QUERY_NAMES = ("requests", "latency", "tcp", "cluster_stats")
+
+
+def mesh_queries(window: Duration, namespaces: Sequence[str] = ()) -> dict[str, str]:
     """The queries of one mesh refresh, by the MeshTelemetry field they fill."""
     return {
         "requests": request_rates(window, namespaces),

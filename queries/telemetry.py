@@ -1,4 +1,4 @@
-"""The tidy frames every telemetry source returns, and the errors of data sources and user input.
+"""The tidy frames every telemetry source returns.
 
 One row per Prometheus series of an instant query, with Istio's own label
 names as columns, so that the Prometheus source and the simulated mesh hand
@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from typing import Protocol, Sequence
 
 import pandas as pd
+
+from queries.duration import Duration
 
 # The identity of a caller and a callee, as Istio labels it.
 SOURCE_LABELS = [
@@ -64,14 +66,14 @@ class MeshTelemetry:
     """
 
     at: float
-    window: str
+    window: Duration
     requests: pd.DataFrame
     latency: pd.DataFrame
     tcp: pd.DataFrame
     cluster_stats: pd.DataFrame
 
     @classmethod
-    def empty(cls, at: float, window: str) -> "MeshTelemetry":
+    def empty(cls, at: float, window: Duration) -> "MeshTelemetry":
         return cls(
             at=at,
             window=window,
@@ -82,21 +84,12 @@ class MeshTelemetry:
         )
 
 
-class SourceError(Exception):
-    """A data source failed; str(error) is one line fit for a user."""
-
-
-class ConfigError(ValueError):
-    """Bad input from the user (an option, a file, a query parameter); the
-    message is one line fit for a user."""
-
-
 class TelemetrySource(Protocol):
     """Anything that can describe the mesh at an instant: Prometheus or the simulator."""
 
     queries_per_refresh: int
 
-    def mesh(self, at: float, window: str, namespaces: Sequence[str] = ()) -> MeshTelemetry:
+    def mesh(self, at: float, window: Duration, namespaces: Sequence[str] = ()) -> MeshTelemetry:
         """Telemetry for the window ending at `at` (unix seconds)."""
         ...
 
@@ -104,7 +97,7 @@ class TelemetrySource(Protocol):
         """Raise SourceError unless the source answers (a cheap readiness probe)."""
         ...
 
-    def version_traffic(self, start: float, end: float, step: float, window: str,
+    def version_traffic(self, start: float, end: float, step: float, window: Duration,
                         namespaces: Sequence[str] = ()) -> pd.DataFrame:
         """Delivered request rate per service and destination workload over
         time: columns VERSION_TRAFFIC_COLUMNS, one row per series and step."""

@@ -4,7 +4,7 @@ for `meshwatch demo`, `meshwatch simulate`, tests and benchmarks.
 Modules, one concern each:
 - kernel: the discrete-event clock and processes;
 - bookinfo: workloads, pods, calls and service times;
-- istio: VirtualService / DestinationRule config and its manifests;
+- istio: the VirtualService / DestinationRule config and its manifests;
 - envoy: a caller's outbound cluster (connection pool, outlier detection);
 - fortio: the load client's commands and results;
 - story: the phases of the Bookinfo canary and circuit-breaking story;

@@ -30,6 +30,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Generator
 
+from queries.envoy import NO_FLAG, NO_HEALTHY_UPSTREAM, UPSTREAM_OVERFLOW
 from queries.simulator.bookinfo import Workload, draw
 from queries.simulator.istio import ConnectionPool, OutlierDetection
 from queries.simulator.kernel import Kernel, Signal
@@ -44,7 +45,7 @@ CONNECTION_REUSE_DELAY = (0.00025, 0.6)
 # Envoy's default max_ejection_time, raised to baseEjectionTime when larger.
 MAX_EJECTION_TIME = 300.0
 
-ADMITTED, OVERFLOW, NO_HEALTHY_UPSTREAM = "-", "UO", "UH"
+ADMITTED, OVERFLOW = NO_FLAG, UPSTREAM_OVERFLOW
 
 
 @dataclass

@@ -1,8 +1,8 @@
 """The Istio traffic configuration the simulated mesh obeys.
 
-VirtualService weighted routes choose a subset per request; DestinationRule
-subsets, connection pools and outlier detection shape each caller's Envoy
-clusters (see `queries.simulator.envoy`). `manifests` renders them as
+A host's weighted route (`WeightedRoute`, a VirtualService's one HTTP route)
+chooses a subset per request; its `SubsetPolicy` (a DestinationRule's subsets,
+connection pool and outlier detection) shapes each caller's Envoy clusters (see `queries.simulator.envoy`). `manifests` renders them as
 `kubectl get vs,dr -o yaml` items (networking.istio.io/v1beta1).
 """
 
@@ -36,7 +36,9 @@ class OutlierDetection:
 
 
 @dataclass(frozen=True)
-class DestinationRule:
+class SubsetPolicy:
+    """A DestinationRule's subsets, connection pool and outlier detection for one host."""
+
     host: str
     subsets: tuple[str, ...]
     connection_pool: ConnectionPool | None = None
@@ -44,22 +46,22 @@ class DestinationRule:
 
 
 @dataclass(frozen=True)
-class VirtualService:
-    """One weighted HTTP route: (subset, weight) pairs."""
+class WeightedRoute:
+    """A VirtualService's one weighted HTTP route for a host: (subset, weight) pairs."""
 
     host: str
     route: tuple[tuple[str, int], ...]
 
 
-def choose_subset(service: VirtualService, rng: random.Random) -> str:
+def choose_subset(route: WeightedRoute, rng: random.Random) -> str:
     """A subset with probability weight / sum(weights), as Envoy's weighted clusters."""
-    total = sum(weight for _, weight in service.route)
+    total = sum(weight for _, weight in route.route)
     point = rng.uniform(0, total)
-    for subset, weight in service.route:
+    for subset, weight in route.route:
         point -= weight
         if point <= 0 and weight > 0:
             return subset
-    return next(subset for subset, weight in reversed(service.route) if weight > 0)
+    return next(subset for subset, weight in reversed(route.route) if weight > 0)
 
 
 def _seconds(value: float) -> str:
@@ -70,22 +72,22 @@ def _metadata(name: str, namespace: str) -> dict[str, Any]:
     return {"name": name, "namespace": namespace}
 
 
-def virtual_service_manifest(service: VirtualService, namespace: str) -> dict[str, Any]:
+def virtual_service_manifest(route: WeightedRoute, namespace: str) -> dict[str, Any]:
     return {
         "apiVersion": API_VERSION,
         "kind": "VirtualService",
-        "metadata": _metadata(service.host, namespace),
+        "metadata": _metadata(route.host, namespace),
         "spec": {
-            "hosts": [service.host],
+            "hosts": [route.host],
             "http": [{"route": [
-                {"destination": {"host": service.host, "subset": subset}, "weight": weight}
-                for subset, weight in service.route
+                {"destination": {"host": route.host, "subset": subset}, "weight": weight}
+                for subset, weight in route.route
             ]}],
         },
     }
 
 
-def destination_rule_manifest(rule: DestinationRule, namespace: str) -> dict[str, Any]:
+def destination_rule_manifest(rule: SubsetPolicy, namespace: str) -> dict[str, Any]:
     spec: dict[str, Any] = {
         "host": rule.host,
         "subsets": [{"name": subset, "labels": {"version": subset}} for subset in rule.subsets],
@@ -110,11 +112,11 @@ def destination_rule_manifest(rule: DestinationRule, namespace: str) -> dict[str
             "metadata": _metadata(rule.host, namespace), "spec": spec}
 
 
-def manifests(virtual_services: tuple[VirtualService, ...], rules: tuple[DestinationRule, ...],
+def manifests(routes: tuple[WeightedRoute, ...], policies: tuple[SubsetPolicy, ...],
               namespace: str) -> list[dict[str, Any]]:
     """The VirtualServices then DestinationRules, as `kubectl get vs,dr -o yaml` items."""
-    return ([virtual_service_manifest(service, namespace) for service in virtual_services]
-            + [destination_rule_manifest(rule, namespace) for rule in rules])
+    return ([virtual_service_manifest(route, namespace) for route in routes]
+            + [destination_rule_manifest(policy, namespace) for policy in policies])
 
 
 def fqdn(host: str, namespace: str) -> str:

@@ -15,6 +15,7 @@ import re
 from typing import Any, Mapping
 from urllib.parse import unquote
 
+from queries.duration import go_duration_seconds
 from queries.simulator.traces import TraceQuery, TraceStore, trace_id_hex, trace_json
 
 JSON = "application/json"
@@ -22,8 +23,6 @@ TEXT = "text/plain; charset=utf-8"
 DEFAULT_LIMIT = 100
 SEARCH_LOOKBACK = 48 * 3600.0
 DEPENDENCIES_LOOKBACK_MS = 24 * 3600 * 1000
-_GO_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-_GO_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)([^\d.]*)")
 
 Answer = tuple[int, str, bytes]
 
@@ -76,37 +75,13 @@ def _time_param(params: Mapping[str, Any], name: str, unit: float, default: floa
         raise BadRequest(f"unable to parse param '{name}': {error}") from None
 
 
-def go_duration(text: str) -> float:
-    """Seconds in a Go duration string (`250ms`, `1.5s`, `1h2m`), as time.ParseDuration."""
-    body = text[1:] if text[:1] in "+-" else text
-    sign = -1.0 if text.startswith("-") else 1.0
-    if body == "0":
-        return 0.0
-    if not body:
-        raise BadRequest(f'time: invalid duration "{text}"')
-    total, position = 0.0, 0
-    for match in _GO_DURATION_PART.finditer(body):
-        if match.start() != position:
-            break
-        number, unit = match.groups()
-        if not unit:
-            raise BadRequest(f'time: missing unit in duration "{text}"')
-        if unit not in _GO_UNITS:
-            raise BadRequest(f'time: unknown unit "{unit}" in duration "{text}"')
-        total += float(number) * _GO_UNITS[unit]
-        position = match.end()
-    if position != len(body):
-        raise BadRequest(f'time: invalid duration "{text}"')
-    return sign * total
-
-
 def _duration_param(params: Mapping[str, Any], name: str) -> float | None:
     text = _first(params, name)
     if not text:
         return None
     try:
-        return go_duration(text)
-    except BadRequest as error:
+        return go_duration_seconds(text)
+    except ValueError as error:
         raise BadRequest(f"unable to parse param '{name}': {error}") from None
 
 

@@ -87,7 +87,7 @@ class Mesh:
     def _configure(self, cluster: UpstreamCluster, name: str) -> None:
         _, _, subset, host = name.split("|")
         service = host.split(".")[0]
-        rule = self.config.destination_rule(service)
+        rule = self.config.policy(service)
         had_detection = cluster.detection is not None
         cluster.configure(rule.connection_pool if rule else None, rule.outlier_detection if rule else None)
         cluster.set_members(workloads_of(service, subset, self.config.deployed))
@@ -113,7 +113,7 @@ class Mesh:
         """Every outbound cluster the caller's sidecar has: one per service
         and one per DestinationRule subset (Envoy builds them whether used or not)."""
         clusters = []
-        for rule in self.config.destination_rules:
+        for rule in self.config.policies:
             for subset in ("", *rule.subsets):
                 clusters.append(self.cluster(caller, rule.host, subset))
         return clusters
@@ -141,7 +141,7 @@ class Mesh:
         """One request from a caller's app to a service; returns the HTTP code."""
         started = self.kernel.now
         yield draw(self.rng, PROXY_TIME)
-        route = self.config.virtual_service(call.service)
+        route = self.config.route(call.service)
         subset = choose_subset(route, self.rng) if route else ""
         cluster = self.cluster(caller, call.service, subset)
         client = self._span(CLIENT, caller, call, parent, subset=subset, caller=caller, user_agent=user_agent)
@@ -198,7 +198,7 @@ class Mesh:
     def load_test(self, caller: Workload, run: fortio.LoadRun) -> Generator[object, object, fortio.LoadResult | None]:
         """A fortio run from the caller's pod; its result is kept in `load_results`."""
         if run.skip_while_ejected:
-            route = self.config.virtual_service(run.service)
+            route = self.config.route(run.service)
             target = self.cluster(caller, run.service, route.route[0][0] if route else "")
             if target.membership_healthy == 0:
                 return None

@@ -33,7 +33,7 @@ from queries.simulator.metrics import COUNTER, Evaluation, History, Registry
 from queries.simulator.source import SimulatedTelemetry
 from queries.simulator.story import episodes, phase_at, phase_named, phase_start
 from queries.simulator.traces import TraceStore
-from queries.telemetry import SourceError
+from queries.errors import SourceError
 
 # Story seconds already played when the clock starts: one default window.
 LEAD_IN = 60.0
@@ -179,7 +179,7 @@ class Simulation:
         """VirtualServices and DestinationRules in force, as `kubectl get vs,dr -o yaml` items."""
         with self._lock:
             config = self.mesh.config
-            return manifests(config.virtual_services, config.destination_rules, NAMESPACE)
+            return manifests(config.routes, config.policies, NAMESPACE)
 
     def load_results(self) -> list[LoadResult]:
         """The recent fortio runs (newest last), with their codes and flags."""

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 import pandas as pd
 
-from queries.promql import duration_seconds
+from queries.duration import Duration
+from queries.errors import SourceError
 from queries import promql
 from queries.prometheus import instant_vector_frame, cluster_stat_rows
 from queries.simulator.exposition import pod_labels
@@ -28,7 +29,6 @@ from queries.telemetry import (
     UNKNOWN,
     VERSION_TRAFFIC_COLUMNS,
     MeshTelemetry,
-    SourceError,
 )
 
 if TYPE_CHECKING:
@@ -90,8 +90,8 @@ class SimulatedTelemetry:
                 labels.append(series)
         return chosen, labels
 
-    def mesh(self, at: float, window: str, namespaces: Sequence[str] = ()) -> MeshTelemetry:
-        sample = self._simulation.evaluate(at, duration_seconds(window))
+    def mesh(self, at: float, window: Duration, namespaces: Sequence[str] = ()) -> MeshTelemetry:
+        sample = self._simulation.evaluate(at, window.seconds)
         requests_at, requests = self._request_series(sample.keys, REQUESTS, namespaces)
         buckets_at, buckets = self._request_series(sample.keys, BUCKETS, namespaces)
         rates = sample.rate
@@ -121,12 +121,12 @@ class SimulatedTelemetry:
                 result.append(series)
         return result
 
-    def version_traffic(self, start: float, end: float, step: float, window: str,
+    def version_traffic(self, start: float, end: float, step: float, window: Duration,
                         namespaces: Sequence[str] = ()) -> pd.DataFrame:
         """promql.version_traffic as a range query: delivered rps per service
         and destination workload (the server side's count), at start,
         start + step, ... <= end."""
-        seconds = duration_seconds(window)
+        seconds = window.seconds
         wanted = set(namespaces)
         steps = np.arange(start, end + step * 1e-9, step) if step > 0 and end >= start else np.array([])
         if len(steps) > MAX_POINTS:

@@ -26,10 +26,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterator
 
-from queries.telemetry import ConfigError
+from queries.errors import ConfigError
 from queries.simulator.bookinfo import SERVICES
 from queries.simulator.fortio import LoadRun
-from queries.simulator.istio import ConnectionPool, DestinationRule, OutlierDetection, VirtualService
+from queries.simulator.istio import ConnectionPool, OutlierDetection, SubsetPolicy, WeightedRoute
 
 
 @dataclass(frozen=True)
@@ -37,14 +37,14 @@ class MeshConfig:
     """What is deployed and which VirtualServices/DestinationRules are in force."""
 
     deployed: frozenset[str]
-    virtual_services: tuple[VirtualService, ...]
-    destination_rules: tuple[DestinationRule, ...]
+    routes: tuple[WeightedRoute, ...]
+    policies: tuple[SubsetPolicy, ...]
 
-    def virtual_service(self, host: str) -> VirtualService | None:
-        return next((vs for vs in self.virtual_services if vs.host == host), None)
+    def route(self, host: str) -> WeightedRoute | None:
+        return next((route for route in self.routes if route.host == host), None)
 
-    def destination_rule(self, host: str) -> DestinationRule | None:
-        return next((dr for dr in self.destination_rules if dr.host == host), None)
+    def policy(self, host: str) -> SubsetPolicy | None:
+        return next((policy for policy in self.policies if policy.host == host), None)
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ class Phase:
         return self.hold_every or self.duration
 
 
-BREAKER = DestinationRule(
+BREAKER = SubsetPolicy(
     "ratings", ("v1",),
     connection_pool=ConnectionPool(max_connections=1, http1_max_pending_requests=1),
     outlier_detection=OutlierDetection(consecutive_5xx_errors=5, interval=1.0, base_ejection_time=180.0,
@@ -86,9 +86,9 @@ def _config(reviews: tuple[tuple[str, int], ...], deployed: frozenset[str], brea
     subsets = {"productpage": ("v1",), "details": ("v1",), "reviews": tuple(s for s, _ in reviews), "ratings": ("v1",)}
     routes = {service: ((subsets[service][0], 100),) for service in SERVICES}
     routes["reviews"] = reviews
-    rules = tuple(BREAKER if service == "ratings" and breaker else DestinationRule(service, subsets[service])
+    rules = tuple(BREAKER if service == "ratings" and breaker else SubsetPolicy(service, subsets[service])
                   for service in SERVICES)
-    return MeshConfig(deployed, tuple(VirtualService(s, routes[s]) for s in SERVICES), rules)
+    return MeshConfig(deployed, tuple(WeightedRoute(s, routes[s]) for s in SERVICES), rules)
 
 
 PHASES: tuple[Phase, ...] = (

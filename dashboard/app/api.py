@@ -1,0 +1,117 @@
+"""The JSON API and the probes: one Flask blueprint, one argument parser,
+one error helper.
+
+`/api/graph`, `/api/canary` and `/api/trace/<id>` serve exactly the documents
+`meshwatch snapshot|canary|trace` print; bad input answers 400, a failing
+data source 502, an unknown trace or path 404, each as `{"error": "..."}`.
+`/healthz` says the process serves; `/readyz` that Prometheus answers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+
+from dashboard.app import config
+from dashboard.app.refresh import mesh_graph, release_view, routing_config
+from dashboard.app.runtime import Runtime, current
+from dashboard.app.trace_cache import TraceNotInMemory
+from dashboard.canary.document import canary_document
+from dashboard.mesh.snapshot import snapshot_document
+from dashboard.traces.document import trace_document
+from queries.duration import Duration
+from queries.errors import ConfigError, SourceError
+from queries.jaeger import TraceNotFound, check_trace_id
+
+api = Blueprint("meshwatch_api", __name__)
+
+
+def error_response(message: str, status: int) -> Response:
+    response = jsonify({"error": message})
+    response.status_code = status
+    return response
+
+
+@dataclass(frozen=True)
+class ViewArguments:
+    """What a view is asked for in the query string, validated like the CLI's options."""
+
+    at: float
+    window: Duration
+    namespaces: tuple[str, ...]
+    service: str | None
+
+
+def view_arguments(runtime: Runtime) -> ViewArguments:
+    args = request.args
+    return ViewArguments(
+        at=config.instant(args["at"]) if args.get("at") else runtime.services.clock(),
+        window=config.window(args["window"]) if "window" in args else runtime.settings.window,
+        namespaces=tuple(config.namespace(ns) for ns in args.getlist("namespace")) or runtime.settings.namespace,
+        service=config.service(args["service"]) if args.get("service") else None,
+    )
+
+
+@api.errorhandler(ConfigError)
+def bad_request(error: ConfigError) -> Response:
+    return error_response(str(error), 400)
+
+
+@api.errorhandler(TraceNotFound)
+@api.errorhandler(TraceNotInMemory)
+def not_found(error: SourceError) -> Response:
+    return error_response(str(error), 404)
+
+
+@api.errorhandler(SourceError)
+def source_failed(error: SourceError) -> Response:
+    return error_response(str(error), 502)
+
+
+@api.route("/api/graph")
+def graph() -> Response:
+    runtime = current()
+    view = view_arguments(runtime)
+    found = mesh_graph(runtime.services.telemetry, runtime.settings, view.at, view.window, view.namespaces)
+    return jsonify(snapshot_document(found))
+
+
+@api.route("/api/canary")
+def canary() -> Response:
+    runtime = current()
+    view = view_arguments(runtime)
+    releases = release_view(runtime.services.telemetry, routing_config(runtime.settings, runtime.services),
+                            runtime.settings, view.at, view.window, view.namespaces, view.service)
+    return jsonify(canary_document(releases))
+
+
+@api.route("/api/trace/<trace_id>")
+def trace(trace_id: str) -> Response:
+    try:
+        trace_id = check_trace_id(trace_id)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+    return jsonify(trace_document(current().traces.load(trace_id)))
+
+
+@api.route("/api/", defaults={"rest": ""})
+@api.route("/api/<path:rest>")
+def unknown(rest: str) -> Response:
+    return error_response(f"no API at /api/{rest}: try /api/graph, /api/canary or /api/trace/<id>", 404)
+
+
+@api.route("/healthz")
+def healthz() -> Any:
+    return Response("OK", mimetype="text/plain")
+
+
+@api.route("/readyz")
+def readyz() -> Response:
+    try:
+        # Not a mesh refresh: a probe every few seconds must stay cheap.
+        current().services.telemetry.check()
+    except SourceError as error:
+        return error_response(str(error), 503)
+    return jsonify({"status": "ready"})

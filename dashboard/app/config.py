@@ -1,0 +1,324 @@
+"""Every meshwatch option, declared once, as a field of `Settings`.
+
+Each option has one name, one parser, one default and one help text (the
+field's metadata). The command line (`--name`), the environment
+(`MESHWATCH_NAME`) and the config file (TOML, top-level `name = ...`) all map
+onto these declarations here and nowhere else; precedence is flag >
+environment > config file > default. `OPTIONS` is the table of them, read off
+the fields. The threshold sections (`[health]`, `[circuit]`, `[canary]`) are
+the domain's own dataclasses.
+
+Values are parsed at this edge and arrive typed: a window is a `Duration`,
+namespaces a tuple of DNS-1123 labels, a time unix seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import re
+import tomllib
+from dataclasses import MISSING, Field, dataclass, field, fields
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable
+
+from dashboard.canary.thresholds import CanaryThresholds
+from dashboard.mesh.circuit import CircuitThresholds
+from dashboard.mesh.health import HealthThresholds
+from queries.duration import Duration, prometheus_duration
+from queries.errors import ConfigError
+
+ENV_PREFIX = "MESHWATCH_"
+THRESHOLD_SECTIONS = {"health": HealthThresholds, "circuit": CircuitThresholds, "canary": CanaryThresholds}
+
+_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+# A rate window shorter than this holds no two scrapes of any real Prometheus.
+MIN_WINDOW_SECONDS = 1.0
+
+
+# --- parsers: text in, a typed value out, or a one-line ConfigError ---------
+
+def window(text: str) -> Duration:
+    """A PromQL range window (`30s`, `1m`, `1h30m`): the only thing pasted into a query as one."""
+    duration = prometheus_duration(text)
+    if duration.seconds < MIN_WINDOW_SECONDS:
+        raise ConfigError(f"bad window {text!r}: a rate window needs at least 1s (e.g. 30s, 1m, 5m)")
+    return duration
+
+
+def namespace(text: str) -> str:
+    """A Kubernetes namespace name (DNS-1123 label); anything else is refused."""
+    name = text.strip()
+    if len(name) > 63 or not _DNS1123_LABEL.match(name):
+        raise ConfigError(
+            f"bad namespace {text!r}: a namespace is a DNS-1123 label "
+            "(lower-case letters, digits and '-', at most 63 characters)"
+        )
+    return name
+
+
+def instant(text: str) -> float:
+    """An evaluation time: RFC 3339 (`2026-11-26T10:00:00Z`) or unix seconds."""
+    value = text.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        pass
+    else:
+        if not math.isfinite(seconds):
+            raise ConfigError(f"bad time {text!r}: use RFC 3339 (2026-11-26T10:00:00Z) or unix seconds")
+        return seconds
+    try:
+        parsed = datetime.fromisoformat(value.replace("z", "Z").replace("Z", "+00:00"))
+    except ValueError:
+        raise ConfigError(f"bad time {text!r}: use RFC 3339 (2026-11-26T10:00:00Z) or unix seconds") from None
+    if parsed.tzinfo is None:
+        raise ConfigError(f"bad time {text!r}: RFC 3339 needs a zone, e.g. Z or +01:00")
+    return parsed.timestamp()
+
+
+def service(text: str) -> str:
+    """`name` or `name.namespace`, each a DNS-1123 label."""
+    name, dot, ns = text.strip().partition(".")
+    try:
+        return namespace(name) + (dot + namespace(ns) if dot else "")
+    except ConfigError:
+        raise ConfigError(f"bad service {text!r}: expected NAME or NAME.NAMESPACE (DNS-1123 labels)") from None
+
+
+def url(text: str) -> str:
+    value = text.strip().rstrip("/")
+    if not re.match(r"^https?://[^/\s]+", value):
+        raise ConfigError(f"bad URL {text!r}: expected http://host:port[/path]")
+    return value
+
+
+def listen_address(text: str) -> tuple[str, int]:
+    host, _, port = text.strip().rpartition(":")
+    if not host or not port.isascii() or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ConfigError(f"bad listen address {text!r}: expected HOST:PORT, e.g. 127.0.0.1:8050")
+    return host.strip("[]"), int(port)
+
+
+def base_path(text: str) -> str:
+    """A URL path prefix the dashboard is served under: `/meshwatch` (or `/`)."""
+    value = "/" + text.strip().strip("/")
+    if not re.match(r"^(/[A-Za-z0-9._~-]+)*/?$", value):
+        raise ConfigError(f"bad base path {text!r}: expected a URL path such as /meshwatch")
+    return value
+
+
+def regex(text: str) -> str:
+    try:
+        re.compile(text)
+    except re.error as error:
+        raise ConfigError(f"bad regular expression {text!r}: {error}") from None
+    return text
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ConfigError(f"bad number {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise ConfigError(f"{text!r} must be a number greater than zero")
+    return value
+
+
+def text_value(text: str) -> str:
+    return text
+
+
+def choice(*allowed: str) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        if text not in allowed:
+            raise ConfigError(f"bad value {text!r}: choose one of {', '.join(allowed)}")
+        return text
+
+    return parse
+
+
+# --- declarations ------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Option:
+    """One option as the command line, the environment and the config file see it."""
+
+    name: str
+    parse: Callable[[str], Any]
+    default: Any
+    help: str
+    many: bool = False
+    metavar: str | None = None
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    @property
+    def env(self) -> str:
+        return ENV_PREFIX + self.name.upper()
+
+
+def option(parse: Callable[[str], Any], default: Any, help: str, *, many: bool = False,
+           metavar: str | None = None) -> Any:
+    """A `Settings` field that is an option (repeatable ones are tuples)."""
+    metadata = {"parse": parse, "help": help, "many": many, "metavar": metavar}
+    return field(default=tuple(default) if many else default, metadata=metadata)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved options for one run; `resolve()` builds it."""
+
+    prometheus: str = option(url, "http://localhost:9090", "Prometheus base URL holding Istio metrics", metavar="URL")
+    prometheus_timeout: float = option(positive_float, 10.0, "seconds to wait for one Prometheus query",
+                                       metavar="SECONDS")
+    jaeger: str = option(url, "http://localhost:16686",
+                         "Jaeger query base URL (Istio's addon: http://tracing.istio-system/jaeger)", metavar="URL")
+    jaeger_api: str = option(choice("auto", "v1", "v3"), "auto",
+                             "Jaeger query API: v1 (/api/traces), v3 (OTLP JSON) or auto-detect")
+    jaeger_timeout: float = option(positive_float, 10.0, "seconds to wait for one Jaeger request", metavar="SECONDS")
+    namespace: tuple[str, ...] = option(
+        namespace, (), "show only these namespaces and their direct neighbours (repeatable; env: comma-separated)",
+        many=True, metavar="NS")
+    at: float | None = option(instant, None, "evaluation time, RFC 3339 or unix seconds (default: now)",
+                              metavar="TIME")
+    window: Duration = option(window, window("1m"), "rate window for every figure, a Prometheus duration",
+                              metavar="DURATION")
+    ingress: str = option(regex, "ingressgateway|-istio$", "regex: workloads (name or app) drawn as ingress gateways",
+                          metavar="REGEX")
+    refresh: float = option(positive_float, 5.0, "seconds between dashboard refreshes", metavar="SECONDS")
+    listen: tuple[str, int] = option(listen_address, ("127.0.0.1", 8050),
+                                     "address the dashboard (or simulator) listens on", metavar="HOST:PORT")
+    base_path: str = option(base_path, "/", "URL path prefix the dashboard is served under, e.g. /meshwatch",
+                            metavar="PATH")
+    istio_config: str | None = option(
+        text_value, None,
+        "directory of VirtualService/DestinationRule YAML (kubectl get vs,dr -o yaml), or kubernetes:[CONTEXT]",
+        metavar="DIR")
+    speed: float = option(positive_float, 1.0, "demo/simulator: story clock speed-up factor", metavar="FACTOR")
+    phase: str | None = option(
+        text_value, None, "demo/simulator: play the story up to this phase and hold it (baseline, canary, "
+        "load-test, ejection, recovery, takeover, retired)", metavar="PHASE")
+    file: str | None = option(text_value, None, "a Jaeger JSON export to read instead of Jaeger", metavar="FILE")
+    trace_id: str | None = option(text_value, None, "with --file: which trace of the export", metavar="ID")
+    service: str | None = option(service, None, "only this service (name, or name.namespace)", metavar="NAME")
+    config: str | None = option(text_value, None, "TOML config file (thresholds and any option above)",
+                                metavar="FILE")
+    health: HealthThresholds = field(default_factory=HealthThresholds)
+    circuit: CircuitThresholds = field(default_factory=CircuitThresholds)
+    canary: CanaryThresholds = field(default_factory=CanaryThresholds)
+
+
+def _option(declared: Field) -> Option:
+    meta = declared.metadata
+    default = declared.default if declared.default is not MISSING else None
+    return Option(declared.name, meta["parse"], default, meta["help"], meta["many"], meta["metavar"])
+
+
+OPTIONS: dict[str, Option] = {f.name: _option(f) for f in fields(Settings) if "parse" in f.metadata}
+
+
+def add_options(parser: argparse.ArgumentParser, names: list[str]) -> None:
+    """Add the named options to a sub-command's parser (no defaults: resolved later)."""
+    for name in names:
+        declared = OPTIONS[name]
+        parser.add_argument(
+            declared.flag,
+            dest=name,
+            action="append" if declared.many else "store",
+            default=None,
+            metavar=declared.metavar,
+            help=f"{declared.help} [env {declared.env}; default {shown_default(declared)}]",
+        )
+
+
+def shown_default(declared: Option) -> str:
+    """A default as help texts and README's table write it."""
+    if declared.name == "listen":
+        return "%s:%d" % declared.default
+    return str(declared.default) if declared.default not in (None, ()) else "none"
+
+
+def _thresholds(kind: type, table: Any, section: str, source: str) -> Any:
+    if not isinstance(table, dict):
+        raise ConfigError(f"{source}: [{section}] must be a table of numbers")
+    known = {f.name for f in fields(kind)}
+    unknown = set(table) - known
+    if unknown:
+        raise ConfigError(f"{source}: unknown key [{section}] {sorted(unknown)[0]}; known: {', '.join(sorted(known))}")
+    try:
+        return kind(**{key: float(value) for key, value in table.items()})
+    except (TypeError, ValueError):
+        raise ConfigError(f"{source}: [{section}] values must be numbers") from None
+
+
+def _read_config_file(path: str) -> dict[str, Any]:
+    try:
+        with Path(path).open("rb") as handle:
+            return tomllib.load(handle)
+    except OSError as error:
+        raise ConfigError(f"cannot read config file {path}: {error.strerror}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"config file {path} is not valid TOML: {error}") from None
+
+
+def _raw_values(flags: dict[str, Any], environ: dict[str, str] | os._Environ, file_values: dict[str, Any],
+                config_path: str | None) -> dict[str, tuple[Any, str]]:
+    """(raw value, where it came from) of every option given anywhere, by precedence."""
+    found: dict[str, tuple[Any, str]] = {}
+    for name, declared in OPTIONS.items():
+        if name in flags:
+            found[name] = flags[name], declared.flag
+        elif declared.env in environ:
+            raw = environ[declared.env]
+            found[name] = ([part for part in raw.split(",") if part.strip()] if declared.many else raw), declared.env
+        elif name in file_values:
+            raw = file_values[name]
+            found[name] = ([raw] if declared.many and isinstance(raw, str) else raw), f"{config_path}: {name}"
+    return found
+
+
+def resolve(flags: dict[str, Any] | None = None, environ: dict[str, str] | None = None) -> Settings:
+    """Merge flags, environment and config file onto the declared defaults."""
+    flags = {k: v for k, v in (flags or {}).items() if k in OPTIONS and v is not None}
+    environ = os.environ if environ is None else environ
+    config_path = flags.get("config") or environ.get(OPTIONS["config"].env)
+    file_values = _read_config_file(config_path) if config_path else {}
+    sections = {key: file_values.pop(key) for key in THRESHOLD_SECTIONS if key in file_values}
+    unknown = set(file_values) - set(OPTIONS)
+    if unknown:
+        raise ConfigError(f"{config_path}: unknown option {sorted(unknown)[0]}")
+
+    values: dict[str, Any] = {}
+    for name, (raw, source) in _raw_values(flags, environ, file_values, config_path).items():
+        declared = OPTIONS[name]
+        try:
+            if declared.many:
+                values[name] = tuple(declared.parse(str(item)) for item in raw)
+            else:
+                values[name] = declared.parse(str(raw))
+        except ConfigError as error:
+            raise ConfigError(f"{source}: {error}") from None
+    for key, kind in THRESHOLD_SECTIONS.items():
+        values[key] = _thresholds(kind, sections.get(key, {}), key, str(config_path))
+    return Settings(**values)
+
+
+# The windows a page's picker offers; a window given in the address joins them.
+WINDOW_CHOICES = ("30s", "1m", "5m", "15m", "1h")
+
+
+def window_choices(chosen: str) -> list[str]:
+    """The picker's windows, shortest first, with the one chosen among them
+    (last, when it is not a window at all: the page then says why)."""
+    durations = {window(text) for text in WINDOW_CHOICES}
+    try:
+        durations.add(window(chosen))
+    except ConfigError:
+        return [str(d) for d in sorted(durations, key=lambda d: d.seconds)] + [chosen]
+    return [str(d) for d in sorted(durations, key=lambda d: (d.seconds, d.text))]

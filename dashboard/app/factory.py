@@ -1,0 +1,55 @@
+"""The Dash app: the shell, the pages (Dash Pages, one module each), the
+JSON API blueprint and the demo's header clock."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dash import Dash, Input, Output
+
+from dashboard.app import pages
+from dashboard.app.api import api
+from dashboard.app.config import Settings, resolve
+from dashboard.app.runtime import Runtime
+from dashboard.app.services import Services, live_services
+from dashboard.app.trace_cache import TraceCache, jaeger_fetch
+from layouts.shell import shell, story_badge
+
+
+def assets_folder() -> str:
+    """`assets/` of the checkout, or the copy packaged inside dashboard/."""
+    package = Path(__file__).parent.parent
+    packaged = package / "assets"
+    return str(packaged if packaged.is_dir() else package.parent / "assets")
+
+
+def create_app(settings: Settings | None = None, services: Services | None = None) -> Dash:
+    settings = settings or resolve()
+    services = services or live_services(settings)
+    prefix = settings.base_path.rstrip("/") + "/"
+    app = Dash(
+        __name__,
+        title="meshwatch",
+        assets_folder=assets_folder(),
+        use_pages=True,
+        pages_folder="",
+        url_base_pathname=prefix,
+        suppress_callback_exceptions=True,
+        update_title=None,
+    )
+    runtime = Runtime(settings, services, TraceCache(jaeger_fetch(services.traces)))
+    runtime.install(app.server)
+    # The API serves the CLI's documents: keep their field order.
+    app.server.json.sort_keys = False
+    app.server.register_blueprint(api, url_prefix=prefix.rstrip("/") or None)
+    app.layout = shell(services.mode)
+    pages.register(app, runtime)
+
+    if services.story_phase is not None:
+        @app.callback(Output("mode-badge", "children"), Input("story-tick", "n_intervals"))
+        def show_story_phase(_tick):
+            phase = services.story_phase()
+            ends_in = None if phase.ends_at is None else max(0.0, phase.ends_at - services.clock())
+            return story_badge(phase.name, phase.description, ends_in, phase.held)
+
+    return app

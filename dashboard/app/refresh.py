@@ -1,0 +1,56 @@
+"""One refresh of each view: fetch from the data sources, then analyse.
+
+Shared by the pages' callbacks, the JSON API and the CLI, so the three give
+the same answer; no Dash here.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import networkx as nx
+
+from dashboard.app.config import Settings
+from dashboard.app.services import Services
+from dashboard.canary.observation import HISTORY_SECONDS, HISTORY_STEP_SECONDS
+from dashboard.canary.release import ServiceRelease, analyze
+from dashboard.format import clock_text
+from dashboard.mesh.build import build_graph
+from queries.duration import Duration
+from queries.istio import load as istio_config
+from queries.istio.records import IstioConfig
+from queries.telemetry import TelemetrySource
+
+
+def mesh_graph(telemetry: TelemetrySource, settings: Settings, at: float, window: Duration,
+               namespaces: Sequence[str] = ()) -> nx.DiGraph:
+    """The service graph of the window ending at `at` (4 queries on Prometheus)."""
+    return build_graph(telemetry.mesh(at, window, namespaces), settings, namespaces)
+
+
+def routing_config(settings: Settings, services: Services | None = None) -> IstioConfig | None:
+    """The Istio routing config in force, or None when none is known: the
+    demo's current phase, else --istio-config, else the Kubernetes API when
+    its client and a cluster config are present."""
+    if services is not None and services.istio_objects is not None:
+        objects = services.istio_objects()
+        return None if objects is None else istio_config.from_manifests(objects, "demo")
+    if settings.istio_config:
+        return istio_config.load(settings.istio_config)
+    if istio_config.kubernetes_configured():
+        return istio_config.load_kubernetes()
+    return None
+
+
+def release_view(telemetry: TelemetrySource, config: IstioConfig | None, settings: Settings, at: float,
+                 window: Duration, namespaces: Sequence[str] = (), service: str | None = None) -> list[ServiceRelease]:
+    """One mesh refresh plus the last hour's split, analysed (5 queries on Prometheus)."""
+    graph = mesh_graph(telemetry, settings, at, window, namespaces)
+    history = telemetry.version_traffic(at - HISTORY_SECONDS, at, HISTORY_STEP_SECONDS, window, namespaces)
+    return analyze(graph, history, config, settings.canary, window, service, namespaces)
+
+
+def stale_text(last_good: float | None, error: Exception) -> str:
+    """The banner over a view whose refresh failed: since when it is stale, and why."""
+    since = f"stale since {clock_text(last_good)}" if last_good else "no data yet"
+    return f"{since} — {error}"

@@ -1,0 +1,63 @@
+"""The data sources one running dashboard talks to, chosen once at start."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable
+
+from dashboard.app.config import Settings
+
+if TYPE_CHECKING:  # the frames' module loads pandas, which `meshwatch trace` does without
+    from queries.telemetry import TelemetrySource
+
+
+@dataclass
+class Services:
+    """Everything the app wiring may ask for data.
+
+    - telemetry: Prometheus, or the simulated mesh in demo mode;
+    - traces: a Jaeger client (queries.jaeger; `serve` always has one, at
+      --jaeger or its default), or None where a caller builds Services without;
+    - istio_objects: returns the VirtualService/DestinationRule manifests
+      (plain dicts as `kubectl get -o yaml` gives them) and where they came
+      from, or None when no Istio config is known;
+    - clock: unix seconds now (the demo's clock may run fast);
+    - story_phase: in the demo, the story phase in force (name, description,
+      started_at, ends_at, held), for the header.
+    """
+
+    telemetry: TelemetrySource
+    traces: Any = None
+    istio_objects: Callable[[], Any] | None = None
+    clock: Callable[[], float] = time.time
+    mode: str = "live"
+    story_phase: Callable[[], Any] | None = None
+
+
+def prometheus_source(settings: Settings) -> TelemetrySource:
+    from queries.prometheus import PrometheusSource
+
+    return PrometheusSource(settings.prometheus, timeout=settings.prometheus_timeout)
+
+
+def jaeger_client(settings: Settings) -> Any:
+    from queries.jaeger import JaegerClient
+
+    return JaegerClient(settings.jaeger, settings.jaeger_api, settings.jaeger_timeout)
+
+
+def live_services(settings: Settings) -> Services:
+    return Services(telemetry=prometheus_source(settings), traces=jaeger_client(settings))
+
+
+def demo_services(settings: Settings) -> Services:
+    """The simulated Bookinfo mesh: its telemetry, its traces through a Jaeger
+    client, its Istio config, and its clock (which runs the model forward)."""
+    from queries.jaeger import JaegerClient
+    from queries.simulator import Simulation
+
+    simulation = Simulation(speed=settings.speed, phase=settings.phase)
+    traces = JaegerClient("http://simulated", api="v1", transport=simulation.jaeger_transport)
+    return Services(telemetry=simulation.telemetry, traces=traces, istio_objects=simulation.istio_objects,
+                    clock=simulation.clock, mode="demo", story_phase=simulation.phase_info)

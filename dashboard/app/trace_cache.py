@@ -1,0 +1,122 @@
+"""Analysed traces kept in this process's memory.
+
+A click, a find or a page turn on a 100k-span trace never re-fetches or
+re-analyses it; uploaded files live here too. The cache belongs to one
+server process: a trace uploaded to one gunicorn worker is unknown to the
+others, hence "run one worker with threads" (README).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from dashboard.traces.tree import TraceTree, build_tree
+from queries.errors import SourceError
+from queries.jaeger import TraceNotFound
+from queries.traces.records import TraceRecord, canonical_trace_id
+
+FETCHING, ANALYSING = "fetching", "analysing"
+_NOT_IN_MEMORY = ("is not in this server's memory: uploaded traces live in the one server process that "
+                  "received them (and the oldest give way to new ones); re-open the file")
+
+
+class TraceNotInMemory(SourceError):
+    """Neither this process's cache nor Jaeger has the trace."""
+
+
+@dataclass
+class _Load:
+    """One fetch and analysis in flight; requests for the same trace wait on `done`."""
+
+    done: threading.Event = field(default_factory=threading.Event)
+    stage: str = FETCHING
+    spans: int | None = None
+    tree: TraceTree | None = None
+    error: BaseException | None = None
+
+
+class TraceCache:
+    """Analysed traces by id, least recently used dropped first once they
+    hold more than `max_spans` spans together; `fetch` gets one it lacks."""
+
+    def __init__(self, fetch: Callable[[str], TraceRecord], max_spans: int = 400_000) -> None:
+        self.fetch = fetch
+        self.max_spans = max_spans
+        self._trees: OrderedDict[str, TraceTree] = OrderedDict()
+        self._loading: dict[str, _Load] = {}
+        self._lock = threading.Lock()
+
+    def _cached(self, key: str) -> TraceTree | None:
+        """The tree under `key`, marked recently used; call with the lock held."""
+        tree = self._trees.get(key)
+        if tree is not None:
+            self._trees.move_to_end(key)
+        return tree
+
+    def get(self, trace_id: str) -> TraceTree | None:
+        with self._lock:
+            return self._cached(canonical_trace_id(trace_id))
+
+    def put(self, trace: TraceRecord) -> TraceTree:
+        tree = build_tree(trace)
+        with self._lock:
+            self._trees[canonical_trace_id(trace.trace_id)] = tree
+            while len(self._trees) > 1 and sum(len(t.order) for t in self._trees.values()) > self.max_spans:
+                self._trees.popitem(last=False)
+        return tree
+
+    def load(self, trace_id: str) -> TraceTree:
+        """The cached tree, or fetch and analyse it: once per trace id at a
+        time, however many requests ask meanwhile (a 100k-span trace takes
+        seconds, and a page asks from several callbacks at once)."""
+        key = canonical_trace_id(trace_id)
+        with self._lock:
+            tree = self._cached(key)
+            if tree is not None:
+                return tree
+            pending = self._loading.get(key)
+            leading = pending is None
+            if leading:
+                pending = self._loading[key] = _Load()
+        if not leading:
+            pending.done.wait()
+            if pending.error is not None:
+                raise pending.error
+            assert pending.tree is not None
+            return pending.tree
+        try:
+            trace = self.fetch(trace_id)
+            pending.spans, pending.stage = len(trace.spans), ANALYSING
+            pending.tree = self.put(trace)
+            return pending.tree
+        except BaseException as error:
+            pending.error = error
+            raise
+        finally:
+            with self._lock:
+                del self._loading[key]
+            pending.done.set()
+
+    def progress(self, trace_id: str) -> tuple[str, int | None] | None:
+        """(stage, span count once known) of a load in flight, else None."""
+        with self._lock:
+            pending = self._loading.get(canonical_trace_id(trace_id))
+            return (pending.stage, pending.spans) if pending is not None else None
+
+
+
+def jaeger_fetch(jaeger: Any) -> Callable[[str], TraceRecord]:
+    """How the cache fetches a trace it does not hold: from Jaeger, saying
+    why when neither has it."""
+    def fetch(trace_id: str) -> TraceRecord:
+        if jaeger is None:
+            raise TraceNotInMemory(f"trace {trace_id} {_NOT_IN_MEMORY} (no Jaeger is configured to fetch it from)")
+        try:
+            return jaeger.trace(trace_id)
+        except TraceNotFound as error:
+            raise TraceNotFound(f"{error}; if you opened it from a file, it {_NOT_IN_MEMORY}") from None
+
+    return fetch

@@ -1,1 +1,0 @@
-"""Dash callbacks, one module per page; each has `register(app, services, settings)`."""

@@ -1,0 +1,24 @@
+"""Release views as the public JSON of `meshwatch canary` and `/api/canary`."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from dashboard.canary.release import ServiceRelease
+from dashboard.format import json_number
+
+
+VERSION_FIELDS = ("workload", "version", "share", "configured_weight", "rps", "success_ratio", "p50_ms", "p99_ms")
+
+
+def canary_document(releases: Sequence[ServiceRelease]) -> dict[str, Any]:
+    """`{"services": [{"service", "namespace", "versions": [...], "verdict", "reasons"}]}`
+    as `meshwatch canary` prints it and `/api/canary` serves it."""
+    return {"services": [{
+        "service": r.service,
+        "namespace": r.namespace,
+        "versions": [{key: (getattr(v, key) if key in ("workload", "version") else json_number(getattr(v, key)))
+                      for key in VERSION_FIELDS} for v in r.versions],
+        "verdict": r.verdict,
+        "reasons": list(r.reasons),
+    } for r in releases]}

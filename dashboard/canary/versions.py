@@ -1,0 +1,22 @@
+"""The words for versions of a service: their states and roles in a release,
+and their natural order."""
+
+from __future__ import annotations
+
+import re
+
+
+# States: serving (traffic now), idle (workload known, no traffic now),
+# missing (a route sends it traffic but no workload answers), retired (gone
+# from traffic and config), absent (named by config only), mirror (receives
+# mirrored copies).
+SERVING, IDLE, MISSING, RETIRED, ABSENT, MIRROR = "serving", "idle", "missing", "retired", "absent", "mirror"
+# Roles: the version compared against, and the versions judged.
+BASELINE, CANARY = "baseline", "canary"
+# Istio suffixes the Host of mirrored requests.
+SHADOW_SUFFIX = "-shadow"
+
+
+def version_sort_key(label: str | None) -> tuple:
+    """Natural order of version labels: v2 before v10."""
+    return tuple((0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", label or "") if part)

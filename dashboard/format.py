@@ -1,0 +1,94 @@
+"""How figures read, one rule each: for people (the pages, and the reasons in
+the documents) and for the JSON documents. Pure."""
+
+from __future__ import annotations
+
+import math
+import time
+from datetime import datetime, timezone
+from typing import Any
+
+MISSING = "–"
+
+
+def percent(ratio: float | None, digits: int | None = 0) -> str:
+    """`41 %`, `99.5 %` with `digits=1`; `digits=None` shows small ratios to
+    a tenth (`3.6 %`) and the rest whole (`25 %`)."""
+    if ratio is None:
+        return MISSING
+    if digits is None:
+        digits = 1 if ratio < 0.1 else 0
+    return f"{ratio * 100:.{digits}f} %"
+
+
+def rate(rps: float | None) -> str:
+    """`0.50 rps`, `12 rps`."""
+    if rps is None:
+        return MISSING
+    return f"{rps:.2f} rps" if rps < 10 else f"{rps:.0f} rps"
+
+
+def byte_rate(per_second: float | None) -> str:
+    """`2.5 kB/s`, `1.2 MB/s`, `800 B/s`."""
+    if per_second is None:
+        return MISSING
+    for unit, size in (("MB/s", 1e6), ("kB/s", 1e3)):
+        if per_second >= size:
+            return f"{per_second / size:.1f} {unit}"
+    return f"{per_second:.0f} B/s"
+
+
+def milliseconds(ms: float | None, digits: int = 1) -> str:
+    """`12.3 ms` (a latency already in milliseconds)."""
+    return MISSING if ms is None else f"{ms:.{digits}f} ms"
+
+
+def duration_text(us: float) -> str:
+    """A span's length from microseconds: `1.23 s`, `2.50 ms`, `212 µs`."""
+    if us >= 1_000_000:
+        return f"{us / 1e6:.2f} s"
+    if us >= 1000:
+        return f"{us / 1000:.2f} ms"
+    return f"{us:.0f} µs"
+
+
+def signed(value: float | None, unit: str, scale: float = 1.0, digits: int = 0) -> str:
+    """A difference with its sign: `+12 ms`, `-0.5 pts`."""
+    return MISSING if value is None else f"{value * scale:+.{digits}f}{unit}"
+
+
+def clock_text(at: float) -> str:
+    """A time of day as the pages show it."""
+    return time.strftime("%H:%M:%S", time.localtime(at))
+
+
+def utc_clock(at: float) -> str:
+    """A time of day in UTC, labelled so: `10:00:00 UTC`."""
+    return time.strftime("%H:%M:%S UTC", time.gmtime(at))
+
+
+def utc_timestamp_us(us: int) -> str:
+    """A span's start: `2026-11-26 10:00:00.123 UTC`."""
+    return datetime.fromtimestamp(us / 1e6, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + " UTC"
+
+
+def plural(count: int, noun: str, nouns: str | None = None) -> str:
+    """`1 error`, `2 errors`, `1,204 spans`."""
+    return f"{count:,} {noun if count == 1 else nouns or noun + 's'}"
+
+
+def size_text(size_bytes: int) -> str:
+    """`64 MB`, `12 KB`, `900 bytes`."""
+    if size_bytes >= 1 << 20:
+        return f"{size_bytes / (1 << 20):g} MB"
+    if size_bytes >= 1 << 10:
+        return f"{size_bytes / (1 << 10):.0f} KB"
+    return f"{size_bytes} bytes"
+
+
+def json_number(value: Any) -> Any:
+    """A number as the public documents carry it: a float, or null where JSON
+    cannot carry it (NaN, infinities); anything else unchanged."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return value
+    return float(value) if math.isfinite(value) else None

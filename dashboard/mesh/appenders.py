@@ -1,0 +1,275 @@
+"""Appenders: each adds one kind of fact to the service graph.
+
+Every appender has the signature `(graph, telemetry, rules) -> None` and
+may rely on the ones before it in `PIPELINE` (dashboard.mesh.build runs them).
+
+A series of the request frame belongs to up to two edges: the caller's
+workload -> service edge always, and the service -> workload edge when the
+request reached a workload (`destination_workload` known). Requests a
+caller's sidecar rejected (UO, UH, ...) carry `destination_workload="unknown"`
+and so stay on the caller's edge only.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import defaultdict
+from typing import Callable, Protocol
+
+import networkx as nx
+import pandas as pd
+
+from dashboard.mesh.circuit import CircuitThresholds, ClusterState, EdgeRejections, circuit_state
+from dashboard.mesh.graph import (
+    SERVICE,
+    UNKNOWN_KIND,
+    UNKNOWN_NODE,
+    WORKLOAD,
+    Node,
+    add_edge,
+    add_node,
+    nodes_of,
+    service_id,
+    workload_id,
+)
+from dashboard.mesh.health import HEALTHY, IDLE, HealthThresholds, RequestCounts, edge_health, worst
+from dashboard.mesh.histogram import histogram_quantiles
+from queries.telemetry import OVERFLOW_STATS, UNKNOWN, MeshTelemetry
+
+
+
+class GraphRules(Protocol):
+    """The rules graph assembly follows (dashboard.app.config.Settings has them)."""
+
+    health: HealthThresholds
+    circuit: CircuitThresholds
+    ingress: str  # regex naming ingress gateway workloads
+
+
+Appender = Callable[[nx.DiGraph, MeshTelemetry, GraphRules], None]
+QUANTILES = (0.50, 0.95, 0.99)  # p50_ms, p95_ms, p99_ms
+EDGE = ["source", "target"]
+
+
+def _ids(namespaces: pd.Series, names: pd.Series, prefix: str) -> pd.Series:
+    # A comprehension over plain lists builds the ids four times faster than
+    # pandas string arithmetic, and edge_rows runs this for every series.
+    unknown_is_one_node = prefix == WORKLOAD
+    ids = [UNKNOWN_NODE if unknown_is_one_node and name == UNKNOWN else f"{prefix}:{namespace}:{name}"
+           for namespace, name in zip(namespaces.tolist(), names.tolist())]
+    return pd.Series(ids, index=names.index, dtype="string")
+
+
+def edge_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame's series once per edge they belong to, with `source`/`target` ids."""
+    caller = _ids(frame["source_workload_namespace"], frame["source_workload"], WORKLOAD)
+    service = _ids(frame["destination_service_namespace"], frame["destination_service_name"], SERVICE)
+    callee = _ids(frame["destination_workload_namespace"], frame["destination_workload"], WORKLOAD)
+    delivered = frame["destination_workload"] != UNKNOWN
+    return pd.concat(
+        [frame.assign(source=caller, target=service), frame[delivered].assign(source=service[delivered], target=callee[delivered])],
+        ignore_index=True,
+    )
+
+
+def _known(value: str | None) -> str | None:
+    return value if value and value != UNKNOWN else None
+
+
+def _add_nodes(graph: nx.DiGraph, frame: pd.DataFrame) -> None:
+    callers = frame[["source_workload", "source_workload_namespace", "source_canonical_service",
+                     "source_canonical_revision"]].drop_duplicates()
+    for workload, namespace, app, version in callers.itertuples(index=False):
+        add_node(graph, _workload_node(workload, namespace, app, version))
+    # A service's app is the canonical service of the workloads behind it,
+    # when they agree: Kubernetes service names need not match app labels.
+    delivered = frame[frame["destination_workload"] != UNKNOWN]
+    apps = delivered.groupby(["destination_service_name", "destination_service_namespace"])[
+        "destination_canonical_service"].unique()
+    services = frame[["destination_service_name", "destination_service_namespace"]].drop_duplicates()
+    for name, namespace in services.itertuples(index=False):
+        behind = [app for app in apps.get((name, namespace), []) if _known(app)]
+        add_node(graph, Node(id=service_id(namespace, name), kind=SERVICE, namespace=namespace, name=name,
+                             app=behind[0] if len(behind) == 1 else None))
+    callees = frame[["destination_workload", "destination_workload_namespace", "destination_canonical_service",
+                     "destination_canonical_revision"]].drop_duplicates()
+    for workload, namespace, app, version in callees.itertuples(index=False):
+        if workload != UNKNOWN:
+            add_node(graph, _workload_node(workload, namespace, app, version))
+
+
+def _workload_node(workload: str, namespace: str, app: str, version: str) -> Node:
+    if workload == UNKNOWN:
+        return Node(id=UNKNOWN_NODE, kind=UNKNOWN_KIND, namespace=UNKNOWN, name=UNKNOWN)
+    return Node(id=workload_id(namespace, workload), kind=WORKLOAD, namespace=namespace, name=workload,
+                app=_known(app) or workload, version=_known(version))
+
+
+def ingress(graph: nx.DiGraph, telemetry: MeshTelemetry, rules: GraphRules) -> None:
+    """Flag ingress gateways: workloads whose name or app matches the rule's
+    pattern (Istio's `istio-ingressgateway`, Gateway API's `<gateway>-istio`)."""
+    pattern = re.compile(rules.ingress)
+    for node in nodes_of(graph):
+        node.ingress = node.kind == WORKLOAD and bool(pattern.search(node.name) or pattern.search(node.app or ""))
+
+
+def _per_edge(frame: pd.DataFrame, column: str, value: str = "rps") -> dict[tuple[str, str], dict[str, float]]:
+    """{edge: {label value: rate}} for the rows with traffic."""
+    busy = frame[frame[value] > 0]
+    sums = busy.groupby([*EDGE, column], sort=True)[value].sum()
+    result: dict[tuple[str, str], dict[str, float]] = defaultdict(dict)
+    for (source, target, label), rate in sums.items():
+        result[source, target][str(label)] = float(rate)
+    return result
+
+
+def traffic(graph: nx.DiGraph, telemetry: MeshTelemetry, rules: GraphRules) -> None:
+    """Nodes and request edges: rps, error ratio, codes, flags, protocol."""
+    requests = telemetry.requests
+    if requests.empty:
+        return
+    _add_nodes(graph, requests)
+    rows = edge_rows(requests)
+    code = rows["response_code"].fillna("")
+    protocol = rows["request_protocol"].fillna("").str.lower()
+    outcome = pd.DataFrame({
+        "http_5xx": code.str.match(r"^5\d\d$"),
+        "http_4xx": code.str.match(r"^4\d\d$"),
+        "no_response": code.isin(["0", "-", ""]),
+        "grpc_error": (protocol == "grpc") & rows["grpc_response_status"].fillna("").isin([str(s) for s in range(1, 17)]),
+    })
+    outcome["error"] = outcome["http_5xx"] | outcome["no_response"] | outcome["grpc_error"]
+    weighted = outcome.mul(rows["rps"], axis=0).assign(rps=rows["rps"], source=rows["source"], target=rows["target"])
+    totals = weighted.groupby(EDGE, sort=False).sum().reset_index()
+    codes = _per_edge(rows, "response_code")
+    flags = _per_edge(
+        rows.assign(response_flags=rows["response_flags"].fillna("-").str.split(",")).explode("response_flags")
+        .query("response_flags != '-' and response_flags != ''"),
+        "response_flags",
+    )
+    # The busiest protocol of each edge; ties go to the first by name, as idxmax would.
+    protocols = (rows.assign(protocol=protocol.replace("", "http")).groupby([*EDGE, "protocol"])["rps"].sum()
+                 .reset_index().sort_values("rps", ascending=False, kind="stable").drop_duplicates(EDGE))
+    main_protocol = dict(zip(zip(protocols["source"], protocols["target"]), protocols["protocol"]))
+    # itertuples, not iterrows: a Series per edge costs a second at a thousand workloads.
+    for total in totals.itertuples(index=False):
+        key = (total.source, total.target)
+        edge = add_edge(graph, *key)
+        edge.rps = float(total.rps)
+        edge.error_ratio = float(total.error / total.rps) if total.rps > 0 else None
+        edge.codes = codes.get(key, {})
+        edge.flags = flags.get(key, {})
+        edge.protocol = main_protocol[key]
+        graph.edges[key]["counts"] = RequestCounts(
+            total=edge.rps, http_5xx=float(total.http_5xx), http_4xx=float(total.http_4xx),
+            grpc_error=float(total.grpc_error), no_response=float(total.no_response),
+        )
+
+
+def tcp(graph: nx.DiGraph, telemetry: MeshTelemetry, rules: GraphRules) -> None:
+    """TCP edges and bytes per second (sent plus received)."""
+    if telemetry.tcp.empty:
+        return
+    _add_nodes(graph, telemetry.tcp)
+    sums = edge_rows(telemetry.tcp).groupby(EDGE)["bytes_per_s"].sum()
+    for (source, target), rate in sums.items():
+        known = graph.has_edge(source, target)
+        edge = add_edge(graph, source, target)
+        edge.bytes_per_s = float(rate)
+        if not known:
+            edge.protocol = "tcp"
+
+
+def _bucket_bounds(le: pd.Series) -> dict[str, float]:
+    """Each distinct `le` label as a number (`+Inf` included); bad ones NaN.
+    A histogram has a score of distinct bounds, so this beats parsing every row."""
+    bounds = {}
+    for text in le.dropna().unique().tolist():
+        try:
+            bounds[text] = float(text)
+        except ValueError:
+            bounds[text] = math.nan
+    return bounds
+
+
+def latency(graph: nx.DiGraph, telemetry: MeshTelemetry, rules: GraphRules) -> None:
+    """p50/p95/p99 from the duration histogram of the edge's reporter."""
+    if telemetry.latency.empty:
+        return
+    frame = telemetry.latency
+    frame = frame.assign(bound=frame["le"].map(_bucket_bounds(frame["le"]))).dropna(subset=["bound"])
+    sums = edge_rows(frame).groupby([*EDGE, "bound"], sort=False)["rate"].sum().reset_index()
+    # Plain lists from here: iterating a MultiIndex group by group costs
+    # seconds at a thousand workloads.
+    buckets: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
+    for source, target, bound, rate in zip(sums["source"].tolist(), sums["target"].tolist(),
+                                           sums["bound"].tolist(), sums["rate"].tolist()):
+        buckets[source, target].append((bound, rate))
+    for (source, target), pairs in buckets.items():
+        if graph.has_edge(source, target):
+            edge = graph.edges[source, target]["edge"]
+            edge.p50_ms, edge.p95_ms, edge.p99_ms = histogram_quantiles(QUANTILES, pairs)
+
+
+def share(graph: nx.DiGraph, telemetry: MeshTelemetry, rules: GraphRules) -> None:
+    """Each service -> workload edge's fraction of the service's delivered
+    traffic (requests, or bytes for TCP-only services): the canary split."""
+    for node_id, data in graph.nodes(data=True):
+        if data["node"].kind != SERVICE:
+            continue
+        out = [graph.edges[node_id, target]["edge"] for target in graph.successors(node_id)]
+        for measure in ("rps", "bytes_per_s"):
+            total = sum(getattr(edge, measure) or 0.0 for edge in out)
+            if total > 0:
+                for edge in out:
+                    edge.share = (getattr(edge, measure) or 0.0) / total
+                break
+
+
+def health(graph: nx.DiGraph, telemetry: MeshTelemetry, rules: GraphRules) -> None:
+    """Edge health from its request outcomes; node health = worst inbound edge."""
+    for _, _, data in graph.edges(data=True):
+        edge, counts = data["edge"], data.get("counts")
+        if counts is not None:
+            edge.health = edge_health(counts, rules.health)
+        else:
+            edge.health = HEALTHY if (edge.bytes_per_s or 0) > 0 else IDLE
+    for node_id, data in graph.nodes(data=True):
+        data["node"].health = worst(graph.edges[source, node_id]["edge"].health for source in graph.predecessors(node_id))
+
+
+def _cluster_states(stats: pd.DataFrame) -> dict[tuple[str, ...], list[ClusterState]]:
+    """Envoy cluster stats per (caller ns, app, version, service, service ns)."""
+    states: dict[tuple[str, ...], list[ClusterState]] = defaultdict(list)
+    if stats.empty:
+        return states
+    keys = ["source_workload_namespace", "source_canonical_service", "source_canonical_revision",
+            "destination_service_name", "destination_service_namespace"]
+    table = stats.pivot_table(index=[*keys, "subset"], columns="stat", values="value", aggfunc="sum")
+    for index, row in table.iterrows():
+        value = lambda stat: float(row[stat]) if stat in row and pd.notna(row[stat]) else None  # noqa: E731
+        overflow = sum(value(stat) or 0.0 for stat in OVERFLOW_STATS)
+        states[tuple(index[:-1])].append(ClusterState(
+            subset=str(index[-1]), membership_total=value("membership_total"), membership_healthy=value("membership_healthy"),
+            ejections_active=value("ejections_active"), overflow_increase=overflow,
+        ))
+    return states
+
+
+def circuit(graph: nx.DiGraph, telemetry: MeshTelemetry, rules: GraphRules) -> None:
+    """Breaker state of every caller -> service edge (see dashboard.mesh.circuit)."""
+    clusters = _cluster_states(telemetry.cluster_stats)
+    for source, target, data in graph.edges(data=True):
+        caller, service = graph.nodes[source]["node"], graph.nodes[target]["node"]
+        if service.kind != SERVICE or caller.kind == SERVICE:
+            continue
+        edge = data["edge"]
+        key = (caller.namespace, caller.app, caller.version or UNKNOWN, service.name, service.namespace)
+        edge.circuit = circuit_state(
+            EdgeRejections(rps=edge.rps or 0.0, flags=edge.flags, clusters=tuple(clusters.get(key, ()))),
+            rules.circuit,
+        )
+
+
+PIPELINE: list[Appender] = [traffic, tcp, ingress, latency, share, health, circuit]

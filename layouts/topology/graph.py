@@ -1,0 +1,235 @@
+"""The topology graph as Cytoscape draws it: layered positions that stay
+put across refreshes, node and edge labels, elements and the stylesheet.
+
+Pure: the snapshot document (dashboard.mesh.snapshot) in, Cytoscape elements
+out; state such as node positions arrives as arguments. Health and circuit
+live in element `data` and are styled with data selectors, because Cytoscape
+drops `classes` whenever the browser rewrites its elements.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from itertools import groupby
+from typing import Any, Iterable, Mapping, Sequence
+
+import networkx as nx
+
+from dashboard.format import byte_rate, percent, rate
+from dashboard.mesh.trace_path import edges_on_trace, jaeger_service
+from dashboard.mesh.circuit import NO_HEALTHY_UPSTREAM, SHEDDING_FLAGS
+
+Position = tuple[float, float]
+
+HEALTH_COLOURS = {
+    "healthy": "#2ecc71",
+    "degraded": "#f39c12",
+    "failing": "#e74c3c",
+    "idle": "#4a6278",
+    "none": "#95a5a6",
+}
+CIRCUIT_OPEN_COLOUR = "#9e9e9e"
+TRIPPING_COLOUR = "#ff8c00"
+TRACE_COLOUR = "#3498db"
+TRACE_ERROR_COLOUR = "#ff2d55"
+LAYER_GAP, COLUMN_GAP, ROW_GAP = 250.0, 190.0, 110.0
+
+
+# ---- positions: layered left to right, stable across refreshes ----
+
+def _layers(nodes: list[dict], edges: list[dict]) -> dict[str, int]:
+    """Layer (column) of every node, reading left to right along the calls.
+
+    Longest path from the callers nobody calls, over the graph with each
+    loop collapsed into one step; a caller nobody calls then moves right to
+    sit just before the first thing it calls (an idle reviews-v3 sits beside
+    reviews-v1, not at the far left)."""
+    graph = nx.DiGraph()
+    graph.add_nodes_from(node["id"] for node in nodes)
+    graph.add_edges_from((e["source"], e["target"]) for e in edges if e["source"] != e["target"])
+    condensed = nx.condensation(graph)
+    members = condensed.graph["mapping"]
+    depth: dict[int, int] = {}
+    for component in nx.topological_sort(condensed):
+        depth[component] = max((depth[p] + 1 for p in condensed.predecessors(component)), default=0)
+    for component in condensed.nodes:
+        following = [depth[s] for s in condensed.successors(component)]
+        if condensed.in_degree(component) == 0 and following:
+            depth[component] = min(following) - 1
+    return {node_id: depth[members[node_id]] for node_id in graph.nodes}
+
+
+def place(nodes: list[dict], edges: list[dict], previous: Mapping[str, Position]) -> dict[str, Position]:
+    """Positions for every node, left to right by layer.
+
+    A node placed before keeps its place, and a new node goes to the bottom
+    of its layer's last column, so a refresh never moves what the operator
+    already knows. On the first layout a layer taller than about
+    1.5 * sqrt(nodes) rows wraps into several columns, so a big mesh stays
+    readable when fitted to the screen."""
+    positions = {node["id"]: tuple(previous[node["id"]]) for node in nodes if node["id"] in previous}
+    new = [node for node in nodes if node["id"] not in positions]
+    if not new:
+        return positions
+    layers = _layers(nodes, edges)
+    new.sort(key=lambda n: (layers[n["id"]], n["namespace"], n["kind"] != "service", n["name"]))
+    if not positions:
+        rows = max(8, math.ceil(1.5 * math.sqrt(len(nodes))))
+        x = 0.0
+        for _, members in groupby(new, key=lambda n: layers[n["id"]]):
+            members = list(members)
+            for index, node in enumerate(members):
+                positions[node["id"]] = (x + (index // rows) * COLUMN_GAP, (index % rows) * ROW_GAP)
+            x += (math.ceil(len(members) / rows) - 1) * COLUMN_GAP + LAYER_GAP
+        return positions
+    column_of_layer: dict[int, float] = {}
+    for node_id, (x, _) in positions.items():
+        layer = layers.get(node_id)
+        if layer is not None:
+            column_of_layer[layer] = max(column_of_layer.get(layer, x), x)
+    lowest: dict[float, float] = defaultdict(lambda: -ROW_GAP)
+    for x, y in positions.values():
+        lowest[x] = max(lowest[x], y)
+    rightmost = max(x for x, _ in positions.values())
+    for node in new:
+        layer = layers[node["id"]]
+        if layer not in column_of_layer:
+            left = [x for known, x in column_of_layer.items() if known < layer]
+            column_of_layer[layer] = (max(left) + LAYER_GAP) if left else rightmost + LAYER_GAP
+        x = column_of_layer[layer]
+        lowest[x] += ROW_GAP
+        positions[node["id"]] = (x, lowest[x])
+    return positions
+
+
+# ---- elements ----
+
+
+def rejected_ratio(edge: Mapping[str, Any], flags: Iterable[str]) -> float:
+    """Share of the edge's requests carrying any of the response flags."""
+    if not edge.get("rps"):
+        return 0.0
+    return sum(edge["flags"].get(flag, 0.0) for flag in flags) / edge["rps"]
+
+
+def edge_label(edge: Mapping[str, Any]) -> str:
+    """What a wall screen shows on an edge: traffic, errors, and breakers."""
+    if edge["protocol"] == "tcp" and edge.get("rps") is None:
+        text = byte_rate(edge.get("bytes_per_s"))
+    else:
+        text = rate(edge.get("rps"))
+        if edge.get("error_ratio"):
+            text += f" · {percent(edge['error_ratio'], None)} err"
+    if edge["circuit"] == "open":
+        shed = rejected_ratio(edge, SHEDDING_FLAGS)
+        return (f"OPEN · {rate(edge.get('rps'))} · UH {percent(rejected_ratio(edge, [NO_HEALTHY_UPSTREAM]), None)}"
+                + (f" · UO {percent(shed, None)}" if shed else ""))
+    if edge["circuit"] == "tripping":
+        shed = rejected_ratio(edge, SHEDDING_FLAGS)
+        # Tripping without UO in the window: Envoy's overflow counters rose.
+        return f"{text} · shed UO {percent(shed, None)}" if shed else f"{text} · breaker overflowing"
+    if edge.get("share") is not None and edge["share"] < 0.999:
+        text += f" · {edge['share'] * 100:.0f} %"
+    return text
+
+
+def node_label(node: Mapping[str, Any]) -> str:
+    # Istio's canonical revision defaults to "latest": not worth a word on screen.
+    if node["kind"] == "workload" and node.get("version") and node["version"] != "latest":
+        return f"{node['app']} {node['version']}"
+    return node["name"]
+
+
+def elements(document: Mapping[str, Any], positions: Mapping[str, Position], show_idle: bool,
+             circuit_since: Mapping[str, float] | None = None,
+             trace_hops: Iterable[Sequence[Any]] = ()) -> list[dict]:
+    """Cytoscape elements for a snapshot document, at the given positions;
+    edges along `trace_hops` carry `on_trace` = "ok" or "error"."""
+    circuit_since = circuit_since or {}
+    on_trace = edges_on_trace(document, trace_hops)
+    services = {node["id"]: jaeger_service(node) for node in document["nodes"]}
+    kinds = {node["id"]: node["kind"] for node in document["nodes"]}
+    edges = [e for e in document["edges"] if show_idle or e["health"] != "idle"]
+    traffic_in: dict[str, float] = defaultdict(float)
+    traffic_out: dict[str, float] = defaultdict(float)
+    for edge in document["edges"]:
+        traffic_out[edge["source"]] += edge.get("rps") or 0.0
+        traffic_in[edge["target"]] += edge.get("rps") or 0.0
+    result: list[dict] = []
+    labels = {node["id"]: node_label(node) for node in document["nodes"]}
+    for node in document["nodes"]:
+        x, y = positions[node["id"]]
+        data = {**node, "label": labels[node["id"]], "traces_service": services[node["id"]],
+                "rps_in": traffic_in[node["id"]], "rps_out": traffic_out[node["id"]]}
+        result.append({"data": _compact(data), "position": {"x": round(x), "y": round(y)}})
+    for edge in edges:
+        data = {**edge, "label": edge_label(edge), "source_label": labels[edge["source"]],
+                "target_label": labels[edge["target"]],
+                # A caller's sidecar records its calls (and the ones it rejects): look there.
+                "traces_service": services[edge["source"] if kinds[edge["source"]] == "workload" else edge["target"]]}
+        if edge["id"] in on_trace:
+            data["on_trace"] = on_trace[edge["id"]]
+        data = _compact(data)
+        if edge["id"] in circuit_since:
+            data["open_since"] = circuit_since[edge["id"]]
+        result.append({"data": data})
+    return result
+
+
+def _compact(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Element data as the browser needs it: no nulls, numbers to 4
+    significant digits (the page shows fewer), so a 1000-workload mesh stays
+    a payload the browser takes in at once."""
+    def short(value: Any) -> Any:
+        if isinstance(value, float):
+            return float(f"{value:.4g}")
+        if isinstance(value, dict):
+            return {key: short(item) for key, item in value.items()}
+        return value
+
+    return {key: short(value) for key, value in data.items() if value is not None}
+
+
+def stylesheet() -> list[dict]:
+    """Data-selector styles: health colours, idle faint, open circuits grey."""
+    styles: list[dict] = [
+        {"selector": "node", "style": {
+            "label": "data(label)", "color": "#ecf0f1", "font-size": 24, "font-weight": "bold",
+            "text-valign": "bottom", "text-margin-y": 8, "text-outline-color": "#111", "text-outline-width": 3,
+            "background-color": "#2c3e50", "border-width": 5, "border-color": "#95a5a6",
+            "width": 46, "height": 46, "shape": "round-rectangle",
+        }},
+        {"selector": 'node[kind = "service"]', "style": {"shape": "diamond", "width": 56, "height": 56,
+                                                          "background-color": "#1f2d3a"}},
+        {"selector": 'node[kind = "unknown"]', "style": {"shape": "ellipse", "background-color": "#555",
+                                                          "border-style": "dashed"}},
+        {"selector": "node[?ingress]", "style": {"shape": "round-tag", "background-color": "#2980b9"}},
+        {"selector": "edge", "style": {
+            "curve-style": "bezier", "target-arrow-shape": "triangle", "arrow-scale": 1.6,
+            "width": 4, "line-color": HEALTH_COLOURS["healthy"], "target-arrow-color": HEALTH_COLOURS["healthy"],
+            "label": "data(label)", "font-size": 21, "color": "#ecf0f1", "text-rotation": "autorotate",
+            "text-outline-color": "#111", "text-outline-width": 2, "text-margin-y": -14,
+            "text-background-color": "#101317", "text-background-opacity": 0.75, "text-background-padding": 2,
+        }},
+        {"selector": ":selected", "style": {"overlay-color": "#3498db", "overlay-opacity": 0.25}},
+    ]
+    for health, colour in HEALTH_COLOURS.items():
+        styles.append({"selector": f'node[health = "{health}"]', "style": {"border-color": colour}})
+        styles.append({"selector": f'edge[health = "{health}"]',
+                       "style": {"line-color": colour, "target-arrow-color": colour}})
+    styles += [
+        {"selector": 'edge[health = "idle"]', "style": {"width": 1.5, "opacity": 0.35, "line-style": "dotted",
+                                                      "label": ""}},
+        {"selector": 'edge[circuit = "tripping"]', "style": {
+            "line-color": TRIPPING_COLOUR, "target-arrow-color": TRIPPING_COLOUR,
+            "line-style": "dashed", "line-dash-pattern": [12, 6], "width": 6}},
+        {"selector": "edge[on_trace]", "style": {
+            "underlay-color": TRACE_COLOUR, "underlay-opacity": 0.55, "underlay-padding": 9}},
+        {"selector": 'edge[on_trace = "error"]', "style": {"underlay-color": TRACE_ERROR_COLOUR}},
+        {"selector": 'edge[circuit = "open"]', "style": {
+            "line-color": CIRCUIT_OPEN_COLOUR, "target-arrow-color": CIRCUIT_OPEN_COLOUR,
+            "line-style": "dashed", "line-dash-pattern": [14, 8], "width": 7,
+            "mid-target-arrow-shape": "tee", "mid-target-arrow-color": "#e74c3c", "color": "#ffdddd"}},
+    ]
+    return styles

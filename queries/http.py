@@ -1,0 +1,81 @@
+"""HTTP to the backends (Prometheus, Jaeger): one session type that refuses
+oversized bodies before they are parsed, and one way to say why a request
+failed in a line fit for a user."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import requests
+from urllib3.exceptions import ReadTimeoutError
+from urllib3.util.retry import Retry
+
+from queries.errors import SourceError
+
+# One quick retry on a dropped connection; never urllib3's default tries with
+# backoff, which stall a refresh for seconds.
+QUICK_RETRY = Retry(total=1, connect=1, read=0, status=0, backoff_factor=0)
+_REASONS = (r"\[Errno -?\d+\] ([^'\")]+)", r"(Connection refused)", r"(Name or service not known)",
+            r"(Read timed out)")
+
+
+class ResponseTooLarge(SourceError):
+    """A backend sent more than the session reads."""
+
+
+class CappedSession(requests.Session):
+    """A session that streams every body and refuses one over `limit` bytes
+    (from its Content-Length, or as it arrives) before anything parses it."""
+
+    def __init__(self, limit: int, advice: str) -> None:
+        super().__init__()
+        self.limit, self.advice = limit, advice
+        for scheme in ("http://", "https://"):
+            self.mount(scheme, requests.adapters.HTTPAdapter(max_retries=QUICK_RETRY))
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        kwargs["stream"] = True
+        response = super().send(request, **kwargs)
+        size = int(response.headers.get("Content-Length") or 0)
+        if size > self.limit:
+            response.close()
+            raise ResponseTooLarge(f"sent more than {self.limit >> 20} MB, more than meshwatch reads; {self.advice}")
+        chunks, total = [], 0
+        for chunk in response.iter_content(1 << 20):
+            total += len(chunk)
+            if total > self.limit:
+                response.close()
+                raise ResponseTooLarge(f"sent more than {self.limit >> 20} MB, more than meshwatch reads; {self.advice}")
+            chunks.append(chunk)
+        response._content = b"".join(chunks)
+        return response
+
+
+def _reason(error: Exception) -> str:
+    """The innermost useful words of a requests/urllib3 error."""
+    text = str(error)
+    for pattern in _REASONS:
+        match = re.search(pattern, text)
+        if match:
+            return match.group(1).strip()
+    return text.splitlines()[0][:200] if text else type(error).__name__
+
+
+def _timed_out(error: requests.exceptions.RequestException) -> bool:
+    if isinstance(error, requests.exceptions.Timeout):
+        return True
+    # Without retries urllib3 wraps a read timeout in MaxRetryError, which
+    # requests reports as a ConnectionError.
+    inner = error.args[0] if error.args else None
+    return isinstance(getattr(inner, "reason", None), ReadTimeoutError)
+
+
+def request_failure(backend: str, timeout: float, error: requests.exceptions.RequestException) -> SourceError:
+    """`Prometheus at http://... did not answer within 10s`, `cannot reach
+    Jaeger at ...: Connection refused`, or the backend and the reason."""
+    if _timed_out(error):
+        return SourceError(f"{backend} did not answer within {timeout:g}s")
+    if isinstance(error, requests.exceptions.ConnectionError):
+        return SourceError(f"cannot reach {backend}: {_reason(error)}")
+    return SourceError(f"{backend}: {_reason(error)}")

@@ -1,0 +1,129 @@
+"""Where Istio routing config is read from, each way into the one parser:
+
+- a directory of YAML/JSON files (`--istio-config DIR`): multi-document YAML
+  and `kind: List` documents (what `kubectl get vs,dr -o yaml` prints) are
+  both read; other kinds (Deployments, Services...) are skipped;
+- manifests already in memory (plain dicts, e.g. the demo's current phase);
+- the Kubernetes API (`--istio-config kubernetes:` or `kubernetes:CONTEXT`),
+  through the optional `kubernetes` package (`pip install 'meshwatch[kubernetes]'`),
+  in-cluster config first, then the kubeconfig.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from queries.errors import ConfigError, SourceError
+from queries.istio.parse import parse_documents
+from queries.istio.records import DESTINATION_RULE, VIRTUAL_SERVICE, IstioConfig
+
+KUBERNETES = "kubernetes:"
+CONFIG_SUFFIXES = (".yaml", ".yml", ".json")
+# Istio's API group; v1 since Istio 1.22, v1beta1 before it.
+ISTIO_GROUP, ISTIO_VERSIONS = "networking.istio.io", ("v1", "v1beta1")
+KUBERNETES_TIMEOUT_S = 10.0
+
+
+def from_manifests(manifests: Any, origin: str = "manifests") -> IstioConfig:
+    """Records from manifests in memory: a list of dicts, one dict (maybe a
+    `kind: List`), or a (manifests, origin) pair as `Services.istio_objects` gives."""
+    if isinstance(manifests, tuple) and len(manifests) == 2 and isinstance(manifests[1], str):
+        manifests, origin = manifests
+    if isinstance(manifests, dict):
+        manifests = [manifests]
+    if not isinstance(manifests, (list, tuple)):
+        raise ConfigError(f"{origin}: expected a list of Kubernetes objects")
+    documents = [(f"{origin}[{i}]" if len(manifests) > 1 else origin, m) for i, m in enumerate(manifests)]
+    return parse_documents(documents, origin)
+
+
+def _file_documents(path: Path) -> list[tuple[str, Any]]:
+    shown = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(f"{shown}: cannot read: {error.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{shown}: not UTF-8 text") from None
+    try:
+        documents = list(yaml.safe_load_all(text))  # JSON is YAML too
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise ConfigError(f"{shown}: {where}not valid YAML ({problem})") from None
+    present = [d for d in documents if d is not None]
+    if len(present) == 1:
+        return [(shown, present[0])]
+    return [(f"{shown} (document {i + 1})", d) for i, d in enumerate(documents) if d is not None]
+
+
+def load_directory(directory: str) -> IstioConfig:
+    """Every YAML/JSON file under the directory (sorted, hidden files skipped)."""
+    root = Path(directory)
+    if not root.is_dir():
+        raise ConfigError(f"--istio-config {directory}: not a directory")
+    files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in CONFIG_SUFFIXES
+                   and not any(part.startswith(".") for part in p.relative_to(root).parts))
+    documents = [doc for path in files for doc in _file_documents(path)]
+    return parse_documents(documents, directory)
+
+
+def kubernetes_configured() -> bool:
+    """True when the optional client is installed and a cluster config is at hand."""
+    if importlib.util.find_spec("kubernetes") is None:
+        return False
+    kubeconfig = os.environ.get("KUBECONFIG") or str(Path.home() / ".kube" / "config")
+    return bool(os.environ.get("KUBERNETES_SERVICE_HOST")) or any(
+        Path(p).is_file() for p in kubeconfig.split(os.pathsep) if p)
+
+
+def load_kubernetes(context: str | None = None) -> IstioConfig:
+    """VirtualServices and DestinationRules of every namespace, from the API."""
+    try:
+        from kubernetes import client, config
+        from kubernetes.client.exceptions import ApiException
+        from kubernetes.config.config_exception import ConfigException
+    except ImportError:
+        raise ConfigError("reading Istio config from the Kubernetes API needs the optional client: "
+                          "pip install 'meshwatch[kubernetes]' (or use --istio-config DIR)") from None
+    try:
+        config.load_incluster_config()
+        where = "in-cluster Kubernetes API"
+    except ConfigException:
+        try:
+            config.load_kube_config(context=context or None)
+            where = f"Kubernetes API ({context or 'current context'})"
+        except (ConfigException, OSError, ValueError) as error:
+            raise ConfigError(f"no usable Kubernetes config: {str(error).splitlines()[0]}") from None
+    api = client.CustomObjectsApi()
+    documents: list[tuple[str, Any]] = []
+    for plural, kind in (("virtualservices", VIRTUAL_SERVICE), ("destinationrules", DESTINATION_RULE)):
+        for version in ISTIO_VERSIONS:
+            try:
+                listing = api.list_cluster_custom_object(ISTIO_GROUP, version, plural,
+                                                         _request_timeout=KUBERNETES_TIMEOUT_S)
+            except ApiException as error:
+                if error.status == 404:
+                    continue  # this Istio serves an older API version
+                raise SourceError(f"{where}: listing {plural} failed: HTTP {error.status} {error.reason}") from None
+            except Exception as error:  # urllib3 raises many kinds for a dead API server
+                raise SourceError(f"{where}: cannot list {plural}: {str(error).splitlines()[0][:200]}") from None
+            for item in listing.get("items", []):
+                item.setdefault("kind", kind)
+                meta = item.get("metadata") or {}
+                documents.append((f"{where}: {kind} {meta.get('namespace')}/{meta.get('name')}", item))
+            break
+    return parse_documents(documents, where)
+
+
+def load(spec: str) -> IstioConfig:
+    """`--istio-config`: a directory, or `kubernetes:[CONTEXT]` for the API."""
+    if spec.startswith(KUBERNETES):
+        return load_kubernetes(spec[len(KUBERNETES):] or None)
+    return load_directory(spec)

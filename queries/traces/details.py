@@ -1,0 +1,21 @@
+"""A span's details and tag text, read from its raw JSON in the format it came in."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from queries.traces import jaeger_v1, otlp
+from queries.traces.records import OTLP, SpanDetails, SpanRecord, TraceRecord
+
+_FORMATS = {OTLP: otlp}
+
+
+def read_details(trace: TraceRecord, span: SpanRecord) -> SpanDetails:
+    """Tags, process tags, logs and references of one span, as on the wire;
+    SourceError naming the field when the span's JSON has one of the wrong shape."""
+    return _FORMATS.get(trace.dialect, jaeger_v1).details(trace, span)
+
+
+def tag_text(span: SpanRecord, dialect: str) -> Iterator[tuple[str, str]]:
+    """(key, value) of a span's tags as text, for find-in-trace and tag filters."""
+    return _FORMATS.get(dialect, jaeger_v1).tag_text(span)

@@ -1,0 +1,234 @@
+"""OTLP JSON traces: what Jaeger's v3 API sends (`{"result": {"resourceSpans": [...]}}`)
+and what OpenTelemetry exporters write."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Iterable, Iterator
+
+from queries import shape
+from queries.errors import SourceError
+from queries.shape import ShapeError, at, problem
+from queries.traces.records import (
+    CHILD_OF,
+    FOLLOWS_FROM,
+    MARK_KEYS,
+    OTLP,
+    Log,
+    Process,
+    Reference,
+    SpanDetails,
+    SpanRecord,
+    Tag,
+    TraceRecord,
+    span_marks,
+    truthy,
+    wire_int,
+)
+
+# Span kinds: integers on the wire, enum names from some encoders.
+KINDS = {1: "internal", 2: "server", 3: "client", 4: "producer", 5: "consumer"}
+_KIND_NAMES = {f"SPAN_KIND_{name.upper()}": name for name in KINDS.values()}
+STATUS_ERROR = (2, "STATUS_CODE_ERROR")
+
+
+def value_of(value: dict[str, Any]) -> tuple[Any, str]:
+    """An OTLP AnyValue as (value, Jaeger's tag type)."""
+    if not isinstance(value, dict):
+        raise TypeError("an OTLP AnyValue is an object")
+    if "stringValue" in value:
+        return value["stringValue"], "string"
+    if "boolValue" in value:
+        return truthy(value["boolValue"]), "bool"
+    if "intValue" in value:
+        return wire_int(value["intValue"]), "int64"
+    if "doubleValue" in value:
+        return float(value["doubleValue"]), "float64"
+    if "bytesValue" in value:
+        return value["bytesValue"], "binary"
+    if "arrayValue" in value:
+        return json.dumps([value_of(v)[0] for v in value["arrayValue"].get("values") or []]), "string"
+    if "kvlistValue" in value:
+        return json.dumps({kv["key"]: value_of(kv.get("value") or {})[0]
+                           for kv in value["kvlistValue"].get("values") or []}), "string"
+    return None, "string"
+
+
+def tags(attributes: Iterable[dict[str, Any]]) -> list[Tag]:
+    result = []
+    for attribute in attributes:
+        value, kind = value_of(attribute.get("value") or {})
+        result.append(Tag(str(attribute["key"]), value, kind))
+    return result
+
+
+def _kind(kind: Any) -> str:
+    if isinstance(kind, str):
+        return _KIND_NAMES.get(kind, "")
+    return KINDS.get(kind, "")
+
+
+def _refs(raw: dict[str, Any], trace_id: str) -> list[tuple[str, str]]:
+    """parentSpanId is CHILD_OF; links are FOLLOWS_FROM unless Jaeger's
+    translator tagged them `opentracing.ref_type=child_of`."""
+    refs = [(CHILD_OF, raw["parentSpanId"])] if raw.get("parentSpanId") else []
+    for link in raw.get("links") or ():
+        if link.get("traceId", trace_id) != trace_id:
+            continue
+        ref_type = FOLLOWS_FROM
+        for attribute in link.get("attributes") or ():
+            if attribute.get("key") == "opentracing.ref_type":
+                ref_type = CHILD_OF if value_of(attribute.get("value") or {})[0] == "child_of" else FOLLOWS_FROM
+        refs.append((ref_type, str(link["spanId"])))
+    return refs
+
+
+def parse_traces(document: Any, where: str = "") -> list[TraceRecord]:
+    """Every trace in an OTLP JSON `{"resourceSpans": [...]}` (optionally
+    wrapped in `{"result": ...}`), in order of first appearance."""
+    try:
+        body = document.get("result", document)
+        traces: dict[str, TraceRecord] = {}
+        for index, resource_spans in enumerate(body.get("resourceSpans") or ()):
+            attributes = (resource_spans.get("resource") or {}).get("attributes") or []
+            service = "unknown"
+            for attribute in attributes:
+                if attribute.get("key") == "service.name":
+                    service = str(value_of(attribute.get("value") or {})[0])
+            pid = f"r{index}"
+            process = Process(service, attributes)
+            for scope_spans in resource_spans.get("scopeSpans") or resource_spans.get("instrumentationLibrarySpans") or ():
+                for raw in scope_spans.get("spans") or ():
+                    trace_id = str(raw["traceId"])
+                    trace = traces.get(trace_id)
+                    if trace is None:
+                        trace = traces[trace_id] = TraceRecord(trace_id, [], {}, [], OTLP)
+                    trace.processes[pid] = process
+                    start_ns = wire_int(raw["startTimeUnixNano"])
+                    end_ns = wire_int(raw.get("endTimeUnixNano") or start_ns)
+                    attrs = raw.get("attributes") or ()
+                    error, proxy, kind = span_marks(
+                        (a["key"], value_of(a.get("value") or {})[0]) for a in attrs if a["key"] in MARK_KEYS)
+                    status = (raw.get("status") or {}).get("code")
+                    trace.spans.append(SpanRecord(
+                        span_id=str(raw["spanId"]),
+                        operation=str(raw.get("name") or ""),
+                        service=service,
+                        process_id=pid,
+                        start_us=start_ns // 1000,
+                        duration_us=max(0, (end_ns - start_ns) // 1000),
+                        refs=_refs(raw, trace_id),
+                        kind=_kind(raw.get("kind")) or kind,
+                        error=error or status in STATUS_ERROR,
+                        proxy=proxy,
+                        warnings=[],
+                        raw=raw,
+                    ))
+        return list(traces.values())
+    except (AttributeError, KeyError, TypeError, ValueError, OverflowError):
+        raise SourceError(f"not an OTLP trace: {problem(check_document, document, where)}") from None
+
+
+def details(trace: TraceRecord, span: SpanRecord) -> SpanDetails:
+    """Attributes (with the status and kind as Jaeger shows them), resource
+    attributes, events and references of one span."""
+    raw = span.raw
+    process = trace.processes.get(span.process_id)
+    try:
+        span_tags = tags(raw.get("attributes") or ())
+        status = raw.get("status") or {}
+        if status.get("code") in STATUS_ERROR:
+            span_tags.append(Tag("otel.status_code", "ERROR"))
+            if status.get("message"):
+                span_tags.append(Tag("otel.status_description", status["message"]))
+        if span.kind:
+            span_tags.append(Tag("span.kind", span.kind))
+        logs = [Log(wire_int(event.get("timeUnixNano") or 0) // 1000,
+                    [Tag("event", event.get("name", "")), *tags(event.get("attributes") or ())])
+                for event in raw.get("events") or ()]
+        return SpanDetails(
+            tags=span_tags,
+            process_tags=[tag for tag in tags(process.raw_tags if process else ()) if tag.key != "service.name"],
+            logs=sorted(logs, key=lambda log: log.timestamp_us),
+            references=[Reference(ref_type, trace.trace_id, span_id) for ref_type, span_id in span.refs],
+            warnings=list(span.warnings),
+        )
+    except (AttributeError, KeyError, TypeError, ValueError, OverflowError):
+        raise SourceError(f"cannot read the details: {problem(check_span, raw, f'span {span.span_id}')}") from None
+
+
+def tag_text(span: SpanRecord) -> Iterator[tuple[str, str]]:
+    """(key, value) of a span's attributes as text, for find-in-trace."""
+    for attribute in span.raw.get("attributes") or ():
+        if isinstance(attribute, dict) and isinstance(attribute.get("value"), dict):
+            yield str(attribute.get("key")), str(value_of(attribute["value"])[0])
+
+
+# --- shape checks: name the first field that is not what it should be ---
+
+def _check_value(value: Any, where: str) -> None:
+    if not value:
+        return
+    value = shape.json_object(value, where)
+    if "intValue" in value:
+        shape.integer(value["intValue"], at(where, "intValue"), "a number")
+    if "doubleValue" in value and not isinstance(value["doubleValue"], (int, float, str)):
+        raise ShapeError(at(where, "doubleValue"), "expected a number")
+    for key, check in (("arrayValue", _check_value), ("kvlistValue", _check_attribute)):
+        if key in value:
+            shape.each(shape.json_object(value[key], at(where, key)).get("values"), at(where, f"{key}.values"), check)
+            return
+
+
+def _check_attribute(attribute: Any, where: str) -> None:
+    attribute = shape.json_object(attribute, where)
+    if not isinstance(attribute.get("key"), str):
+        raise ShapeError(at(where, "key"), "expected a string")
+    _check_value(attribute.get("value"), at(where, "value"))
+
+
+def _check_link(link: Any, where: str) -> None:
+    link = shape.json_object(link, where)
+    shape.present(link.get("spanId"), at(where, "spanId"))
+    shape.each(link.get("attributes"), at(where, "attributes"), _check_attribute)
+
+
+def _check_event(event: Any, where: str) -> None:
+    event = shape.json_object(event, where)
+    shape.integer(event.get("timeUnixNano"), at(where, "timeUnixNano"), "ns", optional=True)
+    shape.each(event.get("attributes"), at(where, "attributes"), _check_attribute)
+
+
+def check_span(raw: Any, where: str) -> None:
+    raw = shape.json_object(raw, where)
+    shape.present(raw.get("traceId"), at(where, "traceId"))
+    shape.present(raw.get("spanId"), at(where, "spanId"))
+    shape.integer(raw.get("startTimeUnixNano"), at(where, "startTimeUnixNano"), "ns since the epoch")
+    shape.integer(raw.get("endTimeUnixNano") or None, at(where, "endTimeUnixNano"), "ns since the epoch",
+                  optional=True)
+    if raw.get("status"):
+        shape.json_object(raw["status"], at(where, "status"))
+    shape.each(raw.get("attributes"), at(where, "attributes"), _check_attribute)
+    shape.each(raw.get("links"), at(where, "links"), _check_link)
+    shape.each(raw.get("events"), at(where, "events"), _check_event)
+
+
+def _check_scope(scope: Any, where: str) -> None:
+    shape.each(shape.json_object(scope, where).get("spans"), at(where, "spans"), check_span)
+
+
+def _check_resource(resource_spans: Any, where: str) -> None:
+    resource_spans = shape.json_object(resource_spans, where)
+    resource = resource_spans.get("resource")
+    if resource:
+        shape.json_object(resource, at(where, "resource"))
+    shape.each((resource or {}).get("attributes"), at(where, "resource.attributes"), _check_attribute)
+    scope_key = "scopeSpans" if resource_spans.get("scopeSpans") else "instrumentationLibrarySpans"
+    shape.each(resource_spans.get(scope_key), at(where, scope_key), _check_scope)
+
+
+def check_document(document: Any, where: str) -> None:
+    document = shape.json_object(document, where or "the document")
+    if "result" in document:
+        document, where = shape.json_object(document["result"], at(where, "result")), at(where, "result")
+    shape.each(document.get("resourceSpans"), at(where, "resourceSpans"), _check_resource)

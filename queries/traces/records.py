@@ -1,0 +1,148 @@
+"""Plain trace records, the same whether a trace came from Jaeger's v1 API,
+its v3 API (OTLP JSON) or a file.
+
+Parsing is deliberately shallow: a span keeps only what the tree, the
+critical path and the error/proxy marks need, plus its raw JSON. Tags, logs
+and references are read only when a span's details are asked for
+(`queries.traces.details`), so a 100k-span trace costs little more than
+`json.load`. Parsing runs without shape checks for the same reason; only when
+it fails does a second pass walk the document to name the offending field
+(`data[0].spans: expected a list`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+V1, OTLP = "v1", "otlp"
+CHILD_OF, FOLLOWS_FROM = "CHILD_OF", "FOLLOWS_FROM"
+
+# Tag keys that decide a span's error / proxy / kind marks; every other tag is
+# left raw until someone opens the span.
+MARK_KEYS = frozenset({"error", "http.status_code", "http.response.status_code", "grpc.status_code",
+                       "rpc.grpc.status_code", "otel.status_code", "component", "span.kind"})
+
+
+@dataclass(slots=True)
+class Process:
+    service: str
+    raw_tags: list[Any]
+
+
+@dataclass(slots=True)
+class SpanRecord:
+    """One span, shallowly parsed. `refs` are (ref type, span id) in wire
+    order; `raw` is the span's JSON, read again only for its details."""
+
+    span_id: str
+    operation: str
+    service: str
+    process_id: str
+    start_us: int
+    duration_us: int
+    refs: list[tuple[str, str]]
+    kind: str
+    error: bool
+    proxy: bool
+    warnings: list[str]
+    raw: dict[str, Any]
+
+
+@dataclass
+class TraceRecord:
+    trace_id: str
+    spans: list[SpanRecord]
+    processes: dict[str, Process]
+    warnings: list[str] = field(default_factory=list)
+    dialect: str = V1
+
+
+@dataclass(frozen=True)
+class Dependency:
+    parent: str
+    child: str
+    call_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class Tag:
+    """A tag as read from the wire; `type` is Jaeger's: string, bool, int64,
+    float64 or binary."""
+
+    key: str
+    value: Any
+    type: str = "string"
+
+
+@dataclass(frozen=True)
+class Log:
+    timestamp_us: int
+    fields: list[Tag]
+
+
+@dataclass(frozen=True)
+class Reference:
+    ref_type: str
+    trace_id: str
+    span_id: str
+
+
+@dataclass(frozen=True)
+class SpanDetails:
+    """What the span detail panel shows besides the span's own facts; read
+    when someone opens the span. `warnings` start as the span's own."""
+
+    tags: list[Tag]
+    process_tags: list[Tag]
+    logs: list[Log]
+    references: list[Reference]
+    warnings: list[str]
+
+
+def canonical_trace_id(trace_id: str) -> str:
+    """Jaeger treats `00ab` and `ab` as the same trace id."""
+    return trace_id.strip().lower().lstrip("0") or "0"
+
+
+def wire_int(value: Any) -> int:
+    """int64 values arrive as numbers, or as strings beyond 2^53."""
+    return value if type(value) is int else int(value)
+
+
+def truthy(value: Any) -> bool:
+    return value is True or (isinstance(value, str) and value.lower() == "true")
+
+
+def _status_error(code: Any) -> bool:
+    try:
+        return int(code) >= 500
+    except (TypeError, ValueError):
+        return False
+
+
+def _grpc_error(code: Any) -> bool:
+    try:
+        return int(code) != 0
+    except (TypeError, ValueError):
+        return str(code).upper() not in ("", "OK")
+
+
+def span_marks(pairs: Iterable[tuple[str, Any]]) -> tuple[bool, bool, str]:
+    """(error, proxy, kind) from the few tags that decide them."""
+    error = proxy = False
+    kind = ""
+    for key, value in pairs:
+        if key == "error":
+            error = error or truthy(value)
+        elif key in ("http.status_code", "http.response.status_code"):
+            error = error or _status_error(value)
+        elif key in ("grpc.status_code", "rpc.grpc.status_code"):
+            error = error or _grpc_error(value)
+        elif key == "otel.status_code":
+            error = error or str(value).upper() == "ERROR"
+        elif key == "component":
+            proxy = proxy or value == "proxy"
+        elif key == "span.kind":
+            kind = str(value)
+    return error, proxy, kind

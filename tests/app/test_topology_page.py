@@ -1,0 +1,107 @@
+"""The topology page in headless Chromium, as a person at a wall screen sees it."""
+
+from __future__ import annotations
+
+import pytest
+
+from dashboard.app import create_app
+from dashboard.app.config import resolve
+from dashboard.app.services import Services
+from tests.support.frames import labels
+from tests.support.telemetry import ScriptedSource, bookinfo_ejection, with_calls
+
+pytestmark = pytest.mark.browser
+
+OPEN_EDGE = "workload:default:reviews-v2->service:default:ratings"
+
+
+@pytest.fixture
+def topology(serve_app, browser_page):
+    source = ScriptedSource(bookinfo_ejection())
+    app = create_app(resolve({"refresh": "1"}, {}), Services(telemetry=source))
+    browser_page.goto(serve_app(app) + "/")
+    browser_page.wait_for_function("() => window.cy && window.cy.nodes().length > 0", timeout=20_000)
+    # The status line appears with the first graph and moves it down: wait
+    # for it before reading coordinates.
+    browser_page.locator("#topology-status").get_by_text("nodes").wait_for()
+    return browser_page, source
+
+
+def cy(page, script: str):
+    return page.evaluate(f"() => {{ const cy = window.cy; return {script}; }}")
+
+
+def test_nodes_edges_and_grey_open_circuit_are_drawn(topology):
+    page, _ = topology
+    names = cy(page, "cy.nodes().map(n => n.data('label'))")
+    assert {"productpage v1", "reviews v1", "reviews v2", "ratings", "details"} <= set(names)
+    assert cy(page, f"cy.getElementById('{OPEN_EDGE}').data('circuit')") == "open"
+    assert cy(page, f"cy.getElementById('{OPEN_EDGE}').style('line-color')") == "rgb(158,158,158)"
+    assert cy(page, f"cy.getElementById('{OPEN_EDGE}').style('line-style')") == "dashed"
+    assert "OPEN" in cy(page, f"cy.getElementById('{OPEN_EDGE}').data('label')")
+    healthy = "workload:default:productpage-v1->service:default:details"
+    assert cy(page, f"cy.getElementById('{healthy}').style('line-color')") == "rgb(46,204,113)"
+    # Idle edges are hidden by default and the legend says what grey means.
+    assert cy(page, "cy.edges().filter(e => e.data('health') === 'idle').length") == 0
+    assert page.get_by_text("circuit OPEN: destination cut off").is_visible()
+
+
+def test_clicking_an_edge_shows_its_details(topology):
+    page, _ = topology
+    box = page.locator("#topology-graph").bounding_box()
+    point = cy(page, f"cy.getElementById('{OPEN_EDGE}').renderedMidpoint()")
+    page.mouse.click(box["x"] + point["x"], box["y"] + point["y"])
+    details = page.locator("#topology-details")
+    details.get_by_text("Circuit OPEN").wait_for()
+    assert "UH" in details.inner_text()
+    assert details.get_by_text("Traces through this edge").is_visible()
+
+
+def test_clicking_a_versioned_service_shows_its_release_state(topology):
+    page, _ = topology
+    box = page.locator("#topology-graph").bounding_box()
+    point = cy(page, "cy.getElementById('service:default:reviews').renderedPosition()")
+    page.mouse.click(box["x"] + point["x"], box["y"] + point["y"])
+    details = page.locator("#topology-details")
+    details.get_by_text("Canary view").wait_for()
+    text = details.inner_text()
+    assert "Release" in text and "v1" in text and "v2" in text and "50 %" in text
+
+
+def test_failed_refresh_keeps_graph_under_stale_banner_and_recovers(topology):
+    page, source = topology
+    drawn = cy(page, "cy.nodes().length")
+    source.failure = "cannot reach Prometheus at http://prometheus:9090: Connection refused"
+    banner = page.locator("#topology-banner")
+    banner.get_by_text("stale since").wait_for()
+    assert "Connection refused" in banner.inner_text()
+    assert cy(page, "cy.nodes().length") == drawn
+    source.failure = None
+    banner.wait_for(state="hidden")
+
+
+def test_new_nodes_do_not_move_the_others(topology):
+    page, source = topology
+    before = cy(page, "Object.fromEntries(cy.nodes().map(n => [n.id(), n.position()]))")
+    source.mesh_telemetry = with_calls(bookinfo_ejection(), (labels("productpage-v1", "reviews", "reviews-v3"), 0.5))
+    page.wait_for_function("() => window.cy.getElementById("
+                           "'service:default:reviews->workload:default:reviews-v3').length === 1", timeout=10_000)
+    after = cy(page, "Object.fromEntries(cy.nodes().map(n => [n.id(), n.position()]))")
+    assert {node: after[node] for node in before} == before
+
+
+def test_a_shared_link_opens_with_its_namespace_and_window(serve_app, browser_page):
+    source = ScriptedSource(bookinfo_ejection())
+    app = create_app(resolve({"refresh": "1"}, {}), Services(telemetry=source))
+    browser_page.goto(serve_app(app) + "/?namespace=istio-system&window=5m")
+    browser_page.locator("#topology-status").get_by_text("window 5m").wait_for()
+    assert source.calls[-1][1:] == ("5m", ("istio-system",))
+    # istio-system's ingress gateway and its direct neighbour, nothing else.
+    labels = browser_page.evaluate("() => window.cy.nodes().map(n => n.data('label')).sort()")
+    assert labels == ["istio-ingressgateway", "productpage"]
+
+
+def test_a_bad_namespace_in_a_link_says_so(serve_app, browser_page):
+    app = create_app(resolve({"refresh": "1"}, {}), Services(telemetry=ScriptedSource(bookinfo_ejection())))
+    browser_page.goto(serve_app(app) + "/?namespace=Bad_NS")
+    browser_page.locator("#topology-banner").get_by_text("bad namespace 'Bad_NS'").wait_for()
