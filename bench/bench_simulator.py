@@ -42,8 +42,10 @@ def main() -> None:
     print(f"story simulated:         1 h in {cpu:.1f} s CPU = {3600 / cpu:.0f} story s per CPU s")
     print(f"mesh refresh (1m):       {refresh * 1000:.1f} ms")
     print(f"version_traffic (1h/{HISTORY_STEP_SECONDS:g}s): {history * 1000:.0f} ms")
-    print(f"series: {len(simulation.registry.keys)}, scrape rows kept: {len(simulation.history.rows)}, "
-          f"traces kept: {len(simulation.traces)}")
+    print(
+        f"series: {len(simulation.registry.keys)}, scrape rows kept: {len(simulation.history.rows)}, "
+        f"traces kept: {len(simulation.traces)}"
+    )
 
     tracemalloc.start()
     simulation = Simulation(seed=1, start=START, wall_clock=lambda: 0.0)
@@ -53,7 +55,10 @@ def main() -> None:
     after = tracemalloc.get_traced_memory()[0]
     tracemalloc.stop()
     print(f"traced heap after 1 h:   {after_hour / 1e6:.1f} MB")
-    print(f"traced heap after {hours:g} h:   {after / 1e6:.1f} MB (ratio {after / after_hour:.2f}; ~1 = bounded)")
+    print(
+        f"traced heap after {hours:g} h:   {after / 1e6:.1f} MB "
+        f"(ratio {after / after_hour:.2f}; ~1 = bounded)"
+    )
 
 
 if __name__ == "__main__":

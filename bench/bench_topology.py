@@ -31,21 +31,30 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dashboard.app.config import resolve  # noqa: E402
-from dashboard.mesh.snapshot import snapshot_document  # noqa: E402
 from dashboard.mesh.build import build_graph  # noqa: E402
+from dashboard.mesh.snapshot import snapshot_document  # noqa: E402
 from queries import promql  # noqa: E402
 from queries.duration import prometheus_duration  # noqa: E402
 from queries.prometheus import PrometheusSource  # noqa: E402
-from tests.support.prometheus import END, CountingProxy, Counter, Gauge, Histogram, start_prometheus, write_openmetrics  # noqa: E402
+from tests.support.prometheus import (
+    END,
+    Counter,
+    CountingProxy,
+    Gauge,
+    Histogram,
+    start_prometheus,
+    write_openmetrics,
+)  # noqa: E402
 
 WINDOW = prometheus_duration("1m")
 # Three samples per series cover the 1m window ending at END; more only
@@ -81,11 +90,15 @@ def services_for(workloads: int, rng: random.Random) -> list[Service]:
         versions = min(rng.choice([1, 1, 2, 3]), workloads - count)
         index = len(services)
         protocol = "tcp" if rng.random() < 0.05 else "grpc" if rng.random() < 0.1 else "http"
-        services.append(Service(
-            namespace=f"team-{index // SERVICES_PER_NAMESPACE:03d}", name=f"svc-{index:04d}",
-            versions=tuple(f"v{k + 1}" for k in range(versions)), protocol=protocol,
-            latency_ms=rng.lognormvariate(3, 1),
-        ))
+        services.append(
+            Service(
+                namespace=f"team-{index // SERVICES_PER_NAMESPACE:03d}",
+                name=f"svc-{index:04d}",
+                versions=tuple(f"v{k + 1}" for k in range(versions)),
+                protocol=protocol,
+                latency_ms=rng.lognormvariate(3, 1),
+            )
+        )
         count += versions
     return services
 
@@ -126,8 +139,10 @@ def call_series(caller: Caller, service: Service, rps: float, rng: random.Random
         for version, weight in zip(service.versions, SPLITS[len(service.versions)]):
             for reporter in reporters:
                 base = request_labels(caller, service, version, reporter)
-                series += [Counter("istio_tcp_sent_bytes_total", base, rate=rps * weight * 800),
-                           Counter("istio_tcp_received_bytes_total", base, rate=rps * weight * 4000)]
+                series += [
+                    Counter("istio_tcp_sent_bytes_total", base, rate=rps * weight * 800),
+                    Counter("istio_tcp_received_bytes_total", base, rate=rps * weight * 4000),
+                ]
         return series
     outcomes = [("200", "-", 1.0)]
     if rng.random() < 0.15:
@@ -139,32 +154,51 @@ def call_series(caller: Caller, service: Service, rps: float, rng: random.Random
     for version, weight in zip(service.versions, SPLITS[len(service.versions)]):
         for code, flags, share in outcomes:
             for reporter in reporters:
-                labels = {**request_labels(caller, service, version, reporter), "response_flags": flags,
-                          "response_code": "200" if grpc else code,
-                          "grpc_response_status": GRPC_STATUS[code] if grpc else ""}
+                labels = {
+                    **request_labels(caller, service, version, reporter),
+                    "response_flags": flags,
+                    "response_code": "200" if grpc else code,
+                    "grpc_response_status": GRPC_STATUS[code] if grpc else "",
+                }
                 series.append(Counter("istio_requests_total", labels, rate=rps * weight * share))
         histogram = request_labels(caller, service, version, reporters[0])
         base = service.latency_ms
-        series.append(Histogram("istio_request_duration_milliseconds", histogram, rate=rps * weight,
-                                observations=[base * f for f in (0.3, 0.6, 0.8, 1, 1.2, 1.5, 2.5, 6)]))
+        series.append(
+            Histogram(
+                "istio_request_duration_milliseconds",
+                histogram,
+                rate=rps * weight,
+                observations=[base * f for f in (0.3, 0.6, 0.8, 1, 1.2, 1.5, 2.5, 6)],
+            )
+        )
     if sidecar and rng.random() < 0.03:
         flag = rng.choice(["UO", "UO", "UH"])
-        labels = {**request_labels(caller, service, None, "source"), "response_code": "503",
-                  "response_flags": flag, "grpc_response_status": "14" if grpc else ""}
+        labels = {
+            **request_labels(caller, service, None, "source"),
+            "response_code": "503",
+            "response_flags": flag,
+            "grpc_response_status": "14" if grpc else "",
+        }
         series.append(Counter("istio_requests_total", labels, rate=rps * 0.2))
     return series
 
 
 def envoy_series(caller: Caller, service: Service, rng: random.Random) -> list[Any]:
-    pod = {"namespace": caller.namespace, "app": caller.app, "version": caller.version,
-           "pod": f"{caller.workload}-6d9c7b5f8-{rng.randrange(16 ** 5):05x}",
-           "cluster_name": f"outbound|9080||{service.name}.{service.namespace}.svc.cluster.local"}
+    pod = {
+        "namespace": caller.namespace,
+        "app": caller.app,
+        "version": caller.version,
+        "pod": f"{caller.workload}-6d9c7b5f8-{rng.randrange(16**5):05x}",
+        "cluster_name": f"outbound|9080||{service.name}.{service.namespace}.svc.cluster.local",
+    }
     hosts = float(len(service.versions) * 2)
     healthy = 0.0 if rng.random() < 0.1 else hosts
-    return [Gauge("envoy_cluster_membership_total", pod, hosts),
-            Gauge("envoy_cluster_membership_healthy", pod, healthy),
-            Gauge("envoy_cluster_outlier_detection_ejections_active", pod, hosts - healthy),
-            Counter("envoy_cluster_upstream_rq_pending_overflow", pod, rate=rng.choice([0, 0, 0, 0.5]), start=3)]
+    return [
+        Gauge("envoy_cluster_membership_total", pod, hosts),
+        Gauge("envoy_cluster_membership_healthy", pod, healthy),
+        Gauge("envoy_cluster_outlier_detection_ejections_active", pod, hosts - healthy),
+        Counter("envoy_cluster_upstream_rq_pending_overflow", pod, rate=rng.choice([0, 0, 0, 0.5]), start=3),
+    ]
 
 
 @dataclass(frozen=True)
@@ -190,7 +224,7 @@ def synthetic_mesh(workloads: int, seed: int = 7) -> Mesh:
     for index, service in enumerate(services):
         if service.protocol == "tcp":
             continue
-        later = services[index + 1: index + 60]
+        later = services[index + 1 : index + 60]
         for version in service.versions:
             caller = Caller(service.namespace, f"{service.name}-{version}", service.name, version)
             for callee in rng.sample(later, min(len(later), rng.choice([0, 1, 1, 2, 2, 3, 4]))):
@@ -211,7 +245,9 @@ def raw_queries(url: str, texts: list[str]) -> None:
     """The refresh's queries as plain HTTP, decoded: Prometheus' own cost."""
     with requests.Session() as session:
         for text in texts:
-            response = session.get(f"{url}/api/v1/query", params={"query": text, "time": f"{END:.3f}"}, timeout=300)
+            response = session.get(
+                f"{url}/api/v1/query", params={"query": text, "time": f"{END:.3f}"}, timeout=300
+            )
             response.raise_for_status()
             response.json()
 
@@ -225,8 +261,10 @@ def snapshot(source: PrometheusSource, settings: Any) -> tuple[dict[str, float],
 
 
 def payload_sizes(document: dict[str, Any]) -> dict[str, float | None]:
-    sizes: dict[str, float | None] = {"document_mb": len(json.dumps(document, allow_nan=False)) / 1e6,
-                                      "elements_mb": None}
+    sizes: dict[str, float | None] = {
+        "document_mb": len(json.dumps(document, allow_nan=False)) / 1e6,
+        "elements_mb": None,
+    }
     try:
         from layouts.topology.graph import elements, place
     except ImportError:
@@ -240,7 +278,9 @@ def measure(mesh: Mesh, runs: int, workdir: Path, profile: bool) -> dict[str, An
     om_file = workdir / f"mesh-{mesh.workloads}.om"
     generate_s, _ = timed(lambda: write_openmetrics(mesh.series, om_file, end=END, span=SPAN, step=STEP))
     file_mb = om_file.stat().st_size / 1e6
-    backfill_s, server = timed(lambda: start_prometheus(workdir / f"prom-{mesh.workloads}", openmetrics_file=om_file))
+    backfill_s, server = timed(
+        lambda: start_prometheus(workdir / f"prom-{mesh.workloads}", openmetrics_file=om_file)
+    )
     om_file.unlink()
     settings = resolve({}, environ={})
     texts = list(promql.mesh_queries(WINDOW).values())
@@ -260,30 +300,51 @@ def measure(mesh: Mesh, runs: int, workdir: Path, profile: bool) -> dict[str, An
         if profile:
             profiler = cProfile.Profile()
             profiler.runcall(snapshot, source, settings)
-            print(f"\n--- cProfile of one snapshot, {mesh.workloads} workloads (top 25 by cumulative time) ---")
+            print(
+                f"\n--- cProfile of one snapshot, {mesh.workloads} workloads (top 25 by cumulative time) ---"
+            )
             pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
     finally:
         server.stop()
     raw = statistics.median(raw_times)
     snap = statistics.median(snapshot_times)
     return {
-        "workloads": mesh.workloads, "services": mesh.services, "series": len(mesh.series),
-        "om_mb": file_mb, "setup_s": generate_s + backfill_s,
-        "nodes": len(document["nodes"]), "edges": len(document["edges"]), "queries": queries,
-        "raw_s": raw, "snapshot_s": snap, "ratio": snap / raw,
-        **{f"{part}_s": statistics.median(p[part] for p in part_times) for part in ("mesh", "graph", "document")},
+        "workloads": mesh.workloads,
+        "services": mesh.services,
+        "series": len(mesh.series),
+        "om_mb": file_mb,
+        "setup_s": generate_s + backfill_s,
+        "nodes": len(document["nodes"]),
+        "edges": len(document["edges"]),
+        "queries": queries,
+        "raw_s": raw,
+        "snapshot_s": snap,
+        "ratio": snap / raw,
+        **{
+            f"{part}_s": statistics.median(p[part] for p in part_times)
+            for part in ("mesh", "graph", "document")
+        },
         **payload_sizes(document),
     }
 
 
 COLUMNS = [
-    ("workloads", "workloads", "{:d}"), ("services", "services", "{:d}"), ("series", "described series", "{:d}"),
-    ("nodes", "nodes", "{:d}"), ("edges", "edges", "{:d}"), ("queries", "queries/refresh", "{:d}"),
-    ("raw_s", "raw Prometheus s", "{:.3f}"), ("snapshot_s", "snapshot s", "{:.3f}"),
-    ("mesh_s", " mesh() s", "{:.3f}"), ("graph_s", " build_graph s", "{:.3f}"),
-    ("document_s", " document s", "{:.3f}"), ("ratio", "snapshot/raw", "{:.2f}"),
-    ("document_mb", "document MB", "{:.2f}"), ("elements_mb", "elements MB", "{:.2f}"),
-    ("setup_s", "setup s", "{:.1f}"), ("om_mb", "backfill MB", "{:.0f}"),
+    ("workloads", "workloads", "{:d}"),
+    ("services", "services", "{:d}"),
+    ("series", "described series", "{:d}"),
+    ("nodes", "nodes", "{:d}"),
+    ("edges", "edges", "{:d}"),
+    ("queries", "queries/refresh", "{:d}"),
+    ("raw_s", "raw Prometheus s", "{:.3f}"),
+    ("snapshot_s", "snapshot s", "{:.3f}"),
+    ("mesh_s", " mesh() s", "{:.3f}"),
+    ("graph_s", " build_graph s", "{:.3f}"),
+    ("document_s", " document s", "{:.3f}"),
+    ("ratio", "snapshot/raw", "{:.2f}"),
+    ("document_mb", "document MB", "{:.2f}"),
+    ("elements_mb", "elements MB", "{:.2f}"),
+    ("setup_s", "setup s", "{:.1f}"),
+    ("om_mb", "backfill MB", "{:.0f}"),
 ]
 
 
@@ -306,8 +367,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="100,1000,3000", help="workload counts, comma-separated")
     parser.add_argument("--runs", type=int, default=5, help="timed refreshes per size (median reported)")
-    parser.add_argument("--profile", type=int, default=None, metavar="WORKLOADS",
-                        help="print a cProfile of one snapshot at this size")
+    parser.add_argument(
+        "--profile",
+        type=int,
+        default=None,
+        metavar="WORKLOADS",
+        help="print a cProfile of one snapshot at this size",
+    )
     args = parser.parse_args()
     results = []
     with tempfile.TemporaryDirectory(prefix="meshwatch-bench-") as workdir:

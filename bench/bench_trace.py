@@ -30,22 +30,51 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-SERVICES = ["productpage", "reviews", "ratings", "details", "cart", "checkout", "payment", "shipping",
-            "inventory", "search", "users", "auth", "catalog", "pricing", "mail", "ads"]
+SERVICES = [
+    "productpage",
+    "reviews",
+    "ratings",
+    "details",
+    "cart",
+    "checkout",
+    "payment",
+    "shipping",
+    "inventory",
+    "search",
+    "users",
+    "auth",
+    "catalog",
+    "pricing",
+    "mail",
+    "ads",
+]
 
 
 def envoy_tags(kind: str, service: str, callee: str, status: str, rng: random.Random) -> list[dict[str, Any]]:
     cluster = f"outbound|9080||{callee}.default.svc.cluster.local" if kind == "client" else "inbound|9080||"
     return [
-        {"key": "node_id", "type": "string", "value": f"sidecar~10.244.{rng.randrange(256)}.{rng.randrange(256)}~{service}-v1-5b4c8d9f7-x2x9z.default~default.svc.cluster.local"},
+        {
+            "key": "node_id",
+            "type": "string",
+            "value": f"sidecar~10.244.{rng.randrange(256)}.{rng.randrange(256)}~{service}-v1-5b4c8d9f7-x2x9z"
+            ".default~default.svc.cluster.local",
+        },
         {"key": "zone", "type": "string", "value": ""},
         {"key": "guid:x-request-id", "type": "string", "value": "3c6a1f0e-8f6b-9a4e-b8c2-5d8e0f6a7b21"},
-        {"key": "http.url", "type": "string", "value": f"http://{callee}:9080/api/v1/items/{rng.randrange(10000)}"},
+        {
+            "key": "http.url",
+            "type": "string",
+            "value": f"http://{callee}:9080/api/v1/items/{rng.randrange(10000)}",
+        },
         {"key": "http.method", "type": "string", "value": "GET"},
         {"key": "downstream_cluster", "type": "string", "value": "-"},
         {"key": "user_agent", "type": "string", "value": "python-requests/2.32.3"},
         {"key": "http.protocol", "type": "string", "value": "HTTP/1.1"},
-        {"key": "peer.address", "type": "string", "value": f"10.244.{rng.randrange(256)}.{rng.randrange(256)}"},
+        {
+            "key": "peer.address",
+            "type": "string",
+            "value": f"10.244.{rng.randrange(256)}.{rng.randrange(256)}",
+        },
         {"key": "request_size", "type": "string", "value": "0"},
         {"key": "response_size", "type": "string", "value": str(rng.randrange(50, 9000))},
         {"key": "component", "type": "string", "value": "proxy"},
@@ -66,22 +95,45 @@ def generate(spans: int, seed: int = 1) -> dict[str, Any]:
     """A batch-job-like trace: a root fanning out into hops, each hop a client
     span (caller's sidecar) and a server span (callee's sidecar)."""
     rng = random.Random(seed)
-    trace_id = "%032x" % rng.getrandbits(128)
+    trace_id = f"{rng.getrandbits(128):032x}"
     t0 = 1_764_151_200_000_000
-    processes = {f"p{i}": {"serviceName": f"{name}.default", "tags": [{"key": "ip", "type": "string", "value": f"10.244.0.{i}"}]}
-                 for i, name in enumerate(SERVICES)}
+    processes = {
+        f"p{i}": {
+            "serviceName": f"{name}.default",
+            "tags": [{"key": "ip", "type": "string", "value": f"10.244.0.{i}"}],
+        }
+        for i, name in enumerate(SERVICES)
+    }
     out: list[dict[str, Any]] = []
 
     def span(parent: str | None, op: str, start: int, duration: int, pid: str, tags: list) -> str:
-        span_id = "%016x" % rng.getrandbits(64)
-        out.append({"traceID": trace_id, "spanID": span_id, "operationName": op,
-                    "references": [{"refType": "CHILD_OF", "traceID": trace_id, "spanID": parent}] if parent else [],
-                    "startTime": t0 + start, "duration": duration, "tags": tags, "logs": [], "processID": pid,
-                    "warnings": None})
+        span_id = f"{rng.getrandbits(64):016x}"
+        out.append(
+            {
+                "traceID": trace_id,
+                "spanID": span_id,
+                "operationName": op,
+                "references": [{"refType": "CHILD_OF", "traceID": trace_id, "spanID": parent}]
+                if parent
+                else [],
+                "startTime": t0 + start,
+                "duration": duration,
+                "tags": tags,
+                "logs": [],
+                "processID": pid,
+                "warnings": None,
+            }
+        )
         return span_id
 
-    root = span(None, "productpage.default.svc.cluster.local:9080/batch", 0, 600_000_000, "p0",
-                envoy_tags("server", "productpage", "productpage", "200", rng))
+    root = span(
+        None,
+        "productpage.default.svc.cluster.local:9080/batch",
+        0,
+        600_000_000,
+        "p0",
+        envoy_tags("server", "productpage", "productpage", "200", rng),
+    )
     frontier = [(root, 0, 0, 600_000_000)]  # (server span id, service index, start, duration)
     while len(out) < spans and frontier:
         parent, service, start, duration = frontier.pop(0)
@@ -93,10 +145,22 @@ def generate(spans: int, seed: int = 1) -> dict[str, Any]:
             length = max(2, rng.randrange(max(2, duration - offset)))
             status = "503" if rng.random() < 0.01 else "200"
             op = f"{SERVICES[callee]}.default.svc.cluster.local:9080/*"
-            client = span(parent, op, start + offset, length, f"p{service}",
-                          envoy_tags("client", SERVICES[service], SERVICES[callee], status, rng))
-            server = span(client, op, start + offset + 1, length - 2, f"p{callee}",
-                          envoy_tags("server", SERVICES[callee], SERVICES[callee], status, rng))
+            client = span(
+                parent,
+                op,
+                start + offset,
+                length,
+                f"p{service}",
+                envoy_tags("client", SERVICES[service], SERVICES[callee], status, rng),
+            )
+            server = span(
+                client,
+                op,
+                start + offset + 1,
+                length - 2,
+                f"p{callee}",
+                envoy_tags("server", SERVICES[callee], SERVICES[callee], status, rng),
+            )
             frontier.append((server, callee, start + offset + 1, length - 2))
     return {"data": [{"traceID": trace_id, "spans": out, "processes": processes, "warnings": None}]}
 
@@ -122,9 +186,10 @@ def best_of(runs: int, action: Any) -> tuple[float, Any]:
 
 
 def measure_paint(path: Path, trace_id: str) -> tuple[float, float]:
+    import threading
+
     from playwright.sync_api import sync_playwright
     from werkzeug.serving import make_server
-    import threading
 
     from dashboard.app import create_app
     from dashboard.app.config import resolve
@@ -147,8 +212,11 @@ def measure_paint(path: Path, trace_id: str) -> tuple[float, float]:
     url = f"http://127.0.0.1:{server.server_port}/trace/{trace_id}"
     figures = []
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
-                                             args=["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"])
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium",
+            headless=True,
+            args=["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"],
+        )
         page = browser.new_page(viewport={"width": 1920, "height": 1080})
         for _ in range(2):  # cold (through Jaeger), then from the trace cache
             began = time.perf_counter()
@@ -187,7 +255,9 @@ def main() -> None:
         tracemalloc.stop()
         print(f"trace: {len(tree.order)} spans, depth {max(tree.depth)}, {size_mb:.0f} MB of JSON")
         print(f"json.load:           {load_s:.2f} s")
-        print(f"analysis:            {analyse_s:.2f} s  (records + tree + self time + critical path + document)")
+        print(
+            f"analysis:            {analyse_s:.2f} s  (records + tree + self time + critical path + document)"
+        )
         print(f"ratio analysis/load: {analyse_s / load_s:.2f}  (goal <= 3)")
         print(f"load + analysis:     {load_s + analyse_s:.2f} s")
         print(f"analysis peak memory (tracemalloc, beyond the loaded JSON): {peak_mb:.0f} MB")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 MISSING = "–"
@@ -69,7 +69,7 @@ def utc_clock(at: float) -> str:
 
 def utc_timestamp_us(us: int) -> str:
     """A span's start: `2026-11-26 10:00:00.123 UTC`."""
-    return datetime.fromtimestamp(us / 1e6, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + " UTC"
+    return datetime.fromtimestamp(us / 1e6, tz=UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + " UTC"
 
 
 def plural(count: int, noun: str, nouns: str | None = None) -> str:

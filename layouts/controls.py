@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from dash import dcc, html
 
@@ -13,4 +13,6 @@ def captioned(caption: str, control: object, wide: bool = False) -> html.Label:
 
 def window_picker(component_id: str, choices: Sequence[str], selected: str) -> html.Label:
     """The rate window: at low traffic a longer one gathers enough requests."""
-    return captioned("Window", dcc.Dropdown(id=component_id, options=list(choices), value=selected, clearable=False))
+    return captioned(
+        "Window", dcc.Dropdown(id=component_id, options=list(choices), value=selected, clearable=False)
+    )

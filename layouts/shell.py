@@ -26,10 +26,18 @@ def shell(mode: str) -> html.Div:
                 className="mw-header",
                 children=[
                     html.Span("meshwatch", className="mw-brand"),
-                    html.Span("demo: simulated Bookinfo mesh" if mode == "demo" else "", id="mode-badge",
-                              className="mw-mode"),
-                    html.Nav([dcc.Link(label, href=page_href(path), className="mw-nav-link") for label, path in NAV],
-                             className="mw-nav"),
+                    html.Span(
+                        "demo: simulated Bookinfo mesh" if mode == "demo" else "",
+                        id="mode-badge",
+                        className="mw-mode",
+                    ),
+                    html.Nav(
+                        [
+                            dcc.Link(label, href=page_href(path), className="mw-nav-link")
+                            for label, path in NAV
+                        ],
+                        className="mw-nav",
+                    ),
                 ],
             ),
             html.Main(dash.page_container, id="page", className="mw-page"),
@@ -39,5 +47,11 @@ def shell(mode: str) -> html.Div:
 
 
 def not_found(path: str) -> html.Div:
-    return html.Div([html.H2("Not found"), html.P(f"No page at {path}. "),
-                     dcc.Link("Back to the topology", href=page_href("/"))], className="mw-not-found")
+    return html.Div(
+        [
+            html.H2("Not found"),
+            html.P(f"No page at {path}. "),
+            dcc.Link("Back to the topology", href=page_href("/")),
+        ],
+        className="mw-not-found",
+    )

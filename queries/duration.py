@@ -14,8 +14,15 @@ from dataclasses import dataclass
 from queries.errors import ConfigError
 
 # Prometheus' units, largest first; each may appear once, in this order.
-_PROMETHEUS_UNITS = {"y": 365 * 86400.0, "w": 7 * 86400.0, "d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0,
-                     "ms": 0.001}
+_PROMETHEUS_UNITS = {
+    "y": 365 * 86400.0,
+    "w": 7 * 86400.0,
+    "d": 86400.0,
+    "h": 3600.0,
+    "m": 60.0,
+    "s": 1.0,
+    "ms": 0.001,
+}
 # ASCII digits only: `\d` would take `١m` (an Arabic-Indic one).
 _PROMETHEUS_PART = re.compile(r"([0-9]+)(ms|[ywdhms])")
 _GO_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}

@@ -16,8 +16,12 @@ from queries.errors import SourceError
 # One quick retry on a dropped connection; never urllib3's default tries with
 # backoff, which stall a refresh for seconds.
 QUICK_RETRY = Retry(total=1, connect=1, read=0, status=0, backoff_factor=0)
-_REASONS = (r"\[Errno -?\d+\] ([^'\")]+)", r"(Connection refused)", r"(Name or service not known)",
-            r"(Read timed out)")
+_REASONS = (
+    r"\[Errno -?\d+\] ([^'\")]+)",
+    r"(Connection refused)",
+    r"(Name or service not known)",
+    r"(Read timed out)",
+)
 
 
 class ResponseTooLarge(SourceError):
@@ -40,13 +44,17 @@ class CappedSession(requests.Session):
         size = int(response.headers.get("Content-Length") or 0)
         if size > self.limit:
             response.close()
-            raise ResponseTooLarge(f"sent more than {self.limit >> 20} MB, more than meshwatch reads; {self.advice}")
+            raise ResponseTooLarge(
+                f"sent more than {self.limit >> 20} MB, more than meshwatch reads; {self.advice}"
+            )
         chunks, total = [], 0
         for chunk in response.iter_content(1 << 20):
             total += len(chunk)
             if total > self.limit:
                 response.close()
-                raise ResponseTooLarge(f"sent more than {self.limit >> 20} MB, more than meshwatch reads; {self.advice}")
+                raise ResponseTooLarge(
+                    f"sent more than {self.limit >> 20} MB, more than meshwatch reads; {self.advice}"
+                )
             chunks.append(chunk)
         response._content = b"".join(chunks)
         return response

@@ -12,14 +12,17 @@ from __future__ import annotations
 import json
 import re
 import time
-from datetime import datetime, timezone
-from typing import Any, Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
 
 import requests
 
+from queries import shape
 from queries.duration import go_duration_seconds
 from queries.errors import SourceError
 from queries.http import CappedSession, request_failure
+from queries.shape import ShapeError
 from queries.traces import jaeger_v1, otlp
 from queries.traces.details import tag_text
 from queries.traces.records import Dependency, TraceRecord, canonical_trace_id
@@ -98,8 +101,9 @@ class JaegerClient:
     v3; decided on first use and remembered).
     """
 
-    def __init__(self, base_url: str, api: str = "auto", timeout: float = 10.0,
-                 transport: Transport | None = None) -> None:
+    def __init__(
+        self, base_url: str, api: str = "auto", timeout: float = 10.0, transport: Transport | None = None
+    ) -> None:
         if api not in ("auto", "v1", "v3"):
             raise ValueError(f"bad Jaeger API {api!r}: choose auto, v1 or v3")
         self.base_url = base_url.rstrip("/")
@@ -152,21 +156,37 @@ class JaegerClient:
         path = f"/api/services/{_segment(service)}/operations"
         return self._names(self._get(path).get("data"), path)
 
-    def search(self, service: str, operation: str | None = None, tags: dict[str, str] | None = None,
-               min_duration: str | None = None, max_duration: str | None = None, lookback_s: float = 3600,
-               limit: int = 20, end: float | None = None) -> list[TraceRecord]:
+    def search(
+        self,
+        service: str,
+        operation: str | None = None,
+        tags: dict[str, str] | None = None,
+        min_duration: str | None = None,
+        max_duration: str | None = None,
+        lookback_s: float = 3600,
+        limit: int = 20,
+        end: float | None = None,
+    ) -> list[TraceRecord]:
         """Recent traces through `service`, newest first. Durations are Go
         strings (`250ms`); `end` is unix seconds (default now)."""
         end_s = time.time() if end is None else end
         start_us, end_us = int((end_s - lookback_s) * 1e6), int(end_s * 1e6)
-        durations = {name: duration_filter(value) for name, value in
-                     (("min", min_duration), ("max", max_duration)) if value}
+        durations = {
+            name: duration_filter(value)
+            for name, value in (("min", min_duration), ("max", max_duration))
+            if value
+        }
         if self.api == "v3":
             traces = self._search_v3(service, operation, durations, start_us, end_us, limit)
             if tags:
                 traces = [trace for trace in traces if _has_tags(trace, tags)]
         else:
-            params = {"service": service, "start": str(start_us), "end": str(end_us), "limit": str(int(limit))}
+            params = {
+                "service": service,
+                "start": str(start_us),
+                "end": str(end_us),
+                "limit": str(int(limit)),
+            }
             if operation:
                 params["operation"] = operation
             if tags:
@@ -179,8 +199,15 @@ class JaegerClient:
         traces.sort(key=lambda trace: -min((span.start_us for span in trace.spans), default=0))
         return traces[:limit]
 
-    def _search_v3(self, service: str, operation: str | None, durations: dict[str, str],
-                   start_us: int, end_us: int, limit: int) -> list[TraceRecord]:
+    def _search_v3(
+        self,
+        service: str,
+        operation: str | None,
+        durations: dict[str, str],
+        start_us: int,
+        end_us: int,
+        limit: int,
+    ) -> list[TraceRecord]:
         params = {
             "query.service_name": service,
             "query.start_time_min": _rfc3339(start_us),
@@ -221,9 +248,14 @@ class JaegerClient:
     def dependencies(self, end_ms: int, lookback_ms: int) -> list[Dependency]:
         """Service-to-service call counts (`/api/dependencies`, which Jaeger
         keeps in every release)."""
-        data = self._get("/api/dependencies", {"endTs": str(int(end_ms)), "lookback": str(int(lookback_ms))}).get("data")
+        data = self._get(
+            "/api/dependencies", {"endTs": str(int(end_ms)), "lookback": str(int(lookback_ms))}
+        ).get("data")
         try:
-            return [Dependency(str(d["parent"]), str(d["child"]), int(d.get("callCount") or 0)) for d in data or []]
+            return [
+                Dependency(str(d["parent"]), str(d["child"]), int(d.get("callCount") or 0))
+                for d in data or []
+            ]
         except (KeyError, TypeError, ValueError):
             raise SourceError(f"Jaeger at {self.base_url} sent dependencies in an unknown shape") from None
 
@@ -243,8 +275,12 @@ class JaegerClient:
             raise SourceError(f"Jaeger at {self.base_url}{path}: {error}") from None
 
     def _names(self, value: Any, path: str) -> list[str]:
-        if value and not (isinstance(value, list) and all(isinstance(name, str) for name in value)):
-            raise SourceError(f"Jaeger at {self.base_url}{path} sent names that are not a list of strings")
+        try:
+            shape.each(value, "data", lambda name, where: shape.string(name, where, required=True))
+        except ShapeError:
+            raise SourceError(
+                f"Jaeger at {self.base_url}{path} sent names that are not a list of strings"
+            ) from None
         return sorted(value or [])
 
 
@@ -260,7 +296,7 @@ def _segment(text: str) -> str:
 
 
 def _rfc3339(us: int) -> str:
-    return datetime.fromtimestamp(us / 1e6, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return datetime.fromtimestamp(us / 1e6, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _has_tags(trace: TraceRecord, tags: dict[str, str]) -> bool:

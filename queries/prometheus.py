@@ -6,20 +6,22 @@ import ast
 import json
 import re
 import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
-from typing import Any, Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
 
 import pandas as pd
 import requests
 from prometheus_api_client import PrometheusApiClientException, PrometheusConnect
 from urllib3.util.retry import Retry
 
-from queries import promql
+from queries import promql, shape
 from queries.duration import Duration
 from queries.envoy import outbound_cluster
 from queries.errors import SourceError
 from queries.http import CappedSession, request_failure
+from queries.shape import ShapeError, at, present
 from queries.telemetry import (
     CLUSTER_STAT_LABELS,
     LATENCY_LABELS,
@@ -39,8 +41,9 @@ MAX_RESPONSE_BYTES = 256 * 1024 * 1024
 def instant_vector_frame(result: list[dict[str, Any]], labels: list[str], value: str) -> pd.DataFrame:
     """A frame of an instant-vector result: one column per label, one value column."""
     metrics = [series["metric"] for series in result]
-    frame = pd.DataFrame({label: pd.array([metric.get(label, "") for metric in metrics], dtype="string")
-                          for label in labels})
+    frame = pd.DataFrame(
+        {label: pd.array([metric.get(label, "") for metric in metrics], dtype="string") for label in labels}
+    )
     frame[value] = pd.array([float(series["value"][1]) for series in result], dtype="float64")
     return frame
 
@@ -60,16 +63,22 @@ def cluster_stat_rows(result: list[dict[str, Any]]) -> pd.DataFrame:
         cluster = outbound_cluster(metric.get("cluster_name", ""))
         if cluster is None:
             continue
-        rows.append({
-            "source_workload_namespace": metric.get("namespace", UNKNOWN),
-            "source_canonical_service": _coalesce(metric.get("service_istio_io_canonical_name", ""), metric.get("app", "")),
-            "source_canonical_revision": _coalesce(metric.get("service_istio_io_canonical_revision", ""), metric.get("version", "")),
-            "destination_service_name": cluster.service,
-            "destination_service_namespace": cluster.namespace or UNKNOWN,
-            "subset": cluster.subset,
-            "stat": metric.get("stat", ""),
-            "value": float(series["value"][1]),
-        })
+        rows.append(
+            {
+                "source_workload_namespace": metric.get("namespace", UNKNOWN),
+                "source_canonical_service": _coalesce(
+                    metric.get("service_istio_io_canonical_name", ""), metric.get("app", "")
+                ),
+                "source_canonical_revision": _coalesce(
+                    metric.get("service_istio_io_canonical_revision", ""), metric.get("version", "")
+                ),
+                "destination_service_name": cluster.service,
+                "destination_service_namespace": cluster.namespace or UNKNOWN,
+                "subset": cluster.subset,
+                "stat": metric.get("stat", ""),
+                "value": float(series["value"][1]),
+            }
+        )
     if not rows:
         return empty_frame(CLUSTER_STAT_LABELS, "value")
     frame = pd.DataFrame(rows)
@@ -94,6 +103,14 @@ def describe_http_error(error: PrometheusApiClientException) -> str:
         return f"HTTP {status}" + (f": {first_line[0].strip()[:200]}" if first_line else "")
 
 
+def check_instant_vector(result: Any, where: str) -> None:
+    """`[{"metric": {...}, "value": [t, "v"]}, ...]`, as an instant query answers."""
+    for index, series in enumerate(shape.items(present(result, where), where)):
+        series = shape.json_object(series, at(where, index))
+        shape.json_object(series.get("metric"), at(at(where, index), "metric"))
+        present(series.get("value"), at(at(where, index), "value"))
+
+
 class PrometheusSource:
     """Runs `promql.mesh_queries` as instant queries and returns MeshTelemetry."""
 
@@ -108,10 +125,12 @@ class PrometheusSource:
     def query(self, promql_text: str, at: float) -> list[dict[str, Any]]:
         """One instant query at `at`; raises SourceError with a one-line reason."""
         result = self._call(lambda: self._client.custom_query(promql_text, params={"time": f"{at:.3f}"}))
-        if not isinstance(result, list) or any(
-            not isinstance(s, dict) or not isinstance(s.get("metric"), dict) or "value" not in s for s in result
-        ):
-            raise SourceError(f"Prometheus at {self.url} sent a result that is not an instant vector")
+        try:
+            check_instant_vector(result, "data.result")
+        except ShapeError as error:
+            raise SourceError(
+                f"Prometheus at {self.url} sent a result that is not an instant vector ({error})"
+            ) from None
         return result
 
     def _call(self, send: Callable[[], Any]) -> Any:
@@ -126,22 +145,35 @@ class PrometheusSource:
         except requests.exceptions.RequestException as error:
             raise request_failure(backend, self.timeout, error) from None
         except PrometheusApiClientException as error:
-            raise SourceError(f"Prometheus at {self.url} refused the query: {describe_http_error(error)}") from None
+            raise SourceError(
+                f"Prometheus at {self.url} refused the query: {describe_http_error(error)}"
+            ) from None
         except (ValueError, KeyError, TypeError):
-            raise SourceError(f"Prometheus at {self.url} sent a response that is not Prometheus API JSON") from None
+            raise SourceError(
+                f"Prometheus at {self.url} sent a response that is not Prometheus API JSON"
+            ) from None
 
-    def version_traffic(self, start: float, end: float, step: float, window: Duration,
-                        namespaces: Sequence[str] = ()) -> pd.DataFrame:
+    def version_traffic(
+        self, start: float, end: float, step: float, window: Duration, namespaces: Sequence[str] = ()
+    ) -> pd.DataFrame:
         """Delivered rps per service and workload from `start` to `end` (a
         range query): columns VERSION_TRAFFIC_COLUMNS, `time` in unix seconds."""
         text = promql.version_traffic(window, namespaces)
-        result = self._call(lambda: self._client.custom_query_range(
-            text, start_time=datetime.fromtimestamp(start, timezone.utc),
-            end_time=datetime.fromtimestamp(end, timezone.utc), step=f"{step:g}s"))
+        result = self._call(
+            lambda: self._client.custom_query_range(
+                text,
+                start_time=datetime.fromtimestamp(start, UTC),
+                end_time=datetime.fromtimestamp(end, UTC),
+                step=f"{step:g}s",
+            )
+        )
         labels = VERSION_TRAFFIC_COLUMNS[1:-1]
         try:
-            rows = [[float(t), *(series["metric"].get(label, UNKNOWN) for label in labels), float(v)]
-                    for series in result for t, v in series["values"]]
+            rows = [
+                [float(t), *(series["metric"].get(label, UNKNOWN) for label in labels), float(v)]
+                for series in result
+                for t, v in series["values"]
+            ]
         except (ValueError, TypeError, KeyError, AttributeError):
             raise SourceError(f"Prometheus at {self.url} sent a result that is not a range vector") from None
         frame = pd.DataFrame(rows, columns=VERSION_TRAFFIC_COLUMNS)
@@ -169,4 +201,3 @@ class PrometheusSource:
             )
         except (ValueError, TypeError, IndexError, KeyError):
             raise SourceError(f"Prometheus at {self.url} sent samples that are not numbers") from None
-

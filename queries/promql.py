@@ -15,19 +15,27 @@ query); namespaces reach a query only after DNS-1123 validation
 from __future__ import annotations
 
 import re
-from typing import Sequence
+from collections.abc import Sequence
 
 from queries.duration import Duration
 from queries.telemetry import LATENCY_LABELS, REQUEST_LABELS, TCP_LABELS, VERSION_TRAFFIC_COLUMNS
 
-
 # Series a reporter contributes: the caller side for sidecar callers, the
 # server side for callers without a sidecar.
 REPORTER_SELECTORS = ('reporter="source"', 'reporter="destination",source_workload="unknown"')
-NAMESPACE_LABELS = ("source_workload_namespace", "destination_service_namespace",
-                    "destination_workload_namespace")
-ENVOY_POD_LABELS = ("namespace", "app", "version", "service_istio_io_canonical_name",
-                    "service_istio_io_canonical_revision", "cluster_name")
+NAMESPACE_LABELS = (
+    "source_workload_namespace",
+    "destination_service_namespace",
+    "destination_workload_namespace",
+)
+ENVOY_POD_LABELS = (
+    "namespace",
+    "app",
+    "version",
+    "service_istio_io_canonical_name",
+    "service_istio_io_canonical_revision",
+    "cluster_name",
+)
 ENVOY_GAUGES = {
     "ejections_active": "envoy_cluster_outlier_detection_ejections_active",
     "membership_healthy": "envoy_cluster_membership_healthy",
@@ -103,7 +111,8 @@ def cluster_stats(window: Duration) -> str:
         f'label_replace(sum by ({by}) ({metric}{{{OUTBOUND_CLUSTERS}}}), "stat", "{stat}", "", "")'
         for stat, metric in ENVOY_GAUGES.items()
     ] + [
-        f'label_replace(sum by ({by}) (increase({metric}{{{OUTBOUND_CLUSTERS}}}[{window}])), "stat", "{stat}", "", "")'
+        f"label_replace(sum by ({by}) (increase({metric}{{{OUTBOUND_CLUSTERS}}}[{window}])), "
+        f'"stat", "{stat}", "", "")'
         for stat, metric in ENVOY_COUNTERS.items()
     ]
     return " or ".join(parts)

@@ -7,7 +7,8 @@ an integer`). Callers put the document's origin in front."""
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 OBJECT, MAPPING = "an object", "a mapping"  # JSON's word, YAML's word
 
@@ -104,7 +105,9 @@ def is_integer(value: Any) -> bool:
         return True
     if isinstance(value, float):
         return math.isfinite(value)
-    return isinstance(value, str) and value.strip().lstrip("-").isascii() and value.strip().lstrip("-").isdigit()
+    return (
+        isinstance(value, str) and value.strip().lstrip("-").isascii() and value.strip().lstrip("-").isdigit()
+    )
 
 
 def integer(value: Any, path: str, unit: str, *, optional: bool = False) -> None:

@@ -7,8 +7,9 @@ the graph builder exactly the same shape.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol, Sequence
+from typing import Protocol
 
 import pandas as pd
 
@@ -29,28 +30,55 @@ DESTINATION_LABELS = [
     "destination_canonical_service",
     "destination_canonical_revision",
 ]
-REQUEST_LABELS = ["reporter", *SOURCE_LABELS, *DESTINATION_LABELS, "request_protocol",
-                  "response_code", "grpc_response_status", "response_flags"]
-LATENCY_LABELS = ["reporter", "source_workload", "source_workload_namespace",
-                  "destination_service_name", "destination_service_namespace",
-                  "destination_workload", "destination_workload_namespace", "le"]
+REQUEST_LABELS = [
+    "reporter",
+    *SOURCE_LABELS,
+    *DESTINATION_LABELS,
+    "request_protocol",
+    "response_code",
+    "grpc_response_status",
+    "response_flags",
+]
+LATENCY_LABELS = [
+    "reporter",
+    "source_workload",
+    "source_workload_namespace",
+    "destination_service_name",
+    "destination_service_namespace",
+    "destination_workload",
+    "destination_workload_namespace",
+    "le",
+]
 TCP_LABELS = ["reporter", *SOURCE_LABELS, *DESTINATION_LABELS]
 # Envoy cluster stats of a caller's outbound cluster, keyed like its workload.
-CLUSTER_STAT_LABELS = ["source_workload_namespace", "source_canonical_service",
-                       "source_canonical_revision", "destination_service_name",
-                       "destination_service_namespace", "subset", "stat"]
+CLUSTER_STAT_LABELS = [
+    "source_workload_namespace",
+    "source_canonical_service",
+    "source_canonical_revision",
+    "destination_service_name",
+    "destination_service_namespace",
+    "subset",
+    "stat",
+]
 # Envoy counters that rise while a circuit breaker sheds requests.
 OVERFLOW_STATS = ("pending_overflow", "cx_overflow", "retry_overflow")
 
-VERSION_TRAFFIC_COLUMNS = ["time", "destination_service_name", "destination_service_namespace",
-                           "destination_workload", "destination_canonical_revision", "rps"]
+VERSION_TRAFFIC_COLUMNS = [
+    "time",
+    "destination_service_name",
+    "destination_service_namespace",
+    "destination_workload",
+    "destination_canonical_revision",
+    "rps",
+]
 
 UNKNOWN = "unknown"
 
 
 def empty_frame(labels: list[str], value: str) -> pd.DataFrame:
-    return pd.DataFrame({**{label: pd.Series(dtype="string") for label in labels},
-                         value: pd.Series(dtype="float64")})
+    return pd.DataFrame(
+        {**{label: pd.Series(dtype="string") for label in labels}, value: pd.Series(dtype="float64")}
+    )
 
 
 @dataclass(frozen=True)
@@ -73,7 +101,7 @@ class MeshTelemetry:
     cluster_stats: pd.DataFrame
 
     @classmethod
-    def empty(cls, at: float, window: Duration) -> "MeshTelemetry":
+    def empty(cls, at: float, window: Duration) -> MeshTelemetry:
         return cls(
             at=at,
             window=window,
@@ -97,8 +125,9 @@ class TelemetrySource(Protocol):
         """Raise SourceError unless the source answers (a cheap readiness probe)."""
         ...
 
-    def version_traffic(self, start: float, end: float, step: float, window: Duration,
-                        namespaces: Sequence[str] = ()) -> pd.DataFrame:
+    def version_traffic(
+        self, start: float, end: float, step: float, window: Duration, namespaces: Sequence[str] = ()
+    ) -> pd.DataFrame:
         """Delivered request rate per service and destination workload over
         time: columns VERSION_TRAFFIC_COLUMNS, one row per series and step."""
         ...

@@ -6,14 +6,14 @@ download), at a wall screen's 1920x1080.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import threading
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
-import logging
-
 from werkzeug.serving import make_server
 
 CHROMIUM = os.environ.get("MESHWATCH_TEST_CHROMIUM", "/usr/bin/chromium")

@@ -39,8 +39,24 @@ def offenders(folders: tuple[str, ...], forbidden: tuple[str, ...]) -> dict[str,
 
 
 def test_the_domain_is_pure() -> None:
-    assert offenders(DOMAIN, ("dash", "dash_cytoscape", "plotly", "flask", "requests", "werkzeug",
-                              "queries.prometheus", "queries.jaeger", "dashboard.app", "layouts")) == {}
+    assert (
+        offenders(
+            DOMAIN,
+            (
+                "dash",
+                "dash_cytoscape",
+                "plotly",
+                "flask",
+                "requests",
+                "werkzeug",
+                "queries.prometheus",
+                "queries.jaeger",
+                "dashboard.app",
+                "layouts",
+            ),
+        )
+        == {}
+    )
 
 
 def test_layouts_never_reach_the_data_sources_or_the_wiring() -> None:
@@ -52,15 +68,21 @@ def test_queries_never_import_the_layers_above() -> None:
 
 
 def loaded_modules(code: str) -> set[str]:
-    result = subprocess.run([sys.executable, "-c", code + "\nimport sys; print(' '.join(sys.modules))"],
-                            capture_output=True, text=True, cwd=ROOT)
+    result = subprocess.run(
+        [sys.executable, "-c", code + "\nimport sys; print(' '.join(sys.modules))"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     return set(result.stdout.split())
 
 
 @pytest.mark.parametrize("argv", [["--version"], ["--help"], ["trace", "--help"], ["snapshot", "--help"]])
 def test_commands_that_need_no_frames_start_without_pandas_or_networkx(argv: list[str]) -> None:
-    code = ("import sys\nfrom dashboard.app.cli import main\n"
-            f"try:\n    main({argv!r})\nexcept SystemExit:\n    pass")
+    code = (
+        "import sys\nfrom dashboard.app.cli import main\n"
+        f"try:\n    main({argv!r})\nexcept SystemExit:\n    pass"
+    )
     loaded = loaded_modules(code)
     assert "dashboard.app.cli" in loaded
     assert not loaded & {"pandas", "networkx", "dash", "plotly"}
@@ -71,8 +93,10 @@ def test_a_trace_file_is_analysed_without_pandas_networkx_or_dash(tmp_path: Path
 
     export = tmp_path / "trace.json"
     export.write_text(__import__("json").dumps({"data": [bookinfo_trace()]}))
-    code = ("import contextlib, io\nfrom dashboard.app.cli import main\n"
-            f"with contextlib.redirect_stdout(io.StringIO()):\n    assert main(['trace', '--file', {str(export)!r}]) == 0")
+    code = (
+        "import contextlib, io\nfrom dashboard.app.cli import main\n"
+        f"with contextlib.redirect_stdout(io.StringIO()):\n    assert main(['trace', '--file', {str(export)!r}]) == 0"
+    )
     loaded = loaded_modules(code)
     assert "dashboard.traces.tree" in loaded
     assert not loaded & {"pandas", "networkx", "dash", "plotly"}

@@ -49,7 +49,8 @@ def view_arguments(runtime: Runtime) -> ViewArguments:
     return ViewArguments(
         at=config.instant(args["at"]) if args.get("at") else runtime.services.clock(),
         window=config.window(args["window"]) if "window" in args else runtime.settings.window,
-        namespaces=tuple(config.namespace(ns) for ns in args.getlist("namespace")) or runtime.settings.namespace,
+        namespaces=tuple(config.namespace(ns) for ns in args.getlist("namespace"))
+        or runtime.settings.namespace,
         service=config.service(args["service"]) if args.get("service") else None,
     )
 
@@ -82,8 +83,15 @@ def graph() -> Response:
 def canary() -> Response:
     runtime = current()
     view = view_arguments(runtime)
-    releases = release_view(runtime.services.telemetry, routing_config(runtime.settings, runtime.services),
-                            runtime.settings, view.at, view.window, view.namespaces, view.service)
+    releases = release_view(
+        runtime.services.telemetry,
+        routing_config(runtime.settings, runtime.services),
+        runtime.settings,
+        view.at,
+        view.window,
+        view.namespaces,
+        view.service,
+    )
     return jsonify(canary_document(releases))
 
 

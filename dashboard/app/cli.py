@@ -12,7 +12,8 @@ import json
 import socket
 import sys
 import time
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from dashboard import __version__
 from dashboard.app.config import Settings, add_options, resolve
@@ -41,7 +42,10 @@ def cmd_snapshot(settings: Settings, args: argparse.Namespace) -> int:
     at = settings.at if settings.at is not None else time.time()
     graph = mesh_graph(prometheus_source(settings), settings, at, settings.window, settings.namespace)
     for namespace in missing_namespaces(graph, settings.namespace):
-        warn(f"namespace {namespace!r} has no Istio telemetry in the {settings.window} window ending at {at:.0f}")
+        warn(
+            f"namespace {namespace!r} has no Istio telemetry in the {settings.window} window "
+            f"ending at {at:.0f}"
+        )
     print_json(snapshot_document(graph))
     return 0
 
@@ -80,7 +84,10 @@ def _run_app(app: Any, settings: Settings) -> int:
         return make_server(host, port, app.server, threaded=True)
 
     server = _listen(settings, make)
-    print(f"meshwatch {__version__}: dashboard on http://{settings.listen[0]}:{server.server_port}/", file=sys.stderr)
+    print(
+        f"meshwatch {__version__}: dashboard on http://{settings.listen[0]}:{server.server_port}/",
+        file=sys.stderr,
+    )
     server.serve_forever()
     return 0
 
@@ -93,9 +100,12 @@ def cmd_simulate(settings: Settings, args: argparse.Namespace) -> int:
     server = _listen(settings, lambda host, port: make_server(simulation, host, port))
     host, port = settings.listen
     held = f"holding phase {settings.phase}" if settings.phase else "replaying the story"
-    print(f"meshwatch {__version__}: simulated Bookinfo mesh ({held}, speed {settings.speed:g}) "
-          f"on http://{host}:{port}/metrics and /api (Jaeger); clock starts at {simulation.start:.3f}",
-          file=sys.stderr, flush=True)
+    print(
+        f"meshwatch {__version__}: simulated Bookinfo mesh ({held}, speed {settings.speed:g}) "
+        f"on http://{host}:{port}/metrics and /api (Jaeger); clock starts at {simulation.start:.3f}",
+        file=sys.stderr,
+        flush=True,
+    )
     try:
         server.serve_forever()
     finally:
@@ -142,41 +152,88 @@ def cmd_canary(settings: Settings, args: argparse.Namespace) -> int:
     service = settings.service
     config = routing_config(settings)
     at = settings.at if settings.at is not None else time.time()
-    releases = release_view(prometheus_source(settings), config, settings, at, settings.window, settings.namespace,
-                            service)
+    releases = release_view(
+        prometheus_source(settings), config, settings, at, settings.window, settings.namespace, service
+    )
     if service and not releases:
-        warn(f"service {service!r} has no Istio telemetry in the {settings.window} window ending at {at:.0f} "
-             "and no VirtualService")
+        warn(
+            f"service {service!r} has no Istio telemetry in the {settings.window} window ending at {at:.0f} "
+            "and no VirtualService"
+        )
     print_json(canary_document(releases))
     return 0
 
 
 # Sub-command -> (handler, help, options it takes); the trace id argument in _extra_arguments.
 COMMANDS: dict[str, tuple[Command, str, list[str]]] = {
-    "serve": (cmd_serve, "run the dashboard against Prometheus and Jaeger",
-              ["prometheus", "prometheus_timeout", "jaeger", "jaeger_api", "jaeger_timeout", "namespace",
-               "window", "ingress", "refresh", "listen", "base_path", "istio_config", "config"]),
-    "demo": (cmd_demo, "run the dashboard on the built-in simulated Bookinfo mesh (no cluster needed)",
-             ["window", "ingress", "refresh", "listen", "base_path", "speed", "phase", "config"]),
-    "simulate": (cmd_simulate, "serve the simulated mesh's /metrics and Jaeger API for a real Prometheus",
-                 ["listen", "speed", "phase", "config"]),
-    "snapshot": (cmd_snapshot, "print the service graph as JSON",
-                 ["prometheus", "prometheus_timeout", "namespace", "window", "at", "ingress", "config"]),
-    "trace": (cmd_trace, "print one trace's analysis (span tree, self time, critical path) as JSON",
-              ["jaeger", "jaeger_api", "jaeger_timeout", "file", "trace_id", "config"]),
-    "canary": (cmd_canary, "print the canary analysis of versioned services as JSON",
-               ["prometheus", "prometheus_timeout", "namespace", "window", "at", "ingress", "istio_config", "service",
-                "config"]),
+    "serve": (
+        cmd_serve,
+        "run the dashboard against Prometheus and Jaeger",
+        [
+            "prometheus",
+            "prometheus_timeout",
+            "jaeger",
+            "jaeger_api",
+            "jaeger_timeout",
+            "namespace",
+            "window",
+            "ingress",
+            "refresh",
+            "listen",
+            "base_path",
+            "istio_config",
+            "config",
+        ],
+    ),
+    "demo": (
+        cmd_demo,
+        "run the dashboard on the built-in simulated Bookinfo mesh (no cluster needed)",
+        ["window", "ingress", "refresh", "listen", "base_path", "speed", "phase", "config"],
+    ),
+    "simulate": (
+        cmd_simulate,
+        "serve the simulated mesh's /metrics and Jaeger API for a real Prometheus",
+        ["listen", "speed", "phase", "config"],
+    ),
+    "snapshot": (
+        cmd_snapshot,
+        "print the service graph as JSON",
+        ["prometheus", "prometheus_timeout", "namespace", "window", "at", "ingress", "config"],
+    ),
+    "trace": (
+        cmd_trace,
+        "print one trace's analysis (span tree, self time, critical path) as JSON",
+        ["jaeger", "jaeger_api", "jaeger_timeout", "file", "trace_id", "config"],
+    ),
+    "canary": (
+        cmd_canary,
+        "print the canary analysis of versioned services as JSON",
+        [
+            "prometheus",
+            "prometheus_timeout",
+            "namespace",
+            "window",
+            "at",
+            "ingress",
+            "istio_config",
+            "service",
+            "config",
+        ],
+    ),
 }
 
 
 def _extra_arguments(name: str, parser: argparse.ArgumentParser) -> None:
     if name == "trace":
-        parser.add_argument("trace_argument", nargs="?", metavar="TRACE_ID", help="trace id to fetch from Jaeger")
+        parser.add_argument(
+            "trace_argument", nargs="?", metavar="TRACE_ID", help="trace id to fetch from Jaeger"
+        )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="meshwatch", description="Live topology, traces and canaries for Istio meshes.")
+    parser = argparse.ArgumentParser(
+        prog="meshwatch", description="Live topology, traces and canaries for Istio meshes."
+    )
     parser.add_argument("--version", action="version", version=f"meshwatch {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (_, help_text, options) in COMMANDS.items():

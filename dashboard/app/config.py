@@ -19,10 +19,11 @@ import math
 import os
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import MISSING, Field, dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from dashboard.canary.thresholds import CanaryThresholds
 from dashboard.mesh.circuit import CircuitThresholds
@@ -39,6 +40,7 @@ MIN_WINDOW_SECONDS = 1.0
 
 
 # --- parsers: text in, a typed value out, or a one-line ConfigError ---------
+
 
 def window(text: str) -> Duration:
     """A PromQL range window (`30s`, `1m`, `1h30m`): the only thing pasted into a query as one."""
@@ -85,7 +87,9 @@ def service(text: str) -> str:
     try:
         return namespace(name) + (dot + namespace(ns) if dot else "")
     except ConfigError:
-        raise ConfigError(f"bad service {text!r}: expected NAME or NAME.NAMESPACE (DNS-1123 labels)") from None
+        raise ConfigError(
+            f"bad service {text!r}: expected NAME or NAME.NAMESPACE (DNS-1123 labels)"
+        ) from None
 
 
 def url(text: str) -> str:
@@ -143,6 +147,7 @@ def choice(*allowed: str) -> Callable[[str], str]:
 
 # --- declarations ------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Option:
     """One option as the command line, the environment and the config file see it."""
@@ -163,8 +168,9 @@ class Option:
         return ENV_PREFIX + self.name.upper()
 
 
-def option(parse: Callable[[str], Any], default: Any, help: str, *, many: bool = False,
-           metavar: str | None = None) -> Any:
+def option(
+    parse: Callable[[str], Any], default: Any, help: str, *, many: bool = False, metavar: str | None = None
+) -> Any:
     """A `Settings` field that is an option (repeatable ones are tuples)."""
     metadata = {"parse": parse, "help": help, "many": many, "metavar": metavar}
     return field(default=tuple(default) if many else default, metadata=metadata)
@@ -174,41 +180,80 @@ def option(parse: Callable[[str], Any], default: Any, help: str, *, many: bool =
 class Settings:
     """Resolved options for one run; `resolve()` builds it."""
 
-    prometheus: str = option(url, "http://localhost:9090", "Prometheus base URL holding Istio metrics", metavar="URL")
-    prometheus_timeout: float = option(positive_float, 10.0, "seconds to wait for one Prometheus query",
-                                       metavar="SECONDS")
-    jaeger: str = option(url, "http://localhost:16686",
-                         "Jaeger query base URL (Istio's addon: http://tracing.istio-system/jaeger)", metavar="URL")
-    jaeger_api: str = option(choice("auto", "v1", "v3"), "auto",
-                             "Jaeger query API: v1 (/api/traces), v3 (OTLP JSON) or auto-detect")
-    jaeger_timeout: float = option(positive_float, 10.0, "seconds to wait for one Jaeger request", metavar="SECONDS")
+    prometheus: str = option(
+        url, "http://localhost:9090", "Prometheus base URL holding Istio metrics", metavar="URL"
+    )
+    prometheus_timeout: float = option(
+        positive_float, 10.0, "seconds to wait for one Prometheus query", metavar="SECONDS"
+    )
+    jaeger: str = option(
+        url,
+        "http://localhost:16686",
+        "Jaeger query base URL (Istio's addon: http://tracing.istio-system/jaeger)",
+        metavar="URL",
+    )
+    jaeger_api: str = option(
+        choice("auto", "v1", "v3"),
+        "auto",
+        "Jaeger query API: v1 (/api/traces), v3 (OTLP JSON) or auto-detect",
+    )
+    jaeger_timeout: float = option(
+        positive_float, 10.0, "seconds to wait for one Jaeger request", metavar="SECONDS"
+    )
     namespace: tuple[str, ...] = option(
-        namespace, (), "show only these namespaces and their direct neighbours (repeatable; env: comma-separated)",
-        many=True, metavar="NS")
-    at: float | None = option(instant, None, "evaluation time, RFC 3339 or unix seconds (default: now)",
-                              metavar="TIME")
-    window: Duration = option(window, window("1m"), "rate window for every figure, a Prometheus duration",
-                              metavar="DURATION")
-    ingress: str = option(regex, "ingressgateway|-istio$", "regex: workloads (name or app) drawn as ingress gateways",
-                          metavar="REGEX")
+        namespace,
+        (),
+        "show only these namespaces and their direct neighbours (repeatable; env: comma-separated)",
+        many=True,
+        metavar="NS",
+    )
+    at: float | None = option(
+        instant, None, "evaluation time, RFC 3339 or unix seconds (default: now)", metavar="TIME"
+    )
+    window: Duration = option(
+        window, window("1m"), "rate window for every figure, a Prometheus duration", metavar="DURATION"
+    )
+    ingress: str = option(
+        regex,
+        "ingressgateway|-istio$",
+        "regex: workloads (name or app) drawn as ingress gateways",
+        metavar="REGEX",
+    )
     refresh: float = option(positive_float, 5.0, "seconds between dashboard refreshes", metavar="SECONDS")
-    listen: tuple[str, int] = option(listen_address, ("127.0.0.1", 8050),
-                                     "address the dashboard (or simulator) listens on", metavar="HOST:PORT")
-    base_path: str = option(base_path, "/", "URL path prefix the dashboard is served under, e.g. /meshwatch",
-                            metavar="PATH")
+    listen: tuple[str, int] = option(
+        listen_address,
+        ("127.0.0.1", 8050),
+        "address the dashboard (or simulator) listens on",
+        metavar="HOST:PORT",
+    )
+    base_path: str = option(
+        base_path, "/", "URL path prefix the dashboard is served under, e.g. /meshwatch", metavar="PATH"
+    )
     istio_config: str | None = option(
-        text_value, None,
-        "directory of VirtualService/DestinationRule YAML (kubectl get vs,dr -o yaml), or kubernetes:[CONTEXT]",
-        metavar="DIR")
-    speed: float = option(positive_float, 1.0, "demo/simulator: story clock speed-up factor", metavar="FACTOR")
+        text_value,
+        None,
+        "directory of VirtualService/DestinationRule YAML (kubectl get vs,dr -o yaml), "
+        "or kubernetes:[CONTEXT]",
+        metavar="DIR",
+    )
+    speed: float = option(
+        positive_float, 1.0, "demo/simulator: story clock speed-up factor", metavar="FACTOR"
+    )
     phase: str | None = option(
-        text_value, None, "demo/simulator: play the story up to this phase and hold it (baseline, canary, "
-        "load-test, ejection, recovery, takeover, retired)", metavar="PHASE")
-    file: str | None = option(text_value, None, "a Jaeger JSON export to read instead of Jaeger", metavar="FILE")
+        text_value,
+        None,
+        "demo/simulator: play the story up to this phase and hold it (baseline, canary, "
+        "load-test, ejection, recovery, takeover, retired)",
+        metavar="PHASE",
+    )
+    file: str | None = option(
+        text_value, None, "a Jaeger JSON export to read instead of Jaeger", metavar="FILE"
+    )
     trace_id: str | None = option(text_value, None, "with --file: which trace of the export", metavar="ID")
     service: str | None = option(service, None, "only this service (name, or name.namespace)", metavar="NAME")
-    config: str | None = option(text_value, None, "TOML config file (thresholds and any option above)",
-                                metavar="FILE")
+    config: str | None = option(
+        text_value, None, "TOML config file (thresholds and any option above)", metavar="FILE"
+    )
     health: HealthThresholds = field(default_factory=HealthThresholds)
     circuit: CircuitThresholds = field(default_factory=CircuitThresholds)
     canary: CanaryThresholds = field(default_factory=CanaryThresholds)
@@ -240,7 +285,8 @@ def add_options(parser: argparse.ArgumentParser, names: list[str]) -> None:
 def shown_default(declared: Option) -> str:
     """A default as help texts and README's table write it."""
     if declared.name == "listen":
-        return "%s:%d" % declared.default
+        host, port = declared.default
+        return f"{host}:{port}"
     return str(declared.default) if declared.default not in (None, ()) else "none"
 
 
@@ -250,7 +296,9 @@ def _thresholds(kind: type, table: Any, section: str, source: str) -> Any:
     known = {f.name for f in fields(kind)}
     unknown = set(table) - known
     if unknown:
-        raise ConfigError(f"{source}: unknown key [{section}] {sorted(unknown)[0]}; known: {', '.join(sorted(known))}")
+        raise ConfigError(
+            f"{source}: unknown key [{section}] {sorted(unknown)[0]}; known: {', '.join(sorted(known))}"
+        )
     try:
         return kind(**{key: float(value) for key, value in table.items()})
     except (TypeError, ValueError):
@@ -267,8 +315,12 @@ def _read_config_file(path: str) -> dict[str, Any]:
         raise ConfigError(f"config file {path} is not valid TOML: {error}") from None
 
 
-def _raw_values(flags: dict[str, Any], environ: dict[str, str] | os._Environ, file_values: dict[str, Any],
-                config_path: str | None) -> dict[str, tuple[Any, str]]:
+def _raw_values(
+    flags: dict[str, Any],
+    environ: dict[str, str] | os._Environ,
+    file_values: dict[str, Any],
+    config_path: str | None,
+) -> dict[str, tuple[Any, str]]:
     """(raw value, where it came from) of every option given anywhere, by precedence."""
     found: dict[str, tuple[Any, str]] = {}
     for name, declared in OPTIONS.items():
@@ -276,7 +328,10 @@ def _raw_values(flags: dict[str, Any], environ: dict[str, str] | os._Environ, fi
             found[name] = flags[name], declared.flag
         elif declared.env in environ:
             raw = environ[declared.env]
-            found[name] = ([part for part in raw.split(",") if part.strip()] if declared.many else raw), declared.env
+            found[name] = (
+                ([part for part in raw.split(",") if part.strip()] if declared.many else raw),
+                declared.env,
+            )
         elif name in file_values:
             raw = file_values[name]
             found[name] = ([raw] if declared.many and isinstance(raw, str) else raw), f"{config_path}: {name}"

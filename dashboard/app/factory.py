@@ -46,6 +46,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     pages.register(app, runtime)
 
     if services.story_phase is not None:
+
         @app.callback(Output("mode-badge", "children"), Input("story-tick", "n_intervals"))
         def show_story_phase(_tick):
             phase = services.story_phase()

@@ -6,7 +6,7 @@ the same answer; no Dash here.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import networkx as nx
 
@@ -22,8 +22,13 @@ from queries.istio.records import IstioConfig
 from queries.telemetry import TelemetrySource
 
 
-def mesh_graph(telemetry: TelemetrySource, settings: Settings, at: float, window: Duration,
-               namespaces: Sequence[str] = ()) -> nx.DiGraph:
+def mesh_graph(
+    telemetry: TelemetrySource,
+    settings: Settings,
+    at: float,
+    window: Duration,
+    namespaces: Sequence[str] = (),
+) -> nx.DiGraph:
     """The service graph of the window ending at `at` (4 queries on Prometheus)."""
     return build_graph(telemetry.mesh(at, window, namespaces), settings, namespaces)
 
@@ -42,8 +47,15 @@ def routing_config(settings: Settings, services: Services | None = None) -> Isti
     return None
 
 
-def release_view(telemetry: TelemetrySource, config: IstioConfig | None, settings: Settings, at: float,
-                 window: Duration, namespaces: Sequence[str] = (), service: str | None = None) -> list[ServiceRelease]:
+def release_view(
+    telemetry: TelemetrySource,
+    config: IstioConfig | None,
+    settings: Settings,
+    at: float,
+    window: Duration,
+    namespaces: Sequence[str] = (),
+    service: str | None = None,
+) -> list[ServiceRelease]:
     """One mesh refresh plus the last hour's split, analysed (5 queries on Prometheus)."""
     graph = mesh_graph(telemetry, settings, at, window, namespaces)
     history = telemetry.version_traffic(at - HISTORY_SECONDS, at, HISTORY_STEP_SECONDS, window, namespaces)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from dashboard.app.config import Settings
 
@@ -59,5 +60,11 @@ def demo_services(settings: Settings) -> Services:
 
     simulation = Simulation(speed=settings.speed, phase=settings.phase)
     traces = JaegerClient("http://simulated", api="v1", transport=simulation.jaeger_transport)
-    return Services(telemetry=simulation.telemetry, traces=traces, istio_objects=simulation.istio_objects,
-                    clock=simulation.clock, mode="demo", story_phase=simulation.phase_info)
+    return Services(
+        telemetry=simulation.telemetry,
+        traces=traces,
+        istio_objects=simulation.istio_objects,
+        clock=simulation.clock,
+        mode="demo",
+        story_phase=simulation.phase_info,
+    )

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from dashboard.traces.tree import TraceTree, build_tree
 from queries.errors import SourceError
@@ -19,8 +20,10 @@ from queries.jaeger import TraceNotFound
 from queries.traces.records import TraceRecord, canonical_trace_id
 
 FETCHING, ANALYSING = "fetching", "analysing"
-_NOT_IN_MEMORY = ("is not in this server's memory: uploaded traces live in the one server process that "
-                  "received them (and the oldest give way to new ones); re-open the file")
+_NOT_IN_MEMORY = (
+    "is not in this server's memory: uploaded traces live in the one server process that "
+    "received them (and the oldest give way to new ones); re-open the file"
+)
 
 
 class TraceNotInMemory(SourceError):
@@ -107,13 +110,15 @@ class TraceCache:
             return (pending.stage, pending.spans) if pending is not None else None
 
 
-
 def jaeger_fetch(jaeger: Any) -> Callable[[str], TraceRecord]:
     """How the cache fetches a trace it does not hold: from Jaeger, saying
     why when neither has it."""
+
     def fetch(trace_id: str) -> TraceRecord:
         if jaeger is None:
-            raise TraceNotInMemory(f"trace {trace_id} {_NOT_IN_MEMORY} (no Jaeger is configured to fetch it from)")
+            raise TraceNotInMemory(
+                f"trace {trace_id} {_NOT_IN_MEMORY} (no Jaeger is configured to fetch it from)"
+            )
         try:
             return jaeger.trace(trace_id)
         except TraceNotFound as error:

@@ -23,7 +23,10 @@ from queries.traces.records import TraceRecord
 # The largest file the pages open: Jaeger's own response cap.
 MAX_UPLOAD_BYTES = MAX_TRACE_BYTES
 # The pages' upload pickers: (upload id, banner id, where a several-trace file lists its traces).
-UPLOADS = [("traces-upload", "traces-banner", "traces-results"), ("trace-upload", "trace-banner", "trace-header")]
+UPLOADS = [
+    ("traces-upload", "traces-banner", "traces-results"),
+    ("trace-upload", "trace-banner", "trace-header"),
+]
 
 
 def decode_upload(contents: str) -> list[TraceRecord]:
@@ -57,10 +60,20 @@ def register(app: Dash, runtime: Runtime) -> None:
         return no_update, message, not message, links
 
     for upload_id, banner_id, links_id in UPLOADS:
-        app.callback(Output("url", "href", allow_duplicate=True), Output(banner_id, "children", allow_duplicate=True),
-                     Output(banner_id, "hidden", allow_duplicate=True), Output(links_id, "children", allow_duplicate=True),
-                     Input(upload_id, "contents"), State(upload_id, "filename"), prevent_initial_call=True)(open_upload)
+        app.callback(
+            Output("url", "href", allow_duplicate=True),
+            Output(banner_id, "children", allow_duplicate=True),
+            Output(banner_id, "hidden", allow_duplicate=True),
+            Output(links_id, "children", allow_duplicate=True),
+            Input(upload_id, "contents"),
+            State(upload_id, "filename"),
+            prevent_initial_call=True,
+        )(open_upload)
         app.clientside_callback(
-            ClientsideFunction("meshwatch", "checkUploadSize"), Output(size_check_id(upload_id), "children"),
-            Input(upload_id, "max_size"), State(upload_id, "id"), State(banner_id, "id"),
-            State(size_check_id(upload_id), "title"))
+            ClientsideFunction("meshwatch", "checkUploadSize"),
+            Output(size_check_id(upload_id), "children"),
+            Input(upload_id, "max_size"),
+            State(upload_id, "id"),
+            State(banner_id, "id"),
+            State(size_check_id(upload_id), "title"),
+        )

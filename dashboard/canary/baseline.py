@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import pandas as pd
 
@@ -15,7 +15,9 @@ def choose_baseline(rows: Iterable[VersionFigures], history: pd.DataFrame) -> tu
     candidates = {r.key for r in rows if r.state not in (MIRROR, ABSENT)}
     if not candidates:
         return None, ""
-    split = history[(~history["shadow"].astype(bool)) & (history["rps"] > 0) & history["version"].isin(candidates)]
+    split = history[
+        (~history["shadow"].astype(bool)) & (history["rps"] > 0) & history["version"].isin(candidates)
+    ]
     if not split.empty:
         first = split[split["time"] == split["time"].min()]
         busiest = first.groupby("version")["rps"].sum()

@@ -2,23 +2,46 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from dashboard.canary.release import ServiceRelease
 from dashboard.format import json_number
 
-
-VERSION_FIELDS = ("workload", "version", "share", "configured_weight", "rps", "success_ratio", "p50_ms", "p99_ms")
+VERSION_FIELDS = (
+    "workload",
+    "version",
+    "share",
+    "configured_weight",
+    "rps",
+    "success_ratio",
+    "p50_ms",
+    "p99_ms",
+)
 
 
 def canary_document(releases: Sequence[ServiceRelease]) -> dict[str, Any]:
     """`{"services": [{"service", "namespace", "versions": [...], "verdict", "reasons"}]}`
     as `meshwatch canary` prints it and `/api/canary` serves it."""
-    return {"services": [{
-        "service": r.service,
-        "namespace": r.namespace,
-        "versions": [{key: (getattr(v, key) if key in ("workload", "version") else json_number(getattr(v, key)))
-                      for key in VERSION_FIELDS} for v in r.versions],
-        "verdict": r.verdict,
-        "reasons": list(r.reasons),
-    } for r in releases]}
+    return {
+        "services": [
+            {
+                "service": r.service,
+                "namespace": r.namespace,
+                "versions": [
+                    {
+                        key: (
+                            getattr(v, key)
+                            if key in ("workload", "version")
+                            else json_number(getattr(v, key))
+                        )
+                        for key in VERSION_FIELDS
+                    }
+                    for v in r.versions
+                ],
+                "verdict": r.verdict,
+                "reasons": list(r.reasons),
+            }
+            for r in releases
+        ]
+    }

@@ -4,8 +4,9 @@ calls it makes to other services, and the split over the last hour."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import networkx as nx
 import pandas as pd
@@ -94,12 +95,18 @@ def merge_calls(calls: Sequence[Call]) -> tuple[Call, ...]:
     by_service: dict[tuple[str, str], list[Call]] = {}
     for call in calls:
         by_service.setdefault((call.service, call.namespace), []).append(call)
-    return tuple(Call(service=s, namespace=ns, rps=sum(c.rps for c in group),
-                      errors_per_s=sum(c.errors_per_s for c in group),
-                      circuit=max((c.circuit for c in group), key=CIRCUIT_ORDER.index),
-                      codes=_summed(pair for c in group for pair in c.codes),
-                      flags=_summed(pair for c in group for pair in c.flags))
-                 for (s, ns), group in sorted(by_service.items()))
+    return tuple(
+        Call(
+            service=s,
+            namespace=ns,
+            rps=sum(c.rps for c in group),
+            errors_per_s=sum(c.errors_per_s for c in group),
+            circuit=max((c.circuit for c in group), key=CIRCUIT_ORDER.index),
+            codes=_summed(pair for c in group for pair in c.codes),
+            flags=_summed(pair for c in group for pair in c.flags),
+        )
+        for (s, ns), group in sorted(by_service.items())
+    )
 
 
 def outbound_calls(graph: nx.DiGraph, workload: str) -> tuple[Call, ...]:
@@ -109,9 +116,17 @@ def outbound_calls(graph: nx.DiGraph, workload: str) -> tuple[Call, ...]:
         service, edge = graph.nodes[target]["node"], graph.edges[workload, target]["edge"]
         if service.kind != SERVICE or edge.rps is None:
             continue
-        calls.append(Call(service=service.name, namespace=service.namespace, rps=edge.rps,
-                          errors_per_s=(edge.error_ratio or 0.0) * edge.rps, circuit=edge.circuit,
-                          codes=_summed(edge.codes.items()), flags=_summed(edge.flags.items())))
+        calls.append(
+            Call(
+                service=service.name,
+                namespace=service.namespace,
+                rps=edge.rps,
+                errors_per_s=(edge.error_ratio or 0.0) * edge.rps,
+                circuit=edge.circuit,
+                codes=_summed(edge.codes.items()),
+                flags=_summed(edge.flags.items()),
+            )
+        )
     return merge_calls(calls)
 
 
@@ -121,39 +136,62 @@ def _merge(rows: list[VersionFigures]) -> VersionFigures:
         return rows[0]
     rps = [r.rps or 0.0 for r in rows]
     total = sum(rps)
-    weighted = lambda attr: (sum(getattr(r, attr) * w for r, w in zip(rows, rps) if getattr(r, attr) is not None) / total  # noqa: E731
-                             if total > 0 and any(getattr(r, attr) is not None for r in rows) else None)
-    known = lambda attr: [getattr(r, attr) for r in rows if getattr(r, attr) is not None]  # noqa: E731
-    return replace(rows[0], workload=", ".join(sorted(r.workload or "" for r in rows)),
-                   rps=total if any(r.rps is not None for r in rows) else None,
-                   share=sum(known("share")) if known("share") else None,
-                   success_ratio=weighted("success_ratio"),
-                   p50_ms=max(known("p50_ms")) if known("p50_ms") else None,
-                   p99_ms=max(known("p99_ms")) if known("p99_ms") else None,
-                   state=SERVING if total > 0 else rows[0].state,
-                   calls=merge_calls([call for r in rows for call in r.calls]))
+
+    def known(attr: str) -> list[float]:
+        return [getattr(r, attr) for r in rows if getattr(r, attr) is not None]
+
+    def weighted(attr: str) -> float | None:
+        """The rate-weighted mean of a figure over the workloads that have it."""
+        if total <= 0 or not known(attr):
+            return None
+        return sum(getattr(r, attr) * w for r, w in zip(rows, rps) if getattr(r, attr) is not None) / total
+
+    return replace(
+        rows[0],
+        workload=", ".join(sorted(r.workload or "" for r in rows)),
+        rps=total if any(r.rps is not None for r in rows) else None,
+        share=sum(known("share")) if known("share") else None,
+        success_ratio=weighted("success_ratio"),
+        p50_ms=max(known("p50_ms")) if known("p50_ms") else None,
+        p99_ms=max(known("p99_ms")) if known("p99_ms") else None,
+        state=SERVING if total > 0 else rows[0].state,
+        calls=merge_calls([call for r in rows for call in r.calls]),
+    )
 
 
-def observed_versions(graph: nx.DiGraph, service: str, namespace: str, mirrored: set[str]) -> dict[str, VersionFigures]:
+def observed_versions(
+    graph: nx.DiGraph, service: str, namespace: str, mirrored: set[str]
+) -> dict[str, VersionFigures]:
     """Rows of the versions the graph shows behind the service (and its
     `-shadow` twin), with shares over the split versions only."""
     found: dict[str, list[VersionFigures]] = {}
-    for node, shadow in ((service_id(namespace, service), False),
-                         (service_id(namespace, service + SHADOW_SUFFIX), True)):
+    for node, shadow in (
+        (service_id(namespace, service), False),
+        (service_id(namespace, service + SHADOW_SUFFIX), True),
+    ):
         for workload, version, edge in edge_rows(graph, node):
             success = None if edge.error_ratio is None else 1.0 - edge.error_ratio
             busy = (edge.rps or 0) > 0 or (edge.bytes_per_s or 0) > 0
             row = VersionFigures(
-                workload=workload, version=version, share=edge.share, configured_weight=None,
-                rps=edge.rps, success_ratio=success, p50_ms=edge.p50_ms, p99_ms=edge.p99_ms,
+                workload=workload,
+                version=version,
+                share=edge.share,
+                configured_weight=None,
+                rps=edge.rps,
+                success_ratio=success,
+                p50_ms=edge.p50_ms,
+                p99_ms=edge.p99_ms,
                 state=MIRROR if shadow or (version or workload) in mirrored else (SERVING if busy else IDLE),
-                calls=outbound_calls(graph, edge.target))
+                calls=outbound_calls(graph, edge.target),
+            )
             found.setdefault(row.key, []).append(row)
     rows = {key: _merge(group) for key, group in found.items()}
     split = [r for r in rows.values() if r.state != MIRROR]
     total = sum(r.share or 0.0 for r in split)
-    return {key: replace(r, share=None if r.state == MIRROR or total <= 0 else (r.share or 0.0) / total)
-            for key, r in rows.items()}
+    return {
+        key: replace(r, share=None if r.state == MIRROR or total <= 0 else (r.share or 0.0) / total)
+        for key, r in rows.items()
+    }
 
 
 def service_history(history: pd.DataFrame | None, service: str, namespace: str) -> pd.DataFrame:
@@ -162,8 +200,10 @@ def service_history(history: pd.DataFrame | None, service: str, namespace: str) 
     if history is None or history.empty:
         return pd.DataFrame(columns=columns)
     names = history["destination_service_name"].astype("string")
-    mine = history[(history["destination_service_namespace"] == namespace)
-                   & names.isin([service, service + SHADOW_SUFFIX])]
+    mine = history[
+        (history["destination_service_namespace"] == namespace)
+        & names.isin([service, service + SHADOW_SUFFIX])
+    ]
     if mine.empty:
         return pd.DataFrame(columns=columns)
     revision = mine["destination_canonical_revision"].astype("string").fillna(UNKNOWN)
@@ -172,9 +212,15 @@ def service_history(history: pd.DataFrame | None, service: str, namespace: str) 
     times = mine["time"]
     if pd.api.types.is_datetime64_any_dtype(times):
         times = times.astype("int64") / 1e9
-    return pd.DataFrame({"time": times.astype("float64").to_numpy(), "version": version.to_numpy(),
-                         "workload": workload.to_numpy(), "rps": mine["rps"].astype("float64").to_numpy(),
-                         "shadow": (names[mine.index] != service).to_numpy()})
+    return pd.DataFrame(
+        {
+            "time": times.astype("float64").to_numpy(),
+            "version": version.to_numpy(),
+            "workload": workload.to_numpy(),
+            "rps": mine["rps"].astype("float64").to_numpy(),
+            "shadow": (names[mine.index] != service).to_numpy(),
+        }
+    )
 
 
 def history_rows(history: pd.DataFrame, recent: float) -> dict[str, VersionFigures]:
@@ -188,7 +234,15 @@ def history_rows(history: pd.DataFrame, recent: float) -> dict[str, VersionFigur
         last = float(group["time"].max())
         rps = float(group[group["time"] == last]["rps"].sum()) if shadow and last >= recent else None
         rows[str(version)] = VersionFigures(
-            workload=str(group["workload"].iloc[-1]), version=str(version), share=None, configured_weight=None,
-            rps=rps, success_ratio=None, p50_ms=None, p99_ms=None,
-            state=MIRROR if shadow else RETIRED, last_seen=last)
+            workload=str(group["workload"].iloc[-1]),
+            version=str(version),
+            share=None,
+            configured_weight=None,
+            rps=rps,
+            success_ratio=None,
+            p50_ms=None,
+            p99_ms=None,
+            state=MIRROR if shadow else RETIRED,
+            last_seen=last,
+        )
     return rows

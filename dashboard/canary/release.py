@@ -62,8 +62,8 @@ canary is "no data".
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Sequence
 
 import networkx as nx
 import pandas as pd
@@ -131,19 +131,28 @@ class ServiceRelease:
 def _row_words(row: VersionFigures) -> str | None:
     clock = utc_clock(row.last_seen) if row.last_seen else None
     if row.state == RETIRED:
-        return (f"{row.label} retired: no requests, and no route or subset names it any more"
-                + (f" (last request {clock})" if clock else ""))
+        return f"{row.label} retired: no requests, and no route or subset names it any more" + (
+            f" (last request {clock})" if clock else ""
+        )
     if row.state == MISSING:
         return missing_words(row)
     if row.state == ABSENT:
         return f"{row.label} is named in the config but not deployed"
     if row.state == IDLE and row.role == BASELINE:
-        return f"{row.label} is drained ({'configured ' + percent(row.configured_weight) + ', ' if row.configured_weight is not None else ''}no requests): it can be retired"
+        configured = "" if row.configured_weight is None else f"configured {percent(row.configured_weight)}, "
+        return f"{row.label} is drained ({configured}no requests): it can be retired"
     return None
 
 
-def analyze_service(graph: nx.DiGraph, history: pd.DataFrame | None, config: IstioConfig | None,
-                    thresholds: CanaryThresholds, window: Duration, service: str, namespace: str) -> ServiceRelease:
+def analyze_service(
+    graph: nx.DiGraph,
+    history: pd.DataFrame | None,
+    config: IstioConfig | None,
+    thresholds: CanaryThresholds,
+    window: Duration,
+    service: str,
+    namespace: str,
+) -> ServiceRelease:
     """The release view of one service."""
     routing = service_routing(config, service, namespace)
     mirrored = set(routing.mirrors) if routing else set()
@@ -155,36 +164,62 @@ def analyze_service(graph: nx.DiGraph, history: pd.DataFrame | None, config: Ist
         rows[key] = replace(rows[key], last_seen=row.last_seen) if key in rows else row
     for version in [*weights, *mirrored]:
         if version not in rows:
-            rows[version] = VersionFigures(workload=None, version=version, share=None, configured_weight=None,
-                                           rps=None, success_ratio=None, p50_ms=None, p99_ms=None,
-                                           state=MIRROR if version in mirrored else ABSENT)
+            rows[version] = VersionFigures(
+                workload=None,
+                version=version,
+                share=None,
+                configured_weight=None,
+                rps=None,
+                success_ratio=None,
+                p50_ms=None,
+                p99_ms=None,
+                state=MIRROR if version in mirrored else ABSENT,
+            )
     has_split = any(r.share is not None for r in rows.values())
     # Callers' sidecars keep exporting flat counters for a deleted workload:
     # an idle version the config no longer names is retired, not drained.
     named = set(weights) | mirrored | subset_versions(config, service, namespace)
     for key, row in list(rows.items()):
         if row.state == IDLE and routing and routing.weights is not None and key not in named:
-            row = replace(row, state=RETIRED, share=None, rps=None, success_ratio=None, p50_ms=None, p99_ms=None)
+            row = replace(
+                row, state=RETIRED, share=None, rps=None, success_ratio=None, p50_ms=None, p99_ms=None
+            )
         if routing and routing.weights is not None and row.state not in (RETIRED, ABSENT, MIRROR):
             row = replace(row, configured_weight=weights.get(key, 0.0))
         elif row.state in (RETIRED, ABSENT) and weights.get(key, 0.0) > 0:
-            row = replace(row, state=MISSING, configured_weight=weights[key], share=0.0 if has_split else None)
+            row = replace(
+                row, state=MISSING, configured_weight=weights[key], share=0.0 if has_split else None
+            )
         elif row.state == MIRROR and routing and routing.weights is not None:
             row = replace(row, configured_weight=weights.get(key, 0.0))
         rows[key] = row
     baseline_key, why = choose_baseline(rows.values(), past)
-    rows = {k: replace(r, role=BASELINE if k == baseline_key else (MIRROR if r.state == MIRROR else CANARY))
-            for k, r in rows.items()}
+    rows = {
+        k: replace(r, role=BASELINE if k == baseline_key else (MIRROR if r.state == MIRROR else CANARY))
+        for k, r in rows.items()
+    }
     seconds = window.seconds
     requests = sum((r.rps or 0.0) for r in rows.values() if r.state != MIRROR) * seconds
     deviation_words, deviating = deviations(list(rows.values()), routing, requests, thresholds, window)
-    rows = {k: replace(r, deviates=k in deviating,
-                       failing_calls=tuple(c for c in r.calls if call_fails(c, thresholds))) for k, r in rows.items()}
+    rows = {
+        k: replace(
+            r, deviates=k in deviating, failing_calls=tuple(c for c in r.calls if call_fails(c, thresholds))
+        )
+        for k, r in rows.items()
+    }
     baseline = rows.get(baseline_key) if baseline_key else None
     canaries = [r for r in rows.values() if r.role in (CANARY, MIRROR) and r.state not in (RETIRED, ABSENT)]
-    judgements = [judge(r, baseline, deviation_words, thresholds, window,
-                        failing_calls(r, baseline, thresholds, namespace))
-                  for r in sorted(canaries, key=lambda r: version_sort_key(r.key))]
+    judgements = [
+        judge(
+            r,
+            baseline,
+            deviation_words,
+            thresholds,
+            window,
+            failing_calls(r, baseline, thresholds, namespace),
+        )
+        for r in sorted(canaries, key=lambda r: version_sort_key(r.key))
+    ]
     verdict = combine([j.verdict for j in judgements])
     reasons = [text for j in judgements for text in j.reasons]
     if not judgements:
@@ -193,39 +228,60 @@ def analyze_service(graph: nx.DiGraph, history: pd.DataFrame | None, config: Ist
     done = rollout_complete(rows.values(), baseline)
     if done:
         rows[done.key] = replace(done, role=SERVING)
-        words = (f"rollout complete: {done.label} serves 100 % of the requests to {service}"
-                 + (" (configured 100 %)" if done.configured_weight else ""))
+        words = f"rollout complete: {done.label} serves 100 % of the requests to {service}" + (
+            " (configured 100 %)" if done.configured_weight else ""
+        )
         reasons.insert(0 if verdict == PROMOTE else len(reasons), words)
     if baseline and judgements:
         reasons.append(f"baseline {baseline.label}: {why}")
-    reasons += [w for w in (_row_words(r) for r in sorted(rows.values(), key=lambda r: version_sort_key(r.key))) if w]
+    reasons += [
+        w for w in (_row_words(r) for r in sorted(rows.values(), key=lambda r: version_sort_key(r.key))) if w
+    ]
     if routing:
         reasons += describe_routing(routing)
     split = past[~past["shadow"].astype(bool)].groupby(["time", "version"], as_index=False)["rps"].sum()
     return ServiceRelease(
-        service=service, namespace=namespace,
+        service=service,
+        namespace=namespace,
         versions=tuple(sorted(rows.values(), key=lambda r: version_sort_key(r.key))),
-        verdict=verdict, reasons=tuple(dict.fromkeys(reasons)), judgements=tuple(judgements),
-        routing=routing, baseline=baseline_key, window=window, requests=requests, history=split)
+        verdict=verdict,
+        reasons=tuple(dict.fromkeys(reasons)),
+        judgements=tuple(judgements),
+        routing=routing,
+        baseline=baseline_key,
+        window=window,
+        requests=requests,
+        history=split,
+    )
 
 
-def _candidates(graph: nx.DiGraph, history: pd.DataFrame | None, config: IstioConfig | None) -> set[tuple[str, str]]:
+def _candidates(
+    graph: nx.DiGraph, history: pd.DataFrame | None, config: IstioConfig | None
+) -> set[tuple[str, str]]:
     """Services with a release in play (see the module docstring)."""
     found: set[tuple[str, str]] = set()
     for node_id, data in graph.nodes(data=True):
         node = data["node"]
         if node.kind != SERVICE:
             continue
-        busy = {version or workload for workload, version, edge in edge_rows(graph, node_id)
-                if (edge.rps or 0) > 0 or (edge.bytes_per_s or 0) > 0}
+        busy = {
+            version or workload
+            for workload, version, edge in edge_rows(graph, node_id)
+            if (edge.rps or 0) > 0 or (edge.bytes_per_s or 0) > 0
+        }
         if len(busy) > 1 or (busy and node.name.endswith(SHADOW_SUFFIX)):
             found.add((node.name.removesuffix(SHADOW_SUFFIX), node.namespace))
     if history is not None and not history.empty:
         busy = history[history["rps"] > 0]
-        counts = busy.groupby(["destination_service_name", "destination_service_namespace"])["destination_workload"].nunique()
-        found |= {(str(s).removesuffix(SHADOW_SUFFIX), str(ns)) for (s, ns), n in counts.items()
-                  if n > 1 or str(s).endswith(SHADOW_SUFFIX)}
-    for service, namespace in (config.services() if config else set()):
+        counts = busy.groupby(["destination_service_name", "destination_service_namespace"])[
+            "destination_workload"
+        ].nunique()
+        found |= {
+            (str(s).removesuffix(SHADOW_SUFFIX), str(ns))
+            for (s, ns), n in counts.items()
+            if n > 1 or str(s).endswith(SHADOW_SUFFIX)
+        }
+    for service, namespace in config.services() if config else set():
         routing = service_routing(config, service, namespace)
         named = set((routing.weights or {}) if routing else {}) | set(routing.mirrors if routing else {})
         if routing and (len(named) > 1 or routing.mirrors or routing.content_routes):
@@ -233,9 +289,15 @@ def _candidates(graph: nx.DiGraph, history: pd.DataFrame | None, config: IstioCo
     return found
 
 
-def analyze(graph: nx.DiGraph, history: pd.DataFrame | None, config: IstioConfig | None,
-            thresholds: CanaryThresholds, window: Duration, service: str | None = None,
-            namespaces: Sequence[str] = ()) -> list[ServiceRelease]:
+def analyze(
+    graph: nx.DiGraph,
+    history: pd.DataFrame | None,
+    config: IstioConfig | None,
+    thresholds: CanaryThresholds,
+    window: Duration,
+    service: str | None = None,
+    namespaces: Sequence[str] = (),
+) -> list[ServiceRelease]:
     """Release views of every service with a release in play, or of the one
     named (`name` or `name.namespace`), in the namespaces when any are given."""
     if service:
@@ -247,4 +309,7 @@ def analyze(graph: nx.DiGraph, history: pd.DataFrame | None, config: IstioConfig
         wanted = _candidates(graph, history, config)
     if namespaces:
         wanted = {(s, ns) for s, ns in wanted if ns in namespaces}
-    return [analyze_service(graph, history, config, thresholds, window, s, ns) for s, ns in sorted(wanted, key=lambda k: (k[1], k[0]))]
+    return [
+        analyze_service(graph, history, config, thresholds, window, s, ns)
+        for s, ns in sorted(wanted, key=lambda k: (k[1], k[0]))
+    ]

@@ -5,8 +5,8 @@ all of it in an SRE's words."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from dashboard.canary.versions import SHADOW_SUFFIX, version_sort_key
 from dashboard.format import percent
@@ -38,25 +38,33 @@ def subset_version(config: IstioConfig, service: str, namespace: str, subset: st
     rule = config.destination_rule_for(service, namespace)
     labels = rule.labels_of(subset) if rule else None
     if labels is None:
-        return subset, (f"subset {subset!r} of {service} is defined by no DestinationRule: "
-                        "requests routed to it fail (503)")
+        return subset, (
+            f"subset {subset!r} of {service} is defined by no DestinationRule: "
+            "requests routed to it fail (503)"
+        )
     return next((labels[key] for key in VERSION_LABELS if key in labels), subset), None
 
 
 def subset_versions(config: IstioConfig | None, service: str, namespace: str) -> set[str]:
     """Versions the service's DestinationRule subsets select."""
     rule = config.destination_rule_for(service, namespace) if config else None
-    return {subset_version(config, service, namespace, name)[0] for name, _ in rule.subsets} if rule else set()
+    return (
+        {subset_version(config, service, namespace, name)[0] for name, _ in rule.subsets} if rule else set()
+    )
 
 
-def _targets(config: IstioConfig, route: Route, service: str, namespace: str, notes: list[str]) -> dict[str | None, float]:
+def _targets(
+    config: IstioConfig, route: Route, service: str, namespace: str, notes: list[str]
+) -> dict[str | None, float]:
     """Fraction of the route per version of this service (None: no subset;
     other services are noted and left out)."""
     targets: dict[str | None, float] = {}
     for destination, fraction in route.fractions():
         if (destination.service, destination.namespace) != (service, namespace):
-            notes.append(f"{percent(fraction)} of {service}'s requests go to another service, "
-                         f"{destination.service}{'.' + destination.namespace if destination.namespace else ''}")
+            notes.append(
+                f"{percent(fraction)} of {service}'s requests go to another service, "
+                f"{destination.service}{'.' + destination.namespace if destination.namespace else ''}"
+            )
             continue
         version = None
         if destination.subset:
@@ -76,8 +84,10 @@ def service_routing(config: IstioConfig | None, service: str, namespace: str) ->
     notes: list[str] = []
     if len(virtual_services) > 1:
         others = ", ".join(f"{v.namespace}/{v.name}" for v in virtual_services[1:])
-        notes.append(f"{len(virtual_services)} VirtualServices claim {service}.{namespace}; "
-                     f"using {vs.namespace}/{vs.name} ({vs.origin}), ignoring {others}")
+        notes.append(
+            f"{len(virtual_services)} VirtualServices claim {service}.{namespace}; "
+            f"using {vs.namespace}/{vs.name} ({vs.origin}), ignoring {others}"
+        )
     weights: dict[str, float] | None = None
     mirrors: dict[str, float] = {}
     content: list[str] = []
@@ -90,17 +100,27 @@ def service_routing(config: IstioConfig | None, service: str, namespace: str) ->
                 notes.append(f"{route.path} mirrors to {service} without a subset")
         targets = _targets(config, route, service, namespace, notes)
         if route.matches:
-            where = ", ".join(f"{v or service} {percent(f)}" if f < 1 else (v or service) for v, f in targets.items())
+            where = ", ".join(
+                f"{v or service} {percent(f)}" if f < 1 else (v or service) for v, f in targets.items()
+            )
             content.append(f"{' or '.join(route.matches)} -> {where or 'another service'}")
             continue
         if None in targets:
-            notes.append(f"{vs.name} routes {percent(targets[None])} to {service} without a subset: "
-                         "it is spread over every version's pods, so no weight per version is configured")
+            notes.append(
+                f"{vs.name} routes {percent(targets[None])} to {service} without a subset: "
+                "it is spread over every version's pods, so no weight per version is configured"
+            )
         else:
             weights = {str(v): f for v, f in targets.items()}
         break  # routes after the catch-all are never reached
-    return Routing(weights=weights, mirrors=mirrors, content_routes=tuple(content),
-                   strategy=_strategy(weights, content), notes=tuple(notes), origin=vs.origin)
+    return Routing(
+        weights=weights,
+        mirrors=mirrors,
+        content_routes=tuple(content),
+        strategy=_strategy(weights, content),
+        notes=tuple(notes),
+        origin=vs.origin,
+    )
 
 
 def _strategy(weights: dict[str, float] | None, content: Sequence[str]) -> str:
@@ -129,9 +149,14 @@ def describe_routing(routing: Routing) -> list[str]:
     for text in routing.content_routes:
         words.append(f"routed by request content: {text}")
     if routing.content_routes and weights:
-        words.append("other requests: " + " / ".join(f"{v} {percent(f)}" for v, f in ordered)
-                     + "; the observed split is not compared with these weights")
+        words.append(
+            "other requests: "
+            + " / ".join(f"{v} {percent(f)}" for v, f in ordered)
+            + "; the observed split is not compared with these weights"
+        )
     for version, pct in sorted(routing.mirrors.items()):
-        words.append(f"mirroring {pct:g} % of requests to {version} (host {SHADOW_SUFFIX[1:]}): "
-                     f"its responses are discarded and it is not part of the split")
+        words.append(
+            f"mirroring {pct:g} % of requests to {version} (host {SHADOW_SUFFIX[1:]}): "
+            f"its responses are discarded and it is not part of the split"
+        )
     return words + list(routing.notes)

@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 from dashboard.canary.observation import Call, VersionFigures
 from dashboard.canary.routing import Routing
@@ -43,15 +43,21 @@ def _delta(canary: float | None, baseline: float | None) -> float | None:
 def deltas(canary: VersionFigures, baseline: VersionFigures | None) -> Deltas:
     if baseline is None:
         return Deltas(None, None, None, None)
-    return Deltas(*(_delta(getattr(canary, a), getattr(baseline, a)) for a in ("rps", "success_ratio", "p50_ms", "p99_ms")))
+    return Deltas(
+        *(
+            _delta(getattr(canary, a), getattr(baseline, a))
+            for a in ("rps", "success_ratio", "p50_ms", "p99_ms")
+        )
+    )
 
 
 def _failures(row: VersionFigures, thresholds: CanaryThresholds) -> dict[str, str]:
     """Failed checks by name, each in words."""
     failed = {}
     if row.success_ratio is not None and row.success_ratio < thresholds.min_success_ratio:
-        failed["success"] = (f"success {percent(row.success_ratio, 1)} is below "
-                             f"{percent(thresholds.min_success_ratio, 1)}")
+        failed["success"] = (
+            f"success {percent(row.success_ratio, 1)} is below {percent(thresholds.min_success_ratio, 1)}"
+        )
     if row.p99_ms is not None and row.p99_ms > thresholds.max_p99_ms:
         failed["p99"] = f"p99 {row.p99_ms:.0f} ms is above {thresholds.max_p99_ms:.0f} ms"
     return failed
@@ -70,30 +76,54 @@ def _call_words(name: str, call: Call, namespace: str, baseline: VersionFigures 
     failed = [code for code, _ in call.codes if code[:1] == "5" or code in ("0", "-", "")][:1]
     how = " ".join(failed + [flag for flag, _ in call.flags][:2])
     if call.circuit == OPEN:
-        cause = ("circuit open; " + target + (" cut off by outlier detection" if dict(call.flags).get(NO_HEALTHY_UPSTREAM)
-                                              else ": every host ejected by outlier detection"))
+        cause = (
+            "circuit open; "
+            + target
+            + (
+                " cut off by outlier detection"
+                if dict(call.flags).get(NO_HEALTHY_UPSTREAM)
+                else ": every host ejected by outlier detection"
+            )
+        )
         how = f"{how}: {cause}" if how else cause
     fail = "are cut off" if call.error_ratio is None else f"fail {percent(call.error_ratio)}"
     text = f"{name}'s calls to {target} {fail}" + (f" ({how})" if how else "")
     if baseline is not None:
-        seen = next((c for c in baseline.calls if (c.service, c.namespace) == (call.service, call.namespace)), None)
-        text += (f"; baseline {baseline.label} does not call {target}" if seen is None or not seen.rps else
-                 f"; baseline {baseline.label}'s calls to it fail {percent(seen.error_ratio)}")
+        seen = next(
+            (c for c in baseline.calls if (c.service, c.namespace) == (call.service, call.namespace)), None
+        )
+        text += (
+            f"; baseline {baseline.label} does not call {target}"
+            if seen is None or not seen.rps
+            else f"; baseline {baseline.label}'s calls to it fail {percent(seen.error_ratio)}"
+        )
     return text
 
 
-def failing_calls(canary: VersionFigures, baseline: VersionFigures | None, thresholds: CanaryThresholds,
-                  namespace: str) -> list[str]:
+def failing_calls(
+    canary: VersionFigures, baseline: VersionFigures | None, thresholds: CanaryThresholds, namespace: str
+) -> list[str]:
     """Words for the services the canary's calls fail on and the baseline's
     do not: promoting would put every request on a broken path, however well
     the canary itself answers (it may hide the failure from its callers)."""
-    shared = {(c.service, c.namespace) for c in (baseline.calls if baseline else ()) if call_fails(c, thresholds)}
-    return [_call_words(canary.label, call, namespace, baseline) for call in canary.calls
-            if call_fails(call, thresholds) and (call.service, call.namespace) not in shared]
+    shared = {
+        (c.service, c.namespace) for c in (baseline.calls if baseline else ()) if call_fails(c, thresholds)
+    }
+    return [
+        _call_words(canary.label, call, namespace, baseline)
+        for call in canary.calls
+        if call_fails(call, thresholds) and (call.service, call.namespace) not in shared
+    ]
 
 
-def judge(canary: VersionFigures, baseline: VersionFigures | None, deviations: Sequence[str],
-          thresholds: CanaryThresholds, window: Duration, broken_calls: Sequence[str] = ()) -> Judgement:
+def judge(
+    canary: VersionFigures,
+    baseline: VersionFigures | None,
+    deviations: Sequence[str],
+    thresholds: CanaryThresholds,
+    window: Duration,
+    broken_calls: Sequence[str] = (),
+) -> Judgement:
     """The verdict on one canary against the baseline (rules in the module docstring)."""
     name = canary.label
     change = deltas(canary, baseline)
@@ -104,36 +134,66 @@ def judge(canary: VersionFigures, baseline: VersionFigures | None, deviations: S
     if canary.state == MISSING:
         return verdict(ROLL_BACK, missing_words(canary))
     if not canary.rps:
-        standby = "" if canary.configured_weight is None else f" (configured {percent(canary.configured_weight)})"
+        standby = (
+            "" if canary.configured_weight is None else f" (configured {percent(canary.configured_weight)})"
+        )
         return verdict(NO_DATA, f"{name} received no requests in the last {window}{standby}")
     requests = canary.rps * window.seconds
     if requests < thresholds.min_requests_for_verdict:
-        return verdict(HOLD, f"only {requests:.0f} requests reached {name} in the last {window}; "
-                             f"{thresholds.min_requests_for_verdict:.0f} are needed to judge it "
-                             "(a longer window gathers more)")
-    unknown = [what for what, value in (("success ratio", canary.success_ratio), ("p99", canary.p99_ms)) if value is None]
+        return verdict(
+            HOLD,
+            f"only {requests:.0f} requests reached {name} in the last {window}; "
+            f"{thresholds.min_requests_for_verdict:.0f} are needed to judge it "
+            "(a longer window gathers more)",
+        )
+    unknown = [
+        what
+        for what, value in (("success ratio", canary.success_ratio), ("p99", canary.p99_ms))
+        if value is None
+    ]
     if unknown:
         return verdict(HOLD, f"{' and '.join(unknown)} of {name} unknown: cannot judge it")
     failed = _failures(canary, thresholds)
     if failed:
         base = baseline.label if baseline else None
-        base_failed = (_failures(baseline, thresholds) if baseline and (baseline.rps or 0) * window.seconds
-                       >= thresholds.min_requests_for_verdict else {})
+        base_failed = (
+            _failures(baseline, thresholds)
+            if baseline and (baseline.rps or 0) * window.seconds >= thresholds.min_requests_for_verdict
+            else {}
+        )
         own = [text for check, text in failed.items() if check not in base_failed]
         if not own:
-            return verdict(HOLD, *(f"{name} {text}, but baseline {base} fails it too: "
-                                   "the cause is probably shared (a dependency), not the canary" for text in failed.values()))
+            return verdict(
+                HOLD,
+                *(
+                    f"{name} {text}, but baseline {base} fails it too: "
+                    "the cause is probably shared (a dependency), not the canary"
+                    for text in failed.values()
+                ),
+            )
         if baseline is None or baseline.state == RETIRED:
-            return verdict(HOLD, *(f"{name} {text}" for text in own),
-                           f"no baseline to roll back to{f' ({base} is retired)' if base else ''}")
+            return verdict(
+                HOLD,
+                *(f"{name} {text}" for text in own),
+                f"no baseline to roll back to{f' ({base} is retired)' if base else ''}",
+            )
         figures = {"success": percent(baseline.success_ratio, 1), "p99": f"{baseline.p99_ms or 0:.0f} ms"}
-        return verdict(ROLL_BACK, *(f"{name} {text} (baseline {base}: {figures[check]})"
-                                    for check, text in failed.items() if check not in base_failed))
+        return verdict(
+            ROLL_BACK,
+            *(
+                f"{name} {text} (baseline {base}: {figures[check]})"
+                for check, text in failed.items()
+                if check not in base_failed
+            ),
+        )
     if broken_calls or deviations:
         return verdict(HOLD, *broken_calls, *deviations)
-    return verdict(PROMOTE, f"{name} passes: success {percent(canary.success_ratio, 1)} ≥ "
-                            f"{percent(thresholds.min_success_ratio, 1)}, p99 {canary.p99_ms:.0f} ms ≤ "
-                            f"{thresholds.max_p99_ms:.0f} ms over {requests:.0f} requests in {window}")
+    return verdict(
+        PROMOTE,
+        f"{name} passes: success {percent(canary.success_ratio, 1)} ≥ "
+        f"{percent(thresholds.min_success_ratio, 1)}, p99 {canary.p99_ms:.0f} ms ≤ "
+        f"{thresholds.max_p99_ms:.0f} ms over {requests:.0f} requests in {window}",
+    )
 
 
 def combine(verdicts: Sequence[str]) -> str:
@@ -147,11 +207,21 @@ def combine(verdicts: Sequence[str]) -> str:
     return PROMOTE
 
 
-def deviations(rows: Sequence[VersionFigures], routing: Routing | None, requests: float,
-                thresholds: CanaryThresholds, window: Duration) -> tuple[list[str], set[str]]:
+def deviations(
+    rows: Sequence[VersionFigures],
+    routing: Routing | None,
+    requests: float,
+    thresholds: CanaryThresholds,
+    window: Duration,
+) -> tuple[list[str], set[str]]:
     """Words and version keys of split versions whose observed share strays
     from the configured weight by more than the allowed points."""
-    if not routing or not routing.weights or routing.content_routes or requests < thresholds.min_requests_for_deviation:
+    if (
+        not routing
+        or not routing.weights
+        or routing.content_routes
+        or requests < thresholds.min_requests_for_deviation
+    ):
         return [], set()
     words, keys = [], set()
     for row in rows:
@@ -160,17 +230,23 @@ def deviations(rows: Sequence[VersionFigures], routing: Routing | None, requests
         observed = row.share or 0.0
         if abs(observed - row.configured_weight) > thresholds.max_share_deviation:
             keys.add(row.key)
-            words.append(f"split differs from config: {row.label} gets {percent(observed)} of requests, "
-                         f"configured {percent(row.configured_weight)} ({requests:.0f} requests in {window})")
+            words.append(
+                f"split differs from config: {row.label} gets {percent(observed)} of requests, "
+                f"configured {percent(row.configured_weight)} ({requests:.0f} requests in {window})"
+            )
     return words, keys
 
 
 def missing_words(row: VersionFigures) -> str:
-    return (f"route sends {percent(row.configured_weight)} to {row.label} but no {row.label} workload "
-            "answers: those requests fail")
+    return (
+        f"route sends {percent(row.configured_weight)} to {row.label} but no {row.label} workload "
+        "answers: those requests fail"
+    )
 
 
-def rollout_complete(rows: Iterable[VersionFigures], baseline: VersionFigures | None) -> VersionFigures | None:
+def rollout_complete(
+    rows: Iterable[VersionFigures], baseline: VersionFigures | None
+) -> VersionFigures | None:
     """The canary that took over: the only version serving, 100 % of the
     split observed and configured (or no weights configured), with the
     baseline drained or retired. A baseline alone at 100 % is no rollout."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 
-
 # States: serving (traffic now), idle (workload known, no traffic now),
 # missing (a route sends it traffic but no workload answers), retired (gone
 # from traffic and config), absent (named by config only), mirror (receives
@@ -19,4 +18,6 @@ SHADOW_SUFFIX = "-shadow"
 
 def version_sort_key(label: str | None) -> tuple:
     """Natural order of version labels: v2 before v10."""
-    return tuple((0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", label or "") if part)
+    return tuple(
+        (0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", label or "") if part
+    )

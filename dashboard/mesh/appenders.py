@@ -15,7 +15,8 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
-from typing import Callable, Protocol
+from collections.abc import Callable
+from typing import Protocol
 
 import networkx as nx
 import pandas as pd
@@ -38,7 +39,6 @@ from dashboard.mesh.histogram import histogram_quantiles
 from queries.telemetry import OVERFLOW_STATS, UNKNOWN, MeshTelemetry
 
 
-
 class GraphRules(Protocol):
     """The rules graph assembly follows (dashboard.app.config.Settings has them)."""
 
@@ -56,8 +56,10 @@ def _ids(namespaces: pd.Series, names: pd.Series, prefix: str) -> pd.Series:
     # A comprehension over plain lists builds the ids four times faster than
     # pandas string arithmetic, and edge_rows runs this for every series.
     unknown_is_one_node = prefix == WORKLOAD
-    ids = [UNKNOWN_NODE if unknown_is_one_node and name == UNKNOWN else f"{prefix}:{namespace}:{name}"
-           for namespace, name in zip(namespaces.tolist(), names.tolist())]
+    ids = [
+        UNKNOWN_NODE if unknown_is_one_node and name == UNKNOWN else f"{prefix}:{namespace}:{name}"
+        for namespace, name in zip(namespaces.tolist(), names.tolist())
+    ]
     return pd.Series(ids, index=names.index, dtype="string")
 
 
@@ -68,7 +70,10 @@ def edge_rows(frame: pd.DataFrame) -> pd.DataFrame:
     callee = _ids(frame["destination_workload_namespace"], frame["destination_workload"], WORKLOAD)
     delivered = frame["destination_workload"] != UNKNOWN
     return pd.concat(
-        [frame.assign(source=caller, target=service), frame[delivered].assign(source=service[delivered], target=callee[delivered])],
+        [
+            frame.assign(source=caller, target=service),
+            frame[delivered].assign(source=service[delivered], target=callee[delivered]),
+        ],
         ignore_index=True,
     )
 
@@ -78,22 +83,43 @@ def _known(value: str | None) -> str | None:
 
 
 def _add_nodes(graph: nx.DiGraph, frame: pd.DataFrame) -> None:
-    callers = frame[["source_workload", "source_workload_namespace", "source_canonical_service",
-                     "source_canonical_revision"]].drop_duplicates()
+    callers = frame[
+        [
+            "source_workload",
+            "source_workload_namespace",
+            "source_canonical_service",
+            "source_canonical_revision",
+        ]
+    ].drop_duplicates()
     for workload, namespace, app, version in callers.itertuples(index=False):
         add_node(graph, _workload_node(workload, namespace, app, version))
     # A service's app is the canonical service of the workloads behind it,
     # when they agree: Kubernetes service names need not match app labels.
     delivered = frame[frame["destination_workload"] != UNKNOWN]
     apps = delivered.groupby(["destination_service_name", "destination_service_namespace"])[
-        "destination_canonical_service"].unique()
+        "destination_canonical_service"
+    ].unique()
     services = frame[["destination_service_name", "destination_service_namespace"]].drop_duplicates()
     for name, namespace in services.itertuples(index=False):
         behind = [app for app in apps.get((name, namespace), []) if _known(app)]
-        add_node(graph, Node(id=service_id(namespace, name), kind=SERVICE, namespace=namespace, name=name,
-                             app=behind[0] if len(behind) == 1 else None))
-    callees = frame[["destination_workload", "destination_workload_namespace", "destination_canonical_service",
-                     "destination_canonical_revision"]].drop_duplicates()
+        add_node(
+            graph,
+            Node(
+                id=service_id(namespace, name),
+                kind=SERVICE,
+                namespace=namespace,
+                name=name,
+                app=behind[0] if len(behind) == 1 else None,
+            ),
+        )
+    callees = frame[
+        [
+            "destination_workload",
+            "destination_workload_namespace",
+            "destination_canonical_service",
+            "destination_canonical_revision",
+        ]
+    ].drop_duplicates()
     for workload, namespace, app, version in callees.itertuples(index=False):
         if workload != UNKNOWN:
             add_node(graph, _workload_node(workload, namespace, app, version))
@@ -102,8 +128,14 @@ def _add_nodes(graph: nx.DiGraph, frame: pd.DataFrame) -> None:
 def _workload_node(workload: str, namespace: str, app: str, version: str) -> Node:
     if workload == UNKNOWN:
         return Node(id=UNKNOWN_NODE, kind=UNKNOWN_KIND, namespace=UNKNOWN, name=UNKNOWN)
-    return Node(id=workload_id(namespace, workload), kind=WORKLOAD, namespace=namespace, name=workload,
-                app=_known(app) or workload, version=_known(version))
+    return Node(
+        id=workload_id(namespace, workload),
+        kind=WORKLOAD,
+        namespace=namespace,
+        name=workload,
+        app=_known(app) or workload,
+        version=_known(version),
+    )
 
 
 def ingress(graph: nx.DiGraph, telemetry: MeshTelemetry, rules: GraphRules) -> None:
@@ -111,10 +143,14 @@ def ingress(graph: nx.DiGraph, telemetry: MeshTelemetry, rules: GraphRules) -> N
     pattern (Istio's `istio-ingressgateway`, Gateway API's `<gateway>-istio`)."""
     pattern = re.compile(rules.ingress)
     for node in nodes_of(graph):
-        node.ingress = node.kind == WORKLOAD and bool(pattern.search(node.name) or pattern.search(node.app or ""))
+        node.ingress = node.kind == WORKLOAD and bool(
+            pattern.search(node.name) or pattern.search(node.app or "")
+        )
 
 
-def _per_edge(frame: pd.DataFrame, column: str, value: str = "rps") -> dict[tuple[str, str], dict[str, float]]:
+def _per_edge(
+    frame: pd.DataFrame, column: str, value: str = "rps"
+) -> dict[tuple[str, str], dict[str, float]]:
     """{edge: {label value: rate}} for the rows with traffic."""
     busy = frame[frame[value] > 0]
     sums = busy.groupby([*EDGE, column], sort=True)[value].sum()
@@ -133,24 +169,36 @@ def traffic(graph: nx.DiGraph, telemetry: MeshTelemetry, rules: GraphRules) -> N
     rows = edge_rows(requests)
     code = rows["response_code"].fillna("")
     protocol = rows["request_protocol"].fillna("").str.lower()
-    outcome = pd.DataFrame({
-        "http_5xx": code.str.match(r"^5\d\d$"),
-        "http_4xx": code.str.match(r"^4\d\d$"),
-        "no_response": code.isin(["0", "-", ""]),
-        "grpc_error": (protocol == "grpc") & rows["grpc_response_status"].fillna("").isin([str(s) for s in range(1, 17)]),
-    })
+    outcome = pd.DataFrame(
+        {
+            "http_5xx": code.str.match(r"^5\d\d$"),
+            "http_4xx": code.str.match(r"^4\d\d$"),
+            "no_response": code.isin(["0", "-", ""]),
+            "grpc_error": (protocol == "grpc")
+            & rows["grpc_response_status"].fillna("").isin([str(s) for s in range(1, 17)]),
+        }
+    )
     outcome["error"] = outcome["http_5xx"] | outcome["no_response"] | outcome["grpc_error"]
-    weighted = outcome.mul(rows["rps"], axis=0).assign(rps=rows["rps"], source=rows["source"], target=rows["target"])
+    weighted = outcome.mul(rows["rps"], axis=0).assign(
+        rps=rows["rps"], source=rows["source"], target=rows["target"]
+    )
     totals = weighted.groupby(EDGE, sort=False).sum().reset_index()
     codes = _per_edge(rows, "response_code")
     flags = _per_edge(
-        rows.assign(response_flags=rows["response_flags"].fillna("-").str.split(",")).explode("response_flags")
+        rows.assign(response_flags=rows["response_flags"].fillna("-").str.split(","))
+        .explode("response_flags")
         .query("response_flags != '-' and response_flags != ''"),
         "response_flags",
     )
     # The busiest protocol of each edge; ties go to the first by name, as idxmax would.
-    protocols = (rows.assign(protocol=protocol.replace("", "http")).groupby([*EDGE, "protocol"])["rps"].sum()
-                 .reset_index().sort_values("rps", ascending=False, kind="stable").drop_duplicates(EDGE))
+    protocols = (
+        rows.assign(protocol=protocol.replace("", "http"))
+        .groupby([*EDGE, "protocol"])["rps"]
+        .sum()
+        .reset_index()
+        .sort_values("rps", ascending=False, kind="stable")
+        .drop_duplicates(EDGE)
+    )
     main_protocol = dict(zip(zip(protocols["source"], protocols["target"]), protocols["protocol"]))
     # itertuples, not iterrows: a Series per edge costs a second at a thousand workloads.
     for total in totals.itertuples(index=False):
@@ -162,8 +210,11 @@ def traffic(graph: nx.DiGraph, telemetry: MeshTelemetry, rules: GraphRules) -> N
         edge.flags = flags.get(key, {})
         edge.protocol = main_protocol[key]
         graph.edges[key]["counts"] = RequestCounts(
-            total=edge.rps, http_5xx=float(total.http_5xx), http_4xx=float(total.http_4xx),
-            grpc_error=float(total.grpc_error), no_response=float(total.no_response),
+            total=edge.rps,
+            http_5xx=float(total.http_5xx),
+            http_4xx=float(total.http_4xx),
+            grpc_error=float(total.grpc_error),
+            no_response=float(total.no_response),
         )
 
 
@@ -203,8 +254,9 @@ def latency(graph: nx.DiGraph, telemetry: MeshTelemetry, rules: GraphRules) -> N
     # Plain lists from here: iterating a MultiIndex group by group costs
     # seconds at a thousand workloads.
     buckets: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
-    for source, target, bound, rate in zip(sums["source"].tolist(), sums["target"].tolist(),
-                                           sums["bound"].tolist(), sums["rate"].tolist()):
+    for source, target, bound, rate in zip(
+        sums["source"].tolist(), sums["target"].tolist(), sums["bound"].tolist(), sums["rate"].tolist()
+    ):
         buckets[source, target].append((bound, rate))
     for (source, target), pairs in buckets.items():
         if graph.has_edge(source, target):
@@ -236,7 +288,9 @@ def health(graph: nx.DiGraph, telemetry: MeshTelemetry, rules: GraphRules) -> No
         else:
             edge.health = HEALTHY if (edge.bytes_per_s or 0) > 0 else IDLE
     for node_id, data in graph.nodes(data=True):
-        data["node"].health = worst(graph.edges[source, node_id]["edge"].health for source in graph.predecessors(node_id))
+        data["node"].health = worst(
+            graph.edges[source, node_id]["edge"].health for source in graph.predecessors(node_id)
+        )
 
 
 def _cluster_states(stats: pd.DataFrame) -> dict[tuple[str, ...], list[ClusterState]]:
@@ -244,16 +298,29 @@ def _cluster_states(stats: pd.DataFrame) -> dict[tuple[str, ...], list[ClusterSt
     states: dict[tuple[str, ...], list[ClusterState]] = defaultdict(list)
     if stats.empty:
         return states
-    keys = ["source_workload_namespace", "source_canonical_service", "source_canonical_revision",
-            "destination_service_name", "destination_service_namespace"]
+    keys = [
+        "source_workload_namespace",
+        "source_canonical_service",
+        "source_canonical_revision",
+        "destination_service_name",
+        "destination_service_namespace",
+    ]
     table = stats.pivot_table(index=[*keys, "subset"], columns="stat", values="value", aggfunc="sum")
     for index, row in table.iterrows():
-        value = lambda stat: float(row[stat]) if stat in row and pd.notna(row[stat]) else None  # noqa: E731
+
+        def value(stat: str, row: pd.Series = row) -> float | None:
+            return float(row[stat]) if stat in row and pd.notna(row[stat]) else None
+
         overflow = sum(value(stat) or 0.0 for stat in OVERFLOW_STATS)
-        states[tuple(index[:-1])].append(ClusterState(
-            subset=str(index[-1]), membership_total=value("membership_total"), membership_healthy=value("membership_healthy"),
-            ejections_active=value("ejections_active"), overflow_increase=overflow,
-        ))
+        states[tuple(index[:-1])].append(
+            ClusterState(
+                subset=str(index[-1]),
+                membership_total=value("membership_total"),
+                membership_healthy=value("membership_healthy"),
+                ejections_active=value("ejections_active"),
+                overflow_increase=overflow,
+            )
+        )
     return states
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import networkx as nx
 
@@ -11,8 +11,9 @@ from dashboard.mesh.graph import filter_namespaces
 from queries.telemetry import MeshTelemetry
 
 
-def build_graph(telemetry: MeshTelemetry, rules: appenders.GraphRules,
-                namespaces: Sequence[str] = ()) -> nx.DiGraph:
+def build_graph(
+    telemetry: MeshTelemetry, rules: appenders.GraphRules, namespaces: Sequence[str] = ()
+) -> nx.DiGraph:
     """The mesh as a graph with every appender's facts, filtered to the
     namespaces (and their direct neighbours) when any are given."""
     graph = nx.DiGraph(at=telemetry.at, window=telemetry.window)

@@ -22,8 +22,6 @@ class CircuitThresholds:
     open_uh_ratio: float = 0.5
 
 
-
-
 @dataclass(frozen=True)
 class ClusterState:
     """Envoy stats of one outbound cluster (a destination, maybe one subset)."""

@@ -6,8 +6,8 @@ whose edges carry an `Edge` under "edge". `dashboard.mesh.build` builds it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import networkx as nx
 
@@ -100,4 +100,3 @@ def filter_namespaces(graph: nx.DiGraph, namespaces: Sequence[str]) -> nx.DiGrap
                 kept.add_node(node_id, **graph.nodes[node_id])
             kept.add_edge(source, target, **data)
     return kept
-

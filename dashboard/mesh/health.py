@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 IDLE, HEALTHY, DEGRADED, FAILING = "idle", "healthy", "degraded", "failing"
 
@@ -56,7 +56,10 @@ def edge_health(counts: RequestCounts, thresholds: HealthThresholds) -> str:
         or ratio(counts.no_response) >= thresholds.no_response_failing
     ):
         return FAILING
-    if ratio(counts.http_5xx) > thresholds.http_5xx_degraded or ratio(counts.http_4xx) >= thresholds.http_4xx_degraded:
+    if (
+        ratio(counts.http_5xx) > thresholds.http_5xx_degraded
+        or ratio(counts.http_4xx) >= thresholds.http_4xx_degraded
+    ):
         return DEGRADED
     return HEALTHY
 

@@ -18,8 +18,23 @@ from dashboard.format import json_number
 from dashboard.mesh.graph import edges_of, nodes_of
 
 NODE_FIELDS = ("id", "kind", "namespace", "name", "app", "version", "health", "ingress")
-EDGE_FIELDS = ("id", "source", "target", "protocol", "rps", "error_ratio", "codes", "flags",
-               "p50_ms", "p95_ms", "p99_ms", "share", "bytes_per_s", "health", "circuit")
+EDGE_FIELDS = (
+    "id",
+    "source",
+    "target",
+    "protocol",
+    "rps",
+    "error_ratio",
+    "codes",
+    "flags",
+    "p50_ms",
+    "p95_ms",
+    "p99_ms",
+    "share",
+    "bytes_per_s",
+    "health",
+    "circuit",
+)
 
 
 def _copy(value: Any) -> Any:

@@ -6,7 +6,8 @@ spans as `<canonical service>.<namespace>`.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 
 def jaeger_service(node: Mapping[str, Any]) -> str:
@@ -39,12 +40,19 @@ def edges_on_trace(document: Mapping[str, Any], hops: Iterable[Sequence[Any]]) -
         for edge in document["edges"]:
             source, target = nodes[edge["source"]], nodes[edge["target"]]
             if target["kind"] == "service" and source["kind"] != "service":
-                along = (caller == jaeger_service(source) and _version_matches(source, caller_version)
-                         and callee in _names(target))
+                along = (
+                    caller == jaeger_service(source)
+                    and _version_matches(source, caller_version)
+                    and callee in _names(target)
+                )
             elif source["kind"] == "service":
                 delivered = callee_version is not None or not error
-                along = (delivered and callee in _names(source) and callee == jaeger_service(target)
-                         and _version_matches(target, callee_version))
+                along = (
+                    delivered
+                    and callee in _names(source)
+                    and callee == jaeger_service(target)
+                    and _version_matches(target, callee_version)
+                )
             else:
                 along = False
             if along and on_path.get(edge["id"]) != "error":

@@ -14,9 +14,16 @@ from queries.traces.records import SpanRecord
 NON_BLOCKING_KINDS = frozenset({"producer", "consumer"})
 
 
-def critical_path(roots: list[int], children: list[list[int]], parent: list[int], follows: list[bool],
-                   spans: list[SpanRecord], starts: list[int], ends: list[int],
-                   order: list[int]) -> tuple[list[int], list[tuple[int, int, int]]]:
+def critical_path(
+    roots: list[int],
+    children: list[list[int]],
+    parent: list[int],
+    follows: list[bool],
+    spans: list[SpanRecord],
+    starts: list[int],
+    ends: list[int],
+    order: list[int],
+) -> tuple[list[int], list[tuple[int, int, int]]]:
     n = len(spans)
     # Clip each span to its (already clipped) parent, top-down; drop what lies outside.
     begin, finish = list(starts), list(ends)
@@ -42,8 +49,15 @@ def critical_path(roots: list[int], children: list[list[int]], parent: list[int]
     return critical, sections
 
 
-def _walk_critical(root: int, children: list[list[int]], kept: list[bool], begin: list[int], finish: list[int],
-                   critical: list[int], sections: list[tuple[int, int, int]]) -> None:
+def _walk_critical(
+    root: int,
+    children: list[list[int]],
+    kept: list[bool],
+    begin: list[int],
+    finish: list[int],
+    critical: list[int],
+    sections: list[tuple[int, int, int]],
+) -> None:
     """The last-finishing-child walk, iterative so deep traces cannot overflow the stack."""
     by_end: dict[int, list[int]] = {}
     next_child: dict[int, int] = {}

@@ -41,7 +41,8 @@ def trace_hops(tree: TraceTree) -> list[Hop]:
     versions: dict[int, str | None] = {}
 
     def version(index: int) -> str | None:
-        # An application span has no Istio tags: a sidecar span above it, of the same service, says the version.
+        # An application span has no Istio tags: a sidecar span above it, of the
+        # same service, says the version.
         chain: list[int] = []
         while index not in versions:
             chain.append(index)
@@ -63,7 +64,11 @@ def trace_hops(tree: TraceTree) -> list[Hop]:
             caller = spans[p]
             key = (caller.service, version(p), span.service, version(i))
             error = span.error or (caller.error and caller.kind == "client")
-        elif span.proxy and span.kind == "client" and all(spans[k].service == span.service for k in tree.children[i]):
+        elif (
+            span.proxy
+            and span.kind == "client"
+            and all(spans[k].service == span.service for k in tree.children[i])
+        ):
             callee = _outbound_service(_tag(span, dialect, UPSTREAM_CLUSTER_TAG))
             if callee is None:
                 continue

@@ -4,8 +4,6 @@ intervals, clipped to the span (Jaeger UI's rule)."""
 from __future__ import annotations
 
 
-
-
 def self_times(children: list[list[int]], starts: list[int], ends: list[int]) -> list[int]:
     """Duration minus the union of children's intervals clipped to the span."""
     result = []

@@ -32,8 +32,6 @@ def service_totals(tree: TraceTree) -> list[ServiceTotals]:
     return sorted(result, key=lambda t: (-t.critical_us, -t.self_us, t.service))
 
 
-
-
 @dataclass(frozen=True)
 class TraceSummary:
     """One search result: what the scatter plot and result list show."""

@@ -22,7 +22,6 @@ from dashboard.traces.critical_path import critical_path
 from dashboard.traces.self_time import self_times
 from queries.traces.records import FOLLOWS_FROM, SpanRecord, TraceRecord
 
-
 # Why a span with references is a root anyway (TraceTree.detached).
 MISSING_PARENT, SELF_REFERENCE, REFERENCE_LOOP = "missing parent", "self reference", "reference loop"
 # Span ids a warning names before it says "…".
@@ -169,7 +168,7 @@ def _loop_above(index: int, parent: list[int]) -> list[int]:
         position[index] = len(path)
         path.append(index)
         index = parent[index]
-    return path[position[index]:]
+    return path[position[index] :]
 
 
 def _names(ids: list[str]) -> str:
@@ -177,8 +176,13 @@ def _names(ids: list[str]) -> str:
     return shown + (", …" if len(ids) > NAMED else "")
 
 
-def _structure_warnings(span_ids: list[str], spans: list[SpanRecord], detached: dict[int, str],
-                        loops: list[list[int]], duplicates: set[int]) -> list[str]:
+def _structure_warnings(
+    span_ids: list[str],
+    spans: list[SpanRecord],
+    detached: dict[int, str],
+    loops: list[list[int]],
+    duplicates: set[int],
+) -> list[str]:
     """What the header says about spans shown other than their references
     say: missing parents, self references, reference loops, duplicate ids."""
     warnings = []
@@ -193,16 +197,20 @@ def _structure_warnings(span_ids: list[str], spans: list[SpanRecord], detached: 
     elif selfish:
         warnings.append(f"{len(selfish):,} spans reference themselves ({_names(selfish)}); shown as roots")
     for loop in loops[:NAMED]:
-        warnings.append(f"spans {_names([span_ids[i] for i in loop])} reference each other in a loop; "
-                        f"{span_ids[loop[0]]} is shown as a root")
+        warnings.append(
+            f"spans {_names([span_ids[i] for i in loop])} reference each other in a loop; "
+            f"{span_ids[loop[0]]} is shown as a root"
+        )
     if len(loops) > NAMED:
         warnings.append(f"… and {len(loops) - NAMED:,} more reference loops")
     copies: dict[str, list[str]] = {}
     for i in sorted(duplicates):
         copies.setdefault(spans[i].span_id, []).append(span_ids[i])
     for original, shown_as in list(copies.items())[:NAMED]:
-        warnings.append(f"span id {original} is used by {len(shown_as) + 1} spans; "
-                        f"the copies are shown as {_names(shown_as)}")
+        warnings.append(
+            f"span id {original} is used by {len(shown_as) + 1} spans; "
+            f"the copies are shown as {_names(shown_as)}"
+        )
     if len(copies) > NAMED:
         warnings.append(f"… and {len(copies) - NAMED:,} more duplicated span ids")
     return warnings

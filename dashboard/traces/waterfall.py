@@ -4,8 +4,8 @@ matches", and the critical-path sections on the rows shown."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from dashboard.traces.tree import TraceTree
 
@@ -36,12 +36,12 @@ class Collapse:
             return True
         return self.depth is not None and tree.depth[index] >= self.depth and index not in self.opened
 
-    def toggled(self, tree: TraceTree, index: int) -> "Collapse":
+    def toggled(self, tree: TraceTree, index: int) -> Collapse:
         if self.is_collapsed(tree, index):
             return Collapse(self.depth, self.opened | {index}, self.closed - {index})
         return Collapse(self.depth, self.opened - {index}, self.closed | {index})
 
-    def revealing(self, tree: TraceTree, index: int) -> "Collapse":
+    def revealing(self, tree: TraceTree, index: int) -> Collapse:
         """The same, with every ancestor of `index` expanded."""
         ancestors = set(tree.ancestors(index))
         return Collapse(self.depth, self.opened | ancestors, self.closed - ancestors)
@@ -61,8 +61,9 @@ def initial_collapse(tree: TraceTree, max_rows: int) -> Collapse:
     return Collapse()
 
 
-def waterfall_rows(tree: TraceTree, collapse: Collapse = Collapse(), hidden: Iterable[int] = (),
-                   only: set[int] | None = None) -> list[Row]:
+def waterfall_rows(
+    tree: TraceTree, collapse: Collapse = Collapse(), hidden: Iterable[int] = (), only: set[int] | None = None
+) -> list[Row]:
     """The rows to draw, in display order. Hidden spans give their place to
     their children; with `only`, just those spans and their ancestors show."""
     hidden = set(hidden)

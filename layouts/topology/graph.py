@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 from itertools import groupby
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 import networkx as nx
 
 from dashboard.format import byte_rate, percent, rate
-from dashboard.mesh.trace_path import edges_on_trace, jaeger_service
 from dashboard.mesh.circuit import NO_HEALTHY_UPSTREAM, SHEDDING_FLAGS
+from dashboard.mesh.trace_path import edges_on_trace, jaeger_service
 
 Position = tuple[float, float]
 
@@ -37,6 +38,7 @@ LAYER_GAP, COLUMN_GAP, ROW_GAP = 250.0, 190.0, 110.0
 
 
 # ---- positions: layered left to right, stable across refreshes ----
+
 
 def _layers(nodes: list[dict], edges: list[dict]) -> dict[str, int]:
     """Layer (column) of every node, reading left to right along the calls.
@@ -123,8 +125,11 @@ def edge_label(edge: Mapping[str, Any]) -> str:
             text += f" · {percent(edge['error_ratio'], None)} err"
     if edge["circuit"] == "open":
         shed = rejected_ratio(edge, SHEDDING_FLAGS)
-        return (f"OPEN · {rate(edge.get('rps'))} · UH {percent(rejected_ratio(edge, [NO_HEALTHY_UPSTREAM]), None)}"
-                + (f" · UO {percent(shed, None)}" if shed else ""))
+        return (
+            f"OPEN · {rate(edge.get('rps'))} · "
+            f"UH {percent(rejected_ratio(edge, [NO_HEALTHY_UPSTREAM]), None)}"
+            + (f" · UO {percent(shed, None)}" if shed else "")
+        )
     if edge["circuit"] == "tripping":
         shed = rejected_ratio(edge, SHEDDING_FLAGS)
         # Tripping without UO in the window: Envoy's overflow counters rose.
@@ -141,9 +146,13 @@ def node_label(node: Mapping[str, Any]) -> str:
     return node["name"]
 
 
-def elements(document: Mapping[str, Any], positions: Mapping[str, Position], show_idle: bool,
-             circuit_since: Mapping[str, float] | None = None,
-             trace_hops: Iterable[Sequence[Any]] = ()) -> list[dict]:
+def elements(
+    document: Mapping[str, Any],
+    positions: Mapping[str, Position],
+    show_idle: bool,
+    circuit_since: Mapping[str, float] | None = None,
+    trace_hops: Iterable[Sequence[Any]] = (),
+) -> list[dict]:
     """Cytoscape elements for a snapshot document, at the given positions;
     edges along `trace_hops` carry `on_trace` = "ok" or "error"."""
     circuit_since = circuit_since or {}
@@ -160,14 +169,25 @@ def elements(document: Mapping[str, Any], positions: Mapping[str, Position], sho
     labels = {node["id"]: node_label(node) for node in document["nodes"]}
     for node in document["nodes"]:
         x, y = positions[node["id"]]
-        data = {**node, "label": labels[node["id"]], "traces_service": services[node["id"]],
-                "rps_in": traffic_in[node["id"]], "rps_out": traffic_out[node["id"]]}
+        data = {
+            **node,
+            "label": labels[node["id"]],
+            "traces_service": services[node["id"]],
+            "rps_in": traffic_in[node["id"]],
+            "rps_out": traffic_out[node["id"]],
+        }
         result.append({"data": _compact(data), "position": {"x": round(x), "y": round(y)}})
     for edge in edges:
-        data = {**edge, "label": edge_label(edge), "source_label": labels[edge["source"]],
-                "target_label": labels[edge["target"]],
-                # A caller's sidecar records its calls (and the ones it rejects): look there.
-                "traces_service": services[edge["source"] if kinds[edge["source"]] == "workload" else edge["target"]]}
+        data = {
+            **edge,
+            "label": edge_label(edge),
+            "source_label": labels[edge["source"]],
+            "target_label": labels[edge["target"]],
+            # A caller's sidecar records its calls (and the ones it rejects): look there.
+            "traces_service": services[
+                edge["source"] if kinds[edge["source"]] == "workload" else edge["target"]
+            ],
+        }
         if edge["id"] in on_trace:
             data["on_trace"] = on_trace[edge["id"]]
         data = _compact(data)
@@ -181,6 +201,7 @@ def _compact(data: Mapping[str, Any]) -> dict[str, Any]:
     """Element data as the browser needs it: no nulls, numbers to 4
     significant digits (the page shows fewer), so a 1000-workload mesh stays
     a payload the browser takes in at once."""
+
     def short(value: Any) -> Any:
         if isinstance(value, float):
             return float(f"{value:.4g}")
@@ -194,42 +215,97 @@ def _compact(data: Mapping[str, Any]) -> dict[str, Any]:
 def stylesheet() -> list[dict]:
     """Data-selector styles: health colours, idle faint, open circuits grey."""
     styles: list[dict] = [
-        {"selector": "node", "style": {
-            "label": "data(label)", "color": "#ecf0f1", "font-size": 24, "font-weight": "bold",
-            "text-valign": "bottom", "text-margin-y": 8, "text-outline-color": "#111", "text-outline-width": 3,
-            "background-color": "#2c3e50", "border-width": 5, "border-color": "#95a5a6",
-            "width": 46, "height": 46, "shape": "round-rectangle",
-        }},
-        {"selector": 'node[kind = "service"]', "style": {"shape": "diamond", "width": 56, "height": 56,
-                                                          "background-color": "#1f2d3a"}},
-        {"selector": 'node[kind = "unknown"]', "style": {"shape": "ellipse", "background-color": "#555",
-                                                          "border-style": "dashed"}},
+        {
+            "selector": "node",
+            "style": {
+                "label": "data(label)",
+                "color": "#ecf0f1",
+                "font-size": 24,
+                "font-weight": "bold",
+                "text-valign": "bottom",
+                "text-margin-y": 8,
+                "text-outline-color": "#111",
+                "text-outline-width": 3,
+                "background-color": "#2c3e50",
+                "border-width": 5,
+                "border-color": "#95a5a6",
+                "width": 46,
+                "height": 46,
+                "shape": "round-rectangle",
+            },
+        },
+        {
+            "selector": 'node[kind = "service"]',
+            "style": {"shape": "diamond", "width": 56, "height": 56, "background-color": "#1f2d3a"},
+        },
+        {
+            "selector": 'node[kind = "unknown"]',
+            "style": {"shape": "ellipse", "background-color": "#555", "border-style": "dashed"},
+        },
         {"selector": "node[?ingress]", "style": {"shape": "round-tag", "background-color": "#2980b9"}},
-        {"selector": "edge", "style": {
-            "curve-style": "bezier", "target-arrow-shape": "triangle", "arrow-scale": 1.6,
-            "width": 4, "line-color": HEALTH_COLOURS["healthy"], "target-arrow-color": HEALTH_COLOURS["healthy"],
-            "label": "data(label)", "font-size": 21, "color": "#ecf0f1", "text-rotation": "autorotate",
-            "text-outline-color": "#111", "text-outline-width": 2, "text-margin-y": -14,
-            "text-background-color": "#101317", "text-background-opacity": 0.75, "text-background-padding": 2,
-        }},
+        {
+            "selector": "edge",
+            "style": {
+                "curve-style": "bezier",
+                "target-arrow-shape": "triangle",
+                "arrow-scale": 1.6,
+                "width": 4,
+                "line-color": HEALTH_COLOURS["healthy"],
+                "target-arrow-color": HEALTH_COLOURS["healthy"],
+                "label": "data(label)",
+                "font-size": 21,
+                "color": "#ecf0f1",
+                "text-rotation": "autorotate",
+                "text-outline-color": "#111",
+                "text-outline-width": 2,
+                "text-margin-y": -14,
+                "text-background-color": "#101317",
+                "text-background-opacity": 0.75,
+                "text-background-padding": 2,
+            },
+        },
         {"selector": ":selected", "style": {"overlay-color": "#3498db", "overlay-opacity": 0.25}},
     ]
     for health, colour in HEALTH_COLOURS.items():
         styles.append({"selector": f'node[health = "{health}"]', "style": {"border-color": colour}})
-        styles.append({"selector": f'edge[health = "{health}"]',
-                       "style": {"line-color": colour, "target-arrow-color": colour}})
+        styles.append(
+            {
+                "selector": f'edge[health = "{health}"]',
+                "style": {"line-color": colour, "target-arrow-color": colour},
+            }
+        )
     styles += [
-        {"selector": 'edge[health = "idle"]', "style": {"width": 1.5, "opacity": 0.35, "line-style": "dotted",
-                                                      "label": ""}},
-        {"selector": 'edge[circuit = "tripping"]', "style": {
-            "line-color": TRIPPING_COLOUR, "target-arrow-color": TRIPPING_COLOUR,
-            "line-style": "dashed", "line-dash-pattern": [12, 6], "width": 6}},
-        {"selector": "edge[on_trace]", "style": {
-            "underlay-color": TRACE_COLOUR, "underlay-opacity": 0.55, "underlay-padding": 9}},
+        {
+            "selector": 'edge[health = "idle"]',
+            "style": {"width": 1.5, "opacity": 0.35, "line-style": "dotted", "label": ""},
+        },
+        {
+            "selector": 'edge[circuit = "tripping"]',
+            "style": {
+                "line-color": TRIPPING_COLOUR,
+                "target-arrow-color": TRIPPING_COLOUR,
+                "line-style": "dashed",
+                "line-dash-pattern": [12, 6],
+                "width": 6,
+            },
+        },
+        {
+            "selector": "edge[on_trace]",
+            "style": {"underlay-color": TRACE_COLOUR, "underlay-opacity": 0.55, "underlay-padding": 9},
+        },
         {"selector": 'edge[on_trace = "error"]', "style": {"underlay-color": TRACE_ERROR_COLOUR}},
-        {"selector": 'edge[circuit = "open"]', "style": {
-            "line-color": CIRCUIT_OPEN_COLOUR, "target-arrow-color": CIRCUIT_OPEN_COLOUR,
-            "line-style": "dashed", "line-dash-pattern": [14, 8], "width": 7,
-            "mid-target-arrow-shape": "tee", "mid-target-arrow-color": "#e74c3c", "color": "#ffdddd"}},
+        {
+            "selector": 'edge[circuit = "open"]',
+            "style": {
+                "line-color": CIRCUIT_OPEN_COLOUR,
+                "target-arrow-color": CIRCUIT_OPEN_COLOUR,
+                "line-style": "dashed",
+                "line-dash-pattern": [14, 8],
+                "width": 7,
+                "mid-target-arrow-shape": "tee",
+                "mid-target-arrow-color": "#e74c3c",
+                "color": "#ffdddd",
+            },
+        },
     ]
     return styles

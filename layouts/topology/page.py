@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import dash_cytoscape as cyto
 from dash import dcc, html
@@ -24,10 +24,15 @@ REFRESH_CHOICES = [("off", 0), ("2 s", 2), ("5 s", 5), ("10 s", 10), ("30 s", 30
 
 def health_words(health: HealthThresholds) -> tuple[str, str]:
     """What degraded and failing mean under the thresholds in force."""
-    any_5xx = "any 5xx" if health.http_5xx_degraded <= 0 else f"more than {percent(health.http_5xx_degraded)} 5xx"
+    any_5xx = (
+        "any 5xx" if health.http_5xx_degraded <= 0 else f"more than {percent(health.http_5xx_degraded)} 5xx"
+    )
     degraded = f"degraded: {any_5xx}, or ≥ {percent(health.http_4xx_degraded)} 4xx"
-    failing = (f"failing: ≥ {percent(health.http_5xx_failing)} 5xx, ≥ {percent(health.no_response_failing)} "
-               f"no response, ≥ {percent(health.grpc_failing)} gRPC errors or ≥ {percent(health.http_4xx_failing)} 4xx")
+    failing = (
+        f"failing: ≥ {percent(health.http_5xx_failing)} 5xx, ≥ {percent(health.no_response_failing)} "
+        f"no response, ≥ {percent(health.grpc_failing)} gRPC errors "
+        f"or ≥ {percent(health.http_4xx_failing)} 4xx"
+    )
     return degraded, failing
 
 
@@ -38,64 +43,123 @@ def _swatch(kind: str, colour: str, text: str) -> html.Li:
 
 def legend(health: HealthThresholds) -> html.Div:
     degraded, failing = health_words(health)
-    return html.Div(className="mw-legend", children=[
-        html.H4("Legend"),
-        html.Ul([
-            _swatch("solid", HEALTH_COLOURS["healthy"], "healthy"),
-            _swatch("solid", HEALTH_COLOURS["degraded"], degraded),
-            _swatch("solid", HEALTH_COLOURS["failing"], failing),
-            _swatch("shedding", TRIPPING_COLOUR, "breaker shedding: 503 UO (pool overflow)"),
-            _swatch("open", CIRCUIT_OPEN_COLOUR,
-                    "GREY dashed with a red bar = circuit OPEN: destination cut off by outlier detection (503 UH)"),
-            _swatch("idle", HEALTH_COLOURS["idle"], "idle: no traffic in the window (hidden unless shown)"),
-            _swatch("halo", TRACE_COLOUR, "blue halo: the path of the trace shown (/?trace=ID)"),
-            _swatch("halo", TRACE_ERROR_COLOUR, "red halo: where that trace failed"),
-            html.Li("◆ service   ■ workload (app version)   ● unknown caller (no sidecar)   ⬟ ingress gateway"),
-        ]),
-    ])
+    return html.Div(
+        className="mw-legend",
+        children=[
+            html.H4("Legend"),
+            html.Ul(
+                [
+                    _swatch("solid", HEALTH_COLOURS["healthy"], "healthy"),
+                    _swatch("solid", HEALTH_COLOURS["degraded"], degraded),
+                    _swatch("solid", HEALTH_COLOURS["failing"], failing),
+                    _swatch("shedding", TRIPPING_COLOUR, "breaker shedding: 503 UO (pool overflow)"),
+                    _swatch(
+                        "open",
+                        CIRCUIT_OPEN_COLOUR,
+                        "GREY dashed with a red bar = circuit OPEN: "
+                        "destination cut off by outlier detection (503 UH)",
+                    ),
+                    _swatch(
+                        "idle", HEALTH_COLOURS["idle"], "idle: no traffic in the window (hidden unless shown)"
+                    ),
+                    _swatch("halo", TRACE_COLOUR, "blue halo: the path of the trace shown (/?trace=ID)"),
+                    _swatch("halo", TRACE_ERROR_COLOUR, "red halo: where that trace failed"),
+                    html.Li(
+                        "◆ service   ■ workload (app version)   "
+                        "● unknown caller (no sidecar)   ⬟ ingress gateway"
+                    ),
+                ]
+            ),
+        ],
+    )
 
 
-def controls(namespaces: Sequence[str], selected: Sequence[str], windows: Sequence[str], window: str,
-             refresh_s: float) -> html.Div:
+def controls(
+    namespaces: Sequence[str], selected: Sequence[str], windows: Sequence[str], window: str, refresh_s: float
+) -> html.Div:
     choices = list(REFRESH_CHOICES)
     if refresh_s > 0 and refresh_s not in [value for _, value in choices]:
         choices.append((f"{refresh_s:g} s", refresh_s))
-    return html.Div(className="mw-controls", children=[
-        captioned("Namespaces", dcc.Dropdown(id="topology-namespaces", options=list(namespaces), value=list(selected),
-                                             multi=True, placeholder="all namespaces"), wide=True),
-        window_picker("topology-window", windows, window),
-        captioned("Refresh", dcc.Dropdown(id="topology-refresh",
-                                          options=[{"label": label, "value": value} for label, value in choices],
-                                          value=max(refresh_s, 0), clearable=False)),
-        html.Span(id="topology-paused", className="mw-paused"),
-        dcc.Checklist(id="topology-show-idle", options=[{"label": " show idle edges", "value": "idle"}], value=[],
-                      className="mw-checklist"),
-    ])
-
-
-def page(namespaces: Sequence[str], selected: Sequence[str], windows: Sequence[str], window: str, refresh_s: float,
-         health: HealthThresholds, trace_id: str | None = None) -> html.Div:
-    return html.Div(className="mw-topology", children=[
-        controls(namespaces, selected, windows, window, refresh_s),
-        html.Div(id="topology-status", className="mw-status"),
-        html.Div(id="topology-trace-note", className="mw-status"),
-        html.Div(id="topology-body", className="mw-topology-body", children=[
-            html.Div(id="topology-banner", className="mw-banner", hidden=True),
-            cyto.Cytoscape(
-                id="topology-graph", elements=[], stylesheet=stylesheet(), className="mw-graph",
-                layout={"name": "preset", "fit": True, "padding": 60},
-                style={"width": "100%", "height": "100%"}, autoungrabify=True,
-                minZoom=0.1, maxZoom=3, wheelSensitivity=0.2,
+    return html.Div(
+        className="mw-controls",
+        children=[
+            captioned(
+                "Namespaces",
+                dcc.Dropdown(
+                    id="topology-namespaces",
+                    options=list(namespaces),
+                    value=list(selected),
+                    multi=True,
+                    placeholder="all namespaces",
+                ),
+                wide=True,
             ),
-            html.Aside(id="topology-details", className="mw-details",
-                       children=[html.P("Click a node or an edge for details.", className="mw-hint")]),
-        ]),
-        legend(health),
-        dcc.Interval(id="topology-tick", interval=int(refresh_s * 1000) or 5000, disabled=refresh_s <= 0),
-        dcc.Store(id="topology-positions", data={}),
-        dcc.Store(id="topology-circuits", data={}),
-        dcc.Store(id="topology-last-good", data=None),
-        dcc.Store(id="topology-trace", data=trace_id),
-        dcc.Store(id="topology-trace-hops", data=[]),
-    ])
+            window_picker("topology-window", windows, window),
+            captioned(
+                "Refresh",
+                dcc.Dropdown(
+                    id="topology-refresh",
+                    options=[{"label": label, "value": value} for label, value in choices],
+                    value=max(refresh_s, 0),
+                    clearable=False,
+                ),
+            ),
+            html.Span(id="topology-paused", className="mw-paused"),
+            dcc.Checklist(
+                id="topology-show-idle",
+                options=[{"label": " show idle edges", "value": "idle"}],
+                value=[],
+                className="mw-checklist",
+            ),
+        ],
+    )
 
+
+def page(
+    namespaces: Sequence[str],
+    selected: Sequence[str],
+    windows: Sequence[str],
+    window: str,
+    refresh_s: float,
+    health: HealthThresholds,
+    trace_id: str | None = None,
+) -> html.Div:
+    return html.Div(
+        className="mw-topology",
+        children=[
+            controls(namespaces, selected, windows, window, refresh_s),
+            html.Div(id="topology-status", className="mw-status"),
+            html.Div(id="topology-trace-note", className="mw-status"),
+            html.Div(
+                id="topology-body",
+                className="mw-topology-body",
+                children=[
+                    html.Div(id="topology-banner", className="mw-banner", hidden=True),
+                    cyto.Cytoscape(
+                        id="topology-graph",
+                        elements=[],
+                        stylesheet=stylesheet(),
+                        className="mw-graph",
+                        layout={"name": "preset", "fit": True, "padding": 60},
+                        style={"width": "100%", "height": "100%"},
+                        autoungrabify=True,
+                        minZoom=0.1,
+                        maxZoom=3,
+                        wheelSensitivity=0.2,
+                    ),
+                    html.Aside(
+                        id="topology-details",
+                        className="mw-details",
+                        children=[html.P("Click a node or an edge for details.", className="mw-hint")],
+                    ),
+                ],
+            ),
+            legend(health),
+            dcc.Interval(id="topology-tick", interval=int(refresh_s * 1000) or 5000, disabled=refresh_s <= 0),
+            dcc.Store(id="topology-positions", data={}),
+            dcc.Store(id="topology-circuits", data={}),
+            dcc.Store(id="topology-last-good", data=None),
+            dcc.Store(id="topology-trace", data=trace_id),
+            dcc.Store(id="topology-trace-hops", data=[]),
+        ],
+    )

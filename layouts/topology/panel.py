@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from dash import dcc, html
 
@@ -16,8 +17,10 @@ def _table(rows: list[tuple[str, str]]) -> html.Table:
 def _rates(title: str, rates: Mapping[str, float], total: float | None) -> list:
     if not rates:
         return []
-    rows = [(key, f"{rate(value)} ({percent(value / total, None) if total else MISSING})")
-            for key, value in sorted(rates.items(), key=lambda item: -item[1])]
+    rows = [
+        (key, f"{rate(value)} ({percent(value / total, None) if total else MISSING})")
+        for key, value in sorted(rates.items(), key=lambda item: -item[1])
+    ]
     return [html.H4(title), _table(rows)]
 
 
@@ -28,7 +31,10 @@ def edge_details(edge: Mapping[str, Any], now: float, traces_href: str | None) -
         ("circuit", edge["circuit"]),
         ("requests", rate(edge.get("rps"))),
         ("errors", percent(edge.get("error_ratio"), None)),
-        ("p50 / p95 / p99", " / ".join(milliseconds(edge.get(key)) for key in ("p50_ms", "p95_ms", "p99_ms"))),
+        (
+            "p50 / p95 / p99",
+            " / ".join(milliseconds(edge.get(key)) for key in ("p50_ms", "p95_ms", "p99_ms")),
+        ),
     ]
     if edge.get("share") is not None:
         facts.append(("share of service traffic", percent(edge["share"], None)))
@@ -41,10 +47,18 @@ def edge_details(edge: Mapping[str, Any], now: float, traces_href: str | None) -
     title = f"{edge.get('source_label', edge['source'])} → {edge.get('target_label', edge['target'])}"
     body: list = [html.H3(title, className="mw-details-title"), _table(facts)]
     if edge["circuit"] == "open":
-        body.insert(1, html.P("Circuit OPEN: every host of the destination is ejected by outlier detection; "
-                              "callers get 503 UH.", className="mw-alert"))
+        body.insert(
+            1,
+            html.P(
+                "Circuit OPEN: every host of the destination is ejected by outlier detection; "
+                "callers get 503 UH.",
+                className="mw-alert",
+            ),
+        )
     elif edge["circuit"] == "tripping":
-        body.insert(1, html.P("The caller's circuit breaker is shedding requests (503 UO).", className="mw-warning"))
+        body.insert(
+            1, html.P("The caller's circuit breaker is shedding requests (503 UO).", className="mw-warning")
+        )
     body += _rates("Response codes", edge.get("codes") or {}, edge.get("rps"))
     body += _rates("Response flags", edge.get("flags") or {}, edge.get("rps"))
     if traces_href:
@@ -53,10 +67,15 @@ def edge_details(edge: Mapping[str, Any], now: float, traces_href: str | None) -
 
 
 def node_details(node: Mapping[str, Any], traces_href: str | None) -> list:
-    facts = [("kind", node["kind"] + (" (ingress gateway)" if node.get("ingress") else "")),
-             ("namespace", node["namespace"]), ("app", node.get("app") or MISSING),
-             ("version", node.get("version") or MISSING), ("health", node["health"]),
-             ("requests in", rate(node.get("rps_in"))), ("requests out", rate(node.get("rps_out")))]
+    facts = [
+        ("kind", node["kind"] + (" (ingress gateway)" if node.get("ingress") else "")),
+        ("namespace", node["namespace"]),
+        ("app", node.get("app") or MISSING),
+        ("version", node.get("version") or MISSING),
+        ("health", node["health"]),
+        ("requests in", rate(node.get("rps_in"))),
+        ("requests out", rate(node.get("rps_out"))),
+    ]
     body: list = [html.H3(node["name"], className="mw-details-title"), _table(facts)]
     if traces_href:
         body.append(dcc.Link("Traces through this node →", href=traces_href, className="mw-link"))

@@ -10,11 +10,18 @@ from dashboard.traces.tree import TraceTree
 from layouts.links import trace_href
 from layouts.traces.names import display_operation
 
+
 def _tag_table(tags: list[Tag]) -> html.Table | html.Div:
     if not tags:
         return html.Div("none", className="mw-muted")
-    return html.Table([html.Tbody([html.Tr([html.Td(t.key, className="mw-tag-key"), html.Td(_tag_value(t))])
-                                   for t in tags])], className="mw-table mw-tags")
+    return html.Table(
+        [
+            html.Tbody(
+                [html.Tr([html.Td(t.key, className="mw-tag-key"), html.Td(_tag_value(t))]) for t in tags]
+            )
+        ],
+        className="mw-table mw-tags",
+    )
 
 
 def _tag_value(tag: Tag) -> str:
@@ -29,24 +36,58 @@ def span_detail(tree: TraceTree, index: int, details: SpanDetails) -> html.Div:
     span = tree.span(index)
     span_id = tree.span_ids[index]
     link = trace_href(tree.trace_id, span_id)
-    facts = [("Service", span.service), ("Operation", span.operation), ("Span id", span_id),
-             ("Start", f"+{duration_text(span.start_us - tree.start_us)}"),
-             ("Duration", duration_text(span.duration_us)), ("Self time", duration_text(tree.self_us[index])),
-             ("On critical path", duration_text(tree.critical_us[index])),
-             ("Kind", span.kind or "–")]
-    logs = [html.Div([html.Strong(f"+{duration_text(log.timestamp_us - span.start_us)}"), _tag_table(log.fields)],
-                     className="mw-log") for log in details.logs]
-    references = [html.Li([f"{ref.ref_type} ", dcc.Link(ref.span_id, href=trace_href(tree.trace_id, ref.span_id))
-                           if tree.index_of(ref.span_id) is not None else html.Span(f"{ref.span_id} (not in this trace)")])
-                  for ref in details.references]
-    return html.Div(className="mw-span-panel" + (" mw-error" if span.error else ""), children=[
-        html.H3([f"{span.service}: {display_operation(span.operation)}", html.Span(" ERROR", className="mw-error-text") if span.error else None]),
-        html.Table([html.Tbody([html.Tr([html.Th(k), html.Td(v)]) for k, v in facts])], className="mw-table"),
-        html.A("Link to this span", href=link, id="trace-span-link", className="mw-link"),
-        html.H4("Warnings") if details.warnings else None,
-        html.Ul([html.Li(w) for w in details.warnings], className="mw-warnings") if details.warnings else None,
-        html.H4(f"Tags ({len(details.tags)})"), _tag_table(details.tags),
-        html.H4(f"Process ({len(details.process_tags)})"), _tag_table(details.process_tags),
-        html.H4(f"Logs ({len(details.logs)})"), *(logs or [html.Div("none", className="mw-muted")]),
-        html.H4("References"), html.Ul(references) if references else html.Div("none (root span)", className="mw-muted"),
-    ])
+    facts = [
+        ("Service", span.service),
+        ("Operation", span.operation),
+        ("Span id", span_id),
+        ("Start", f"+{duration_text(span.start_us - tree.start_us)}"),
+        ("Duration", duration_text(span.duration_us)),
+        ("Self time", duration_text(tree.self_us[index])),
+        ("On critical path", duration_text(tree.critical_us[index])),
+        ("Kind", span.kind or "–"),
+    ]
+    logs = [
+        html.Div(
+            [html.Strong(f"+{duration_text(log.timestamp_us - span.start_us)}"), _tag_table(log.fields)],
+            className="mw-log",
+        )
+        for log in details.logs
+    ]
+    references = [
+        html.Li(
+            [
+                f"{ref.ref_type} ",
+                dcc.Link(ref.span_id, href=trace_href(tree.trace_id, ref.span_id))
+                if tree.index_of(ref.span_id) is not None
+                else html.Span(f"{ref.span_id} (not in this trace)"),
+            ]
+        )
+        for ref in details.references
+    ]
+    return html.Div(
+        className="mw-span-panel" + (" mw-error" if span.error else ""),
+        children=[
+            html.H3(
+                [
+                    f"{span.service}: {display_operation(span.operation)}",
+                    html.Span(" ERROR", className="mw-error-text") if span.error else None,
+                ]
+            ),
+            html.Table(
+                [html.Tbody([html.Tr([html.Th(k), html.Td(v)]) for k, v in facts])], className="mw-table"
+            ),
+            html.A("Link to this span", href=link, id="trace-span-link", className="mw-link"),
+            html.H4("Warnings") if details.warnings else None,
+            html.Ul([html.Li(w) for w in details.warnings], className="mw-warnings")
+            if details.warnings
+            else None,
+            html.H4(f"Tags ({len(details.tags)})"),
+            _tag_table(details.tags),
+            html.H4(f"Process ({len(details.process_tags)})"),
+            _tag_table(details.process_tags),
+            html.H4(f"Logs ({len(details.logs)})"),
+            *(logs or [html.Div("none", className="mw-muted")]),
+            html.H4("References"),
+            html.Ul(references) if references else html.Div("none (root span)", className="mw-muted"),
+        ],
+    )

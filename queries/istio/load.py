@@ -68,8 +68,13 @@ def load_directory(directory: str) -> IstioConfig:
     root = Path(directory)
     if not root.is_dir():
         raise ConfigError(f"--istio-config {directory}: not a directory")
-    files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in CONFIG_SUFFIXES
-                   and not any(part.startswith(".") for part in p.relative_to(root).parts))
+    files = sorted(
+        p
+        for p in root.rglob("*")
+        if p.is_file()
+        and p.suffix.lower() in CONFIG_SUFFIXES
+        and not any(part.startswith(".") for part in p.relative_to(root).parts)
+    )
     documents = [doc for path in files for doc in _file_documents(path)]
     return parse_documents(documents, directory)
 
@@ -80,7 +85,8 @@ def kubernetes_configured() -> bool:
         return False
     kubeconfig = os.environ.get("KUBECONFIG") or str(Path.home() / ".kube" / "config")
     return bool(os.environ.get("KUBERNETES_SERVICE_HOST")) or any(
-        Path(p).is_file() for p in kubeconfig.split(os.pathsep) if p)
+        Path(p).is_file() for p in kubeconfig.split(os.pathsep) if p
+    )
 
 
 def load_kubernetes(context: str | None = None) -> IstioConfig:
@@ -90,8 +96,10 @@ def load_kubernetes(context: str | None = None) -> IstioConfig:
         from kubernetes.client.exceptions import ApiException
         from kubernetes.config.config_exception import ConfigException
     except ImportError:
-        raise ConfigError("reading Istio config from the Kubernetes API needs the optional client: "
-                          "pip install 'meshwatch[kubernetes]' (or use --istio-config DIR)") from None
+        raise ConfigError(
+            "reading Istio config from the Kubernetes API needs the optional client: "
+            "pip install 'meshwatch[kubernetes]' (or use --istio-config DIR)"
+        ) from None
     try:
         config.load_incluster_config()
         where = "in-cluster Kubernetes API"
@@ -106,14 +114,19 @@ def load_kubernetes(context: str | None = None) -> IstioConfig:
     for plural, kind in (("virtualservices", VIRTUAL_SERVICE), ("destinationrules", DESTINATION_RULE)):
         for version in ISTIO_VERSIONS:
             try:
-                listing = api.list_cluster_custom_object(ISTIO_GROUP, version, plural,
-                                                         _request_timeout=KUBERNETES_TIMEOUT_S)
+                listing = api.list_cluster_custom_object(
+                    ISTIO_GROUP, version, plural, _request_timeout=KUBERNETES_TIMEOUT_S
+                )
             except ApiException as error:
                 if error.status == 404:
                     continue  # this Istio serves an older API version
-                raise SourceError(f"{where}: listing {plural} failed: HTTP {error.status} {error.reason}") from None
+                raise SourceError(
+                    f"{where}: listing {plural} failed: HTTP {error.status} {error.reason}"
+                ) from None
             except Exception as error:  # urllib3 raises many kinds for a dead API server
-                raise SourceError(f"{where}: cannot list {plural}: {str(error).splitlines()[0][:200]}") from None
+                raise SourceError(
+                    f"{where}: cannot list {plural}: {str(error).splitlines()[0][:200]}"
+                ) from None
             for item in listing.get("items", []):
                 item.setdefault("kind", kind)
                 meta = item.get("metadata") or {}
@@ -125,5 +138,5 @@ def load_kubernetes(context: str | None = None) -> IstioConfig:
 def load(spec: str) -> IstioConfig:
     """`--istio-config`: a directory, or `kubernetes:[CONTEXT]` for the API."""
     if spec.startswith(KUBERNETES):
-        return load_kubernetes(spec[len(KUBERNETES):] or None)
+        return load_kubernetes(spec[len(KUBERNETES) :] or None)
     return load_directory(spec)

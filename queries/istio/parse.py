@@ -7,7 +7,8 @@ document and the field, e.g.
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 from queries import shape
 from queries.errors import ConfigError
@@ -34,6 +35,7 @@ def _percent(value: Any, path: str) -> float:
 
 
 # --- VirtualService ---------------------------------------------------------
+
 
 def _describe_match(block: Any, path: str) -> str:
     """A match block in an SRE's words: `header end-user exact "jason" and uri prefix "/v2"`."""
@@ -82,14 +84,20 @@ def _mirrors(route: dict[str, Any], path: str, namespace: str) -> list[Mirror]:
             holder = _mapping(route["mirrorPercentage"], at(path, "mirrorPercentage"))
             percent = _percent(holder.get("value", 0), at(path, "mirrorPercentage.value"))
         elif route.get("mirrorPercent") is not None:  # deprecated integer form
-            percent = _percent(shape.count(route["mirrorPercent"], at(path, "mirrorPercent")), at(path, "mirrorPercent"))
+            percent = _percent(
+                shape.count(route["mirrorPercent"], at(path, "mirrorPercent")), at(path, "mirrorPercent")
+            )
         mirrors.append(Mirror(service, ns, subset, percent))
     for j, item in enumerate(shape.items(route.get("mirrors"), at(path, "mirrors"))):
         item_path = at(at(path, "mirrors"), j)
         item = _mapping(item, item_path, required=True)
         service, ns, subset = _destination(item.get("destination"), at(item_path, "destination"), namespace)
         percentage = _mapping(item.get("percentage"), at(item_path, "percentage"))
-        mirrors.append(Mirror(service, ns, subset, _percent(percentage.get("value", 100), at(item_path, "percentage.value"))))
+        mirrors.append(
+            Mirror(
+                service, ns, subset, _percent(percentage.get("value", 100), at(item_path, "percentage.value"))
+            )
+        )
     return mirrors
 
 
@@ -97,29 +105,41 @@ def _route(value: Any, base: str, own: str, namespace: str) -> Route:
     """The route at `own` (`spec.http[0]`, its path in the object) of the object at `base`."""
     path = at(base, own)
     route = _mapping(value, path, required=True)
-    matches = tuple(_describe_match(block, at(at(path, "match"), j))
-                    for j, block in enumerate(shape.items(route.get("match"), at(path, "match"))))
+    matches = tuple(
+        _describe_match(block, at(at(path, "match"), j))
+        for j, block in enumerate(shape.items(route.get("match"), at(path, "match")))
+    )
     destinations = []
     for j, item in enumerate(shape.items(route.get("route"), at(path, "route"))):
         item_path = at(at(path, "route"), j)
         item = _mapping(item, item_path, required=True)
         service, ns, subset = _destination(item.get("destination"), at(item_path, "destination"), namespace)
-        destinations.append(RouteDestination(service, ns, subset, shape.count(item.get("weight"), at(item_path, "weight"))))
+        destinations.append(
+            RouteDestination(service, ns, subset, shape.count(item.get("weight"), at(item_path, "weight")))
+        )
     if len(destinations) > 1 and sum(d.weight or 0 for d in destinations) == 0:
         raise ShapeError(at(path, "route"), "weights sum to 0: no destination would get traffic")
-    return Route(path=own, matches=matches, destinations=tuple(destinations),
-                 mirrors=tuple(_mirrors(route, path, namespace)))
+    return Route(
+        path=own,
+        matches=matches,
+        destinations=tuple(destinations),
+        mirrors=tuple(_mirrors(route, path, namespace)),
+    )
 
 
-def _virtual_service(obj: dict[str, Any], base: str, origin: str, name: str, namespace: str) -> VirtualService:
+def _virtual_service(
+    obj: dict[str, Any], base: str, origin: str, name: str, namespace: str
+) -> VirtualService:
     spec = _mapping(obj.get("spec"), at(base, "spec"), required=True)
     hosts = []
     for i, host in enumerate(shape.items(spec.get("hosts"), at(base, "spec.hosts"))):
         resolved = resolve_host(shape.string(host, at(base, f"spec.hosts[{i}]"), required=True), namespace)
         if resolved:
             hosts.append(resolved)
-    gateways = [shape.string(g, at(base, f"spec.gateways[{i}]"), required=True)
-                for i, g in enumerate(shape.items(spec.get("gateways"), at(base, "spec.gateways")))]
+    gateways = [
+        shape.string(g, at(base, f"spec.gateways[{i}]"), required=True)
+        for i, g in enumerate(shape.items(spec.get("gateways"), at(base, "spec.gateways")))
+    ]
     routes: list[Route] = []
     # Istio applies a service's HTTP routes, else its TCP, else its TLS ones.
     for protocol in ("http", "tcp", "tls"):
@@ -127,13 +147,22 @@ def _virtual_service(obj: dict[str, Any], base: str, origin: str, name: str, nam
         routes = [_route(item, base, f"spec.{protocol}[{i}]", namespace) for i, item in enumerate(items)]
         if routes:
             break
-    return VirtualService(name=name, namespace=namespace, origin=origin, hosts=tuple(hosts),
-                          routes=tuple(routes), mesh=not gateways or "mesh" in gateways)
+    return VirtualService(
+        name=name,
+        namespace=namespace,
+        origin=origin,
+        hosts=tuple(hosts),
+        routes=tuple(routes),
+        mesh=not gateways or "mesh" in gateways,
+    )
 
 
 # --- DestinationRule --------------------------------------------------------
 
-def _destination_rule(obj: dict[str, Any], base: str, origin: str, name: str, namespace: str) -> DestinationRule:
+
+def _destination_rule(
+    obj: dict[str, Any], base: str, origin: str, name: str, namespace: str
+) -> DestinationRule:
     spec = _mapping(obj.get("spec"), at(base, "spec"), required=True)
     host = shape.string(spec.get("host"), at(base, "spec.host"), required=True)
     service, service_namespace = resolve_host(host, namespace) or (host, "")
@@ -146,11 +175,18 @@ def _destination_rule(obj: dict[str, Any], base: str, origin: str, name: str, na
         for key, value in labels.items():
             shape.string(value, at(item_path, f"labels.{key}"), required=True)
         subsets.append((subset, tuple(sorted(labels.items()))))
-    return DestinationRule(name=name, namespace=namespace, origin=origin, service=service,
-                           service_namespace=service_namespace, subsets=tuple(subsets))
+    return DestinationRule(
+        name=name,
+        namespace=namespace,
+        origin=origin,
+        service=service,
+        service_namespace=service_namespace,
+        subsets=tuple(subsets),
+    )
 
 
 # --- documents -> records ---------------------------------------------------
+
 
 def _objects(document: Any, base: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
     """(path, object) of the Istio objects of one document, `kind: List` unrolled."""

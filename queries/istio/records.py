@@ -90,8 +90,14 @@ class IstioConfig:
         return [vs for vs in self.virtual_services if vs.mesh and (service, namespace) in vs.hosts]
 
     def destination_rule_for(self, service: str, namespace: str) -> DestinationRule | None:
-        return next((dr for dr in self.destination_rules
-                     if (dr.service, dr.service_namespace) == (service, namespace)), None)
+        return next(
+            (
+                dr
+                for dr in self.destination_rules
+                if (dr.service, dr.service_namespace) == (service, namespace)
+            ),
+            None,
+        )
 
     def services(self) -> set[tuple[str, str]]:
         """Every (service, namespace) a VirtualService routes or a DestinationRule subsets."""

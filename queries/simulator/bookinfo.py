@@ -66,35 +66,105 @@ class Workload:
 
 
 GATEWAY = Workload(
-    name="istio-ingressgateway", app="istio-ingressgateway", version="latest", namespace=GATEWAY_NAMESPACE,
-    service_account="istio-ingressgateway-service-account", pod="istio-ingressgateway-7d7bd4f8b9-lk2rx",
-    ip="10.244.0.12", path="/productpage", service_time=(0.0002, 0.2),
-    calls=(Call("productpage", "/productpage"),), version_label=False,
+    name="istio-ingressgateway",
+    app="istio-ingressgateway",
+    version="latest",
+    namespace=GATEWAY_NAMESPACE,
+    service_account="istio-ingressgateway-service-account",
+    pod="istio-ingressgateway-7d7bd4f8b9-lk2rx",
+    ip="10.244.0.12",
+    path="/productpage",
+    service_time=(0.0002, 0.2),
+    calls=(Call("productpage", "/productpage"),),
+    version_label=False,
 )
 
-WORKLOADS: dict[str, Workload] = {w.name: w for w in [
-    GATEWAY,
-    Workload("productpage-v1", "productpage", "v1", NAMESPACE, "bookinfo-productpage",
-             "productpage-v1-65576bb7bf-4xw7q", "10.244.1.21", "/productpage", (0.012, 0.35),
-             (Call("details", "/details/0"), Call("reviews", "/reviews/0"))),
-    Workload("details-v1", "details", "v1", NAMESPACE, "bookinfo-details",
-             "details-v1-5f4d584748-hp2cm", "10.244.1.22", "/details/0", (0.0018, 0.3)),
-    Workload("reviews-v1", "reviews", "v1", NAMESPACE, "bookinfo-reviews",
-             "reviews-v1-64d9d9b5c6-sn8vq", "10.244.2.31", "/reviews/0", (0.0045, 0.3)),
-    Workload("reviews-v2", "reviews", "v2", NAMESPACE, "bookinfo-reviews",
-             "reviews-v2-7b8c7f8d9c-q6kvd", "10.244.2.32", "/reviews/0", (0.0055, 0.3),
-             (Call("ratings", "/ratings/0"),)),
-    Workload("reviews-v3", "reviews", "v3", NAMESPACE, "bookinfo-reviews",
-             "reviews-v3-84779c7bbc-9ztzx", "10.244.2.33", "/reviews/0", (0.0055, 0.3),
-             (Call("ratings", "/ratings/0"),)),
-    Workload("ratings-v1", "ratings", "v1", NAMESPACE, "bookinfo-ratings",
-             "ratings-v1-7dc98c7588-kp8sd", "10.244.3.41", "/ratings/0", (0.0015, 0.35)),
-]}
+WORKLOADS: dict[str, Workload] = {
+    w.name: w
+    for w in [
+        GATEWAY,
+        Workload(
+            "productpage-v1",
+            "productpage",
+            "v1",
+            NAMESPACE,
+            "bookinfo-productpage",
+            "productpage-v1-65576bb7bf-4xw7q",
+            "10.244.1.21",
+            "/productpage",
+            (0.012, 0.35),
+            (Call("details", "/details/0"), Call("reviews", "/reviews/0")),
+        ),
+        Workload(
+            "details-v1",
+            "details",
+            "v1",
+            NAMESPACE,
+            "bookinfo-details",
+            "details-v1-5f4d584748-hp2cm",
+            "10.244.1.22",
+            "/details/0",
+            (0.0018, 0.3),
+        ),
+        Workload(
+            "reviews-v1",
+            "reviews",
+            "v1",
+            NAMESPACE,
+            "bookinfo-reviews",
+            "reviews-v1-64d9d9b5c6-sn8vq",
+            "10.244.2.31",
+            "/reviews/0",
+            (0.0045, 0.3),
+        ),
+        Workload(
+            "reviews-v2",
+            "reviews",
+            "v2",
+            NAMESPACE,
+            "bookinfo-reviews",
+            "reviews-v2-7b8c7f8d9c-q6kvd",
+            "10.244.2.32",
+            "/reviews/0",
+            (0.0055, 0.3),
+            (Call("ratings", "/ratings/0"),),
+        ),
+        Workload(
+            "reviews-v3",
+            "reviews",
+            "v3",
+            NAMESPACE,
+            "bookinfo-reviews",
+            "reviews-v3-84779c7bbc-9ztzx",
+            "10.244.2.33",
+            "/reviews/0",
+            (0.0055, 0.3),
+            (Call("ratings", "/ratings/0"),),
+        ),
+        Workload(
+            "ratings-v1",
+            "ratings",
+            "v1",
+            NAMESPACE,
+            "bookinfo-ratings",
+            "ratings-v1-7dc98c7588-kp8sd",
+            "10.244.3.41",
+            "/ratings/0",
+            (0.0015, 0.35),
+        ),
+    ]
+}
 
 SERVICES = ("productpage", "details", "reviews", "ratings")
 
 
 def workloads_of(service: str, version: str, deployed: frozenset[str]) -> list[Workload]:
     """The deployed pods behind a service subset (label version=<subset>)."""
-    return [w for w in WORKLOADS.values()
-            if w.name in deployed and w.app == service and w.namespace == NAMESPACE and (not version or w.version == version)]
+    return [
+        w
+        for w in WORKLOADS.values()
+        if w.name in deployed
+        and w.app == service
+        and w.namespace == NAMESPACE
+        and (not version or w.version == version)
+    ]

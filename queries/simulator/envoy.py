@@ -27,8 +27,8 @@ from __future__ import annotations
 
 import random
 from collections import deque
+from collections.abc import Generator
 from dataclasses import dataclass, field
-from typing import Generator
 
 from queries.envoy import NO_FLAG, NO_HEALTHY_UPSTREAM, UPSTREAM_OVERFLOW
 from queries.simulator.bookinfo import Workload, draw

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from typing import Callable
+from collections.abc import Callable
 
 from queries.simulator.bookinfo import WORKLOADS
 from queries.simulator.metrics import HISTOGRAM, Registry, SeriesKey
@@ -22,9 +22,13 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 def pod_labels(workload_name: str) -> dict[str, str]:
     """The labels Prometheus' kubernetes-pods scrape puts on a pod's series."""
     workload = WORKLOADS[workload_name]
-    labels = {"namespace": workload.namespace, "pod": workload.pod, "app": workload.app,
-              "service_istio_io_canonical_name": workload.app,
-              "service_istio_io_canonical_revision": workload.version}
+    labels = {
+        "namespace": workload.namespace,
+        "pod": workload.pod,
+        "app": workload.app,
+        "service_istio_io_canonical_name": workload.app,
+        "service_istio_io_canonical_revision": workload.version,
+    }
     if workload.version_label:
         labels["version"] = workload.version
     return labels
@@ -55,8 +59,9 @@ def _histogram_order(key: SeriesKey) -> tuple:
     return (key.pod, labels, suffix, bound)
 
 
-def exposition(registry: Registry, present: Callable[[str], bool],
-               pod: Callable[[str], dict[str, str]]) -> str:
+def exposition(
+    registry: Registry, present: Callable[[str], bool], pod: Callable[[str], dict[str, str]]
+) -> str:
     """Every series of the pods that are running, grouped by family."""
     families: dict[str, list[int]] = defaultdict(list)
     for index, key in enumerate(registry.keys):

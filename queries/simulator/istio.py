@@ -2,7 +2,8 @@
 
 A host's weighted route (`WeightedRoute`, a VirtualService's one HTTP route)
 chooses a subset per request; its `SubsetPolicy` (a DestinationRule's subsets,
-connection pool and outlier detection) shapes each caller's Envoy clusters (see `queries.simulator.envoy`). `manifests` renders them as
+connection pool and outlier detection) shapes each caller's Envoy clusters
+(see `queries.simulator.envoy`). `manifests` renders them as
 `kubectl get vs,dr -o yaml` items (networking.istio.io/v1beta1).
 """
 
@@ -79,10 +80,14 @@ def virtual_service_manifest(route: WeightedRoute, namespace: str) -> dict[str, 
         "metadata": _metadata(route.host, namespace),
         "spec": {
             "hosts": [route.host],
-            "http": [{"route": [
-                {"destination": {"host": route.host, "subset": subset}, "weight": weight}
-                for subset, weight in route.route
-            ]}],
+            "http": [
+                {
+                    "route": [
+                        {"destination": {"host": route.host, "subset": subset}, "weight": weight}
+                        for subset, weight in route.route
+                    ]
+                }
+            ],
         },
     }
 
@@ -108,15 +113,21 @@ def destination_rule_manifest(rule: SubsetPolicy, namespace: str) -> dict[str, A
         }
     if policy:
         spec["trafficPolicy"] = policy
-    return {"apiVersion": API_VERSION, "kind": "DestinationRule",
-            "metadata": _metadata(rule.host, namespace), "spec": spec}
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "DestinationRule",
+        "metadata": _metadata(rule.host, namespace),
+        "spec": spec,
+    }
 
 
-def manifests(routes: tuple[WeightedRoute, ...], policies: tuple[SubsetPolicy, ...],
-              namespace: str) -> list[dict[str, Any]]:
+def manifests(
+    routes: tuple[WeightedRoute, ...], policies: tuple[SubsetPolicy, ...], namespace: str
+) -> list[dict[str, Any]]:
     """The VirtualServices then DestinationRules, as `kubectl get vs,dr -o yaml` items."""
-    return ([virtual_service_manifest(route, namespace) for route in routes]
-            + [destination_rule_manifest(policy, namespace) for policy in policies])
+    return [virtual_service_manifest(route, namespace) for route in routes] + [
+        destination_rule_manifest(policy, namespace) for policy in policies
+    ]
 
 
 def fqdn(host: str, namespace: str) -> str:

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import unquote
 
 from queries.duration import go_duration_seconds
@@ -37,13 +38,20 @@ def _envelope(data: Any, total: int = 0, errors: list[dict[str, Any]] | None = N
 
 def _ok(document: dict[str, Any], params: Mapping[str, Any]) -> Answer:
     pretty = _first(params, "prettyPrint").lower() in ("1", "t", "true")
-    body = json.dumps(document, indent=4 if pretty else None, separators=None if pretty else (",", ":"),
-                      ensure_ascii=False)
+    body = json.dumps(
+        document, indent=4 if pretty else None, separators=None if pretty else (",", ":"), ensure_ascii=False
+    )
     return 200, JSON, body.encode()
 
 
 def _error(status: int, message: str) -> Answer:
-    document = {"data": None, "total": 0, "limit": 0, "offset": 0, "errors": [{"code": status, "msg": message}]}
+    document = {
+        "data": None,
+        "total": 0,
+        "limit": 0,
+        "offset": 0,
+        "errors": [{"code": status, "msg": message}],
+    }
     return status, TEXT, (json.dumps(document, separators=(",", ":")) + "\n").encode()
 
 
@@ -108,8 +116,10 @@ def _tags(params: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
         except ValueError as error:
             raise BadRequest(f"malformed 'tags' parameter, cannot unmarshal JSON: {error}") from None
         if not isinstance(parsed, dict) or not all(isinstance(v, str) for v in parsed.values()):
-            raise BadRequest("malformed 'tags' parameter, cannot unmarshal JSON: "
-                             "json: cannot unmarshal into Go value of type map[string]string")
+            raise BadRequest(
+                "malformed 'tags' parameter, cannot unmarshal JSON: "
+                "json: cannot unmarshal into Go value of type map[string]string"
+            )
         tags.update(parsed)
     return tuple(sorted(tags.items()))
 
@@ -141,9 +151,16 @@ def _search(store: TraceStore, now: float, params: Mapping[str, Any]) -> Answer:
             else:
                 found.append(trace)
         return _ok(_envelope([trace_json(t) for t in found], errors=errors), params)
-    query = TraceQuery(service=service, operation=_first(params, "operation"), tags=tags,
-                       start_min=start, start_max=end, duration_min=low or None, duration_max=high or None,
-                       limit=max(limit, 0))
+    query = TraceQuery(
+        service=service,
+        operation=_first(params, "operation"),
+        tags=tags,
+        start_min=start,
+        start_max=end,
+        duration_min=low or None,
+        duration_max=high or None,
+        limit=max(limit, 0),
+    )
     return _ok(_envelope([trace_json(trace) for trace in store.find(query)]), params)
 
 
@@ -155,9 +172,11 @@ def _dependencies(store: TraceStore, now: float, params: Mapping[str, Any]) -> A
     except BadRequest as error:
         raise BadRequest(f"unable to parse param 'lookback': {error}") from None
     service = _first(params, "service")
-    links = [{"parent": parent, "child": child, "callCount": count}
-             for parent, child, count in store.dependencies(end - lookback, end)
-             if not service or service in (parent, child)]
+    links = [
+        {"parent": parent, "child": child, "callCount": count}
+        for parent, child, count in store.dependencies(end - lookback, end)
+        if not service or service in (parent, child)
+    ]
     return _ok(_envelope(links), params)
 
 
@@ -178,8 +197,10 @@ def answer(store: TraceStore, now: float, path: str, params: Mapping[str, Any]) 
             service = _first(params, "service")
             if not service:
                 raise BadRequest("parameter 'service' is required")
-            operations = [{"name": name, "spanKind": kind}
-                          for name, kind in store.operations(service, _first(params, "spanKind"))]
+            operations = [
+                {"name": name, "spanKind": kind}
+                for name, kind in store.operations(service, _first(params, "spanKind"))
+            ]
             return _ok(_envelope(operations, len(operations)), params)
         if route == ["traces"]:
             return _search(store, now, params)

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from typing import Any, Callable, Generator
+from collections.abc import Callable, Generator
+from typing import Any
 
 Process = Generator[Any, Any, Any]
 
@@ -73,6 +74,8 @@ class Kernel:
             return
         if isinstance(command, Signal):
             # Resume from the event queue, never re-entrantly from fire().
-            command.subscribe(lambda result: self.schedule(self.now, lambda: self._step(process, done, result)))
+            command.subscribe(
+                lambda result: self.schedule(self.now, lambda: self._step(process, done, result))
+            )
         else:
             self.schedule(self.now + float(command), lambda: self._step(process, done, None))

@@ -15,7 +15,7 @@ from __future__ import annotations
 import random
 import uuid
 from collections import deque
-from typing import Generator
+from collections.abc import Generator
 
 from queries.simulator import fortio
 from queries.simulator.bookinfo import NAMESPACE, PORT, WORKLOADS, Call, Workload, draw, workloads_of
@@ -40,34 +40,68 @@ def cluster_name(service: str, subset: str) -> str:
     return f"outbound|{PORT}|{subset}|{fqdn(service, NAMESPACE)}"
 
 
-def request_labels(reporter: str, caller: Workload, service: str, callee: Workload | None,
-                   code: int, flags: str) -> tuple[tuple[str, str], ...]:
+def request_labels(
+    reporter: str, caller: Workload, service: str, callee: Workload | None, code: int, flags: str
+) -> tuple[tuple[str, str], ...]:
     """Istio's standard labels of one request as one reporter sees it."""
+
     def side(prefix: str, workload: Workload | None) -> list[tuple[str, str]]:
         if workload is None:
-            return [(f"{prefix}_{name}", UNKNOWN) for name in
-                    ("workload", "workload_namespace", "principal", "app", "version",
-                     "canonical_service", "canonical_revision", "cluster")]
-        return [(f"{prefix}_workload", workload.name), (f"{prefix}_workload_namespace", workload.namespace),
-                (f"{prefix}_principal", workload.principal), (f"{prefix}_app", workload.app),
-                (f"{prefix}_version", workload.pod_version), (f"{prefix}_canonical_service", workload.app),
-                (f"{prefix}_canonical_revision", workload.version), (f"{prefix}_cluster", "Kubernetes")]
+            return [
+                (f"{prefix}_{name}", UNKNOWN)
+                for name in (
+                    "workload",
+                    "workload_namespace",
+                    "principal",
+                    "app",
+                    "version",
+                    "canonical_service",
+                    "canonical_revision",
+                    "cluster",
+                )
+            ]
+        return [
+            (f"{prefix}_workload", workload.name),
+            (f"{prefix}_workload_namespace", workload.namespace),
+            (f"{prefix}_principal", workload.principal),
+            (f"{prefix}_app", workload.app),
+            (f"{prefix}_version", workload.pod_version),
+            (f"{prefix}_canonical_service", workload.app),
+            (f"{prefix}_canonical_revision", workload.version),
+            (f"{prefix}_cluster", "Kubernetes"),
+        ]
 
-    return tuple(sorted([
-        ("reporter", reporter), *side("source", caller), *side("destination", callee),
-        ("destination_service", fqdn(service, NAMESPACE)), ("destination_service_name", service),
-        ("destination_service_namespace", NAMESPACE), ("request_protocol", "http"),
-        ("response_code", str(code)), ("grpc_response_status", ""), ("response_flags", flags),
-        ("connection_security_policy", "mutual_tls" if reporter == "destination" else UNKNOWN),
-    ]))
+    return tuple(
+        sorted(
+            [
+                ("reporter", reporter),
+                *side("source", caller),
+                *side("destination", callee),
+                ("destination_service", fqdn(service, NAMESPACE)),
+                ("destination_service_name", service),
+                ("destination_service_namespace", NAMESPACE),
+                ("request_protocol", "http"),
+                ("response_code", str(code)),
+                ("grpc_response_status", ""),
+                ("response_flags", flags),
+                ("connection_security_policy", "mutual_tls" if reporter == "destination" else UNKNOWN),
+            ]
+        )
+    )
 
 
 class Mesh:
     """The mesh's state: config in force, every sidecar's outbound clusters,
     the proxies' metrics and the traces."""
 
-    def __init__(self, kernel: Kernel, rng: random.Random, registry: Registry, traces: TraceStore,
-                 overflow_ejects: bool) -> None:
+    def __init__(
+        self,
+        kernel: Kernel,
+        rng: random.Random,
+        registry: Registry,
+        traces: TraceStore,
+        overflow_ejects: bool,
+    ) -> None:
         self.kernel, self.rng, self.registry, self.traces = kernel, rng, registry, traces
         self.overflow_ejects = overflow_ejects
         self.config: MeshConfig | None = None
@@ -105,7 +139,9 @@ class Mesh:
         name = cluster_name(service, subset)
         key = (caller.name, name)
         if key not in self.clusters:
-            self.clusters[key] = UpstreamCluster(name, self.kernel, self.rng, overflow_ejects=self.overflow_ejects)
+            self.clusters[key] = UpstreamCluster(
+                name, self.kernel, self.rng, overflow_ejects=self.overflow_ejects
+            )
             self._configure(self.clusters[key], name)
         return self.clusters[key]
 
@@ -119,16 +155,33 @@ class Mesh:
         return clusters
 
     # -- requests ---------------------------------------------------------
-    def _record(self, reporter: str, caller: Workload, service: str, callee: Workload | None,
-                code: int, flags: str, seconds: float) -> None:
+    def _record(
+        self,
+        reporter: str,
+        caller: Workload,
+        service: str,
+        callee: Workload | None,
+        code: int,
+        flags: str,
+        seconds: float,
+    ) -> None:
         labels = request_labels(reporter, caller, service, callee, code, flags)
         pod = (caller if reporter == "source" else callee).name
         self.registry.inc(REQUESTS, labels, pod)
         self.registry.observe(DURATION, labels, pod, seconds * 1000.0)
 
     def _span(self, kind: str, owner: Workload, call: Call, parent: int | None, **facts) -> Span:
-        return Span(self.rng.getrandbits(64), parent, kind, owner, call.service, call.path, NAMESPACE,
-                    start=self.kernel.now, **facts)
+        return Span(
+            self.rng.getrandbits(64),
+            parent,
+            kind,
+            owner,
+            call.service,
+            call.path,
+            NAMESPACE,
+            start=self.kernel.now,
+            **facts,
+        )
 
     def _finish(self, trace: Trace, span: Span, code: int, flags: str = "-") -> None:
         span.duration = self.kernel.now - span.start
@@ -136,8 +189,9 @@ class Mesh:
         span.response_size = RESPONSE_SIZE[span.service] if code == 200 else 19
         trace.spans.append(span)
 
-    def call(self, caller: Workload, call: Call, trace: Trace, parent: int | None,
-             user_agent: str) -> Generator[object, object, int]:
+    def call(
+        self, caller: Workload, call: Call, trace: Trace, parent: int | None, user_agent: str
+    ) -> Generator[object, object, int]:
         """One request from a caller's app to a service; returns the HTTP code."""
         started = self.kernel.now
         yield draw(self.rng, PROXY_TIME)
@@ -169,7 +223,9 @@ class Mesh:
         self._finish(trace, client, code)
         return code
 
-    def serve(self, workload: Workload, call: Call, trace: Trace, parent: int) -> Generator[object, object, int]:
+    def serve(
+        self, workload: Workload, call: Call, trace: Trace, parent: int
+    ) -> Generator[object, object, int]:
         """The application's own work, calling its dependencies one after the
         other; Bookinfo's apps answer 200 and show an error text when a
         dependency fails (reviews without ratings shows no stars)."""
@@ -190,12 +246,16 @@ class Mesh:
         """`curl http://<ingress>/productpage` through the ingress gateway."""
         gateway = WORKLOADS["istio-ingressgateway"]
         trace = self._new_trace()
-        code = yield from self.call(gateway, gateway.calls[0], trace, None, USER_AGENT["istio-ingressgateway"])
+        code = yield from self.call(
+            gateway, gateway.calls[0], trace, None, USER_AGENT["istio-ingressgateway"]
+        )
         self.traces.add(trace)
         return code
 
     # -- load tests -------------------------------------------------------
-    def load_test(self, caller: Workload, run: fortio.LoadRun) -> Generator[object, object, fortio.LoadResult | None]:
+    def load_test(
+        self, caller: Workload, run: fortio.LoadRun
+    ) -> Generator[object, object, fortio.LoadResult | None]:
         """A fortio run from the caller's pod; its result is kept in `load_results`."""
         if run.skip_while_ejected:
             route = self.config.route(run.service)
@@ -204,14 +264,16 @@ class Mesh:
                 return None
         result = fortio.LoadResult(run, started_at=self.kernel.now)
         self.load_results.append(result)
-        threads = [self.kernel.spawn(self._fortio_thread(caller, run, calls, result)) for calls in run.shares()]
-        for thread in threads:
-            yield thread
+        threads = [
+            self.kernel.spawn(self._fortio_thread(caller, run, calls, result)) for calls in run.shares()
+        ]
+        yield from threads
         result.ended_at = self.kernel.now
         return result
 
-    def _fortio_thread(self, caller: Workload, run: fortio.LoadRun, calls: int,
-                       result: fortio.LoadResult) -> Generator[object, object, None]:
+    def _fortio_thread(
+        self, caller: Workload, run: fortio.LoadRun, calls: int, result: fortio.LoadResult
+    ) -> Generator[object, object, None]:
         target = Call(run.service, run.path)
         for _ in range(calls):
             trace = self._new_trace()

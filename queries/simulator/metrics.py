@@ -16,14 +16,33 @@ from __future__ import annotations
 import bisect
 import math
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
 # Envoy's default duration-histogram bounds (ms), as Istio exports them.
-DURATION_BUCKETS = (0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000,
-                    30000, 60000, 300000, 600000, 1800000, 3600000)
+DURATION_BUCKETS = (
+    0.5,
+    1,
+    5,
+    10,
+    25,
+    50,
+    100,
+    250,
+    500,
+    1000,
+    2500,
+    5000,
+    10000,
+    30000,
+    60000,
+    300000,
+    600000,
+    1800000,
+    3600000,
+)
 COUNTER, GAUGE, HISTOGRAM = "counter", "gauge", "histogram"
 # Prometheus' lookback for an instant selector.
 LOOKBACK_SECONDS = 300.0
@@ -79,12 +98,19 @@ class Registry:
         """One histogram observation: cumulative buckets, sum and count."""
         key = (family, labels, pod)
         if key not in self._histograms:
-            buckets = [self._series(f"{family}_bucket", (*labels, ("le", bucket_label(bound))), family, HISTOGRAM, pod)
-                       for bound in (*DURATION_BUCKETS, math.inf)]
-            self._histograms[key] = (buckets, self._series(f"{family}_sum", labels, family, HISTOGRAM, pod),
-                                     self._series(f"{family}_count", labels, family, HISTOGRAM, pod))
+            buckets = [
+                self._series(
+                    f"{family}_bucket", (*labels, ("le", bucket_label(bound))), family, HISTOGRAM, pod
+                )
+                for bound in (*DURATION_BUCKETS, math.inf)
+            ]
+            self._histograms[key] = (
+                buckets,
+                self._series(f"{family}_sum", labels, family, HISTOGRAM, pod),
+                self._series(f"{family}_count", labels, family, HISTOGRAM, pod),
+            )
         buckets, total, count = self._histograms[key]
-        for index in buckets[bisect.bisect_left(DURATION_BUCKETS, value):]:
+        for index in buckets[bisect.bisect_left(DURATION_BUCKETS, value) :]:
             self.values[index] += 1
         self.values[total] += value
         self.values[count] += 1
@@ -143,8 +169,12 @@ class History:
 
     def evaluate(self, keys: list[SeriesKey], at: float, window: float) -> Evaluation:
         width = len(keys)
-        return Evaluation(keys, self.increase(at, window, width, per_second=True),
-                          self.increase(at, window, width, per_second=False), self.instant(at, width))
+        return Evaluation(
+            keys,
+            self.increase(at, window, width, per_second=True),
+            self.increase(at, window, width, per_second=False),
+            self.instant(at, width),
+        )
 
     def instant(self, at: float, width: int) -> np.ndarray:
         """Each series' latest sample at or before `at` (NaN if stale or absent)."""
@@ -154,8 +184,9 @@ class History:
         return matrix[-1]
 
 
-def extrapolated_delta(times: np.ndarray, matrix: np.ndarray, start: float, end: float,
-                       per_second: bool) -> np.ndarray:
+def extrapolated_delta(
+    times: np.ndarray, matrix: np.ndarray, start: float, end: float, per_second: bool
+) -> np.ndarray:
     """Prometheus' extrapolatedRate for counters, one column per series."""
     width = matrix.shape[1]
     result = np.full(width, np.nan)

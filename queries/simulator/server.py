@@ -27,12 +27,14 @@ def make_server(simulation: Simulation, host: str, port: int) -> ThreadingHTTPSe
             url = urlsplit(self.path)
             path = url.path
             if path.startswith("/jaeger/api/"):
-                path = path[len("/jaeger"):]
+                path = path[len("/jaeger") :]
             if path == "/metrics":
                 self._send(200, CONTENT_TYPE, simulation.metrics_text().encode())
             elif path.startswith("/api/"):
-                params = {name: values[0] if len(values) == 1 else values
-                          for name, values in parse_qs(url.query, keep_blank_values=True).items()}
+                params = {
+                    name: values[0] if len(values) == 1 else values
+                    for name, values in parse_qs(url.query, keep_blank_values=True).items()
+                }
                 self._send(*simulation.jaeger_transport(path, params))
             elif path == "/healthz":
                 self._send(200, "text/plain; charset=utf-8", b"ok\n")

@@ -19,9 +19,11 @@ from __future__ import annotations
 import random
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
+from queries.errors import SourceError
 from queries.simulator import jaeger_api
 from queries.simulator.bookinfo import NAMESPACE, WORKLOADS
 from queries.simulator.exposition import exposition, pod_labels
@@ -33,7 +35,6 @@ from queries.simulator.metrics import COUNTER, Evaluation, History, Registry
 from queries.simulator.source import SimulatedTelemetry
 from queries.simulator.story import episodes, phase_at, phase_named, phase_start
 from queries.simulator.traces import TraceStore
-from queries.errors import SourceError
 
 # Story seconds already played when the clock starts: one default window.
 LEAD_IN = 60.0
@@ -60,10 +61,20 @@ class PhaseInfo:
 
 
 class Simulation:
-    def __init__(self, *, seed: int = 1, speed: float = 1.0, phase: str | None = None,
-                 start: float | None = None, wall_clock: Callable[[], float] = time.time,
-                 request_rate: float = 2.0, retention: float = 3600.0, scrape_interval: float = 1.0,
-                 trace_capacity: int = 2000, overflow_ejects: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        seed: int = 1,
+        speed: float = 1.0,
+        phase: str | None = None,
+        start: float | None = None,
+        wall_clock: Callable[[], float] = time.time,
+        request_rate: float = 2.0,
+        retention: float = 3600.0,
+        scrape_interval: float = 1.0,
+        trace_capacity: int = 2000,
+        overflow_ejects: bool = True,
+    ) -> None:
         if speed <= 0 or request_rate <= 0 or scrape_interval <= 0:
             raise ValueError("speed, request_rate and scrape_interval must be positive")
         self.held = phase_named(phase) if phase else None
@@ -98,8 +109,10 @@ class Simulation:
         with self._lock:
             if to - self.kernel.now > MAX_ADVANCE:
                 raise SourceError(
-                    f"the simulated mesh is at {self.kernel.now:.0f}; it runs at most {MAX_ADVANCE / 3600:g}h "
-                    f"ahead at once, not to {to:.0f}")
+                    f"the simulated mesh is at {self.kernel.now:.0f}; "
+                    f"it runs at most {MAX_ADVANCE / 3600:g}h "
+                    f"ahead at once, not to {to:.0f}"
+                )
             self.kernel.run_until(to)
             return self.kernel.now
 
@@ -131,7 +144,9 @@ class Simulation:
                 yield begins - self.kernel.now
             self.mesh.apply(episode.phase.config)
             for offset, run in episode.actions:
-                self.kernel.schedule(begins + offset, lambda run=run: self.kernel.spawn(self.mesh.load_test(load_client, run)))
+                self.kernel.schedule(
+                    begins + offset, lambda run=run: self.kernel.spawn(self.mesh.load_test(load_client, run))
+                )
 
     def _users(self):
         """The story's `watch -n 0.5 curl .../productpage`: a request every
@@ -160,7 +175,9 @@ class Simulation:
                     "membership_healthy": cluster.membership_healthy,
                     "membership_total": len(cluster.hosts),
                     "circuit_breakers_default_cx_open": int(cluster.busy >= cluster.pool.max_connections),
-                    "circuit_breakers_default_rq_pending_open": int(len(cluster.pending) >= cluster.pool.http1_max_pending_requests),
+                    "circuit_breakers_default_rq_pending_open": int(
+                        len(cluster.pending) >= cluster.pool.http1_max_pending_requests
+                    ),
                 }
                 for stat, value in gauges.items():
                     self.registry.set(f"envoy_cluster_{stat}", labels, name, float(value))

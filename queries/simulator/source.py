@@ -12,15 +12,16 @@ counters as their `increase` over the window). No PromQL is sent:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from queries import promql
 from queries.duration import Duration
 from queries.errors import SourceError
-from queries import promql
-from queries.prometheus import instant_vector_frame, cluster_stat_rows
+from queries.prometheus import cluster_stat_rows, instant_vector_frame
 from queries.simulator.exposition import pod_labels
 from queries.simulator.metrics import Evaluation
 from queries.telemetry import (
@@ -62,8 +63,10 @@ def sum_by(labels: list[dict[str, str]], values: np.ndarray, by: Sequence[str]) 
             continue
         key = tuple(series.get(name, "") for name in by)
         groups[key] = groups.get(key, 0.0) + float(value)
-    return [{"metric": {name: text for name, text in zip(by, key) if text}, "value": [0, value]}
-            for key, value in groups.items()]
+    return [
+        {"metric": {name: text for name, text in zip(by, key) if text}, "value": [0, value]}
+        for key, value in groups.items()
+    ]
 
 
 class SimulatedTelemetry:
@@ -71,14 +74,16 @@ class SimulatedTelemetry:
 
     queries_per_refresh = 0
 
-    def __init__(self, simulation: "Simulation") -> None:
+    def __init__(self, simulation: Simulation) -> None:
         self._simulation = simulation
 
     def check(self) -> None:
         """Always ready: the simulation runs in this process."""
 
     @staticmethod
-    def _request_series(keys: list, metric: str, namespaces: Sequence[str]) -> tuple[list[int], list[dict[str, str]]]:
+    def _request_series(
+        keys: list, metric: str, namespaces: Sequence[str]
+    ) -> tuple[list[int], list[dict[str, str]]]:
         chosen, labels = [], []
         wanted = frozenset(namespaces)
         for index, key in enumerate(keys):
@@ -98,8 +103,12 @@ class SimulatedTelemetry:
         return MeshTelemetry(
             at=at,
             window=window,
-            requests=instant_vector_frame(sum_by(requests, rates[requests_at], REQUEST_LABELS), REQUEST_LABELS, "rps"),
-            latency=instant_vector_frame(sum_by(buckets, rates[buckets_at], LATENCY_LABELS), LATENCY_LABELS, "rate"),
+            requests=instant_vector_frame(
+                sum_by(requests, rates[requests_at], REQUEST_LABELS), REQUEST_LABELS, "rps"
+            ),
+            latency=instant_vector_frame(
+                sum_by(buckets, rates[buckets_at], LATENCY_LABELS), LATENCY_LABELS, "rate"
+            ),
             tcp=MeshTelemetry.empty(at, window).tcp,
             cluster_stats=cluster_stat_rows(self._cluster_stats(sample)),
         )
@@ -113,16 +122,20 @@ class SimulatedTelemetry:
             *((stat, metric, sample.instant) for stat, metric in promql.ENVOY_GAUGES.items()),
             *((stat, metric, sample.increase) for stat, metric in promql.ENVOY_COUNTERS.items()),
         ):
-            chosen = [i for i, key in enumerate(keys)
-                      if key.metric == metric and key.label_dict().get("cluster_name", "").startswith("outbound|")]
+            chosen = [
+                i
+                for i, key in enumerate(keys)
+                if key.metric == metric and key.label_dict().get("cluster_name", "").startswith("outbound|")
+            ]
             labels = [{**key.label_dict(), **pod_labels(key.pod)} for key in (keys[i] for i in chosen)]
             for series in sum_by(labels, values[chosen], promql.ENVOY_POD_LABELS):
                 series["metric"]["stat"] = stat
                 result.append(series)
         return result
 
-    def version_traffic(self, start: float, end: float, step: float, window: Duration,
-                        namespaces: Sequence[str] = ()) -> pd.DataFrame:
+    def version_traffic(
+        self, start: float, end: float, step: float, window: Duration, namespaces: Sequence[str] = ()
+    ) -> pd.DataFrame:
         """promql.version_traffic as a range query: delivered rps per service
         and destination workload (the server side's count), at start,
         start + step, ... <= end."""
@@ -130,8 +143,10 @@ class SimulatedTelemetry:
         wanted = set(namespaces)
         steps = np.arange(start, end + step * 1e-9, step) if step > 0 and end >= start else np.array([])
         if len(steps) > MAX_POINTS:
-            raise SourceError("exceeded maximum resolution of 11,000 points per timeseries. "
-                              "Try decreasing the query resolution (?step=XX)")
+            raise SourceError(
+                "exceeded maximum resolution of 11,000 points per timeseries. "
+                "Try decreasing the query resolution (?step=XX)"
+            )
         rows: list[dict[str, Any]] = []
         self._simulation.advance(end)
         for at in steps:
@@ -139,12 +154,22 @@ class SimulatedTelemetry:
             chosen, labels = [], []
             for index, key in enumerate(sample.keys):
                 series = key.label_dict()
-                if (key.metric == REQUESTS and series["reporter"] == "destination"
-                        and (not wanted or series["destination_service_namespace"] in wanted)):
+                if (
+                    key.metric == REQUESTS
+                    and series["reporter"] == "destination"
+                    and (not wanted or series["destination_service_namespace"] in wanted)
+                ):
                     chosen.append(index)
                     labels.append(series)
             for series in sum_by(labels, sample.rate[chosen], promql.VERSION_TRAFFIC_LABELS):
-                rows.append({"time": float(at), **{name: series["metric"].get(name, UNKNOWN) for name in VERSION_LABELS},
-                             "rps": series["value"][1]})
+                rows.append(
+                    {
+                        "time": float(at),
+                        **{name: series["metric"].get(name, UNKNOWN) for name in VERSION_LABELS},
+                        "rps": series["value"][1],
+                    }
+                )
         frame = pd.DataFrame(rows, columns=VERSION_TRAFFIC_COLUMNS)
-        return frame.astype({"time": "float64", **{name: "string" for name in VERSION_LABELS}, "rps": "float64"})
+        return frame.astype(
+            {"time": "float64", **{name: "string" for name in VERSION_LABELS}, "rps": "float64"}
+        )

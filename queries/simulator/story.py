@@ -9,11 +9,16 @@ answer, not part of the script.
 |-----------|-----------:|------------------------|
 | baseline  | 0-120 s    | reviews-v1 serves all traffic (VirtualService v1 100) |
 | canary    | 120-300 s  | deploys reviews-v2, splits reviews v1 50 / v2 50 |
-| load-test | 300-360 s  | DestinationRule on ratings (maxConnections 1, http1MaxPendingRequests 1, 5 consecutive 5xx, interval 1s, baseEjectionTime 180s, maxEjectionPercent 100); from reviews-v2: fortio curl at +5 s, `-c 2 -qps 0 -n 20` at +20 s, `-c 3 -qps 0 -n 30` at +55 s |
+| load-test | 300-360 s  | DestinationRule on ratings (see BREAKER); fortio from reviews-v2 (below) |
 | ejection  | 360-540 s  | nothing: ratings stays ejected for baseEjectionTime |
 | recovery  | 540-660 s  | nothing: ratings is back |
 | takeover  | 660-780 s  | reviews v2 100 |
 | retired   | 780-1080 s | reviews-v1 and its routing config deleted |
+
+The load test's DestinationRule: maxConnections 1, http1MaxPendingRequests 1,
+5 consecutive 5xx, interval 1s, baseEjectionTime 180s, maxEjectionPercent
+100; from reviews-v2, fortio `-curl` at +5 s, `-c 2 -qps 0 -n 20` at +20 s,
+`-c 3 -qps 0 -n 30` at +55 s.
 
 Replayed, the story loops. Held (`--phase NAME`), the story runs up to that
 phase and stays in it: the phase's load tests repeat every `hold_every`
@@ -23,8 +28,8 @@ back, so the ejection is renewed as an operator keeping the load on would.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 from queries.errors import ConfigError
 from queries.simulator.bookinfo import SERVICES
@@ -68,10 +73,12 @@ class Phase:
 
 
 BREAKER = SubsetPolicy(
-    "ratings", ("v1",),
+    "ratings",
+    ("v1",),
     connection_pool=ConnectionPool(max_connections=1, http1_max_pending_requests=1),
-    outlier_detection=OutlierDetection(consecutive_5xx_errors=5, interval=1.0, base_ejection_time=180.0,
-                                       max_ejection_percent=100),
+    outlier_detection=OutlierDetection(
+        consecutive_5xx_errors=5, interval=1.0, base_ejection_time=180.0, max_ejection_percent=100
+    ),
 )
 CURL = LoadRun(1, 1)
 SMALL_LOAD = LoadRun(2, 20)
@@ -83,31 +90,67 @@ _BASE = frozenset({"istio-ingressgateway", "productpage-v1", "details-v1", "rati
 
 def _config(reviews: tuple[tuple[str, int], ...], deployed: frozenset[str], breaker: bool) -> MeshConfig:
     """Bookinfo's all-v1 routing, with the given reviews route and subsets."""
-    subsets = {"productpage": ("v1",), "details": ("v1",), "reviews": tuple(s for s, _ in reviews), "ratings": ("v1",)}
+    subsets = {
+        "productpage": ("v1",),
+        "details": ("v1",),
+        "reviews": tuple(s for s, _ in reviews),
+        "ratings": ("v1",),
+    }
     routes = {service: ((subsets[service][0], 100),) for service in SERVICES}
     routes["reviews"] = reviews
-    rules = tuple(BREAKER if service == "ratings" and breaker else SubsetPolicy(service, subsets[service])
-                  for service in SERVICES)
+    rules = tuple(
+        BREAKER if service == "ratings" and breaker else SubsetPolicy(service, subsets[service])
+        for service in SERVICES
+    )
     return MeshConfig(deployed, tuple(WeightedRoute(s, routes[s]) for s in SERVICES), rules)
 
 
 PHASES: tuple[Phase, ...] = (
-    Phase("baseline", "reviews-v1 serves every request", 120.0,
-          _config((("v1", 100),), _BASE | {"reviews-v1"}, breaker=False)),
-    Phase("canary", "reviews canary: v1 50 % / v2 50 %", 180.0,
-          _config((("v1", 50), ("v2", 50)), _BASE | {"reviews-v1", "reviews-v2"}, breaker=False)),
-    Phase("load-test", "circuit breaker on ratings; fortio in reviews-v2 loads it", 60.0,
-          _config((("v1", 50), ("v2", 50)), _BASE | {"reviews-v1", "reviews-v2"}, breaker=True),
-          actions=((5.0, CURL), (20.0, SMALL_LOAD), (55.0, LARGE_LOAD))),
-    Phase("ejection", "ratings ejected by outlier detection: reviews-v2 -> ratings cut off", 180.0,
-          _config((("v1", 50), ("v2", 50)), _BASE | {"reviews-v1", "reviews-v2"}, breaker=True),
-          hold_actions=((0.0, LARGE_LOAD_WHEN_BACK),), hold_every=5.0),
-    Phase("recovery", "ratings back in the pool", 120.0,
-          _config((("v1", 50), ("v2", 50)), _BASE | {"reviews-v1", "reviews-v2"}, breaker=True)),
-    Phase("takeover", "reviews-v2 takes all traffic", 120.0,
-          _config((("v1", 0), ("v2", 100)), _BASE | {"reviews-v1", "reviews-v2"}, breaker=True)),
-    Phase("retired", "reviews-v1 and its routing deleted", 300.0,
-          _config((("v2", 100),), _BASE | {"reviews-v2"}, breaker=True)),
+    Phase(
+        "baseline",
+        "reviews-v1 serves every request",
+        120.0,
+        _config((("v1", 100),), _BASE | {"reviews-v1"}, breaker=False),
+    ),
+    Phase(
+        "canary",
+        "reviews canary: v1 50 % / v2 50 %",
+        180.0,
+        _config((("v1", 50), ("v2", 50)), _BASE | {"reviews-v1", "reviews-v2"}, breaker=False),
+    ),
+    Phase(
+        "load-test",
+        "circuit breaker on ratings; fortio in reviews-v2 loads it",
+        60.0,
+        _config((("v1", 50), ("v2", 50)), _BASE | {"reviews-v1", "reviews-v2"}, breaker=True),
+        actions=((5.0, CURL), (20.0, SMALL_LOAD), (55.0, LARGE_LOAD)),
+    ),
+    Phase(
+        "ejection",
+        "ratings ejected by outlier detection: reviews-v2 -> ratings cut off",
+        180.0,
+        _config((("v1", 50), ("v2", 50)), _BASE | {"reviews-v1", "reviews-v2"}, breaker=True),
+        hold_actions=((0.0, LARGE_LOAD_WHEN_BACK),),
+        hold_every=5.0,
+    ),
+    Phase(
+        "recovery",
+        "ratings back in the pool",
+        120.0,
+        _config((("v1", 50), ("v2", 50)), _BASE | {"reviews-v1", "reviews-v2"}, breaker=True),
+    ),
+    Phase(
+        "takeover",
+        "reviews-v2 takes all traffic",
+        120.0,
+        _config((("v1", 0), ("v2", 100)), _BASE | {"reviews-v1", "reviews-v2"}, breaker=True),
+    ),
+    Phase(
+        "retired",
+        "reviews-v1 and its routing deleted",
+        300.0,
+        _config((("v2", 100),), _BASE | {"reviews-v2"}, breaker=True),
+    ),
 )
 PHASE_NAMES = tuple(phase.name for phase in PHASES)
 CYCLE = sum(phase.duration for phase in PHASES)

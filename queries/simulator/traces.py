@@ -14,8 +14,9 @@ when asked for.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 from queries.simulator.bookinfo import PORT, Workload
 from queries.simulator.istio import fqdn
@@ -115,8 +116,14 @@ def span_tags(span: Span, request_id: str) -> list[dict[str, Any]]:
             _tag("response_flags", span.flags),
             _tag("response_size", str(span.response_size)),
             _tag("span.kind", span.span_kind),
-            _tag("upstream_cluster", f"outbound|{PORT}|{span.subset}|{host}" if span.kind == CLIENT else f"inbound|{PORT}||"),
-            _tag("upstream_cluster.name", f"outbound|{PORT}|{span.subset}|{host}" if span.kind == CLIENT else f"inbound|{PORT}||"),
+            _tag(
+                "upstream_cluster",
+                f"outbound|{PORT}|{span.subset}|{host}" if span.kind == CLIENT else f"inbound|{PORT}||",
+            ),
+            _tag(
+                "upstream_cluster.name",
+                f"outbound|{PORT}|{span.subset}|{host}" if span.kind == CLIENT else f"inbound|{PORT}||",
+            ),
             _tag("user_agent", span.user_agent),
         ]
         if span.error:
@@ -126,8 +133,10 @@ def span_tags(span: Span, request_id: str) -> list[dict[str, Any]]:
 
 
 def _process(workload: Workload) -> dict[str, Any]:
-    return {"serviceName": workload.tracing_service,
-            "tags": [_tag("hostname", workload.pod), _tag("ip", workload.ip)]}
+    return {
+        "serviceName": workload.tracing_service,
+        "tags": [_tag("hostname", workload.pod), _tag("ip", workload.ip)],
+    }
 
 
 def trace_json(trace: Trace) -> dict[str, Any]:
@@ -141,21 +150,26 @@ def trace_json(trace: Trace) -> dict[str, Any]:
         if pod not in process_ids:
             process_ids[pod] = f"p{len(process_ids) + 1}"
             processes[process_ids[pod]] = _process(span.workload)
-        references = [] if span.parent_id is None else [
-            {"refType": "CHILD_OF", "traceID": trace_hex, "spanID": f"{span.parent_id:016x}"}]
-        spans.append({
-            "traceID": trace_hex,
-            "spanID": f"{span.span_id:016x}",
-            "flags": 1,
-            "operationName": span.operation,
-            "references": references,
-            "startTime": int(round(span.start * 1e6)),
-            "duration": max(1, int(round(span.duration * 1e6))),
-            "tags": span_tags(span, trace.request_id),
-            "logs": [],
-            "processID": process_ids[pod],
-            "warnings": None,
-        })
+        references = (
+            []
+            if span.parent_id is None
+            else [{"refType": "CHILD_OF", "traceID": trace_hex, "spanID": f"{span.parent_id:016x}"}]
+        )
+        spans.append(
+            {
+                "traceID": trace_hex,
+                "spanID": f"{span.span_id:016x}",
+                "flags": 1,
+                "operationName": span.operation,
+                "references": references,
+                "startTime": int(round(span.start * 1e6)),
+                "duration": max(1, int(round(span.duration * 1e6))),
+                "tags": span_tags(span, trace.request_id),
+                "logs": [],
+                "processID": process_ids[pod],
+                "warnings": None,
+            }
+        )
     return {"traceID": trace_hex, "spans": spans, "processes": processes, "warnings": None}
 
 
@@ -212,7 +226,9 @@ class TraceStore:
         self._traces.append(trace)
         self._by_id[trace.trace_id] = trace
         for span in trace.spans:
-            self._operations.setdefault(span.workload.tracing_service, set()).add((span.operation, span.span_kind))
+            self._operations.setdefault(span.workload.tracing_service, set()).add(
+                (span.operation, span.span_kind)
+            )
         while len(self._traces) > self.capacity:
             del self._by_id[self._traces.popleft().trace_id]
 
@@ -229,8 +245,11 @@ class TraceStore:
         return sorted(self._operations)
 
     def operations(self, service: str, span_kind: str = "") -> list[tuple[str, str]]:
-        return sorted((name, kind) for name, kind in self._operations.get(service, ())
-                      if not span_kind or kind == span_kind)
+        return sorted(
+            (name, kind)
+            for name, kind in self._operations.get(service, ())
+            if not span_kind or kind == span_kind
+        )
 
     def find(self, query: TraceQuery) -> list[Trace]:
         """Newest first, at most `limit` traces with a span matching the query."""

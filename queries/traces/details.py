@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from queries.traces import jaeger_v1, otlp
 from queries.traces.records import OTLP, SpanDetails, SpanRecord, TraceRecord

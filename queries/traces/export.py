@@ -28,7 +28,9 @@ def read_export(document: Any) -> list[TraceRecord]:
         return [jaeger_v1.parse_trace(item, f"{where}[{i}]") for i, item in enumerate(document)]
     if where:
         raise SourceError("not a Jaeger trace export: data: expected a list of traces")
-    raise SourceError("not a Jaeger trace export: expected {\"data\": [trace, ...]}, a trace, or OTLP resourceSpans")
+    raise SourceError(
+        'not a Jaeger trace export: expected {"data": [trace, ...]}, a trace, or OTLP resourceSpans'
+    )
 
 
 def load_export(path: str) -> list[TraceRecord]:
@@ -43,7 +45,9 @@ def load_export(path: str) -> list[TraceRecord]:
     except json.JSONDecodeError as error:
         if not error.doc.strip():
             raise SourceError(f"{path} is empty") from None
-        raise SourceError(f"{path} is not valid JSON: {error.msg} at line {error.lineno} column {error.colno}") from None
+        raise SourceError(
+            f"{path} is not valid JSON: {error.msg} at line {error.lineno} column {error.colno}"
+        ) from None
     except RecursionError:
         raise SourceError(f"{path} is not valid JSON: nested too deeply") from None
     try:
@@ -60,8 +64,10 @@ def pick_trace(traces: list[TraceRecord], trace_id: str | None, source: str) -> 
         raise ValueError(f"{source} holds no spans")
     if trace_id is None:
         if len(traces) > 1:
-            raise ValueError(f"{source} holds {len(traces)} traces; choose one with --trace-id "
-                             f"({', '.join(t.trace_id for t in traces[:5])}{', ...' if len(traces) > 5 else ''})")
+            raise ValueError(
+                f"{source} holds {len(traces)} traces; choose one with --trace-id "
+                f"({', '.join(t.trace_id for t in traces[:5])}{', ...' if len(traces) > 5 else ''})"
+            )
         return traces[0]
     wanted = canonical_trace_id(trace_id)
     for trace in traces:

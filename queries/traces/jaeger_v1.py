@@ -3,7 +3,8 @@ UI's "Download JSON" exports hold."""
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 from queries import shape
 from queries.errors import SourceError
@@ -39,23 +40,30 @@ def parse_trace(document: Any, where: str = "") -> TraceRecord:
             if process is None and isinstance(raw.get("process"), dict):
                 # Older exports embed the process in each span.
                 process = processes[pid or raw["spanID"]] = Process(
-                    str(raw["process"].get("serviceName") or "unknown"), raw["process"].get("tags") or [])
+                    str(raw["process"].get("serviceName") or "unknown"), raw["process"].get("tags") or []
+                )
             error, proxy, kind = span_marks(
-                (tag["key"], tag.get("value")) for tag in raw.get("tags") or () if tag["key"] in MARK_KEYS)
-            spans.append(SpanRecord(
-                span_id=str(raw["spanID"]),
-                operation=str(raw.get("operationName") or ""),
-                service=process.service if process else "unknown",
-                process_id=pid,
-                start_us=wire_int(raw["startTime"]),
-                duration_us=max(0, wire_int(raw.get("duration") or 0)),
-                refs=[(ref.get("refType") or CHILD_OF, str(ref["spanID"])) for ref in raw.get("references") or ()],
-                kind=kind,
-                error=error,
-                proxy=proxy,
-                warnings=list(raw.get("warnings") or []),
-                raw=raw,
-            ))
+                (tag["key"], tag.get("value")) for tag in raw.get("tags") or () if tag["key"] in MARK_KEYS
+            )
+            spans.append(
+                SpanRecord(
+                    span_id=str(raw["spanID"]),
+                    operation=str(raw.get("operationName") or ""),
+                    service=process.service if process else "unknown",
+                    process_id=pid,
+                    start_us=wire_int(raw["startTime"]),
+                    duration_us=max(0, wire_int(raw.get("duration") or 0)),
+                    refs=[
+                        (ref.get("refType") or CHILD_OF, str(ref["spanID"]))
+                        for ref in raw.get("references") or ()
+                    ],
+                    kind=kind,
+                    error=error,
+                    proxy=proxy,
+                    warnings=list(raw.get("warnings") or []),
+                    raw=raw,
+                )
+            )
         return TraceRecord(
             trace_id=str(document.get("traceID") or (spans[0].raw.get("traceID") if spans else "")),
             spans=spans,
@@ -64,7 +72,9 @@ def parse_trace(document: Any, where: str = "") -> TraceRecord:
             dialect=V1,
         )
     except (AttributeError, KeyError, TypeError, ValueError, OverflowError):
-        raise SourceError(f"not a Jaeger trace: {problem(check_trace, document, where, 'the trace')}") from None
+        raise SourceError(
+            f"not a Jaeger trace: {problem(check_trace, document, where, 'the trace')}"
+        ) from None
 
 
 def tags(raw_tags: Iterable[dict[str, Any]]) -> list[Tag]:
@@ -84,17 +94,28 @@ def details(trace: TraceRecord, span: SpanRecord) -> SpanDetails:
     raw = span.raw
     process = trace.processes.get(span.process_id)
     try:
-        logs = [Log(wire_int(log.get("timestamp") or 0), tags(log.get("fields") or ())) for log in raw.get("logs") or ()]
+        logs = [
+            Log(wire_int(log.get("timestamp") or 0), tags(log.get("fields") or ()))
+            for log in raw.get("logs") or ()
+        ]
         return SpanDetails(
             tags=tags(raw.get("tags") or ()),
             process_tags=tags(process.raw_tags if process else ()),
             logs=sorted(logs, key=lambda log: log.timestamp_us),
-            references=[Reference(ref.get("refType") or CHILD_OF, str(ref.get("traceID") or trace.trace_id),
-                                  str(ref["spanID"])) for ref in raw.get("references") or ()],
+            references=[
+                Reference(
+                    ref.get("refType") or CHILD_OF,
+                    str(ref.get("traceID") or trace.trace_id),
+                    str(ref["spanID"]),
+                )
+                for ref in raw.get("references") or ()
+            ],
             warnings=list(span.warnings),
         )
     except (AttributeError, KeyError, TypeError, ValueError, OverflowError):
-        raise SourceError(f"cannot read the details: {problem(check_span, raw, f'span {span.span_id}')}") from None
+        raise SourceError(
+            f"cannot read the details: {problem(check_span, raw, f'span {span.span_id}')}"
+        ) from None
 
 
 def tag_text(span: SpanRecord) -> Iterator[tuple[str, str]]:
@@ -105,6 +126,7 @@ def tag_text(span: SpanRecord) -> Iterator[tuple[str, str]]:
 
 
 # --- shape checks: name the first field that is not what it should be ---
+
 
 def _check_tag(tag: Any, where: str) -> None:
     if not isinstance(shape.json_object(tag, where).get("key"), str):

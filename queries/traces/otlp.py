@@ -4,7 +4,8 @@ and what OpenTelemetry exporters write."""
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 from queries import shape
 from queries.errors import SourceError
@@ -49,8 +50,9 @@ def value_of(value: dict[str, Any]) -> tuple[Any, str]:
     if "arrayValue" in value:
         return json.dumps([value_of(v)[0] for v in value["arrayValue"].get("values") or []]), "string"
     if "kvlistValue" in value:
-        return json.dumps({kv["key"]: value_of(kv.get("value") or {})[0]
-                           for kv in value["kvlistValue"].get("values") or []}), "string"
+        return json.dumps(
+            {kv["key"]: value_of(kv.get("value") or {})[0] for kv in value["kvlistValue"].get("values") or []}
+        ), "string"
     return None, "string"
 
 
@@ -78,7 +80,9 @@ def _refs(raw: dict[str, Any], trace_id: str) -> list[tuple[str, str]]:
         ref_type = FOLLOWS_FROM
         for attribute in link.get("attributes") or ():
             if attribute.get("key") == "opentracing.ref_type":
-                ref_type = CHILD_OF if value_of(attribute.get("value") or {})[0] == "child_of" else FOLLOWS_FROM
+                ref_type = (
+                    CHILD_OF if value_of(attribute.get("value") or {})[0] == "child_of" else FOLLOWS_FROM
+                )
         refs.append((ref_type, str(link["spanId"])))
     return refs
 
@@ -97,7 +101,9 @@ def parse_traces(document: Any, where: str = "") -> list[TraceRecord]:
                     service = str(value_of(attribute.get("value") or {})[0])
             pid = f"r{index}"
             process = Process(service, attributes)
-            for scope_spans in resource_spans.get("scopeSpans") or resource_spans.get("instrumentationLibrarySpans") or ():
+            for scope_spans in (
+                resource_spans.get("scopeSpans") or resource_spans.get("instrumentationLibrarySpans") or ()
+            ):
                 for raw in scope_spans.get("spans") or ():
                     trace_id = str(raw["traceId"])
                     trace = traces.get(trace_id)
@@ -108,22 +114,25 @@ def parse_traces(document: Any, where: str = "") -> list[TraceRecord]:
                     end_ns = wire_int(raw.get("endTimeUnixNano") or start_ns)
                     attrs = raw.get("attributes") or ()
                     error, proxy, kind = span_marks(
-                        (a["key"], value_of(a.get("value") or {})[0]) for a in attrs if a["key"] in MARK_KEYS)
+                        (a["key"], value_of(a.get("value") or {})[0]) for a in attrs if a["key"] in MARK_KEYS
+                    )
                     status = (raw.get("status") or {}).get("code")
-                    trace.spans.append(SpanRecord(
-                        span_id=str(raw["spanId"]),
-                        operation=str(raw.get("name") or ""),
-                        service=service,
-                        process_id=pid,
-                        start_us=start_ns // 1000,
-                        duration_us=max(0, (end_ns - start_ns) // 1000),
-                        refs=_refs(raw, trace_id),
-                        kind=_kind(raw.get("kind")) or kind,
-                        error=error or status in STATUS_ERROR,
-                        proxy=proxy,
-                        warnings=[],
-                        raw=raw,
-                    ))
+                    trace.spans.append(
+                        SpanRecord(
+                            span_id=str(raw["spanId"]),
+                            operation=str(raw.get("name") or ""),
+                            service=service,
+                            process_id=pid,
+                            start_us=start_ns // 1000,
+                            duration_us=max(0, (end_ns - start_ns) // 1000),
+                            refs=_refs(raw, trace_id),
+                            kind=_kind(raw.get("kind")) or kind,
+                            error=error or status in STATUS_ERROR,
+                            proxy=proxy,
+                            warnings=[],
+                            raw=raw,
+                        )
+                    )
         return list(traces.values())
     except (AttributeError, KeyError, TypeError, ValueError, OverflowError):
         raise SourceError(f"not an OTLP trace: {problem(check_document, document, where)}") from None
@@ -143,18 +152,26 @@ def details(trace: TraceRecord, span: SpanRecord) -> SpanDetails:
                 span_tags.append(Tag("otel.status_description", status["message"]))
         if span.kind:
             span_tags.append(Tag("span.kind", span.kind))
-        logs = [Log(wire_int(event.get("timeUnixNano") or 0) // 1000,
-                    [Tag("event", event.get("name", "")), *tags(event.get("attributes") or ())])
-                for event in raw.get("events") or ()]
+        logs = [
+            Log(
+                wire_int(event.get("timeUnixNano") or 0) // 1000,
+                [Tag("event", event.get("name", "")), *tags(event.get("attributes") or ())],
+            )
+            for event in raw.get("events") or ()
+        ]
         return SpanDetails(
             tags=span_tags,
-            process_tags=[tag for tag in tags(process.raw_tags if process else ()) if tag.key != "service.name"],
+            process_tags=[
+                tag for tag in tags(process.raw_tags if process else ()) if tag.key != "service.name"
+            ],
             logs=sorted(logs, key=lambda log: log.timestamp_us),
             references=[Reference(ref_type, trace.trace_id, span_id) for ref_type, span_id in span.refs],
             warnings=list(span.warnings),
         )
     except (AttributeError, KeyError, TypeError, ValueError, OverflowError):
-        raise SourceError(f"cannot read the details: {problem(check_span, raw, f'span {span.span_id}')}") from None
+        raise SourceError(
+            f"cannot read the details: {problem(check_span, raw, f'span {span.span_id}')}"
+        ) from None
 
 
 def tag_text(span: SpanRecord) -> Iterator[tuple[str, str]]:
@@ -166,6 +183,7 @@ def tag_text(span: SpanRecord) -> Iterator[tuple[str, str]]:
 
 # --- shape checks: name the first field that is not what it should be ---
 
+
 def _check_value(value: Any, where: str) -> None:
     if not value:
         return
@@ -176,7 +194,9 @@ def _check_value(value: Any, where: str) -> None:
         raise ShapeError(at(where, "doubleValue"), "expected a number")
     for key, check in (("arrayValue", _check_value), ("kvlistValue", _check_attribute)):
         if key in value:
-            shape.each(shape.json_object(value[key], at(where, key)).get("values"), at(where, f"{key}.values"), check)
+            shape.each(
+                shape.json_object(value[key], at(where, key)).get("values"), at(where, f"{key}.values"), check
+            )
             return
 
 
@@ -204,8 +224,9 @@ def check_span(raw: Any, where: str) -> None:
     shape.present(raw.get("traceId"), at(where, "traceId"))
     shape.present(raw.get("spanId"), at(where, "spanId"))
     shape.integer(raw.get("startTimeUnixNano"), at(where, "startTimeUnixNano"), "ns since the epoch")
-    shape.integer(raw.get("endTimeUnixNano") or None, at(where, "endTimeUnixNano"), "ns since the epoch",
-                  optional=True)
+    shape.integer(
+        raw.get("endTimeUnixNano") or None, at(where, "endTimeUnixNano"), "ns since the epoch", optional=True
+    )
     if raw.get("status"):
         shape.json_object(raw["status"], at(where, "status"))
     shape.each(raw.get("attributes"), at(where, "attributes"), _check_attribute)

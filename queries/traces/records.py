@@ -12,16 +12,27 @@ it fails does a second pass walk the document to name the offending field
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 V1, OTLP = "v1", "otlp"
 CHILD_OF, FOLLOWS_FROM = "CHILD_OF", "FOLLOWS_FROM"
 
 # Tag keys that decide a span's error / proxy / kind marks; every other tag is
 # left raw until someone opens the span.
-MARK_KEYS = frozenset({"error", "http.status_code", "http.response.status_code", "grpc.status_code",
-                       "rpc.grpc.status_code", "otel.status_code", "component", "span.kind"})
+MARK_KEYS = frozenset(
+    {
+        "error",
+        "http.status_code",
+        "http.response.status_code",
+        "grpc.status_code",
+        "rpc.grpc.status_code",
+        "otel.status_code",
+        "component",
+        "span.kind",
+    }
+)
 
 
 @dataclass(slots=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import subprocess
 import sys
 
@@ -10,8 +12,8 @@ import pytest
 from dashboard.app import create_app
 from dashboard.app.config import resolve
 from dashboard.app.services import Services
-from dashboard.mesh.snapshot import snapshot_document
 from dashboard.mesh.build import build_graph
+from dashboard.mesh.snapshot import snapshot_document
 from tests.support.telemetry import ScriptedSource, bookinfo_ejection
 
 
@@ -40,11 +42,14 @@ def test_api_graph_defaults_to_now_and_the_configured_window(client, source):
     assert source.calls[-1] == (1_800_000_000.0, "1m", ())
 
 
-@pytest.mark.parametrize("query, words", [
-    ("namespace=Bad_NS", "bad namespace"),
-    ("window=10parsecs", "bad duration"),
-    ("at=yesterday", "bad time"),
-])
+@pytest.mark.parametrize(
+    "query, words",
+    [
+        ("namespace=Bad_NS", "bad namespace"),
+        ("window=10parsecs", "bad duration"),
+        ("at=yesterday", "bad time"),
+    ],
+)
 def test_api_graph_rejects_bad_input_with_a_message(client, query, words):
     response = client.get(f"/api/graph?{query}")
     assert response.status_code == 400
@@ -70,6 +75,32 @@ def test_probes(client, source):
 def test_gunicorn_can_load_the_app_factory():
     # gunicorn imports 'dashboard.app:create_app()' and needs a WSGI callable.
     code = "from dashboard.app import create_app; app = create_app(); assert callable(app.server.wsgi_app)"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            env={"MESHWATCH_PROMETHEUS": "http://127.0.0.1:9", "PATH": ""})
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={"MESHWATCH_PROMETHEUS": "http://127.0.0.1:9", "PATH": ""},
+    )
     assert result.returncode == 0, result.stderr
+
+
+def test_unknown_api_paths_answer_json_404(client):
+    for path in ("/api/nope", "/api/", "/api/graph/extra"):
+        response = client.get(path)
+        assert response.status_code == 404 and response.is_json, path
+        assert "no API at" in response.get_json()["error"]
+
+
+def test_the_dashboard_serves_under_a_base_path(source):
+    app = create_app(
+        resolve({"base_path": "/meshwatch"}, {}), Services(telemetry=source, clock=lambda: 1.8e9)
+    )
+    client = app.server.test_client()
+    assert client.get("/meshwatch/api/graph").get_json()["window"] == "1m"
+    assert client.get("/meshwatch/healthz").status_code == 200
+    page = client.get("/meshwatch/").get_data(as_text=True)
+    dash_config = json.loads(
+        re.search(r'id="_dash-config" type="application/json">(.*?)</script>', page, re.S)[1]
+    )
+    assert dash_config["requests_pathname_prefix"] == "/meshwatch/"
+    assert client.get("/api/graph").status_code == 404

@@ -20,10 +20,12 @@ def test_the_demo_shows_the_grey_edge_while_ratings_is_ejected(serve_app, browse
     assert services.mode == "demo" and services.story_phase().name == "ejection"
     browser_page.goto(serve_app(create_app(settings, services)) + "/")
     browser_page.wait_for_function(
-        f"() => window.cy && window.cy.getElementById('{CUT_EDGE}').length > 0", timeout=30_000)
+        f"() => window.cy && window.cy.getElementById('{CUT_EDGE}').length > 0", timeout=30_000
+    )
     edge = browser_page.evaluate(
         f"() => {{ const e = window.cy.getElementById('{CUT_EDGE}');"
-        " return {circuit: e.data('circuit'), color: e.style('line-color'), style: e.style('line-style')}; }")
+        " return {circuit: e.data('circuit'), color: e.style('line-color'), style: e.style('line-style')}; }"
+    )
     assert edge == {"circuit": "open", "color": "rgb(158,158,158)", "style": "dashed"}
     browser_page.locator("#mode-badge").get_by_text("phase ejection").wait_for()
     assert not browser_page.errors

@@ -83,9 +83,13 @@ def test_failed_refresh_keeps_graph_under_stale_banner_and_recovers(topology):
 def test_new_nodes_do_not_move_the_others(topology):
     page, source = topology
     before = cy(page, "Object.fromEntries(cy.nodes().map(n => [n.id(), n.position()]))")
-    source.mesh_telemetry = with_calls(bookinfo_ejection(), (labels("productpage-v1", "reviews", "reviews-v3"), 0.5))
-    page.wait_for_function("() => window.cy.getElementById("
-                           "'service:default:reviews->workload:default:reviews-v3').length === 1", timeout=10_000)
+    source.mesh_telemetry = with_calls(
+        bookinfo_ejection(), (labels("productpage-v1", "reviews", "reviews-v3"), 0.5)
+    )
+    page.wait_for_function(
+        "() => window.cy.getElementById('service:default:reviews->workload:default:reviews-v3').length === 1",
+        timeout=10_000,
+    )
     after = cy(page, "Object.fromEntries(cy.nodes().map(n => [n.id(), n.position()]))")
     assert {node: after[node] for node in before} == before
 
@@ -105,3 +109,34 @@ def test_a_bad_namespace_in_a_link_says_so(serve_app, browser_page):
     app = create_app(resolve({"refresh": "1"}, {}), Services(telemetry=ScriptedSource(bookinfo_ejection())))
     browser_page.goto(serve_app(app) + "/?namespace=Bad_NS")
     browser_page.locator("#topology-banner").get_by_text("bad namespace 'Bad_NS'").wait_for()
+
+
+@pytest.mark.parametrize(
+    "address, words",
+    [
+        ("/?window=500ms", "bad window '500ms': a rate window needs at least 1s"),
+        ("/?window=banana", "bad duration 'banana'"),
+    ],
+)
+def test_a_bad_window_in_a_link_says_why(serve_app, browser_page, address, words):
+    app = create_app(resolve({"refresh": "1"}, {}), Services(telemetry=ScriptedSource(bookinfo_ejection())))
+    browser_page.goto(serve_app(app) + address)
+    browser_page.locator("#topology-banner").get_by_text(words).wait_for()
+    assert browser_page.locator("#topology-window").inner_text().strip().startswith(address.split("=")[1])
+    assert browser_page.errors == []
+
+
+def test_links_carry_the_base_path(serve_app, browser_page):
+    app = create_app(
+        resolve({"refresh": "1", "base_path": "/meshwatch"}, {}),
+        Services(telemetry=ScriptedSource(bookinfo_ejection())),
+    )
+    browser_page.goto(serve_app(app) + "/meshwatch/")
+    browser_page.wait_for_function("() => window.cy && window.cy.nodes().length > 0", timeout=20_000)
+    hrefs = browser_page.eval_on_selector_all(
+        ".mw-nav-link", "links => links.map(a => a.getAttribute('href'))"
+    )
+    assert hrefs == ["/meshwatch/", "/meshwatch/traces", "/meshwatch/canary"]
+    browser_page.locator(".mw-nav-link", has_text="Canary").click()
+    browser_page.locator(".mw-canary-title").wait_for()
+    assert browser_page.url.endswith("/meshwatch/canary")

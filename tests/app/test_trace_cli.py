@@ -11,8 +11,18 @@ import pytest
 from dashboard.app.cli import main
 from tests.support.jaeger import TRACE_503, TRACE_OK, FakeJaeger, bookinfo_trace, circuit_open_trace, to_otlp
 
-SPAN_KEYS = ["span_id", "parent_id", "depth", "service", "operation", "start_us", "duration_us", "self_us",
-             "critical_us", "error"]
+SPAN_KEYS = [
+    "span_id",
+    "parent_id",
+    "depth",
+    "service",
+    "operation",
+    "start_us",
+    "duration_us",
+    "self_us",
+    "critical_us",
+    "error",
+]
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, Any, str]:
@@ -45,7 +55,9 @@ def test_export_file_prints_the_analysis(tmp_path: Path, capsys: pytest.CaptureF
     assert [s["self_us"] for s in doc["spans"]] == [2_000, 1_000, 16_700, 300]
 
 
-def test_bare_trace_and_otlp_files_give_the_same_answer(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_bare_trace_and_otlp_files_give_the_same_answer(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     _, from_v1, _ = run(capsys, "--file", write(tmp_path, bookinfo_trace(), "bare.json"))
     _, from_otlp, _ = run(capsys, "--file", write(tmp_path, to_otlp([bookinfo_trace()]), "otlp.json"))
     assert from_v1 == from_otlp
@@ -62,21 +74,35 @@ def test_several_traces_need_a_trace_id(tmp_path: Path, capsys: pytest.CaptureFi
     assert code == 2 and "trace abc123 is not in" in err
 
 
-@pytest.mark.parametrize("content, message", [
-    ("{not json", "is not valid JSON: Expecting property name enclosed in double quotes at line 1 column 2"),
-    ("", "is empty"),
-    ('{"data": [{"traceID": "ab", "spans": [{"spanID": "1"}]}]}', "not a Jaeger trace: data[0].spans[0].startTime: missing"),
-    ('{"data": [{"spans": "x"}]}', "not a Jaeger trace: data[0].spans: expected a list"),
-    ('[{"traceID": "ab", "spans": [], "processes": {"p1": "productpage"}}]',
-     "not a Jaeger trace: [0].processes.p1: expected an object"),
-    ('{"resourceSpans": [{"scopeSpans": [{"spans": [{"traceId": "ab", "spanId": "1"}]}]}]}',
-     "not an OTLP trace: resourceSpans[0].scopeSpans[0].spans[0].startTimeUnixNano: missing"),
-    ('{"hello": 1}', "not a Jaeger trace export"),
-    ('{"data": []}', "holds no spans"),
-    ('{"data": [{"traceID": "ab", "spans": []}]}', "holds no spans"),
-])
-def test_bad_or_empty_files_are_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str,
-                                          message: str) -> None:
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (
+            "{not json",
+            "is not valid JSON: Expecting property name enclosed in double quotes at line 1 column 2",
+        ),
+        ("", "is empty"),
+        (
+            '{"data": [{"traceID": "ab", "spans": [{"spanID": "1"}]}]}',
+            "not a Jaeger trace: data[0].spans[0].startTime: missing",
+        ),
+        ('{"data": [{"spans": "x"}]}', "not a Jaeger trace: data[0].spans: expected a list"),
+        (
+            '[{"traceID": "ab", "spans": [], "processes": {"p1": "productpage"}}]',
+            "not a Jaeger trace: [0].processes.p1: expected an object",
+        ),
+        (
+            '{"resourceSpans": [{"scopeSpans": [{"spans": [{"traceId": "ab", "spanId": "1"}]}]}]}',
+            "not an OTLP trace: resourceSpans[0].scopeSpans[0].spans[0].startTimeUnixNano: missing",
+        ),
+        ('{"hello": 1}', "not a Jaeger trace export"),
+        ('{"data": []}', "holds no spans"),
+        ('{"data": [{"traceID": "ab", "spans": []}]}', "holds no spans"),
+    ],
+)
+def test_bad_or_empty_files_are_bad_input(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str, message: str
+) -> None:
     path = tmp_path / "bad.json"
     path.write_text(content)
     code, _, err = run(capsys, "--file", str(path))
@@ -84,7 +110,9 @@ def test_bad_or_empty_files_are_bad_input(tmp_path: Path, capsys: pytest.Capture
     assert message in err and "object has no attribute" not in err
 
 
-def test_missing_file_bad_id_and_missing_arguments(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_missing_file_bad_id_and_missing_arguments(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, _, err = run(capsys, "--file", str(tmp_path / "nope.json"))
     assert code == 2 and "cannot read" in err and "No such file or directory" in err
     code, _, err = run(capsys)

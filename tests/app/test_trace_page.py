@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
-from dashboard.app import create_app
-from dashboard.app import trace_upload
+from dashboard.app import create_app, trace_upload
 from dashboard.app.config import resolve
 from dashboard.app.services import Services
 from queries.jaeger import JaegerClient
@@ -36,8 +36,10 @@ def app_url(serve_app: Any, jaeger: FakeJaeger) -> str:
 
 
 def figure_data(page: Any) -> list[dict[str, Any]]:
-    return page.evaluate("() => document.querySelector('#trace-waterfall .js-plotly-plot').data"
-                         ".map(t => ({name: t.name, y: Array.from(t.y), x: Array.from(t.x), customdata: Array.from(t.customdata)}))")
+    return page.evaluate(
+        "() => document.querySelector('#trace-waterfall .js-plotly-plot').data"
+        ".map(t => ({name: t.name, y: Array.from(t.y), x: Array.from(t.x), customdata: Array.from(t.customdata)}))"
+    )
 
 
 def test_trace_page_shows_waterfall_critical_path_and_span_detail(browser_page: Any, app_url: str) -> None:
@@ -49,14 +51,25 @@ def test_trace_page_shows_waterfall_critical_path_and_span_detail(browser_page: 
     assert len(ticks) == 8
     assert "istio-ingressgateway.istio-system" in ticks[0] and "ratings.default" in ticks[-1]
     # Istio's FQDN suffix and the usual port are dropped on screen, kept in the data.
-    assert "reviews.default/*" in ticks[5] and not any(".svc.cluster.local" in t or ":9080" in t for t in ticks)
-    assert page.request.get(f"{app_url}/api/trace/{TRACE_OK}").json()["spans"][5]["operation"] == \
-        "reviews.default.svc.cluster.local:9080/*"
+    assert "reviews.default/*" in ticks[5] and not any(
+        ".svc.cluster.local" in t or ":9080" in t for t in ticks
+    )
+    assert (
+        page.request.get(f"{app_url}/api/trace/{TRACE_OK}").json()["spans"][5]["operation"]
+        == "reviews.default.svc.cluster.local:9080/*"
+    )
     # A wall screen: the waterfall takes the page's height, in type readable from across the room.
     waterfall = page.locator("#trace-waterfall").bounding_box()
     assert waterfall["y"] + waterfall["height"] >= 1080 - 40 and waterfall["height"] >= 8 * 40
-    assert min(page.evaluate("() => Array.from(document.querySelectorAll('#trace-waterfall text'))"
-                             ".map(t => parseFloat(getComputedStyle(t).fontSize))")) >= 14
+    assert (
+        min(
+            page.evaluate(
+                "() => Array.from(document.querySelectorAll('#trace-waterfall text'))"
+                ".map(t => parseFloat(getComputedStyle(t).fontSize))"
+            )
+        )
+        >= 14
+    )
     data = figure_data(page)
     critical = next(t for t in data if t["name"] == "critical path")
     assert sum(critical["x"]) == pytest.approx(48.0)  # ms: the whole root duration, tiled
@@ -82,8 +95,10 @@ def test_trace_page_shows_waterfall_critical_path_and_span_detail(browser_page: 
 
     # What is typed into Find is readable: dark on white.
     page.fill("#trace-find", "ratings")
-    colours = page.evaluate("() => { const s = getComputedStyle(document.querySelector('#trace-find'));"
-                            " return [s.color, s.backgroundColor]; }")
+    colours = page.evaluate(
+        "() => { const s = getComputedStyle(document.querySelector('#trace-find'));"
+        " return [s.color, s.backgroundColor]; }"
+    )
     assert colours == ["rgb(17, 17, 17)", "rgb(255, 255, 255)"]
     assert page.errors == []
 
@@ -129,7 +144,9 @@ def test_search_page_from_a_topology_link_opens_a_trace(browser_page: Any, app_u
     assert not any("errors" in text for text in results)
     assert page.locator("#traces-results").inner_text().startswith("2 traces")
     page.wait_for_selector("#traces-scatter .scatterlayer .point", timeout=TIMEOUT_MS)
-    colours = page.evaluate("() => document.querySelector('#traces-scatter .js-plotly-plot').data[0].marker.color")
+    colours = page.evaluate(
+        "() => document.querySelector('#traces-scatter .js-plotly-plot').data[0].marker.color"
+    )
     assert sorted(colours) == ["#4e9cff", "#ff4d4f"]  # the circuit-open trace is red
     page.locator("#traces-results a", has_text="productpage.default").first.click()
     page.wait_for_selector("#trace-waterfall .bars path", timeout=TIMEOUT_MS)
@@ -141,7 +158,10 @@ def test_an_unknown_service_or_trace_says_so_once(browser_page: Any, app_url: st
     page.goto(f"{app_url}/traces?service=nope")
     banner = page.locator("#traces-banner")
     banner.get_by_text("service 'nope' is not known to Jaeger").wait_for(timeout=TIMEOUT_MS)
-    assert "(known: details.default, istio-ingressgateway.istio-system, productpage.default, " in banner.inner_text()
+    assert (
+        "(known: details.default, istio-ingressgateway.istio-system, productpage.default, "
+        in banner.inner_text()
+    )
     assert not page.locator("#traces-scatter").is_visible()  # no empty axes
 
     page.goto(f"{app_url}/trace/0123456789abcdef")
@@ -154,7 +174,9 @@ def test_an_unknown_service_or_trace_says_so_once(browser_page: Any, app_url: st
     assert page.errors == []
 
 
-def test_jaeger_down_shows_a_banner_and_keeps_the_results(browser_page: Any, app_url: str, jaeger: FakeJaeger) -> None:
+def test_jaeger_down_shows_a_banner_and_keeps_the_results(
+    browser_page: Any, app_url: str, jaeger: FakeJaeger
+) -> None:
     page = browser_page
     page.goto(f"{app_url}/traces?service=ratings.default")
     page.locator("#traces-results a").first.wait_for(timeout=TIMEOUT_MS)
@@ -192,8 +214,9 @@ def test_upload_a_jaeger_export_without_jaeger(browser_page: Any, serve_app: Any
     assert not page.locator("#trace-loading").is_visible()
 
 
-def test_an_upload_over_the_size_limit_is_refused_with_a_message(browser_page: Any, serve_app: Any, tmp_path: Path,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_upload_over_the_size_limit_is_refused_with_a_message(
+    browser_page: Any, serve_app: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(trace_upload, "MAX_UPLOAD_BYTES", 2048)
     base = serve_app(create_app(resolve({}, {}), Services(telemetry=ScriptedSource([]), traces=None)))
     export = tmp_path / "big.json"
@@ -216,4 +239,16 @@ def test_a_slow_trace_shows_what_is_loading(browser_page: Any, app_url: str, jae
     loading.get_by_text(f"Loading trace {TRACE_OK}: fetching it from Jaeger…").wait_for(timeout=TIMEOUT_MS)
     page.wait_for_selector("#trace-waterfall .bars path", timeout=TIMEOUT_MS)
     loading.wait_for(state="hidden", timeout=TIMEOUT_MS)
+    assert page.errors == []
+
+
+def test_a_bad_limit_in_the_address_says_why_and_the_form_still_works(
+    browser_page: Any, app_url: str
+) -> None:
+    page = browser_page
+    page.goto(f"{app_url}/traces?service=productpage.default&limit=abc")
+    page.locator(".mw-page-problem").get_by_text("bad limit 'abc': a number of traces, 1 to 1,500").wait_for(
+        timeout=TIMEOUT_MS
+    )
+    page.locator("#traces-results .mw-trace-result").first.wait_for(timeout=TIMEOUT_MS)
     assert page.errors == []

@@ -7,13 +7,13 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from dashboard.app.config import resolve
 from dashboard.canary.document import canary_document
 from dashboard.canary.release import analyze
 from dashboard.canary.routing import service_routing
+from dashboard.canary.thresholds import CanaryThresholds
 from dashboard.canary.verdict import HOLD, NO_DATA, PROMOTE, ROLL_BACK
 from dashboard.canary.versions import MIRROR, RETIRED
-from dashboard.app.config import resolve
-from dashboard.canary.thresholds import CanaryThresholds
 from dashboard.mesh.build import build_graph
 from queries.istio.load import from_manifests
 from queries.telemetry import VERSION_TRAFFIC_COLUMNS
@@ -39,29 +39,44 @@ def mesh(*versions: tuple[str, float, float, list[float]], service: str = "revie
 
 
 def vs(*routes: dict[str, Any], host: str = "reviews") -> dict[str, Any]:
-    return {"kind": "VirtualService", "metadata": {"name": host, "namespace": "default"},
-            "spec": {"hosts": [host], "http": list(routes)}}
+    return {
+        "kind": "VirtualService",
+        "metadata": {"name": host, "namespace": "default"},
+        "spec": {"hosts": [host], "http": list(routes)},
+    }
 
 
 def weighted(**weights: int) -> dict[str, Any]:
-    return {"route": [{"destination": {"host": "reviews", "subset": v}, "weight": w} for v, w in weights.items()]}
+    return {
+        "route": [{"destination": {"host": "reviews", "subset": v}, "weight": w} for v, w in weights.items()]
+    }
 
 
 def subsets(*names: str) -> dict[str, Any]:
-    return {"kind": "DestinationRule", "metadata": {"name": "reviews", "namespace": "default"},
-            "spec": {"host": "reviews.default.svc.cluster.local",
-                     "subsets": [{"name": n, "labels": {"version": n}} for n in names]}}
+    return {
+        "kind": "DestinationRule",
+        "metadata": {"name": "reviews", "namespace": "default"},
+        "spec": {
+            "host": "reviews.default.svc.cluster.local",
+            "subsets": [{"name": n, "labels": {"version": n}} for n in names],
+        },
+    }
 
 
 def history(*steps: tuple[float, dict[str, float]], service: str = "reviews") -> pd.DataFrame:
     """One row per (time offset before AT, version: rps)."""
-    rows = [[AT - ago, service, "default", f"{service.removesuffix('-shadow')}-{v}", v, rps]
-            for ago, split in steps for v, rps in split.items()]
+    rows = [
+        [AT - ago, service, "default", f"{service.removesuffix('-shadow')}-{v}", v, rps]
+        for ago, split in steps
+        for v, rps in split.items()
+    ]
     return pd.DataFrame(rows, columns=VERSION_TRAFFIC_COLUMNS)
 
 
 def run(graph, config=(), past=None, thresholds: CanaryThresholds = SETTINGS.canary, **kwargs):
-    return analyze(graph, past, from_manifests(list(config)) if config else None, thresholds, MINUTE, **kwargs)
+    return analyze(
+        graph, past, from_manifests(list(config)) if config else None, thresholds, MINUTE, **kwargs
+    )
 
 
 def one(releases):
@@ -74,16 +89,27 @@ def by_version(release):
 
 
 def test_healthy_fifty_fifty_canary_is_promoted_and_matches_the_schema() -> None:
-    release = one(run(mesh(("v1", 5, 0, FAST_MS), ("v2", 5, 0, FAST_MS)),
-                      [vs(weighted(v1=50, v2=50)), subsets("v1", "v2")]))
+    release = one(
+        run(
+            mesh(("v1", 5, 0, FAST_MS), ("v2", 5, 0, FAST_MS)),
+            [vs(weighted(v1=50, v2=50)), subsets("v1", "v2")],
+        )
+    )
     assert release.verdict == PROMOTE and release.baseline == "v1"
     assert any(r.startswith("v2 passes: success 100.0 %") for r in release.reasons)
     document = canary_document([release])
     [entry] = document["services"]
     assert list(entry) == ["service", "namespace", "versions", "verdict", "reasons"]
-    assert entry["versions"][1] == {"workload": "reviews-v2", "version": "v2", "share": 0.5, "configured_weight": 0.5,
-                                    "rps": 5.0, "success_ratio": 1.0, "p50_ms": pytest.approx(10, abs=5),
-                                    "p99_ms": pytest.approx(40, abs=10)}
+    assert entry["versions"][1] == {
+        "workload": "reviews-v2",
+        "version": "v2",
+        "share": 0.5,
+        "configured_weight": 0.5,
+        "rps": 5.0,
+        "success_ratio": 1.0,
+        "p50_ms": pytest.approx(10, abs=5),
+        "p99_ms": pytest.approx(40, abs=10),
+    }
     assert [j.deltas.rps for j in release.judgements] == [0.0]
 
 
@@ -91,15 +117,24 @@ def test_split_deviating_by_more_than_five_points_holds_once_enough_requests() -
     config = [vs(weighted(v1=50, v2=50)), subsets("v1", "v2")]
     busy = one(run(mesh(("v1", 7, 0, FAST_MS), ("v2", 3, 0, FAST_MS)), config))  # 600 requests, 70/30
     assert busy.verdict == HOLD
-    assert "split differs from config: v1 gets 70 % of requests, configured 50 % (600 requests in 1m)" in busy.reasons
+    assert (
+        "split differs from config: v1 gets 70 % of requests, configured 50 % (600 requests in 1m)"
+        in busy.reasons
+    )
     assert [v.deviates for v in busy.versions] == [True, True]
     # 54/46 is within 5 points; 70/30 over only 60 requests is not enough to tell
     close = one(run(mesh(("v1", 5.4, 0, FAST_MS), ("v2", 4.6, 0, FAST_MS)), config))
     quiet = one(run(mesh(("v1", 0.7, 0, FAST_MS), ("v2", 0.3, 0, FAST_MS)), config))
     assert close.verdict == PROMOTE and not any(v.deviates for v in close.versions)
     assert not any(v.deviates for v in quiet.versions)
-    assert quiet.verdict == HOLD and ("only 18 requests reached v2 in the last 1m; 50 are needed to judge it "
-                                      "(a longer window gathers more)") in quiet.reasons
+    assert (
+        quiet.verdict == HOLD
+        and (
+            "only 18 requests reached v2 in the last 1m; 50 are needed to judge it "
+            "(a longer window gathers more)"
+        )
+        in quiet.reasons
+    )
 
 
 def test_the_verdict_floor_is_separate_from_the_split_floor() -> None:
@@ -107,44 +142,78 @@ def test_the_verdict_floor_is_separate_from_the_split_floor() -> None:
     config = [vs(weighted(v1=50, v2=50)), subsets("v1", "v2")]
     judged = one(run(mesh(("v1", 1, 0, FAST_MS), ("v2", 1, 0, FAST_MS)), config))  # 60 requests each
     assert judged.verdict == PROMOTE
-    assert any(r.startswith("v2 passes: success 100.0 % ≥ 99.0 %, p99 ") and r.endswith(" over 60 requests in 1m")
-               for r in judged.reasons)
+    assert any(
+        r.startswith("v2 passes: success 100.0 % ≥ 99.0 %, p99 ") and r.endswith(" over 60 requests in 1m")
+        for r in judged.reasons
+    )
     skewed = one(run(mesh(("v1", 1.4, 0, FAST_MS), ("v2", 0.9, 0, FAST_MS)), config))  # 138 requests, 61/39
     assert skewed.verdict == HOLD and "split differs from config" in skewed.reasons[0]
     small = one(run(mesh(("v1", 0.6, 0, FAST_MS), ("v2", 0.9, 0.1, FAST_MS)), config))  # 54 failing 10 %
     assert small.verdict == ROLL_BACK
     stricter = CanaryThresholds(min_requests_for_verdict=200)
-    assert one(run(mesh(("v1", 1, 0, FAST_MS), ("v2", 1, 0, FAST_MS)), config, thresholds=stricter)).verdict == HOLD
+    assert (
+        one(run(mesh(("v1", 1, 0, FAST_MS), ("v2", 1, 0, FAST_MS)), config, thresholds=stricter)).verdict
+        == HOLD
+    )
 
 
 def test_the_verdict_floor_is_read_from_the_config_file(tmp_path) -> None:
     path = tmp_path / "meshwatch.toml"
     path.write_text("[canary]\nmin_requests_for_verdict = 20\n")
     assert resolve({"config": str(path)}, environ={}).canary.min_requests_for_verdict == 20
-    assert SETTINGS.canary.min_requests_for_verdict == 50 and SETTINGS.canary.min_requests_for_deviation == 100
+    assert (
+        SETTINGS.canary.min_requests_for_verdict == 50 and SETTINGS.canary.min_requests_for_deviation == 100
+    )
 
 
-@pytest.mark.parametrize("canary, baseline, verdict, words", [
-    ((0.05, FAST_MS), (0.0, FAST_MS), ROLL_BACK, "v2 success 95.0 % is below 99.0 % (baseline v1: 100.0 %)"),
-    ((0.0, SLOW_MS), (0.0, FAST_MS), ROLL_BACK, "v2 p99 "),
-    ((0.05, FAST_MS), (0.04, FAST_MS), HOLD, "but baseline v1 fails it too"),
-])
+@pytest.mark.parametrize(
+    "canary, baseline, verdict, words",
+    [
+        (
+            (0.05, FAST_MS),
+            (0.0, FAST_MS),
+            ROLL_BACK,
+            "v2 success 95.0 % is below 99.0 % (baseline v1: 100.0 %)",
+        ),
+        ((0.0, SLOW_MS), (0.0, FAST_MS), ROLL_BACK, "v2 p99 "),
+        ((0.05, FAST_MS), (0.04, FAST_MS), HOLD, "but baseline v1 fails it too"),
+    ],
+)
 def test_thresholds_roll_back_only_what_the_baseline_passes(canary, baseline, verdict, words) -> None:
-    release = one(run(mesh(("v1", 5, *baseline), ("v2", 5, *canary)), [vs(weighted(v1=50, v2=50)), subsets("v1", "v2")]))
+    release = one(
+        run(mesh(("v1", 5, *baseline), ("v2", 5, *canary)), [vs(weighted(v1=50, v2=50)), subsets("v1", "v2")])
+    )
     assert release.verdict == verdict
     assert any(words in reason for reason in release.reasons), release.reasons
 
 
 def test_thresholds_come_from_settings() -> None:
     lenient = CanaryThresholds(min_success_ratio=0.9, max_p99_ms=5000)
-    release = one(run(mesh(("v1", 5, 0, FAST_MS), ("v2", 5, 0.05, SLOW_MS)), [vs(weighted(v1=50, v2=50))], thresholds=lenient))
+    release = one(
+        run(
+            mesh(("v1", 5, 0, FAST_MS), ("v2", 5, 0.05, SLOW_MS)),
+            [vs(weighted(v1=50, v2=50))],
+            thresholds=lenient,
+        )
+    )
     assert release.verdict == PROMOTE
 
 
 def with_calls(graph, *calls: tuple[str, str, float, str, str]):
     """Add outbound calls (caller workload, service, rps, response code, flags) to a graph."""
-    requests = [(labels(caller, service, "unknown" if flags == "UH" else f"{service}-v1",
-                        response_code=code, response_flags=flags), rps) for caller, service, rps, code, flags in calls]
+    requests = [
+        (
+            labels(
+                caller,
+                service,
+                "unknown" if flags == "UH" else f"{service}-v1",
+                response_code=code,
+                response_flags=flags,
+            ),
+            rps,
+        )
+        for caller, service, rps, code, flags in calls
+    ]
     extra = build_graph(telemetry(requests=requests, at=AT), SETTINGS)
     graph.add_nodes_from(n for n in extra.nodes(data=True) if n[0] not in graph)
     graph.add_edges_from(extra.edges(data=True))
@@ -154,34 +223,48 @@ def with_calls(graph, *calls: tuple[str, str, float, str, str]):
 def test_a_canary_whose_calls_fail_where_the_baseline_does_not_is_held() -> None:
     """The demo's ejection: v2 answers 100 % (it hides the missing ratings) but its calls to ratings are cut off."""
     config = [vs(weighted(v1=50, v2=50)), subsets("v1", "v2")]
-    graph = with_calls(mesh(("v1", 5, 0, FAST_MS), ("v2", 5, 0, FAST_MS)),
-                       ("reviews-v2", "ratings", 5, "503", "UH"), ("reviews-v1", "details", 5, "200", "-"))
+    graph = with_calls(
+        mesh(("v1", 5, 0, FAST_MS), ("v2", 5, 0, FAST_MS)),
+        ("reviews-v2", "ratings", 5, "503", "UH"),
+        ("reviews-v1", "details", 5, "200", "-"),
+    )
     release = one(run(graph, config))
     assert release.verdict == HOLD
-    assert release.reasons[0] == ("v2's calls to ratings fail 100 % (503 UH: circuit open; ratings cut off by "
-                                  "outlier detection); baseline v1 does not call ratings")
+    assert release.reasons[0] == (
+        "v2's calls to ratings fail 100 % (503 UH: circuit open; ratings cut off by "
+        "outlier detection); baseline v1 does not call ratings"
+    )
     v2 = by_version(release)["v2"]
     assert [(c.service, c.circuit, c.error_ratio) for c in v2.failing_calls] == [("ratings", "open", 1.0)]
     assert by_version(release)["v1"].failing_calls == ()
     # errors above 1 - min_success_ratio hold too, circuit closed; the baseline's figures are quoted
-    flaky = with_calls(mesh(("v1", 5, 0, FAST_MS), ("v2", 5, 0, FAST_MS)),
-                       ("reviews-v2", "ratings", 4.5, "200", "-"), ("reviews-v2", "ratings", 0.5, "500", "-"),
-                       ("reviews-v1", "ratings", 5, "200", "-"))
-    assert one(run(flaky, config)).reasons[0] == ("v2's calls to ratings fail 10 % (500); "
-                                                  "baseline v1's calls to it fail 0 %")
+    flaky = with_calls(
+        mesh(("v1", 5, 0, FAST_MS), ("v2", 5, 0, FAST_MS)),
+        ("reviews-v2", "ratings", 4.5, "200", "-"),
+        ("reviews-v2", "ratings", 0.5, "500", "-"),
+        ("reviews-v1", "ratings", 5, "200", "-"),
+    )
+    assert one(run(flaky, config)).reasons[0] == (
+        "v2's calls to ratings fail 10 % (500); baseline v1's calls to it fail 0 %"
+    )
 
 
 def test_a_dependency_failing_for_the_baseline_too_does_not_hold_the_canary() -> None:
     config = [vs(weighted(v1=50, v2=50)), subsets("v1", "v2")]
-    graph = with_calls(mesh(("v1", 5, 0, FAST_MS), ("v2", 5, 0, FAST_MS)),
-                       ("reviews-v2", "ratings", 5, "503", "UH"), ("reviews-v1", "ratings", 5, "503", "UH"))
+    graph = with_calls(
+        mesh(("v1", 5, 0, FAST_MS), ("v2", 5, 0, FAST_MS)),
+        ("reviews-v2", "ratings", 5, "503", "UH"),
+        ("reviews-v1", "ratings", 5, "503", "UH"),
+    )
     release = one(run(graph, config))
     assert release.verdict == PROMOTE and not any("calls to ratings" in r for r in release.reasons)
     assert [len(v.failing_calls) for v in release.versions] == [1, 1]  # still shown on both rows
 
 
 def test_failing_calls_are_listed_beside_a_small_sample() -> None:
-    graph = with_calls(mesh(("v1", 5, 0, FAST_MS), ("v2", 0.5, 0, FAST_MS)), ("reviews-v2", "ratings", 0.5, "503", "UH"))
+    graph = with_calls(
+        mesh(("v1", 5, 0, FAST_MS), ("v2", 0.5, 0, FAST_MS)), ("reviews-v2", "ratings", 0.5, "503", "UH")
+    )
     release = one(run(graph, [vs(weighted(v1=50, v2=50)), subsets("v1", "v2")]))
     assert release.verdict == HOLD and release.reasons[0].startswith("only 30 requests reached v2")
     assert release.reasons[1].startswith("v2's calls to ratings fail 100 %")
@@ -201,22 +284,46 @@ def test_take_over_then_retirement() -> None:
     config = [vs(weighted(v1=0, v2=100)), subsets("v1", "v2")]
     taken = one(run(mesh(("v1", 0, 0, FAST_MS), ("v2", 4, 0, FAST_MS)), config, past))
     assert taken.baseline == "v1" and taken.verdict == PROMOTE
-    assert [(v.version, v.share, v.configured_weight) for v in taken.versions] == [("v1", 0.0, 0.0), ("v2", 1.0, 1.0)]
+    assert [(v.version, v.share, v.configured_weight) for v in taken.versions] == [
+        ("v1", 0.0, 0.0),
+        ("v2", 1.0, 1.0),
+    ]
     assert "v1 is drained (configured 0 %, no requests): it can be retired" in taken.reasons
-    assert taken.reasons[0] == "rollout complete: v2 serves 100 % of the requests to reviews (configured 100 %)"
+    assert (
+        taken.reasons[0] == "rollout complete: v2 serves 100 % of the requests to reviews (configured 100 %)"
+    )
     assert [(v.version, v.role) for v in taken.versions] == [("v1", "baseline"), ("v2", "serving")]
 
     retired = one(run(mesh(("v2", 4, 0, FAST_MS)), [vs(weighted(v2=100)), subsets("v2")], past))
     versions = by_version(retired)
     assert versions["v1"].state == RETIRED and versions["v1"].workload == "reviews-v1"
     assert canary_document([retired])["services"][0]["versions"][0] == {
-        "workload": "reviews-v1", "version": "v1", "share": None, "configured_weight": None,
-        "rps": None, "success_ratio": None, "p50_ms": None, "p99_ms": None}
-    assert retired.verdict == PROMOTE and retired.baseline == "v1" and by_version(retired)["v2"].role == "serving"
-    assert retired.reasons[0] == "rollout complete: v2 serves 100 % of the requests to reviews (configured 100 %)"
-    assert any(r.startswith("v1 retired: no requests, and no route or subset names it any more (last request ") for r in retired.reasons)
+        "workload": "reviews-v1",
+        "version": "v1",
+        "share": None,
+        "configured_weight": None,
+        "rps": None,
+        "success_ratio": None,
+        "p50_ms": None,
+        "p99_ms": None,
+    }
+    assert (
+        retired.verdict == PROMOTE
+        and retired.baseline == "v1"
+        and by_version(retired)["v2"].role == "serving"
+    )
+    assert (
+        retired.reasons[0]
+        == "rollout complete: v2 serves 100 % of the requests to reviews (configured 100 %)"
+    )
+    assert any(
+        r.startswith("v1 retired: no requests, and no route or subset names it any more (last request ")
+        for r in retired.reasons
+    )
     # callers' sidecars still export flat counters for the deleted v1: an idle edge, same verdict
-    lingering = one(run(mesh(("v1", 0, 0, FAST_MS), ("v2", 4, 0, FAST_MS)), [vs(weighted(v2=100)), subsets("v2")], past))
+    lingering = one(
+        run(mesh(("v1", 0, 0, FAST_MS), ("v2", 4, 0, FAST_MS)), [vs(weighted(v2=100)), subsets("v2")], past)
+    )
     assert canary_document([lingering]) == canary_document([retired])
     assert list(retired.history["version"].unique()) == ["v1", "v2"]
 
@@ -232,7 +339,12 @@ def test_a_failing_canary_with_its_baseline_retired_holds() -> None:
 
 
 def test_a_baseline_alone_at_100_is_not_a_completed_rollout() -> None:
-    release = one(run(mesh(("v1", 5, 0, FAST_MS), ("v2", 0, 0, FAST_MS)), [vs(weighted(v1=100, v2=0)), subsets("v1", "v2")]))
+    release = one(
+        run(
+            mesh(("v1", 5, 0, FAST_MS), ("v2", 0, 0, FAST_MS)),
+            [vs(weighted(v1=100, v2=0)), subsets("v1", "v2")],
+        )
+    )
     assert not any(r.startswith("rollout complete") for r in release.reasons)
     assert [v.role for v in release.versions] == ["baseline", "canary"]
 
@@ -242,11 +354,20 @@ def test_mirror_target_is_shown_as_mirroring_not_as_a_split() -> None:
     shadow = mesh(("v3", 2.5, 0, FAST_MS), service="reviews-shadow")
     graph.add_nodes_from(shadow.nodes(data=True))
     graph.add_edges_from(shadow.edges(data=True))
-    mirror = {**weighted(v1=100), "mirror": {"host": "reviews", "subset": "v3"}, "mirrorPercentage": {"value": 50}}
+    mirror = {
+        **weighted(v1=100),
+        "mirror": {"host": "reviews", "subset": "v3"},
+        "mirrorPercentage": {"value": 50},
+    }
     release = one(run(graph, [vs(mirror), subsets("v1", "v3")]))
     versions = by_version(release)
     assert (versions["v1"].share, versions["v1"].configured_weight) == (1.0, 1.0)
-    assert (versions["v3"].state, versions["v3"].share, versions["v3"].configured_weight, versions["v3"].rps) == (MIRROR, None, 0.0, 2.5)
+    assert (
+        versions["v3"].state,
+        versions["v3"].share,
+        versions["v3"].configured_weight,
+        versions["v3"].rps,
+    ) == (MIRROR, None, 0.0, 2.5)
     assert any(r.startswith("mirroring 50 % of requests to v3") for r in release.reasons)
     assert release.verdict == PROMOTE and release.judgements[0].version == "v3"
 
@@ -257,12 +378,22 @@ def test_mirror_seen_only_by_the_server_side_takes_its_rate_from_history() -> No
     release = one(run(mesh(("v1", 5, 0, FAST_MS)), [vs(mirror), subsets("v1", "v3")], past))
     v3 = by_version(release)["v3"]
     assert (v3.state, v3.share, v3.rps) == (MIRROR, None, 3.0)
-    assert release.verdict == HOLD and "success ratio and p99 of v3 unknown: cannot judge it" in release.reasons
+    assert (
+        release.verdict == HOLD and "success ratio and p99 of v3 unknown: cannot judge it" in release.reasons
+    )
 
 
 def test_content_based_routes_are_shown_as_such_not_compared_as_weights() -> None:
-    jason = {"match": [{"headers": {"end-user": {"exact": "jason"}}}], "route": [{"destination": {"host": "reviews", "subset": "v2"}}]}
-    release = one(run(mesh(("v1", 8, 0, FAST_MS), ("v2", 2, 0, FAST_MS)), [vs(jason, weighted(v1=100)), subsets("v1", "v2")]))
+    jason = {
+        "match": [{"headers": {"end-user": {"exact": "jason"}}}],
+        "route": [{"destination": {"host": "reviews", "subset": "v2"}}],
+    }
+    release = one(
+        run(
+            mesh(("v1", 8, 0, FAST_MS), ("v2", 2, 0, FAST_MS)),
+            [vs(jason, weighted(v1=100)), subsets("v1", "v2")],
+        )
+    )
     assert release.routing.strategy == "content"
     assert 'routed by request content: header end-user exact "jason" -> v2' in release.reasons
     assert not any(v.deviates for v in release.versions) and release.verdict == PROMOTE
@@ -277,10 +408,22 @@ def test_a_route_to_a_version_nobody_serves_is_missing() -> None:
 
 
 def test_subsets_resolve_through_destination_rule_labels() -> None:
-    config = from_manifests([vs(weighted(stable=90, canary=10)),
-                             {"kind": "DestinationRule", "metadata": {"name": "reviews"},
-                              "spec": {"host": "reviews", "subsets": [{"name": "stable", "labels": {"version": "v1"}},
-                                                                       {"name": "canary", "labels": {"version": "v2"}}]}}])
+    config = from_manifests(
+        [
+            vs(weighted(stable=90, canary=10)),
+            {
+                "kind": "DestinationRule",
+                "metadata": {"name": "reviews"},
+                "spec": {
+                    "host": "reviews",
+                    "subsets": [
+                        {"name": "stable", "labels": {"version": "v1"}},
+                        {"name": "canary", "labels": {"version": "v2"}},
+                    ],
+                },
+            },
+        ]
+    )
     assert service_routing(config, "reviews", "default").weights == {"v1": 0.9, "v2": 0.1}
     missing = service_routing(from_manifests([vs(weighted(v1=90, v2=10))]), "reviews", "default")
     assert missing.weights == {"v1": 0.9, "v2": 0.1}
@@ -294,7 +437,9 @@ def test_which_services_appear() -> None:
     graph.add_edges_from(single.edges(data=True))
     assert [r.service for r in run(graph)] == ["reviews"]
     asked = one(run(graph, service="details.default"))
-    assert asked.verdict == NO_DATA and "only one version (v1) of details: no canary to judge" in asked.reasons
+    assert (
+        asked.verdict == NO_DATA and "only one version (v1) of details: no canary to judge" in asked.reasons
+    )
     assert run(graph, service="reviews", namespaces=["prod"]) == []
     # baseline without history: the lowest version label, v2 before v10
     three = one(run(mesh(("v10", 5, 0, FAST_MS), ("v2", 5, 0, FAST_MS))))

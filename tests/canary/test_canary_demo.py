@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 
 from dashboard.app import create_app
+from dashboard.app.config import resolve
 from dashboard.app.refresh import release_view, routing_config
+from dashboard.app.services import Services
 from dashboard.canary.document import canary_document
 from dashboard.canary.verdict import HOLD, PROMOTE
 from dashboard.canary.versions import RETIRED
-from dashboard.app.config import resolve
-from dashboard.app.services import Services
 from queries.simulator import Simulation
 from queries.simulator.story import PHASES, phase_named, phase_start
 from tests.support.frames import MINUTE
@@ -28,7 +28,9 @@ def reviews_at(simulation: Simulation, phase: str, into: float):
     at = simulation.origin + phase_start(phase_named(phase)) + into
     simulation.advance(at)
     assert simulation.phase_name() == phase
-    services = Services(telemetry=simulation.telemetry, istio_objects=simulation.istio_objects, clock=lambda: at)
+    services = Services(
+        telemetry=simulation.telemetry, istio_objects=simulation.istio_objects, clock=lambda: at
+    )
     releases = release_view(simulation.telemetry, routing_config(SETTINGS, services), SETTINGS, at, MINUTE)
     [reviews] = [r for r in releases if r.service == "reviews"]
     return reviews, services
@@ -46,7 +48,9 @@ def test_canary_phase_shows_the_split_next_to_the_configured_weights(simulation:
     assert (v1.configured_weight, v2.configured_weight) == (0.5, 0.5)
     assert v1.share == pytest.approx(0.5, abs=0.15) and v1.share + v2.share == pytest.approx(1.0)
     # the story's 2 requests/s give ~60 per version: enough to judge v2, healthy in this phase
-    assert SETTINGS.canary.min_requests_for_verdict <= v2.rps * 60 < SETTINGS.canary.min_requests_for_deviation
+    assert (
+        SETTINGS.canary.min_requests_for_verdict <= v2.rps * 60 < SETTINGS.canary.min_requests_for_deviation
+    )
     assert reviews.verdict == PROMOTE and reviews.reasons[0].startswith("v2 passes: success 100.0 % ≥ 99.0 %")
 
 
@@ -55,16 +59,24 @@ def test_ejection_holds_v2_for_its_calls_to_ratings(simulation: Simulation) -> N
     v2 = {v.version: v for v in reviews.versions}["v2"]
     assert v2.success_ratio == 1.0  # reviews-v2 answers without stars: the failure is one hop down
     assert reviews.verdict == HOLD
-    assert reviews.reasons[0] == ("v2's calls to ratings fail 100 % (503 UH: circuit open; ratings cut off by "
-                                  "outlier detection); baseline v1 does not call ratings")
+    assert reviews.reasons[0] == (
+        "v2's calls to ratings fail 100 % (503 UH: circuit open; ratings cut off by "
+        "outlier detection); baseline v1 does not call ratings"
+    )
 
 
 def test_take_over_shows_v2_at_100_and_v1_drained(simulation: Simulation) -> None:
     reviews, _ = reviews_at(simulation, "takeover", 100)
-    assert [(v.version, v.share, v.configured_weight) for v in reviews.versions] == [("v1", 0.0, 0.0), ("v2", 1.0, 1.0)]
+    assert [(v.version, v.share, v.configured_weight) for v in reviews.versions] == [
+        ("v1", 0.0, 0.0),
+        ("v2", 1.0, 1.0),
+    ]
     assert reviews.verdict == PROMOTE
     assert "v1 is drained (configured 0 %, no requests): it can be retired" in reviews.reasons
-    assert reviews.reasons[0] == "rollout complete: v2 serves 100 % of the requests to reviews (configured 100 %)"
+    assert (
+        reviews.reasons[0]
+        == "rollout complete: v2 serves 100 % of the requests to reviews (configured 100 %)"
+    )
 
 
 def test_retired_shows_v1_retired_and_the_api_says_the_same(simulation: Simulation) -> None:
@@ -73,7 +85,10 @@ def test_retired_shows_v1_retired_and_the_api_says_the_same(simulation: Simulati
     assert v1.state == RETIRED and (v1.share, v1.configured_weight, v1.rps) == (None, None, None)
     assert (v2.share, v2.configured_weight) == (1.0, 1.0) and reviews.verdict == PROMOTE
     assert any(r.startswith("v1 retired") for r in reviews.reasons)
-    assert reviews.reasons[0] == "rollout complete: v2 serves 100 % of the requests to reviews (configured 100 %)"
+    assert (
+        reviews.reasons[0]
+        == "rollout complete: v2 serves 100 % of the requests to reviews (configured 100 %)"
+    )
     assert [v.role for v in reviews.versions] == ["baseline", "serving"]
     served = create_app(SETTINGS, services).server.test_client().get("/api/canary?service=reviews")
     assert served.status_code == 200 and served.get_json() == canary_document([reviews])

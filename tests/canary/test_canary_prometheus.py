@@ -5,26 +5,32 @@ from __future__ import annotations
 
 import json
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
 from dashboard.app import create_app
+from dashboard.app.cli import main
+from dashboard.app.config import resolve
 from dashboard.app.refresh import release_view
+from dashboard.app.services import Services
 from dashboard.canary.document import canary_document
 from dashboard.canary.observation import HISTORY_SECONDS, HISTORY_STEP_SECONDS
 from dashboard.canary.verdict import PROMOTE
 from dashboard.canary.versions import RETIRED
-from dashboard.app.cli import main
-from dashboard.app.config import resolve
-from dashboard.app.services import Services
+from queries.errors import SourceError
 from queries.istio.load import load_directory
 from queries.prometheus import PrometheusSource
-from queries.errors import SourceError
-from tests.support.frames import labels
-from tests.support.frames import MINUTE
-from tests.support.prometheus import END, Histogram, PrometheusServer, openmetrics, sample_times, start_prometheus
+from tests.support.frames import MINUTE, labels
+from tests.support.prometheus import (
+    END,
+    Histogram,
+    PrometheusServer,
+    openmetrics,
+    sample_times,
+    start_prometheus,
+)
 
 pytestmark = pytest.mark.prometheus
 
@@ -59,21 +65,41 @@ def rollout_openmetrics() -> str:
         for version, rate in (("v1", v1_rate), ("v2", v2_rate)):
             series = labels("productpage-v1", "reviews", f"reviews-{version}", reporter=reporter)
             lines += counter_lines(series, rate, times, RETIRED_AT if version == "v1" else END)
-    latency_labels = lambda callee: {k: v for k, v in labels("productpage-v1", "reviews", callee).items()  # noqa: E731
-                                     if k in ("reporter", "source_workload", "source_workload_namespace",
-                                              "destination_service_name", "destination_service_namespace",
-                                              "destination_workload", "destination_workload_namespace")}
-    histograms = openmetrics([
-        Histogram("istio_request_duration_milliseconds", latency_labels("reviews-v1"), 2.0, [8, 20, 40, 90]),
-        Histogram("istio_request_duration_milliseconds", latency_labels("reviews-v2"), 2.0, [8, 20, 40, 90]),
-    ], end=END, span=SPAN, step=STEP)
+    latency_labels = lambda callee: {
+        k: v
+        for k, v in labels("productpage-v1", "reviews", callee).items()  # noqa: E731
+        if k
+        in (
+            "reporter",
+            "source_workload",
+            "source_workload_namespace",
+            "destination_service_name",
+            "destination_service_namespace",
+            "destination_workload",
+            "destination_workload_namespace",
+        )
+    }
+    histograms = openmetrics(
+        [
+            Histogram(
+                "istio_request_duration_milliseconds", latency_labels("reviews-v1"), 2.0, [8, 20, 40, 90]
+            ),
+            Histogram(
+                "istio_request_duration_milliseconds", latency_labels("reviews-v2"), 2.0, [8, 20, 40, 90]
+            ),
+        ],
+        end=END,
+        span=SPAN,
+        step=STEP,
+    )
     return "\n".join(lines) + "\n" + histograms
 
 
 def istio_dir(root: Path, v1: int, v2: int) -> str:
     directory = root / f"istio-{v1}-{v2}"
     directory.mkdir()
-    (directory / "reviews.yaml").write_text(textwrap.dedent(f"""\
+    (directory / "reviews.yaml").write_text(
+        textwrap.dedent(f"""\
         apiVersion: networking.istio.io/v1
         kind: VirtualService
         metadata: {{name: reviews, namespace: default}}
@@ -90,20 +116,27 @@ def istio_dir(root: Path, v1: int, v2: int) -> str:
         spec:
           host: reviews
           subsets: [{{name: v1, labels: {{version: v1}}}}, {{name: v2, labels: {{version: v2}}}}]
-        """))
+        """)
+    )
     return str(directory)
 
 
 @pytest.fixture(scope="module")
 def prometheus(tmp_path_factory) -> Iterator[PrometheusServer]:
-    with start_prometheus(tmp_path_factory.mktemp("canary-prometheus"), openmetrics_text=rollout_openmetrics()) as server:
+    with start_prometheus(
+        tmp_path_factory.mktemp("canary-prometheus"), openmetrics_text=rollout_openmetrics()
+    ) as server:
         yield server
 
 
 def test_range_query_shows_the_rollout_steps(prometheus: PrometheusServer) -> None:
-    history = PrometheusSource(prometheus.url).version_traffic(END - HISTORY_SECONDS, END, HISTORY_STEP_SECONDS, MINUTE)
+    history = PrometheusSource(prometheus.url).version_traffic(
+        END - HISTORY_SECONDS, END, HISTORY_STEP_SECONDS, MINUTE
+    )
     assert set(history["destination_workload"]) == {"reviews-v1", "reviews-v2"}
-    by_time = history.pivot_table(index="time", columns="destination_canonical_revision", values="rps", aggfunc="sum").fillna(0)
+    by_time = history.pivot_table(
+        index="time", columns="destination_canonical_revision", values="rps", aggfunc="sum"
+    ).fillna(0)
     for t, expect_v1, expect_v2 in ((END - 3000, 4.0, 0.0), (END - 1800, 2.0, 2.0), (END - 300, 0.0, 4.0)):
         row = by_time.loc[t] if t in by_time.index else None
         assert row is not None, f"no sample at {t}"
@@ -113,23 +146,43 @@ def test_range_query_shows_the_rollout_steps(prometheus: PrometheusServer) -> No
 
 def test_fifty_fifty_phase_matches_the_config(prometheus: PrometheusServer, tmp_path: Path) -> None:
     settings = resolve({}, environ={})
-    [release] = release_view(PrometheusSource(prometheus.url), load_directory(istio_dir(tmp_path, 50, 50)),
-                             settings, at=END - 1800, window=MINUTE)
+    [release] = release_view(
+        PrometheusSource(prometheus.url),
+        load_directory(istio_dir(tmp_path, 50, 50)),
+        settings,
+        at=END - 1800,
+        window=MINUTE,
+    )
     assert [(v.version, v.share, v.configured_weight) for v in release.versions] == [
-        ("v1", pytest.approx(0.5, abs=0.02), 0.5), ("v2", pytest.approx(0.5, abs=0.02), 0.5)]
+        ("v1", pytest.approx(0.5, abs=0.02), 0.5),
+        ("v2", pytest.approx(0.5, abs=0.02), 0.5),
+    ]
     assert release.baseline == "v1" and release.verdict == PROMOTE
     assert release.versions[1].p99_ms == pytest.approx(90, abs=15)
 
 
-def test_after_retirement_cli_and_api_print_the_same_document(prometheus: PrometheusServer, tmp_path: Path, capsys) -> None:
+def test_after_retirement_cli_and_api_print_the_same_document(
+    prometheus: PrometheusServer, tmp_path: Path, capsys
+) -> None:
     directory = istio_dir(tmp_path, 0, 100)
-    assert main(["canary", "--prometheus", prometheus.url, "--istio-config", directory, "--at", f"{END:.0f}"]) == 0
+    assert (
+        main(["canary", "--prometheus", prometheus.url, "--istio-config", directory, "--at", f"{END:.0f}"])
+        == 0
+    )
     printed = json.loads(capsys.readouterr().out)
     [service] = printed["services"]
     assert service["verdict"] == PROMOTE
     v1, v2 = service["versions"]
-    assert v1 == {"workload": "reviews-v1", "version": "v1", "share": None, "configured_weight": None, "rps": None,
-                  "success_ratio": None, "p50_ms": None, "p99_ms": None}
+    assert v1 == {
+        "workload": "reviews-v1",
+        "version": "v1",
+        "share": None,
+        "configured_weight": None,
+        "rps": None,
+        "success_ratio": None,
+        "p50_ms": None,
+        "p99_ms": None,
+    }
     assert (v2["share"], v2["configured_weight"], v2["success_ratio"]) == (1.0, 1.0, 1.0)
     assert v2["rps"] == pytest.approx(4.0, rel=0.05)
     assert any(r.startswith("v1 retired") for r in service["reasons"])
@@ -142,12 +195,22 @@ def test_after_retirement_cli_and_api_print_the_same_document(prometheus: Promet
     assert canary_document(direct) == printed and direct[0].versions[0].state == RETIRED
 
 
-def test_cli_reports_bad_istio_config_and_unknown_service(prometheus: PrometheusServer, tmp_path: Path, capsys) -> None:
+def test_cli_reports_bad_istio_config_and_unknown_service(
+    prometheus: PrometheusServer, tmp_path: Path, capsys
+) -> None:
     broken = tmp_path / "broken"
     broken.mkdir()
-    (broken / "reviews-vs.yaml").write_text("kind: VirtualService\nmetadata: {name: reviews}\nspec:\n  http:\n  - route:\n    - destination: {host: reviews}\n      weight: half\n")
-    assert main(["canary", "--prometheus", prometheus.url, "--istio-config", str(broken), "--at", f"{END:.0f}"]) == 2
-    assert capsys.readouterr().err.strip() == f"meshwatch: {broken}/reviews-vs.yaml: spec.http[0].route[0].weight: expected an integer"
+    (broken / "reviews-vs.yaml").write_text(
+        "kind: VirtualService\nmetadata: {name: reviews}\nspec:\n  http:\n  - route:\n    - destination: {host: reviews}\n      weight: half\n"
+    )
+    assert (
+        main(["canary", "--prometheus", prometheus.url, "--istio-config", str(broken), "--at", f"{END:.0f}"])
+        == 2
+    )
+    assert (
+        capsys.readouterr().err.strip()
+        == f"meshwatch: {broken}/reviews-vs.yaml: spec.http[0].route[0].weight: expected an integer"
+    )
     assert main(["canary", "--prometheus", prometheus.url, "--service", "nosuch", "--at", f"{END:.0f}"]) == 0
     captured = capsys.readouterr()
     assert json.loads(captured.out) == {"services": []} and "nosuch" in captured.err
@@ -155,8 +218,14 @@ def test_cli_reports_bad_istio_config_and_unknown_service(prometheus: Prometheus
 
 def test_range_query_filters_namespaces_and_reports_failures(prometheus: PrometheusServer) -> None:
     empty = PrometheusSource(prometheus.url).version_traffic(END - 600, END, 30, MINUTE, ["prod"])
-    assert empty.empty and list(empty.columns) == ["time", "destination_service_name", "destination_service_namespace",
-                                                   "destination_workload", "destination_canonical_revision", "rps"]
+    assert empty.empty and list(empty.columns) == [
+        "time",
+        "destination_service_name",
+        "destination_service_namespace",
+        "destination_workload",
+        "destination_canonical_revision",
+        "rps",
+    ]
     with pytest.raises(SourceError, match=r"refused the query: HTTP 400"):
         PrometheusSource(prometheus.url).version_traffic(END, END - 600, 30, MINUTE)  # end before start
     with pytest.raises(SourceError, match=r"^cannot reach Prometheus at http://127\.0\.0\.1:1"):

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dashboard.app.config import resolve
-from dashboard.mesh.snapshot import snapshot_document
+from dashboard.app.pages.topology import traces_link, track_open_circuits
 from dashboard.mesh.build import build_graph
-from dashboard.app.pages.topology import track_open_circuits, traces_link
+from dashboard.mesh.snapshot import snapshot_document
 from dashboard.mesh.trace_path import edges_on_trace
 from layouts.topology import graph as view
 from tests.support.frames import labels, telemetry
@@ -18,10 +18,15 @@ def bookinfo_document() -> dict:
 
 def test_layers_read_left_to_right_along_the_calls():
     document = bookinfo_document()
-    x = {node_id: position[0] for node_id, position in view.place(document["nodes"], document["edges"], {}).items()}
+    x = {
+        node_id: position[0]
+        for node_id, position in view.place(document["nodes"], document["edges"], {}).items()
+    }
     assert x["workload:istio-system:istio-ingressgateway"] < x["service:default:productpage"]
     assert x["service:default:productpage"] < x["workload:default:productpage-v1"]
-    assert x["workload:default:productpage-v1"] < x["service:default:reviews"] < x["workload:default:reviews-v2"]
+    assert (
+        x["workload:default:productpage-v1"] < x["service:default:reviews"] < x["workload:default:reviews-v2"]
+    )
     assert x["workload:default:reviews-v2"] < x["service:default:ratings"] < x["workload:default:ratings-v1"]
     # A caller nobody calls sits just before what it calls, not at the far left.
     assert x["workload:default:reviews-v3"] == x["workload:default:reviews-v2"]
@@ -85,10 +90,12 @@ def test_open_circuits_remember_when_they_opened():
 
 def test_a_trace_path_marks_the_edges_it_went_along():
     document = bookinfo_document()
-    hops = [("istio-ingressgateway.istio-system", None, "productpage.default", "v1", False),
-            ("productpage.default", "v1", "reviews.default", "v2", False),
-            # refused by reviews-v2's sidecar: ratings never saw it, so no version
-            ("reviews.default", "v2", "ratings.default", None, True)]
+    hops = [
+        ("istio-ingressgateway.istio-system", None, "productpage.default", "v1", False),
+        ("productpage.default", "v1", "reviews.default", "v2", False),
+        # refused by reviews-v2's sidecar: ratings never saw it, so no version
+        ("reviews.default", "v2", "ratings.default", None, True),
+    ]
     on_path = edges_on_trace(document, hops)
     assert on_path == {
         "workload:istio-system:istio-ingressgateway->service:default:productpage": "ok",
@@ -98,8 +105,11 @@ def test_a_trace_path_marks_the_edges_it_went_along():
         "workload:default:reviews-v2->service:default:ratings": "error",
     }
     positions = view.place(document["nodes"], document["edges"], {})
-    marked = {el["data"]["id"]: el["data"]["on_trace"] for el in view.elements(document, positions, True, trace_hops=hops)
-              if "on_trace" in el["data"]}
+    marked = {
+        el["data"]["id"]: el["data"]["on_trace"]
+        for el in view.elements(document, positions, True, trace_hops=hops)
+        if "on_trace" in el["data"]
+    }
     assert marked == on_path
 
 
@@ -114,7 +124,10 @@ def test_traces_are_found_by_the_canonical_service_not_the_kubernetes_name():
     assert traces_link(data["service:default:reviews-svc"]) == "/traces?service=reviews.default"
     assert traces_link(data["workload:default:frontend-v1"]) == "/traces?service=frontend.default"
     hops = [("frontend.default", "v1", "reviews.default", "v2", False)]
-    assert set(edges_on_trace(document, hops)) == {edge["id"], "service:default:reviews-svc->workload:default:reviews-v2"}
+    assert set(edges_on_trace(document, hops)) == {
+        edge["id"],
+        "service:default:reviews-svc->workload:default:reviews-v2",
+    }
 
 
 def test_elements_carry_compact_numbers_but_exact_times():

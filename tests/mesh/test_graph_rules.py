@@ -9,17 +9,28 @@ import math
 import networkx as nx
 import pytest
 
-from dashboard.mesh.circuit import CLOSED, OPEN, TRIPPING, ClusterState, EdgeRejections, circuit_state
 from dashboard.app.config import resolve
-from dashboard.mesh.circuit import CircuitThresholds
-from queries.errors import ConfigError
+from dashboard.mesh.build import build_graph
+from dashboard.mesh.circuit import (
+    CLOSED,
+    OPEN,
+    TRIPPING,
+    CircuitThresholds,
+    ClusterState,
+    EdgeRejections,
+    circuit_state,
+)
 from dashboard.mesh.graph import Node, add_edge, add_node, filter_namespaces
 from dashboard.mesh.histogram import histogram_quantile
-from dashboard.mesh.build import build_graph
+from queries.errors import ConfigError
 from tests.support.frames import labels, latency_rows, telemetry
 
 DEFAULTS = resolve({}, environ={})
-CALLER, SERVICE, CALLEE = "workload:default:productpage-v1", "service:default:reviews", "workload:default:reviews-v1"
+CALLER, SERVICE, CALLEE = (
+    "workload:default:productpage-v1",
+    "service:default:reviews",
+    "workload:default:reviews-v1",
+)
 
 
 def graph_of(requests=(), latency=(), tcp=(), stats=(), settings=DEFAULTS) -> nx.DiGraph:
@@ -46,23 +57,26 @@ E500, E404, NO_RESPONSE = {"response_code": "500"}, {"response_code": "404"}, {"
 GRPC_UNAVAILABLE = {"request_protocol": "grpc", "grpc_response_status": "14"}
 
 
-@pytest.mark.parametrize(("rows", "expected"), [
-    (outcomes(10), "healthy"),
-    (outcomes(999, e=(E500, 1)), "degraded"),  # any 5xx
-    (outcomes(91, e=(E500, 9)), "degraded"),
-    (outcomes(9, e=(E500, 1)), "failing"),  # 10 % exactly
-    (outcomes(91, e=(E404, 9)), "healthy"),
-    (outcomes(9, e=(E404, 1)), "degraded"),  # 10 % 4xx
-    (outcomes(801, e=(E404, 199)), "degraded"),
-    (outcomes(4, e=(E404, 1)), "failing"),  # 20 % 4xx
-    (outcomes(91, e=(GRPC_UNAVAILABLE, 9)), "healthy"),
-    (outcomes(9, e=(GRPC_UNAVAILABLE, 1)), "failing"),  # 10 % gRPC 1-16
-    (outcomes(9, e=({"request_protocol": "grpc", "grpc_response_status": "16"}, 1)), "failing"),
-    (outcomes(9, e=({"request_protocol": "grpc", "grpc_response_status": "0"}, 1)), "healthy"),
-    (outcomes(91, e=(NO_RESPONSE, 9)), "healthy"),
-    (outcomes(9, e=(NO_RESPONSE, 1)), "failing"),  # 10 % without a response
-    (outcomes(0), "idle"),
-])
+@pytest.mark.parametrize(
+    ("rows", "expected"),
+    [
+        (outcomes(10), "healthy"),
+        (outcomes(999, e=(E500, 1)), "degraded"),  # any 5xx
+        (outcomes(91, e=(E500, 9)), "degraded"),
+        (outcomes(9, e=(E500, 1)), "failing"),  # 10 % exactly
+        (outcomes(91, e=(E404, 9)), "healthy"),
+        (outcomes(9, e=(E404, 1)), "degraded"),  # 10 % 4xx
+        (outcomes(801, e=(E404, 199)), "degraded"),
+        (outcomes(4, e=(E404, 1)), "failing"),  # 20 % 4xx
+        (outcomes(91, e=(GRPC_UNAVAILABLE, 9)), "healthy"),
+        (outcomes(9, e=(GRPC_UNAVAILABLE, 1)), "failing"),  # 10 % gRPC 1-16
+        (outcomes(9, e=({"request_protocol": "grpc", "grpc_response_status": "16"}, 1)), "failing"),
+        (outcomes(9, e=({"request_protocol": "grpc", "grpc_response_status": "0"}, 1)), "healthy"),
+        (outcomes(91, e=(NO_RESPONSE, 9)), "healthy"),
+        (outcomes(9, e=(NO_RESPONSE, 1)), "failing"),  # 10 % without a response
+        (outcomes(0), "idle"),
+    ],
+)
 def test_health_thresholds_at_each_boundary(rows, expected):
     assert health_of(rows) == expected
 
@@ -73,8 +87,11 @@ def test_error_ratio_codes_and_protocol():
     assert found.error_ratio == pytest.approx(0.1)  # 4xx are the client's errors, not the edge's
     assert found.codes == pytest.approx({"200": 8, "500": 1, "404": 1})
     assert found.protocol == "http"
-    grpc = edge(graph_of(outcomes(1, g=({"request_protocol": "grpc", "grpc_response_status": "0"}, 5))),
-                CALLER, SERVICE)
+    grpc = edge(
+        graph_of(outcomes(1, g=({"request_protocol": "grpc", "grpc_response_status": "0"}, 5))),
+        CALLER,
+        SERVICE,
+    )
     assert grpc.protocol == "grpc"
 
 
@@ -105,29 +122,36 @@ def test_config_file_overrides_health_thresholds(tmp_path):
 def test_config_file_from_the_environment_overrides_circuit(tmp_path):
     config = write_config(tmp_path, "[circuit]\nopen_uh_ratio = 0.9\n")
     settings = resolve({}, environ={"MESHWATCH_CONFIG": config})
-    rows = [(labels("productpage-v1", "reviews", response_code="503", response_flags="UH"), 8),
-            (labels("productpage-v1", "reviews", "reviews-v1"), 2)]
+    rows = [
+        (labels("productpage-v1", "reviews", response_code="503", response_flags="UH"), 8),
+        (labels("productpage-v1", "reviews", "reviews-v1"), 2),
+    ]
     assert edge(graph_of(rows), CALLER, SERVICE).circuit == OPEN
     assert edge(graph_of(rows, settings=settings), CALLER, SERVICE).circuit == CLOSED
 
 
-@pytest.mark.parametrize(("text", "fragment"), [
-    ("[health]\nhttp_5xx_failng = 0.5\n", "unknown key [health] http_5xx_failng"),
-    ("[health]\nhttp_5xx_failing = 'lots'\n", "must be numbers"),
-    ("[health\n", "not valid TOML"),
-])
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("[health]\nhttp_5xx_failng = 0.5\n", "unknown key [health] http_5xx_failng"),
+        ("[health]\nhttp_5xx_failing = 'lots'\n", "must be numbers"),
+        ("[health\n", "not valid TOML"),
+    ],
+)
 def test_bad_threshold_config_is_refused(tmp_path, text, fragment):
     with pytest.raises(ConfigError, match=fragment.replace("[", r"\[")):
         resolve({"config": write_config(tmp_path, text)}, environ={})
 
 
 def test_node_health_is_the_worst_inbound_edge():
-    graph = graph_of([
-        (labels("productpage-v1", "reviews", "reviews-v1"), 10),
-        (labels("reviews-v2", "reviews", "reviews-v1", response_code="500"), 1),
-        (labels("reviews-v2", "reviews", "reviews-v1"), 1),
-        (labels("ratings-v1", "mongodb", "mongodb-v1"), 0),
-    ])
+    graph = graph_of(
+        [
+            (labels("productpage-v1", "reviews", "reviews-v1"), 10),
+            (labels("reviews-v2", "reviews", "reviews-v1", response_code="500"), 1),
+            (labels("reviews-v2", "reviews", "reviews-v1"), 1),
+            (labels("ratings-v1", "mongodb", "mongodb-v1"), 0),
+        ]
+    )
     node = lambda node_id: graph.nodes[node_id]["node"]  # noqa: E731
     assert edge(graph, "workload:default:reviews-v2", SERVICE).health == "failing"
     assert node(SERVICE).health == "failing"
@@ -137,10 +161,12 @@ def test_node_health_is_the_worst_inbound_edge():
 
 
 def test_local_rejections_stay_on_the_callers_edge():
-    graph = graph_of([
-        (labels("reviews-v2", "ratings", "ratings-v1"), 8),
-        (labels("reviews-v2", "ratings", response_code="503", response_flags="UO,URX"), 2),
-    ])
+    graph = graph_of(
+        [
+            (labels("reviews-v2", "ratings", "ratings-v1"), 8),
+            (labels("reviews-v2", "ratings", response_code="503", response_flags="UO,URX"), 2),
+        ]
+    )
     caller = edge(graph, "workload:default:reviews-v2", "service:default:ratings")
     delivered = edge(graph, "service:default:ratings", "workload:default:ratings-v1")
     assert caller.flags == pytest.approx({"UO": 2, "URX": 2})
@@ -149,60 +175,97 @@ def test_local_rejections_stay_on_the_callers_edge():
     assert "workload:default:unknown" not in graph and "unknown" not in graph
 
 
-@pytest.mark.parametrize(("rps", "flags", "thresholds", "expected"), [
-    (10, {"UH": 5}, CircuitThresholds(), OPEN),  # 50 % exactly
-    (10, {"UH": 4.9}, CircuitThresholds(), CLOSED),
-    (10, {"UH": 5}, CircuitThresholds(open_uh_ratio=0.6), CLOSED),
-    (10, {"UO": 0.01}, CircuitThresholds(), TRIPPING),
-    (10, {"URX": 1}, CircuitThresholds(), TRIPPING),
-    (10, {"UH": 6, "UO": 1}, CircuitThresholds(), OPEN),
-    (10, {"UF": 5, "UT": 5}, CircuitThresholds(), CLOSED),
-    (0, {"UH": 0}, CircuitThresholds(), CLOSED),
-    (0, {}, CircuitThresholds(), CLOSED),
-])
+@pytest.mark.parametrize(
+    ("rps", "flags", "thresholds", "expected"),
+    [
+        (10, {"UH": 5}, CircuitThresholds(), OPEN),  # 50 % exactly
+        (10, {"UH": 4.9}, CircuitThresholds(), CLOSED),
+        (10, {"UH": 5}, CircuitThresholds(open_uh_ratio=0.6), CLOSED),
+        (10, {"UO": 0.01}, CircuitThresholds(), TRIPPING),
+        (10, {"URX": 1}, CircuitThresholds(), TRIPPING),
+        (10, {"UH": 6, "UO": 1}, CircuitThresholds(), OPEN),
+        (10, {"UF": 5, "UT": 5}, CircuitThresholds(), CLOSED),
+        (0, {"UH": 0}, CircuitThresholds(), CLOSED),
+        (0, {}, CircuitThresholds(), CLOSED),
+    ],
+)
 def test_circuit_from_response_flags(rps, flags, thresholds, expected):
     assert circuit_state(EdgeRejections(rps=rps, flags=flags), thresholds) == expected
 
 
-@pytest.mark.parametrize(("clusters", "expected"), [
-    ((ClusterState(membership_total=2, membership_healthy=0),), OPEN),
-    ((ClusterState(membership_total=3, ejections_active=3),), OPEN),
-    ((ClusterState(membership_total=3, membership_healthy=1, ejections_active=2),), CLOSED),
-    # one subset cut off, another still serving: not open
-    ((ClusterState(membership_total=1, membership_healthy=0), ClusterState(membership_total=1, membership_healthy=1)),
-     CLOSED),
-    # a subset without members says nothing about the others
-    ((ClusterState(membership_total=0, membership_healthy=0), ClusterState(membership_total=2, ejections_active=2)),
-     OPEN),
-    ((ClusterState(membership_total=0, membership_healthy=0),), CLOSED),
-    ((ClusterState(membership_total=2, membership_healthy=2, overflow_increase=3),), TRIPPING),
-    ((ClusterState(overflow_increase=1),), TRIPPING),
-    ((ClusterState(membership_total=2, membership_healthy=2),), CLOSED),
-    # Istio's plain cluster stays healthy and unused once subsets carry the traffic.
-    ((ClusterState(subset="", membership_total=1, membership_healthy=1),
-      ClusterState(subset="v1", membership_total=1, membership_healthy=0)), OPEN),
-    ((ClusterState(subset="", membership_total=3, membership_healthy=3),
-      ClusterState(subset="v1", membership_total=1, membership_healthy=0),
-      ClusterState(subset="v2", membership_total=2, membership_healthy=2)), CLOSED),
-])
+@pytest.mark.parametrize(
+    ("clusters", "expected"),
+    [
+        ((ClusterState(membership_total=2, membership_healthy=0),), OPEN),
+        ((ClusterState(membership_total=3, ejections_active=3),), OPEN),
+        ((ClusterState(membership_total=3, membership_healthy=1, ejections_active=2),), CLOSED),
+        # one subset cut off, another still serving: not open
+        (
+            (
+                ClusterState(membership_total=1, membership_healthy=0),
+                ClusterState(membership_total=1, membership_healthy=1),
+            ),
+            CLOSED,
+        ),
+        # a subset without members says nothing about the others
+        (
+            (
+                ClusterState(membership_total=0, membership_healthy=0),
+                ClusterState(membership_total=2, ejections_active=2),
+            ),
+            OPEN,
+        ),
+        ((ClusterState(membership_total=0, membership_healthy=0),), CLOSED),
+        ((ClusterState(membership_total=2, membership_healthy=2, overflow_increase=3),), TRIPPING),
+        ((ClusterState(overflow_increase=1),), TRIPPING),
+        ((ClusterState(membership_total=2, membership_healthy=2),), CLOSED),
+        # Istio's plain cluster stays healthy and unused once subsets carry the traffic.
+        (
+            (
+                ClusterState(subset="", membership_total=1, membership_healthy=1),
+                ClusterState(subset="v1", membership_total=1, membership_healthy=0),
+            ),
+            OPEN,
+        ),
+        (
+            (
+                ClusterState(subset="", membership_total=3, membership_healthy=3),
+                ClusterState(subset="v1", membership_total=1, membership_healthy=0),
+                ClusterState(subset="v2", membership_total=2, membership_healthy=2),
+            ),
+            CLOSED,
+        ),
+    ],
+)
 def test_circuit_from_envoy_cluster_stats(clusters, expected):
     assert circuit_state(EdgeRejections(rps=5, clusters=clusters), CircuitThresholds()) == expected
 
 
 def stat_rows(caller_app: str, caller_version: str, service: str, subset: str, **values: float) -> list:
-    key = {"source_workload_namespace": "default", "source_canonical_service": caller_app,
-           "source_canonical_revision": caller_version, "destination_service_name": service,
-           "destination_service_namespace": "default", "subset": subset}
+    key = {
+        "source_workload_namespace": "default",
+        "source_canonical_service": caller_app,
+        "source_canonical_revision": caller_version,
+        "destination_service_name": service,
+        "destination_service_namespace": "default",
+        "subset": subset,
+    }
     return [({**key, "stat": stat}, value) for stat, value in values.items()]
 
 
 def test_envoy_stats_reach_the_callers_edge_only():
     graph = graph_of(
-        requests=[(labels("reviews-v2", "ratings", "ratings-v1"), 3), (labels("reviews-v3", "ratings", "ratings-v1"), 3),
-                  (labels("reviews-v2", "details", "details-v1"), 3)],
-        stats=[*stat_rows("reviews", "v2", "ratings", "v1", membership_total=1, membership_healthy=0),
-               *stat_rows("reviews", "v3", "ratings", "v1", membership_total=1, membership_healthy=1,
-                          pending_overflow=4)],
+        requests=[
+            (labels("reviews-v2", "ratings", "ratings-v1"), 3),
+            (labels("reviews-v3", "ratings", "ratings-v1"), 3),
+            (labels("reviews-v2", "details", "details-v1"), 3),
+        ],
+        stats=[
+            *stat_rows("reviews", "v2", "ratings", "v1", membership_total=1, membership_healthy=0),
+            *stat_rows(
+                "reviews", "v3", "ratings", "v1", membership_total=1, membership_healthy=1, pending_overflow=4
+            ),
+        ],
     )
     assert edge(graph, "workload:default:reviews-v2", "service:default:ratings").circuit == OPEN
     assert edge(graph, "workload:default:reviews-v3", "service:default:ratings").circuit == TRIPPING
@@ -210,18 +273,21 @@ def test_envoy_stats_reach_the_callers_edge_only():
     assert edge(graph, "service:default:ratings", "workload:default:ratings-v1").circuit == CLOSED
 
 
-@pytest.mark.parametrize(("q", "buckets", "expected"), [
-    (0.5, [(1, 0), (2, 10), (math.inf, 10)], 1.5),
-    (0.25, [(1, 0), (2, 10), (math.inf, 10)], 1.25),
-    (0.5, [(10, 10), (math.inf, 10)], 5.0),  # the first bucket starts at 0
-    (0.9, [(1, 5), (math.inf, 10)], 1.0),  # rank in +Inf: the highest finite bound
-    (0.5, [(1, 5), (2, 3), (math.inf, 10)], 1.0),  # counts made monotonic
-    (0.5, [(2, 10), (1, 0), (math.inf, 10)], 1.5),  # any order
-    (0.5, [(-1, 2), (math.inf, 4)], -1.0),
-    (0.5, [(1, 0), (math.inf, 0)], None),  # nothing observed
-    (0.5, [(1, 3), (2, 4)], None),  # no +Inf bucket
-    (0.5, [(math.inf, 4)], None),
-])
+@pytest.mark.parametrize(
+    ("q", "buckets", "expected"),
+    [
+        (0.5, [(1, 0), (2, 10), (math.inf, 10)], 1.5),
+        (0.25, [(1, 0), (2, 10), (math.inf, 10)], 1.25),
+        (0.5, [(10, 10), (math.inf, 10)], 5.0),  # the first bucket starts at 0
+        (0.9, [(1, 5), (math.inf, 10)], 1.0),  # rank in +Inf: the highest finite bound
+        (0.5, [(1, 5), (2, 3), (math.inf, 10)], 1.0),  # counts made monotonic
+        (0.5, [(2, 10), (1, 0), (math.inf, 10)], 1.5),  # any order
+        (0.5, [(-1, 2), (math.inf, 4)], -1.0),
+        (0.5, [(1, 0), (math.inf, 0)], None),  # nothing observed
+        (0.5, [(1, 3), (2, 4)], None),  # no +Inf bucket
+        (0.5, [(math.inf, 4)], None),
+    ],
+)
 def test_histogram_quantile_like_prometheus(q, buckets, expected):
     found = histogram_quantile(q, buckets)
     assert found == (pytest.approx(expected) if expected is not None else None)
@@ -251,11 +317,16 @@ def test_edges_without_histograms_have_no_quantiles():
 
 def test_share_is_the_canary_split_of_delivered_traffic():
     graph = graph_of(
-        requests=[(labels("productpage-v1", "reviews", "reviews-v1"), 3),
-                  (labels("productpage-v1", "reviews", "reviews-v2"), 1),
-                  (labels("productpage-v1", "reviews", response_code="503", response_flags="UO"), 6),
-                  (labels("productpage-v1", "ratings", "ratings-v1"), 0)],
-        tcp=[(labels("ratings-v1", "mysqldb", "mysqldb-v1"), 100), (labels("ratings-v1", "mysqldb", "mysqldb-v2"), 300)],
+        requests=[
+            (labels("productpage-v1", "reviews", "reviews-v1"), 3),
+            (labels("productpage-v1", "reviews", "reviews-v2"), 1),
+            (labels("productpage-v1", "reviews", response_code="503", response_flags="UO"), 6),
+            (labels("productpage-v1", "ratings", "ratings-v1"), 0),
+        ],
+        tcp=[
+            (labels("ratings-v1", "mysqldb", "mysqldb-v1"), 100),
+            (labels("ratings-v1", "mysqldb", "mysqldb-v2"), 300),
+        ],
     )
     assert edge(graph, SERVICE, CALLEE).share == pytest.approx(0.75)
     assert edge(graph, SERVICE, "workload:default:reviews-v2").share == pytest.approx(0.25)
@@ -275,12 +346,19 @@ def mesh_for_filter() -> nx.DiGraph:
     return graph
 
 
-@pytest.mark.parametrize(("namespaces", "nodes", "edges"), [
-    (["front"], {"a", "b", "c", "e"}, {("a", "b"), ("b", "c"), ("e", "a")}),
-    (["back"], {"b", "c", "d", "e"}, {("b", "c"), ("c", "d"), ("d", "e")}),
-    (["front", "back"], {"a", "b", "c", "d", "e"}, {("a", "b"), ("b", "c"), ("c", "d"), ("e", "a"), ("d", "e")}),
-    (["nowhere"], set(), set()),
-])
+@pytest.mark.parametrize(
+    ("namespaces", "nodes", "edges"),
+    [
+        (["front"], {"a", "b", "c", "e"}, {("a", "b"), ("b", "c"), ("e", "a")}),
+        (["back"], {"b", "c", "d", "e"}, {("b", "c"), ("c", "d"), ("d", "e")}),
+        (
+            ["front", "back"],
+            {"a", "b", "c", "d", "e"},
+            {("a", "b"), ("b", "c"), ("c", "d"), ("e", "a"), ("d", "e")},
+        ),
+        (["nowhere"], set(), set()),
+    ],
+)
 def test_filter_namespaces_keeps_direct_neighbours(namespaces, nodes, edges):
     kept = filter_namespaces(mesh_for_filter(), namespaces)
     assert set(kept.nodes) == nodes

@@ -32,54 +32,97 @@ from typing import Any
 import pytest
 
 from dashboard.app.config import resolve
-from dashboard.mesh.snapshot import EDGE_FIELDS, NODE_FIELDS, snapshot_document
 from dashboard.mesh.build import build_graph
+from dashboard.mesh.snapshot import EDGE_FIELDS, NODE_FIELDS, snapshot_document
 from queries.prometheus import PrometheusSource
 from tests.support.frames import labels
-from tests.support.prometheus import END, CountingProxy, Counter, Gauge, Histogram, openmetrics, start_prometheus
+from tests.support.prometheus import (
+    END,
+    Counter,
+    CountingProxy,
+    Gauge,
+    Histogram,
+    openmetrics,
+    start_prometheus,
+)
 
 pytestmark = pytest.mark.prometheus
 
 # The installed console script, next to this interpreter (or on PATH).
-MESHWATCH = shutil.which("meshwatch", path=str(Path(sys.executable).parent)) or shutil.which("meshwatch") or "meshwatch"
+MESHWATCH = (
+    shutil.which("meshwatch", path=str(Path(sys.executable).parent))
+    or shutil.which("meshwatch")
+    or "meshwatch"
+)
 AT_RFC3339 = "2024-01-01T00:10:00Z"
 TCP_DROPPED = ("request_protocol", "response_code", "grpc_response_status", "response_flags")
 
 
-def requests_total(caller: str, service: str, callee: str, rps: float, *, both: bool = False,
-                   **extra: str) -> list[Counter]:
+def requests_total(
+    caller: str, service: str, callee: str, rps: float, *, both: bool = False, **extra: str
+) -> list[Counter]:
     """istio_requests_total from the source reporter (and the destination's
     count of the very same requests when `both`)."""
     series = [Counter("istio_requests_total", labels(caller, service, callee, **extra), rate=rps)]
     if both:
-        series.append(Counter("istio_requests_total",
-                              labels(caller, service, callee, **{**extra, "reporter": "destination"}), rate=rps))
+        series.append(
+            Counter(
+                "istio_requests_total",
+                labels(caller, service, callee, **{**extra, "reporter": "destination"}),
+                rate=rps,
+            )
+        )
     return series
 
 
-def duration(caller: str, service: str, callee: str, rps: float, observations: list[float],
-             **extra: str) -> Histogram:
+def duration(
+    caller: str, service: str, callee: str, rps: float, observations: list[float], **extra: str
+) -> Histogram:
     request = labels(caller, service, callee, **extra)
-    return Histogram("istio_request_duration_milliseconds",
-                     {k: v for k, v in request.items() if k != "response_flags"}, rate=rps, observations=observations)
+    return Histogram(
+        "istio_request_duration_milliseconds",
+        {k: v for k, v in request.items() if k != "response_flags"},
+        rate=rps,
+        observations=observations,
+    )
 
 
-def tcp_bytes(caller: str, service: str, callee: str, sent: float, received: float, **extra: str) -> list[Counter]:
+def tcp_bytes(
+    caller: str, service: str, callee: str, sent: float, received: float, **extra: str
+) -> list[Counter]:
     series = []
     for reporter in ("source", "destination"):
-        base = {k: v for k, v in labels(caller, service, callee, reporter=reporter, **extra).items()
-                if k not in TCP_DROPPED}
+        base = {
+            k: v
+            for k, v in labels(caller, service, callee, reporter=reporter, **extra).items()
+            if k not in TCP_DROPPED
+        }
         base["request_protocol"] = "tcp"
-        series += [Counter("istio_tcp_sent_bytes_total", base, rate=sent),
-                   Counter("istio_tcp_received_bytes_total", base, rate=received)]
+        series += [
+            Counter("istio_tcp_sent_bytes_total", base, rate=sent),
+            Counter("istio_tcp_received_bytes_total", base, rate=received),
+        ]
     return series
 
 
-def envoy_stats(caller: str, namespace: str, cluster: str, *, total: float, healthy: float, ejected: float,
-                overflow_rate: float) -> list[Counter | Gauge]:
+def envoy_stats(
+    caller: str,
+    namespace: str,
+    cluster: str,
+    *,
+    total: float,
+    healthy: float,
+    ejected: float,
+    overflow_rate: float,
+) -> list[Counter | Gauge]:
     app, _, version = caller.rpartition("-")
-    pod = {"namespace": namespace, "app": app, "version": version, "pod": f"{caller}-5d8f7c9b4-x2x7q",
-           "cluster_name": cluster}
+    pod = {
+        "namespace": namespace,
+        "app": app,
+        "version": version,
+        "pod": f"{caller}-5d8f7c9b4-x2x7q",
+        "cluster_name": cluster,
+    }
     return [
         Gauge("envoy_cluster_membership_total", pod, total),
         Gauge("envoy_cluster_membership_healthy", pod, healthy),
@@ -96,8 +139,15 @@ def mesh_series() -> list[Any]:
     bi = {"ns": "bookinfo"}
     shop = {"ns": "shop"}
     series: list[Any] = [
-        *requests_total("istio-ingressgateway", "productpage", "productpage-v1", 10, both=True,
-                        caller_ns="istio-system", **bi),
+        *requests_total(
+            "istio-ingressgateway",
+            "productpage",
+            "productpage-v1",
+            10,
+            both=True,
+            caller_ns="istio-system",
+            **bi,
+        ),
         *requests_total("unknown", "productpage", "productpage-v1", 3, reporter="destination", **bi),
         *requests_total("productpage-v1", "details", "details-v1", 9.9, both=True, **bi),
         *requests_total("productpage-v1", "details", "details-v1", 0.1, both=True, response_code="500", **bi),
@@ -109,33 +159,80 @@ def mesh_series() -> list[Any]:
         duration("productpage-v1", "reviews", "reviews-v1", 6, [0.3] * 8, reporter="destination", **bi),
         duration("productpage-v1", "reviews", "reviews-v2", 2, [0.3] * 4, reporter="destination", **bi),
         *requests_total("reviews-v2", "ratings", "ratings-v1", 8, both=True, **bi),
-        *requests_total("reviews-v2", "ratings", "unknown", 2, response_code="503", response_flags="UO", **bi),
+        *requests_total(
+            "reviews-v2", "ratings", "unknown", 2, response_code="503", response_flags="UO", **bi
+        ),
         *requests_total("reviews-v3", "ratings", "ratings-v1", 4, both=True, **bi),
-        Counter("istio_requests_total", labels("ratings-v1", "mongodb", "mongodb-v1", **bi), rate=0, start=50),
+        Counter(
+            "istio_requests_total", labels("ratings-v1", "mongodb", "mongodb-v1", **bi), rate=0, start=50
+        ),
         *tcp_bytes("ratings-v1", "mysqldb", "mysqldb-v1", 1000, 500, **bi),
         *requests_total("frontend-v1", "payments", "payments-v1", 2, both=True, **shop),
-        *requests_total("frontend-v1", "payments", "unknown", 2, response_code="503", response_flags="UH", **shop),
+        *requests_total(
+            "frontend-v1", "payments", "unknown", 2, response_code="503", response_flags="UH", **shop
+        ),
         *requests_total("frontend-v1", "inventory", "inventory-v1", 3, both=True, **shop),
-        *requests_total("frontend-v1", "inventory", "unknown", 2, response_code="503", response_flags="UH", **shop),
+        *requests_total(
+            "frontend-v1", "inventory", "unknown", 2, response_code="503", response_flags="UH", **shop
+        ),
         *requests_total("frontend-v1", "cart", "cart-v1", 5, both=True, **shop),
-        *requests_total("frontend-v1", "catalog", "catalog-v1", 8, both=True, request_protocol="grpc",
-                        grpc_response_status="0", **shop),
-        *requests_total("frontend-v1", "catalog", "catalog-v1", 2, both=True, request_protocol="grpc",
-                        grpc_response_status="14", **shop),
+        *requests_total(
+            "frontend-v1",
+            "catalog",
+            "catalog-v1",
+            8,
+            both=True,
+            request_protocol="grpc",
+            grpc_response_status="0",
+            **shop,
+        ),
+        *requests_total(
+            "frontend-v1",
+            "catalog",
+            "catalog-v1",
+            2,
+            both=True,
+            request_protocol="grpc",
+            grpc_response_status="14",
+            **shop,
+        ),
         *requests_total("frontend-v1", "productpage", "productpage-v1", 1, caller_ns="shop", **bi),
-        *envoy_stats("reviews-v3", "bookinfo", "outbound|9080|v1|ratings.bookinfo.svc.cluster.local",
-                     total=1, healthy=1, ejected=0, overflow_rate=0.2),
-        *envoy_stats("frontend-v1", "shop", "outbound|80||cart.shop.svc.cluster.local",
-                     total=2, healthy=0, ejected=2, overflow_rate=0),
-        *envoy_stats("productpage-v1", "bookinfo", "outbound|9080||details.bookinfo.svc.cluster.local",
-                     total=2, healthy=2, ejected=0, overflow_rate=0),
+        *envoy_stats(
+            "reviews-v3",
+            "bookinfo",
+            "outbound|9080|v1|ratings.bookinfo.svc.cluster.local",
+            total=1,
+            healthy=1,
+            ejected=0,
+            overflow_rate=0.2,
+        ),
+        *envoy_stats(
+            "frontend-v1",
+            "shop",
+            "outbound|80||cart.shop.svc.cluster.local",
+            total=2,
+            healthy=0,
+            ejected=2,
+            overflow_rate=0,
+        ),
+        *envoy_stats(
+            "productpage-v1",
+            "bookinfo",
+            "outbound|9080||details.bookinfo.svc.cluster.local",
+            total=2,
+            healthy=2,
+            ejected=0,
+            overflow_rate=0,
+        ),
     ]
     return series
 
 
 @pytest.fixture(scope="module")
 def prometheus(tmp_path_factory):
-    with start_prometheus(tmp_path_factory.mktemp("prometheus"), openmetrics_text=openmetrics(mesh_series())) as server:
+    with start_prometheus(
+        tmp_path_factory.mktemp("prometheus"), openmetrics_text=openmetrics(mesh_series())
+    ) as server:
         yield server
 
 
@@ -184,7 +281,9 @@ def test_caller_without_sidecar_is_seen_by_the_destination_reporter(document):
     unknown = node(document, "unknown")
     assert (unknown["kind"], unknown["name"], unknown["namespace"]) == ("unknown", "unknown", "unknown")
     assert edge(document, "unknown", S + "productpage")["rps"] == pytest.approx(3)
-    assert [e["id"] for e in document["edges"] if e["source"] == "unknown"] == ["unknown->" + S + "productpage"]
+    assert [e["id"] for e in document["edges"] if e["source"] == "unknown"] == [
+        "unknown->" + S + "productpage"
+    ]
 
 
 def test_any_5xx_degrades_an_edge(document):
@@ -263,20 +362,37 @@ def test_canary_split_share(document):
     assert edge(document, S + "productpage", W + "productpage-v1")["share"] == pytest.approx(1.0)
 
 
-@pytest.mark.parametrize(("source", "target", "selector"), [
-    (W + "productpage-v1", S + "reviews", 'source_workload="productpage-v1",destination_service_name="reviews"'),
-    (S + "reviews", W + "reviews-v1", 'destination_service_name="reviews",destination_workload="reviews-v1"'),
-    (S + "reviews", W + "reviews-v2", 'destination_service_name="reviews",destination_workload="reviews-v2"'),
-])
+@pytest.mark.parametrize(
+    ("source", "target", "selector"),
+    [
+        (
+            W + "productpage-v1",
+            S + "reviews",
+            'source_workload="productpage-v1",destination_service_name="reviews"',
+        ),
+        (
+            S + "reviews",
+            W + "reviews-v1",
+            'destination_service_name="reviews",destination_workload="reviews-v1"',
+        ),
+        (
+            S + "reviews",
+            W + "reviews-v2",
+            'destination_service_name="reviews",destination_workload="reviews-v2"',
+        ),
+    ],
+)
 def test_latency_quantiles_match_prometheus(prometheus, document, source, target, selector):
     found = edge(document, source, target)
     for field, q in (("p50_ms", 0.5), ("p95_ms", 0.95), ("p99_ms", 0.99)):
         expected = prometheus.query(
             f"histogram_quantile({q}, sum by (le) (rate(istio_request_duration_milliseconds_bucket"
-            f'{{reporter="source",{selector}}}[1m])))')
+            f'{{reporter="source",{selector}}}[1m])))'
+        )
         server_side = prometheus.query(
             f"histogram_quantile({q}, sum by (le) (rate(istio_request_duration_milliseconds_bucket"
-            f'{{reporter="destination",{selector}}}[1m])))')
+            f'{{reporter="destination",{selector}}}[1m])))'
+        )
         assert found[field] == pytest.approx(float(expected[0]["value"][1]))
         assert found[field] != pytest.approx(float(server_side[0]["value"][1]))
     assert found["p50_ms"] <= found["p95_ms"] <= found["p99_ms"]
@@ -290,9 +406,14 @@ def test_edges_without_histograms_have_no_quantiles(document):
 def test_namespace_filter_keeps_direct_neighbours(prometheus, settings):
     telemetry = PrometheusSource(prometheus.url).mesh(END, "1m", ["shop"])
     document = snapshot_document(build_graph(telemetry, settings, ["shop"]))
-    shop = {f"{kind}:shop:{name}" for kind, names in (
-        ("workload", ["frontend-v1", "payments-v1", "inventory-v1", "cart-v1", "catalog-v1"]),
-        ("service", ["payments", "inventory", "cart", "catalog"])) for name in names}
+    shop = {
+        f"{kind}:shop:{name}"
+        for kind, names in (
+            ("workload", ["frontend-v1", "payments-v1", "inventory-v1", "cart-v1", "catalog-v1"]),
+            ("service", ["payments", "inventory", "cart", "catalog"]),
+        )
+        for name in names
+    }
     assert {n["id"] for n in document["nodes"]} == shop | {S + "productpage"}
     assert all(e["source"] in shop or e["target"] in shop for e in document["edges"])
     assert edge(document, WS + "frontend-v1", S + "productpage")["rps"] == pytest.approx(1)
@@ -314,8 +435,7 @@ def test_one_refresh_sends_at_most_four_queries(prometheus, namespaces):
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([MESHWATCH, "snapshot", *args],
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run([MESHWATCH, "snapshot", *args], capture_output=True, text=True, timeout=60)
 
 
 def test_cli_snapshot_prints_the_schema(prometheus, document):

@@ -60,16 +60,27 @@ def write(directory: Path, name: str, text: str) -> Path:
 
 def test_kubectl_list_and_multi_document_files_are_read(tmp_path: Path) -> None:
     write(tmp_path, "all.yaml", KUBECTL_LIST)
-    write(tmp_path, "nested/dr.yml", REVIEWS_DR + "---\n" + REVIEWS_DR.replace("name: reviews, namespace: default", "name: other, namespace: prod"))
+    write(
+        tmp_path,
+        "nested/dr.yml",
+        REVIEWS_DR
+        + "---\n"
+        + REVIEWS_DR.replace("name: reviews, namespace: default", "name: other, namespace: prod"),
+    )
     write(tmp_path, ".hidden/ignored.yaml", "not: [valid")
     config = load_directory(str(tmp_path))
     [vs] = config.virtual_services
     assert (vs.name, vs.namespace, vs.hosts) == ("reviews", "default", (("reviews", "default"),))
     [route] = vs.routes
     assert [(d.service, d.namespace, d.subset, f) for d, f in route.fractions()] == [
-        ("reviews", "default", "v1", 0.8), ("reviews", "default", "v2", 0.2)]
+        ("reviews", "default", "v1", 0.8),
+        ("reviews", "default", "v2", 0.2),
+    ]
     assert [(dr.service, dr.service_namespace) for dr in config.destination_rules] == [
-        ("ratings", "shop"), ("reviews", "default"), ("reviews", "prod")]
+        ("ratings", "shop"),
+        ("reviews", "default"),
+        ("reviews", "prod"),
+    ]
     assert config.destination_rule_for("ratings", "shop").labels_of("stable") == {"version": "v1"}
 
 
@@ -82,30 +93,49 @@ def test_manifests_in_memory_use_the_same_parser() -> None:
     assert pair.origin == "demo phase canary" and pair.destination_rules[0].subsets[0][0] == "v1"
 
 
-@pytest.mark.parametrize("host, expected", [
-    ("reviews", ("reviews", "shop")),
-    ("reviews.default", ("reviews", "default")),
-    ("reviews.default.svc", ("reviews", "default")),
-    ("Reviews.default.svc.cluster.local", ("reviews", "default")),
-    ("reviews.default.svc.corp.example", ("reviews", "default")),
-    ("*", None),
-    ("*.example.com", None),
-    ("bookinfo.example.com", None),
-])
+@pytest.mark.parametrize(
+    "host, expected",
+    [
+        ("reviews", ("reviews", "shop")),
+        ("reviews.default", ("reviews", "default")),
+        ("reviews.default.svc", ("reviews", "default")),
+        ("Reviews.default.svc.cluster.local", ("reviews", "default")),
+        ("reviews.default.svc.corp.example", ("reviews", "default")),
+        ("*", None),
+        ("*.example.com", None),
+        ("bookinfo.example.com", None),
+    ],
+)
 def test_hosts_resolve_against_the_object_namespace(host: str, expected) -> None:
     assert resolve_host(host, "shop") == expected
 
 
 def test_mirrors_matches_and_lone_destination() -> None:
-    config = from_manifests([{
-        "kind": "VirtualService", "metadata": {"name": "reviews"},
-        "spec": {"hosts": ["reviews"], "http": [
-            {"match": [{"headers": {"end-user": {"exact": "jason"}}}, {"uri": {"prefix": "/beta"}}],
-             "route": [{"destination": {"host": "reviews", "subset": "v2"}}]},
-            {"route": [{"destination": {"host": "reviews", "subset": "v1"}, "weight": 30}],
-             "mirror": {"host": "reviews", "subset": "v3"}, "mirrorPercentage": {"value": 12.5}},
-        ]},
-    }])
+    config = from_manifests(
+        [
+            {
+                "kind": "VirtualService",
+                "metadata": {"name": "reviews"},
+                "spec": {
+                    "hosts": ["reviews"],
+                    "http": [
+                        {
+                            "match": [
+                                {"headers": {"end-user": {"exact": "jason"}}},
+                                {"uri": {"prefix": "/beta"}},
+                            ],
+                            "route": [{"destination": {"host": "reviews", "subset": "v2"}}],
+                        },
+                        {
+                            "route": [{"destination": {"host": "reviews", "subset": "v1"}, "weight": 30}],
+                            "mirror": {"host": "reviews", "subset": "v3"},
+                            "mirrorPercentage": {"value": 12.5},
+                        },
+                    ],
+                },
+            }
+        ]
+    )
     content, default = config.virtual_services[0].routes
     assert content.matches == ('header end-user exact "jason"', 'uri prefix "/beta"')
     assert default.matches == () and default.fractions()[0][1] == 1.0  # a lone destination takes all
@@ -114,14 +144,27 @@ def test_mirrors_matches_and_lone_destination() -> None:
 
 
 def test_gateway_only_virtual_services_do_not_route_sidecars() -> None:
-    config = from_manifests([{"kind": "VirtualService", "metadata": {"name": "gw", "namespace": "default"},
-                              "spec": {"hosts": ["productpage"], "gateways": ["bookinfo-gateway"],
-                                       "http": [{"route": [{"destination": {"host": "productpage"}}]}]}}])
+    config = from_manifests(
+        [
+            {
+                "kind": "VirtualService",
+                "metadata": {"name": "gw", "namespace": "default"},
+                "spec": {
+                    "hosts": ["productpage"],
+                    "gateways": ["bookinfo-gateway"],
+                    "http": [{"route": [{"destination": {"host": "productpage"}}]}],
+                },
+            }
+        ]
+    )
     assert config.virtual_services_for("productpage", "default") == []
 
 
-@pytest.mark.parametrize("body, message", [
-    ("""
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        (
+            """
      kind: VirtualService
      metadata: {name: reviews}
      spec:
@@ -132,8 +175,11 @@ def test_gateway_only_virtual_services_do_not_route_sidecars() -> None:
            weight: 50
          - destination: {host: reviews, subset: v2}
            weight: fifty
-     """, "istio/reviews-vs.yaml: spec.http[0].route[1].weight: expected an integer"),
-    ("""
+     """,
+            "istio/reviews-vs.yaml: spec.http[0].route[1].weight: expected an integer",
+        ),
+        (
+            """
      kind: VirtualService
      metadata: {name: reviews}
      spec:
@@ -141,16 +187,25 @@ def test_gateway_only_virtual_services_do_not_route_sidecars() -> None:
        http:
        - route:
          - destination: {subset: v1}
-     """, "istio/reviews-vs.yaml: spec.http[0].route[0].destination.host: missing"),
-    ("""
+     """,
+            "istio/reviews-vs.yaml: spec.http[0].route[0].destination.host: missing",
+        ),
+        (
+            """
      kind: VirtualService
      metadata: {name: reviews}
-     """, "istio/reviews-vs.yaml: spec: missing"),
-    ("""
+     """,
+            "istio/reviews-vs.yaml: spec: missing",
+        ),
+        (
+            """
      kind: VirtualService
      spec: {hosts: [reviews]}
-     """, "istio/reviews-vs.yaml: metadata: missing"),
-    ("""
+     """,
+            "istio/reviews-vs.yaml: metadata: missing",
+        ),
+        (
+            """
      kind: VirtualService
      metadata: {name: reviews}
      spec:
@@ -160,8 +215,11 @@ def test_gateway_only_virtual_services_do_not_route_sidecars() -> None:
          - destination: {host: reviews, subset: v1}
            weight: 0
          - destination: {host: reviews, subset: v2}
-     """, "istio/reviews-vs.yaml: spec.http[0].route: weights sum to 0"),
-    ("""
+     """,
+            "istio/reviews-vs.yaml: spec.http[0].route: weights sum to 0",
+        ),
+        (
+            """
      kind: VirtualService
      metadata: {name: reviews}
      spec:
@@ -170,8 +228,11 @@ def test_gateway_only_virtual_services_do_not_route_sidecars() -> None:
        - route: [{destination: {host: reviews, subset: v1}}]
          mirror: {host: reviews, subset: v2}
          mirrorPercentage: {value: 150}
-     """, "istio/reviews-vs.yaml: spec.http[0].mirrorPercentage.value: expected a percentage between 0 and 100"),
-    ("""
+     """,
+            "istio/reviews-vs.yaml: spec.http[0].mirrorPercentage.value: expected a percentage between 0 and 100",
+        ),
+        (
+            """
      kind: DestinationRule
      metadata: {name: reviews}
      spec:
@@ -179,20 +240,31 @@ def test_gateway_only_virtual_services_do_not_route_sidecars() -> None:
        subsets:
        - name: v1
          labels: {version: 1}
-     """, "istio/reviews-vs.yaml: spec.subsets[0].labels.version: expected a non-empty string"),
-    ("""
+     """,
+            "istio/reviews-vs.yaml: spec.subsets[0].labels.version: expected a non-empty string",
+        ),
+        (
+            """
      kind: VirtualService
      metadata: {name: reviews}
      spec:
        hosts: reviews
-     """, "istio/reviews-vs.yaml: spec.hosts: expected a list"),
-    ("""
+     """,
+            "istio/reviews-vs.yaml: spec.hosts: expected a list",
+        ),
+        (
+            """
      kind: VirtualService
      metadata: {name: reviews
-     """, "istio/reviews-vs.yaml: line 4, column 1: not valid YAML"),
-    ("- just\n- a list\n", "istio/reviews-vs.yaml: expected a Kubernetes object (a mapping)"),
-])
-def test_bad_or_partial_yaml_names_the_file_and_field(tmp_path: Path, monkeypatch, body: str, message: str) -> None:
+     """,
+            "istio/reviews-vs.yaml: line 4, column 1: not valid YAML",
+        ),
+        ("- just\n- a list\n", "istio/reviews-vs.yaml: expected a Kubernetes object (a mapping)"),
+    ],
+)
+def test_bad_or_partial_yaml_names_the_file_and_field(
+    tmp_path: Path, monkeypatch, body: str, message: str
+) -> None:
     monkeypatch.chdir(tmp_path)
     write(tmp_path, "istio/reviews-vs.yaml", body)
     with pytest.raises(ConfigError) as error:
@@ -203,9 +275,16 @@ def test_bad_or_partial_yaml_names_the_file_and_field(tmp_path: Path, monkeypatc
 def test_errors_inside_lists_and_documents_say_where(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     write(tmp_path, "istio/all.yaml", KUBECTL_LIST.replace("weight: 20", "weight: 20.5"))
-    with pytest.raises(ConfigError, match=r"^istio/all\.yaml: items\[0\]\.spec\.http\[0\]\.route\[1\]\.weight: expected an integer$"):
+    with pytest.raises(
+        ConfigError,
+        match=r"^istio/all\.yaml: items\[0\]\.spec\.http\[0\]\.route\[1\]\.weight: expected an integer$",
+    ):
         load("istio")
-    write(tmp_path, "istio/all.yaml", REVIEWS_DR + "---\n" + "kind: DestinationRule\nmetadata: {name: x}\nspec: {}\n")
+    write(
+        tmp_path,
+        "istio/all.yaml",
+        REVIEWS_DR + "---\n" + "kind: DestinationRule\nmetadata: {name: x}\nspec: {}\n",
+    )
     with pytest.raises(ConfigError, match=r"^istio/all\.yaml \(document 2\): spec\.host: missing$"):
         load("istio")
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import socket
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 
-from queries.jaeger import JaegerClient
 from queries.errors import SourceError
+from queries.jaeger import JaegerClient
 from queries.traces.details import read_details
 from tests.support.jaeger import BIG_INT, T0, TRACE_503, TRACE_OK, FakeJaeger
 
@@ -25,8 +25,13 @@ def jaeger(request: pytest.FixtureRequest) -> Iterator[tuple[FakeJaeger, str]]:
 def test_auto_detects_the_api_once_and_lists_services(jaeger: tuple[FakeJaeger, str]) -> None:
     fake, base = jaeger
     client = JaegerClient(base)
-    assert client.services() == ["details.default", "istio-ingressgateway.istio-system", "productpage.default",
-                                 "ratings.default", "reviews.default"]
+    assert client.services() == [
+        "details.default",
+        "istio-ingressgateway.istio-system",
+        "productpage.default",
+        "ratings.default",
+        "reviews.default",
+    ]
     assert client.api == fake.api
     client.services()
     probes = 1 if fake.api == "v3" else 3  # v1: the probe, then both calls
@@ -41,14 +46,21 @@ def test_operations_of_a_service(jaeger: tuple[FakeJaeger, str]) -> None:
 def test_search_normalises_both_apis_into_the_same_records(jaeger: tuple[FakeJaeger, str]) -> None:
     fake, base = jaeger
     end = T0 / 1e6 + 60
-    traces = JaegerClient(base).search("ratings.default", lookback_s=600, limit=5, end=end, min_duration="1ms")
+    traces = JaegerClient(base).search(
+        "ratings.default", lookback_s=600, limit=5, end=end, min_duration="1ms"
+    )
     assert [t.trace_id for t in traces] == [TRACE_OK]
     trace = traces[0]
     spans = {s.span_id: s for s in trace.spans}
     assert len(spans) == 8
     root = spans["a3ce929d0e0e4736"]
     assert (root.service, root.start_us, root.duration_us, root.refs, root.proxy) == (
-        "istio-ingressgateway.istio-system", T0, 48_000, [], True)
+        "istio-ingressgateway.istio-system",
+        T0,
+        48_000,
+        [],
+        True,
+    )
     assert spans["e2f30415263748a9"].refs == [("CHILD_OF", "7b8c9daebfc0d1e2")]
     assert spans["e2f30415263748a9"].kind == "server"
     assert not any(s.error for s in trace.spans)
@@ -78,7 +90,8 @@ def test_error_span_marks_and_typed_tag_details(jaeger: tuple[FakeJaeger, str]) 
     assert tags["sample.ratio"][0] == 0.01
     assert [tag.value for tag in details.process_tags if tag.key == "ip"] == ["10.244.0.12"]
     assert [(log.timestamp_us - productpage.start_us, log.fields[-1].value) for log in details.logs] == [
-        (1_000, "upstream request headers sent")]
+        (1_000, "upstream request headers sent")
+    ]
     assert [(ref.ref_type, ref.span_id) for ref in details.references] == [("CHILD_OF", "a3ce929d0e0e4736")]
 
 
@@ -107,7 +120,9 @@ def test_dependencies() -> None:
     try:
         deps = JaegerClient(base, api="v3").dependencies(T0 // 1000, 3_600_000)
         assert [(d.parent, d.child, d.call_count) for d in deps] == [
-            ("productpage.default", "reviews.default", 1204), ("reviews.default", "ratings.default", 802)]
+            ("productpage.default", "reviews.default", 1204),
+            ("reviews.default", "ratings.default", 802),
+        ]
         assert fake.requests[-1][1] == {"endTs": [str(T0 // 1000)], "lookback": ["3600000"]}
     finally:
         fake.stop()
@@ -136,39 +151,103 @@ def test_v1_errors_sent_as_text_plain_show_code_and_message() -> None:
 def _canned(status: int, body: bytes, content_type: str = "text/plain; charset=utf-8"):
     def transport(path: str, params: dict[str, str]) -> tuple[int, str, bytes]:
         return status, content_type, body
+
     return transport
 
 
 def test_storage_error_and_malformed_json() -> None:
-    storage = json.dumps({"data": None, "total": 0, "limit": 0, "offset": 0,
-                          "errors": [{"code": 500, "msg": "elasticsearch: no such index [jaeger-span-2025-11-26]"}]})
+    storage = json.dumps(
+        {
+            "data": None,
+            "total": 0,
+            "limit": 0,
+            "offset": 0,
+            "errors": [{"code": 500, "msg": "elasticsearch: no such index [jaeger-span-2025-11-26]"}],
+        }
+    )
     with pytest.raises(SourceError, match="500 – elasticsearch: no such index"):
         JaegerClient("http://jaeger", api="v1", transport=_canned(500, storage.encode())).services()
     with pytest.raises(SourceError, match="not JSON"):
-        JaegerClient("http://jaeger", api="v1", transport=_canned(200, b"<html>proxy login</html>")).services()
+        JaegerClient(
+            "http://jaeger", api="v1", transport=_canned(200, b"<html>proxy login</html>")
+        ).services()
     with pytest.raises(SourceError, match=r"not a Jaeger trace: data\[0\]\.spans\[0\]\.startTime: missing"):
-        JaegerClient("http://jaeger", api="v1",
-                     transport=_canned(200, b'{"data": [{"traceID": "ab", "spans": [{"spanID": "1"}]}]}')).trace("ab")
+        JaegerClient(
+            "http://jaeger",
+            api="v1",
+            transport=_canned(200, b'{"data": [{"traceID": "ab", "spans": [{"spanID": "1"}]}]}'),
+        ).trace("ab")
 
 
-@pytest.mark.parametrize("api, body, message", [
-    ("v1", {"data": [{"traceID": "ab", "spans": "x"}]}, "not a Jaeger trace: data[0].spans: expected a list"),
-    ("v1", {"data": [{"traceID": "ab", "spans": [{"spanID": "1", "startTime": 5, "tags": "error=true"}]}]},
-     "not a Jaeger trace: data[0].spans[0].tags: expected a list"),
-    ("v1", {"data": [{"traceID": "ab", "processes": {"p1": []}, "spans": []}]},
-     "not a Jaeger trace: data[0].processes.p1: expected an object"),
-    ("v1", {"data": "ab"}, "sent data that is not a list of traces"),
-    ("v3", {"result": {"resourceSpans": [{"scopeSpans": [{"spans": "x"}]}]}},
-     "not an OTLP trace: result.resourceSpans[0].scopeSpans[0].spans: expected a list"),
-    ("v3", {"result": {"resourceSpans": [{"scopeSpans": [{"spans": [
-        {"traceId": "ab", "spanId": "1", "startTimeUnixNano": "soon"}]}]}]}},
-     "not an OTLP trace: result.resourceSpans[0].scopeSpans[0].spans[0].startTimeUnixNano: expected an integer"),
-    ("v3", {"result": {"resourceSpans": [{"scopeSpans": [{"spans": [
-        {"traceId": "ab", "spanId": "1", "startTimeUnixNano": "1", "attributes": [{"key": "error", "value": "true"}]}]}]}]}},
-     "not an OTLP trace: result.resourceSpans[0].scopeSpans[0].spans[0].attributes[0].value: expected an object"),
-])
+@pytest.mark.parametrize(
+    "api, body, message",
+    [
+        (
+            "v1",
+            {"data": [{"traceID": "ab", "spans": "x"}]},
+            "not a Jaeger trace: data[0].spans: expected a list",
+        ),
+        (
+            "v1",
+            {"data": [{"traceID": "ab", "spans": [{"spanID": "1", "startTime": 5, "tags": "error=true"}]}]},
+            "not a Jaeger trace: data[0].spans[0].tags: expected a list",
+        ),
+        (
+            "v1",
+            {"data": [{"traceID": "ab", "processes": {"p1": []}, "spans": []}]},
+            "not a Jaeger trace: data[0].processes.p1: expected an object",
+        ),
+        ("v1", {"data": "ab"}, "sent data that is not a list of traces"),
+        (
+            "v3",
+            {"result": {"resourceSpans": [{"scopeSpans": [{"spans": "x"}]}]}},
+            "not an OTLP trace: result.resourceSpans[0].scopeSpans[0].spans: expected a list",
+        ),
+        (
+            "v3",
+            {
+                "result": {
+                    "resourceSpans": [
+                        {
+                            "scopeSpans": [
+                                {"spans": [{"traceId": "ab", "spanId": "1", "startTimeUnixNano": "soon"}]}
+                            ]
+                        }
+                    ]
+                }
+            },
+            "not an OTLP trace: result.resourceSpans[0].scopeSpans[0].spans[0].startTimeUnixNano: expected an integer",
+        ),
+        (
+            "v3",
+            {
+                "result": {
+                    "resourceSpans": [
+                        {
+                            "scopeSpans": [
+                                {
+                                    "spans": [
+                                        {
+                                            "traceId": "ab",
+                                            "spanId": "1",
+                                            "startTimeUnixNano": "1",
+                                            "attributes": [{"key": "error", "value": "true"}],
+                                        }
+                                    ]
+                                }
+                            ]
+                        }
+                    ]
+                }
+            },
+            "not an OTLP trace: result.resourceSpans[0].scopeSpans[0].spans[0].attributes[0].value: expected an object",
+        ),
+    ],
+)
 def test_malformed_traces_name_the_field(api: str, body: dict, message: str) -> None:
-    client = JaegerClient("http://jaeger", api=api, transport=_canned(200, json.dumps(body).encode(), "application/json"))
+    client = JaegerClient(
+        "http://jaeger", api=api, transport=_canned(200, json.dumps(body).encode(), "application/json")
+    )
     with pytest.raises(SourceError) as caught:
         client.trace("ab")
     assert message in str(caught.value) and "object has no attribute" not in str(caught.value)
@@ -176,14 +255,19 @@ def test_malformed_traces_name_the_field(api: str, body: dict, message: str) -> 
 
 def test_null_data_is_an_empty_list() -> None:
     body = json.dumps({"data": None, "total": 0, "limit": 0, "offset": 0, "errors": None}).encode()
-    assert JaegerClient("http://jaeger", api="v1", transport=_canned(200, body, "application/json")).services() == []
+    assert (
+        JaegerClient("http://jaeger", api="v1", transport=_canned(200, body, "application/json")).services()
+        == []
+    )
 
 
 def test_connection_refused_and_timeout() -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    with pytest.raises(SourceError, match=f"cannot reach Jaeger at http://127.0.0.1:{port}: Connection refused"):
+    with pytest.raises(
+        SourceError, match=f"cannot reach Jaeger at http://127.0.0.1:{port}: Connection refused"
+    ):
         JaegerClient(f"http://127.0.0.1:{port}").services()
     fake = FakeJaeger("v1")
     base = fake.start()

@@ -22,10 +22,14 @@ from pathlib import Path
 import pytest
 
 from dashboard.app.cli import main
-from queries.prometheus import PrometheusSource
 from queries.errors import SourceError
+from queries.prometheus import PrometheusSource
 
-MESHWATCH = shutil.which("meshwatch", path=str(Path(sys.executable).parent)) or shutil.which("meshwatch") or "meshwatch"
+MESHWATCH = (
+    shutil.which("meshwatch", path=str(Path(sys.executable).parent))
+    or shutil.which("meshwatch")
+    or "meshwatch"
+)
 AT = "1704067800"
 
 
@@ -132,27 +136,74 @@ def free_port() -> int:
 
 
 FAILURES = {
-    "server error": (Answer(500, error_json("internal", "query processing would load too many samples")),
-                     ["HTTP 500", "too many samples"]),
-    "bad request": (Answer(400, error_json("bad_data", 'parse error: unexpected "}"')),
-                    ["HTTP 400", "bad_data", "parse error"]),
-    "proxy page": (Answer(502, b"<html><body><h1>502 Bad Gateway</h1>\n</body></html>", "text/html"),
-                   ["HTTP 502", "Bad Gateway"]),
+    "server error": (
+        Answer(500, error_json("internal", "query processing would load too many samples")),
+        ["HTTP 500", "too many samples"],
+    ),
+    "bad request": (
+        Answer(400, error_json("bad_data", 'parse error: unexpected "}"')),
+        ["HTTP 400", "bad_data", "parse error"],
+    ),
+    "proxy page": (
+        Answer(502, b"<html><body><h1>502 Bad Gateway</h1>\n</body></html>", "text/html"),
+        ["HTTP 502", "Bad Gateway"],
+    ),
     "not json": (Answer(200, b"<html>login required</html>", "text/html"), ["not Prometheus API JSON"]),
     "empty body": (Answer(200, b""), ["not Prometheus API JSON"]),
     "other json": (Answer(200, b'{"hello": "world"}'), ["not Prometheus API JSON"]),
     "json list": (Answer(200, b"[1, 2, 3]"), ["not Prometheus API JSON"]),
-    "matrix": (Answer(200, json.dumps({"status": "success", "data": {"resultType": "matrix", "result": [
-        {"metric": {}, "values": [[1704067800, "1"]]}]}}).encode()), ["not an instant vector"]),
-    "result not a list": (Answer(200, b'{"status": "success", "data": {"resultType": "vector", "result": "x"}}'),
-                          ["not an instant vector"]),
-    "metric not an object": (Answer(200, json.dumps({"status": "success", "data": {"resultType": "vector", "result": [
-        {"metric": "reporter=source", "value": [1704067800, "1"]}]}}).encode()), ["not an instant vector"]),
+    "matrix": (
+        Answer(
+            200,
+            json.dumps(
+                {
+                    "status": "success",
+                    "data": {
+                        "resultType": "matrix",
+                        "result": [{"metric": {}, "values": [[1704067800, "1"]]}],
+                    },
+                }
+            ).encode(),
+        ),
+        ["not an instant vector"],
+    ),
+    "result not a list": (
+        Answer(200, b'{"status": "success", "data": {"resultType": "vector", "result": "x"}}'),
+        ["not an instant vector"],
+    ),
+    "metric not an object": (
+        Answer(
+            200,
+            json.dumps(
+                {
+                    "status": "success",
+                    "data": {
+                        "resultType": "vector",
+                        "result": [{"metric": "reporter=source", "value": [1704067800, "1"]}],
+                    },
+                }
+            ).encode(),
+        ),
+        ["not an instant vector"],
+    ),
     "word for a number": (Answer(200, vector("abc")), ["not numbers"]),
-    "missing value": (Answer(200, json.dumps({"status": "success", "data": {"resultType": "vector", "result": [
-        {"metric": {}, "value": [1704067800]}]}}).encode()), ["not numbers"]),
+    "missing value": (
+        Answer(
+            200,
+            json.dumps(
+                {
+                    "status": "success",
+                    "data": {"resultType": "vector", "result": [{"metric": {}, "value": [1704067800]}]},
+                }
+            ).encode(),
+        ),
+        ["not numbers"],
+    ),
     "null value": (Answer(200, vector(None)), ["not numbers"]),
-    "huge body": (Answer(200, b"{}", content_length=300 * 1024 * 1024), ["sent more than 256 MB, more than meshwatch reads"]),
+    "huge body": (
+        Answer(200, b"{}", content_length=300 * 1024 * 1024),
+        ["sent more than 256 MB, more than meshwatch reads"],
+    ),
 }
 
 
@@ -189,34 +240,41 @@ def test_slow_prometheus_times_out(fake, capsys):
     assert_one_line(err, fake.url, "did not answer within 0.3s")
 
 
-@pytest.mark.parametrize(("answer", "fragment"), [
-    (None, "cannot reach Prometheus"),
-    (Answer(200, b"garbage"), "not Prometheus API JSON"),
-])
+@pytest.mark.parametrize(
+    ("answer", "fragment"),
+    [
+        (None, "cannot reach Prometheus"),
+        (Answer(200, b"garbage"), "not Prometheus API JSON"),
+    ],
+)
 def test_real_process_prints_no_traceback(fake, answer, fragment):
     url = fake.url if answer else f"http://127.0.0.1:{free_port()}"
     if answer:
         fake.answer = answer
-    done = subprocess.run([MESHWATCH, "snapshot", "--prometheus", url, "--at", AT],
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [MESHWATCH, "snapshot", "--prometheus", url, "--at", AT], capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 1
     assert done.stdout == ""
     assert_one_line(done.stderr, fragment)
 
 
-@pytest.mark.parametrize(("flags", "fragment"), [
-    (["--namespace", 'x"}) or vector(1)'], "bad namespace"),
-    (["--namespace", "bookinfo", "--namespace", "shop|.*"], "bad namespace"),
-    (["--namespace", "Bookinfo"], "bad namespace"),
-    (["--namespace", "a" * 64], "bad namespace"),
-    (["--window", "5x"], "bad duration"),
-    (["--window", "0m"], "bad duration"),
-    (["--window", "1m]) or vector(1"], "bad duration"),
-    (["--at", "yesterday"], "bad time"),
-    (["--at", "2024-01-01T00:10:00"], "zone"),
-    (["--prometheus", "localhost:9090"], "bad URL"),
-    (["--prometheus-timeout", "0"], "greater than zero"),
-])
+@pytest.mark.parametrize(
+    ("flags", "fragment"),
+    [
+        (["--namespace", 'x"}) or vector(1)'], "bad namespace"),
+        (["--namespace", "bookinfo", "--namespace", "shop|.*"], "bad namespace"),
+        (["--namespace", "Bookinfo"], "bad namespace"),
+        (["--namespace", "a" * 64], "bad namespace"),
+        (["--window", "5x"], "bad duration"),
+        (["--window", "0m"], "bad duration"),
+        (["--window", "1m]) or vector(1"], "bad duration"),
+        (["--at", "yesterday"], "bad time"),
+        (["--at", "2024-01-01T00:10:00"], "zone"),
+        (["--prometheus", "localhost:9090"], "bad URL"),
+        (["--prometheus-timeout", "0"], "greater than zero"),
+    ],
+)
 def test_bad_input_exits_2_before_any_query(fake, capsys, flags, fragment):
     code = main(["snapshot", "--prometheus", fake.url, "--at", AT, *flags])
     captured = capsys.readouterr()
@@ -240,4 +298,6 @@ def test_a_good_answer_after_faults_works(fake, capsys):
     code, out, err = snapshot(capsys, "--prometheus", fake.url)
     assert code == 0, err
     assert json.loads(out)["nodes"] == []
-    assert len([p for p in fake.paths if p.startswith("/api/v1/query")]) == PrometheusSource.queries_per_refresh
+    assert (
+        len([p for p in fake.paths if p.startswith("/api/v1/query")]) == PrometheusSource.queries_per_refresh
+    )

@@ -21,8 +21,10 @@ TCP_DROPPED = ("request_protocol", "response_code", "grpc_response_status", "res
 
 
 def both_reporters(caller: str, service: str, callee: str, rps: float, **extra: str) -> list:
-    return [Counter("istio_requests_total", labels(caller, service, callee, reporter=reporter, **extra), rate=rps)
-            for reporter in ("source", "destination")]
+    return [
+        Counter("istio_requests_total", labels(caller, service, callee, reporter=reporter, **extra), rate=rps)
+        for reporter in ("source", "destination")
+    ]
 
 
 def tcp(caller: str, service: str, callee: str, **extra: str) -> dict[str, str]:
@@ -34,34 +36,77 @@ def series() -> list:
     return [
         *both_reporters("productpage-v1", "reviews", "reviews-v1", 4, ns="bookinfo"),
         *both_reporters("frontend-v1", "cart", "cart-v1", 2, ns="shop"),
-        *both_reporters("istio-ingressgateway", "frontend", "frontend-v1", 5, ns="shop", caller_ns="istio-system"),
-        Counter("istio_requests_total", labels("unknown", "reviews", "reviews-v1", ns="bookinfo",
-                                               reporter="destination"), rate=1),
-        Counter("istio_requests_total", labels("batch-v1", "reports", "reports-v1", ns="istioxsystem"), rate=7),
-        *(Histogram("istio_request_duration_milliseconds",
-                    {**labels("productpage-v1", "reviews", "reviews-v1", ns="bookinfo", reporter=reporter)},
-                    rate=4, observations=[3, 30, 300]) for reporter in ("source", "destination")),
-        Histogram("istio_request_duration_milliseconds",
-                  labels("unknown", "reviews", "reviews-v1", ns="bookinfo", reporter="destination"),
-                  rate=1, observations=[3]),
-        Counter("istio_tcp_sent_bytes_total", tcp("ratings-v1", "mysqldb", "mysqldb-v1", ns="bookinfo"), rate=100),
-        Counter("istio_tcp_received_bytes_total", tcp("ratings-v1", "mysqldb", "mysqldb-v1", ns="bookinfo"), rate=50),
-        Counter("istio_tcp_sent_bytes_total", tcp("ratings-v1", "mysqldb", "mysqldb-v1", ns="bookinfo",
-                                                  reporter="destination"), rate=100),
+        *both_reporters(
+            "istio-ingressgateway", "frontend", "frontend-v1", 5, ns="shop", caller_ns="istio-system"
+        ),
+        Counter(
+            "istio_requests_total",
+            labels("unknown", "reviews", "reviews-v1", ns="bookinfo", reporter="destination"),
+            rate=1,
+        ),
+        Counter(
+            "istio_requests_total", labels("batch-v1", "reports", "reports-v1", ns="istioxsystem"), rate=7
+        ),
+        *(
+            Histogram(
+                "istio_request_duration_milliseconds",
+                {**labels("productpage-v1", "reviews", "reviews-v1", ns="bookinfo", reporter=reporter)},
+                rate=4,
+                observations=[3, 30, 300],
+            )
+            for reporter in ("source", "destination")
+        ),
+        Histogram(
+            "istio_request_duration_milliseconds",
+            labels("unknown", "reviews", "reviews-v1", ns="bookinfo", reporter="destination"),
+            rate=1,
+            observations=[3],
+        ),
+        Counter(
+            "istio_tcp_sent_bytes_total", tcp("ratings-v1", "mysqldb", "mysqldb-v1", ns="bookinfo"), rate=100
+        ),
+        Counter(
+            "istio_tcp_received_bytes_total",
+            tcp("ratings-v1", "mysqldb", "mysqldb-v1", ns="bookinfo"),
+            rate=50,
+        ),
+        Counter(
+            "istio_tcp_sent_bytes_total",
+            tcp("ratings-v1", "mysqldb", "mysqldb-v1", ns="bookinfo", reporter="destination"),
+            rate=100,
+        ),
         Counter("istio_tcp_sent_bytes_total", tcp("cart-v1", "redis", "redis-v1", ns="shop"), rate=30),
-        *(Gauge(name, {"namespace": "bookinfo", "app": "reviews", "version": "v2", "cluster_name": cluster}, value)
-          for cluster in ("outbound|9080|v1|ratings.bookinfo.svc.cluster.local", "inbound|9080||")
-          for name, value in (("envoy_cluster_membership_total", 3), ("envoy_cluster_membership_healthy", 1),
-                              ("envoy_cluster_outlier_detection_ejections_active", 2))),
-        Counter("envoy_cluster_upstream_rq_pending_overflow",
-                {"namespace": "bookinfo", "app": "reviews", "version": "v2",
-                 "cluster_name": "outbound|9080|v1|ratings.bookinfo.svc.cluster.local"}, rate=0.5),
+        *(
+            Gauge(
+                name,
+                {"namespace": "bookinfo", "app": "reviews", "version": "v2", "cluster_name": cluster},
+                value,
+            )
+            for cluster in ("outbound|9080|v1|ratings.bookinfo.svc.cluster.local", "inbound|9080||")
+            for name, value in (
+                ("envoy_cluster_membership_total", 3),
+                ("envoy_cluster_membership_healthy", 1),
+                ("envoy_cluster_outlier_detection_ejections_active", 2),
+            )
+        ),
+        Counter(
+            "envoy_cluster_upstream_rq_pending_overflow",
+            {
+                "namespace": "bookinfo",
+                "app": "reviews",
+                "version": "v2",
+                "cluster_name": "outbound|9080|v1|ratings.bookinfo.svc.cluster.local",
+            },
+            rate=0.5,
+        ),
     ]
 
 
 @pytest.fixture(scope="module")
 def prometheus(tmp_path_factory):
-    with start_prometheus(tmp_path_factory.mktemp("promql"), openmetrics_text=openmetrics(series())) as server:
+    with start_prometheus(
+        tmp_path_factory.mktemp("promql"), openmetrics_text=openmetrics(series())
+    ) as server:
         yield server
 
 
@@ -105,19 +150,28 @@ def test_destination_reporter_only_for_callers_without_sidecar(prometheus, name)
 def test_request_rates_per_series(prometheus):
     result = prometheus.query(promql.request_rates("1m"))
     rates = {(s["metric"]["reporter"], s["metric"]["source_workload"]): float(s["value"][1]) for s in result}
-    assert rates == pytest.approx({("source", "productpage-v1"): 4, ("source", "frontend-v1"): 2,
-                                   ("source", "istio-ingressgateway"): 5, ("destination", "unknown"): 1,
-                                   ("source", "batch-v1"): 7})
+    assert rates == pytest.approx(
+        {
+            ("source", "productpage-v1"): 4,
+            ("source", "frontend-v1"): 2,
+            ("source", "istio-ingressgateway"): 5,
+            ("destination", "unknown"): 1,
+            ("source", "batch-v1"): 7,
+        }
+    )
 
 
-@pytest.mark.parametrize(("namespaces", "callers"), [
-    (("bookinfo",), {"productpage-v1", "unknown"}),
-    (("shop",), {"frontend-v1", "istio-ingressgateway"}),
-    (("istio-system",), {"istio-ingressgateway"}),
-    (("istioxsystem",), {"batch-v1"}),
-    (("bookinfo", "istio-system"), {"productpage-v1", "unknown", "istio-ingressgateway"}),
-    (("nowhere",), set()),
-])
+@pytest.mark.parametrize(
+    ("namespaces", "callers"),
+    [
+        (("bookinfo",), {"productpage-v1", "unknown"}),
+        (("shop",), {"frontend-v1", "istio-ingressgateway"}),
+        (("istio-system",), {"istio-ingressgateway"}),
+        (("istioxsystem",), {"batch-v1"}),
+        (("bookinfo", "istio-system"), {"productpage-v1", "unknown", "istio-ingressgateway"}),
+        (("nowhere",), set()),
+    ],
+)
 def test_namespace_filter_matches_either_side_exactly(prometheus, namespaces, callers):
     result = prometheus.query(promql.request_rates("1m", namespaces))
     found = [s["metric"]["source_workload"] for s in result]
@@ -129,7 +183,11 @@ def test_latency_buckets_of_both_selectors(prometheus):
     result = prometheus.query(promql.latency_buckets("1m"))
     per_caller = Tally((s["metric"]["reporter"], s["metric"]["source_workload"]) for s in result)
     assert per_caller == {("source", "productpage-v1"): 20, ("destination", "unknown"): 20}
-    infinite = [s for s in result if s["metric"]["le"] == "+Inf" and s["metric"]["source_workload"] == "productpage-v1"]
+    infinite = [
+        s
+        for s in result
+        if s["metric"]["le"] == "+Inf" and s["metric"]["source_workload"] == "productpage-v1"
+    ]
     assert float(infinite[0]["value"][1]) == pytest.approx(4)
 
 
@@ -143,6 +201,6 @@ def test_cluster_stats_of_outbound_clusters(prometheus):
     result = prometheus.query(promql.cluster_stats("1m"))
     stats = {s["metric"]["stat"]: float(s["value"][1]) for s in result}
     assert all(s["metric"]["cluster_name"].startswith("outbound|") for s in result)
-    assert stats == pytest.approx({"membership_total": 3, "membership_healthy": 1, "ejections_active": 2,
-                                   "pending_overflow": 30})
-
+    assert stats == pytest.approx(
+        {"membership_total": 3, "membership_healthy": 1, "ejections_active": 2, "pending_overflow": 30}
+    )

@@ -9,12 +9,13 @@ import statistics
 import pytest
 
 from dashboard.app.config import resolve
-from queries.errors import ConfigError
 from dashboard.mesh.build import build_graph
+from queries.duration import Duration
+from queries.duration import prometheus_duration as duration
+from queries.envoy import NO_HEALTHY_UPSTREAM
+from queries.errors import ConfigError, SourceError
 from queries.simulator import PHASE_NAMES, Simulation
 from queries.simulator.bookinfo import WORKLOADS
-from queries.duration import Duration, prometheus_duration as duration
-from queries.envoy import NO_HEALTHY_UPSTREAM
 from queries.simulator.envoy import UpstreamCluster
 from queries.simulator.fortio import LoadRun
 from queries.simulator.istio import ConnectionPool, OutlierDetection
@@ -23,7 +24,6 @@ from queries.simulator.mesh import Mesh
 from queries.simulator.metrics import Registry
 from queries.simulator.story import PHASES, phase_named, phase_start
 from queries.simulator.traces import TraceStore
-from queries.errors import SourceError
 from queries.telemetry import VERSION_TRAFFIC_COLUMNS, MeshTelemetry
 
 SETTINGS = resolve({}, environ={})
@@ -65,9 +65,12 @@ def ratings_cluster(mesh: Mesh) -> UpstreamCluster:
 
 # -- phases ---------------------------------------------------------------------
 
+
 def test_phases_are_the_documented_story_and_unknown_names_are_refused() -> None:
     assert PHASE_NAMES == ("baseline", "canary", "load-test", "ejection", "recovery", "takeover", "retired")
-    with pytest.raises(ConfigError, match="unknown phase 'rollback': choose one of baseline, canary, load-test"):
+    with pytest.raises(
+        ConfigError, match="unknown phase 'rollback': choose one of baseline, canary, load-test"
+    ):
         Simulation(phase="rollback")
 
 
@@ -84,6 +87,7 @@ def test_a_held_phase_stays_and_the_replayed_story_moves_on() -> None:
 
 # -- the connection pool and outlier detection -----------------------------------
 
+
 def test_load_tests_shed_503_uo_in_the_storys_ranges() -> None:
     """Story: -c 2 -n 20 shed 10 %, -c 3 -n 30 shed 26.7 %, then ratings was ejected."""
     small, large, ejected_after = [], [], {2: 0, 3: 0}
@@ -99,7 +103,9 @@ def test_load_tests_shed_503_uo_in_the_storys_ranges() -> None:
     assert 0.18 <= statistics.mean(large) <= 0.40
     assert statistics.mean(small) < statistics.mean(large)
     assert ejected_after[2] == 0, "two clients never see five overflows in a row"
-    assert ejected_after[3] >= 25, "three clients against one connection and one pending slot trip the ejection"
+    assert ejected_after[3] >= 25, (
+        "three clients against one connection and one pending slot trip the ejection"
+    )
 
 
 def test_every_rejection_is_the_callers_503_and_counted_by_envoy() -> None:
@@ -142,8 +148,13 @@ def test_an_ejection_lasts_base_ejection_time_and_longer_when_repeated() -> None
 
 def test_successes_reset_the_count_and_max_ejection_percent_keeps_hosts() -> None:
     kernel = Kernel(0.0)
-    cluster = UpstreamCluster("outbound|9080|v1|reviews.bookinfo.svc.cluster.local", kernel, random.Random(1),
-                              pool=ConnectionPool(), detection=OutlierDetection(max_ejection_percent=30))
+    cluster = UpstreamCluster(
+        "outbound|9080|v1|reviews.bookinfo.svc.cluster.local",
+        kernel,
+        random.Random(1),
+        pool=ConnectionPool(),
+        detection=OutlierDetection(max_ejection_percent=30),
+    )
     cluster.set_members([WORKLOADS["reviews-v1"], WORKLOADS["reviews-v2"], WORKLOADS["reviews-v3"]])
     first, second, third = cluster.hosts
     for code in (503, 503, 503, 503, 200, 503):
@@ -159,8 +170,12 @@ def test_successes_reset_the_count_and_max_ejection_percent_keeps_hosts() -> Non
 
 def test_the_pool_lets_one_request_in_flight_and_one_wait() -> None:
     kernel = Kernel(0.0)
-    cluster = UpstreamCluster("outbound|9080|v1|ratings.bookinfo.svc.cluster.local", kernel, random.Random(1),
-                              pool=ConnectionPool(1, 1))
+    cluster = UpstreamCluster(
+        "outbound|9080|v1|ratings.bookinfo.svc.cluster.local",
+        kernel,
+        random.Random(1),
+        pool=ConnectionPool(1, 1),
+    )
     cluster.set_members([WORKLOADS["ratings-v1"]])
     flags = [kernel.spawn(cluster.admit()) for _ in range(3)]
     assert [f.fired for f in flags] == [True, False, True]
@@ -171,6 +186,7 @@ def test_the_pool_lets_one_request_in_flight_and_one_wait() -> None:
 
 
 # -- the story through the graph -------------------------------------------------
+
 
 def test_reviews_v2_to_ratings_is_open_while_ratings_is_ejected_and_closed_after() -> None:
     simulation = story()
@@ -197,22 +213,30 @@ def test_rejections_appear_only_in_source_telemetry_with_unknown_destination_wor
     assert set(rejected["destination_workload"]) == {"unknown"}
     assert set(rejected["destination_service_name"]) == {"ratings"}
     text = simulation.metrics_text()
-    flagged = [line for line in text.splitlines() if 'response_flags="UH"' in line or 'response_flags="UO"' in line]
-    assert flagged and all('reporter="source"' in line and 'destination_workload="unknown"' in line for line in flagged)
+    flagged = [
+        line for line in text.splitlines() if 'response_flags="UH"' in line or 'response_flags="UO"' in line
+    ]
+    assert flagged and all(
+        'reporter="source"' in line and 'destination_workload="unknown"' in line for line in flagged
+    )
     assert 'reporter="destination"' in text
 
 
 def test_the_canary_split_is_fifty_fifty_within_a_few_percent() -> None:
     simulation = story("canary")
     at = simulation.now + 300
-    shares = {target: edge(simulation, at, "service:bookinfo:reviews", target, duration("5m")).share
-              for target in ("workload:bookinfo:reviews-v1", "workload:bookinfo:reviews-v2")}
+    shares = {
+        target: edge(simulation, at, "service:bookinfo:reviews", target, duration("5m")).share
+        for target in ("workload:bookinfo:reviews-v1", "workload:bookinfo:reviews-v2")
+    }
     assert all(share == pytest.approx(0.5, abs=0.05) for share in shares.values()), shares
 
 
 def test_retired_v1_leaves_an_idle_edge_and_its_own_series_vanish() -> None:
     simulation = story("retired")
-    retired = edge(simulation, simulation.now + 120, "service:bookinfo:reviews", "workload:bookinfo:reviews-v1")
+    retired = edge(
+        simulation, simulation.now + 120, "service:bookinfo:reviews", "workload:bookinfo:reviews-v1"
+    )
     assert retired.health == "idle" and retired.rps == 0
     text = simulation.metrics_text()
     assert 'destination_workload="reviews-v1"' in text and 'pod="reviews-v1' not in text
@@ -223,12 +247,19 @@ def test_cluster_stats_are_keyed_like_the_prometheus_source() -> None:
     stats = simulation.telemetry.mesh(simulation.now, duration("1m")).cluster_stats
     ratings = stats[(stats["destination_service_name"] == "ratings") & (stats["subset"] == "v1")]
     values = dict(zip(ratings["stat"], ratings["value"]))
-    assert values["membership_total"] == 1 and values["membership_healthy"] == 0 and values["ejections_active"] == 1
-    assert set(ratings["source_canonical_service"]) == {"reviews"} and set(ratings["source_canonical_revision"]) == {"v2"}
+    assert (
+        values["membership_total"] == 1
+        and values["membership_healthy"] == 0
+        and values["ejections_active"] == 1
+    )
+    assert set(ratings["source_canonical_service"]) == {"reviews"} and set(
+        ratings["source_canonical_revision"]
+    ) == {"v2"}
     assert set(ratings["source_workload_namespace"]) == {"bookinfo"}
 
 
 # -- shape, determinism, clock, memory --------------------------------------------
+
 
 def test_frames_have_the_shape_of_the_prometheus_source() -> None:
     simulation = story("canary")
@@ -241,7 +272,10 @@ def test_frames_have_the_shape_of_the_prometheus_source() -> None:
     assert simulation.telemetry.mesh(simulation.now, duration("1m"), ["elsewhere"]).requests.empty
     traffic = simulation.telemetry.version_traffic(simulation.now - 120, simulation.now, 30, duration("1m"))
     assert list(traffic.columns) == VERSION_TRAFFIC_COLUMNS
-    assert set(traffic[traffic["destination_service_name"] == "reviews"]["destination_workload"]) == {"reviews-v1", "reviews-v2"}
+    assert set(traffic[traffic["destination_service_name"] == "reviews"]["destination_workload"]) == {
+        "reviews-v1",
+        "reviews-v2",
+    }
     with pytest.raises(SourceError, match="exceeded maximum resolution of 11,000 points"):
         simulation.telemetry.version_traffic(simulation.now - 86400, simulation.now, 1, duration("1m"))
 
@@ -288,7 +322,11 @@ def test_istio_objects_follow_the_story() -> None:
 
     def reviews_route(phase: str) -> list[tuple[str, int]]:
         simulation.advance(at_story(simulation, phase, 1))
-        [vs] = [o for o in simulation.istio_objects() if o["kind"] == "VirtualService" and o["metadata"]["name"] == "reviews"]
+        [vs] = [
+            o
+            for o in simulation.istio_objects()
+            if o["kind"] == "VirtualService" and o["metadata"]["name"] == "reviews"
+        ]
         assert vs["apiVersion"] == "networking.istio.io/v1beta1"
         return [(r["destination"]["subset"], r["weight"]) for r in vs["spec"]["http"][0]["route"]]
 
@@ -296,12 +334,24 @@ def test_istio_objects_follow_the_story() -> None:
     assert reviews_route("canary") == [("v1", 50), ("v2", 50)]
     assert reviews_route("takeover") == [("v1", 0), ("v2", 100)]
     assert reviews_route("retired") == [("v2", 100)]
-    [ratings] = [o for o in simulation.istio_objects() if o["kind"] == "DestinationRule" and o["spec"]["host"] == "ratings"]
+    [ratings] = [
+        o
+        for o in simulation.istio_objects()
+        if o["kind"] == "DestinationRule" and o["spec"]["host"] == "ratings"
+    ]
     policy = ratings["spec"]["trafficPolicy"]
     assert policy["connectionPool"] == {"tcp": {"maxConnections": 1}, "http": {"http1MaxPendingRequests": 1}}
-    assert policy["outlierDetection"] == {"consecutive5xxErrors": 5, "interval": "1s", "baseEjectionTime": "180s",
-                                          "maxEjectionPercent": 100}
-    [reviews_rule] = [o for o in simulation.istio_objects() if o["kind"] == "DestinationRule" and o["spec"]["host"] == "reviews"]
+    assert policy["outlierDetection"] == {
+        "consecutive5xxErrors": 5,
+        "interval": "1s",
+        "baseEjectionTime": "180s",
+        "maxEjectionPercent": 100,
+    }
+    [reviews_rule] = [
+        o
+        for o in simulation.istio_objects()
+        if o["kind"] == "DestinationRule" and o["spec"]["host"] == "reviews"
+    ]
     assert [s["name"] for s in reviews_rule["spec"]["subsets"]] == ["v2"]
 
 

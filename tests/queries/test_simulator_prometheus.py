@@ -14,8 +14,8 @@ import pytest
 import requests
 
 from dashboard.app.config import resolve
-from dashboard.mesh.snapshot import snapshot_document
 from dashboard.mesh.build import build_graph
+from dashboard.mesh.snapshot import snapshot_document
 from queries.duration import prometheus_duration
 from queries.prometheus import PrometheusSource
 from queries.simulator import Simulation
@@ -30,22 +30,29 @@ WINDOW = prometheus_duration("30s")
 SPAN = 32.0
 # promtool's lint findings on names Istio and Envoy chose (no HELP, Envoy
 # counters without `_total`, milliseconds): exit code 3, not a parse error.
-LINT = re.compile(r" (no help text|counter metrics should have \"_total\" suffix|"
-                  r"non-counter metrics should not have \"_total\" suffix|use base unit \"seconds\" instead of \"milliseconds\")$")
+LINT = re.compile(
+    r" (no help text|counter metrics should have \"_total\" suffix|"
+    r"non-counter metrics should not have \"_total\" suffix|use base unit \"seconds\" instead of \"milliseconds\")$"
+)
 
 
 def test_metrics_exposition_parses_with_promtool() -> None:
     simulation = Simulation(seed=1, start=1_800_000_000.0, wall_clock=lambda: 0.0, phase="ejection")
     text = simulation.metrics_text()
-    checked = subprocess.run([PROMTOOL, "check", "metrics"], input=text, capture_output=True, text=True, timeout=60)
+    checked = subprocess.run(
+        [PROMTOOL, "check", "metrics"], input=text, capture_output=True, text=True, timeout=60
+    )
     findings = [line for line in (checked.stdout + checked.stderr).splitlines() if line.strip()]
     assert checked.returncode in (0, 3) and findings, checked.stderr
     assert all(LINT.search(line) for line in findings), [line for line in findings if not LINT.search(line)]
     assert "# TYPE istio_request_duration_milliseconds histogram" in text
     assert re.search(r'^istio_request_duration_milliseconds_bucket\{.*le="\+Inf".*\} \d+$', text, re.M)
-    assert re.search(r'^envoy_cluster_upstream_rq_pending_overflow\{cluster_name="outbound\|9080\|v1\|ratings'
-                     r'\.bookinfo\.svc\.cluster\.local",namespace="bookinfo",pod="reviews-v2-[^"]+",app="reviews",.*\} [1-9]',
-                     text, re.M)
+    assert re.search(
+        r'^envoy_cluster_upstream_rq_pending_overflow\{cluster_name="outbound\|9080\|v1\|ratings'
+        r'\.bookinfo\.svc\.cluster\.local",namespace="bookinfo",pod="reviews-v2-[^"]+",app="reviews",.*\} [1-9]',
+        text,
+        re.M,
+    )
 
 
 def _free_port() -> int:
@@ -58,8 +65,11 @@ def _start_simulator(log: Path) -> tuple[subprocess.Popen, str, float]:
     """`meshwatch simulate` holding the ejection; returns it, its address and its clock's start."""
     address = f"127.0.0.1:{_free_port()}"
     handle = log.open("w")
-    process = subprocess.Popen([sys.executable, "-m", "dashboard.app.cli", "simulate", "--listen", address,
-                                "--phase", "ejection"], stdout=handle, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dashboard.app.cli", "simulate", "--listen", address, "--phase", "ejection"],
+        stdout=handle,
+        stderr=subprocess.STDOUT,
+    )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         match = re.search(r"clock starts at (\d+\.\d+)", log.read_text())
@@ -86,7 +96,9 @@ def test_prometheus_scraping_the_simulator_gives_the_demo_sources_graph(tmp_path
                 covered = prometheus.query(f"min(count_over_time(istio_requests_total[{SPAN:g}s]))", at=now)
                 if covered and float(covered[0]["value"][1]) >= SPAN:
                     break
-                assert time.monotonic() < deadline, f"Prometheus did not fill a {WINDOW} window in time: {covered}"
+                assert time.monotonic() < deadline, (
+                    f"Prometheus did not fill a {WINDOW} window in time: {covered}"
+                )
                 time.sleep(0.5)  # poll interval
             at = now - 0.5
             scraped = PrometheusSource(prometheus.url).mesh(at, WINDOW)
@@ -108,7 +120,9 @@ def test_prometheus_scraping_the_simulator_gives_the_demo_sources_graph(tmp_path
     assert cut["circuit"] == "open" and set(cut["flags"]) == {"UH"}
 
     def stats(telemetry) -> dict:
-        gauges = telemetry.cluster_stats[telemetry.cluster_stats["stat"].str.startswith(("membership", "ejections"))]
+        gauges = telemetry.cluster_stats[
+            telemetry.cluster_stats["stat"].str.startswith(("membership", "ejections"))
+        ]
         return {tuple(row[:-1]): row[-1] for row in gauges.itertuples(index=False)}
 
     assert stats(scraped) == stats(demo) and stats(demo)

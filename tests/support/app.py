@@ -3,7 +3,8 @@ layout rendered as a request to the app would render it."""
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from dash import Dash
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pandas as pd
 
 from queries.duration import prometheus_duration
-
 from queries.telemetry import (
     CLUSTER_STAT_LABELS,
     LATENCY_LABELS,
@@ -15,14 +14,42 @@ from queries.telemetry import (
 )
 
 MINUTE = prometheus_duration("1m")
-DEFAULT_BUCKETS = (0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000,
-                   30000, 60000, 300000, 600000, 1800000, 3600000)
+DEFAULT_BUCKETS = (
+    0.5,
+    1,
+    5,
+    10,
+    25,
+    50,
+    100,
+    250,
+    500,
+    1000,
+    2500,
+    5000,
+    10000,
+    30000,
+    60000,
+    300000,
+    600000,
+    1800000,
+    3600000,
+)
 
 
-def labels(caller: str, service: str, callee: str = "unknown", *, ns: str = "default",
-           reporter: str = "source", caller_ns: str | None = None, **extra: str) -> dict[str, str]:
+def labels(
+    caller: str,
+    service: str,
+    callee: str = "unknown",
+    *,
+    ns: str = "default",
+    reporter: str = "source",
+    caller_ns: str | None = None,
+    **extra: str,
+) -> dict[str, str]:
     """Labels of one caller -> service (-> callee) series; workloads named
     `app-version`, e.g. `reviews-v2`."""
+
     def app_version(workload: str) -> tuple[str, str]:
         if workload == "unknown":
             return "unknown", "unknown"
@@ -53,8 +80,9 @@ def labels(caller: str, service: str, callee: str = "unknown", *, ns: str = "def
 
 
 def frame(rows: list[tuple[dict[str, str], float]], columns: list[str], value: str) -> pd.DataFrame:
-    data = pd.DataFrame([{**{c: r.get(c, "") for c in columns}, value: v} for r, v in rows],
-                        columns=[*columns, value])
+    data = pd.DataFrame(
+        [{**{c: r.get(c, "") for c in columns}, value: v} for r, v in rows], columns=[*columns, value]
+    )
     data[columns] = data[columns].astype("string")
     data[value] = data[value].astype("float64")
     return data

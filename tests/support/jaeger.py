@@ -25,17 +25,36 @@ TRACE_503 = "0af7651916cd43dd8448eb211c80319c"
 BIG_INT = "9007199254740993"  # 2^53 + 1: Jaeger sends it as a string
 
 
-def _envoy_tags(kind: str, service: str, revision: str, pod_ip: str, pod: str, url: str, cluster: str,
-                status: str, flags: str = "-", request_id: str = "3c6a1f0e-8f6b-9a4e-b8c2-5d8e0f6a7b21",
-                error: bool = False, response_size: str = "5289") -> list[dict[str, Any]]:
+def _envoy_tags(
+    kind: str,
+    service: str,
+    revision: str,
+    pod_ip: str,
+    pod: str,
+    url: str,
+    cluster: str,
+    status: str,
+    flags: str = "-",
+    request_id: str = "3c6a1f0e-8f6b-9a4e-b8c2-5d8e0f6a7b21",
+    error: bool = False,
+    response_size: str = "5289",
+) -> list[dict[str, Any]]:
     tags = [
-        {"key": "node_id", "type": "string", "value": f"sidecar~{pod_ip}~{pod}.default~default.svc.cluster.local"},
+        {
+            "key": "node_id",
+            "type": "string",
+            "value": f"sidecar~{pod_ip}~{pod}.default~default.svc.cluster.local",
+        },
         {"key": "zone", "type": "string", "value": ""},
         {"key": "guid:x-request-id", "type": "string", "value": request_id},
         {"key": "http.url", "type": "string", "value": url},
         {"key": "http.method", "type": "string", "value": "GET"},
         {"key": "downstream_cluster", "type": "string", "value": "-"},
-        {"key": "user_agent", "type": "string", "value": "Mozilla/5.0 (X11; Linux x86_64) Gecko/20100101 Firefox/133.0"},
+        {
+            "key": "user_agent",
+            "type": "string",
+            "value": "Mozilla/5.0 (X11; Linux x86_64) Gecko/20100101 Firefox/133.0",
+        },
         {"key": "http.protocol", "type": "string", "value": "HTTP/1.1"},
         {"key": "peer.address", "type": "string", "value": "10.244.0.1"},
         {"key": "request_size", "type": "string", "value": "0"},
@@ -57,8 +76,17 @@ def _envoy_tags(kind: str, service: str, revision: str, pod_ip: str, pod: str, u
     return tags
 
 
-def _span(trace_id: str, span_id: str, parent: str | None, operation: str, start: int, duration: int,
-          process: str, tags: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+def _span(
+    trace_id: str,
+    span_id: str,
+    parent: str | None,
+    operation: str,
+    start: int,
+    duration: int,
+    process: str,
+    tags: list[dict[str, Any]],
+    **extra: Any,
+) -> dict[str, Any]:
     return {
         "traceID": trace_id,
         "spanID": span_id,
@@ -75,26 +103,52 @@ def _span(trace_id: str, span_id: str, parent: str | None, operation: str, start
 
 
 def _processes() -> dict[str, dict[str, Any]]:
-    names = ["istio-ingressgateway.istio-system", "productpage.default", "details.default",
-             "reviews.default", "ratings.default"]
+    names = [
+        "istio-ingressgateway.istio-system",
+        "productpage.default",
+        "details.default",
+        "reviews.default",
+        "ratings.default",
+    ]
     ips = ["10.244.0.5", "10.244.0.12", "10.244.0.14", "10.244.0.17", "10.244.0.21"]
-    return {f"p{i + 1}": {"serviceName": name, "tags": [{"key": "ip", "type": "string", "value": ip}]}
-            for i, (name, ip) in enumerate(zip(names, ips))}
+    return {
+        f"p{i + 1}": {"serviceName": name, "tags": [{"key": "ip", "type": "string", "value": ip}]}
+        for i, (name, ip) in enumerate(zip(names, ips))
+    }
 
 
 def bookinfo_trace() -> dict[str, Any]:
     """productpage through the gateway, calling details and reviews-v2 -> ratings; all 200."""
     t = TRACE_OK
-    pp, det, rev, rat = ("productpage.default.svc.cluster.local:9080/productpage",
-                         "details.default.svc.cluster.local:9080/*",
-                         "reviews.default.svc.cluster.local:9080/*",
-                         "ratings.default.svc.cluster.local:9080/*")
-    gw_tags = _envoy_tags("client", "istio-ingressgateway", "latest", "10.244.0.5",
-                          "istio-ingressgateway-6bd9f7cb9-7tqkp", "http://bookinfo.example.com/productpage",
-                          "outbound|9080||productpage.default.svc.cluster.local", "200")
-    gw_tags[0]["value"] = "router~10.244.0.5~istio-ingressgateway-6bd9f7cb9-7tqkp.istio-system~istio-system.svc.cluster.local"
-    pp_server = _envoy_tags("server", "productpage", "v1", "10.244.0.12", "productpage-v1-5b4c8d9f7-x2x9z",
-                            "http://bookinfo.example.com/productpage", "inbound|9080||", "200")
+    pp, det, rev, rat = (
+        "productpage.default.svc.cluster.local:9080/productpage",
+        "details.default.svc.cluster.local:9080/*",
+        "reviews.default.svc.cluster.local:9080/*",
+        "ratings.default.svc.cluster.local:9080/*",
+    )
+    gw_tags = _envoy_tags(
+        "client",
+        "istio-ingressgateway",
+        "latest",
+        "10.244.0.5",
+        "istio-ingressgateway-6bd9f7cb9-7tqkp",
+        "http://bookinfo.example.com/productpage",
+        "outbound|9080||productpage.default.svc.cluster.local",
+        "200",
+    )
+    gw_tags[0]["value"] = (
+        "router~10.244.0.5~istio-ingressgateway-6bd9f7cb9-7tqkp.istio-system~istio-system.svc.cluster.local"
+    )
+    pp_server = _envoy_tags(
+        "server",
+        "productpage",
+        "v1",
+        "10.244.0.12",
+        "productpage-v1-5b4c8d9f7-x2x9z",
+        "http://bookinfo.example.com/productpage",
+        "inbound|9080||",
+        "200",
+    )
     pp_server.append({"key": "request.id.int", "type": "int64", "value": BIG_INT})
     pp_server.append({"key": "tls.session", "type": "binary", "value": "AAECAwQ="})
     pp_server.append({"key": "sample.ratio", "type": "float64", "value": 0.01})
@@ -102,26 +156,144 @@ def bookinfo_trace() -> dict[str, Any]:
         "traceID": t,
         "spans": [
             _span(t, "a3ce929d0e0e4736", None, pp, 0, 48_000, "p1", gw_tags),
-            _span(t, "00f067aa0ba902b7", "a3ce929d0e0e4736", pp, 1_000, 46_000, "p2", pp_server,
-                  logs=[{"timestamp": T0 + 2_000, "fields": [{"key": "event", "type": "string", "value": "upstream request headers sent"}]}]),
-            _span(t, "53995c3f42cd8ad8", "00f067aa0ba902b7", det, 3_000, 6_000, "p2",
-                  _envoy_tags("client", "productpage", "v1", "10.244.0.12", "productpage-v1-5b4c8d9f7-x2x9z",
-                              "http://details:9080/details/0", "outbound|9080||details.default.svc.cluster.local", "200", response_size="178")),
-            _span(t, "d4cda95b652f4a15", "53995c3f42cd8ad8", det, 3_500, 5_000, "p3",
-                  _envoy_tags("server", "details", "v1", "10.244.0.14", "details-v1-65cfcf56f9-4dvb9",
-                              "http://details:9080/details/0", "inbound|9080||", "200", response_size="178")),
-            _span(t, "9a1b2c3d4e5f6071", "00f067aa0ba902b7", rev, 10_000, 35_000, "p2",
-                  _envoy_tags("client", "productpage", "v1", "10.244.0.12", "productpage-v1-5b4c8d9f7-x2x9z",
-                              "http://reviews:9080/reviews/0", "outbound|9080||reviews.default.svc.cluster.local", "200", response_size="358")),
-            _span(t, "1f2e3d4c5b6a7988", "9a1b2c3d4e5f6071", rev, 10_500, 34_000, "p4",
-                  _envoy_tags("server", "reviews", "v2", "10.244.0.17", "reviews-v2-7d79d5bd5d-8zwnp",
-                              "http://reviews:9080/reviews/0", "inbound|9080||", "200", response_size="358")),
-            _span(t, "7b8c9daebfc0d1e2", "1f2e3d4c5b6a7988", rat, 12_000, 28_000, "p4",
-                  _envoy_tags("client", "reviews", "v2", "10.244.0.17", "reviews-v2-7d79d5bd5d-8zwnp",
-                              "http://ratings:9080/ratings/0", "outbound|9080||ratings.default.svc.cluster.local", "200", response_size="48")),
-            _span(t, "e2f30415263748a9", "7b8c9daebfc0d1e2", rat, 12_500, 27_000, "p5",
-                  _envoy_tags("server", "ratings", "v1", "10.244.0.21", "ratings-v1-85c74b6cb4-2bwlf",
-                              "http://ratings:9080/ratings/0", "inbound|9080||", "200", response_size="48")),
+            _span(
+                t,
+                "00f067aa0ba902b7",
+                "a3ce929d0e0e4736",
+                pp,
+                1_000,
+                46_000,
+                "p2",
+                pp_server,
+                logs=[
+                    {
+                        "timestamp": T0 + 2_000,
+                        "fields": [
+                            {"key": "event", "type": "string", "value": "upstream request headers sent"}
+                        ],
+                    }
+                ],
+            ),
+            _span(
+                t,
+                "53995c3f42cd8ad8",
+                "00f067aa0ba902b7",
+                det,
+                3_000,
+                6_000,
+                "p2",
+                _envoy_tags(
+                    "client",
+                    "productpage",
+                    "v1",
+                    "10.244.0.12",
+                    "productpage-v1-5b4c8d9f7-x2x9z",
+                    "http://details:9080/details/0",
+                    "outbound|9080||details.default.svc.cluster.local",
+                    "200",
+                    response_size="178",
+                ),
+            ),
+            _span(
+                t,
+                "d4cda95b652f4a15",
+                "53995c3f42cd8ad8",
+                det,
+                3_500,
+                5_000,
+                "p3",
+                _envoy_tags(
+                    "server",
+                    "details",
+                    "v1",
+                    "10.244.0.14",
+                    "details-v1-65cfcf56f9-4dvb9",
+                    "http://details:9080/details/0",
+                    "inbound|9080||",
+                    "200",
+                    response_size="178",
+                ),
+            ),
+            _span(
+                t,
+                "9a1b2c3d4e5f6071",
+                "00f067aa0ba902b7",
+                rev,
+                10_000,
+                35_000,
+                "p2",
+                _envoy_tags(
+                    "client",
+                    "productpage",
+                    "v1",
+                    "10.244.0.12",
+                    "productpage-v1-5b4c8d9f7-x2x9z",
+                    "http://reviews:9080/reviews/0",
+                    "outbound|9080||reviews.default.svc.cluster.local",
+                    "200",
+                    response_size="358",
+                ),
+            ),
+            _span(
+                t,
+                "1f2e3d4c5b6a7988",
+                "9a1b2c3d4e5f6071",
+                rev,
+                10_500,
+                34_000,
+                "p4",
+                _envoy_tags(
+                    "server",
+                    "reviews",
+                    "v2",
+                    "10.244.0.17",
+                    "reviews-v2-7d79d5bd5d-8zwnp",
+                    "http://reviews:9080/reviews/0",
+                    "inbound|9080||",
+                    "200",
+                    response_size="358",
+                ),
+            ),
+            _span(
+                t,
+                "7b8c9daebfc0d1e2",
+                "1f2e3d4c5b6a7988",
+                rat,
+                12_000,
+                28_000,
+                "p4",
+                _envoy_tags(
+                    "client",
+                    "reviews",
+                    "v2",
+                    "10.244.0.17",
+                    "reviews-v2-7d79d5bd5d-8zwnp",
+                    "http://ratings:9080/ratings/0",
+                    "outbound|9080||ratings.default.svc.cluster.local",
+                    "200",
+                    response_size="48",
+                ),
+            ),
+            _span(
+                t,
+                "e2f30415263748a9",
+                "7b8c9daebfc0d1e2",
+                rat,
+                12_500,
+                27_000,
+                "p5",
+                _envoy_tags(
+                    "server",
+                    "ratings",
+                    "v1",
+                    "10.244.0.21",
+                    "ratings-v1-85c74b6cb4-2bwlf",
+                    "http://ratings:9080/ratings/0",
+                    "inbound|9080||",
+                    "200",
+                    response_size="48",
+                ),
+            ),
         ],
         "processes": _processes(),
         "warnings": None,
@@ -131,26 +303,95 @@ def bookinfo_trace() -> dict[str, Any]:
 def circuit_open_trace() -> dict[str, Any]:
     """reviews' call to ratings refused by the circuit breaker: 503 UO, no server span."""
     t = TRACE_503
-    pp, rev, rat = ("productpage.default.svc.cluster.local:9080/productpage",
-                    "reviews.default.svc.cluster.local:9080/*", "ratings.default.svc.cluster.local:9080/*")
+    pp, rev, rat = (
+        "productpage.default.svc.cluster.local:9080/productpage",
+        "reviews.default.svc.cluster.local:9080/*",
+        "ratings.default.svc.cluster.local:9080/*",
+    )
     return {
         "traceID": t,
         "spans": [
-            _span(t, "b7ad6b7169203331", None, pp, 100_000, 20_000, "p2",
-                  _envoy_tags("server", "productpage", "v1", "10.244.0.12", "productpage-v1-5b4c8d9f7-x2x9z",
-                              "http://productpage:9080/productpage", "inbound|9080||", "200",
-                              request_id="9f1c2e3d-0a4b-4c5d-8e6f-7a8b9c0d1e2f")),
-            _span(t, "c1d2e3f405162738", "b7ad6b7169203331", rev, 101_000, 18_000, "p2",
-                  _envoy_tags("client", "productpage", "v1", "10.244.0.12", "productpage-v1-5b4c8d9f7-x2x9z",
-                              "http://reviews:9080/reviews/0", "outbound|9080||reviews.default.svc.cluster.local", "200")),
-            _span(t, "2a3b4c5d6e7f8091", "c1d2e3f405162738", rev, 101_400, 17_000, "p4",
-                  _envoy_tags("server", "reviews", "v3", "10.244.0.18", "reviews-v3-84779c7bbc-pqz6d",
-                              "http://reviews:9080/reviews/0", "inbound|9080||", "200")),
-            _span(t, "3b4c5d6e7f809102", "2a3b4c5d6e7f8091", rat, 102_000, 300, "p4",
-                  _envoy_tags("client", "reviews", "v3", "10.244.0.18", "reviews-v3-84779c7bbc-pqz6d",
-                              "http://ratings:9080/ratings/0", "outbound|9080||ratings.default.svc.cluster.local",
-                              "503", flags="UO", error=True, response_size="81"),
-                  warnings=["clock skew adjustment disabled; not applying calculated delta of -32µs"]),
+            _span(
+                t,
+                "b7ad6b7169203331",
+                None,
+                pp,
+                100_000,
+                20_000,
+                "p2",
+                _envoy_tags(
+                    "server",
+                    "productpage",
+                    "v1",
+                    "10.244.0.12",
+                    "productpage-v1-5b4c8d9f7-x2x9z",
+                    "http://productpage:9080/productpage",
+                    "inbound|9080||",
+                    "200",
+                    request_id="9f1c2e3d-0a4b-4c5d-8e6f-7a8b9c0d1e2f",
+                ),
+            ),
+            _span(
+                t,
+                "c1d2e3f405162738",
+                "b7ad6b7169203331",
+                rev,
+                101_000,
+                18_000,
+                "p2",
+                _envoy_tags(
+                    "client",
+                    "productpage",
+                    "v1",
+                    "10.244.0.12",
+                    "productpage-v1-5b4c8d9f7-x2x9z",
+                    "http://reviews:9080/reviews/0",
+                    "outbound|9080||reviews.default.svc.cluster.local",
+                    "200",
+                ),
+            ),
+            _span(
+                t,
+                "2a3b4c5d6e7f8091",
+                "c1d2e3f405162738",
+                rev,
+                101_400,
+                17_000,
+                "p4",
+                _envoy_tags(
+                    "server",
+                    "reviews",
+                    "v3",
+                    "10.244.0.18",
+                    "reviews-v3-84779c7bbc-pqz6d",
+                    "http://reviews:9080/reviews/0",
+                    "inbound|9080||",
+                    "200",
+                ),
+            ),
+            _span(
+                t,
+                "3b4c5d6e7f809102",
+                "2a3b4c5d6e7f8091",
+                rat,
+                102_000,
+                300,
+                "p4",
+                _envoy_tags(
+                    "client",
+                    "reviews",
+                    "v3",
+                    "10.244.0.18",
+                    "reviews-v3-84779c7bbc-pqz6d",
+                    "http://ratings:9080/ratings/0",
+                    "outbound|9080||ratings.default.svc.cluster.local",
+                    "503",
+                    flags="UO",
+                    error=True,
+                    response_size="81",
+                ),
+                warnings=["clock skew adjustment disabled; not applying calculated delta of -32µs"],
+            ),
         ],
         "processes": {k: v for k, v in _processes().items() if k in ("p2", "p4")},
         "warnings": None,
@@ -158,8 +399,13 @@ def circuit_open_trace() -> dict[str, Any]:
 
 
 def v1_envelope(data: Any, errors: Any = None) -> dict[str, Any]:
-    return {"data": data, "total": len(data) if isinstance(data, list) else 0, "limit": 0, "offset": 0,
-            "errors": errors}
+    return {
+        "data": data,
+        "total": len(data) if isinstance(data, list) else 0,
+        "limit": 0,
+        "offset": 0,
+        "errors": errors,
+    }
 
 
 # --- the same traces as Jaeger's v3 API returns them (OTLP JSON) ---
@@ -187,11 +433,18 @@ def to_otlp(traces: list[dict[str, Any]]) -> dict[str, Any]:
     for trace in traces:
         for span in trace["spans"]:
             process = trace["processes"][span["processID"]]
-            resource = resources.setdefault(process["serviceName"], {
-                "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": process["serviceName"]}}]
-                             + [{"key": t["key"], "value": _otlp_value(t)} for t in process["tags"]]},
-                "scopeSpans": [{"scope": {"name": "zipkin"}, "spans": []}],
-            })
+            resource = resources.setdefault(
+                process["serviceName"],
+                {
+                    "resource": {
+                        "attributes": [
+                            {"key": "service.name", "value": {"stringValue": process["serviceName"]}}
+                        ]
+                        + [{"key": t["key"], "value": _otlp_value(t)} for t in process["tags"]]
+                    },
+                    "scopeSpans": [{"scope": {"name": "zipkin"}, "spans": []}],
+                },
+            )
             tags = {t["key"]: t for t in span["tags"]}
             error = tags.get("error", {}).get("value") is True
             otlp = {
@@ -201,10 +454,15 @@ def to_otlp(traces: list[dict[str, Any]]) -> dict[str, Any]:
                 "kind": _KINDS.get(tags.get("span.kind", {}).get("value", ""), 0),
                 "startTimeUnixNano": str(span["startTime"] * 1000),
                 "endTimeUnixNano": str((span["startTime"] + span["duration"]) * 1000),
-                "attributes": [{"key": t["key"], "value": _otlp_value(t)} for t in span["tags"]
-                               if t["key"] not in ("span.kind", "error")],
-                "events": [{"timeUnixNano": str(log["timestamp"] * 1000), "name": log["fields"][0]["value"]}
-                           for log in span["logs"]],
+                "attributes": [
+                    {"key": t["key"], "value": _otlp_value(t)}
+                    for t in span["tags"]
+                    if t["key"] not in ("span.kind", "error")
+                ],
+                "events": [
+                    {"timeUnixNano": str(log["timestamp"] * 1000), "name": log["fields"][0]["value"]}
+                    for log in span["logs"]
+                ],
                 "status": {"code": 2} if error else {},
             }
             if span["references"]:
@@ -236,24 +494,39 @@ class FakeJaeger:
         if path.startswith("/api/v3/"):
             return self._v3(path, query) if self.api == "v3" else (404, TEXT_PLAIN, b"404 page not found\n")
         if path == "/api/dependencies":
-            return 200, JSON, json.dumps(v1_envelope([
-                {"parent": "productpage.default", "child": "reviews.default", "callCount": 1204},
-                {"parent": "reviews.default", "child": "ratings.default", "callCount": 802},
-            ])).encode()
+            return (
+                200,
+                JSON,
+                json.dumps(
+                    v1_envelope(
+                        [
+                            {"parent": "productpage.default", "child": "reviews.default", "callCount": 1204},
+                            {"parent": "reviews.default", "child": "ratings.default", "callCount": 802},
+                        ]
+                    )
+                ).encode(),
+            )
         if path.startswith("/api/traces/"):
             return self._v1_trace(path.rsplit("/", 1)[1])
         if self.api == "v3":
             return 404, TEXT_PLAIN, b"404 page not found\n"
         return self._v1(path, query)
 
-    def _matching(self, service: str, query: dict[str, list[str]], tags: dict[str, str]) -> list[dict[str, Any]]:
+    def _matching(
+        self, service: str, query: dict[str, list[str]], tags: dict[str, str]
+    ) -> list[dict[str, Any]]:
         found = []
         for trace in self.traces:
             names = {trace["processes"][s["processID"]]["serviceName"] for s in trace["spans"]}
             if service not in names:
                 continue
-            if tags and not any(all(any(t["key"] == k and str(t["value"]).lower() == v.lower() for t in s["tags"])
-                                    for k, v in tags.items()) for s in trace["spans"]):
+            if tags and not any(
+                all(
+                    any(t["key"] == k and str(t["value"]).lower() == v.lower() for t in s["tags"])
+                    for k, v in tags.items()
+                )
+                for s in trace["spans"]
+            ):
                 continue
             found.append(copy.deepcopy(trace))
         return found
@@ -263,9 +536,15 @@ class FakeJaeger:
             names = sorted({p["serviceName"] for t in self.traces for p in t["processes"].values()})
             return 200, JSON, json.dumps(v1_envelope(names)).encode()
         if path.startswith("/api/services/") and path.endswith("/operations"):
-            service = unquote(path[len("/api/services/"):-len("/operations")])
-            ops = sorted({s["operationName"] for t in self.traces for s in t["spans"]
-                          if t["processes"][s["processID"]]["serviceName"] == service})
+            service = unquote(path[len("/api/services/") : -len("/operations")])
+            ops = sorted(
+                {
+                    s["operationName"]
+                    for t in self.traces
+                    for s in t["spans"]
+                    if t["processes"][s["processID"]]["serviceName"] == service
+                }
+            )
             return 200, JSON, json.dumps(v1_envelope(ops or None)).encode()
         if path == "/api/traces":
             if "service" not in query:
@@ -293,10 +572,19 @@ class FakeJaeger:
             return 200, JSON, json.dumps({"services": names}).encode()
         if path == "/api/v3/operations":
             service = query.get("service", [""])[0]
-            ops = sorted({(s["operationName"], next(t["value"] for t in s["tags"] if t["key"] == "span.kind"))
-                          for t in self.traces for s in t["spans"]
-                          if t["processes"][s["processID"]]["serviceName"] == service})
-            return 200, JSON, json.dumps({"operations": [{"name": n, "spanKind": k} for n, k in ops]}).encode()
+            ops = sorted(
+                {
+                    (s["operationName"], next(t["value"] for t in s["tags"] if t["key"] == "span.kind"))
+                    for t in self.traces
+                    for s in t["spans"]
+                    if t["processes"][s["processID"]]["serviceName"] == service
+                }
+            )
+            return (
+                200,
+                JSON,
+                json.dumps({"operations": [{"name": n, "spanKind": k} for n, k in ops]}).encode(),
+            )
         if path == "/api/v3/traces":
             if "query.start_time_min" not in query or "query.start_time_max" not in query:
                 return _v3_error(400, "query.start_time_min and query.start_time_max are required")
@@ -318,7 +606,7 @@ class FakeJaeger:
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 url = urlparse(self.path)
-                path = url.path[len("/jaeger"):] if url.path.startswith("/jaeger/") else url.path
+                path = url.path[len("/jaeger") :] if url.path.startswith("/jaeger/") else url.path
                 status, content_type, body = fake.answer(path, parse_qs(url.query))
                 self.send_response(status)
                 self.send_header("Content-Type", content_type)
@@ -333,7 +621,9 @@ class FakeJaeger:
                 return None
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
         return f"http://127.0.0.1:{self.server.server_port}"
 
     def stop(self) -> None:
@@ -343,4 +633,8 @@ class FakeJaeger:
 
 
 def _v3_error(status: int, message: str) -> tuple[int, str, bytes]:
-    return status, TEXT_PLAIN, (json.dumps({"error": {"httpCode": status, "message": message}}) + "\n").encode()
+    return (
+        status,
+        TEXT_PLAIN,
+        (json.dumps({"error": {"httpCode": status, "message": message}}) + "\n").encode(),
+    )

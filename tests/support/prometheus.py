@@ -33,10 +33,11 @@ import socket
 import subprocess
 import threading
 import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, Sequence, Union
+from typing import Any
 
 import requests
 
@@ -47,8 +48,27 @@ END = 1_704_067_800.0  # 2024-01-01T00:10:00Z
 SPAN = 600.0
 STEP = 15.0
 # Envoy's default duration buckets, in milliseconds, as Istio exports them.
-ISTIO_BUCKETS = (0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000,
-                 30000, 60000, 300000, 600000, 1800000, 3600000)
+ISTIO_BUCKETS = (
+    0.5,
+    1,
+    5,
+    10,
+    25,
+    50,
+    100,
+    250,
+    500,
+    1000,
+    2500,
+    5000,
+    10000,
+    30000,
+    60000,
+    300000,
+    600000,
+    1800000,
+    3600000,
+)
 
 
 @dataclass(frozen=True)
@@ -82,7 +102,7 @@ class Histogram:
     buckets: Sequence[float] = field(default=ISTIO_BUCKETS)
 
 
-Series = Union[Counter, Gauge, Histogram]
+Series = Counter | Gauge | Histogram
 
 
 def sample_times(end: float = END, span: float = SPAN, step: float = STEP) -> list[float]:
@@ -163,8 +183,9 @@ def _grouped(series: Iterable[Series]) -> dict[str, tuple[str, list[Series]]]:
     return families
 
 
-def openmetrics_lines(series: Iterable[Series], *, end: float = END, span: float = SPAN,
-                      step: float = STEP) -> Iterator[str]:
+def openmetrics_lines(
+    series: Iterable[Series], *, end: float = END, span: float = SPAN, step: float = STEP
+) -> Iterator[str]:
     """The lines (without newlines) of `openmetrics(series, ...)`."""
     times = sample_times(end, span, step)
     for family, (kind, members) in _grouped(series).items():
@@ -183,8 +204,9 @@ def openmetrics(series: Iterable[Series], *, end: float = END, span: float = SPA
     return "".join(line + "\n" for line in openmetrics_lines(series, end=end, span=span, step=step))
 
 
-def write_openmetrics(series: Iterable[Series], path: Path | str, *, end: float = END, span: float = SPAN,
-                      step: float = STEP) -> Path:
+def write_openmetrics(
+    series: Iterable[Series], path: Path | str, *, end: float = END, span: float = SPAN, step: float = STEP
+) -> Path:
     """`openmetrics(...)` streamed to a file, for meshes too big to hold as one string."""
     path = Path(path)
     with path.open("w") as handle:
@@ -217,16 +239,22 @@ def _config(scrape_targets: Sequence[str], scrape_interval: str) -> str:
         targets = ", ".join(f'"{target}"' for target in scrape_targets)
         # honor_labels: the target's own labels (e.g. a simulator's
         # `namespace`) win over the ones Prometheus attaches.
-        text += ("scrape_configs:\n  - job_name: meshwatch-test\n    honor_labels: true\n"
-                 f"    static_configs:\n      - targets: [{targets}]\n")
+        text += (
+            "scrape_configs:\n  - job_name: meshwatch-test\n    honor_labels: true\n"
+            f"    static_configs:\n      - targets: [{targets}]\n"
+        )
     return text
 
 
 def backfill(openmetrics_file: Path, data_dir: Path) -> None:
     """Write blocks for an OpenMetrics file into a Prometheus data directory."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    done = subprocess.run([PROMTOOL, "tsdb", "create-blocks-from", "openmetrics", str(openmetrics_file), str(data_dir)],
-                          capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [PROMTOOL, "tsdb", "create-blocks-from", "openmetrics", str(openmetrics_file), str(data_dir)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     if done.returncode != 0:
         output = "\n".join((done.stdout + done.stderr).splitlines()[-15:])
         raise PrometheusError(f"promtool could not backfill {openmetrics_file}:\n{output}")
@@ -240,8 +268,9 @@ class PrometheusServer:
 
     def query(self, promql: str, at: float = END, timeout: float = 30.0) -> list[dict[str, Any]]:
         """The `result` of an instant query; raises PrometheusError unless it succeeded."""
-        response = requests.get(f"{self.url}/api/v1/query", params={"query": promql, "time": f"{at:.3f}"},
-                                timeout=timeout)
+        response = requests.get(
+            f"{self.url}/api/v1/query", params={"query": promql, "time": f"{at:.3f}"}, timeout=timeout
+        )
         body = response.json()
         if response.status_code != 200 or body.get("status") != "success":
             raise PrometheusError(f"query failed ({response.status_code}): {body.get('error')}: {promql}")
@@ -257,7 +286,9 @@ class PrometheusServer:
             if result:
                 return result
             if time.monotonic() > deadline:
-                raise PrometheusError(f"no series for {promql} after {timeout:g}s; log tail:\n{_tail(self.log)}")
+                raise PrometheusError(
+                    f"no series for {promql} after {timeout:g}s; log tail:\n{_tail(self.log)}"
+                )
             time.sleep(0.2)  # poll interval, not a wait for readiness
 
     def stop(self) -> None:
@@ -269,7 +300,7 @@ class PrometheusServer:
                 self.process.kill()
                 self.process.wait(timeout=10)
 
-    def __enter__(self) -> "PrometheusServer":
+    def __enter__(self) -> PrometheusServer:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -309,9 +340,16 @@ def start_prometheus(
         port = _free_port()
         with log.open("w") as handle:
             process = subprocess.Popen(
-                [PROMETHEUS, f"--config.file={config}", f"--storage.tsdb.path={data}",
-                 "--storage.tsdb.retention.time=100y", f"--web.listen-address=127.0.0.1:{port}"],
-                stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                [
+                    PROMETHEUS,
+                    f"--config.file={config}",
+                    f"--storage.tsdb.path={data}",
+                    "--storage.tsdb.retention.time=100y",
+                    f"--web.listen-address=127.0.0.1:{port}",
+                ],
+                stdout=handle,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
             )
         server = PrometheusServer(process, f"http://127.0.0.1:{port}", log)
         try:
@@ -356,9 +394,12 @@ class CountingProxy:
                 body = self.rfile.read(length) if length else None
                 with proxy._lock:
                     proxy.paths.append(self.path)
-                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
-                upstream = requests.request(self.command, proxy.target + self.path, data=body, headers=headers,
-                                            timeout=60)
+                headers = {
+                    k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")
+                }
+                upstream = requests.request(
+                    self.command, proxy.target + self.path, data=body, headers=headers, timeout=60
+                )
                 self.send_response(upstream.status_code)
                 self.send_header("Content-Type", upstream.headers.get("Content-Type", "application/json"))
                 self.send_header("Content-Length", str(len(upstream.content)))
@@ -389,9 +430,8 @@ class CountingProxy:
         self._server.shutdown()
         self._server.server_close()
 
-    def __enter__(self) -> "CountingProxy":
+    def __enter__(self) -> CountingProxy:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-

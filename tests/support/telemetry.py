@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import pandas as pd
 
 from queries.duration import Duration
-
 from queries.errors import SourceError
 from queries.telemetry import VERSION_TRAFFIC_COLUMNS, MeshTelemetry, empty_frame
 from tests.support.frames import labels, latency_rows, telemetry
@@ -18,15 +17,18 @@ from tests.support.frames import labels, latency_rows, telemetry
 def bookinfo_ejection() -> MeshTelemetry:
     """Bookinfo during the story's ejection: reviews-v2 -> ratings cut off (UH)."""
     ingress = dict(caller_ns="istio-system")
-    return telemetry(requests=[
-        (labels("istio-ingressgateway", "productpage", "productpage-v1", **ingress), 2.0),
-        (labels("productpage-v1", "details", "details-v1"), 2.0),
-        (labels("productpage-v1", "reviews", "reviews-v1"), 1.0),
-        (labels("productpage-v1", "reviews", "reviews-v2"), 1.0),
-        (labels("reviews-v2", "ratings", response_code="503", response_flags="UH"), 4.0),
-        (labels("reviews-v2", "ratings", "ratings-v1"), 0.0),
-        (labels("reviews-v3", "ratings", "ratings-v1"), 0.0),
-    ], latency=latency_rows(labels("productpage-v1", "reviews", "reviews-v1"), [5, 12, 40, 90]))
+    return telemetry(
+        requests=[
+            (labels("istio-ingressgateway", "productpage", "productpage-v1", **ingress), 2.0),
+            (labels("productpage-v1", "details", "details-v1"), 2.0),
+            (labels("productpage-v1", "reviews", "reviews-v1"), 1.0),
+            (labels("productpage-v1", "reviews", "reviews-v2"), 1.0),
+            (labels("reviews-v2", "ratings", response_code="503", response_flags="UH"), 4.0),
+            (labels("reviews-v2", "ratings", "ratings-v1"), 0.0),
+            (labels("reviews-v3", "ratings", "ratings-v1"), 0.0),
+        ],
+        latency=latency_rows(labels("productpage-v1", "reviews", "reviews-v1"), [5, 12, 40, 90]),
+    )
 
 
 def with_calls(mesh: MeshTelemetry, *calls: tuple[dict[str, str], float]) -> MeshTelemetry:
@@ -57,8 +59,9 @@ class ScriptedSource:
         if self.failure:
             raise SourceError(self.failure)
 
-    def version_traffic(self, start: float, end: float, step: float, window: Duration,
-                        namespaces: Sequence[str] = ()) -> pd.DataFrame:
+    def version_traffic(
+        self, start: float, end: float, step: float, window: Duration, namespaces: Sequence[str] = ()
+    ) -> pd.DataFrame:
         if self.failure:
             raise SourceError(self.failure)
         if self.history is not None:

@@ -55,8 +55,9 @@ def layout(service: Any = None, window: Any = None, **_: Any) -> html.Div:
     return view.page(settings.refresh, name, window_choices(str(chosen)), str(chosen))
 
 
-def refresh_canary(runtime: Runtime, service: str | None, last_good: float | None,
-                   window: str | None = None) -> CanaryView:
+def refresh_canary(
+    runtime: Runtime, service: str | None, last_good: float | None, window: str | None = None
+) -> CanaryView:
     """One poll of the canary page over `window` (default: the configured one)."""
     services, settings = runtime.services, runtime.settings
     try:
@@ -71,18 +72,22 @@ def refresh_canary(runtime: Runtime, service: str | None, last_good: float | Non
         routing, note = None, f"Istio config not read — {error}; showing the observed split only"
     try:
         at = services.clock()
-        releases = release_view(services.telemetry, routing, settings, at, rate_window, settings.namespace, name)
+        releases = release_view(
+            services.telemetry, routing, settings, at, rate_window, settings.namespace, name
+        )
     except (SourceError, ConfigError) as error:
         # Cards drawn earlier stay under the banner; before any, the banner says why nothing shows.
         cards = None if last_good else view.waiting(settings.refresh)
         return CanaryView(cards, stale_text(last_good, error), "stale", None, last_good)
     source = routing.origin if routing else "no Istio config"
     thresholds = settings.canary
-    status = (f"updated {clock_text(at)} · window {rate_window} · configured weights from {source} · "
-              f"thresholds: success ≥ {thresholds.min_success_ratio * 100:g} %, "
-              f"p99 ≤ {thresholds.max_p99_ms:g} ms over ≥ {thresholds.min_requests_for_verdict:g} requests "
-              f"to a canary, split within {thresholds.max_share_deviation * 100:g} points over ≥ "
-              f"{thresholds.min_requests_for_deviation:g} requests")
+    status = (
+        f"updated {clock_text(at)} · window {rate_window} · configured weights from {source} · "
+        f"thresholds: success ≥ {thresholds.min_success_ratio * 100:g} %, "
+        f"p99 ≤ {thresholds.max_p99_ms:g} ms over ≥ {thresholds.min_requests_for_verdict:g} requests "
+        f"to a canary, split within {thresholds.max_share_deviation * 100:g} points over ≥ "
+        f"{thresholds.min_requests_for_deviation:g} requests"
+    )
     return CanaryView(view.releases_view(releases, name), note, "info", status, time.time())
 
 

@@ -10,8 +10,9 @@ clears it.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import dash
 from dash import Dash, Input, Output, State, ctx, html, no_update
@@ -44,8 +45,15 @@ def layout(namespace: Any = None, window: Any = None, trace: Any = None, **_: An
     settings = current().settings
     namespaces = _listed(namespace) or list(settings.namespace)
     chosen = _listed(window)[-1] if window else str(settings.window)
-    return topology_page.page(sorted(namespaces), namespaces, window_choices(chosen), chosen, settings.refresh,
-                              settings.health, _listed(trace)[-1] if trace else None)
+    return topology_page.page(
+        sorted(namespaces),
+        namespaces,
+        window_choices(chosen),
+        chosen,
+        settings.refresh,
+        settings.health,
+        _listed(trace)[-1] if trace else None,
+    )
 
 
 def trace_overlay(runtime: Runtime, trace_id: str | None) -> tuple[list[list[Any]], str]:
@@ -81,9 +89,17 @@ class TopologyView:
     namespaces: list[str] = field(default_factory=list)
 
 
-def refresh_topology(runtime: Runtime, namespaces: list[str], window: str, show_idle: bool, positions: dict,
-                     circuits: dict, last_good: float | None, known_namespaces: list[str],
-                     hops: list[list[str]] = ()) -> TopologyView:
+def refresh_topology(
+    runtime: Runtime,
+    namespaces: list[str],
+    window: str,
+    show_idle: bool,
+    positions: dict,
+    circuits: dict,
+    last_good: float | None,
+    known_namespaces: list[str],
+    hops: list[list[str]] = (),
+) -> TopologyView:
     """One poll: query, build the graph, and lay it out where it was before."""
     services, settings = runtime.services, runtime.settings
     stale = TopologyView(None, None, "stale", "", positions, circuits, last_good, known_namespaces)
@@ -106,17 +122,26 @@ def refresh_topology(runtime: Runtime, namespaces: list[str], window: str, show_
     if missing:
         banner = "No Istio telemetry in the window for namespace " + ", ".join(repr(ns) for ns in missing)
     shown = len([e for e in document["edges"] if show_idle or e["health"] != "idle"])
-    status = (f"updated {clock_text(now)} · {len(document['nodes'])} nodes · {shown} edges"
-              f" ({len(document['edges']) - shown} idle hidden) · window {rate_window}"
-              f" · {services.telemetry.queries_per_refresh or 'simulated, no'} PromQL queries")
+    status = (
+        f"updated {clock_text(now)} · {len(document['nodes'])} nodes · {shown} edges"
+        f" ({len(document['edges']) - shown} idle hidden) · window {rate_window}"
+        f" · {services.telemetry.queries_per_refresh or 'simulated, no'} PromQL queries"
+    )
     return TopologyView(
         elements=view.elements(document, positions, show_idle, circuits, hops),
-        banner=banner, banner_kind="info", status=status, positions=positions, circuits=circuits,
-        last_good=now, namespaces=sorted(seen | set(known_namespaces) | set(namespaces)),
+        banner=banner,
+        banner_kind="info",
+        status=status,
+        positions=positions,
+        circuits=circuits,
+        last_good=now,
+        namespaces=sorted(seen | set(known_namespaces) | set(namespaces)),
     )
 
 
-def track_open_circuits(document: Mapping[str, Any], since: Mapping[str, float], now: float) -> dict[str, float]:
+def track_open_circuits(
+    document: Mapping[str, Any], since: Mapping[str, float], now: float
+) -> dict[str, float]:
     """When each currently open circuit was first seen open (closed ones drop out)."""
     return {edge["id"]: since.get(edge["id"], now) for edge in document["edges"] if edge["circuit"] == "open"}
 
@@ -126,8 +151,10 @@ def traces_link(data: Mapping[str, Any]) -> str | None:
     node or edge; for an edge with errors, its failed requests first."""
     if data.get("kind") == "unknown":
         return None
-    return page_href("/traces", {"service": data["traces_service"],
-                                 "tags": "error=true" if data.get("error_ratio") else None})
+    return page_href(
+        "/traces",
+        {"service": data["traces_service"], "tags": "error=true" if data.get("error_ratio") else None},
+    )
 
 
 def register(app: Dash, runtime: Runtime) -> None:
@@ -157,17 +184,29 @@ def register(app: Dash, runtime: Runtime) -> None:
         State("topology-namespaces", "options"),
     )
     def refresh(_tick, namespaces, window, show_idle, hops, positions, circuits, last_good, options):
-        result = refresh_topology(runtime, namespaces or [], window or str(settings.window),
-                                  "idle" in (show_idle or []), positions or {}, circuits or {}, last_good,
-                                  [o if isinstance(o, str) else o["value"] for o in options or []], hops or [])
+        result = refresh_topology(
+            runtime,
+            namespaces or [],
+            window or str(settings.window),
+            "idle" in (show_idle or []),
+            positions or {},
+            circuits or {},
+            last_good,
+            [o if isinstance(o, str) else o["value"] for o in options or []],
+            hops or [],
+        )
         return (
             no_update if result.elements is None else result.elements,
             result.banner or "",
             not result.banner,
             f"mw-banner mw-banner-{result.banner_kind}",
-            "mw-topology-body" + (" mw-graph-stale" if result.banner_kind == "stale" and result.banner else ""),
+            "mw-topology-body"
+            + (" mw-graph-stale" if result.banner_kind == "stale" and result.banner else ""),
             no_update if result.elements is None else result.status,
-            result.positions, result.circuits, result.last_good, result.namespaces,
+            result.positions,
+            result.circuits,
+            result.last_good,
+            result.namespaces,
         )
 
     @app.callback(
@@ -201,7 +240,9 @@ def register(app: Dash, runtime: Runtime) -> None:
         if tapped_edge and edge:
             return edge_details(edge, services.clock(), traces_link(edge))
         if node:
-            return node_details(node, traces_link(node)) + release_beside(node, window or str(settings.window))
+            return node_details(node, traces_link(node)) + release_beside(
+                node, window or str(settings.window)
+            )
         return no_update
 
     def release_beside(node: dict, window: str) -> list:
@@ -209,8 +250,14 @@ def register(app: Dash, runtime: Runtime) -> None:
         if node["kind"] != "service":
             return []
         try:
-            releases = release_view(services.telemetry, routing_config(settings, services), settings, services.clock(),
-                                    config.window(window), service=f"{node['name']}.{node['namespace']}")
+            releases = release_view(
+                services.telemetry,
+                routing_config(settings, services),
+                settings,
+                services.clock(),
+                config.window(window),
+                service=f"{node['name']}.{node['namespace']}",
+            )
         except (SourceError, ConfigError) as error:
             return [html.P(f"Release state unavailable: {error}", className="mw-hint")]
         return [service_summary(release) for release in releases if len(release.versions) > 1]

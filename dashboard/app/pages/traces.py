@@ -33,8 +33,11 @@ def parse_limit(text: Any) -> int:
 
 
 def layout(**query: Any) -> html.Div:
-    prefill = {key: str(query[key] if not isinstance(query[key], list) else query[key][-1])
-               for key in PREFILL if query.get(key)}
+    prefill = {
+        key: str(query[key] if not isinstance(query[key], list) else query[key][-1])
+        for key in PREFILL
+        if query.get(key)
+    }
     problem = None
     if "limit" in prefill:
         try:
@@ -65,10 +68,14 @@ def register(app: Dash, runtime: Runtime) -> None:
     dash.register_page(__name__, path="/traces", title="meshwatch · traces", layout=layout)
     jaeger = runtime.services.traces
 
-    @app.callback(Output("traces-service", "options"), Output("traces-banner", "children", allow_duplicate=True),
-                  Output("traces-banner", "hidden", allow_duplicate=True),
-                  Input("traces-prefill", "data"), State("traces-service", "value"),
-                  prevent_initial_call="initial_duplicate")
+    @app.callback(
+        Output("traces-service", "options"),
+        Output("traces-banner", "children", allow_duplicate=True),
+        Output("traces-banner", "hidden", allow_duplicate=True),
+        Input("traces-prefill", "data"),
+        State("traces-service", "value"),
+        prevent_initial_call="initial_duplicate",
+    )
     def list_services(_: Any, current: str | None) -> tuple[Any, Any, Any]:
         if jaeger is None:
             return [], None, True
@@ -78,8 +85,11 @@ def register(app: Dash, runtime: Runtime) -> None:
             return no_update, f"Jaeger: {error}", False
         return sorted(set(names) | ({current} if current else set())), None, True
 
-    @app.callback(Output("traces-operation", "options"), Input("traces-service", "value"),
-                  State("traces-operation", "value"))
+    @app.callback(
+        Output("traces-operation", "options"),
+        Input("traces-service", "value"),
+        State("traces-operation", "value"),
+    )
     def list_operations(service: str | None, current: str | None) -> Any:
         if jaeger is None or not service:
             return []
@@ -88,27 +98,59 @@ def register(app: Dash, runtime: Runtime) -> None:
         except SourceError:
             return no_update  # the search itself reports Jaeger's trouble
 
-    @app.callback(Output("traces-scatter", "figure"), Output("traces-scatter-box", "hidden"),
-                  Output("traces-results", "children"), Output("traces-results", "className"),
-                  Output("traces-banner", "children", allow_duplicate=True),
-                  Output("traces-banner", "hidden", allow_duplicate=True),
-                  Input("traces-search", "n_clicks"), Input("traces-prefill", "data"),
-                  State("traces-service", "value"), State("traces-operation", "value"), State("traces-tags", "value"),
-                  State("traces-min", "value"), State("traces-max", "value"), State("traces-lookback", "value"),
-                  State("traces-limit", "value"), prevent_initial_call="initial_duplicate")
-    def search(_: Any, prefill: dict[str, str] | None, service: str | None, operation: str | None, tags: str | None,
-               min_duration: str | None, max_duration: str | None, lookback: str | None, limit: Any) -> tuple[Any, ...]:
+    @app.callback(
+        Output("traces-scatter", "figure"),
+        Output("traces-scatter-box", "hidden"),
+        Output("traces-results", "children"),
+        Output("traces-results", "className"),
+        Output("traces-banner", "children", allow_duplicate=True),
+        Output("traces-banner", "hidden", allow_duplicate=True),
+        Input("traces-search", "n_clicks"),
+        Input("traces-prefill", "data"),
+        State("traces-service", "value"),
+        State("traces-operation", "value"),
+        State("traces-tags", "value"),
+        State("traces-min", "value"),
+        State("traces-max", "value"),
+        State("traces-lookback", "value"),
+        State("traces-limit", "value"),
+        prevent_initial_call="initial_duplicate",
+    )
+    def search(
+        _: Any,
+        prefill: dict[str, str] | None,
+        service: str | None,
+        operation: str | None,
+        tags: str | None,
+        min_duration: str | None,
+        max_duration: str | None,
+        lookback: str | None,
+        limit: Any,
+    ) -> tuple[Any, ...]:
         if jaeger is None:
             return no_update, True, views.no_jaeger_message(), "mw-trace-results", None, True
         if not service:
             if ctx.triggered_id == "traces-prefill":
-                return no_update, True, "Choose a service and press Find traces.", \
-                    "mw-trace-results mw-muted", None, True
+                return (
+                    no_update,
+                    True,
+                    "Choose a service and press Find traces.",
+                    "mw-trace-results mw-muted",
+                    None,
+                    True,
+                )
             return no_update, no_update, no_update, no_update, "Choose a service to search.", False
         try:
-            found = jaeger.search(service, operation or None, parse_tags(tags), (min_duration or "").strip() or None,
-                                  (max_duration or "").strip() or None, LOOKBACK_SECONDS.get(lookback or "1h", 3600),
-                                  parse_limit(limit or 20), runtime.services.clock())
+            found = jaeger.search(
+                service,
+                operation or None,
+                parse_tags(tags),
+                (min_duration or "").strip() or None,
+                (max_duration or "").strip() or None,
+                LOOKBACK_SECONDS.get(lookback or "1h", 3600),
+                parse_limit(limit or 20),
+                runtime.services.clock(),
+            )
         except ValueError as error:
             return no_update, no_update, no_update, no_update, str(error), False
         except SourceError as error:
@@ -119,7 +161,14 @@ def register(app: Dash, runtime: Runtime) -> None:
         summaries = [summarise(trace) for trace in found]
         message = None if summaries else unknown_service(service)
         results = None if message else views.result_list(summaries)
-        return views.scatter_figure(summaries), not summaries, results, "mw-trace-results", message, not message
+        return (
+            views.scatter_figure(summaries),
+            not summaries,
+            results,
+            "mw-trace-results",
+            message,
+            not message,
+        )
 
     def unknown_service(service: str) -> str | None:
         """Why a search found nothing, when the reason is a service Jaeger has never seen."""
@@ -129,8 +178,11 @@ def register(app: Dash, runtime: Runtime) -> None:
             return None  # the empty result stands; the next search reports Jaeger's trouble
         return None if service in known else views.unknown_service_message(service, known)
 
-    @app.callback(Output("url", "href", allow_duplicate=True), Input("traces-scatter", "clickData"),
-                  prevent_initial_call=True)
+    @app.callback(
+        Output("url", "href", allow_duplicate=True),
+        Input("traces-scatter", "clickData"),
+        prevent_initial_call=True,
+    )
     def open_clicked(click: dict[str, Any] | None) -> Any:
         points = (click or {}).get("points") or []
         return trace_href(points[0]["customdata"]) if points and points[0].get("customdata") else no_update
