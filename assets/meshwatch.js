@@ -8,6 +8,15 @@ function mwPathPrefix() {
     return (prefix || "/").replace(/\/$/, "");
 }
 
+/* The page's address with a new query, in place (no reload, no history entry). */
+function mwReplaceQuery(query) {
+    var text = query.toString();
+    var url = window.location.pathname + (text ? "?" + text : "");
+    if (window.location.pathname + window.location.search !== url) {
+        window.history.replaceState(window.history.state, "", url);
+    }
+}
+
 window.dash_clientside.meshwatch = {
     /* Browsers refuse a file over an upload's max_size without telling Dash,
        so the page checks the size itself and says why nothing happened. */
@@ -55,6 +64,34 @@ window.dash_clientside.meshwatch = {
                 window.dash_clientside.set_props("trace-selected", {data: rows[row]});
             }, true);
         }
+        return "";
+    },
+
+    /* Fit the topology to the screen: the one thing that moves the view. */
+    fitGraph: function (clicks) {
+        if (window.cy) { window.cy.fit(undefined, 60); }
+        return "";
+    },
+
+    /* The address is the view: namespaces, window, refresh and idle edges
+       go into the query, so a copied link opens the same view. */
+    topologyAddress: function (namespaces, rateWindow, refresh, idle, traceId) {
+        var query = new URLSearchParams();
+        (namespaces || []).forEach(function (ns) { query.append("namespace", ns); });
+        if (rateWindow) { query.set("window", rateWindow); }
+        if (refresh !== undefined && refresh !== null) { query.set("refresh", String(refresh)); }
+        if (idle && idle.indexOf("idle") >= 0) { query.set("idle", "1"); }
+        if (traceId) { query.set("trace", traceId); }
+        mwReplaceQuery(query);
+        return "";
+    },
+
+    /* The canary page's address follows its window. */
+    canaryAddress: function (rateWindow, service) {
+        var query = new URLSearchParams();
+        if (service) { query.set("service", service); }
+        if (rateWindow) { query.set("window", rateWindow); }
+        mwReplaceQuery(query);
         return "";
     },
 

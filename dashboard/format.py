@@ -86,9 +86,15 @@ def size_text(size_bytes: int) -> str:
     return f"{size_bytes} bytes"
 
 
+# Measured figures (rates over a window, ratios, interpolated quantiles) hold
+# far fewer true digits than a float prints: 0.49500000000000005 is 0.495.
+JSON_DIGITS = 6
+
+
 def json_number(value: Any) -> Any:
-    """A number as the public documents carry it: a float, or null where JSON
-    cannot carry it (NaN, infinities); anything else unchanged."""
+    """A measured figure as the public documents carry it: a float to
+    JSON_DIGITS significant digits, or null where JSON cannot carry it (NaN,
+    infinities); anything else unchanged."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return value
-    return float(value) if math.isfinite(value) else None
+    return float(f"{value:.{JSON_DIGITS}g}") if math.isfinite(value) else None

@@ -91,6 +91,7 @@ def canary() -> Response:
         view.window,
         view.namespaces,
         view.service,
+        runtime.lookback,
     )
     return jsonify(canary_document(releases))
 

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import socket
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from dashboard import __version__
@@ -34,20 +36,32 @@ def warn(message: str) -> None:
 
 
 def cmd_snapshot(settings: Settings, args: argparse.Namespace) -> int:
-    from dashboard.app.refresh import mesh_graph
+    from dashboard.app.refresh import mesh_graph, routing_config
     from dashboard.app.services import prometheus_source
     from dashboard.mesh.build import missing_namespaces
     from dashboard.mesh.snapshot import snapshot_document
 
     at = settings.at if settings.at is not None else time.time()
-    graph = mesh_graph(prometheus_source(settings), settings, at, settings.window, settings.namespace)
+    graph = mesh_graph(
+        prometheus_source(settings),
+        settings,
+        at,
+        settings.window,
+        settings.namespace,
+        routing_config(settings),
+    )
     for namespace in missing_namespaces(graph, settings.namespace):
-        warn(
-            f"namespace {namespace!r} has no Istio telemetry in the {settings.window} window "
-            f"ending at {at:.0f}"
-        )
+        warn(f"namespace {namespace!r} has no Istio telemetry in {_window_words(settings, at)}")
+    if not settings.namespace and graph.number_of_nodes() == 0:
+        warn(f"no Istio telemetry in {_window_words(settings, at)}")
     print_json(snapshot_document(graph))
     return 0
+
+
+def _window_words(settings: Settings, at: float) -> str:
+    """`the 1m window ending at 2026-11-26T10:00:00Z`, for "nothing there" lines."""
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at))
+    return f"the {settings.window} window ending at {stamp} ({at:.0f})"
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
@@ -156,25 +170,36 @@ def cmd_canary(settings: Settings, args: argparse.Namespace) -> int:
         prometheus_source(settings), config, settings, at, settings.window, settings.namespace, service
     )
     if service and not releases:
-        warn(
-            f"service {service!r} has no Istio telemetry in the {settings.window} window ending at {at:.0f} "
-            "and no VirtualService"
+        raise SourceError(
+            f"no such versioned service {service!r}: no Istio telemetry in "
+            f"{_window_words(settings, at)} and no VirtualService routes it"
         )
     print_json(canary_document(releases))
     return 0
 
 
-# Sub-command -> (handler, help, options it takes); the trace id argument in _extra_arguments.
-COMMANDS: dict[str, tuple[Command, str, list[str]]] = {
-    "serve": (
+@dataclass(frozen=True)
+class Subcommand:
+    """A sub-command: its handler, help, the options it takes (declared in
+    dashboard.app.config) and any defaults of its own."""
+
+    handler: Command
+    help: str
+    options: tuple[str, ...]
+    defaults: dict[str, str] = field(default_factory=dict)
+
+
+# Where the Prometheus and Jaeger options go, the same everywhere.
+PROMETHEUS = ("prometheus", "prometheus_timeout")
+JAEGER = ("jaeger", "jaeger_api", "jaeger_timeout")
+
+COMMANDS: dict[str, Subcommand] = {
+    "serve": Subcommand(
         cmd_serve,
         "run the dashboard against Prometheus and Jaeger",
-        [
-            "prometheus",
-            "prometheus_timeout",
-            "jaeger",
-            "jaeger_api",
-            "jaeger_timeout",
+        (
+            *PROMETHEUS,
+            *JAEGER,
             "namespace",
             "window",
             "ingress",
@@ -183,42 +208,34 @@ COMMANDS: dict[str, tuple[Command, str, list[str]]] = {
             "base_path",
             "istio_config",
             "config",
-        ],
+        ),
     ),
-    "demo": (
+    "demo": Subcommand(
         cmd_demo,
         "run the dashboard on the built-in simulated Bookinfo mesh (no cluster needed)",
-        ["window", "ingress", "refresh", "listen", "base_path", "speed", "phase", "config"],
+        ("window", "ingress", "refresh", "listen", "base_path", "speed", "phase", "config"),
     ),
-    "simulate": (
+    "simulate": Subcommand(
         cmd_simulate,
         "serve the simulated mesh's /metrics and Jaeger API for a real Prometheus",
-        ["listen", "speed", "phase", "config"],
+        ("listen", "speed", "phase", "config"),
+        # Beside a dashboard on its default address, not on top of it.
+        {"listen": "127.0.0.1:9101"},
     ),
-    "snapshot": (
+    "snapshot": Subcommand(
         cmd_snapshot,
         "print the service graph as JSON",
-        ["prometheus", "prometheus_timeout", "namespace", "window", "at", "ingress", "config"],
+        (*PROMETHEUS, "namespace", "window", "at", "ingress", "istio_config", "config"),
     ),
-    "trace": (
+    "trace": Subcommand(
         cmd_trace,
         "print one trace's analysis (span tree, self time, critical path) as JSON",
-        ["jaeger", "jaeger_api", "jaeger_timeout", "file", "trace_id", "config"],
+        (*JAEGER, "file", "trace_id", "config"),
     ),
-    "canary": (
+    "canary": Subcommand(
         cmd_canary,
         "print the canary analysis of versioned services as JSON",
-        [
-            "prometheus",
-            "prometheus_timeout",
-            "namespace",
-            "window",
-            "at",
-            "ingress",
-            "istio_config",
-            "service",
-            "config",
-        ],
+        (*PROMETHEUS, "namespace", "window", "at", "ingress", "istio_config", "service", "config"),
     ),
 }
 
@@ -236,19 +253,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"meshwatch {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name, (_, help_text, options) in COMMANDS.items():
-        sub = commands.add_parser(name, help=help_text, description=help_text)
-        add_options(sub, options)
+    for name, command in COMMANDS.items():
+        sub = commands.add_parser(name, help=command.help, description=command.help)
+        add_options(sub, command.options, command.defaults)
         _extra_arguments(name, sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handler, _, options = COMMANDS[args.command]
+    command = COMMANDS[args.command]
     try:
-        settings = resolve({name: getattr(args, name) for name in options})
-        return handler(settings, args)
+        settings = resolve({name: getattr(args, name) for name in command.options}, defaults=command.defaults)
+        return command.handler(settings, args)
+    except BrokenPipeError:
+        # The reader went away (`meshwatch snapshot | head`): end quietly, and
+        # keep Python from complaining when it flushes stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_SOURCE
     except ConfigError as error:
         warn(str(error))
         return EXIT_USAGE

@@ -19,7 +19,7 @@ import math
 import os
 import re
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import MISSING, Field, dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
@@ -268,17 +268,21 @@ def _option(declared: Field) -> Option:
 OPTIONS: dict[str, Option] = {f.name: _option(f) for f in fields(Settings) if "parse" in f.metadata}
 
 
-def add_options(parser: argparse.ArgumentParser, names: list[str]) -> None:
-    """Add the named options to a sub-command's parser (no defaults: resolved later)."""
+def add_options(
+    parser: argparse.ArgumentParser, names: Sequence[str], defaults: Mapping[str, str] | None = None
+) -> None:
+    """Add the named options to a sub-command's parser (no defaults: resolved
+    later); `defaults` are the sub-command's own, shown in its help."""
     for name in names:
         declared = OPTIONS[name]
+        default = (defaults or {}).get(name) or shown_default(declared)
         parser.add_argument(
             declared.flag,
             dest=name,
             action="append" if declared.many else "store",
             default=None,
             metavar=declared.metavar,
-            help=f"{declared.help} [env {declared.env}; default {shown_default(declared)}]",
+            help=f"{declared.help} [env {declared.env}; default {default}]",
         )
 
 
@@ -338,8 +342,13 @@ def _raw_values(
     return found
 
 
-def resolve(flags: dict[str, Any] | None = None, environ: dict[str, str] | None = None) -> Settings:
-    """Merge flags, environment and config file onto the declared defaults."""
+def resolve(
+    flags: dict[str, Any] | None = None,
+    environ: dict[str, str] | None = None,
+    defaults: Mapping[str, str] | None = None,
+) -> Settings:
+    """Merge flags, environment and config file onto the declared defaults
+    (or a sub-command's own `defaults`, given as text)."""
     flags = {k: v for k, v in (flags or {}).items() if k in OPTIONS and v is not None}
     environ = os.environ if environ is None else environ
     config_path = flags.get("config") or environ.get(OPTIONS["config"].env)
@@ -349,8 +358,11 @@ def resolve(flags: dict[str, Any] | None = None, environ: dict[str, str] | None 
     if unknown:
         raise ConfigError(f"{config_path}: unknown option {sorted(unknown)[0]}")
 
+    found = _raw_values(flags, environ, file_values, config_path)
+    for name, text in (defaults or {}).items():
+        found.setdefault(name, ([text] if OPTIONS[name].many else text, "default"))
     values: dict[str, Any] = {}
-    for name, (raw, source) in _raw_values(flags, environ, file_values, config_path).items():
+    for name, (raw, source) in found.items():
         declared = OPTIONS[name]
         try:
             if declared.many:

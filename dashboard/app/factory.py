@@ -51,6 +51,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         def show_story_phase(_tick):
             phase = services.story_phase()
             ends_in = None if phase.ends_at is None else max(0.0, phase.ends_at - services.clock())
-            return story_badge(phase.name, phase.description, ends_in, phase.held)
+            return story_badge(
+                phase.name, phase.description, ends_in, phase.held, runtime.clock_words(services.clock())
+            )
 
     return app

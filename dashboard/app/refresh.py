@@ -6,20 +6,25 @@ the same answer; no Dash here.
 
 from __future__ import annotations
 
+import math
+import threading
 from collections.abc import Sequence
 
 import networkx as nx
+import pandas as pd
 
 from dashboard.app.config import Settings
 from dashboard.app.services import Services
 from dashboard.canary.observation import HISTORY_SECONDS, HISTORY_STEP_SECONDS
-from dashboard.canary.release import ServiceRelease, analyze
-from dashboard.format import clock_text
+from dashboard.canary.release import ServiceRelease, analyze, retired_workloads
 from dashboard.mesh.build import build_graph
-from queries.duration import Duration
+from queries.duration import Duration, prometheus_duration
 from queries.istio import load as istio_config
 from queries.istio.records import IstioConfig
 from queries.telemetry import TelemetrySource
+
+# The baseline lookback is read in this many coarse steps (24 h: 10 minutes each).
+LOOKBACK_STEPS = 144
 
 
 def mesh_graph(
@@ -28,9 +33,14 @@ def mesh_graph(
     at: float,
     window: Duration,
     namespaces: Sequence[str] = (),
+    config: IstioConfig | None = None,
 ) -> nx.DiGraph:
-    """The service graph of the window ending at `at` (4 queries on Prometheus)."""
-    return build_graph(telemetry.mesh(at, window, namespaces), settings, namespaces)
+    """The service graph of the window ending at `at` (4 queries on
+    Prometheus); with routing config, retired versions are marked."""
+    graph = build_graph(telemetry.mesh(at, window, namespaces), settings, namespaces)
+    for node_id in retired_workloads(graph, config):
+        graph.nodes[node_id]["node"].retired = True
+    return graph
 
 
 def routing_config(settings: Settings, services: Services | None = None) -> IstioConfig | None:
@@ -47,6 +57,32 @@ def routing_config(settings: Settings, services: Services | None = None) -> Isti
     return None
 
 
+class Lookback:
+    """Version traffic over the baseline lookback, one coarse range query,
+    kept until the next step is due (it changes once a step at most)."""
+
+    def __init__(self, telemetry: TelemetrySource, hours: float) -> None:
+        self.telemetry = telemetry
+        self.seconds = hours * 3600.0
+        self.step = max(60.0, math.ceil(self.seconds / LOOKBACK_STEPS / 60.0) * 60.0)
+        self._kept: dict[tuple[tuple[str, ...], int], pd.DataFrame] = {}
+        self._lock = threading.Lock()
+
+    def traffic(self, at: float, namespaces: Sequence[str] = ()) -> pd.DataFrame:
+        key = (tuple(namespaces), int(at // self.step))
+        with self._lock:
+            if key in self._kept:
+                return self._kept[key]
+        end = key[1] * self.step
+        frame = self.telemetry.version_traffic(
+            end - self.seconds, end, self.step, prometheus_duration(f"{int(self.step)}s"), namespaces
+        )
+        with self._lock:
+            self._kept = {k: v for k, v in self._kept.items() if k[1] == key[1]}
+            self._kept[key] = frame
+        return frame
+
+
 def release_view(
     telemetry: TelemetrySource,
     config: IstioConfig | None,
@@ -55,14 +91,13 @@ def release_view(
     window: Duration,
     namespaces: Sequence[str] = (),
     service: str | None = None,
+    lookback: Lookback | None = None,
 ) -> list[ServiceRelease]:
-    """One mesh refresh plus the last hour's split, analysed (5 queries on Prometheus)."""
-    graph = mesh_graph(telemetry, settings, at, window, namespaces)
+    """One mesh refresh, the last hour's split and the baseline lookback,
+    analysed (5 queries on Prometheus, plus the lookback once a step)."""
+    graph = mesh_graph(telemetry, settings, at, window, namespaces, config)
     history = telemetry.version_traffic(at - HISTORY_SECONDS, at, HISTORY_STEP_SECONDS, window, namespaces)
-    return analyze(graph, history, config, settings.canary, window, service, namespaces)
-
-
-def stale_text(last_good: float | None, error: Exception) -> str:
-    """The banner over a view whose refresh failed: since when it is stale, and why."""
-    since = f"stale since {clock_text(last_good)}" if last_good else "no data yet"
-    return f"{since} — {error}"
+    lookback = lookback or Lookback(telemetry, settings.canary.baseline_lookback_h)
+    return analyze(
+        graph, history, config, settings.canary, window, service, namespaces, lookback.traffic(at, namespaces)
+    )

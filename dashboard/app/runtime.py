@@ -1,16 +1,18 @@
-"""What one running dashboard holds: its settings, its data sources and its
-trace cache. The pages' layouts and the API find it on the Flask app that
+"""What one running dashboard holds: its settings, its data sources, its
+trace cache and the canary baseline's lookback. The pages' layouts and the API find it on the Flask app that
 serves the request; callbacks are given it when they are registered."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import flask
 
 from dashboard.app.config import Settings
+from dashboard.app.refresh import Lookback
 from dashboard.app.services import Services
 from dashboard.app.trace_cache import TraceCache
+from dashboard.format import clock_text
 
 EXTENSION = "meshwatch"
 
@@ -20,9 +22,23 @@ class Runtime:
     settings: Settings
     services: Services
     traces: TraceCache
+    lookback: Lookback = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.lookback = Lookback(self.services.telemetry, self.settings.canary.baseline_lookback_h)
 
     def install(self, server: flask.Flask) -> None:
         server.extensions[EXTENSION] = self
+
+    def clock_words(self, at: float) -> str:
+        """A time on the pages, by the one clock of the view: the demo's
+        story clock, labelled as such."""
+        return clock_text(at) + (" story time" if self.services.mode == "demo" else "")
+
+    def stale_text(self, last_good: float | None, error: Exception) -> str:
+        """The banner over a view whose refresh failed: since when it is stale, and why."""
+        since = f"stale since {self.clock_words(last_good)}" if last_good else "no data yet"
+        return f"{since} — {error}"
 
 
 def current() -> Runtime:

@@ -34,7 +34,15 @@ from dashboard.mesh.graph import (
     service_id,
     workload_id,
 )
-from dashboard.mesh.health import HEALTHY, IDLE, HealthThresholds, RequestCounts, edge_health, worst
+from dashboard.mesh.health import (
+    HEALTHY,
+    IDLE,
+    NO_HEALTH,
+    HealthThresholds,
+    RequestCounts,
+    request_health,
+    worst,
+)
 from dashboard.mesh.histogram import histogram_quantiles
 from queries.telemetry import OVERFLOW_STATS, UNKNOWN, MeshTelemetry
 
@@ -160,27 +168,48 @@ def _per_edge(
     return result
 
 
+def _named(frame: pd.DataFrame) -> pd.DataFrame:
+    """Series that name their destination service: one without it (a proxy
+    that could not tell) never becomes a node with an empty name."""
+    return frame[frame["destination_service_name"].fillna("") != ""]
+
+
+def outcomes(rows: pd.DataFrame) -> pd.DataFrame:
+    """Each series' outcome, Kiali's way: HTTP requests by their HTTP code,
+    gRPC requests by their gRPC status (the HTTP code when the status is
+    missing), both by "no response" (code 0)."""
+    code = rows["response_code"].fillna("")
+    grpc = rows["request_protocol"].fillna("").str.lower() == "grpc"
+    status = rows["grpc_response_status"].fillna("")
+    grpc_code = status.where(status != "", code)
+    no_response = code.isin(["0", "-", ""])
+    table = pd.DataFrame(
+        {
+            "http": ~grpc,
+            "http_5xx": ~grpc & code.str.match(r"^5\d\d$"),
+            "http_4xx": ~grpc & code.str.match(r"^4\d\d$"),
+            "http_no_response": ~grpc & no_response,
+            "grpc": grpc,
+            "grpc_error": grpc & ~no_response & grpc_code.isin([str(s) for s in range(1, 17)]),
+            "grpc_no_response": grpc & no_response,
+        }
+    )
+    table["error"] = table["http_5xx"] | table["grpc_error"] | no_response
+    return table
+
+
 def traffic(graph: nx.DiGraph, telemetry: MeshTelemetry, rules: GraphRules) -> None:
     """Nodes and request edges: rps, error ratio, codes, flags, protocol."""
-    requests = telemetry.requests
+    requests = _named(telemetry.requests)
     if requests.empty:
         return
     _add_nodes(graph, requests)
     rows = edge_rows(requests)
-    code = rows["response_code"].fillna("")
     protocol = rows["request_protocol"].fillna("").str.lower()
-    outcome = pd.DataFrame(
-        {
-            "http_5xx": code.str.match(r"^5\d\d$"),
-            "http_4xx": code.str.match(r"^4\d\d$"),
-            "no_response": code.isin(["0", "-", ""]),
-            "grpc_error": (protocol == "grpc")
-            & rows["grpc_response_status"].fillna("").isin([str(s) for s in range(1, 17)]),
-        }
-    )
-    outcome["error"] = outcome["http_5xx"] | outcome["no_response"] | outcome["grpc_error"]
-    weighted = outcome.mul(rows["rps"], axis=0).assign(
-        rps=rows["rps"], source=rows["source"], target=rows["target"]
+    weighted = (
+        outcomes(rows)
+        .mul(rows["rps"], axis=0)
+        .assign(rps=rows["rps"], source=rows["source"], target=rows["target"])
     )
     totals = weighted.groupby(EDGE, sort=False).sum().reset_index()
     codes = _per_edge(rows, "response_code")
@@ -210,20 +239,24 @@ def traffic(graph: nx.DiGraph, telemetry: MeshTelemetry, rules: GraphRules) -> N
         edge.flags = flags.get(key, {})
         edge.protocol = main_protocol[key]
         graph.edges[key]["counts"] = RequestCounts(
-            total=edge.rps,
+            http=float(total.http),
             http_5xx=float(total.http_5xx),
             http_4xx=float(total.http_4xx),
+            http_no_response=float(total.http_no_response),
+            grpc=float(total.grpc),
             grpc_error=float(total.grpc_error),
-            no_response=float(total.no_response),
+            grpc_no_response=float(total.grpc_no_response),
         )
+        graph.edges[key]["errors"] = float(total.error)
 
 
 def tcp(graph: nx.DiGraph, telemetry: MeshTelemetry, rules: GraphRules) -> None:
     """TCP edges and bytes per second (sent plus received)."""
-    if telemetry.tcp.empty:
+    frame = _named(telemetry.tcp)
+    if frame.empty:
         return
-    _add_nodes(graph, telemetry.tcp)
-    sums = edge_rows(telemetry.tcp).groupby(EDGE)["bytes_per_s"].sum()
+    _add_nodes(graph, frame)
+    sums = edge_rows(frame).groupby(EDGE)["bytes_per_s"].sum()
     for (source, target), rate in sums.items():
         known = graph.has_edge(source, target)
         edge = add_edge(graph, source, target)
@@ -245,23 +278,29 @@ def _bucket_bounds(le: pd.Series) -> dict[str, float]:
 
 
 def latency(graph: nx.DiGraph, telemetry: MeshTelemetry, rules: GraphRules) -> None:
-    """p50/p95/p99 from the duration histogram of the edge's reporter."""
-    if telemetry.latency.empty:
+    """p50/p95/p99 from the duration histogram of the edge's reporter; a
+    node's from all the requests into it (its inbound edges' buckets summed)."""
+    frame = _named(telemetry.latency)
+    if frame.empty:
         return
-    frame = telemetry.latency
     frame = frame.assign(bound=frame["le"].map(_bucket_bounds(frame["le"]))).dropna(subset=["bound"])
     sums = edge_rows(frame).groupby([*EDGE, "bound"], sort=False)["rate"].sum().reset_index()
     # Plain lists from here: iterating a MultiIndex group by group costs
     # seconds at a thousand workloads.
     buckets: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
+    into: dict[str, dict[float, float]] = defaultdict(lambda: defaultdict(float))
     for source, target, bound, rate in zip(
         sums["source"].tolist(), sums["target"].tolist(), sums["bound"].tolist(), sums["rate"].tolist()
     ):
-        buckets[source, target].append((bound, rate))
-    for (source, target), pairs in buckets.items():
         if graph.has_edge(source, target):
-            edge = graph.edges[source, target]["edge"]
-            edge.p50_ms, edge.p95_ms, edge.p99_ms = histogram_quantiles(QUANTILES, pairs)
+            buckets[source, target].append((bound, rate))
+            into[target][bound] += rate
+    for (source, target), pairs in buckets.items():
+        edge = graph.edges[source, target]["edge"]
+        edge.p50_ms, edge.p95_ms, edge.p99_ms = histogram_quantiles(QUANTILES, pairs)
+    for node_id, by_bound in into.items():
+        node = graph.nodes[node_id]["node"]
+        node.p50_ms, node.p95_ms, node.p99_ms = histogram_quantiles(QUANTILES, list(by_bound.items()))
 
 
 def share(graph: nx.DiGraph, telemetry: MeshTelemetry, rules: GraphRules) -> None:
@@ -280,17 +319,41 @@ def share(graph: nx.DiGraph, telemetry: MeshTelemetry, rules: GraphRules) -> Non
 
 
 def health(graph: nx.DiGraph, telemetry: MeshTelemetry, rules: GraphRules) -> None:
-    """Edge health from its request outcomes; node health = worst inbound edge."""
+    """Edge health from its request outcomes. A node's health comes from all
+    the requests into it, summed (Kiali's rule, not its worst edge; `none`
+    when nothing calls it); its `outbound_health` is the worst of its
+    outbound edges, so a caller of something broken shows it."""
     for _, _, data in graph.edges(data=True):
         edge, counts = data["edge"], data.get("counts")
-        if counts is not None:
-            edge.health = edge_health(counts, rules.health)
+        if counts is not None and counts.total > 0:
+            edge.health = request_health(counts, rules.health)
         else:
             edge.health = HEALTHY if (edge.bytes_per_s or 0) > 0 else IDLE
     for node_id, data in graph.nodes(data=True):
-        data["node"].health = worst(
-            graph.edges[source, node_id]["edge"].health for source in graph.predecessors(node_id)
+        node = data["node"]
+        inbound = [graph.edges[source, node_id] for source in graph.predecessors(node_id)]
+        counts = sum((d["counts"] for d in inbound if "counts" in d), RequestCounts())
+        if not inbound:
+            node.health = NO_HEALTH
+        elif counts.total > 0:
+            node.health = request_health(counts, rules.health)
+        else:
+            node.health = worst(d["edge"].health for d in inbound)
+        node.outbound_health = worst(
+            graph.edges[node_id, target]["edge"].health for target in graph.successors(node_id)
         )
+
+
+def node_traffic(graph: nx.DiGraph, telemetry: MeshTelemetry, rules: GraphRules) -> None:
+    """Requests per second into and out of every node, and the error ratio
+    of those into it."""
+    for node_id, data in graph.nodes(data=True):
+        node = data["node"]
+        inbound = [graph.edges[source, node_id] for source in graph.predecessors(node_id)]
+        node.rps_in = sum(d["edge"].rps or 0.0 for d in inbound)
+        node.rps_out = sum(graph.edges[node_id, t]["edge"].rps or 0.0 for t in graph.successors(node_id))
+        errors = sum(d.get("errors", 0.0) for d in inbound)
+        node.error_ratio = errors / node.rps_in if node.rps_in > 0 else None
 
 
 def _cluster_states(stats: pd.DataFrame) -> dict[tuple[str, ...], list[ClusterState]]:
@@ -339,4 +402,4 @@ def circuit(graph: nx.DiGraph, telemetry: MeshTelemetry, rules: GraphRules) -> N
         )
 
 
-PIPELINE: list[Appender] = [traffic, tcp, ingress, latency, share, health, circuit]
+PIPELINE: list[Appender] = [traffic, tcp, ingress, latency, share, health, node_traffic, circuit]

@@ -27,6 +27,16 @@ class Node:
     version: str | None = None
     health: str = "none"
     ingress: bool = False
+    # Figures of the requests into (and out of) the node over the window.
+    outbound_health: str = "none"
+    rps_in: float | None = None
+    rps_out: float | None = None
+    error_ratio: float | None = None
+    p50_ms: float | None = None
+    p95_ms: float | None = None
+    p99_ms: float | None = None
+    # A version no route or subset names any more (set from the routing config).
+    retired: bool = False
 
 
 @dataclass

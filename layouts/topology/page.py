@@ -75,7 +75,12 @@ def legend(health: HealthThresholds) -> html.Div:
 
 
 def controls(
-    namespaces: Sequence[str], selected: Sequence[str], windows: Sequence[str], window: str, refresh_s: float
+    namespaces: Sequence[str],
+    selected: Sequence[str],
+    windows: Sequence[str],
+    window: str,
+    refresh_s: float,
+    show_idle: bool = False,
 ) -> html.Div:
     choices = list(REFRESH_CHOICES)
     if refresh_s > 0 and refresh_s not in [value for _, value in choices]:
@@ -108,9 +113,13 @@ def controls(
             dcc.Checklist(
                 id="topology-show-idle",
                 options=[{"label": " show idle edges", "value": "idle"}],
-                value=[],
+                value=["idle"] if show_idle else [],
                 className="mw-checklist",
             ),
+            # The view stays where the operator put it; only this fits it again.
+            html.Button("Fit", id="topology-fit", className="mw-button", title="fit the graph to the screen"),
+            html.Span(id="topology-fitted", hidden=True),
+            html.Span(id="topology-url-sync", hidden=True),
         ],
     )
 
@@ -123,11 +132,12 @@ def page(
     refresh_s: float,
     health: HealthThresholds,
     trace_id: str | None = None,
+    show_idle: bool = False,
 ) -> html.Div:
     return html.Div(
         className="mw-topology",
         children=[
-            controls(namespaces, selected, windows, window, refresh_s),
+            controls(namespaces, selected, windows, window, refresh_s, show_idle),
             html.Div(id="topology-status", className="mw-status"),
             html.Div(id="topology-trace-note", className="mw-status"),
             html.Div(
@@ -148,9 +158,17 @@ def page(
                         wheelSensitivity=0.2,
                     ),
                     html.Aside(
-                        id="topology-details",
                         className="mw-details",
-                        children=[html.P("Click a node or an edge for details.", className="mw-hint")],
+                        children=[
+                            # Refreshed with the graph; the release summary beside a service on click.
+                            html.Div(
+                                id="topology-details",
+                                children=[
+                                    html.P("Click a node or an edge for details.", className="mw-hint")
+                                ],
+                            ),
+                            html.Div(id="topology-release"),
+                        ],
                     ),
                 ],
             ),
@@ -161,5 +179,6 @@ def page(
             dcc.Store(id="topology-last-good", data=None),
             dcc.Store(id="topology-trace", data=trace_id),
             dcc.Store(id="topology-trace-hops", data=[]),
+            dcc.Store(id="topology-selected", data=None),
         ],
     )

@@ -156,7 +156,7 @@ def test_demo_retired_phase_reads_as_a_completed_rollout(serve_app, browser_page
     )
     card = page.locator(".mw-canary-card[data-service='reviews.bookinfo']")
     card.wait_for(timeout=20_000)
-    assert card.locator(".mw-verdict").inner_text() == "PROMOTE"
+    assert card.locator(".mw-verdict").inner_text() == "COMPLETE"
     assert card.locator(".mw-reasons li").first.inner_text() == (
         "rollout complete: v2 serves 100 % of the requests to reviews (configured 100 %)"
     )

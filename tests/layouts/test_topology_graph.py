@@ -119,10 +119,11 @@ def test_traces_are_found_by_the_canonical_service_not_the_kubernetes_name():
     positions = view.place(document["nodes"], document["edges"], {})
     data = {el["data"]["id"]: el["data"] for el in view.elements(document, positions, True)}
     edge = data["workload:default:frontend-v1->service:default:reviews-svc"]
-    # The caller's sidecar records the calls, rejected ones included.
-    assert traces_link(edge) == "/traces?service=frontend.default"
+    # The caller's sidecar records the calls, rejected ones included; a version's spans carry its tag.
+    versioned = "/traces?service=frontend.default&tags=istio.canonical_revision%3Dv1"
+    assert traces_link(edge) == versioned
     assert traces_link(data["service:default:reviews-svc"]) == "/traces?service=reviews.default"
-    assert traces_link(data["workload:default:frontend-v1"]) == "/traces?service=frontend.default"
+    assert traces_link(data["workload:default:frontend-v1"]) == versioned
     hops = [("frontend.default", "v1", "reviews.default", "v2", False)]
     assert set(edges_on_trace(document, hops)) == {
         edge["id"],

@@ -14,18 +14,16 @@ not poll. The window picker (and `?window=`) sets the rate window.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any
 
 import dash
-from dash import Dash, Input, Output, State, html, no_update
+from dash import ClientsideFunction, Dash, Input, Output, State, html, no_update
 
 from dashboard.app import config
 from dashboard.app.config import window_choices
-from dashboard.app.refresh import release_view, routing_config, stale_text
+from dashboard.app.refresh import release_view, routing_config
 from dashboard.app.runtime import Runtime, current
-from dashboard.format import clock_text
 from layouts import canary as view
 from queries.errors import ConfigError, SourceError
 
@@ -73,22 +71,22 @@ def refresh_canary(
     try:
         at = services.clock()
         releases = release_view(
-            services.telemetry, routing, settings, at, rate_window, settings.namespace, name
+            services.telemetry, routing, settings, at, rate_window, settings.namespace, name, runtime.lookback
         )
     except (SourceError, ConfigError) as error:
         # Cards drawn earlier stay under the banner; before any, the banner says why nothing shows.
         cards = None if last_good else view.waiting(settings.refresh)
-        return CanaryView(cards, stale_text(last_good, error), "stale", None, last_good)
+        return CanaryView(cards, runtime.stale_text(last_good, error), "stale", None, last_good)
     source = routing.origin if routing else "no Istio config"
     thresholds = settings.canary
     status = (
-        f"updated {clock_text(at)} · window {rate_window} · configured weights from {source} · "
+        f"updated {runtime.clock_words(at)} · window {rate_window} · configured weights from {source} · "
         f"thresholds: success ≥ {thresholds.min_success_ratio * 100:g} %, "
         f"p99 ≤ {thresholds.max_p99_ms:g} ms over ≥ {thresholds.min_requests_for_verdict:g} requests "
         f"to a canary, split within {thresholds.max_share_deviation * 100:g} points over ≥ "
         f"{thresholds.min_requests_for_deviation:g} requests"
     )
-    return CanaryView(view.releases_view(releases, name), note, "info", status, time.time())
+    return CanaryView(view.releases_view(releases, name), note, "info", status, at)
 
 
 def register(app: Dash, runtime: Runtime) -> None:
@@ -116,3 +114,10 @@ def register(app: Dash, runtime: Runtime) -> None:
             no_update if result.status is None else result.status,
             result.last_good,
         )
+
+    app.clientside_callback(
+        ClientsideFunction("meshwatch", "canaryAddress"),
+        Output("canary-url-sync", "children"),
+        Input("canary-window", "value"),
+        State("canary-service", "data"),
+    )

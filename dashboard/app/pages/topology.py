@@ -1,35 +1,42 @@
 """The live topology page (`/`, also `/topology`).
 
-`?namespace=a&namespace=b&window=5m&trace=ID` make a view someone can share.
-Polling state lives in the browser's stores (positions, open-circuit times,
-last good refresh), so any worker can answer any poll. A failed refresh
-leaves the drawn graph alone and raises the stale banner; the next good one
-clears it.
+The address is the view: `?namespace=a&namespace=b&window=5m&refresh=10&idle=1`
+(and `trace=ID` for a trace's path) reproduce it, and changing a control
+writes it back. Polling state lives in the browser's stores (positions,
+open-circuit times, last good refresh, the selection), so any worker can
+answer any poll. A failed refresh leaves the drawn graph alone and raises the
+stale banner; the next good one clears it. The side panel follows the
+selected node or edge with every refresh. The view is fitted once, on the
+first graph; after that only the Fit button moves it.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import dash
-from dash import Dash, Input, Output, State, ctx, html, no_update
+from dash import ClientsideFunction, Dash, Input, Output, State, ctx, html, no_update
 
 from dashboard.app import config
 from dashboard.app.config import window_choices
-from dashboard.app.refresh import mesh_graph, release_view, routing_config, stale_text
+from dashboard.app.refresh import mesh_graph, release_view, routing_config
 from dashboard.app.runtime import Runtime, current
-from dashboard.format import clock_text
 from dashboard.mesh.build import missing_namespaces
 from dashboard.mesh.snapshot import snapshot_document
 from layouts.canary import service_summary
 from layouts.links import page_href
 from layouts.topology import graph as view
 from layouts.topology import page as topology_page
-from layouts.topology.panel import edge_details, node_details
+from layouts.topology.panel import edge_details, gone, node_details
 from queries.errors import ConfigError, SourceError
+
+# The first graph is fitted to the screen; later ones keep the operator's view.
+FIRST_LAYOUT = {"name": "preset", "fit": True, "padding": 60}
+KEPT_LAYOUT = {"name": "preset", "fit": False}
+# The tag Istio's proxies put each span's workload version in.
+VERSION_TAG = "istio.canonical_revision"
 
 
 def _listed(value: Any) -> list[str]:
@@ -39,20 +46,42 @@ def _listed(value: Any) -> list[str]:
     return list(value) if isinstance(value, list) else [value]
 
 
-def layout(namespace: Any = None, window: Any = None, trace: Any = None, **_: Any) -> html.Div:
+def _last(value: Any) -> str | None:
+    values = _listed(value)
+    return values[-1] if values else None
+
+
+def _refresh_seconds(value: str | None, default: float) -> float:
+    """`?refresh=10` (0 pauses); a bad one keeps the configured interval."""
+    try:
+        seconds = float(value) if value is not None else default
+    except ValueError:
+        return default
+    return seconds if 0 <= seconds < 86400 else default
+
+
+def layout(
+    namespace: Any = None,
+    window: Any = None,
+    trace: Any = None,
+    refresh: Any = None,
+    idle: Any = None,
+    **_: Any,
+) -> html.Div:
     """The page as the address asks for it. A bad namespace or window is
     drawn as given: the first refresh refuses it in the banner, saying why."""
     settings = current().settings
     namespaces = _listed(namespace) or list(settings.namespace)
-    chosen = _listed(window)[-1] if window else str(settings.window)
+    chosen = _last(window) or str(settings.window)
     return topology_page.page(
         sorted(namespaces),
         namespaces,
         window_choices(chosen),
         chosen,
-        settings.refresh,
+        _refresh_seconds(_last(refresh), settings.refresh),
         settings.health,
-        _listed(trace)[-1] if trace else None,
+        _last(trace),
+        show_idle=_last(idle) in ("1", "true", "yes"),
     )
 
 
@@ -77,7 +106,8 @@ def trace_overlay(runtime: Runtime, trace_id: str | None) -> tuple[list[list[Any
 
 @dataclass
 class TopologyView:
-    """What one refresh puts on screen; `elements` None keeps the drawn graph."""
+    """What one refresh puts on screen; `elements` None keeps the drawn graph
+    (and `details` None the side panel)."""
 
     elements: list[dict] | None
     banner: str | None
@@ -87,6 +117,20 @@ class TopologyView:
     circuits: dict[str, float]
     last_good: float | None
     namespaces: list[str] = field(default_factory=list)
+    details: list | None = None
+
+
+def selection_details(elements: list[dict], selected: Mapping[str, Any] | None, now: float) -> list | None:
+    """The side panel for the selection, from the elements just built: the
+    same figures the graph shows, or a note that it has gone."""
+    if not selected:
+        return None
+    data = next((e["data"] for e in elements if e["data"].get("id") == selected.get("id")), None)
+    if data is None:
+        return gone(selected.get("title") or selected.get("id", ""))
+    if selected.get("group") == "edge":
+        return edge_details(data, now, traces_link(data))
+    return node_details(data, traces_link(data))
 
 
 def refresh_topology(
@@ -99,6 +143,7 @@ def refresh_topology(
     last_good: float | None,
     known_namespaces: list[str],
     hops: list[list[str]] = (),
+    selected: Mapping[str, Any] | None = None,
 ) -> TopologyView:
     """One poll: query, build the graph, and lay it out where it was before."""
     services, settings = runtime.services, runtime.settings
@@ -107,12 +152,12 @@ def refresh_topology(
         namespaces = [config.namespace(ns) for ns in namespaces]
         rate_window = config.window(window)
         at = services.clock()
-        graph = mesh_graph(services.telemetry, settings, at, rate_window, namespaces)
+        routing = _routing_or_none(runtime)
+        graph = mesh_graph(services.telemetry, settings, at, rate_window, namespaces, routing)
     except (SourceError, ConfigError) as error:
-        stale.banner = stale_text(last_good, error)
+        stale.banner = runtime.stale_text(last_good, error)
         return stale
     document = snapshot_document(graph)
-    now = time.time()
     placed = view.place(document["nodes"], document["edges"], positions)
     positions = {**positions, **{k: list(v) for k, v in placed.items()}}
     circuits = track_open_circuits(document, circuits, at)
@@ -123,20 +168,31 @@ def refresh_topology(
         banner = "No Istio telemetry in the window for namespace " + ", ".join(repr(ns) for ns in missing)
     shown = len([e for e in document["edges"] if show_idle or e["health"] != "idle"])
     status = (
-        f"updated {clock_text(now)} · {len(document['nodes'])} nodes · {shown} edges"
+        f"updated {runtime.clock_words(at)} · {len(document['nodes'])} nodes · {shown} edges"
         f" ({len(document['edges']) - shown} idle hidden) · window {rate_window}"
         f" · {services.telemetry.queries_per_refresh or 'simulated, no'} PromQL queries"
     )
+    elements = view.elements(document, positions, show_idle, circuits, hops)
     return TopologyView(
-        elements=view.elements(document, positions, show_idle, circuits, hops),
+        elements=elements,
         banner=banner,
         banner_kind="info",
         status=status,
         positions=positions,
         circuits=circuits,
-        last_good=now,
+        last_good=at,
         namespaces=sorted(seen | set(known_namespaces) | set(namespaces)),
+        details=selection_details(elements, selected, at),
     )
+
+
+def _routing_or_none(runtime: Runtime) -> Any:
+    """The routing config, to mark retired versions; the graph does without it
+    when it cannot be read (the canary page says why)."""
+    try:
+        return routing_config(runtime.settings, runtime.services)
+    except (ConfigError, SourceError):
+        return None
 
 
 def track_open_circuits(
@@ -148,13 +204,16 @@ def track_open_circuits(
 
 def traces_link(data: Mapping[str, Any]) -> str | None:
     """The traces page, searching the Jaeger service whose spans show this
-    node or edge; for an edge with errors, its failed requests first."""
+    node or edge, and that version's spans when it has one; for an edge with
+    errors, its failed requests first."""
     if data.get("kind") == "unknown":
         return None
-    return page_href(
-        "/traces",
-        {"service": data["traces_service"], "tags": "error=true" if data.get("error_ratio") else None},
-    )
+    tags = []
+    if data.get("traces_version") and data["traces_version"] != "latest":
+        tags.append(f"{VERSION_TAG}={data['traces_version']}")
+    if data.get("error_ratio") and "source" in data:
+        tags.append("error=true")
+    return page_href("/traces", {"service": data["traces_service"], "tags": " ".join(tags) or None})
 
 
 def register(app: Dash, runtime: Runtime) -> None:
@@ -164,6 +223,7 @@ def register(app: Dash, runtime: Runtime) -> None:
 
     @app.callback(
         Output("topology-graph", "elements"),
+        Output("topology-graph", "layout"),
         Output("topology-banner", "children"),
         Output("topology-banner", "hidden"),
         Output("topology-banner", "className"),
@@ -173,6 +233,7 @@ def register(app: Dash, runtime: Runtime) -> None:
         Output("topology-circuits", "data"),
         Output("topology-last-good", "data"),
         Output("topology-namespaces", "options"),
+        Output("topology-details", "children"),
         Input("topology-tick", "n_intervals"),
         Input("topology-namespaces", "value"),
         Input("topology-window", "value"),
@@ -182,8 +243,11 @@ def register(app: Dash, runtime: Runtime) -> None:
         State("topology-circuits", "data"),
         State("topology-last-good", "data"),
         State("topology-namespaces", "options"),
+        State("topology-selected", "data"),
     )
-    def refresh(_tick, namespaces, window, show_idle, hops, positions, circuits, last_good, options):
+    def refresh(
+        _tick, namespaces, window, show_idle, hops, positions, circuits, last_good, options, selected
+    ):
         result = refresh_topology(
             runtime,
             namespaces or [],
@@ -194,19 +258,23 @@ def register(app: Dash, runtime: Runtime) -> None:
             last_good,
             [o if isinstance(o, str) else o["value"] for o in options or []],
             hops or [],
+            selected,
         )
+        drawn = result.elements is not None
         return (
-            no_update if result.elements is None else result.elements,
+            result.elements if drawn else no_update,
+            (FIRST_LAYOUT if last_good is None else KEPT_LAYOUT) if drawn else no_update,
             result.banner or "",
             not result.banner,
             f"mw-banner mw-banner-{result.banner_kind}",
             "mw-topology-body"
             + (" mw-graph-stale" if result.banner_kind == "stale" and result.banner else ""),
-            no_update if result.elements is None else result.status,
+            result.status if drawn else no_update,
             result.positions,
             result.circuits,
             result.last_good,
             result.namespaces,
+            result.details if result.details is not None else no_update,
         )
 
     @app.callback(
@@ -228,22 +296,32 @@ def register(app: Dash, runtime: Runtime) -> None:
         return int(seconds * 1000) or 5000, seconds <= 0, "⏸ paused: not refreshing" if seconds <= 0 else ""
 
     @app.callback(
-        Output("topology-details", "children"),
+        Output("topology-selected", "data"),
+        Output("topology-details", "children", allow_duplicate=True),
+        Output("topology-release", "children"),
         Input("topology-graph", "tapNodeData"),
         Input("topology-graph", "tapEdgeData"),
         State("topology-window", "value"),
+        prevent_initial_call=True,
     )
-    def details(node, edge, window):
-        if ctx.triggered_id is None or (node is None and edge is None):
-            return no_update
-        tapped_edge = ctx.triggered[0]["prop_id"].endswith("tapEdgeData")
+    def select(node, edge, window):
+        """A tap selects a node or an edge: its facts now (the refresh keeps
+        them current), and beside a versioned service its release state."""
+        tapped_edge = bool(ctx.triggered and ctx.triggered[0]["prop_id"].endswith("tapEdgeData"))
         if tapped_edge and edge:
-            return edge_details(edge, services.clock(), traces_link(edge))
-        if node:
-            return node_details(node, traces_link(node)) + release_beside(
-                node, window or str(settings.window)
+            title = f"{edge.get('source_label', edge['source'])} → {edge.get('target_label', edge['target'])}"
+            return (
+                {"group": "edge", "id": edge["id"], "title": title},
+                edge_details(edge, services.clock(), traces_link(edge)),
+                [],
             )
-        return no_update
+        if node:
+            return (
+                {"group": "node", "id": node["id"], "title": node["name"]},
+                node_details(node, traces_link(node)),
+                release_beside(node, window or str(settings.window)),
+            )
+        return no_update, no_update, no_update
 
     def release_beside(node: dict, window: str) -> list:
         """The canary state of a versioned service, beside its node."""
@@ -257,7 +335,24 @@ def register(app: Dash, runtime: Runtime) -> None:
                 services.clock(),
                 config.window(window),
                 service=f"{node['name']}.{node['namespace']}",
+                lookback=runtime.lookback,
             )
         except (SourceError, ConfigError) as error:
             return [html.P(f"Release state unavailable: {error}", className="mw-hint")]
         return [service_summary(release) for release in releases if len(release.versions) > 1]
+
+    app.clientside_callback(
+        ClientsideFunction("meshwatch", "fitGraph"),
+        Output("topology-fitted", "children"),
+        Input("topology-fit", "n_clicks"),
+        prevent_initial_call=True,
+    )
+    app.clientside_callback(
+        ClientsideFunction("meshwatch", "topologyAddress"),
+        Output("topology-url-sync", "children"),
+        Input("topology-namespaces", "value"),
+        Input("topology-window", "value"),
+        Input("topology-refresh", "value"),
+        Input("topology-show-idle", "value"),
+        State("topology-trace", "data"),
+    )
