@@ -30,6 +30,8 @@ HEALTH_COLOURS = {
     "idle": "#4a6278",
     "none": "#95a5a6",
 }
+# A node's fill when its own calls degrade or fail.
+OUTBOUND_FILLS = {"degraded": "#6b4a12", "failing": "#7a1e1e"}
 CIRCUIT_OPEN_COLOUR = "#9e9e9e"
 TRIPPING_COLOUR = "#ff8c00"
 TRACE_COLOUR = "#3498db"
@@ -270,6 +272,12 @@ def stylesheet() -> list[dict]:
     ]
     for health, colour in HEALTH_COLOURS.items():
         styles.append({"selector": f'node[health = "{health}"]', "style": {"border-color": colour}})
+    # The border is the health of the requests into a node; its fill turns
+    # when its own calls fail, so a caller of something broken shows it.
+    for health, fill in OUTBOUND_FILLS.items():
+        styles.append(
+            {"selector": f'node[outbound_health = "{health}"]', "style": {"background-color": fill}}
+        )
         styles.append(
             {
                 "selector": f'edge[health = "{health}"]',

@@ -13,6 +13,7 @@ from layouts.controls import captioned, window_picker
 from layouts.topology.graph import (
     CIRCUIT_OPEN_COLOUR,
     HEALTH_COLOURS,
+    OUTBOUND_FILLS,
     TRACE_COLOUR,
     TRACE_ERROR_COLOUR,
     TRIPPING_COLOUR,
@@ -52,6 +53,11 @@ def legend(health: HealthThresholds) -> html.Div:
                     _swatch("solid", HEALTH_COLOURS["healthy"], "healthy"),
                     _swatch("solid", HEALTH_COLOURS["degraded"], degraded),
                     _swatch("solid", HEALTH_COLOURS["failing"], failing),
+                    _swatch(
+                        "fill",
+                        OUTBOUND_FILLS["failing"],
+                        "filled red / orange: the node's own calls fail / degrade",
+                    ),
                     _swatch("shedding", TRIPPING_COLOUR, "breaker shedding: 503 UO (pool overflow)"),
                     _swatch(
                         "open",
