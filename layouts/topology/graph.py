@@ -272,17 +272,17 @@ def stylesheet() -> list[dict]:
     ]
     for health, colour in HEALTH_COLOURS.items():
         styles.append({"selector": f'node[health = "{health}"]', "style": {"border-color": colour}})
-    # The border is the health of the requests into a node; its fill turns
-    # when its own calls fail, so a caller of something broken shows it.
-    for health, fill in OUTBOUND_FILLS.items():
-        styles.append(
-            {"selector": f'node[outbound_health = "{health}"]', "style": {"background-color": fill}}
-        )
         styles.append(
             {
                 "selector": f'edge[health = "{health}"]',
                 "style": {"line-color": colour, "target-arrow-color": colour},
             }
+        )
+    # The border is the health of the requests into a node; its fill turns
+    # when its own calls fail, so a caller of something broken shows it.
+    for health, fill in OUTBOUND_FILLS.items():
+        styles.append(
+            {"selector": f'node[outbound_health = "{health}"]', "style": {"background-color": fill}}
         )
     styles += [
         {

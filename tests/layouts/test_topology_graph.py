@@ -145,3 +145,11 @@ def test_elements_carry_compact_numbers_but_exact_times():
 
 def document_edge(document: dict, edge_id: str) -> dict:
     return next(edge for edge in document["edges"] if edge["id"] == edge_id)
+
+
+def test_every_health_colours_its_edges_and_node_borders():
+    styles = {rule["selector"]: rule["style"] for rule in view.stylesheet()}
+    for health, colour in view.HEALTH_COLOURS.items():
+        assert styles[f'edge[health = "{health}"]']["line-color"] == colour
+        assert styles[f'node[health = "{health}"]']["border-color"] == colour
+    assert styles['node[outbound_health = "failing"]']["background-color"] == view.OUTBOUND_FILLS["failing"]
