@@ -148,7 +148,9 @@ def document_edge(document: dict, edge_id: str) -> dict:
 
 
 def test_every_health_colours_its_edges_and_node_borders():
-    styles = {rule["selector"]: rule["style"] for rule in view.stylesheet()}
+    styles: dict = {}
+    for rule in view.stylesheet():  # later rules for a selector add to earlier ones, as in Cytoscape
+        styles.setdefault(rule["selector"], {}).update(rule["style"])
     for health, colour in view.HEALTH_COLOURS.items():
         assert styles[f'edge[health = "{health}"]']["line-color"] == colour
         assert styles[f'node[health = "{health}"]']["border-color"] == colour
