@@ -30,13 +30,18 @@ HEALTH_COLOURS = {
     "idle": "#4a6278",
     "none": "#95a5a6",
 }
+# A breaker, on an open circuit's label: it reads without colour.
+BREAKER_GLYPH = "⊘"
 # A node's fill when its own calls degrade or fail.
 OUTBOUND_FILLS = {"degraded": "#6b4a12", "failing": "#7a1e1e"}
-CIRCUIT_OPEN_COLOUR = "#9e9e9e"
+# Grey means an open circuit; light enough to stand out on the dark ground.
+CIRCUIT_OPEN_COLOUR = "#d0d3d4"
 TRIPPING_COLOUR = "#ff8c00"
 TRACE_COLOUR = "#3498db"
 TRACE_ERROR_COLOUR = "#ff2d55"
 LAYER_GAP, COLUMN_GAP, ROW_GAP = 250.0, 190.0, 110.0
+# Height over width of the graph a wide (16:9) screen shows whole, with room for the labels.
+SCREEN_ASPECT = 0.45
 
 
 # ---- positions: layered left to right, stable across refreshes ----
@@ -64,14 +69,34 @@ def _layers(nodes: list[dict], edges: list[dict]) -> dict[str, int]:
     return {node_id: depth[members[node_id]] for node_id in graph.nodes}
 
 
+def row_gap(width: float, rows: int) -> float:
+    """The first layout's row spacing: rows spread until the graph is about as
+    tall as a wide screen allows for its width (fitting it is bound by its
+    width then, so the room is free and labels get it), never closer than
+    ROW_GAP nor wider than 2.5 times it."""
+    if rows < 2:
+        return ROW_GAP
+    return min(2.5 * ROW_GAP, max(ROW_GAP, SCREEN_ASPECT * width / (rows - 1)))
+
+
+def _spacing(positions: Mapping[str, Position]) -> float:
+    """The row spacing a layout was made with, read back off its columns."""
+    columns: dict[float, list[float]] = defaultdict(list)
+    for x, y in positions.values():
+        columns[x].append(y)
+    gaps = [b - a for ys in columns.values() for a, b in zip(sorted(ys), sorted(ys)[1:]) if b > a]
+    return min(gaps, default=ROW_GAP)
+
+
 def place(nodes: list[dict], edges: list[dict], previous: Mapping[str, Position]) -> dict[str, Position]:
     """Positions for every node, left to right by layer.
 
     A node placed before keeps its place, and a new node goes to the bottom
-    of its layer's last column, so a refresh never moves what the operator
-    already knows. On the first layout a layer taller than about
-    1.5 * sqrt(nodes) rows wraps into several columns, so a big mesh stays
-    readable when fitted to the screen."""
+    of its layer's last column (at the layout's row spacing), so a refresh
+    never moves what the operator already knows. On the first layout a layer
+    taller than about 1.5 * sqrt(nodes) rows wraps into several columns, so a
+    big mesh stays readable when fitted to the screen, and rows spread to use
+    a wide screen's height."""
     positions = {node["id"]: tuple(previous[node["id"]]) for node in nodes if node["id"] in previous}
     new = [node for node in nodes if node["id"] not in positions]
     if not new:
@@ -80,19 +105,23 @@ def place(nodes: list[dict], edges: list[dict], previous: Mapping[str, Position]
     new.sort(key=lambda n: (layers[n["id"]], n["namespace"], n["kind"] != "service", n["name"]))
     if not positions:
         rows = max(8, math.ceil(1.5 * math.sqrt(len(nodes))))
-        x = 0.0
+        x, placed = 0.0, []
         for _, members in groupby(new, key=lambda n: layers[n["id"]]):
             members = list(members)
-            for index, node in enumerate(members):
-                positions[node["id"]] = (x + (index // rows) * COLUMN_GAP, (index % rows) * ROW_GAP)
+            placed += [
+                (node["id"], x + (index // rows) * COLUMN_GAP, index % rows)
+                for index, node in enumerate(members)
+            ]
             x += (math.ceil(len(members) / rows) - 1) * COLUMN_GAP + LAYER_GAP
-        return positions
+        gap = row_gap(x - LAYER_GAP, max(row for _, _, row in placed) + 1)
+        return {node_id: (column, row * gap) for node_id, column, row in placed}
+    gap = _spacing(positions)
     column_of_layer: dict[int, float] = {}
     for node_id, (x, _) in positions.items():
         layer = layers.get(node_id)
         if layer is not None:
             column_of_layer[layer] = max(column_of_layer.get(layer, x), x)
-    lowest: dict[float, float] = defaultdict(lambda: -ROW_GAP)
+    lowest: dict[float, float] = defaultdict(lambda: -gap)
     for x, y in positions.values():
         lowest[x] = max(lowest[x], y)
     rightmost = max(x for x, _ in positions.values())
@@ -102,7 +131,7 @@ def place(nodes: list[dict], edges: list[dict], previous: Mapping[str, Position]
             left = [x for known, x in column_of_layer.items() if known < layer]
             column_of_layer[layer] = (max(left) + LAYER_GAP) if left else rightmost + LAYER_GAP
         x = column_of_layer[layer]
-        lowest[x] += ROW_GAP
+        lowest[x] += gap
         positions[node["id"]] = (x, lowest[x])
     return positions
 
@@ -128,7 +157,7 @@ def edge_label(edge: Mapping[str, Any]) -> str:
     if edge["circuit"] == "open":
         shed = rejected_ratio(edge, SHEDDING_FLAGS)
         return (
-            f"OPEN · {rate(edge.get('rps'))} · "
+            f"{BREAKER_GLYPH} OPEN · {rate(edge.get('rps'))} · "
             f"UH {percent(rejected_ratio(edge, [NO_HEALTHY_UPSTREAM]), None)}"
             + (f" · UO {percent(shed, None)}" if shed else "")
         )
@@ -139,6 +168,21 @@ def edge_label(edge: Mapping[str, Any]) -> str:
     if edge.get("share") is not None and edge["share"] < 0.999:
         text += f" · {edge['share'] * 100:.0f} %"
     return text
+
+
+def short_edge_label(edge: Mapping[str, Any]) -> str:
+    """What an edge says where its full label has no room: the one fact
+    that matters most there."""
+    if edge["circuit"] == "open":
+        return f"{BREAKER_GLYPH} OPEN"
+    if edge["circuit"] == "tripping":
+        shed = rejected_ratio(edge, SHEDDING_FLAGS)
+        return f"shed UO {percent(shed, None)}" if shed else "overflowing"
+    if edge.get("error_ratio"):
+        return f"{percent(edge['error_ratio'], None)} err"
+    if edge["protocol"] == "tcp" and edge.get("rps") is None:
+        return byte_rate(edge.get("bytes_per_s"))
+    return rate(edge.get("rps"))
 
 
 def node_label(node: Mapping[str, Any]) -> str:
@@ -182,6 +226,7 @@ def elements(
         data = {
             **edge,
             "label": edge_label(edge),
+            "short_label": short_edge_label(edge),
             "source_label": labels[edge["source"]],
             "target_label": labels[edge["target"]],
             "traces_service": services[spans_of],
@@ -223,6 +268,9 @@ def stylesheet() -> list[dict]:
                 "font-weight": "bold",
                 "text-valign": "bottom",
                 "text-margin-y": 8,
+                # A long name ends in "…" before it reaches the next column.
+                "text-wrap": "ellipsis",
+                "text-max-width": LAYER_GAP * 0.92,
                 "text-outline-color": "#111",
                 "text-outline-width": 3,
                 "background-color": "#2c3e50",
@@ -310,11 +358,15 @@ def stylesheet() -> list[dict]:
                 "line-color": CIRCUIT_OPEN_COLOUR,
                 "target-arrow-color": CIRCUIT_OPEN_COLOUR,
                 "line-style": "dashed",
-                "line-dash-pattern": [14, 8],
-                "width": 7,
+                "line-dash-pattern": [18, 10],
+                "width": 10,
                 "mid-target-arrow-shape": "tee",
-                "mid-target-arrow-color": "#e74c3c",
-                "color": "#ffdddd",
+                "mid-target-arrow-color": "#ff3b30",
+                "arrow-scale": 2.2,
+                "color": "#ffffff",
+                "text-background-color": "#3b0d0d",
+                "text-background-opacity": 0.9,
+                "z-index": 10,
             },
         },
     ]

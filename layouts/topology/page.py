@@ -62,7 +62,7 @@ def legend(health: HealthThresholds) -> html.Div:
                     _swatch(
                         "open",
                         CIRCUIT_OPEN_COLOUR,
-                        "GREY dashed with a red bar = circuit OPEN: "
+                        "light GREY wide dashes, a red bar and ⊘ = circuit OPEN: "
                         "destination cut off by outlier detection (503 UH)",
                     ),
                     _swatch(
@@ -139,13 +139,21 @@ def page(
     health: HealthThresholds,
     trace_id: str | None = None,
     show_idle: bool = False,
+    kiosk: bool = False,
+    rotate: Sequence[str] = (),
+    rotate_s: float = 0.0,
 ) -> html.Div:
+    """The page; `kiosk` drops the controls, legend and panel for a wall
+    screen (they stay in the page, hidden, so the callbacks keep working);
+    `rotate` cycles those namespaces every `rotate_s` seconds."""
     return html.Div(
-        className="mw-topology",
+        className="mw-topology" + (" mw-kiosk" if kiosk else ""),
         children=[
             controls(namespaces, selected, windows, window, refresh_s, show_idle),
             html.Div(id="topology-status", className="mw-status"),
             html.Div(id="topology-trace-note", className="mw-status"),
+            # A wall screen's one line: what it shows and as of when, big.
+            html.Div(id="topology-clock", className="mw-clock", hidden=not kiosk),
             html.Div(
                 id="topology-body",
                 className="mw-topology-body",
@@ -179,7 +187,14 @@ def page(
                 ],
             ),
             legend(health),
+            html.Span(id="topology-decluttered", hidden=True),
             dcc.Interval(id="topology-tick", interval=int(refresh_s * 1000) or 5000, disabled=refresh_s <= 0),
+            dcc.Interval(
+                id="topology-rotate",
+                interval=int(rotate_s * 1000) or 30_000,
+                disabled=not (rotate and rotate_s > 0),
+            ),
+            dcc.Store(id="topology-rotation", data=list(rotate)),
             dcc.Store(id="topology-positions", data={}),
             dcc.Store(id="topology-circuits", data={}),
             dcc.Store(id="topology-last-good", data=None),

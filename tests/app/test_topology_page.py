@@ -39,7 +39,7 @@ def test_nodes_edges_and_grey_open_circuit_are_drawn(topology):
     names = cy(page, "cy.nodes().map(n => n.data('label'))")
     assert {"productpage v1", "reviews v1", "reviews v2", "ratings", "details"} <= set(names)
     assert cy(page, f"cy.getElementById('{OPEN_EDGE}').data('circuit')") == "open"
-    assert cy(page, f"cy.getElementById('{OPEN_EDGE}').style('line-color')") == "rgb(158,158,158)"
+    assert cy(page, f"cy.getElementById('{OPEN_EDGE}').style('line-color')") == "rgb(208,211,212)"
     assert cy(page, f"cy.getElementById('{OPEN_EDGE}').style('line-style')") == "dashed"
     assert "OPEN" in cy(page, f"cy.getElementById('{OPEN_EDGE}').data('label')")
     healthy = "workload:default:productpage-v1->service:default:details"

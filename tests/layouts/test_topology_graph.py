@@ -58,7 +58,7 @@ def test_known_nodes_keep_their_place_and_new_ones_join_their_column():
 def test_edge_labels_say_what_a_wall_screen_needs():
     edges = {e["id"]: e for e in bookinfo_document()["edges"]}
     open_edge = edges["workload:default:reviews-v2->service:default:ratings"]
-    assert view.edge_label(open_edge).startswith("OPEN · 4.00 rps")
+    assert view.edge_label(open_edge).startswith("⊘ OPEN · 4.00 rps")
     assert "UH 100 %" in view.edge_label(open_edge)
     split = edges["service:default:reviews->workload:default:reviews-v1"]
     assert view.edge_label(split) == "1.00 rps · 50 %"

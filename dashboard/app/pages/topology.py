@@ -60,28 +60,50 @@ def _refresh_seconds(value: str | None, default: float) -> float:
     return seconds if 0 <= seconds < 86400 else default
 
 
+def _flag(value: Any) -> bool:
+    return _last(value) in ("1", "true", "yes", "on")
+
+
+def _rotation_seconds(value: str | None) -> float:
+    """`?rotate=30s`: how long each namespace stays on a wall; 0 when absent or bad."""
+    if not value:
+        return 0.0
+    try:
+        return max(5.0, config.window(value).seconds)
+    except ConfigError:
+        return 0.0
+
+
 def layout(
     namespace: Any = None,
     window: Any = None,
     trace: Any = None,
     refresh: Any = None,
     idle: Any = None,
+    kiosk: Any = None,
+    rotate: Any = None,
     **_: Any,
 ) -> html.Div:
     """The page as the address asks for it. A bad namespace or window is
-    drawn as given: the first refresh refuses it in the banner, saying why."""
+    drawn as given: the first refresh refuses it in the banner, saying why.
+    `?rotate=30s&namespace=a&namespace=b` shows a, then b, each for 30 s."""
     settings = current().settings
     namespaces = _listed(namespace) or list(settings.namespace)
     chosen = _last(window) or str(settings.window)
+    rotate_s = _rotation_seconds(_last(rotate))
+    rotation = namespaces if rotate_s and len(namespaces) > 1 else []
     return topology_page.page(
         sorted(namespaces),
-        namespaces,
+        rotation[:1] or namespaces,
         window_choices(chosen),
         chosen,
         _refresh_seconds(_last(refresh), settings.refresh),
         settings.health,
         _last(trace),
-        show_idle=_last(idle) in ("1", "true", "yes"),
+        show_idle=_flag(idle),
+        kiosk=_flag(kiosk),
+        rotate=rotation,
+        rotate_s=rotate_s,
     )
 
 
@@ -118,6 +140,8 @@ class TopologyView:
     last_good: float | None
     namespaces: list[str] = field(default_factory=list)
     details: list | None = None
+    # The wall screen's line: what is shown, as of when.
+    clock: str = ""
 
 
 def selection_details(elements: list[dict], selected: Mapping[str, Any] | None, now: float) -> list | None:
@@ -173,7 +197,14 @@ def refresh_topology(
         f" · {services.telemetry.queries_per_refresh or 'simulated, no'} PromQL queries"
     )
     elements = view.elements(document, positions, show_idle, circuits, hops)
+    opened = sum(1 for edge in document["edges"] if edge["circuit"] == "open")
+    clock = (
+        f"{', '.join(namespaces) or 'all namespaces'} · as of {runtime.clock_words(at)} "
+        f"· window {rate_window}"
+        + (f" · {opened} circuit{'s' if opened > 1 else ''} OPEN" if opened else "")
+    )
     return TopologyView(
+        clock=clock,
         elements=elements,
         banner=banner,
         banner_kind="info",
@@ -234,6 +265,7 @@ def register(app: Dash, runtime: Runtime) -> None:
         Output("topology-last-good", "data"),
         Output("topology-namespaces", "options"),
         Output("topology-details", "children"),
+        Output("topology-clock", "children"),
         Input("topology-tick", "n_intervals"),
         Input("topology-namespaces", "value"),
         Input("topology-window", "value"),
@@ -261,9 +293,11 @@ def register(app: Dash, runtime: Runtime) -> None:
             selected,
         )
         drawn = result.elements is not None
+        # Fitted on the first graph, and again when the namespaces shown change (a rotating wall).
+        refit = last_good is None or ctx.triggered_id == "topology-namespaces"
         return (
             result.elements if drawn else no_update,
-            (FIRST_LAYOUT if last_good is None else KEPT_LAYOUT) if drawn else no_update,
+            (FIRST_LAYOUT if refit else KEPT_LAYOUT) if drawn else no_update,
             result.banner or "",
             not result.banner,
             f"mw-banner mw-banner-{result.banner_kind}",
@@ -275,7 +309,18 @@ def register(app: Dash, runtime: Runtime) -> None:
             result.last_good,
             result.namespaces,
             result.details if result.details is not None else no_update,
+            result.clock if drawn else no_update,
         )
+
+    @app.callback(
+        Output("topology-namespaces", "value"),
+        Input("topology-rotate", "n_intervals"),
+        State("topology-rotation", "data"),
+        prevent_initial_call=True,
+    )
+    def rotate(turns, rotation):
+        """The next namespace of a rotating wall."""
+        return [rotation[(turns or 0) % len(rotation)]] if rotation else no_update
 
     @app.callback(
         Output("topology-trace-hops", "data"),
@@ -341,6 +386,11 @@ def register(app: Dash, runtime: Runtime) -> None:
             return [html.P(f"Release state unavailable: {error}", className="mw-hint")]
         return [service_summary(release) for release in releases if len(release.versions) > 1]
 
+    app.clientside_callback(
+        ClientsideFunction("meshwatch", "declutterGraph"),
+        Output("topology-decluttered", "children"),
+        Input("topology-graph", "elements"),
+    )
     app.clientside_callback(
         ClientsideFunction("meshwatch", "fitGraph"),
         Output("topology-fitted", "children"),
