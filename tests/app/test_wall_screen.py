@@ -47,35 +47,44 @@ def collisions(items: list[dict[str, Any]]) -> list[tuple[str, str]]:
     """Label on label, label on a node, or a name on another node."""
     found = []
     for i, a in enumerate(items):
-        for b in items[i + 1:]:
+        for b in items[i + 1 :]:
             if a["kind"] == "node" and b["kind"] == "node":
                 continue
             if a["id"] == b["id"] and "name" in (a["kind"], b["kind"]):
                 continue  # a node's name sits on its own node
             if overlaps(a["box"], b["box"]):
-                found.append((f"{a['kind']} {a.get('text', a['id'])}", f"{b['kind']} {b.get('text', b['id'])}"))
+                found.append(
+                    (f"{a['kind']} {a.get('text', a['id'])}", f"{b['kind']} {b.get('text', b['id'])}")
+                )
     return found
 
 
 def decluttered(page: Any) -> None:
     page.wait_for_function("() => window.cy && window.cy.nodes().length > 0", timeout=20_000)
-    page.wait_for_function("() => document.getElementById('topology-graph').hasAttribute('data-decluttered')",
-                           timeout=20_000)
+    page.wait_for_function(
+        "() => document.getElementById('topology-graph').hasAttribute('data-decluttered')", timeout=20_000
+    )
     page.wait_for_timeout(300)  # the declutter settles 60 ms after the last change: let a pass finish
 
 
 def busy_mesh() -> ScriptedSource:
     """Bookinfo plus a fan of callers and services, long names included."""
-    calls = [(labels(f"checkout-frontend-{i}-v1", "payments-gateway", f"payments-gateway-v{1 + i % 3}"), 1.0 + i)
-             for i in range(6)]
-    calls += [(labels("payments-gateway-v1", f"ledger-{i}", f"ledger-{i}-v1", response_code="503"), 0.5)
-              for i in range(5)]
+    calls = [
+        (labels(f"checkout-frontend-{i}-v1", "payments-gateway", f"payments-gateway-v{1 + i % 3}"), 1.0 + i)
+        for i in range(6)
+    ]
+    calls += [
+        (labels("payments-gateway-v1", f"ledger-{i}", f"ledger-{i}-v1", response_code="503"), 0.5)
+        for i in range(5)
+    ]
     return ScriptedSource(with_calls(bookinfo_ejection(), *calls))
 
 
 @pytest.mark.parametrize("screen", SCREENS, ids=["1920", "1366"])
 @pytest.mark.parametrize("address", ["/", "/?kiosk=1"])
-def test_no_label_sits_on_another_or_on_a_node(chromium: Any, serve_app: Any, screen: dict, address: str) -> None:
+def test_no_label_sits_on_another_or_on_a_node(
+    chromium: Any, serve_app: Any, screen: dict, address: str
+) -> None:
     context = chromium.new_context(viewport=screen)
     page = context.new_page()
     try:
@@ -94,8 +103,9 @@ def test_no_label_sits_on_another_or_on_a_node(chromium: Any, serve_app: Any, sc
 
 
 @pytest.mark.parametrize("screen", SCREENS, ids=["1920", "1366"])
-def test_the_kiosk_fills_the_screen_in_type_read_from_across_the_room(chromium: Any, serve_app: Any,
-                                                                       screen: dict) -> None:
+def test_the_kiosk_fills_the_screen_in_type_read_from_across_the_room(
+    chromium: Any, serve_app: Any, screen: dict
+) -> None:
     context = chromium.new_context(viewport=screen)
     page = context.new_page()
     try:
@@ -110,8 +120,10 @@ def test_the_kiosk_fills_the_screen_in_type_read_from_across_the_room(chromium: 
         clock = page.locator("#topology-clock")
         assert clock.is_visible() and "as of" in clock.inner_text() and "OPEN" in clock.inner_text()
         # Labels on screen: about 2.6 % of the height (28 px at 1080) for names, 85 % of that on edges.
-        sizes = page.evaluate("() => [window.cy.nodes()[0].renderedStyle('font-size'),"
-                              " window.cy.edges()[0].renderedStyle('font-size')]")
+        sizes = page.evaluate(
+            "() => [window.cy.nodes()[0].renderedStyle('font-size'),"
+            " window.cy.edges()[0].renderedStyle('font-size')]"
+        )
         node_px, edge_px = (float(size.removesuffix("px")) for size in sizes)
         assert node_px >= 0.025 * screen["height"] and edge_px >= 0.021 * screen["height"]
         assert (node_px >= 24) if screen["height"] == 1080 else (node_px >= 17)
@@ -121,7 +133,9 @@ def test_the_kiosk_fills_the_screen_in_type_read_from_across_the_room(chromium: 
 
 def test_a_stale_wall_still_says_so(serve_app: Any, browser_page: Any) -> None:
     source = ScriptedSource(bookinfo_ejection())
-    browser_page.goto(serve_app(create_app(resolve({"refresh": "1"}, {}), Services(telemetry=source))) + "/?kiosk=1")
+    browser_page.goto(
+        serve_app(create_app(resolve({"refresh": "1"}, {}), Services(telemetry=source))) + "/?kiosk=1"
+    )
     decluttered(browser_page)
     source.failure = "cannot reach Prometheus at http://prometheus:9090: Connection refused"
     banner = browser_page.locator("#topology-banner")

@@ -200,8 +200,7 @@ def refresh_topology(
     opened = sum(1 for edge in document["edges"] if edge["circuit"] == "open")
     clock = (
         f"{', '.join(namespaces) or 'all namespaces'} · as of {runtime.clock_words(at)} "
-        f"· window {rate_window}"
-        + (f" · {opened} circuit{'s' if opened > 1 else ''} OPEN" if opened else "")
+        f"· window {rate_window}" + (f" · {opened} circuit{'s' if opened > 1 else ''} OPEN" if opened else "")
     )
     return TopologyView(
         clock=clock,
