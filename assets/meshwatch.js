@@ -203,13 +203,20 @@ window.dash_clientside.meshwatch = {
 
     /* The address is the view: namespaces, window, refresh and idle edges
        go into the query, so a copied link opens the same view. */
-    topologyAddress: function (namespaces, rateWindow, refresh, idle, traceId) {
-        var query = new URLSearchParams();
-        (namespaces || []).forEach(function (ns) { query.append("namespace", ns); });
+    topologyAddress: function (namespaces, rateWindow, refresh, idle, moment, traceId) {
+        var query = new URLSearchParams(), current = new URLSearchParams(window.location.search);
+        // A rotating wall keeps its list of namespaces, not the one on screen now.
+        var rotating = current.get("rotate");
+        (rotating ? current.getAll("namespace") : (namespaces || [])).forEach(function (ns) {
+            query.append("namespace", ns);
+        });
+        if (rotating) { query.set("rotate", rotating); }
         if (rateWindow) { query.set("window", rateWindow); }
         if (refresh !== undefined && refresh !== null) { query.set("refresh", String(refresh)); }
         if (idle && idle.indexOf("idle") >= 0) { query.set("idle", "1"); }
         if (traceId) { query.set("trace", traceId); }
+        if (moment && moment.mode === "fixed" && moment.at) { query.set("at", String(Math.round(moment.at))); }
+        if (current.get("kiosk")) { query.set("kiosk", "1"); }
         mwReplaceQuery(query);
         return "";
     },

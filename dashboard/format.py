@@ -72,6 +72,26 @@ def utc_timestamp_us(us: int) -> str:
     return datetime.fromtimestamp(us / 1e6, tz=UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + " UTC"
 
 
+def utc_stamp(at: float) -> str:
+    """A moment in full, in UTC: `2026-11-26 10:00:00 UTC`."""
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(at))
+
+
+def duration_words(seconds: float) -> str:
+    """How long, roughly, for people: `45 s`, `12 min`, `3 h 20 min`, `2 d 4 h`."""
+    seconds = max(0.0, seconds)
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    minutes = seconds / 60
+    if minutes < 90:
+        return f"{minutes:.0f} min"
+    hours, rest = divmod(round(minutes), 60)
+    if hours < 48:
+        return f"{hours} h {rest} min" if rest else f"{hours} h"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h" if hours else f"{days} d"
+
+
 def plural(count: int, noun: str, nouns: str | None = None) -> str:
     """`1 error`, `2 errors`, `1,204 spans`."""
     return f"{count:,} {noun if count == 1 else nouns or noun + 's'}"

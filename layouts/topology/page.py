@@ -80,6 +80,47 @@ def legend(health: HealthThresholds) -> html.Div:
     )
 
 
+def time_bar(window: str) -> html.Div:
+    """Time travel: the moment shown on a slider over the data's range, a
+    window back or forward, a replay at 1×, 10× or 60× from the moment shown,
+    and back to live."""
+    return html.Div(
+        className="mw-timebar",
+        children=[
+            html.Button(
+                f"◀ {window}", id="topology-step-back", className="mw-button", title="one window back"
+            ),
+            html.Div(
+                dcc.Slider(
+                    id="topology-slider",
+                    min=0,
+                    max=1,
+                    value=1,
+                    step=1,
+                    marks={},
+                    updatemode="mouseup",
+                    allow_direct_input=False,
+                    tooltip=None,
+                ),
+                className="mw-slider",
+            ),
+            html.Button(
+                f"{window} ▶", id="topology-step-forward", className="mw-button", title="one window forward"
+            ),
+            *[
+                html.Button(
+                    f"▶ {speed}×",
+                    id={"type": "topology-replay", "speed": speed},
+                    className="mw-button",
+                    title=f"replay at {speed}× from the moment shown",
+                )
+                for speed in (1, 10, 60)
+            ],
+            html.Button("Live", id="topology-live", className="mw-button mw-primary", title="back to now"),
+        ],
+    )
+
+
 def controls(
     namespaces: Sequence[str],
     selected: Sequence[str],
@@ -142,6 +183,7 @@ def page(
     kiosk: bool = False,
     rotate: Sequence[str] = (),
     rotate_s: float = 0.0,
+    timeline: dict | None = None,
 ) -> html.Div:
     """The page; `kiosk` drops the controls, legend and panel for a wall
     screen (they stay in the page, hidden, so the callbacks keep working);
@@ -150,8 +192,11 @@ def page(
         className="mw-topology" + (" mw-kiosk" if kiosk else ""),
         children=[
             controls(namespaces, selected, windows, window, refresh_s, show_idle),
+            time_bar(window),
             html.Div(id="topology-status", className="mw-status"),
             html.Div(id="topology-trace-note", className="mw-status"),
+            # Not live: said so at once, in a colour no other banner uses.
+            html.Div(id="topology-asof", className="mw-asof", hidden=True),
             # A wall screen's one line: what it shows and as of when, big.
             html.Div(id="topology-clock", className="mw-clock", hidden=not kiosk),
             html.Div(
@@ -201,5 +246,6 @@ def page(
             dcc.Store(id="topology-trace", data=trace_id),
             dcc.Store(id="topology-trace-hops", data=[]),
             dcc.Store(id="topology-selected", data=None),
+            dcc.Store(id="topology-time", data=timeline),
         ],
     )

@@ -12,17 +12,20 @@ first graph; after that only the Fit button moves it.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import dash
-from dash import ClientsideFunction, Dash, Input, Output, State, ctx, html, no_update
+from dash import ALL, ClientsideFunction, Dash, Input, Output, State, ctx, html, no_update
 
-from dashboard.app import config
+from dashboard.app import config, timeline
 from dashboard.app.config import window_choices
 from dashboard.app.refresh import mesh_graph, release_view, routing_config
 from dashboard.app.runtime import Runtime, current
+from dashboard.app.timeline import Timeline
+from dashboard.format import duration_words, utc_stamp
 from dashboard.mesh.build import missing_namespaces
 from dashboard.mesh.snapshot import snapshot_document
 from layouts.canary import service_summary
@@ -82,6 +85,7 @@ def layout(
     idle: Any = None,
     kiosk: Any = None,
     rotate: Any = None,
+    at: Any = None,
     **_: Any,
 ) -> html.Div:
     """The page as the address asks for it. A bad namespace or window is
@@ -104,7 +108,18 @@ def layout(
         kiosk=_flag(kiosk),
         rotate=rotation,
         rotate_s=rotate_s,
+        timeline=_address_timeline(_last(at)),
     )
+
+
+def _address_timeline(text: str | None) -> dict:
+    """`?at=` as the page's timeline; a bad time waits for the first refresh to say why."""
+    if not text:
+        return Timeline().stored()
+    try:
+        return timeline.fixed(config.instant(text)).stored()
+    except ConfigError:
+        return {"mode": timeline.FIXED, "at": None, "bad": text}
 
 
 def trace_overlay(runtime: Runtime, trace_id: str | None) -> tuple[list[list[Any]], str]:
@@ -142,6 +157,12 @@ class TopologyView:
     details: list | None = None
     # The wall screen's line: what is shown, as of when.
     clock: str = ""
+    # Not live: what the "as of" banner says; the moment shown, now, and
+    # since when there is data (the slider's range).
+    asof: str | None = None
+    at: float | None = None
+    now: float | None = None
+    since: float | None = None
 
 
 def selection_details(elements: list[dict], selected: Mapping[str, Any] | None, now: float) -> list | None:
@@ -168,14 +189,20 @@ def refresh_topology(
     known_namespaces: list[str],
     hops: list[list[str]] = (),
     selected: Mapping[str, Any] | None = None,
+    moment: Mapping[str, Any] | None = None,
 ) -> TopologyView:
-    """One poll: query, build the graph, and lay it out where it was before."""
+    """One poll: query, build the graph at the moment the timeline shows, and
+    lay it out where it was before."""
     services, settings = runtime.services, runtime.settings
     stale = TopologyView(None, None, "stale", "", positions, circuits, last_good, known_namespaces)
+    shown_at = timeline.from_store(moment)
     try:
+        if isinstance(moment, Mapping) and moment.get("bad"):
+            config.instant(str(moment["bad"]))  # says why the address's time is no time
         namespaces = [config.namespace(ns) for ns in namespaces]
         rate_window = config.window(window)
-        at = services.clock()
+        now = services.clock()
+        at = shown_at.moment(now, time.time())
         routing = _routing_or_none(runtime)
         graph = mesh_graph(services.telemetry, settings, at, rate_window, namespaces, routing)
     except (SourceError, ConfigError) as error:
@@ -202,8 +229,13 @@ def refresh_topology(
         f"{', '.join(namespaces) or 'all namespaces'} · as of {runtime.clock_words(at)} "
         f"· window {rate_window}" + (f" · {opened} circuit{'s' if opened > 1 else ''} OPEN" if opened else "")
     )
+    asof = None if shown_at.live else as_of_words(runtime, shown_at, at, now)
     return TopologyView(
-        clock=clock,
+        clock=(f"AS OF {runtime.clock_words(at)} (not live) · " + clock) if asof else clock,
+        asof=asof,
+        at=at,
+        now=now,
+        since=data_since(runtime, now),
         elements=elements,
         banner=banner,
         banner_kind="info",
@@ -214,6 +246,69 @@ def refresh_topology(
         namespaces=sorted(seen | set(known_namespaces) | set(namespaces)),
         details=selection_details(elements, selected, at),
     )
+
+
+def as_of_words(runtime: Runtime, shown: Timeline, at: float, now: float) -> str:
+    """The banner over a view that is not live."""
+    ago = now - at
+    how = f"replay at {shown.speed:g}×" if shown.mode == timeline.REPLAY else "a fixed time"
+    return (
+        f"⏱ AS OF {utc_stamp(at)} ({runtime.clock_words(at)}), {duration_words(ago)} ago · {how} "
+        "· not live: press Live for now"
+    )
+
+
+def data_since(runtime: Runtime, now: float) -> float:
+    """How far back the time slider reaches: the earliest traffic in the
+    baseline lookback (its coarse steps), at most that lookback."""
+    start = now - runtime.lookback.seconds
+    try:
+        traffic = runtime.lookback.traffic(now)
+    except SourceError:
+        return start
+    busy = traffic[traffic["rps"] > 0] if not traffic.empty else traffic
+    return max(start, float(busy["time"].min())) if not busy.empty else start
+
+
+def slider_range(runtime: Runtime, view: TopologyView) -> tuple[float, float, float, dict]:
+    """The time slider: from the first data to now, at the moment shown,
+    marked every hour (every quarter under two hours)."""
+    start, end = view.since or view.now, view.now
+    every = 900 if end - start < 7200 else 3600
+    first = (int(start // every) + 1) * every
+    marks = {t: {"label": runtime.clock_words(t).split(" ")[0][:5]} for t in range(first, int(end), every)}
+    return start, end, view.at, marks
+
+
+def travelled(
+    runtime: Runtime,
+    trigger: Any,
+    shown: Timeline,
+    window: str | None,
+    slider: float | None,
+    slider_max: float | None,
+) -> dict:
+    """The timeline after one of the time bar's controls."""
+    now = runtime.services.clock()
+    at = shown.moment(now, time.time())
+    try:
+        step = config.window(window or str(runtime.settings.window)).seconds
+    except ConfigError:
+        step = runtime.settings.window.seconds
+    if trigger == "topology-live":
+        return Timeline().stored()
+    if trigger in ("topology-step-back", "topology-step-forward"):
+        moved = at + (step if trigger == "topology-step-forward" else -step)
+        return Timeline().stored() if moved >= now else timeline.fixed(moved).stored()
+    if trigger == "topology-slider" and slider is not None:
+        # The slider's own updates (each refresh sets it) are not a move.
+        if abs(slider - at) < 1 or (slider_max is not None and slider >= slider_max and shown.live):
+            return no_update
+        return timeline.fixed(float(slider)).stored()
+    if isinstance(trigger, Mapping) and trigger.get("type") == "topology-replay":
+        start = at if not shown.live else max(data_since(runtime, now), now - 1800)
+        return timeline.replay(start, time.time(), float(trigger["speed"])).stored()
+    return no_update
 
 
 def _routing_or_none(runtime: Runtime) -> Any:
@@ -265,11 +360,18 @@ def register(app: Dash, runtime: Runtime) -> None:
         Output("topology-namespaces", "options"),
         Output("topology-details", "children"),
         Output("topology-clock", "children"),
+        Output("topology-asof", "children"),
+        Output("topology-asof", "hidden"),
+        Output("topology-slider", "min"),
+        Output("topology-slider", "max"),
+        Output("topology-slider", "value"),
+        Output("topology-slider", "marks"),
         Input("topology-tick", "n_intervals"),
         Input("topology-namespaces", "value"),
         Input("topology-window", "value"),
         Input("topology-show-idle", "value"),
         Input("topology-trace-hops", "data"),
+        Input("topology-time", "data"),
         State("topology-positions", "data"),
         State("topology-circuits", "data"),
         State("topology-last-good", "data"),
@@ -277,7 +379,7 @@ def register(app: Dash, runtime: Runtime) -> None:
         State("topology-selected", "data"),
     )
     def refresh(
-        _tick, namespaces, window, show_idle, hops, positions, circuits, last_good, options, selected
+        _tick, namespaces, window, show_idle, hops, moment, positions, circuits, last_good, options, selected
     ):
         result = refresh_topology(
             runtime,
@@ -290,6 +392,7 @@ def register(app: Dash, runtime: Runtime) -> None:
             [o if isinstance(o, str) else o["value"] for o in options or []],
             hops or [],
             selected,
+            moment,
         )
         drawn = result.elements is not None
         # Fitted on the first graph, and again when the namespaces shown change (a rotating wall).
@@ -309,7 +412,27 @@ def register(app: Dash, runtime: Runtime) -> None:
             result.namespaces,
             result.details if result.details is not None else no_update,
             result.clock if drawn else no_update,
+            result.asof or "",
+            not result.asof,
+            *(slider_range(runtime, result) if drawn else (no_update,) * 4),
         )
+
+    @app.callback(
+        Output("topology-time", "data"),
+        Input("topology-step-back", "n_clicks"),
+        Input("topology-step-forward", "n_clicks"),
+        Input("topology-slider", "value"),
+        Input({"type": "topology-replay", "speed": ALL}, "n_clicks"),
+        Input("topology-live", "n_clicks"),
+        State("topology-time", "data"),
+        State("topology-window", "value"),
+        State("topology-slider", "max"),
+        prevent_initial_call=True,
+    )
+    def travel(_back, _forward, slider, _replays, _live, moment, window, slider_max):
+        """Move the moment shown: a window back or forward, to where the
+        slider was dropped, a replay from the moment shown, or back to live."""
+        return travelled(runtime, ctx.triggered_id, timeline.from_store(moment), window, slider, slider_max)
 
     @app.callback(
         Output("topology-namespaces", "value"),
@@ -403,5 +526,6 @@ def register(app: Dash, runtime: Runtime) -> None:
         Input("topology-window", "value"),
         Input("topology-refresh", "value"),
         Input("topology-show-idle", "value"),
+        Input("topology-time", "data"),
         State("topology-trace", "data"),
     )
