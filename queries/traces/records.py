@@ -44,7 +44,8 @@ class Process:
 @dataclass(slots=True)
 class SpanRecord:
     """One span, shallowly parsed. `refs` are (ref type, span id) in wire
-    order; `raw` is the span's JSON, read again only for its details."""
+    order; `kind` is lower-case (`server`, `client`, `producer`, ...) or "";
+    `raw` is the span's JSON, read again only for its details."""
 
     span_id: str
     operation: str
@@ -155,5 +156,5 @@ def span_marks(pairs: Iterable[tuple[str, Any]]) -> tuple[bool, bool, str]:
         elif key == "component":
             proxy = proxy or value == "proxy"
         elif key == "span.kind":
-            kind = str(value)
+            kind = str(value).lower()  # `SERVER` and `server` are one kind, as in Jaeger UI
     return error, proxy, kind
