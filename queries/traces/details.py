@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from queries.traces import jaeger_v1, otlp
-from queries.traces.records import OTLP, SpanDetails, SpanRecord, TraceRecord
+from queries.traces.records import OTLP, SpanDetails, SpanRecord, Tag, TraceRecord
 
 _FORMATS = {OTLP: otlp}
 
@@ -14,6 +14,11 @@ def read_details(trace: TraceRecord, span: SpanRecord) -> SpanDetails:
     """Tags, process tags, logs and references of one span, as on the wire;
     SourceError naming the field when the span's JSON has one of the wrong shape."""
     return _FORMATS.get(trace.dialect, jaeger_v1).details(trace, span)
+
+
+def read_tags(trace: TraceRecord, span: SpanRecord) -> list[Tag]:
+    """A span's own tags, as on the wire; SourceError naming the field of the wrong shape."""
+    return _FORMATS.get(trace.dialect, jaeger_v1).span_tags(trace, span)
 
 
 def tag_text(span: SpanRecord, dialect: str) -> Iterator[tuple[str, str]]:

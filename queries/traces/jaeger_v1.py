@@ -89,6 +89,16 @@ def tags(raw_tags: Iterable[dict[str, Any]]) -> list[Tag]:
     return result
 
 
+def span_tags(trace: TraceRecord, span: SpanRecord) -> list[Tag]:
+    """A span's own tags, as on the wire."""
+    try:
+        return tags(span.raw.get("tags") or ())
+    except (AttributeError, KeyError, TypeError, ValueError):
+        raise SourceError(
+            f"cannot read the tags: {problem(check_span, span.raw, f'span {span.span_id}')}"
+        ) from None
+
+
 def details(trace: TraceRecord, span: SpanRecord) -> SpanDetails:
     """Tags, process tags, logs and references of one span, as on the wire."""
     raw = span.raw
@@ -99,7 +109,7 @@ def details(trace: TraceRecord, span: SpanRecord) -> SpanDetails:
             for log in raw.get("logs") or ()
         ]
         return SpanDetails(
-            tags=tags(raw.get("tags") or ()),
+            tags=span_tags(trace, span),
             process_tags=tags(process.raw_tags if process else ()),
             logs=sorted(logs, key=lambda log: log.timestamp_us),
             references=[

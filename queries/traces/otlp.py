@@ -138,20 +138,31 @@ def parse_traces(document: Any, where: str = "") -> list[TraceRecord]:
         raise SourceError(f"not an OTLP trace: {problem(check_document, document, where)}") from None
 
 
+def span_tags(trace: TraceRecord, span: SpanRecord) -> list[Tag]:
+    """A span's attributes, with its status and kind as Jaeger shows them."""
+    raw = span.raw
+    try:
+        result = tags(raw.get("attributes") or ())
+        status = raw.get("status") or {}
+        if status.get("code") in STATUS_ERROR:
+            result.append(Tag("otel.status_code", "ERROR"))
+            if status.get("message"):
+                result.append(Tag("otel.status_description", status["message"]))
+    except (AttributeError, KeyError, TypeError, ValueError, OverflowError):
+        raise SourceError(
+            f"cannot read the tags: {problem(check_span, raw, f'span {span.span_id}')}"
+        ) from None
+    if span.kind:
+        result.append(Tag("span.kind", span.kind))
+    return result
+
+
 def details(trace: TraceRecord, span: SpanRecord) -> SpanDetails:
     """Attributes (with the status and kind as Jaeger shows them), resource
     attributes, events and references of one span."""
     raw = span.raw
     process = trace.processes.get(span.process_id)
     try:
-        span_tags = tags(raw.get("attributes") or ())
-        status = raw.get("status") or {}
-        if status.get("code") in STATUS_ERROR:
-            span_tags.append(Tag("otel.status_code", "ERROR"))
-            if status.get("message"):
-                span_tags.append(Tag("otel.status_description", status["message"]))
-        if span.kind:
-            span_tags.append(Tag("span.kind", span.kind))
         logs = [
             Log(
                 wire_int(event.get("timeUnixNano") or 0) // 1000,
@@ -160,7 +171,7 @@ def details(trace: TraceRecord, span: SpanRecord) -> SpanDetails:
             for event in raw.get("events") or ()
         ]
         return SpanDetails(
-            tags=span_tags,
+            tags=span_tags(trace, span),
             process_tags=[
                 tag for tag in tags(process.raw_tags if process else ()) if tag.key != "service.name"
             ],

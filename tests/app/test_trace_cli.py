@@ -9,7 +9,15 @@ from typing import Any
 import pytest
 
 from dashboard.app.cli import main
-from tests.support.jaeger import TRACE_503, TRACE_OK, FakeJaeger, bookinfo_trace, circuit_open_trace, to_otlp
+from tests.support.jaeger import (
+    T0,
+    TRACE_503,
+    TRACE_OK,
+    FakeJaeger,
+    bookinfo_trace,
+    circuit_open_trace,
+    to_otlp,
+)
 
 SPAN_KEYS = [
     "span_id",
@@ -22,6 +30,7 @@ SPAN_KEYS = [
     "self_us",
     "critical_us",
     "error",
+    "tags",
 ]
 
 
@@ -40,7 +49,16 @@ def write(tmp_path: Path, document: Any, name: str = "export.json") -> str:
 def test_export_file_prints_the_analysis(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, doc, _ = run(capsys, "--file", write(tmp_path, {"data": [circuit_open_trace()]}))
     assert code == 0
-    assert list(doc) == ["trace_id", "duration_us", "span_count", "services", "warnings", "spans"]
+    assert list(doc) == [
+        "trace_id",
+        "start_time_us",
+        "duration_us",
+        "span_count",
+        "services",
+        "warnings",
+        "spans",
+    ]
+    assert doc["start_time_us"] == T0 + 100_000
     assert (doc["trace_id"], doc["duration_us"], doc["span_count"]) == (TRACE_503, 20_000, 4)
     assert doc["services"] == ["productpage.default", "reviews.default"]
     assert doc["warnings"] == []
@@ -53,6 +71,17 @@ def test_export_file_prints_the_analysis(tmp_path: Path, capsys: pytest.CaptureF
     ]
     assert sum(s["critical_us"] for s in doc["spans"]) == 20_000
     assert [s["self_us"] for s in doc["spans"]] == [2_000, 1_000, 16_700, 300]
+    refused = doc["spans"][3]["tags"]
+    assert (refused["http.status_code"], refused["response_flags"], refused["error"]) == ("503", "UO", True)
+    assert refused["istio.canonical_revision"] == "v3" and len(refused) == 23
+
+
+def test_tags_keep_their_wire_types(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _, doc, _ = run(capsys, "--file", write(tmp_path, bookinfo_trace()))
+    tags = doc["spans"][1]["tags"]
+    # int64 beyond 2^53 arrives as a string and leaves as the number; binary stays base64.
+    assert tags["request.id.int"] == 9007199254740993 and tags["tls.session"] == "AAECAwQ="
+    assert tags["sample.ratio"] == 0.01 and tags["http.status_code"] == "200"
 
 
 def test_bare_trace_and_otlp_files_give_the_same_answer(
