@@ -247,7 +247,11 @@ class Settings:
         metavar="PHASE",
     )
     file: str | None = option(
-        text_value, None, "a Jaeger JSON export to read instead of Jaeger", metavar="FILE"
+        text_value,
+        None,
+        "a trace file to read instead of the backend: Jaeger export, OTLP JSON or JSON Lines, "
+        "Tempo JSON, Zipkin v2",
+        metavar="FILE",
     )
     trace_id: str | None = option(text_value, None, "with --file: which trace of the export", metavar="ID")
     service: str | None = option(service, None, "only this service (name, or name.namespace)", metavar="NAME")

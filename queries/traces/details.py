@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from queries.traces import jaeger_v1, otlp
-from queries.traces.records import OTLP, SpanDetails, SpanRecord, Tag, TraceRecord
+from queries.traces import jaeger_v1, otlp, zipkin
+from queries.traces.records import OTLP, ZIPKIN, SpanDetails, SpanRecord, Tag, TraceRecord
 
-_FORMATS = {OTLP: otlp}
+_FORMATS = {OTLP: otlp, ZIPKIN: zipkin}
 
 
 def read_details(trace: TraceRecord, span: SpanRecord) -> SpanDetails:

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-V1, OTLP = "v1", "otlp"
+V1, OTLP, ZIPKIN = "v1", "otlp", "zipkin"
 CHILD_OF, FOLLOWS_FROM = "CHILD_OF", "FOLLOWS_FROM"
 
 # Tag keys that decide a span's error / proxy / kind marks; every other tag is

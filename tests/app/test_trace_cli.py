@@ -174,3 +174,28 @@ def test_jaeger_sending_a_malformed_trace_is_a_source_failure(capsys: pytest.Cap
         assert code == 1 and "not a Jaeger trace: data[0].spans: expected a list" in err
     finally:
         fake.stop()
+
+
+def test_otlp_json_lines_and_zipkin_files_open_like_jaeger_exports(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.support.trace_files import to_otlp_lines, to_zipkin
+
+    _, expected, _ = run(capsys, "--file", write(tmp_path, circuit_open_trace(), "jaeger.json"))
+    lines = tmp_path / "traces.jsonl"
+    lines.write_text(to_otlp_lines([bookinfo_trace(), circuit_open_trace()]))
+    code, _, err = run(capsys, "--file", str(lines))
+    assert code == 2 and "holds 2 traces; choose one with --trace-id" in err
+    code, from_lines, _ = run(capsys, "--file", str(lines), "--trace-id", TRACE_503)
+    code, from_zipkin, _ = run(
+        capsys, "--file", write(tmp_path, to_zipkin(circuit_open_trace()), "zipkin.json")
+    )
+    for doc in (from_lines, from_zipkin):
+        assert [(s["span_id"], s["critical_us"], s["error"]) for s in doc["spans"]] == [
+            (s["span_id"], s["critical_us"], s["error"]) for s in expected["spans"]
+        ]
+    assert from_zipkin["spans"][3]["tags"]["response_flags"] == "UO"
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text(to_otlp_lines([bookinfo_trace()]) + "{oops\n")
+    code, _, err = run(capsys, "--file", str(broken))
+    assert code == 2 and err.startswith(f"meshwatch: {broken} is not valid JSON Lines: line 6:")
