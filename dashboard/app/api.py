@@ -22,8 +22,8 @@ from dashboard.canary.document import canary_document
 from dashboard.mesh.snapshot import snapshot_document
 from dashboard.traces.document import trace_document
 from queries.duration import Duration
-from queries.errors import ConfigError, SourceError
-from queries.jaeger import TraceNotFound, check_trace_id
+from queries.errors import ConfigError, SourceError, TraceNotFound
+from queries.traces.records import check_trace_id
 
 api = Blueprint("meshwatch_api", __name__)
 

@@ -115,13 +115,13 @@ def cmd_simulate(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_trace(settings: Settings, args: argparse.Namespace) -> int:
     """A file the user names is input: unreadable, malformed, empty or
-    ambiguous is exit 2. Jaeger is the source: unreachable, failing, or
-    without the trace is exit 1."""
-    from dashboard.app.services import jaeger_client
+    ambiguous is exit 2. The backend (Jaeger, or Tempo with --tempo) is the
+    source: unreachable, failing, or without the trace is exit 1."""
+    from dashboard.app.services import trace_backend
     from dashboard.traces.document import trace_document
     from dashboard.traces.tree import build_tree
-    from queries.jaeger import check_trace_id
     from queries.traces.export import load_export, pick_trace
+    from queries.traces.records import check_trace_id
 
     if settings.file:
         if args.trace_argument:
@@ -132,14 +132,16 @@ def cmd_trace(settings: Settings, args: argparse.Namespace) -> int:
             raise ConfigError(str(error)) from None
     elif args.trace_argument:
         if settings.trace_id:
-            raise ConfigError("--trace-id goes with --file; to fetch from Jaeger give the id as an argument")
+            raise ConfigError(
+                "--trace-id goes with --file; to fetch from Jaeger or Tempo give the id as an argument"
+            )
         try:
             trace_id = check_trace_id(args.trace_argument)
         except ValueError as error:
             raise ConfigError(str(error)) from None
-        trace = jaeger_client(settings).trace(trace_id)
+        trace = trace_backend(settings).trace(trace_id)
     else:
-        raise ConfigError("give a TRACE_ID to fetch from Jaeger, or --file EXPORT.json")
+        raise ConfigError("give a TRACE_ID to fetch from Jaeger (or Tempo), or --file EXPORT.json")
     print_json(trace_document(build_tree(trace)))
     return 0
 
@@ -175,6 +177,8 @@ COMMANDS: dict[str, tuple[Command, str, list[str]]] = {
             "jaeger",
             "jaeger_api",
             "jaeger_timeout",
+            "tempo",
+            "tempo_timeout",
             "namespace",
             "window",
             "ingress",
@@ -203,7 +207,7 @@ COMMANDS: dict[str, tuple[Command, str, list[str]]] = {
     "trace": (
         cmd_trace,
         "print one trace's analysis (span tree, self time, critical path) as JSON",
-        ["jaeger", "jaeger_api", "jaeger_timeout", "file", "trace_id", "config"],
+        ["jaeger", "jaeger_api", "jaeger_timeout", "tempo", "tempo_timeout", "file", "trace_id", "config"],
     ),
     "canary": (
         cmd_canary,
@@ -226,7 +230,7 @@ COMMANDS: dict[str, tuple[Command, str, list[str]]] = {
 def _extra_arguments(name: str, parser: argparse.ArgumentParser) -> None:
     if name == "trace":
         parser.add_argument(
-            "trace_argument", nargs="?", metavar="TRACE_ID", help="trace id to fetch from Jaeger"
+            "trace_argument", nargs="?", metavar="TRACE_ID", help="trace id to fetch from Jaeger or Tempo"
         )
 
 

@@ -200,6 +200,15 @@ class Settings:
     jaeger_timeout: float = option(
         positive_float, 10.0, "seconds to wait for one Jaeger request", metavar="SECONDS"
     )
+    tempo: str | None = option(
+        url,
+        None,
+        "Grafana Tempo query base URL; traces come from Tempo instead of Jaeger when given",
+        metavar="URL",
+    )
+    tempo_timeout: float = option(
+        positive_float, 10.0, "seconds to wait for one Tempo request", metavar="SECONDS"
+    )
     namespace: tuple[str, ...] = option(
         namespace,
         (),

@@ -16,7 +16,7 @@ from layouts.links import trace_href
 from layouts.traces.search import trace_links
 from layouts.traces.upload import size_check_id
 from queries.errors import SourceError
-from queries.jaeger import MAX_TRACE_BYTES
+from queries.http import MAX_TRACE_BYTES
 from queries.traces.export import named, read_text
 from queries.traces.records import TraceRecord
 

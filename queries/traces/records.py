@@ -12,6 +12,7 @@ it fails does a second pass walk the document to name the offending field
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -110,6 +111,17 @@ class SpanDetails:
     logs: list[Log]
     references: list[Reference]
     warnings: list[str]
+
+
+_TRACE_ID = re.compile(r"^[0-9a-fA-F]{1,32}$")
+
+
+def check_trace_id(trace_id: str) -> str:
+    """A trace id as every backend spells it: up to 32 hex digits; ValueError otherwise."""
+    value = trace_id.strip()
+    if not _TRACE_ID.match(value):
+        raise ValueError(f"bad trace id {trace_id!r}: expected up to 32 hex digits")
+    return value
 
 
 def canonical_trace_id(trace_id: str) -> str:

@@ -199,3 +199,18 @@ def test_otlp_json_lines_and_zipkin_files_open_like_jaeger_exports(
     broken.write_text(to_otlp_lines([bookinfo_trace()]) + "{oops\n")
     code, _, err = run(capsys, "--file", str(broken))
     assert code == 2 and err.startswith(f"meshwatch: {broken} is not valid JSON Lines: line 6:")
+
+
+def test_from_tempo(capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.support.tempo import FakeTempo
+
+    fake = FakeTempo()
+    base = fake.start()
+    try:
+        code, doc, _ = run(capsys, TRACE_503, "--tempo", base)
+        assert code == 0 and doc["trace_id"] == TRACE_503 and doc["span_count"] == 4
+        assert doc["spans"][3]["tags"]["response_flags"] == "UO"
+        code, _, err = run(capsys, "0bad", "--tempo", base)
+        assert code == 1 and "trace 0bad not found in Tempo at" in err and err.count("\n") == 1
+    finally:
+        fake.stop()

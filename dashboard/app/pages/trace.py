@@ -22,8 +22,8 @@ from dashboard.traces.waterfall import Collapse, critical_sections_of, initial_c
 from layouts.traces import trace_page as page_views
 from layouts.traces import waterfall as waterfall_views
 from layouts.traces.span_panel import span_detail
-from queries.errors import SourceError
-from queries.jaeger import TraceNotFound, check_trace_id
+from queries.errors import SourceError, TraceNotFound
+from queries.traces.records import check_trace_id
 
 # Rows drawn per page of the waterfall (Chromium paints 100 rows in ~1.5 s, 300
 # in ~5 s), and the most a trace shows before its deep subtrees start
