@@ -263,6 +263,18 @@ class Settings:
         metavar="FILE",
     )
     trace_id: str | None = option(text_value, None, "with --file: which trace of the export", metavar="ID")
+    file_a: str | None = option(
+        text_value,
+        None,
+        "trace-diff: a trace file for side A (instead of --file or the backend)",
+        metavar="FILE",
+    )
+    file_b: str | None = option(
+        text_value,
+        None,
+        "trace-diff: a trace file for side B (instead of --file or the backend)",
+        metavar="FILE",
+    )
     service: str | None = option(service, None, "only this service (name, or name.namespace)", metavar="NAME")
     config: str | None = option(
         text_value, None, "TOML config file (thresholds and any option above)", metavar="FILE"
