@@ -12,6 +12,7 @@ import pytest
 from dashboard.app import create_app, trace_upload
 from dashboard.app.config import resolve
 from dashboard.app.services import Services
+from dashboard.format import duration_text
 from queries.jaeger import JaegerClient
 from tests.support.jaeger import T0, TRACE_503, TRACE_OK, FakeJaeger, bookinfo_trace, circuit_open_trace
 from tests.support.telemetry import ScriptedSource
@@ -35,10 +36,22 @@ def app_url(serve_app: Any, jaeger: FakeJaeger) -> str:
     return serve_app(create_app(resolve({}, {}), services))
 
 
-def figure_data(page: Any) -> list[dict[str, Any]]:
+ROWS = "#trace-waterfall .mw-wf-span"
+
+
+def row_facts(page: Any) -> list[dict[str, Any]]:
+    """What each waterfall row shows, measured in the page: label text and
+    position, the bar's box, the duration text and its box."""
     return page.evaluate(
-        "() => document.querySelector('#trace-waterfall .js-plotly-plot').data"
-        ".map(t => ({name: t.name, y: Array.from(t.y), x: Array.from(t.x), customdata: Array.from(t.customdata)}))"
+        """() => Array.from(document.querySelectorAll('#trace-waterfall .mw-wf-span')).map(row => {
+            const box = el => { const r = el.getBoundingClientRect(); return {x: r.left, y: r.top, w: r.width, h: r.height}; };
+            const label = row.querySelector('.mw-wf-label'), service = row.querySelector('.mw-wf-service');
+            const bar = row.querySelector('.mw-wf-bar'), duration = row.querySelector('.mw-wf-duration');
+            return {span: row.dataset.span, label: label.innerText, labelBox: box(label), service: box(service),
+                    bar: box(bar), duration: duration.innerText, durationBox: box(duration),
+                    lane: box(row.querySelector('.mw-wf-lane')), critical: row.querySelectorAll('.mw-wf-critical').length,
+                    version: (row.querySelector('.mw-wf-version') || {}).innerText || null};
+        })"""
     )
 
 
@@ -46,52 +59,64 @@ def test_trace_page_shows_waterfall_critical_path_and_span_detail(browser_page: 
     page = browser_page
     page.set_default_timeout(TIMEOUT_MS)
     page.goto(f"{app_url}/trace/{TRACE_OK}")
-    page.wait_for_selector("#trace-waterfall .bars path", timeout=TIMEOUT_MS)
-    ticks = page.locator("#trace-waterfall .ytick text").all_text_contents()
-    assert len(ticks) == 8
-    assert "istio-ingressgateway.istio-system" in ticks[0] and "ratings.default" in ticks[-1]
+    page.wait_for_selector(ROWS, timeout=TIMEOUT_MS)
+    rows = row_facts(page)
+    labels = [row["label"] for row in rows]
+    assert len(rows) == 8
+    assert "istio-ingressgateway.istio-system" in labels[0] and "ratings.default" in labels[-1]
     # Istio's FQDN suffix and the usual port are dropped on screen, kept in the data.
-    assert "reviews.default/*" in ticks[5] and not any(
-        ".svc.cluster.local" in t or ":9080" in t for t in ticks
+    assert "reviews.default/*" in labels[5] and not any(
+        ".svc.cluster.local" in t or ":9080" in t for t in labels
     )
-    assert (
-        page.request.get(f"{app_url}/api/trace/{TRACE_OK}").json()["spans"][5]["operation"]
-        == "reviews.default.svc.cluster.local:9080/*"
-    )
+    document = page.request.get(f"{app_url}/api/trace/{TRACE_OK}").json()
+    assert document["spans"][5]["operation"] == "reviews.default.svc.cluster.local:9080/*"
     # A wall screen: the waterfall takes the page's height, in type readable from across the room.
     waterfall = page.locator("#trace-waterfall").bounding_box()
     assert waterfall["y"] + waterfall["height"] >= 1080 - 40 and waterfall["height"] >= 8 * 40
-    assert (
-        min(
-            page.evaluate(
-                "() => Array.from(document.querySelectorAll('#trace-waterfall text'))"
-                ".map(t => parseFloat(getComputedStyle(t).fontSize))"
-            )
-        )
-        >= 14
+    sizes = page.evaluate(
+        "() => Array.from(document.querySelectorAll('#trace-waterfall *')).filter(e => e.innerText)"
+        ".map(e => parseFloat(getComputedStyle(e).fontSize))"
     )
-    data = figure_data(page)
-    critical = next(t for t in data if t["name"] == "critical path")
-    assert sum(critical["x"]) == pytest.approx(48.0)  # ms: the whole root duration, tiled
+    assert min(sizes) >= 14
+    # Labels are left-aligned and indented by depth: each child starts right of its parent.
+    depths = [span["depth"] for span in document["spans"]]
+    starts = [row["service"]["x"] for row in rows]
+    for (depth, x), (next_depth, next_x) in zip(zip(depths, starts), zip(depths[1:], starts[1:])):
+        assert (next_x > x + 8) if next_depth > depth else (next_x <= x)
+    assert all(row["labelBox"]["x"] == rows[0]["labelBox"]["x"] for row in rows)
+    # Every bar says its duration beside it, in the timeline, and spans on the critical path are marked.
+    for row, span in zip(rows, document["spans"]):
+        assert row["duration"] == duration_text(span["duration_us"])
+        assert row["durationBox"]["x"] >= row["lane"]["x"] - 1 and row["durationBox"]["w"] > 0
+        assert (row["critical"] > 0) == (span["critical_us"] > 0)
+    assert sum(span["critical_us"] for span in document["spans"]) == 48_000
+    # Each span wears the version Istio's tags name.
+    assert [row["version"] for row in rows] == ["latest", "v1", "v1", "v1", "v1", "v2", "v2", "v1"]
     assert page.get_by_text("Where the time went (per service)").is_visible()
 
     # Click the ratings server span's bar: its detail panel opens, and the URL deep-links it.
-    ratings = next(t for t in data if t["name"] == "ratings.default")
-    row = ratings["y"][0]
-    bar = page.locator("#trace-waterfall .bars path").nth(_bar_index(data, "ratings.default", 0))
-    box = bar.bounding_box()
-    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    ratings = page.locator(f'{ROWS}[data-span="e2f30415263748a9"] .mw-wf-bar')
+    ratings.click()
     panel = page.locator("#trace-detail")
     panel.get_by_text("inbound|9080||").first.wait_for(timeout=TIMEOUT_MS)
     assert "ratings.default" in panel.inner_text() and "e2f30415263748a9" in panel.inner_text()
+    assert "2025-11-26 10:00:00.012 UTC" in panel.inner_text()  # the absolute start, to the millisecond
     assert page.url.endswith(f"/trace/{TRACE_OK}?span=e2f30415263748a9")
-    assert row == 7
+    assert (
+        page.locator(f'{ROWS}[data-span="e2f30415263748a9"]').get_attribute("class").count("mw-wf-selected")
+    )
 
     # Clicking a row's label selects its span too.
-    label = page.locator("#trace-waterfall .ytick text").nth(4).bounding_box()  # productpage -> reviews
-    page.mouse.click(label["x"] + label["width"] / 2, label["y"] + label["height"] / 2)
+    page.locator(f'{ROWS}[data-span="9a1b2c3d4e5f6071"] .mw-wf-operation').click()
     panel.get_by_text("outbound|9080||reviews.default.svc.cluster.local").first.wait_for(timeout=TIMEOUT_MS)
     assert page.url.endswith(f"/trace/{TRACE_OK}?span=9a1b2c3d4e5f6071")
+
+    # A row's fold toggle collapses its subtree, and unfolds it again.
+    page.locator(f'{ROWS}[data-span="9a1b2c3d4e5f6071"] .mw-wf-toggle').click()
+    page.get_by_text("rows 1–5 of 5").wait_for(timeout=TIMEOUT_MS)
+    assert "+3" in page.locator(f'{ROWS}[data-span="9a1b2c3d4e5f6071"]').inner_text()
+    page.locator(f'{ROWS}[data-span="9a1b2c3d4e5f6071"] .mw-wf-toggle').click()
+    page.get_by_text("rows 1–8 of 8").wait_for(timeout=TIMEOUT_MS)
 
     # What is typed into Find is readable: dark on white.
     page.fill("#trace-find", "ratings")
@@ -101,16 +126,6 @@ def test_trace_page_shows_waterfall_critical_path_and_span_detail(browser_page: 
     )
     assert colours == ["rgb(17, 17, 17)", "rgb(255, 255, 255)"]
     assert page.errors == []
-
-
-def _bar_index(data: list[dict[str, Any]], name: str, point: int) -> int:
-    """Index of a bar among every `.bars path` (Plotly draws traces in order)."""
-    before = 0
-    for trace in data:
-        if trace["name"] == name:
-            return before + point
-        before += len(trace["x"])
-    raise AssertionError(name)
 
 
 def test_deep_link_find_filter_and_hide_proxy_spans(browser_page: Any, app_url: str) -> None:
@@ -132,7 +147,7 @@ def test_deep_link_find_filter_and_hide_proxy_spans(browser_page: Any, app_url: 
     page.get_by_text("hide proxy spans").click()
     page.get_by_text("4 rows shown").wait_for(timeout=TIMEOUT_MS)
     assert "hidden" not in page.locator("#trace-header").inner_text()
-    assert page.locator("#trace-waterfall .ytick text").last.text_content().endswith("⚠")
+    assert page.locator(ROWS).last.locator(".mw-wf-error-mark").is_visible()
 
 
 def test_search_page_from_a_topology_link_opens_a_trace(browser_page: Any, app_url: str) -> None:
@@ -149,7 +164,7 @@ def test_search_page_from_a_topology_link_opens_a_trace(browser_page: Any, app_u
     )
     assert sorted(colours) == ["#4e9cff", "#ff4d4f"]  # the circuit-open trace is red
     page.locator("#traces-results a", has_text="productpage.default").first.click()
-    page.wait_for_selector("#trace-waterfall .bars path", timeout=TIMEOUT_MS)
+    page.wait_for_selector(ROWS, timeout=TIMEOUT_MS)
     assert "/trace/" in page.url
 
 
@@ -196,9 +211,9 @@ def test_upload_a_jaeger_export_without_jaeger(browser_page: Any, serve_app: Any
     page.goto(f"{base}/traces")
     page.get_by_text("No Jaeger configured").first.wait_for(timeout=TIMEOUT_MS)
     page.set_input_files("#traces-upload input[type=file]", str(export))
-    page.wait_for_selector("#trace-waterfall .bars path", timeout=TIMEOUT_MS)
+    page.wait_for_selector(ROWS, timeout=TIMEOUT_MS)
     assert page.url.endswith(f"/trace/{TRACE_503}")
-    assert page.locator("#trace-waterfall .ytick text").count() == 4
+    assert page.locator(ROWS).count() == 4
     api = page.request.get(f"{base}/api/trace/{TRACE_503}")
     assert api.ok and api.json()["span_count"] == 4
     missing = page.request.get(f"{base}/api/trace/{TRACE_OK}")
@@ -237,7 +252,7 @@ def test_a_slow_trace_shows_what_is_loading(browser_page: Any, app_url: str, jae
     page.goto(f"{app_url}/trace/{TRACE_OK}")
     loading = page.locator("#trace-loading")
     loading.get_by_text(f"Loading trace {TRACE_OK}: fetching it from Jaeger…").wait_for(timeout=TIMEOUT_MS)
-    page.wait_for_selector("#trace-waterfall .bars path", timeout=TIMEOUT_MS)
+    page.wait_for_selector(ROWS, timeout=TIMEOUT_MS)
     loading.wait_for(state="hidden", timeout=TIMEOUT_MS)
     assert page.errors == []
 
