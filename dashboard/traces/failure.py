@@ -29,6 +29,16 @@ class Failure:
     message: str | None
 
     @property
+    def short(self) -> str:
+        """`HTTP 503 UH`: the status and flags alone, for a search result."""
+        parts = [
+            f"HTTP {self.http_status}" if self.http_status else "",
+            f"gRPC {self.grpc_status}" if self.grpc_status else "",
+        ]
+        parts.append(",".join(flag for flag, _ in self.flags))
+        return " ".join(part for part in parts if part) or "error"
+
+    @property
     def line(self) -> str:
         """`HTTP 503 · UH: no healthy upstream: … · upstream outbound|9080|v1|ratings…`."""
         parts = []

@@ -267,3 +267,88 @@ def test_a_bad_limit_in_the_address_says_why_and_the_form_still_works(
     )
     page.locator("#traces-results .mw-trace-result").first.wait_for(timeout=TIMEOUT_MS)
     assert page.errors == []
+
+
+def test_the_demos_failing_trace_says_its_cause_in_one_line_at_the_top(
+    serve_app: Any, browser_page: Any
+) -> None:
+    from dashboard.app.services import demo_services
+
+    settings = resolve({"phase": "ejection"}, environ={})
+    services = demo_services(settings)
+    failing = services.traces.search(
+        "reviews.bookinfo", tags={"error": "true"}, lookback_s=600, limit=50, end=services.clock()
+    )
+    # A user's request (through the gateway), not the load test's.
+    failing = [t for t in failing if any(s.service == "istio-ingressgateway.istio-system" for s in t.spans)]
+    assert failing
+    page = browser_page
+    page.goto(f"{serve_app(create_app(settings, services))}/trace/{failing[0].trace_id}")
+    failure = page.locator("#trace-detail #trace-failure")
+    failure.wait_for(timeout=TIMEOUT_MS)
+    text = failure.inner_text()
+    assert text.startswith("Failed: HTTP 503 · UH: no healthy upstream") and "outbound|9080|" in text
+    assert "ratings.bookinfo.svc.cluster.local" in text and "\n" not in text.strip()
+    # The first thing in the panel, in view without scrolling.
+    panel = page.locator("#trace-detail").bounding_box()
+    box = failure.bounding_box()
+    assert box["y"] - panel["y"] < 80 and box["y"] + box["height"] < 1080
+    assert "reviews.bookinfo: ratings.bookinfo/ratings/0" in page.locator("#trace-detail h3").inner_text()
+    # The refused call is the short error span: drawn at least 8 px wide, outlined red.
+    bar = page.locator(".mw-wf-span.mw-wf-error .mw-wf-bar").last.bounding_box()
+    assert bar["width"] >= 8
+    assert page.errors == []
+
+
+def choose(page: Any, dropdown: str, option: str) -> None:
+    page.locator(dropdown).click()
+    page.locator("[role=option], .Select-option").filter(has_text=option).first.click()
+
+
+def test_search_results_say_what_each_trace_is_sort_filter_and_pick_two(
+    browser_page: Any, app_url: str
+) -> None:
+    page = browser_page
+    page.goto(f"{app_url}/traces?service=reviews.default&lookback=1h")
+    results = page.locator("#traces-results .mw-trace-result")
+    results.nth(1).wait_for(timeout=TIMEOUT_MS)
+    texts = results.all_inner_texts()
+    # Newest first; each titled by its root with the versions it went through and where it failed.
+    assert "reviews v3" in texts[0] and "✖ reviews.default v3 → ratings.default: HTTP 503 UO" in texts[0]
+    assert "reviews v2" in texts[1] and "ratings v1" in texts[1] and "✖" not in texts[1]
+    choose(page, "#traces-sort", "longest first")
+    page.wait_for_function(
+        "() => document.querySelector('#traces-results .mw-trace-result').innerText.includes('48.00 ms')",
+        timeout=TIMEOUT_MS,
+    )
+    choose(page, "#traces-versions", "reviews v3")
+    page.get_by_text("1 trace of 2 found").wait_for(timeout=TIMEOUT_MS)
+    assert "reviews v3" in results.first.inner_text() and results.count() == 1
+    assert page.evaluate(
+        "() => document.querySelector('#traces-scatter .js-plotly-plot').data[0].customdata"
+    ) == [TRACE_503]
+    # Pick two traces: the compare link appears.
+    page.locator(".mw-result-row .mw-pick input").first.click()
+    assert not page.locator("#traces-compare").is_visible()
+    page.locator(
+        "#traces-versions .Select-clear, #traces-versions [aria-label*=Clear], #traces-versions [title*=Clear]"
+    ).first.click()
+    page.get_by_text("2 traces", exact=True).wait_for(timeout=TIMEOUT_MS)
+    for box in page.locator(".mw-result-row .mw-pick input").all():
+        if not box.is_checked():
+            box.click()
+    page.locator("#traces-compare").wait_for(timeout=TIMEOUT_MS)
+    href = page.locator("#traces-compare").get_attribute("href")
+    assert href.startswith("/compare/") and {TRACE_OK, TRACE_503} == set(href.split("/")[2:])
+    assert page.errors == []
+
+
+def test_a_first_open_shows_the_last_quarter_hours_requests(browser_page: Any, app_url: str) -> None:
+    page = browser_page
+    page.goto(f"{app_url}/traces")
+    page.locator("#traces-results .mw-trace-result").first.wait_for(timeout=TIMEOUT_MS)
+    # The ingress gateway's traces are the users' requests; the form says what it searched.
+    assert "istio-ingressgateway.istio-system" in page.locator("#traces-service").inner_text()
+    assert "15m" in page.locator("#traces-lookback").inner_text()
+    assert page.locator("#traces-results .mw-trace-result").count() == 1
+    assert page.errors == []

@@ -24,7 +24,7 @@ from dashboard.traces.summary import service_totals
 from dashboard.traces.tree import TraceTree
 from dashboard.traces.versions import version_lookup
 from dashboard.traces.waterfall import Collapse, critical_sections_of, initial_collapse, waterfall_rows
-from layouts.links import page_href
+from layouts.links import compare_href
 from layouts.traces import statistics as statistics_views
 from layouts.traces import trace_page as page_views
 from layouts.traces.flame import flame_view
@@ -349,7 +349,7 @@ def register(app: Dash, runtime: Runtime) -> None:
             other_id = check_trace_id(other or "")
         except ValueError:
             return no_update, True
-        return page_href(f"/compare/{trace_id}/{other_id}"), False
+        return compare_href(trace_id, other_id), False
 
     app.clientside_callback(
         ClientsideFunction("meshwatch", "selectOnRowClick"),
