@@ -352,3 +352,30 @@ def test_a_first_open_shows_the_last_quarter_hours_requests(browser_page: Any, a
     assert "15m" in page.locator("#traces-lookback").inner_text()
     assert page.locator("#traces-results .mw-trace-result").count() == 1
     assert page.errors == []
+
+
+def test_compare_two_traces(browser_page: Any, app_url: str) -> None:
+    page = browser_page
+    page.goto(f"{app_url}/compare/{TRACE_OK}/{TRACE_503}")
+    rows = page.locator(".mw-diff-table tbody tr")
+    rows.first.wait_for(timeout=TIMEOUT_MS)
+    summary = page.locator(".mw-compare-summary").inner_text()
+    assert summary.startswith("4 added · 8 removed · 0 changed · 0 same")  # different roots: nothing shared
+    sides = page.locator(".mw-compare-side").all_inner_texts()
+    assert "48.00 ms" in sides[0] and "20.00 ms" in sides[1] and "1 error" in sides[1]
+    # Removed first: the longest time that vanished leads.
+    assert rows.first.inner_text().startswith("removed") and "48.00 ms → –" in rows.first.inner_text()
+    critical = page.locator(".mw-critical-table tbody tr").all_inner_texts()
+    assert len(critical) == 12 and all(row.count("–") == 1 for row in critical)
+    assert page.locator(".mw-compare-side a").first.get_attribute("href") == f"/trace/{TRACE_OK}"
+
+    # From a trace page: compare with another id.
+    page.goto(f"{app_url}/trace/{TRACE_OK}")
+    page.fill("#trace-compare-with", TRACE_503)
+    page.press("#trace-compare-with", "Enter")
+    page.locator("#trace-compare-link").click()
+    page.locator(".mw-diff-table tbody tr").first.wait_for(timeout=TIMEOUT_MS)
+    assert page.url.endswith(f"/compare/{TRACE_OK}/{TRACE_503}")
+    page.goto(f"{app_url}/compare/{TRACE_OK}/0bad")
+    page.locator("#compare-banner").get_by_text("trace 0bad not found").wait_for(timeout=TIMEOUT_MS)
+    assert page.errors == []
