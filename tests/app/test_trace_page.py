@@ -379,3 +379,136 @@ def test_compare_two_traces(browser_page: Any, app_url: str) -> None:
     page.goto(f"{app_url}/compare/{TRACE_OK}/0bad")
     page.locator("#compare-banner").get_by_text("trace 0bad not found").wait_for(timeout=TIMEOUT_MS)
     assert page.errors == []
+
+
+def test_flame_graph_and_statistics_views_of_the_same_trace(browser_page: Any, app_url: str) -> None:
+    page = browser_page
+    page.goto(f"{app_url}/trace/{TRACE_OK}?view=flame")
+    boxes = page.locator("#trace-flame .mw-flame-box")
+    boxes.first.wait_for(timeout=TIMEOUT_MS)
+    assert boxes.count() == 8 and not page.locator("#trace-waterfall").is_visible()
+    # Width is time: the root spans the lane, ratings' server span is 27 of its 48 ms.
+    widths = page.evaluate(
+        "() => Object.fromEntries(Array.from(document.querySelectorAll('#trace-flame .mw-flame-box'))"
+        ".map(b => [b.dataset.span, b.getBoundingClientRect()]).map(([id, r]) => [id, {w: r.width, y: r.top}]))"
+    )
+    root, ratings = widths["a3ce929d0e0e4736"], widths["e2f30415263748a9"]
+    assert ratings["w"] / root["w"] == pytest.approx(27 / 48, abs=0.01)
+    assert ratings["y"] > widths["7b8c9daebfc0d1e2"]["y"] > root["y"]  # stacked by depth, roots on top
+    assert page.locator("#trace-flame .mw-wf-critical").count() >= 6
+    # The same find and hide: only matches leaves the match and its ancestors.
+    page.fill("#trace-find", "details")
+    page.press("#trace-find", "Enter")
+    page.get_by_text("only matches").click()
+    page.wait_for_function(
+        "() => document.querySelectorAll('#trace-flame .mw-flame-box').length === 4", timeout=TIMEOUT_MS
+    )
+    boxes.first.click()
+    page.locator("#trace-detail").get_by_text("a3ce929d0e0e4736").wait_for(timeout=TIMEOUT_MS)
+    assert "view=flame" in page.url
+
+    page.get_by_text("Statistics", exact=True).click()
+    table = page.locator(".mw-stats-table tbody tr")
+    table.first.wait_for(timeout=TIMEOUT_MS)
+    rows = table.all_inner_texts()
+    assert len(rows) == 5 and rows[0].startswith("productpage.default")  # most spans first
+    page.get_by_role("button", name="self total ms").click()
+    page.wait_for_function(
+        "() => document.querySelector('.mw-stats-table tbody tr').innerText.startsWith('ratings.default')",
+        timeout=TIMEOUT_MS,
+    )
+    assert "27.00" in table.first.inner_text() and "56.25 %" in table.first.inner_text()
+    choose(page, "#trace-stats-group", "tag istio.canonical_revision")
+    page.wait_for_function(
+        "() => document.querySelector('.mw-stats-table tbody tr').innerText.startsWith('v1')",
+        timeout=TIMEOUT_MS,
+    )
+    assert page.errors == []
+
+
+def test_the_waterfall_reads_on_a_laptop_screen(chromium: Any, app_url: str) -> None:
+    context = chromium.new_context(viewport={"width": 1366, "height": 768})
+    page = context.new_page()
+    try:
+        page.goto(f"{app_url}/trace/{TRACE_503}")
+        page.wait_for_selector(ROWS, timeout=TIMEOUT_MS)
+        page.locator("#trace-failure").wait_for(timeout=TIMEOUT_MS)
+        rows = row_facts(page)
+        width = page.evaluate("() => document.documentElement.scrollWidth")
+        assert width <= 1366  # nothing spills sideways
+        for row in rows:
+            # Labels keep the service readable, the bars keep room, and every duration stays on screen.
+            assert row["service"]["w"] >= 60 and row["lane"]["w"] >= 400
+            assert (
+                row["durationBox"]["x"] + row["durationBox"]["w"] <= row["lane"]["x"] + row["lane"]["w"] + 60
+            )
+            assert row["durationBox"]["x"] >= row["labelBox"]["x"] + row["labelBox"]["w"]
+        refused = rows[-1]
+        assert refused["bar"]["w"] >= 8 and refused["duration"] == "300 µs"
+        detail = page.locator(".mw-span-detail").bounding_box()
+        assert detail["x"] + detail["width"] <= 1366
+    finally:
+        context.close()
+
+
+def test_otlp_json_lines_and_zipkin_files_open_in_the_browser(
+    browser_page: Any, serve_app: Any, tmp_path: Path
+) -> None:
+    from tests.support.trace_files import to_otlp_lines, to_zipkin
+
+    base = serve_app(create_app(resolve({}, {}), Services(telemetry=ScriptedSource([]), traces=None)))
+    lines = tmp_path / "collector.jsonl"
+    lines.write_text(to_otlp_lines([bookinfo_trace(), circuit_open_trace()]))
+    zipkin = tmp_path / "zipkin.json"
+    zipkin.write_text(json.dumps(to_zipkin(circuit_open_trace())))
+    page = browser_page
+    page.goto(f"{base}/traces")
+    page.get_by_text("No Jaeger configured").first.wait_for(timeout=TIMEOUT_MS)
+    # Two traces in the Collector's file: the page lists them to open one.
+    page.set_input_files("#traces-upload input[type=file]", str(lines))
+    page.locator("#traces-results").get_by_text("This file holds several traces").wait_for(timeout=TIMEOUT_MS)
+    page.locator("#traces-results a", has_text=TRACE_OK).click()
+    page.wait_for_selector(ROWS, timeout=TIMEOUT_MS)
+    assert page.locator(ROWS).count() == 8
+    page.set_input_files("#trace-upload input[type=file]", str(zipkin))
+    page.wait_for_function(f"() => location.pathname.endsWith('/trace/{TRACE_503}')", timeout=TIMEOUT_MS)
+    page.locator("#trace-failure").get_by_text("HTTP 503 · UO: upstream overflow").wait_for(
+        timeout=TIMEOUT_MS
+    )
+    assert page.locator(ROWS).count() == 4
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text(to_otlp_lines([bookinfo_trace()]) + "{oops\n")
+    page.set_input_files("#trace-upload input[type=file]", str(broken))
+    page.locator("#trace-banner").get_by_text("broken.jsonl is not valid JSON Lines: line 6").wait_for(
+        timeout=TIMEOUT_MS
+    )
+    assert page.errors == []
+
+
+def test_tempo_as_the_backend(browser_page: Any, serve_app: Any) -> None:
+    from queries.tempo import TempoClient
+    from tests.support.tempo import FakeTempo
+
+    tempo = FakeTempo()
+    try:
+        client = TempoClient(tempo.start(), timeout=2)
+        services = Services(telemetry=ScriptedSource([]), traces=client, clock=lambda: T0 / 1e6 + 60)
+        base = serve_app(create_app(resolve({}, {}), services))
+        page = browser_page
+        page.goto(f"{base}/traces?service=reviews.default&tags=response_flags=UO")
+        results = page.locator("#traces-results .mw-trace-result")
+        results.first.wait_for(timeout=TIMEOUT_MS)
+        assert (
+            results.count() == 1
+            and "✖ reviews.default v3 → ratings.default: HTTP 503 UO" in results.first.inner_text()
+        )
+        results.first.click()
+        page.wait_for_selector(ROWS, timeout=TIMEOUT_MS)
+        assert page.locator(ROWS).count() == 4
+        page.goto(f"{base}/traces?service=nope")
+        page.locator("#traces-banner").get_by_text("service 'nope' is not known to Tempo").wait_for(
+            timeout=TIMEOUT_MS
+        )
+        assert page.errors == []
+    finally:
+        tempo.stop()
