@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import json
 import re
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlparse
+from urllib.parse import unquote
 
 from queries.duration import go_duration_seconds
+from tests.support import wire
 from tests.support.jaeger import bookinfo_trace, circuit_open_trace, to_otlp
 from tests.support.trace_files import to_tempo_batches
 
@@ -274,28 +274,8 @@ class FakeTempo:
         return 404, TEXT_PLAIN, b"trace not found"
 
     def start(self) -> str:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                url = urlparse(self.path)
-                status, content_type, body = fake.answer(url.path, parse_qs(url.query))
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                return None
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        ).start()
+        self.server = wire.serve(self.answer)
         return f"http://127.0.0.1:{self.server.server_port}"
 
     def stop(self) -> None:
-        if self.server:
-            self.server.shutdown()
-            self.server.server_close()
+        wire.stop(self.server)
