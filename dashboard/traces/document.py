@@ -7,21 +7,21 @@ from typing import Any
 from dashboard.format import json_number
 from dashboard.traces.tree import TraceTree
 from queries.errors import SourceError
-from queries.traces.details import read_tags
+from queries.traces.details import read_tag_values
 
 
 def tags_object(tree: TraceTree, index: int, warnings: list[str]) -> dict[str, Any]:
     """A span's tags as `{key: value}` (the first value of a key repeated on
     the wire); a span whose tags cannot be read gets `{}` and a warning."""
     try:
-        tags = read_tags(tree.trace, tree.span(index))
+        values = read_tag_values(tree.trace, tree.span(index))
     except SourceError as error:
         warnings.append(str(error))
         return {}
-    found: dict[str, Any] = {}
-    for tag in tags:
-        found.setdefault(tag.key, json_number(tag.value) if isinstance(tag.value, float) else tag.value)
-    return found
+    for key, value in values.items():
+        if type(value) is float:  # NaN and infinities have no JSON
+            values[key] = json_number(value)
+    return values
 
 
 def trace_document(tree: TraceTree) -> dict[str, Any]:

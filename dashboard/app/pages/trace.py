@@ -35,7 +35,7 @@ from queries.traces.records import check_trace_id
 
 # Rows drawn per page of the waterfall, and the most a trace shows before its
 # deep subtrees start collapsed: past a few thousand rows nobody can read it.
-PAGE_ROWS = 200
+PAGE_ROWS = 100
 MAX_OPEN_ROWS = 2000
 
 
