@@ -8,7 +8,7 @@ from dash import dcc, html
 from dashboard.traces.statistics import OPERATION, SERVICE, TAG_PREFIX, StatRow
 
 # (column, header, tooltip); durations in ms as Jaeger UI shows them.
-COLUMNS = [
+HEADERS = [
     ("group", "group", "what the spans are grouped by"),
     ("count", "count", "number of spans"),
     ("total_us", "total ms", "total duration of the spans"),
@@ -75,12 +75,12 @@ def statistics_table(rows: list[StatRow], column: str, descending: bool, spans: 
                     title=f"{tip}; click to sort",
                 )
             )
-            for key, header, tip in COLUMNS
+            for key, header, tip in HEADERS
         ]
     )
     body = [
         html.Tr(
-            [html.Td(_cell(row, key), className="mw-num" if key != "group" else "") for key, _, _ in COLUMNS],
+            [html.Td(_cell(row, key), className="mw-num" if key != "group" else "") for key, _, _ in HEADERS],
             className="mw-muted" if row.without else "",
         )
         for row in rows

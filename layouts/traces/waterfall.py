@@ -21,7 +21,6 @@ from dashboard.traces.waterfall import Row
 from layouts.traces.names import display_operation
 
 ERROR_RED = "#ff4d4f"
-CRITICAL = "#ffe14d"
 PALETTE = [
     "#4e9cff",
     "#3ec28f",
