@@ -124,6 +124,16 @@ function mwDeclutter(cy) {
 }
 
 window.dash_clientside.meshwatch = {
+    /* The time bar: opened and closed by its button, and always open while
+       the view is not live (so Live is a click away). */
+    showTimeBar: function (clicks, moment, hidden) {
+        var notLive = !!moment && moment.mode !== "live";
+        var trigger = window.dash_clientside.callback_context.triggered.map(function (t) { return t.prop_id; });
+        if (notLive) { return false; }
+        if (trigger.indexOf("topology-time-open.n_clicks") >= 0) { return !hidden; }
+        return hidden;
+    },
+
     /* Browsers refuse a file over an upload's max_size without telling Dash,
        so the page checks the size itself and says why nothing happened. */
     checkUploadSize: function (maxSize, uploadId, bannerId, limitText) {
@@ -153,21 +163,23 @@ window.dash_clientside.meshwatch = {
         return "";
     },
 
-    /* A click on a waterfall row's label selects its span, as a click on its
-       bar does: Plotly reports clicks on bars only, so the page maps the
-       click's height to a row. */
-    selectOnLabelClick: function (traceId) {
-        if (!window.mwWaterfallLabelClicks) {
-            window.mwWaterfallLabelClicks = true;
+    /* A click on a waterfall row (or a flame graph box) selects its span; a
+       click on a row's fold toggle folds or unfolds it. The rows say which
+       span they draw in `data-span`, the toggles in `data-fold`. */
+    selectOnRowClick: function (traceId) {
+        if (!window.mwWaterfallClicks) {
+            window.mwWaterfallClicks = true;
             document.addEventListener("click", function (event) {
-                var graph = document.querySelector("#trace-waterfall .js-plotly-plot");
-                var rows = graph && graph.layout && graph.layout.meta && graph.layout.meta.rows;
-                var plot = graph && graph.querySelector(".nsewdrag");
-                if (!rows || !rows.length || !plot || !graph.contains(event.target)) { return; }
-                var box = plot.getBoundingClientRect();
-                if (event.clientX >= box.left || event.clientY < box.top || event.clientY >= box.bottom) { return; }
-                var row = Math.floor((event.clientY - box.top) / (box.height / rows.length));
-                window.dash_clientside.set_props("trace-selected", {data: rows[row]});
+                var view = event.target.closest && event.target.closest("#trace-waterfall, #trace-flame");
+                if (!view) { return; }
+                var fold = event.target.closest("[data-fold]");
+                if (fold) {
+                    window.dash_clientside.set_props("trace-fold", {data: {span: fold.dataset.fold, at: Date.now()}});
+                }
+                var row = event.target.closest("[data-span]");
+                if (row) {
+                    window.dash_clientside.set_props("trace-selected", {data: row.dataset.span});
+                }
             }, true);
         }
         return "";
@@ -230,11 +242,14 @@ window.dash_clientside.meshwatch = {
         return "";
     },
 
-    /* The deep link follows the selected span without reloading the page. */
-    followSelectedSpan: function (span, traceId) {
+    /* The deep link follows the selected span and view without reloading the page. */
+    followSelectedSpan: function (span, view, traceId) {
         if (!traceId) { return ""; }
+        var query = [];
+        if (span) { query.push("span=" + encodeURIComponent(span)); }
+        if (view && view !== "waterfall") { query.push("view=" + encodeURIComponent(view)); }
         var url = mwPathPrefix() + "/trace/" + encodeURIComponent(traceId) +
-            (span ? "?span=" + encodeURIComponent(span) : "");
+            (query.length ? "?" + query.join("&") : "");
         if (window.location.pathname + window.location.search !== url) {
             window.history.replaceState(null, "", url);
         }

@@ -1,10 +1,12 @@
-"""HTTP to the backends (Prometheus, Jaeger): one session type that refuses
-oversized bodies before they are parsed, and one way to say why a request
-failed in a line fit for a user."""
+"""HTTP to the backends (Prometheus, Jaeger, Tempo): one session type that
+refuses oversized bodies before they are parsed, one transport the tracing
+clients GET through, and one way to say why a request failed in a line fit
+for a user."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 import requests
@@ -22,6 +24,14 @@ _REASONS = (
     r"(Name or service not known)",
     r"(Read timed out)",
 )
+
+
+# A 100k-span Istio trace is ~100 MB of JSON; past this, a tracing client
+# refuses rather than exhaust the dashboard's memory. Uploaded trace files share the cap.
+MAX_TRACE_BYTES = 512 * 1024 * 1024
+# How a tracing client GETs: `(path, params) -> (status, content type, body)`,
+# so the simulated mesh (or a test) can answer without a socket.
+Transport = Callable[[str, dict[str, str]], tuple[int, str, bytes]]
 
 
 class ResponseTooLarge(SourceError):
@@ -87,3 +97,27 @@ def request_failure(backend: str, timeout: float, error: requests.exceptions.Req
     if isinstance(error, requests.exceptions.ConnectionError):
         return SourceError(f"cannot reach {backend}: {_reason(error)}")
     return SourceError(f"{backend}: {_reason(error)}")
+
+
+def requests_transport(base_url: str, timeout: float, backend: str, limit: int, advice: str) -> Transport:
+    """GET `base_url + path` with requests, reading at most `limit` bytes;
+    `backend` names it in errors (`Jaeger at http://...`). The one place a
+    tracing client's HTTP session is made: connection options go here."""
+    session = CappedSession(limit, advice)
+
+    def get(path: str, params: dict[str, str]) -> tuple[int, str, bytes]:
+        try:
+            response = session.get(base_url + path, params=params, timeout=timeout)
+        except SourceError as error:
+            raise SourceError(f"{backend} {error}") from None
+        except requests.exceptions.RequestException as error:
+            raise request_failure(backend, timeout, error) from None
+        return response.status_code, response.headers.get("Content-Type", ""), response.content
+
+    return get
+
+
+def body_line(status: int, body: bytes) -> str:
+    """An error response as `503 – <its first line>`, for backends that answer in text."""
+    first_line = body.decode("utf-8", "replace").strip().splitlines()[:1]
+    return f"{status} – {first_line[0][:200]}" if first_line else f"{status} – HTTP error"

@@ -3,16 +3,13 @@ and the v3 API (OTLP JSON) that Jaeger's newest releases keep.
 
 Every method returns plain records (queries.traces.records) and raises
 SourceError with one line fit for a user. The HTTP layer is a `transport`
-callable `(path, params) -> (status, content type, body)`, so the simulated
-mesh can answer the v1 paths without a socket.
+(queries.http), so the simulated mesh can answer the v1 paths without a socket.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,23 +17,12 @@ import requests
 
 from queries import shape
 from queries.duration import go_duration_seconds
-from queries.errors import SourceError
-from queries.http import CappedSession, request_failure
+from queries.errors import SourceError, TraceNotFound
+from queries.http import MAX_TRACE_BYTES, Transport, body_line, requests_transport
 from queries.shape import ShapeError
 from queries.traces import jaeger_v1, otlp
 from queries.traces.details import tag_text
-from queries.traces.records import Dependency, TraceRecord, canonical_trace_id
-
-Transport = Callable[[str, dict[str, str]], tuple[int, str, bytes]]
-
-# A 100k-span Istio trace is ~100 MB of JSON; past this, refuse rather than
-# exhaust the dashboard's memory. Uploaded trace files share the cap.
-MAX_TRACE_BYTES = 512 * 1024 * 1024
-_TRACE_ID = re.compile(r"^[0-9a-fA-F]{1,32}$")
-
-
-class TraceNotFound(SourceError):
-    """Jaeger answered, but has no trace with that id."""
+from queries.traces.records import Dependency, TraceRecord, canonical_trace_id, check_trace_id
 
 
 def duration_filter(text: str) -> str:
@@ -50,30 +36,6 @@ def duration_filter(text: str) -> str:
     if not valid:
         raise ValueError(f"bad duration {text!r}: use a number and a unit, e.g. 250ms, 1.2s")
     return value
-
-
-def check_trace_id(trace_id: str) -> str:
-    value = trace_id.strip()
-    if not _TRACE_ID.match(value):
-        raise ValueError(f"bad trace id {trace_id!r}: expected up to 32 hex digits")
-    return value
-
-
-def requests_transport(base_url: str, timeout: float) -> Transport:
-    """GET `base_url + path` with requests, reading at most MAX_TRACE_BYTES."""
-    session = CappedSession(MAX_TRACE_BYTES, "narrow the search")
-    backend = f"Jaeger at {base_url}"
-
-    def get(path: str, params: dict[str, str]) -> tuple[int, str, bytes]:
-        try:
-            response = session.get(base_url + path, params=params, timeout=timeout)
-        except SourceError as error:
-            raise SourceError(f"{backend} {error}") from None
-        except requests.exceptions.RequestException as error:
-            raise request_failure(backend, timeout, error) from None
-        return response.status_code, response.headers.get("Content-Type", ""), response.content
-
-    return get
 
 
 def error_text(status: int, body: bytes) -> str:
@@ -90,16 +52,18 @@ def error_text(status: int, body: bytes) -> str:
         detail = payload.get("error")
         if isinstance(detail, dict):
             return f"{detail.get('httpCode', status)} – {detail.get('message', '')}".strip()
-    first_line = body.decode("utf-8", "replace").strip().splitlines()[:1]
-    return f"{status} – {first_line[0][:200]}" if first_line else f"{status} – HTTP error"
+    return body_line(status, body)
 
 
 class JaegerClient:
-    """Services, operations, trace search, trace by id and dependencies.
+    """Services, operations, trace search, trace by id and dependencies; the
+    interface the pages and the CLI use for every tracing backend (TempoClient too).
 
     `api` is "v1", "v3" or "auto" (v1 unless `/api/services` is missing, then
     v3; decided on first use and remembered).
     """
+
+    name = "Jaeger"
 
     def __init__(
         self, base_url: str, api: str = "auto", timeout: float = 10.0, transport: Transport | None = None
@@ -109,7 +73,9 @@ class JaegerClient:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self._api = None if api == "auto" else api
-        self._transport = transport or requests_transport(self.base_url, timeout)
+        self._transport = transport or requests_transport(
+            self.base_url, timeout, f"Jaeger at {self.base_url}", MAX_TRACE_BYTES, "narrow the search"
+        )
 
     # --- wire ---
 
@@ -166,9 +132,13 @@ class JaegerClient:
         lookback_s: float = 3600,
         limit: int = 20,
         end: float | None = None,
+        traceql: str | None = None,
     ) -> list[TraceRecord]:
         """Recent traces through `service`, newest first. Durations are Go
-        strings (`250ms`); `end` is unix seconds (default now)."""
+        strings (`250ms`); `end` is unix seconds (default now). `traceql` is
+        Tempo's; Jaeger refuses it (ValueError: bad input)."""
+        if traceql:
+            raise ValueError("a TraceQL query needs Tempo (--tempo URL); Jaeger searches by key=value tags")
         end_s = time.time() if end is None else end
         start_us, end_us = int((end_s - lookback_s) * 1e6), int(end_s * 1e6)
         durations = {

@@ -1,9 +1,10 @@
 """The JSON API and the probes: one Flask blueprint, one argument parser,
 one error helper.
 
-`/api/graph`, `/api/canary` and `/api/trace/<id>` serve exactly the documents
-`meshwatch snapshot|canary|trace` print; bad input answers 400, a failing
-data source 502, an unknown trace or path 404, each as `{"error": "..."}`.
+`/api/graph`, `/api/canary`, `/api/trace/<id>` and `/api/compare/<a>/<b>`
+serve exactly the documents `meshwatch snapshot|canary|trace|trace-diff`
+print; bad input answers 400, a failing data source 502, an unknown trace
+or path 404, each as `{"error": "..."}`.
 `/healthz` says the process serves; `/readyz` that Prometheus answers.
 """
 
@@ -20,10 +21,11 @@ from dashboard.app.runtime import Runtime, current
 from dashboard.app.trace_cache import TraceNotInMemory
 from dashboard.canary.document import canary_document
 from dashboard.mesh.snapshot import snapshot_document
+from dashboard.traces.compare import compare_traces, diff_document
 from dashboard.traces.document import trace_document
 from queries.duration import Duration
-from queries.errors import ConfigError, SourceError
-from queries.jaeger import TraceNotFound, check_trace_id
+from queries.errors import ConfigError, SourceError, TraceNotFound
+from queries.traces.records import check_trace_id
 
 api = Blueprint("meshwatch_api", __name__)
 
@@ -96,19 +98,31 @@ def canary() -> Response:
     return jsonify(canary_document(releases))
 
 
-@api.route("/api/trace/<trace_id>")
-def trace(trace_id: str) -> Response:
+def requested_trace_id(trace_id: str) -> str:
     try:
-        trace_id = check_trace_id(trace_id)
+        return check_trace_id(trace_id)
     except ValueError as error:
         raise ConfigError(str(error)) from None
-    return jsonify(trace_document(current().traces.load(trace_id)))
+
+
+@api.route("/api/trace/<trace_id>")
+def trace(trace_id: str) -> Response:
+    return jsonify(trace_document(current().traces.load(requested_trace_id(trace_id))))
+
+
+@api.route("/api/compare/<a>/<b>")
+def compare(a: str, b: str) -> Response:
+    traces = current().traces
+    first, second = (traces.load(requested_trace_id(trace_id)) for trace_id in (a, b))
+    return jsonify(diff_document(compare_traces(first, second)))
 
 
 @api.route("/api/", defaults={"rest": ""})
 @api.route("/api/<path:rest>")
 def unknown(rest: str) -> Response:
-    return error_response(f"no API at /api/{rest}: try /api/graph, /api/canary or /api/trace/<id>", 404)
+    return error_response(
+        f"no API at /api/{rest}: try /api/graph, /api/canary, /api/trace/<id> or /api/compare/<a>/<b>", 404
+    )
 
 
 @api.route("/healthz")

@@ -1,4 +1,4 @@
-"""The `meshwatch` command: serve, demo, simulate, snapshot, trace, canary.
+"""The `meshwatch` command: serve, demo, simulate, snapshot, trace, trace-diff, canary.
 
 Each sub-command names the options it takes (declared in dashboard.app.config);
 every failure a user can cause or meet ends as one line on stderr and a
@@ -127,34 +127,101 @@ def cmd_simulate(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _file_traces(path: str) -> list[Any]:
+    """The traces with spans of a file the user named: its problems are bad input (exit 2)."""
+    from queries.traces.export import load_export
+
+    try:
+        traces = [trace for trace in load_export(path) if trace.spans]
+    except SourceError as error:
+        raise ConfigError(str(error)) from None
+    if not traces:
+        raise ConfigError(f"{path} holds no spans")
+    return traces
+
+
+def _pick(traces: list[Any], trace_id: str | None, path: str) -> Any:
+    from queries.traces.export import pick_trace
+
+    try:
+        return pick_trace(traces, trace_id, path)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+
+
+def _backend_trace(settings: Settings, trace_id: str) -> Any:
+    """A trace from Jaeger (or Tempo): a bad id is bad input, the backend's trouble exit 1."""
+    from dashboard.app.services import trace_backend
+    from queries.traces.records import check_trace_id
+
+    try:
+        trace_id = check_trace_id(trace_id)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+    return trace_backend(settings).trace(trace_id)
+
+
 def cmd_trace(settings: Settings, args: argparse.Namespace) -> int:
     """A file the user names is input: unreadable, malformed, empty or
-    ambiguous is exit 2. Jaeger is the source: unreachable, failing, or
-    without the trace is exit 1."""
-    from dashboard.app.services import jaeger_client
+    ambiguous is exit 2. The backend (Jaeger, or Tempo with --tempo) is the
+    source: unreachable, failing, or without the trace is exit 1."""
     from dashboard.traces.document import trace_document
     from dashboard.traces.tree import build_tree
-    from queries.jaeger import check_trace_id
-    from queries.traces.export import load_export, pick_trace
 
     if settings.file:
         if args.trace_argument:
             raise ConfigError("give a trace id with --trace-id when reading --file, not as an argument")
-        try:
-            trace = pick_trace(load_export(settings.file), settings.trace_id, settings.file)
-        except (SourceError, ValueError) as error:
-            raise ConfigError(str(error)) from None
+        trace = _pick(_file_traces(settings.file), settings.trace_id, settings.file)
     elif args.trace_argument:
         if settings.trace_id:
-            raise ConfigError("--trace-id goes with --file; to fetch from Jaeger give the id as an argument")
-        try:
-            trace_id = check_trace_id(args.trace_argument)
-        except ValueError as error:
-            raise ConfigError(str(error)) from None
-        trace = jaeger_client(settings).trace(trace_id)
+            raise ConfigError(
+                "--trace-id goes with --file; to fetch from Jaeger or Tempo give the id as an argument"
+            )
+        trace = _backend_trace(settings, args.trace_argument)
     else:
-        raise ConfigError("give a TRACE_ID to fetch from Jaeger, or --file EXPORT.json")
+        raise ConfigError("give a TRACE_ID to fetch from Jaeger (or Tempo), or --file EXPORT.json")
     print_json(trace_document(build_tree(trace)))
+    return 0
+
+
+# `trace-diff`: an id of `-` takes a side's file's only trace.
+ONLY_TRACE = "-"
+
+
+def cmd_trace_diff(settings: Settings, args: argparse.Namespace) -> int:
+    """Trace A against trace B. Each side comes from its file (--file-a,
+    --file-b, or --file for both) or else the backend. Give both ids, or none
+    when files hold the traces: one trace each, or two in a shared --file."""
+    from dashboard.traces.compare import compare_traces, diff_document
+    from dashboard.traces.tree import build_tree
+
+    ids = args.trace_ids or []
+    if len(ids) not in (0, 2):
+        raise ConfigError("give two trace ids, A and B (- for the only trace of a side's file), or none")
+    files = [settings.file_a or settings.file, settings.file_b or settings.file]
+    if not ids:
+        if None in files:
+            raise ConfigError("give trace ids A and B to compare traces from Jaeger or Tempo")
+        if files[0] == files[1]:
+            traces = _file_traces(files[0])
+            if len(traces) != 2:
+                raise ConfigError(
+                    f"{files[0]} holds {len(traces)} trace{'s' if len(traces) != 1 else ''}; "
+                    "give the ids of the two to compare"
+                )
+            sides = traces
+        else:
+            sides = [_pick(_file_traces(path), None, path) for path in files]
+    else:
+        sides = []
+        for side, trace_id, path in zip("AB", ids, files):
+            if path:
+                sides.append(_pick(_file_traces(path), None if trace_id == ONLY_TRACE else trace_id, path))
+            elif trace_id == ONLY_TRACE:
+                raise ConfigError(f"- stands for the only trace of a file, and side {side} has no file")
+            else:
+                sides.append(_backend_trace(settings, trace_id))
+    print_json(diff_document(compare_traces(build_tree(sides[0]), build_tree(sides[1]))))
     return 0
 
 
@@ -189,9 +256,10 @@ class Subcommand:
     defaults: dict[str, str] = field(default_factory=dict)
 
 
-# Where the Prometheus and Jaeger options go, the same everywhere.
+# Where the Prometheus and trace backend options go, the same everywhere.
 PROMETHEUS = ("prometheus", "prometheus_timeout")
-JAEGER = ("jaeger", "jaeger_api", "jaeger_timeout")
+# A trace backend: Jaeger or Grafana Tempo.
+TRACES = ("jaeger", "jaeger_api", "jaeger_timeout", "tempo", "tempo_timeout")
 
 COMMANDS: dict[str, Subcommand] = {
     "serve": Subcommand(
@@ -199,7 +267,7 @@ COMMANDS: dict[str, Subcommand] = {
         "run the dashboard against Prometheus and Jaeger",
         (
             *PROMETHEUS,
-            *JAEGER,
+            *TRACES,
             "namespace",
             "window",
             "ingress",
@@ -230,7 +298,12 @@ COMMANDS: dict[str, Subcommand] = {
     "trace": Subcommand(
         cmd_trace,
         "print one trace's analysis (span tree, self time, critical path) as JSON",
-        (*JAEGER, "file", "trace_id", "config"),
+        (*TRACES, "file", "trace_id", "config"),
+    ),
+    "trace-diff": Subcommand(
+        cmd_trace_diff,
+        "compare two traces (span paths added, removed, changed; slowest differences first) as JSON",
+        (*TRACES, "file", "file_a", "file_b", "config"),
     ),
     "canary": Subcommand(
         cmd_canary,
@@ -243,7 +316,14 @@ COMMANDS: dict[str, Subcommand] = {
 def _extra_arguments(name: str, parser: argparse.ArgumentParser) -> None:
     if name == "trace":
         parser.add_argument(
-            "trace_argument", nargs="?", metavar="TRACE_ID", help="trace id to fetch from Jaeger"
+            "trace_argument", nargs="?", metavar="TRACE_ID", help="trace id to fetch from Jaeger or Tempo"
+        )
+    elif name == "trace-diff":
+        parser.add_argument(
+            "trace_ids",
+            nargs="*",
+            metavar="A B",
+            help="the two trace ids (- for the only trace of that side's file); none when files hold them",
         )
 
 

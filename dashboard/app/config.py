@@ -200,6 +200,15 @@ class Settings:
     jaeger_timeout: float = option(
         positive_float, 10.0, "seconds to wait for one Jaeger request", metavar="SECONDS"
     )
+    tempo: str | None = option(
+        url,
+        None,
+        "Grafana Tempo query base URL; traces come from Tempo instead of Jaeger when given",
+        metavar="URL",
+    )
+    tempo_timeout: float = option(
+        positive_float, 10.0, "seconds to wait for one Tempo request", metavar="SECONDS"
+    )
     namespace: tuple[str, ...] = option(
         namespace,
         (),
@@ -247,9 +256,25 @@ class Settings:
         metavar="PHASE",
     )
     file: str | None = option(
-        text_value, None, "a Jaeger JSON export to read instead of Jaeger", metavar="FILE"
+        text_value,
+        None,
+        "a trace file to read instead of the backend: Jaeger export, OTLP JSON or JSON Lines, "
+        "Tempo JSON, Zipkin v2",
+        metavar="FILE",
     )
     trace_id: str | None = option(text_value, None, "with --file: which trace of the export", metavar="ID")
+    file_a: str | None = option(
+        text_value,
+        None,
+        "trace-diff: a trace file for side A (instead of --file or the backend)",
+        metavar="FILE",
+    )
+    file_b: str | None = option(
+        text_value,
+        None,
+        "trace-diff: a trace file for side B (instead of --file or the backend)",
+        metavar="FILE",
+    )
     service: str | None = option(service, None, "only this service (name, or name.namespace)", metavar="NAME")
     config: str | None = option(
         text_value, None, "TOML config file (thresholds and any option above)", metavar="FILE"

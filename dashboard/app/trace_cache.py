@@ -15,8 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dashboard.traces.tree import TraceTree, build_tree
-from queries.errors import SourceError
-from queries.jaeger import TraceNotFound
+from queries.errors import SourceError, TraceNotFound
 from queries.traces.records import TraceRecord, canonical_trace_id
 
 FETCHING, ANALYSING = "fetching", "analysing"

@@ -5,7 +5,7 @@ listed, anything else says why in the page's banner."""
 from __future__ import annotations
 
 import base64
-import json
+import binascii
 from typing import Any
 
 from dash import ClientsideFunction, Dash, Input, Output, State, no_update
@@ -16,8 +16,8 @@ from layouts.links import trace_href
 from layouts.traces.search import trace_links
 from layouts.traces.upload import size_check_id
 from queries.errors import SourceError
-from queries.jaeger import MAX_TRACE_BYTES
-from queries.traces.export import read_export
+from queries.http import MAX_TRACE_BYTES
+from queries.traces.export import named, read_text
 from queries.traces.records import TraceRecord
 
 # The largest file the pages open: Jaeger's own response cap.
@@ -29,16 +29,21 @@ UPLOADS = [
 ]
 
 
-def decode_upload(contents: str) -> list[TraceRecord]:
-    """A dcc.Upload data URL holding a Jaeger JSON export, of at most MAX_UPLOAD_BYTES."""
+def decode_upload(contents: str, filename: str | None = None) -> list[TraceRecord]:
+    """A dcc.Upload data URL holding a trace file (Jaeger export, OTLP JSON or
+    JSON Lines, Tempo, Zipkin), of at most MAX_UPLOAD_BYTES; SourceError names the file."""
+    name = filename or "the file"
     encoded = contents.partition(",")[2]
     if len(encoded) // 4 * 3 > MAX_UPLOAD_BYTES:
-        raise SourceError(f"the file is larger than {size_text(MAX_UPLOAD_BYTES)}, the limit for trace files")
+        raise SourceError(f"{name} is larger than {size_text(MAX_UPLOAD_BYTES)}, the limit for trace files")
     try:
-        document = json.loads(base64.b64decode(encoded))
-    except (ValueError, TypeError, RecursionError):
-        raise SourceError("the file is not valid JSON") from None
-    return read_export(document)
+        data = base64.b64decode(encoded)
+    except (binascii.Error, ValueError):
+        raise SourceError(f"{name} did not arrive whole; open it again") from None
+    try:
+        return read_text(data)
+    except SourceError as error:
+        raise named(name, error) from None
 
 
 def register(app: Dash, runtime: Runtime) -> None:
@@ -47,9 +52,9 @@ def register(app: Dash, runtime: Runtime) -> None:
         if not contents:
             return no_update, no_update, no_update, no_update
         try:
-            traces = [trace for trace in decode_upload(contents) if trace.spans]
+            traces = [trace for trace in decode_upload(contents, filename) if trace.spans]
         except SourceError as error:
-            traces, message = [], f"{filename or 'upload'}: {error}"
+            traces, message = [], str(error)
         else:
             message = None if traces else f"{filename or 'upload'} holds no spans"
         for trace in traces:

@@ -80,12 +80,15 @@ def legend(health: HealthThresholds) -> html.Div:
     )
 
 
-def time_bar(window: str) -> html.Div:
+def time_bar(window: str, shown: bool) -> html.Div:
     """Time travel: the moment shown on a slider over the data's range, a
     window back or forward, a replay at 1×, 10× or 60× from the moment shown,
-    and back to live."""
+    and back to live. Folded away until asked for (or not live), so the live
+    graph keeps the screen."""
     return html.Div(
+        id="topology-timebar",
         className="mw-timebar",
+        hidden=not shown,
         children=[
             html.Button(
                 f"◀ {window}", id="topology-step-back", className="mw-button", title="one window back"
@@ -163,6 +166,12 @@ def controls(
                 value=["idle"] if show_idle else [],
                 className="mw-checklist",
             ),
+            html.Button(
+                "◷ Time travel",
+                id="topology-time-open",
+                className="mw-button",
+                title="look at the mesh as it was, or replay it",
+            ),
             # The view stays where the operator put it; only this fits it again.
             html.Button("Fit", id="topology-fit", className="mw-button", title="fit the graph to the screen"),
             html.Span(id="topology-fitted", hidden=True),
@@ -192,7 +201,7 @@ def page(
         className="mw-topology" + (" mw-kiosk" if kiosk else ""),
         children=[
             controls(namespaces, selected, windows, window, refresh_s, show_idle),
-            time_bar(window),
+            time_bar(window, shown=bool(timeline) and timeline.get("mode") != "live"),
             html.Div(id="topology-status", className="mw-status"),
             html.Div(id="topology-trace-note", className="mw-status"),
             # Not live: said so at once, in a colour no other banner uses.

@@ -1,14 +1,28 @@
-"""The span detail panel: a span's facts, warnings, tags, process, logs and references."""
+"""The span detail panel: first what failed, in one line; then the span's
+facts, warnings, tags, process, logs and references. Every text is plain
+Dash text; tag values are rendered in one place (`tag_value_text`), never as
+links or markup."""
 
 from __future__ import annotations
 
 from dash import dcc, html
 
-from dashboard.format import duration_text
+from dashboard.format import duration_text, utc_timestamp_us
 from dashboard.traces.details import SpanDetails, Tag
+from dashboard.traces.failure import Failure
 from dashboard.traces.tree import TraceTree
+from dashboard.traces.versions import SpanVersion
 from layouts.links import trace_href
 from layouts.traces.names import display_operation
+
+
+def tag_value_text(tag: Tag) -> str:
+    """How a tag's value reads on screen: the one rendering of tag values."""
+    if tag.type == "binary":
+        return f"(binary, base64) {tag.value}"
+    if isinstance(tag.value, bool):
+        return "true" if tag.value else "false"
+    return str(tag.value)
 
 
 def _tag_table(tags: list[Tag]) -> html.Table | html.Div:
@@ -17,30 +31,53 @@ def _tag_table(tags: list[Tag]) -> html.Table | html.Div:
     return html.Table(
         [
             html.Tbody(
-                [html.Tr([html.Td(t.key, className="mw-tag-key"), html.Td(_tag_value(t))]) for t in tags]
+                [html.Tr([html.Td(t.key, className="mw-tag-key"), html.Td(tag_value_text(t))]) for t in tags]
             )
         ],
         className="mw-table mw-tags",
     )
 
 
-def _tag_value(tag: Tag) -> str:
-    if tag.type == "binary":
-        return f"(binary, base64) {tag.value}"
-    if isinstance(tag.value, bool):
-        return "true" if tag.value else "false"
-    return str(tag.value)
+def failure_line(failure: Failure) -> html.Div:
+    """The span's own failure, first thing in the panel."""
+    return html.Div([html.Strong("Failed: "), failure.line], className="mw-failure", id="trace-failure")
 
 
-def span_detail(tree: TraceTree, index: int, details: SpanDetails) -> html.Div:
+def failure_below_line(tree: TraceTree, index: int, failure: Failure | None) -> html.Div:
+    """For a span that did not fail itself: where the failure under it starts, with a link."""
+    span = tree.span(index)
+    return html.Div(
+        [
+            html.Strong("Failed below: "),
+            dcc.Link(
+                f"{span.service}: {display_operation(span.operation)}",
+                href=trace_href(tree.trace_id, tree.span_ids[index]),
+                className="mw-link",
+            ),
+            f" · {failure.line}" if failure else None,
+        ],
+        className="mw-failure mw-failure-below",
+        id="trace-failure",
+    )
+
+
+def span_detail(
+    tree: TraceTree,
+    index: int,
+    details: SpanDetails,
+    version: SpanVersion,
+    failure: Failure | None,
+    below: html.Div | None = None,
+) -> html.Div:
     span = tree.span(index)
     span_id = tree.span_ids[index]
     link = trace_href(tree.trace_id, span_id)
     facts = [
         ("Service", span.service),
         ("Operation", span.operation),
+        ("Version", " · ".join(part for part in (version.version, version.pod) if part) or "–"),
         ("Span id", span_id),
-        ("Start", f"+{duration_text(span.start_us - tree.start_us)}"),
+        ("Start", f"+{duration_text(span.start_us - tree.start_us)} · {utc_timestamp_us(span.start_us)}"),
         ("Duration", duration_text(span.duration_us)),
         ("Self time", duration_text(tree.self_us[index])),
         ("On critical path", duration_text(tree.critical_us[index])),
@@ -67,6 +104,7 @@ def span_detail(tree: TraceTree, index: int, details: SpanDetails) -> html.Div:
     return html.Div(
         className="mw-span-panel" + (" mw-error" if span.error else ""),
         children=[
+            failure_line(failure) if failure else below,
             html.H3(
                 [
                     f"{span.service}: {display_operation(span.operation)}",
@@ -90,4 +128,17 @@ def span_detail(tree: TraceTree, index: int, details: SpanDetails) -> html.Div:
             html.H4("References"),
             html.Ul(references) if references else html.Div("none (root span)", className="mw-muted"),
         ],
+    )
+
+
+def cause_panel(panel: html.Div) -> html.Div:
+    """What the panel shows before a click on a failed trace: the span its failure starts at."""
+    return html.Div(
+        [
+            html.Div(
+                "This trace failed; here is where it starts. Click a span for its own details.",
+                className="mw-muted",
+            ),
+            panel,
+        ]
     )

@@ -1,9 +1,18 @@
-"""OTLP JSON traces: what Jaeger's v3 API sends (`{"result": {"resourceSpans": [...]}}`)
-and what OpenTelemetry exporters write."""
+"""OTLP JSON traces: what Jaeger's v3 API sends (`{"result": {"resourceSpans": [...]}}`),
+what OpenTelemetry exporters write (the Collector's file exporter: one
+`TracesData` per line), and Grafana Tempo's protobuf JSON (`{"batches": [...]}`
+from `/api/traces/<id>`, `{"trace": {"resourceSpans": ...}}` from `/api/v2/traces/<id>`).
+
+OTLP/JSON writes span ids in hex and enums as integers; Tempo's protobuf JSON
+writes ids in base64 and enums by name. Both are read: an id is hex when it
+has the length of a hex id (32 or 16 digits), else base64."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
+import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -31,6 +40,40 @@ from queries.traces.records import (
 KINDS = {1: "internal", 2: "server", 3: "client", 4: "producer", 5: "consumer"}
 _KIND_NAMES = {f"SPAN_KIND_{name.upper()}": name for name in KINDS.values()}
 STATUS_ERROR = (2, "STATUS_CODE_ERROR")
+# Where the resource spans are: OTLP's name, Tempo v1's, and the names of older OTLP releases.
+RESOURCE_KEYS = ("resourceSpans", "batches")
+SCOPE_KEYS = ("scopeSpans", "instrumentationLibrarySpans")
+_HEX_ID = re.compile(r"^(?:[0-9a-fA-F]{32}|[0-9a-fA-F]{16})$")
+
+
+def wire_id(value: Any) -> str:
+    """A trace or span id as lower-case hex, from OTLP's hex or protobuf JSON's base64."""
+    text = str(value or "")
+    if not text or _HEX_ID.match(text):
+        return text.lower()
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return text.lower()
+    return raw.hex() if len(raw) in (8, 16) else text.lower()
+
+
+def resource_spans(document: Any) -> list[Any]:
+    """The resourceSpans of an OTLP document, however it is wrapped: Jaeger v3's
+    `result`, Tempo v2's `trace`, Tempo v1's `batches`."""
+    body = document
+    for wrapper in ("result", "trace"):
+        if isinstance(body, dict) and isinstance(body.get(wrapper), dict):
+            body = body[wrapper]
+    for key in RESOURCE_KEYS:
+        if body.get(key):
+            return body[key]
+    return []
+
+
+def is_otlp(document: Any) -> bool:
+    """Whether a document is OTLP JSON (or Tempo's), by its top-level keys."""
+    return isinstance(document, dict) and any(key in document for key in (*RESOURCE_KEYS, "result", "trace"))
 
 
 def value_of(value: dict[str, Any]) -> tuple[Any, str]:
@@ -73,9 +116,9 @@ def _kind(kind: Any) -> str:
 def _refs(raw: dict[str, Any], trace_id: str) -> list[tuple[str, str]]:
     """parentSpanId is CHILD_OF; links are FOLLOWS_FROM unless Jaeger's
     translator tagged them `opentracing.ref_type=child_of`."""
-    refs = [(CHILD_OF, raw["parentSpanId"])] if raw.get("parentSpanId") else []
+    refs = [(CHILD_OF, wire_id(raw["parentSpanId"]))] if raw.get("parentSpanId") else []
     for link in raw.get("links") or ():
-        if link.get("traceId", trace_id) != trace_id:
+        if wire_id(link.get("traceId")) not in ("", trace_id):
             continue
         ref_type = FOLLOWS_FROM
         for attribute in link.get("attributes") or ():
@@ -83,59 +126,87 @@ def _refs(raw: dict[str, Any], trace_id: str) -> list[tuple[str, str]]:
                 ref_type = (
                     CHILD_OF if value_of(attribute.get("value") or {})[0] == "child_of" else FOLLOWS_FROM
                 )
-        refs.append((ref_type, str(link["spanId"])))
+        refs.append((ref_type, wire_id(link["spanId"])))
     return refs
 
 
 def parse_traces(document: Any, where: str = "") -> list[TraceRecord]:
-    """Every trace in an OTLP JSON `{"resourceSpans": [...]}` (optionally
-    wrapped in `{"result": ...}`), in order of first appearance."""
+    """Every trace in one OTLP JSON document, in order of first appearance."""
+    return parse_documents([(document, where)])
+
+
+def parse_documents(documents: Iterable[tuple[Any, str]]) -> list[TraceRecord]:
+    """Every trace in several OTLP JSON documents (the lines of a JSON Lines
+    file: one trace may be spread over many), in order of first appearance;
+    each document comes with where it is, for error messages."""
+    traces: dict[str, TraceRecord] = {}
+    resources = 0
+    for document, where in documents:
+        try:
+            for resource in resource_spans(document):
+                _add_resource(traces, resource, f"r{resources}")
+                resources += 1
+        except (AttributeError, KeyError, TypeError, ValueError, OverflowError):
+            raise SourceError(f"not an OTLP trace: {problem(check_document, document, where)}") from None
+    return list(traces.values())
+
+
+def _add_resource(traces: dict[str, TraceRecord], resource: dict[str, Any], pid: str) -> None:
+    attributes = (resource.get("resource") or {}).get("attributes") or []
+    service = "unknown"
+    for attribute in attributes:
+        if attribute.get("key") == "service.name":
+            service = str(value_of(attribute.get("value") or {})[0])
+    process = Process(service, attributes)
+    for scope_spans in next((resource[key] for key in SCOPE_KEYS if resource.get(key)), ()):
+        for raw in scope_spans.get("spans") or ():
+            trace_id = wire_id(raw["traceId"])
+            trace = traces.get(trace_id)
+            if trace is None:
+                trace = traces[trace_id] = TraceRecord(trace_id, [], {}, [], OTLP)
+            trace.processes[pid] = process
+            start_ns = wire_int(raw["startTimeUnixNano"])
+            end_ns = wire_int(raw.get("endTimeUnixNano") or start_ns)
+            attrs = raw.get("attributes") or ()
+            error, proxy, kind = span_marks(
+                (a["key"], value_of(a.get("value") or {})[0]) for a in attrs if a["key"] in MARK_KEYS
+            )
+            status = (raw.get("status") or {}).get("code")
+            trace.spans.append(
+                SpanRecord(
+                    span_id=wire_id(raw["spanId"]),
+                    operation=str(raw.get("name") or ""),
+                    service=service,
+                    process_id=pid,
+                    start_us=start_ns // 1000,
+                    duration_us=max(0, (end_ns - start_ns) // 1000),
+                    refs=_refs(raw, trace_id),
+                    kind=_kind(raw.get("kind")) or kind,
+                    error=error or status in STATUS_ERROR,
+                    proxy=proxy,
+                    warnings=[],
+                    raw=raw,
+                )
+            )
+
+
+def span_tags(trace: TraceRecord, span: SpanRecord) -> list[Tag]:
+    """A span's attributes, with its status and kind as Jaeger shows them."""
+    raw = span.raw
     try:
-        body = document.get("result", document)
-        traces: dict[str, TraceRecord] = {}
-        for index, resource_spans in enumerate(body.get("resourceSpans") or ()):
-            attributes = (resource_spans.get("resource") or {}).get("attributes") or []
-            service = "unknown"
-            for attribute in attributes:
-                if attribute.get("key") == "service.name":
-                    service = str(value_of(attribute.get("value") or {})[0])
-            pid = f"r{index}"
-            process = Process(service, attributes)
-            for scope_spans in (
-                resource_spans.get("scopeSpans") or resource_spans.get("instrumentationLibrarySpans") or ()
-            ):
-                for raw in scope_spans.get("spans") or ():
-                    trace_id = str(raw["traceId"])
-                    trace = traces.get(trace_id)
-                    if trace is None:
-                        trace = traces[trace_id] = TraceRecord(trace_id, [], {}, [], OTLP)
-                    trace.processes[pid] = process
-                    start_ns = wire_int(raw["startTimeUnixNano"])
-                    end_ns = wire_int(raw.get("endTimeUnixNano") or start_ns)
-                    attrs = raw.get("attributes") or ()
-                    error, proxy, kind = span_marks(
-                        (a["key"], value_of(a.get("value") or {})[0]) for a in attrs if a["key"] in MARK_KEYS
-                    )
-                    status = (raw.get("status") or {}).get("code")
-                    trace.spans.append(
-                        SpanRecord(
-                            span_id=str(raw["spanId"]),
-                            operation=str(raw.get("name") or ""),
-                            service=service,
-                            process_id=pid,
-                            start_us=start_ns // 1000,
-                            duration_us=max(0, (end_ns - start_ns) // 1000),
-                            refs=_refs(raw, trace_id),
-                            kind=_kind(raw.get("kind")) or kind,
-                            error=error or status in STATUS_ERROR,
-                            proxy=proxy,
-                            warnings=[],
-                            raw=raw,
-                        )
-                    )
-        return list(traces.values())
+        result = tags(raw.get("attributes") or ())
+        status = raw.get("status") or {}
+        if status.get("code") in STATUS_ERROR:
+            result.append(Tag("otel.status_code", "ERROR"))
+            if status.get("message"):
+                result.append(Tag("otel.status_description", status["message"]))
     except (AttributeError, KeyError, TypeError, ValueError, OverflowError):
-        raise SourceError(f"not an OTLP trace: {problem(check_document, document, where)}") from None
+        raise SourceError(
+            f"cannot read the tags: {problem(check_span, raw, f'span {span.span_id}')}"
+        ) from None
+    if span.kind:
+        result.append(Tag("span.kind", span.kind))
+    return result
 
 
 def details(trace: TraceRecord, span: SpanRecord) -> SpanDetails:
@@ -144,14 +215,6 @@ def details(trace: TraceRecord, span: SpanRecord) -> SpanDetails:
     raw = span.raw
     process = trace.processes.get(span.process_id)
     try:
-        span_tags = tags(raw.get("attributes") or ())
-        status = raw.get("status") or {}
-        if status.get("code") in STATUS_ERROR:
-            span_tags.append(Tag("otel.status_code", "ERROR"))
-            if status.get("message"):
-                span_tags.append(Tag("otel.status_description", status["message"]))
-        if span.kind:
-            span_tags.append(Tag("span.kind", span.kind))
         logs = [
             Log(
                 wire_int(event.get("timeUnixNano") or 0) // 1000,
@@ -160,7 +223,7 @@ def details(trace: TraceRecord, span: SpanRecord) -> SpanDetails:
             for event in raw.get("events") or ()
         ]
         return SpanDetails(
-            tags=span_tags,
+            tags=span_tags(trace, span),
             process_tags=[
                 tag for tag in tags(process.raw_tags if process else ()) if tag.key != "service.name"
             ],
@@ -244,12 +307,14 @@ def _check_resource(resource_spans: Any, where: str) -> None:
     if resource:
         shape.json_object(resource, at(where, "resource"))
     shape.each((resource or {}).get("attributes"), at(where, "resource.attributes"), _check_attribute)
-    scope_key = "scopeSpans" if resource_spans.get("scopeSpans") else "instrumentationLibrarySpans"
+    scope_key = next((key for key in SCOPE_KEYS if resource_spans.get(key)), SCOPE_KEYS[0])
     shape.each(resource_spans.get(scope_key), at(where, scope_key), _check_scope)
 
 
 def check_document(document: Any, where: str) -> None:
     document = shape.json_object(document, where or "the document")
-    if "result" in document:
-        document, where = shape.json_object(document["result"], at(where, "result")), at(where, "result")
-    shape.each(document.get("resourceSpans"), at(where, "resourceSpans"), _check_resource)
+    for wrapper in ("result", "trace"):
+        if wrapper in document:
+            document, where = shape.json_object(document[wrapper], at(where, wrapper)), at(where, wrapper)
+    key = next((key for key in RESOURCE_KEYS if document.get(key)), RESOURCE_KEYS[0])
+    shape.each(document.get(key), at(where, key), _check_resource)

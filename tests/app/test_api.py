@@ -104,3 +104,34 @@ def test_the_dashboard_serves_under_a_base_path(source):
     )
     assert dash_config["requests_pathname_prefix"] == "/meshwatch/"
     assert client.get("/api/graph").status_code == 404
+
+
+def test_api_trace_and_compare_serve_the_cli_documents():
+    from dashboard.traces.compare import compare_traces, diff_document
+    from dashboard.traces.tree import build_tree
+    from queries.jaeger import JaegerClient
+    from queries.traces.jaeger_v1 import parse_trace
+    from tests.support.jaeger import TRACE_503, TRACE_OK, FakeJaeger, bookinfo_trace, circuit_open_trace
+
+    fake = FakeJaeger("v1")
+    base = fake.start()
+    try:
+        services = Services(telemetry=ScriptedSource([]), traces=JaegerClient(base))
+        client = create_app(resolve({}, {}), services).server.test_client()
+        response = client.get(f"/api/compare/{TRACE_OK}/{TRACE_503}")
+        assert response.status_code == 200
+        expected = compare_traces(
+            build_tree(parse_trace(bookinfo_trace())), build_tree(parse_trace(circuit_open_trace()))
+        )
+        assert response.get_json() == diff_document(expected)
+        assert client.get(f"/api/compare/{TRACE_OK}/xyz").get_json() == {
+            "error": "bad trace id 'xyz': expected up to 32 hex digits"
+        }
+        missing = client.get(f"/api/compare/{TRACE_OK}/0bad")
+        assert missing.status_code == 404 and "trace 0bad not found" in missing.get_json()["error"]
+        assert (
+            client.get(f"/api/trace/{TRACE_503}").get_json()["start_time_us"]
+            == circuit_open_trace()["spans"][0]["startTime"]
+        )
+    finally:
+        fake.stop()

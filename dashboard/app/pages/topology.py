@@ -253,7 +253,7 @@ def as_of_words(runtime: Runtime, shown: Timeline, at: float, now: float) -> str
     ago = now - at
     how = f"replay at {shown.speed:g}×" if shown.mode == timeline.REPLAY else "a fixed time"
     return (
-        f"⏱ AS OF {utc_stamp(at)} ({runtime.clock_words(at)}), {duration_words(ago)} ago · {how} "
+        f"◷ AS OF {utc_stamp(at)} ({runtime.clock_words(at)}), {duration_words(ago)} ago · {how} "
         "· not live: press Live for now"
     )
 
@@ -270,11 +270,15 @@ def data_since(runtime: Runtime, now: float) -> float:
     return max(start, float(busy["time"].min())) if not busy.empty else start
 
 
+SLIDER_MARK_STEPS = (300, 900, 1800, 3600, 7200, 10800, 21600, 43200)
+SLIDER_MARKS = 6
+
+
 def slider_range(runtime: Runtime, view: TopologyView) -> tuple[float, float, float, dict]:
     """The time slider: from the first data to now, at the moment shown,
-    marked every hour (every quarter under two hours)."""
+    marked on round clock times, at most a handful of them so they stay readable."""
     start, end = view.since or view.now, view.now
-    every = 900 if end - start < 7200 else 3600
+    every = next((s for s in SLIDER_MARK_STEPS if (end - start) / s <= SLIDER_MARKS), SLIDER_MARK_STEPS[-1])
     first = (int(start // every) + 1) * every
     marks = {t: {"label": runtime.clock_words(t).split(" ")[0][:5]} for t in range(first, int(end), every)}
     return start, end, view.at, marks
@@ -508,6 +512,13 @@ def register(app: Dash, runtime: Runtime) -> None:
             return [html.P(f"Release state unavailable: {error}", className="mw-hint")]
         return [service_summary(release) for release in releases if len(release.versions) > 1]
 
+    app.clientside_callback(
+        ClientsideFunction("meshwatch", "showTimeBar"),
+        Output("topology-timebar", "hidden"),
+        Input("topology-time-open", "n_clicks"),
+        Input("topology-time", "data"),
+        State("topology-timebar", "hidden"),
+    )
     app.clientside_callback(
         ClientsideFunction("meshwatch", "declutterGraph"),
         Output("topology-decluttered", "children"),
