@@ -233,11 +233,12 @@ window.dash_clientside.meshwatch = {
         return "";
     },
 
-    /* The canary page's address follows its window. */
-    canaryAddress: function (rateWindow, service) {
+    /* The canary page's address follows its window (and keeps its moment). */
+    canaryAddress: function (rateWindow, service, at) {
         var query = new URLSearchParams();
         if (service) { query.set("service", service); }
         if (rateWindow) { query.set("window", rateWindow); }
+        if (at) { query.set("at", String(Math.round(at))); }
         mwReplaceQuery(query);
         return "";
     },

@@ -266,9 +266,12 @@ def _title(service: str | None) -> html.H1:
     )
 
 
-def page(refresh_s: float, service: str | None, windows: Sequence[str], window: str) -> html.Div:
-    """The live page; `windows` are the picker's choices (at low traffic a
-    longer window is what gathers enough requests for a verdict)."""
+def page(
+    refresh_s: float, service: str | None, windows: Sequence[str], window: str, at: float | None = None
+) -> html.Div:
+    """The page, live or at the moment `at`; `windows` are the picker's
+    choices (at low traffic a longer window is what gathers enough requests
+    for a verdict)."""
     return html.Div(
         className="mw-canary",
         children=[
@@ -277,11 +280,13 @@ def page(refresh_s: float, service: str | None, windows: Sequence[str], window: 
                 children=[_title(service), window_picker("canary-window", windows, window)],
             ),
             html.Div(id="canary-banner", className="mw-banner", hidden=True),
+            html.Div(id="canary-asof", className="mw-asof", hidden=True),
             html.Span(id="canary-url-sync", hidden=True),
             html.Div(id="canary-status", className="mw-status"),
             html.Div(id="canary-cards", children=html.P("Loading…", className="mw-hint")),
             dcc.Interval(id="canary-tick", interval=int(refresh_s * 1000) or 5000, disabled=refresh_s <= 0),
             dcc.Store(id="canary-service", data=service),
+            dcc.Store(id="canary-at", data=at),
             dcc.Store(id="canary-last-good", data=None),
         ],
     )

@@ -109,8 +109,9 @@ def _run_app(app: Any, settings: Settings) -> int:
 def cmd_simulate(settings: Settings, args: argparse.Namespace) -> int:
     from queries.simulator import Simulation
     from queries.simulator.server import make_server
+    from queries.simulator.simulation import DEMO_PRELUDE
 
-    simulation = Simulation(speed=settings.speed, phase=settings.phase)
+    simulation = Simulation(speed=settings.speed, phase=settings.phase, prelude=DEMO_PRELUDE)
     server = _listen(settings, lambda host, port: make_server(simulation, host, port))
     host, port = settings.listen
     held = f"holding phase {settings.phase}" if settings.phase else "replaying the story"

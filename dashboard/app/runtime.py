@@ -12,7 +12,7 @@ from dashboard.app.config import Settings
 from dashboard.app.refresh import Lookback
 from dashboard.app.services import Services
 from dashboard.app.trace_cache import TraceCache
-from dashboard.format import clock_text
+from dashboard.format import clock_text, duration_words, utc_stamp
 
 EXTENSION = "meshwatch"
 
@@ -34,6 +34,10 @@ class Runtime:
         """A time on the pages, by the one clock of the view: the demo's
         story clock, labelled as such."""
         return clock_text(at) + (" story time" if self.services.mode == "demo" else "")
+
+    def as_of_text(self, at: float, now: float, how: str) -> str:
+        """The banner over a view of the past: which moment, how long ago, and how it is shown."""
+        return f"◷ AS OF {utc_stamp(at)} ({self.clock_words(at)}), {duration_words(now - at)} ago · {how}"
 
     def stale_text(self, last_good: float | None, error: Exception) -> str:
         """The banner over a view whose refresh failed: since when it is stale, and why."""

@@ -63,8 +63,9 @@ def demo_services(settings: Settings) -> Services:
     client, its Istio config, and its clock (which runs the model forward)."""
     from queries.jaeger import JaegerClient
     from queries.simulator import Simulation
+    from queries.simulator.simulation import DEMO_PRELUDE
 
-    simulation = Simulation(speed=settings.speed, phase=settings.phase)
+    simulation = Simulation(speed=settings.speed, phase=settings.phase, prelude=DEMO_PRELUDE)
     traces = JaegerClient("http://simulated", api="v1", transport=simulation.jaeger_transport)
     return Services(
         telemetry=simulation.telemetry,

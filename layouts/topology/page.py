@@ -256,5 +256,7 @@ def page(
             dcc.Store(id="topology-trace-hops", data=[]),
             dcc.Store(id="topology-selected", data=None),
             dcc.Store(id="topology-time", data=timeline),
+            # Where the last refresh put the slider: a value change that is not the operator's.
+            dcc.Store(id="topology-slider-shown", data=None),
         ],
     )

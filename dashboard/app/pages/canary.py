@@ -37,26 +37,35 @@ class CanaryView:
     banner_kind: str
     status: str | None
     last_good: float | None
+    asof: str | None = None
 
 
 def _last(value: Any) -> Any:
     return value[-1] if isinstance(value, list) else value
 
 
-def layout(service: Any = None, window: Any = None, **_: Any) -> html.Div:
+def layout(service: Any = None, window: Any = None, at: Any = None, **_: Any) -> html.Div:
+    """The page as the address asks; `?at=` (RFC 3339 or unix seconds) shows
+    the releases as they stood then."""
     settings = current().settings
     try:
         name = config.service(_last(service)) if service else None
         chosen = config.window(_last(window)) if window else settings.window
+        moment = config.instant(_last(at)) if at else None
     except ConfigError as error:
         return view.bad_address(str(error))
-    return view.page(settings.refresh, name, window_choices(str(chosen)), str(chosen))
+    return view.page(settings.refresh, name, window_choices(str(chosen)), str(chosen), moment)
 
 
 def refresh_canary(
-    runtime: Runtime, service: str | None, last_good: float | None, window: str | None = None
+    runtime: Runtime,
+    service: str | None,
+    last_good: float | None,
+    window: str | None = None,
+    moment: float | None = None,
 ) -> CanaryView:
-    """One poll of the canary page over `window` (default: the configured one)."""
+    """One poll of the canary page over `window` (default: the configured
+    one), now or at `moment` (never past now)."""
     services, settings = runtime.services, runtime.settings
     try:
         name = config.service(service) if service else None
@@ -69,7 +78,8 @@ def refresh_canary(
     except (ConfigError, SourceError) as error:
         routing, note = None, f"Istio config not read — {error}; showing the observed split only"
     try:
-        at = services.clock()
+        now = services.clock()
+        at = now if moment is None else min(float(moment), now)
         releases = release_view(
             services.telemetry, routing, settings, at, rate_window, settings.namespace, name, runtime.lookback
         )
@@ -86,7 +96,11 @@ def refresh_canary(
         f"to a canary, split within {thresholds.max_share_deviation * 100:g} points over ≥ "
         f"{thresholds.min_requests_for_deviation:g} requests"
     )
-    return CanaryView(view.releases_view(releases, name), note, "info", status, at)
+    asof = None
+    if at < now:
+        # Istio keeps no history of its config: the weights are today's.
+        asof = runtime.as_of_text(at, now, "configured weights as configured now · not live")
+    return CanaryView(view.releases_view(releases, name), note, "info", status, at, asof)
 
 
 def register(app: Dash, runtime: Runtime) -> None:
@@ -99,13 +113,16 @@ def register(app: Dash, runtime: Runtime) -> None:
         Output("canary-banner", "className"),
         Output("canary-status", "children"),
         Output("canary-last-good", "data"),
+        Output("canary-asof", "children"),
+        Output("canary-asof", "hidden"),
         Input("canary-tick", "n_intervals"),
         Input("canary-window", "value"),
         State("canary-service", "data"),
         State("canary-last-good", "data"),
+        State("canary-at", "data"),
     )
-    def refresh(_tick, window, service, last_good):
-        result = refresh_canary(runtime, service, last_good, window)
+    def refresh(_tick, window, service, last_good, moment):
+        result = refresh_canary(runtime, service, last_good, window, moment)
         return (
             no_update if result.cards is None else result.cards,
             result.banner or "",
@@ -113,6 +130,8 @@ def register(app: Dash, runtime: Runtime) -> None:
             f"mw-banner mw-banner-{result.banner_kind}",
             no_update if result.status is None else result.status,
             result.last_good,
+            result.asof or "",
+            not result.asof,
         )
 
     app.clientside_callback(
@@ -120,4 +139,5 @@ def register(app: Dash, runtime: Runtime) -> None:
         Output("canary-url-sync", "children"),
         Input("canary-window", "value"),
         State("canary-service", "data"),
+        State("canary-at", "data"),
     )

@@ -25,7 +25,6 @@ from dashboard.app.config import window_choices
 from dashboard.app.refresh import mesh_graph, release_view, routing_config
 from dashboard.app.runtime import Runtime, current
 from dashboard.app.timeline import Timeline
-from dashboard.format import duration_words, utc_stamp
 from dashboard.mesh.build import missing_namespaces
 from dashboard.mesh.snapshot import snapshot_document
 from layouts.canary import service_summary
@@ -229,7 +228,7 @@ def refresh_topology(
         f"{', '.join(namespaces) or 'all namespaces'} · as of {runtime.clock_words(at)} "
         f"· window {rate_window}" + (f" · {opened} circuit{'s' if opened > 1 else ''} OPEN" if opened else "")
     )
-    asof = None if shown_at.live else as_of_words(runtime, shown_at, at, now)
+    asof = as_of_words(runtime, shown_at, at, now)
     return TopologyView(
         clock=(f"AS OF {runtime.clock_words(at)} (not live) · " + clock) if asof else clock,
         asof=asof,
@@ -248,14 +247,13 @@ def refresh_topology(
     )
 
 
-def as_of_words(runtime: Runtime, shown: Timeline, at: float, now: float) -> str:
-    """The banner over a view that is not live."""
-    ago = now - at
+def as_of_words(runtime: Runtime, shown: Timeline, at: float, now: float) -> str | None:
+    """The banner over a view that is not live; none once it shows the
+    present (a replay that has caught up is live)."""
+    if shown.live or at >= now:
+        return None
     how = f"replay at {shown.speed:g}×" if shown.mode == timeline.REPLAY else "a fixed time"
-    return (
-        f"◷ AS OF {utc_stamp(at)} ({runtime.clock_words(at)}), {duration_words(ago)} ago · {how} "
-        "· not live: press Live for now"
-    )
+    return runtime.as_of_text(at, now, f"{how} · not live: press Live for now")
 
 
 def data_since(runtime: Runtime, now: float) -> float:
@@ -290,9 +288,10 @@ def travelled(
     shown: Timeline,
     window: str | None,
     slider: float | None,
-    slider_max: float | None,
+    slider_shown: float | None,
 ) -> dict:
-    """The timeline after one of the time bar's controls."""
+    """The timeline after one of the time bar's controls; `slider_shown` is
+    where the last refresh put the slider (not a move of the operator's)."""
     now = runtime.services.clock()
     at = shown.moment(now, time.time())
     try:
@@ -303,10 +302,10 @@ def travelled(
         return Timeline().stored()
     if trigger in ("topology-step-back", "topology-step-forward"):
         moved = at + (step if trigger == "topology-step-forward" else -step)
-        return Timeline().stored() if moved >= now else timeline.fixed(moved).stored()
+        # Within half a window of now is now: stepping forward ends live.
+        return Timeline().stored() if moved >= now - step / 2 else timeline.fixed(moved).stored()
     if trigger == "topology-slider" and slider is not None:
-        # The slider's own updates (each refresh sets it) are not a move.
-        if abs(slider - at) < 1 or (slider_max is not None and slider >= slider_max and shown.live):
+        if slider_shown is not None and abs(slider - slider_shown) < 1:
             return no_update
         return timeline.fixed(float(slider)).stored()
     if isinstance(trigger, Mapping) and trigger.get("type") == "topology-replay":
@@ -370,6 +369,7 @@ def register(app: Dash, runtime: Runtime) -> None:
         Output("topology-slider", "max"),
         Output("topology-slider", "value"),
         Output("topology-slider", "marks"),
+        Output("topology-slider-shown", "data"),
         Input("topology-tick", "n_intervals"),
         Input("topology-namespaces", "value"),
         Input("topology-window", "value"),
@@ -419,6 +419,7 @@ def register(app: Dash, runtime: Runtime) -> None:
             result.asof or "",
             not result.asof,
             *(slider_range(runtime, result) if drawn else (no_update,) * 4),
+            result.at if drawn else no_update,
         )
 
     @app.callback(
@@ -430,13 +431,13 @@ def register(app: Dash, runtime: Runtime) -> None:
         Input("topology-live", "n_clicks"),
         State("topology-time", "data"),
         State("topology-window", "value"),
-        State("topology-slider", "max"),
+        State("topology-slider-shown", "data"),
         prevent_initial_call=True,
     )
-    def travel(_back, _forward, slider, _replays, _live, moment, window, slider_max):
+    def travel(_back, _forward, slider, _replays, _live, moment, window, slider_shown):
         """Move the moment shown: a window back or forward, to where the
         slider was dropped, a replay from the moment shown, or back to live."""
-        return travelled(runtime, ctx.triggered_id, timeline.from_store(moment), window, slider, slider_max)
+        return travelled(runtime, ctx.triggered_id, timeline.from_store(moment), window, slider, slider_shown)
 
     @app.callback(
         Output("topology-namespaces", "value"),
