@@ -125,7 +125,10 @@ def request_labels(caller: Caller, service: Service, version: str | None, report
         "destination_app": service.name if version else "unknown",
         "destination_version": version or "unknown",
         "destination_cluster": "Kubernetes" if version else "unknown",
-        "connection_security_policy": "mutual_tls" if version else "unknown",
+        # As Istio's proxies report it: only the server side knows.
+        "connection_security_policy": (
+            "unknown" if reporter == "source" else "none" if caller.workload == "unknown" else "mutual_tls"
+        ),
         "request_protocol": service.protocol,
     }
 
