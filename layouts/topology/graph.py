@@ -30,8 +30,13 @@ HEALTH_COLOURS = {
     "idle": "#4a6278",
     "none": "#95a5a6",
 }
-# A node's fill when its own calls degrade or fail.
+# A node's fill by kind; an ingress gateway's and a retired version's; and
+# its fill when its own calls degrade or fail.
+NODE_FILLS = {"workload": "#2c3e50", "service": "#1f2d3a", "unknown": "#555555"}
+INGRESS_FILL, RETIRED_FILL = "#2980b9", "#3a3a3a"
 OUTBOUND_FILLS = {"degraded": "#6b4a12", "failing": "#7a1e1e"}
+# The mark at the caller's end of an edge: all its requests mTLS, or some plain text.
+MTLS_COLOUR, PLAIN_TEXT_COLOUR = "#ecf0f1", "#f1c40f"
 CIRCUIT_OPEN_COLOUR = "#9e9e9e"
 TRIPPING_COLOUR = "#ff8c00"
 TRACE_COLOUR = "#3498db"
@@ -225,7 +230,7 @@ def stylesheet() -> list[dict]:
                 "text-margin-y": 8,
                 "text-outline-color": "#111",
                 "text-outline-width": 3,
-                "background-color": "#2c3e50",
+                "background-color": NODE_FILLS["workload"],
                 "border-width": 5,
                 "border-color": "#95a5a6",
                 "width": 46,
@@ -235,17 +240,26 @@ def stylesheet() -> list[dict]:
         },
         {
             "selector": 'node[kind = "service"]',
-            "style": {"shape": "diamond", "width": 56, "height": 56, "background-color": "#1f2d3a"},
+            "style": {
+                "shape": "diamond",
+                "width": 56,
+                "height": 56,
+                "background-color": NODE_FILLS["service"],
+            },
         },
         {
             "selector": 'node[kind = "unknown"]',
-            "style": {"shape": "ellipse", "background-color": "#555", "border-style": "dashed"},
+            "style": {
+                "shape": "ellipse",
+                "background-color": NODE_FILLS["unknown"],
+                "border-style": "dashed",
+            },
         },
-        {"selector": "node[?ingress]", "style": {"shape": "round-tag", "background-color": "#2980b9"}},
+        {"selector": "node[?ingress]", "style": {"shape": "round-tag", "background-color": INGRESS_FILL}},
         # A version the routing config no longer names: kept while callers still count it, marked gone.
         {
             "selector": "node[?retired]",
-            "style": {"border-style": "dashed", "opacity": 0.5, "background-color": "#3a3a3a"},
+            "style": {"border-style": "dashed", "opacity": 0.5, "background-color": RETIRED_FILL},
         },
         {
             "selector": "edge",
@@ -272,18 +286,35 @@ def stylesheet() -> list[dict]:
     ]
     for health, colour in HEALTH_COLOURS.items():
         styles.append({"selector": f'node[health = "{health}"]', "style": {"border-color": colour}})
-    # The border is the health of the requests into a node; its fill turns
-    # when its own calls fail, so a caller of something broken shows it.
-    for health, fill in OUTBOUND_FILLS.items():
-        styles.append(
-            {"selector": f'node[outbound_health = "{health}"]', "style": {"background-color": fill}}
-        )
         styles.append(
             {
                 "selector": f'edge[health = "{health}"]',
                 "style": {"line-color": colour, "target-arrow-color": colour},
             }
         )
+    # The border is the health of the requests into a node; its fill turns
+    # when its own calls fail, so a caller of something broken shows it.
+    for health, fill in OUTBOUND_FILLS.items():
+        styles.append(
+            {"selector": f'node[outbound_health = "{health}"]', "style": {"background-color": fill}}
+        )
+    # Security at the caller's end: a filled square when every request was
+    # mutual TLS, a hollow amber diamond when any went in plain text (`mtls`
+    # false: defined and falsy; null is dropped from element data).
+    styles += [
+        {
+            "selector": "edge[?mtls]",
+            "style": {"source-arrow-shape": "square", "source-arrow-color": MTLS_COLOUR},
+        },
+        {
+            "selector": "edge[mtls][!mtls]",
+            "style": {
+                "source-arrow-shape": "diamond",
+                "source-arrow-fill": "hollow",
+                "source-arrow-color": PLAIN_TEXT_COLOUR,
+            },
+        },
+    ]
     styles += [
         {
             "selector": 'edge[health = "idle"]',

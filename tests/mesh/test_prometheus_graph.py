@@ -539,3 +539,47 @@ def test_service_graph_on_real_data(telemetry_at_end, settings):
     # Callers behind no service stay themselves; every other node is a service.
     callers = {n["id"] for n in drawn["nodes"] if n["kind"] != "service"}
     assert callers == {GATEWAY, W + "reviews-v3", WS + "frontend-v1", "unknown"}
+
+
+@pytest.mark.parametrize("graph_type", ["app", "workload", "service"])
+def test_cli_snapshot_graph_types_print_the_same_schema(prometheus, telemetry_at_end, settings, graph_type):
+    done = run_cli("--prometheus", prometheus.url, "--at", AT_RFC3339, "--graph", graph_type)
+    assert done.returncode == 0, done.stderr
+    printed = json.loads(done.stdout)
+    assert set(printed) == {"at", "window", "nodes", "edges"}
+    assert all(list(one) == list(NODE_FIELDS) for one in printed["nodes"])
+    assert all(list(one) == list(EDGE_FIELDS) for one in printed["edges"])
+    assert printed == json.loads(json.dumps(typed(telemetry_at_end, settings, graph_type)))
+
+
+def test_cli_snapshot_finds_and_hides(prometheus):
+    done = run_cli(
+        "--prometheus",
+        prometheus.url,
+        "--at",
+        AT_RFC3339,
+        "--find",
+        "circuit = open",
+        "--hide",
+        "ns = bookinfo",
+    )
+    assert done.returncode == 0, done.stderr
+    printed = json.loads(done.stdout)
+    assert printed["found"] == [WS + "frontend-v1->" + SS + "cart", WS + "frontend-v1->" + SS + "payments"]
+    assert all(n["namespace"] != "bookinfo" for n in printed["nodes"])
+    assert printed["nodes"] and GATEWAY not in {n["id"] for n in printed["nodes"]}  # left without an edge
+
+
+def test_cli_snapshot_as_dot_is_read_by_graphviz(prometheus):
+    done = run_cli(
+        "--prometheus", prometheus.url, "--at", AT_RFC3339, "--format", "dot", "--graph", "service"
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("digraph meshwatch {")
+    read = subprocess.run(["dot", "-Tjson"], input=done.stdout, capture_output=True, text=True, timeout=60)
+    assert read.returncode == 0 and read.stderr == "", read.stderr
+    graph = json.loads(read.stdout)
+    names = {o["_gvid"]: o["name"] for o in graph["objects"]}
+    edges = {f"{names[e['tail']]}->{names[e['head']]}": e for e in graph["edges"]}
+    cart = edges[f"{WS}frontend-v1->{SS}cart"]
+    assert (cart["style"], cart["arrowhead"]) == ("dashed", "teenormal")
