@@ -202,9 +202,10 @@ def elements(
 
 
 def _compact(data: Mapping[str, Any]) -> dict[str, Any]:
-    """Element data as the browser needs it: no nulls, numbers to 4
-    significant digits (the page shows fewer), so a 1000-workload mesh stays
-    a payload the browser takes in at once."""
+    """Element data as the browser needs it: no nulls or empty maps (an edge
+    without response flags has none), numbers to 4 significant digits (the
+    page shows fewer), so a 1000-workload mesh stays a payload the browser
+    takes in at once."""
 
     def short(value: Any) -> Any:
         if isinstance(value, float):
@@ -213,7 +214,7 @@ def _compact(data: Mapping[str, Any]) -> dict[str, Any]:
             return {key: short(item) for key, item in value.items()}
         return value
 
-    return {key: short(value) for key, value in data.items() if value is not None}
+    return {key: short(value) for key, value in data.items() if value is not None and value != {}}
 
 
 def stylesheet() -> list[dict]:
