@@ -31,6 +31,7 @@ from queries.telemetry import (
     VERSION_TRAFFIC_COLUMNS,
     MeshTelemetry,
     empty_frame,
+    split_requests,
 )
 
 # A response larger than this is refused rather than parsed: a mesh this big
@@ -191,13 +192,17 @@ class PrometheusSource:
             pending = {name: pool.submit(self.query, text, at) for name, text in queries.items()}
             results = {name: future.result() for name, future in pending.items()}
         try:
+            requests, security = split_requests(
+                instant_vector_frame(results["requests"], REQUEST_LABELS, "rps")
+            )
             return MeshTelemetry(
                 at=at,
                 window=window,
-                requests=instant_vector_frame(results["requests"], REQUEST_LABELS, "rps"),
+                requests=requests,
                 latency=instant_vector_frame(results["latency"], LATENCY_LABELS, "rate"),
                 tcp=instant_vector_frame(results["tcp"], TCP_LABELS, "bytes_per_s"),
                 cluster_stats=cluster_stat_rows(results["cluster_stats"]),
+                security=security,
             )
         except (ValueError, TypeError, IndexError, KeyError):
             raise SourceError(f"Prometheus at {self.url} sent samples that are not numbers") from None

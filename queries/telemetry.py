@@ -8,7 +8,7 @@ the graph builder exactly the same shape.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import pandas as pd
@@ -30,6 +30,9 @@ DESTINATION_LABELS = [
     "destination_canonical_service",
     "destination_canonical_revision",
 ]
+# `mutual_tls` or `none` as the server-side proxy saw the connection; a
+# client-side proxy always reports `unknown` (Istio's standard metrics).
+SECURITY_POLICY = "connection_security_policy"
 REQUEST_LABELS = [
     "reporter",
     *SOURCE_LABELS,
@@ -38,7 +41,10 @@ REQUEST_LABELS = [
     "response_code",
     "grpc_response_status",
     "response_flags",
+    SECURITY_POLICY,
 ]
+# The destination's view of delivered requests, only to tell which were mTLS.
+SECURITY_LABELS = ["reporter", *SOURCE_LABELS, *DESTINATION_LABELS, SECURITY_POLICY]
 LATENCY_LABELS = [
     "reporter",
     "source_workload",
@@ -73,12 +79,28 @@ VERSION_TRAFFIC_COLUMNS = [
 ]
 
 UNKNOWN = "unknown"
+SOURCE_REPORTER, DESTINATION_REPORTER = "source", "destination"
 
 
 def empty_frame(labels: list[str], value: str) -> pd.DataFrame:
     return pd.DataFrame(
         {**{label: pd.Series(dtype="string") for label in labels}, value: pd.Series(dtype="float64")}
     )
+
+
+def split_requests(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The request query's series (REQUEST_LABELS, `rps`) as (the requests to
+    count, the destination's security view).
+
+    Requests are counted from the source reporter, and from the destination
+    for callers without a sidecar; the destination's series of sidecar
+    callers only say how each delivered request was secured. The security
+    view is every destination series: SECURITY_LABELS and `rps`."""
+    destination = frame["reporter"] == DESTINATION_REPORTER
+    view_only = destination & (frame["source_workload"] != UNKNOWN)
+    counted = frame[~view_only].reset_index(drop=True)
+    security = frame.loc[destination, [*SECURITY_LABELS, "rps"]].reset_index(drop=True)
+    return counted, security
 
 
 @dataclass(frozen=True)
@@ -90,7 +112,10 @@ class MeshTelemetry:
     - tcp: bytes per second sent plus received (`bytes_per_s`);
     - cluster_stats: Envoy outbound cluster stats (`value`: gauges as they
       are, overflow counters as their increase over the window); empty when
-      the proxies do not export them.
+      the proxies do not export them;
+    - security: the destination reporter's request rate (`rps`) per caller,
+      callee and `connection_security_policy`, never counted as requests
+      (`split_requests` takes it from the request query).
     """
 
     at: float
@@ -99,6 +124,7 @@ class MeshTelemetry:
     latency: pd.DataFrame
     tcp: pd.DataFrame
     cluster_stats: pd.DataFrame
+    security: pd.DataFrame = field(default_factory=lambda: empty_frame(SECURITY_LABELS, "rps"))
 
     @classmethod
     def empty(cls, at: float, window: Duration) -> MeshTelemetry:

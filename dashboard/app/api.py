@@ -3,8 +3,9 @@ one error helper.
 
 `/api/graph`, `/api/canary`, `/api/trace/<id>` and `/api/compare/<a>/<b>`
 serve exactly the documents `meshwatch snapshot|canary|trace|trace-diff`
-print; bad input answers 400, a failing data source 502, an unknown trace
-or path 404, each as `{"error": "..."}`.
+print (`/api/graph` takes `graph`, `find` and `hide` as `snapshot` takes
+`--graph`, `--find` and `--hide`); bad input answers 400, a failing data
+source 502, an unknown trace or path 404, each as `{"error": "..."}`.
 `/healthz` says the process serves; `/readyz` that Prometheus answers.
 """
 
@@ -20,6 +21,7 @@ from dashboard.app.refresh import mesh_graph, release_view, routing_config
 from dashboard.app.runtime import Runtime, current
 from dashboard.app.trace_cache import TraceNotInMemory
 from dashboard.canary.document import canary_document
+from dashboard.mesh.find import apply
 from dashboard.mesh.snapshot import snapshot_document
 from dashboard.traces.compare import compare_traces, diff_document
 from dashboard.traces.document import trace_document
@@ -73,12 +75,28 @@ def source_failed(error: SourceError) -> Response:
     return error_response(str(error), 502)
 
 
+def _argument(name: str, parse: Any, default: Any) -> Any:
+    """A query parameter parsed like its option; a bad one names the parameter."""
+    if name not in request.args:
+        return default
+    try:
+        return parse(request.args[name])
+    except ConfigError as error:
+        raise ConfigError(f"{name}: {error}") from None
+
+
 @api.route("/api/graph")
 def graph() -> Response:
     runtime = current()
     view = view_arguments(runtime)
-    found = mesh_graph(runtime.services.telemetry, runtime.settings, view.at, view.window, view.namespaces)
-    return jsonify(snapshot_document(found))
+    settings = runtime.settings
+    graph_type = _argument("graph", config.graph_type, settings.graph)
+    find = _argument("find", config.expression, settings.find)
+    hide = _argument("hide", config.expression, settings.hide)
+    drawn = mesh_graph(
+        runtime.services.telemetry, settings, view.at, view.window, view.namespaces, graph_type=graph_type
+    )
+    return jsonify(apply(snapshot_document(drawn), find, hide))
 
 
 @api.route("/api/canary")

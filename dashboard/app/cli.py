@@ -39,7 +39,9 @@ def cmd_snapshot(settings: Settings, args: argparse.Namespace) -> int:
     from dashboard.app.refresh import mesh_graph, routing_config
     from dashboard.app.services import prometheus_source
     from dashboard.mesh.build import missing_namespaces
+    from dashboard.mesh.find import apply
     from dashboard.mesh.snapshot import snapshot_document
+    from layouts.topology.dot import dot_document
 
     at = settings.at if settings.at is not None else time.time()
     graph = mesh_graph(
@@ -49,12 +51,17 @@ def cmd_snapshot(settings: Settings, args: argparse.Namespace) -> int:
         settings.window,
         settings.namespace,
         routing_config(settings),
+        settings.graph,
     )
     for namespace in missing_namespaces(graph, settings.namespace):
         warn(f"namespace {namespace!r} has no Istio telemetry in {_window_words(settings, at)}")
     if not settings.namespace and graph.number_of_nodes() == 0:
         warn(f"no Istio telemetry in {_window_words(settings, at)}")
-    print_json(snapshot_document(graph))
+    document = apply(snapshot_document(graph), settings.find, settings.hide)
+    if settings.format == "dot":
+        sys.stdout.write(dot_document(document))
+    else:
+        print_json(document)
     return 0
 
 
@@ -109,9 +116,9 @@ def _run_app(app: Any, settings: Settings) -> int:
 def cmd_simulate(settings: Settings, args: argparse.Namespace) -> int:
     from queries.simulator import Simulation
     from queries.simulator.server import make_server
-    from queries.simulator.simulation import DEMO_PRELUDE
 
-    simulation = Simulation(speed=settings.speed, phase=settings.phase, prelude=DEMO_PRELUDE)
+    # No prelude: a Prometheus scraping it has only what it scrapes from now on.
+    simulation = Simulation(speed=settings.speed, phase=settings.phase)
     server = _listen(settings, lambda host, port: make_server(simulation, host, port))
     host, port = settings.listen
     held = f"holding phase {settings.phase}" if settings.phase else "replaying the story"
@@ -293,8 +300,20 @@ COMMANDS: dict[str, Subcommand] = {
     ),
     "snapshot": Subcommand(
         cmd_snapshot,
-        "print the service graph as JSON",
-        (*PROMETHEUS, "namespace", "window", "at", "ingress", "istio_config", "config"),
+        "print the service graph as JSON (or Graphviz DOT)",
+        (
+            *PROMETHEUS,
+            "namespace",
+            "window",
+            "at",
+            "ingress",
+            "istio_config",
+            "graph",
+            "find",
+            "hide",
+            "format",
+            "config",
+        ),
     ),
     "trace": Subcommand(
         cmd_trace,

@@ -23,13 +23,16 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import MISSING, Field, dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dashboard.canary.thresholds import CanaryThresholds
 from dashboard.mesh.circuit import CircuitThresholds
 from dashboard.mesh.health import HealthThresholds
 from queries.duration import Duration, prometheus_duration
 from queries.errors import ConfigError
+
+if TYPE_CHECKING:
+    from dashboard.mesh.find import Expression
 
 ENV_PREFIX = "MESHWATCH_"
 THRESHOLD_SECTIONS = {"health": HealthThresholds, "circuit": CircuitThresholds, "canary": CanaryThresholds}
@@ -143,6 +146,29 @@ def choice(*allowed: str) -> Callable[[str], str]:
         return text
 
     return parse
+
+
+# The two parsers below import the graph's modules, which load pandas and
+# networkx: only when the option is given, so `--help` starts without them.
+
+
+def graph_type(text: str) -> str:
+    """A graph type (dashboard.mesh.graph_types)."""
+    from dashboard.mesh.graph_types import GRAPH_TYPES
+
+    return choice(*GRAPH_TYPES)(text.strip())
+
+
+def expression(text: str) -> Expression | None:
+    """A find/hide expression (dashboard.mesh.find); blank text is none."""
+    from dashboard.mesh.find import ExpressionError, parse
+
+    if not text.strip():
+        return None
+    try:
+        return parse(text)
+    except ExpressionError as error:
+        raise ConfigError(f"bad expression: {error}") from None
 
 
 # --- declarations ------------------------------------------------------------
@@ -276,6 +302,25 @@ class Settings:
         metavar="FILE",
     )
     service: str | None = option(service, None, "only this service (name, or name.namespace)", metavar="NAME")
+    graph: str = option(
+        graph_type,
+        "versioned",
+        "graph type: versioned (a node per workload version), app (versions merged), "
+        "workload (no service nodes) or service (service to service)",
+        metavar="TYPE",
+    )
+    find: Expression | None = option(
+        expression, None, "add `found`: the ids of what matches, e.g. 'circuit = open'", metavar="EXPR"
+    )
+    hide: Expression | None = option(
+        expression,
+        None,
+        "leave out what matches (and the nodes it leaves alone), e.g. 'health = idle'",
+        metavar="EXPR",
+    )
+    format: str = option(
+        choice("json", "dot"), "json", "snapshot output: json, or dot for Graphviz", metavar="FORMAT"
+    )
     config: str | None = option(
         text_value, None, "TOML config file (thresholds and any option above)", metavar="FILE"
     )

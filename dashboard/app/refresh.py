@@ -18,6 +18,7 @@ from dashboard.app.services import Services
 from dashboard.canary.observation import HISTORY_SECONDS, HISTORY_STEP_SECONDS
 from dashboard.canary.release import ServiceRelease, analyze, retired_workloads
 from dashboard.mesh.build import build_graph
+from dashboard.mesh.graph_types import VERSIONED
 from queries.duration import Duration, prometheus_duration
 from queries.istio import load as istio_config
 from queries.istio.records import IstioConfig
@@ -34,10 +35,15 @@ def mesh_graph(
     window: Duration,
     namespaces: Sequence[str] = (),
     config: IstioConfig | None = None,
+    graph_type: str = VERSIONED,
 ) -> nx.DiGraph:
     """The service graph of the window ending at `at` (4 queries on
-    Prometheus); with routing config, retired versions are marked."""
-    graph = build_graph(telemetry.mesh(at, window, namespaces), settings, namespaces)
+    Prometheus), of the graph type (dashboard.mesh.graph_types); with
+    routing config, retired versions are marked (versions are only drawn in
+    the versioned graph)."""
+    graph = build_graph(telemetry.mesh(at, window, namespaces), settings, namespaces, graph_type)
+    if graph_type != VERSIONED:
+        return graph
     for node_id in retired_workloads(graph, config):
         graph.nodes[node_id]["node"].retired = True
     return graph

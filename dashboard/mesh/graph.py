@@ -58,6 +58,8 @@ class Edge:
     bytes_per_s: float | None = None
     health: str = "idle"
     circuit: str = "closed"
+    # All its delivered requests mutual TLS (True), some plain text (False), unknown (None).
+    mtls: bool | None = None
 
 
 def workload_id(namespace: str, workload: str) -> str:
@@ -66,6 +68,11 @@ def workload_id(namespace: str, workload: str) -> str:
 
 def service_id(namespace: str, service: str) -> str:
     return f"service:{namespace}:{service}"
+
+
+def app_id(namespace: str, app: str) -> str:
+    """The one node of all versions of an app (the `app` graph type)."""
+    return f"app:{namespace}:{app}"
 
 
 def edge_id(source: str, target: str) -> str:

@@ -5,7 +5,7 @@ Schema (stable; see README):
  "nodes": [{"id", "kind", "namespace", "name", "app", "version", "health", "ingress"}],
  "edges": [{"id", "source", "target", "protocol", "rps", "error_ratio", "codes",
             "flags", "p50_ms", "p95_ms", "p99_ms", "share", "bytes_per_s",
-            "health", "circuit"}]}
+            "health", "circuit", "mtls"}]}
 """
 
 from __future__ import annotations
@@ -51,6 +51,7 @@ EDGE_FIELDS = (
     "bytes_per_s",
     "health",
     "circuit",
+    "mtls",
 )
 
 

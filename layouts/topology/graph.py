@@ -32,8 +32,13 @@ HEALTH_COLOURS = {
 }
 # A breaker, on an open circuit's label: it reads without colour.
 BREAKER_GLYPH = "⊘"
-# A node's fill when its own calls degrade or fail.
+# A node's fill by kind; an ingress gateway's and a retired version's; and
+# its fill when its own calls degrade or fail.
+NODE_FILLS = {"workload": "#2c3e50", "service": "#1f2d3a", "unknown": "#555555"}
+INGRESS_FILL, RETIRED_FILL = "#2980b9", "#3a3a3a"
 OUTBOUND_FILLS = {"degraded": "#6b4a12", "failing": "#7a1e1e"}
+# The mark at the caller's end of an edge: all its requests mTLS, or some plain text.
+MTLS_COLOUR, PLAIN_TEXT_COLOUR = "#ecf0f1", "#f1c40f"
 # Grey means an open circuit; light enough to stand out on the dark ground.
 CIRCUIT_OPEN_COLOUR = "#d0d3d4"
 TRIPPING_COLOUR = "#ff8c00"
@@ -242,9 +247,10 @@ def elements(
 
 
 def _compact(data: Mapping[str, Any]) -> dict[str, Any]:
-    """Element data as the browser needs it: no nulls, numbers to 4
-    significant digits (the page shows fewer), so a 1000-workload mesh stays
-    a payload the browser takes in at once."""
+    """Element data as the browser needs it: no nulls or empty maps (an edge
+    without response flags has none), numbers to 4 significant digits (the
+    page shows fewer), so a 1000-workload mesh stays a payload the browser
+    takes in at once."""
 
     def short(value: Any) -> Any:
         if isinstance(value, float):
@@ -253,7 +259,7 @@ def _compact(data: Mapping[str, Any]) -> dict[str, Any]:
             return {key: short(item) for key, item in value.items()}
         return value
 
-    return {key: short(value) for key, value in data.items() if value is not None}
+    return {key: short(value) for key, value in data.items() if value is not None and value != {}}
 
 
 def stylesheet() -> list[dict]:
@@ -273,7 +279,7 @@ def stylesheet() -> list[dict]:
                 "text-max-width": LAYER_GAP * 0.92,
                 "text-outline-color": "#111",
                 "text-outline-width": 3,
-                "background-color": "#2c3e50",
+                "background-color": NODE_FILLS["workload"],
                 "border-width": 5,
                 "border-color": "#95a5a6",
                 "width": 46,
@@ -283,17 +289,26 @@ def stylesheet() -> list[dict]:
         },
         {
             "selector": 'node[kind = "service"]',
-            "style": {"shape": "diamond", "width": 56, "height": 56, "background-color": "#1f2d3a"},
+            "style": {
+                "shape": "diamond",
+                "width": 56,
+                "height": 56,
+                "background-color": NODE_FILLS["service"],
+            },
         },
         {
             "selector": 'node[kind = "unknown"]',
-            "style": {"shape": "ellipse", "background-color": "#555", "border-style": "dashed"},
+            "style": {
+                "shape": "ellipse",
+                "background-color": NODE_FILLS["unknown"],
+                "border-style": "dashed",
+            },
         },
-        {"selector": "node[?ingress]", "style": {"shape": "round-tag", "background-color": "#2980b9"}},
+        {"selector": "node[?ingress]", "style": {"shape": "round-tag", "background-color": INGRESS_FILL}},
         # A version the routing config no longer names: kept while callers still count it, marked gone.
         {
             "selector": "node[?retired]",
-            "style": {"border-style": "dashed", "opacity": 0.5, "background-color": "#3a3a3a"},
+            "style": {"border-style": "dashed", "opacity": 0.5, "background-color": RETIRED_FILL},
         },
         {
             "selector": "edge",
@@ -332,6 +347,23 @@ def stylesheet() -> list[dict]:
         styles.append(
             {"selector": f'node[outbound_health = "{health}"]', "style": {"background-color": fill}}
         )
+    # Security at the caller's end: a filled square when every request was
+    # mutual TLS, a hollow amber diamond when any went in plain text (`mtls`
+    # false: defined and falsy; null is dropped from element data).
+    styles += [
+        {
+            "selector": "edge[?mtls]",
+            "style": {"source-arrow-shape": "square", "source-arrow-color": MTLS_COLOUR},
+        },
+        {
+            "selector": "edge[mtls][!mtls]",
+            "style": {
+                "source-arrow-shape": "diamond",
+                "source-arrow-fill": "hollow",
+                "source-arrow-color": PLAIN_TEXT_COLOUR,
+            },
+        },
+    ]
     styles += [
         {
             "selector": 'edge[health = "idle"]',

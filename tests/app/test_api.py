@@ -135,3 +135,44 @@ def test_api_trace_and_compare_serve_the_cli_documents():
         )
     finally:
         fake.stop()
+
+
+@pytest.mark.parametrize("graph_type", ["versioned", "app", "workload", "service"])
+def test_api_graph_draws_each_graph_type(client, graph_type):
+    response = client.get(f"/api/graph?graph={graph_type}")
+    assert response.status_code == 200
+    expected = snapshot_document(build_graph(bookinfo_ejection(), resolve({}, {}), graph_type=graph_type))
+    assert response.get_json() == expected
+
+
+def test_api_graph_finds_and_hides(client):
+    open_edge = "workload:default:reviews-v2->service:default:ratings"
+    found = client.get("/api/graph", query_string={"find": "circuit = open"}).get_json()
+    assert found["found"] == [open_edge]
+    assert "found" not in client.get("/api/graph", query_string={"find": " "}).get_json()
+    hidden = client.get("/api/graph", query_string={"hide": "name = ratings", "find": "health = failing"})
+    document = hidden.get_json()
+    assert "service:default:ratings" not in {n["id"] for n in document["nodes"]}
+    assert all("ratings" not in e["id"] for e in document["edges"])
+    assert document["found"] == []  # the failing edge went with ratings
+    assert client.get("/api/graph?graph=app&find=app%20%3D%20reviews").get_json()["found"]
+
+
+@pytest.mark.parametrize(
+    "query, words",
+    [
+        (
+            {"find": "rps >"},
+            "find: bad expression: expected a number after 'rps >', found the end at column 6",
+        ),
+        ({"hide": "health = grand"}, "hide: bad expression: 'health' is one of"),
+        ({"graph": "mesh"}, "graph: bad value 'mesh': choose one of versioned, app, workload, service"),
+    ],
+)
+def test_api_graph_refuses_a_bad_expression_or_graph_type_in_one_line(client, source, query, words):
+    calls = len(source.calls)
+    response = client.get("/api/graph", query_string=query)
+    assert response.status_code == 400
+    error = response.get_json()["error"]
+    assert words in error and "\n" not in error
+    assert len(source.calls) == calls  # refused before asking the data source

@@ -30,6 +30,11 @@ def run(*args: str) -> subprocess.CompletedProcess:
         (["snapshot", "--ingress", "(unclosed"], "bad regular expression"),
         (["canary", "--service", "Reviews.Default"], "bad service"),
         (["demo", "--phase", "nope"], "nope"),
+        (["snapshot", "--find", "rps >"], "--find: bad expression: expected a number after 'rps >'"),
+        (["snapshot", "--hide", "(health = idle"], "--hide: bad expression: expected ')' to close"),
+        (["snapshot", "--find", "rps > 1\nor x"], "unknown field 'x'"),
+        (["snapshot", "--graph", "mesh"], "--graph: bad value 'mesh'"),
+        (["snapshot", "--format", "xml"], "--format: bad value 'xml': choose one of json, dot"),
     ],
 )
 def test_bad_options_exit_2_with_one_line(args, words, capsys):
