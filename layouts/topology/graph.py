@@ -94,10 +94,12 @@ def _spacing(positions: Mapping[str, Position]) -> float:
 
 
 def place(nodes: list[dict], edges: list[dict], previous: Mapping[str, Position]) -> dict[str, Position]:
-    """Positions for every node, left to right by layer.
+    """Positions for every node, left to right by layer, each namespace in a
+    band of rows of its own (so its box holds only its nodes).
 
-    A node placed before keeps its place, and a new node goes to the bottom
-    of its layer's last column (at the layout's row spacing), so a refresh
+    A node placed before keeps its place, and a new node goes below its
+    namespace's last node in its layer's column when that spot is free, else
+    to the bottom of the column (at the layout's row spacing), so a refresh
     never moves what the operator already knows. On the first layout a layer
     taller than about 1.5 * sqrt(nodes) rows wraps into several columns, so a
     big mesh stays readable when fitted to the screen, and rows spread to use
@@ -109,36 +111,76 @@ def place(nodes: list[dict], edges: list[dict], previous: Mapping[str, Position]
     layers = _layers(nodes, edges)
     new.sort(key=lambda n: (layers[n["id"]], n["namespace"], n["kind"] != "service", n["name"]))
     if not positions:
-        rows = max(8, math.ceil(1.5 * math.sqrt(len(nodes))))
-        x, placed = 0.0, []
-        for _, members in groupby(new, key=lambda n: layers[n["id"]]):
-            members = list(members)
+        return _first_layout(new, layers)
+    return {**positions, **_added(new, layers, positions, {n["id"]: n["namespace"] for n in nodes})}
+
+
+def _first_layout(nodes: list[dict], layers: Mapping[str, int]) -> dict[str, Position]:
+    """Columns by layer; rows in one band per namespace, a free row between bands."""
+    wrap = max(8, math.ceil(1.5 * math.sqrt(len(nodes))))
+    groups = {
+        key: list(members) for key, members in groupby(nodes, key=lambda n: (layers[n["id"]], n["namespace"]))
+    }
+    height: dict[str, int] = defaultdict(int)
+    for (_, namespace), members in groups.items():
+        height[namespace] = max(height[namespace], min(wrap, len(members)))
+    top, row = {}, 0
+    for namespace in sorted(height):
+        top[namespace], row = row, row + height[namespace] + 1
+    x, placed = 0.0, []
+    for _, layer_groups in groupby(groups.items(), key=lambda item: item[0][0]):
+        columns = 1
+        for (_, namespace), members in layer_groups:
             placed += [
-                (node["id"], x + (index // rows) * COLUMN_GAP, index % rows)
+                (node["id"], x + (index // wrap) * COLUMN_GAP, top[namespace] + index % wrap)
                 for index, node in enumerate(members)
             ]
-            x += (math.ceil(len(members) / rows) - 1) * COLUMN_GAP + LAYER_GAP
-        gap = row_gap(x - LAYER_GAP, max(row for _, _, row in placed) + 1)
-        return {node_id: (column, row * gap) for node_id, column, row in placed}
+            columns = max(columns, math.ceil(len(members) / wrap))
+        x += (columns - 1) * COLUMN_GAP + LAYER_GAP
+    gap = row_gap(x - LAYER_GAP, max(row for _, _, row in placed) + 1)
+    return {node_id: (column, row * gap) for node_id, column, row in placed}
+
+
+def _added(
+    nodes: list[dict],
+    layers: Mapping[str, int],
+    positions: Mapping[str, Position],
+    namespaces: Mapping[str, str],
+) -> dict[str, Position]:
+    """Places for nodes new since the last layout, around the ones already placed."""
     gap = _spacing(positions)
     column_of_layer: dict[int, float] = {}
     for node_id, (x, _) in positions.items():
         layer = layers.get(node_id)
         if layer is not None:
             column_of_layer[layer] = max(column_of_layer.get(layer, x), x)
+    taken = {(x, y) for x, y in positions.values()}
     lowest: dict[float, float] = defaultdict(lambda: -gap)
-    for x, y in positions.values():
+    lowest_of: dict[tuple[float, str], float] = {}
+    for node_id, (x, y) in positions.items():
         lowest[x] = max(lowest[x], y)
+        key = (x, namespaces.get(node_id, ""))
+        lowest_of[key] = max(lowest_of.get(key, y), y)
     rightmost = max(x for x, _ in positions.values())
-    for node in new:
+    added: dict[str, Position] = {}
+    for node in nodes:
         layer = layers[node["id"]]
         if layer not in column_of_layer:
             left = [x for known, x in column_of_layer.items() if known < layer]
             column_of_layer[layer] = (max(left) + LAYER_GAP) if left else rightmost + LAYER_GAP
         x = column_of_layer[layer]
-        lowest[x] += gap
-        positions[node["id"]] = (x, lowest[x])
-    return positions
+        below_its_own = (
+            (x, lowest_of[(x, node["namespace"])] + gap) if (x, node["namespace"]) in lowest_of else None
+        )
+        if below_its_own and below_its_own not in taken:
+            spot = below_its_own
+        else:
+            spot = (x, lowest[x] + gap)
+        taken.add(spot)
+        lowest[x] = max(lowest[x], spot[1])
+        lowest_of[(x, node["namespace"])] = spot[1]
+        added[node["id"]] = spot
+    return added
 
 
 # ---- elements ----
