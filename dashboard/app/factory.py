@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import dash_cytoscape as cyto
 from dash import Dash, Input, Output
 
 from dashboard.app import pages
@@ -27,6 +28,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     settings = settings or resolve()
     services = services or live_services(settings)
     prefix = settings.base_path.rstrip("/") + "/"
+    # Cytoscape's bundle with its extensions: the SVG export is one of them.
+    cyto.load_extra_layouts()
     app = Dash(
         __name__,
         title="meshwatch",

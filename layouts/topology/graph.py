@@ -44,6 +44,8 @@ CIRCUIT_OPEN_COLOUR = "#d0d3d4"
 TRIPPING_COLOUR = "#ff8c00"
 TRACE_COLOUR = "#3498db"
 TRACE_ERROR_COLOUR = "#ff2d55"
+FOUND_COLOUR = "#f1c40f"
+BOX_COLOUR = "#5d6d7e"
 LAYER_GAP, COLUMN_GAP, ROW_GAP = 250.0, 190.0, 110.0
 # Height over width of the graph a wide (16:9) screen shows whole, with room for the labels.
 SCREEN_ASPECT = 0.45
@@ -241,22 +243,46 @@ def node_label(node: Mapping[str, Any]) -> str:
     return f"{name} (retired)" if node.get("retired") else name
 
 
+def box_id(node: Mapping[str, Any]) -> str:
+    """The namespace box a node sits in (in its cluster's, when it has one)."""
+    cluster = node.get("cluster")
+    return f"namespace:{cluster}:{node['namespace']}" if cluster else f"namespace:{node['namespace']}"
+
+
+def boxes(nodes: Sequence[Mapping[str, Any]]) -> list[dict]:
+    """Compound nodes: a box per namespace, inside a box per cluster when the
+    mesh spans more than one. Cytoscape sizes them around their nodes."""
+    clusters = {node.get("cluster") for node in nodes} - {None}
+    result: dict[str, dict] = {}
+    for node in nodes:
+        data = {"id": box_id(node), "label": node["namespace"], "box": "namespace"}
+        if len(clusters) > 1 and node.get("cluster"):
+            data["parent"] = f"cluster:{node['cluster']}"
+            cluster = {"id": data["parent"], "label": f"cluster {node['cluster']}", "box": "cluster"}
+            result.setdefault(cluster["id"], {"data": cluster, "selectable": False})
+        result.setdefault(data["id"], {"data": data, "selectable": False})
+    return list(result.values())
+
+
 def elements(
     document: Mapping[str, Any],
     positions: Mapping[str, Position],
     show_idle: bool,
     circuit_since: Mapping[str, float] | None = None,
     trace_hops: Iterable[Sequence[Any]] = (),
+    boxed: bool = False,
 ) -> list[dict]:
     """Cytoscape elements for a snapshot document, at the given positions;
-    edges along `trace_hops` carry `on_trace` = "ok" or "error"."""
+    edges along `trace_hops` carry `on_trace` = "ok" or "error", elements a
+    find matched `found`, and with `boxed` every node sits in its namespace's box."""
     circuit_since = circuit_since or {}
     on_trace = edges_on_trace(document, trace_hops)
+    found = set(document.get("found") or ())
     services = {node["id"]: jaeger_service(node) for node in document["nodes"]}
     kinds = {node["id"]: node["kind"] for node in document["nodes"]}
     versions = {node["id"]: node.get("version") for node in document["nodes"]}
     edges = [e for e in document["edges"] if show_idle or e["health"] != "idle"]
-    result: list[dict] = []
+    result: list[dict] = boxes(document["nodes"]) if boxed else []
     labels = {node["id"]: node_label(node) for node in document["nodes"]}
     for node in document["nodes"]:
         x, y = positions[node["id"]]
@@ -265,6 +291,8 @@ def elements(
             "label": labels[node["id"]],
             "traces_service": services[node["id"]],
             "traces_version": versions[node["id"]],
+            "parent": box_id(node) if boxed else None,
+            "found": node["id"] in found or None,
         }
         result.append({"data": _compact(data), "position": {"x": round(x), "y": round(y)}})
     for edge in edges:
@@ -281,6 +309,8 @@ def elements(
         }
         if edge["id"] in on_trace:
             data["on_trace"] = on_trace[edge["id"]]
+        if edge["id"] in found:
+            data["found"] = True
         data = _compact(data)
         if edge["id"] in circuit_since:
             data["open_since"] = circuit_since[edge["id"]]
@@ -426,6 +456,35 @@ def stylesheet() -> list[dict]:
             "style": {"underlay-color": TRACE_COLOUR, "underlay-opacity": 0.55, "underlay-padding": 9},
         },
         {"selector": 'edge[on_trace = "error"]', "style": {"underlay-color": TRACE_ERROR_COLOUR}},
+        # What a find matched: a bright halo, on nodes and edges alike.
+        {
+            "selector": "[?found]",
+            "style": {"underlay-color": FOUND_COLOUR, "underlay-opacity": 0.7, "underlay-padding": 12},
+        },
+        # Namespace (and cluster) boxes: a faint frame with the name on top,
+        # behind everything; they carry no health of their own.
+        {
+            "selector": "node[box]",
+            "style": {
+                "shape": "round-rectangle",
+                "background-color": "#ffffff",
+                "background-opacity": 0.03,
+                "border-width": 2,
+                "border-style": "dashed",
+                "border-color": BOX_COLOUR,
+                "label": "data(label)",
+                "color": "#aab7b8",
+                "font-weight": "normal",
+                "text-valign": "top",
+                "text-halign": "center",
+                "text-margin-y": -4,
+                "padding": 34,
+                "text-max-width": 4000,
+                "z-compound-depth": "bottom",
+                "events": "no",
+            },
+        },
+        {"selector": 'node[box = "cluster"]', "style": {"border-style": "solid", "border-color": "#8e44ad"}},
         {
             "selector": 'edge[circuit = "open"]',
             "style": {
