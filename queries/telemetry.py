@@ -81,6 +81,29 @@ VERSION_TRAFFIC_COLUMNS = [
 UNKNOWN = "unknown"
 SOURCE_REPORTER, DESTINATION_REPORTER = "source", "destination"
 
+# One selected node's or edge's requests over time (one range query): the
+# request rate by outcome (`series` "requests") and the latency buckets
+# (`series` "latency", bound `le`), `value` a rate.
+SELECTION_HISTORY_COLUMNS = [
+    "time",
+    "series",
+    "response_code",
+    "request_protocol",
+    "grpc_response_status",
+    "response_flags",
+    "le",
+    "value",
+]
+
+
+@dataclass(frozen=True)
+class SeriesSelection:
+    """Which of Istio's series make up one node's or edge's traffic: the
+    reporter and the labels to match exactly."""
+
+    reporter: str
+    labels: tuple[tuple[str, str], ...]
+
 
 def empty_frame(labels: list[str], value: str) -> pd.DataFrame:
     return pd.DataFrame(
@@ -156,4 +179,11 @@ class TelemetrySource(Protocol):
     ) -> pd.DataFrame:
         """Delivered request rate per service and destination workload over
         time: columns VERSION_TRAFFIC_COLUMNS, one row per series and step."""
+        ...
+
+    def selection_history(
+        self, selection: SeriesSelection, start: float, end: float, step: float, window: Duration
+    ) -> pd.DataFrame:
+        """One selection's requests by outcome and its latency buckets over
+        time, in one range query: columns SELECTION_HISTORY_COLUMNS."""
         ...
