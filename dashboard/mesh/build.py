@@ -8,7 +8,14 @@ import networkx as nx
 
 from dashboard.mesh import appenders
 from dashboard.mesh.graph import filter_namespaces
-from dashboard.mesh.graph_types import VERSIONED, VERSIONED_PROJECTION, Projection, projection
+from dashboard.mesh.graph_types import (
+    VERSIONED,
+    VERSIONED_PROJECTION,
+    Overview,
+    Projection,
+    namespace_overview,
+    projection,
+)
 from queries.telemetry import MeshTelemetry
 
 
@@ -25,15 +32,21 @@ def build_graph(
     rules: appenders.GraphRules,
     namespaces: Sequence[str] = (),
     graph_type: str = VERSIONED,
+    overview: Overview | None = None,
 ) -> nx.DiGraph:
     """The mesh as a graph of the type (dashboard.mesh.graph_types) with
     every appender's facts, filtered to the namespaces (and their direct
     neighbours) when any are given. Other types than `versioned` are drawn
     from the same telemetry after the versioned graph, whose nodes and
-    circuits they take."""
+    circuits they take; so is the namespace overview of a graph bigger than
+    `overview.above` nodes."""
     graph = _assemble(telemetry, rules, VERSIONED_PROJECTION)
-    if graph_type != VERSIONED:
-        graph = _assemble(telemetry, rules, projection(graph_type, graph))
+    versioned = filter_namespaces(graph, namespaces)
+    drawn = projection(graph_type, graph)
+    if overview is not None and versioned.number_of_nodes() > overview.above:
+        drawn = namespace_overview(drawn, graph, overview.expanded)
+    if drawn is not VERSIONED_PROJECTION:
+        graph = _assemble(telemetry, rules, drawn)
     return filter_namespaces(graph, namespaces)
 
 
