@@ -19,6 +19,7 @@ import networkx as nx
 
 from dashboard.format import byte_rate, percent, rate
 from dashboard.mesh.circuit import NO_HEALTHY_UPSTREAM, SHEDDING_FLAGS
+from dashboard.mesh.graph import NAMESPACE_KIND
 from dashboard.mesh.trace_path import edges_on_trace, jaeger_service
 
 Position = tuple[float, float]
@@ -34,7 +35,7 @@ HEALTH_COLOURS = {
 BREAKER_GLYPH = "⊘"
 # A node's fill by kind; an ingress gateway's and a retired version's; and
 # its fill when its own calls degrade or fail.
-NODE_FILLS = {"workload": "#2c3e50", "service": "#1f2d3a", "unknown": "#555555"}
+NODE_FILLS = {"workload": "#2c3e50", "service": "#1f2d3a", "unknown": "#555555", "namespace": "#22313f"}
 INGRESS_FILL, RETIRED_FILL = "#2980b9", "#3a3a3a"
 OUTBOUND_FILLS = {"degraded": "#6b4a12", "failing": "#7a1e1e"}
 # The mark at the caller's end of an edge: all its requests mTLS, or some plain text.
@@ -185,6 +186,36 @@ def _added(
     return added
 
 
+def expand_in_place(
+    positions: Mapping[str, Position], folded: str, nodes: list[dict], edges: list[dict]
+) -> dict[str, Position]:
+    """Positions after a folded namespace (`folded`, a node placed before)
+    opens into `nodes`: they are laid out where it stood, and what lay right
+    of it or below it in its column moves over by their width or height, so
+    nothing else changes order."""
+    if folded not in positions or not nodes:
+        return dict(positions)
+    layers = _layers(nodes, [e for e in edges if e["source"] in _ids(nodes) and e["target"] in _ids(nodes)])
+    nodes = sorted(nodes, key=lambda n: (layers[n["id"]], n["namespace"], n["kind"] != "service", n["name"]))
+    inside = _first_layout(nodes, layers)
+    width = max(x for x, _ in inside.values()) - min(x for x, _ in inside.values())
+    height = max(y for _, y in inside.values()) - min(y for _, y in inside.values())
+    x0, y0 = positions[folded]
+    moved: dict[str, Position] = {}
+    for node_id, (x, y) in positions.items():
+        if node_id == folded:
+            continue
+        moved[node_id] = (
+            x + width if x > x0 else x,
+            y + height if x == x0 and y > y0 else y,
+        )
+    return {**moved, **{node_id: (x0 + x, y0 + y) for node_id, (x, y) in inside.items()}}
+
+
+def _ids(nodes: list[dict]) -> set[str]:
+    return {node["id"] for node in nodes}
+
+
 # ---- elements ----
 
 
@@ -252,6 +283,7 @@ def box_id(node: Mapping[str, Any]) -> str:
 def boxes(nodes: Sequence[Mapping[str, Any]]) -> list[dict]:
     """Compound nodes: a box per namespace, inside a box per cluster when the
     mesh spans more than one. Cytoscape sizes them around their nodes."""
+    nodes = [node for node in nodes if node["kind"] != NAMESPACE_KIND]
     clusters = {node.get("cluster") for node in nodes} - {None}
     result: dict[str, dict] = {}
     for node in nodes:
@@ -291,7 +323,7 @@ def elements(
             "label": labels[node["id"]],
             "traces_service": services[node["id"]],
             "traces_version": versions[node["id"]],
-            "parent": box_id(node) if boxed else None,
+            "parent": box_id(node) if boxed and node["kind"] != NAMESPACE_KIND else None,
             "found": node["id"] in found or None,
         }
         result.append({"data": _compact(data), "position": {"x": round(x), "y": round(y)}})
@@ -456,6 +488,26 @@ def stylesheet() -> list[dict]:
             "style": {"underlay-color": TRACE_COLOUR, "underlay-opacity": 0.55, "underlay-padding": 9},
         },
         {"selector": 'edge[on_trace = "error"]', "style": {"underlay-color": TRACE_ERROR_COLOUR}},
+        # A folded namespace of a big mesh: a wide block, opened by a click.
+        {
+            "selector": f'node[kind = "{NAMESPACE_KIND}"]',
+            "style": {
+                "shape": "round-rectangle",
+                "width": 120,
+                "height": 70,
+                "background-color": NODE_FILLS["namespace"],
+                "border-style": "double",
+                "border-width": 7,
+                "text-valign": "center",
+                "text-halign": "center",
+                "text-margin-y": 0,
+            },
+        },
+        # The traffic inside a folded namespace: a loop on it.
+        {
+            "selector": "edge:loop",
+            "style": {"loop-direction": "0deg", "loop-sweep": "-60deg", "control-point-step-size": 90},
+        },
         # What a find matched: a bright halo, on nodes and edges alike.
         {
             "selector": "[?found]",
