@@ -21,7 +21,7 @@ import requests
 from queries import shape
 from queries.duration import go_duration_seconds
 from queries.errors import SourceError
-from queries.http import CappedSession, request_failure
+from queries.http import MB, Backend, public_url
 from queries.shape import ShapeError
 from queries.traces import jaeger_v1, otlp
 from queries.traces.details import tag_text
@@ -29,9 +29,10 @@ from queries.traces.records import Dependency, TraceRecord, canonical_trace_id
 
 Transport = Callable[[str, dict[str, str]], tuple[int, str, bytes]]
 
-# A 100k-span Istio trace is ~100 MB of JSON; past this, refuse rather than
-# exhaust the dashboard's memory. Uploaded trace files share the cap.
-MAX_TRACE_BYTES = 512 * 1024 * 1024
+# What one answer from Jaeger may hold unless told otherwise
+# (--max-response-mb); a 100k-span Istio trace is ~100 MB of JSON.
+MAX_RESPONSE_BYTES = 64 * MB
+ADVICE = "narrow the search, or raise --max-response-mb"
 _TRACE_ID = re.compile(r"^[0-9a-fA-F]{1,32}$")
 
 
@@ -59,19 +60,14 @@ def check_trace_id(trace_id: str) -> str:
     return value
 
 
-def requests_transport(base_url: str, timeout: float) -> Transport:
-    """GET `base_url + path` with requests, reading at most MAX_TRACE_BYTES."""
-    session = CappedSession(MAX_TRACE_BYTES, "narrow the search")
-    backend = f"Jaeger at {base_url}"
+def requests_transport(base_url: str, timeout: float, max_bytes: int = MAX_RESPONSE_BYTES) -> Transport:
+    """GET `base_url + path`: each answer read within `timeout` seconds in
+    all and at most `max_bytes` long (queries.http)."""
+    backend = Backend("Jaeger", base_url, timeout, max_bytes, ADVICE)
 
     def get(path: str, params: dict[str, str]) -> tuple[int, str, bytes]:
-        try:
-            response = session.get(base_url + path, params=params, timeout=timeout)
-        except SourceError as error:
-            raise SourceError(f"{backend} {error}") from None
-        except requests.exceptions.RequestException as error:
-            raise request_failure(backend, timeout, error) from None
-        return response.status_code, response.headers.get("Content-Type", ""), response.content
+        reply = backend.get(path, params)
+        return reply.status, reply.content_type, reply.body
 
     return get
 
@@ -102,14 +98,21 @@ class JaegerClient:
     """
 
     def __init__(
-        self, base_url: str, api: str = "auto", timeout: float = 10.0, transport: Transport | None = None
+        self,
+        base_url: str,
+        api: str = "auto",
+        timeout: float = 10.0,
+        transport: Transport | None = None,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
     ) -> None:
         if api not in ("auto", "v1", "v3"):
             raise ValueError(f"bad Jaeger API {api!r}: choose auto, v1 or v3")
         self.base_url = base_url.rstrip("/")
+        # What messages show: no credentials, no query.
+        self.shown_url = public_url(self.base_url)
         self.timeout = timeout
         self._api = None if api == "auto" else api
-        self._transport = transport or requests_transport(self.base_url, timeout)
+        self._transport = transport or requests_transport(self.base_url, timeout, max_response_bytes)
 
     # --- wire ---
 
@@ -118,15 +121,15 @@ class JaegerClient:
         if status == 404 and empty_on_404:
             return None
         if status >= 400:
-            raise SourceError(f"Jaeger at {self.base_url}{path}: {error_text(status, body)}")
+            raise SourceError(f"Jaeger at {self.shown_url}{path}: {error_text(status, body)}")
         try:
             payload = json.loads(body)
         except ValueError:
-            raise SourceError(f"Jaeger at {self.base_url}{path} sent a response that is not JSON") from None
+            raise SourceError(f"Jaeger at {self.shown_url}{path} sent a response that is not JSON") from None
         if not isinstance(payload, dict):
-            raise SourceError(f"Jaeger at {self.base_url}{path} sent JSON that is not a Jaeger response")
+            raise SourceError(f"Jaeger at {self.shown_url}{path} sent JSON that is not a Jaeger response")
         if payload.get("errors"):
-            raise SourceError(f"Jaeger at {self.base_url}{path}: {error_text(status, body)}")
+            raise SourceError(f"Jaeger at {self.shown_url}{path}: {error_text(status, body)}")
         return payload
 
     @property
@@ -137,7 +140,7 @@ class JaegerClient:
             if status == 404 or (status < 400 and not _looks_like_v1(body)):
                 self._api = "v3"
             elif status >= 400:
-                raise SourceError(f"Jaeger at {self.base_url}/api/services: {error_text(status, body)}")
+                raise SourceError(f"Jaeger at {self.shown_url}/api/services: {error_text(status, body)}")
             else:
                 self._api = "v1"
         return self._api
@@ -243,7 +246,7 @@ class JaegerClient:
         for trace in traces:
             if canonical_trace_id(trace.trace_id) == wanted and trace.spans:
                 return trace
-        raise TraceNotFound(f"trace {trace_id} not found in Jaeger at {self.base_url}")
+        raise TraceNotFound(f"trace {trace_id} not found in Jaeger at {self.shown_url}")
 
     def dependencies(self, end_ms: int, lookback_ms: int) -> list[Dependency]:
         """Service-to-service call counts (`/api/dependencies`, which Jaeger
@@ -257,29 +260,29 @@ class JaegerClient:
                 for d in data or []
             ]
         except (KeyError, TypeError, ValueError):
-            raise SourceError(f"Jaeger at {self.base_url} sent dependencies in an unknown shape") from None
+            raise SourceError(f"Jaeger at {self.shown_url} sent dependencies in an unknown shape") from None
 
     def _v1_traces(self, payload: dict[str, Any], path: str) -> list[TraceRecord]:
         data = payload.get("data") or []
         if not isinstance(data, list):
-            raise SourceError(f"Jaeger at {self.base_url}{path} sent data that is not a list of traces")
+            raise SourceError(f"Jaeger at {self.shown_url}{path} sent data that is not a list of traces")
         try:
             return [jaeger_v1.parse_trace(item, f"data[{i}]") for i, item in enumerate(data)]
         except SourceError as error:
-            raise SourceError(f"Jaeger at {self.base_url}{path}: {error}") from None
+            raise SourceError(f"Jaeger at {self.shown_url}{path}: {error}") from None
 
     def _otlp_traces(self, payload: dict[str, Any], path: str) -> list[TraceRecord]:
         try:
             return otlp.parse_traces(payload)
         except SourceError as error:
-            raise SourceError(f"Jaeger at {self.base_url}{path}: {error}") from None
+            raise SourceError(f"Jaeger at {self.shown_url}{path}: {error}") from None
 
     def _names(self, value: Any, path: str) -> list[str]:
         try:
             shape.each(value, "data", lambda name, where: shape.string(name, where, required=True))
         except ShapeError:
             raise SourceError(
-                f"Jaeger at {self.base_url}{path} sent names that are not a list of strings"
+                f"Jaeger at {self.shown_url}{path} sent names that are not a list of strings"
             ) from None
         return sorted(value or [])
 

@@ -7,10 +7,12 @@ the graph builder exactly the same shape.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Protocol
 
+import numpy as np
 import pandas as pd
 
 from queries.duration import Duration
@@ -74,6 +76,24 @@ VERSION_TRAFFIC_COLUMNS = [
 
 UNKNOWN = "unknown"
 
+# Why a series was left out of a frame: its value is no rate, count or
+# bucket value. Counted per series, by problem (MeshTelemetry.ignored, and
+# a range frame's `attrs[IGNORED]`).
+NAN, INFINITE, NEGATIVE = "NaN", "infinite", "negative"
+IGNORED = "ignored"
+
+
+def count_bad_values(values: np.ndarray, ignored: Counter[str] | None = None) -> np.ndarray:
+    """A mask of the values that can be a rate, a count or a bucket value
+    (finite and not negative); the others are counted by problem into `ignored`."""
+    nan, infinite = np.isnan(values), np.isinf(values)
+    negative = (values < 0) & ~infinite
+    if ignored is not None:
+        for problem, mask in ((NAN, nan), (INFINITE, infinite), (NEGATIVE, negative)):
+            if mask.any():
+                ignored[problem] += int(mask.sum())
+    return ~(nan | infinite | negative)
+
 
 def empty_frame(labels: list[str], value: str) -> pd.DataFrame:
     return pd.DataFrame(
@@ -90,7 +110,9 @@ class MeshTelemetry:
     - tcp: bytes per second sent plus received (`bytes_per_s`);
     - cluster_stats: Envoy outbound cluster stats (`value`: gauges as they
       are, overflow counters as their increase over the window); empty when
-      the proxies do not export them.
+      the proxies do not export them;
+    - ignored: series left out for values that are no rate or count, by
+      problem (NAN, INFINITE, NEGATIVE).
     """
 
     at: float
@@ -99,6 +121,7 @@ class MeshTelemetry:
     latency: pd.DataFrame
     tcp: pd.DataFrame
     cluster_stats: pd.DataFrame
+    ignored: Mapping[str, int] = field(default_factory=dict)
 
     @classmethod
     def empty(cls, at: float, window: Duration) -> MeshTelemetry:
@@ -115,6 +138,7 @@ class MeshTelemetry:
 class TelemetrySource(Protocol):
     """Anything that can describe the mesh at an instant: Prometheus or the simulator."""
 
+    name: str  # as the pages name it: "Prometheus", "the simulated mesh"
     queries_per_refresh: int
 
     def mesh(self, at: float, window: Duration, namespaces: Sequence[str] = ()) -> MeshTelemetry:

@@ -164,6 +164,8 @@ def cmd_canary(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+# What the dashboards take to bound the memory traces use.
+TRACE_MEMORY = ["max_upload_mb", "trace_cache_mb", "max_trace_parses", "trace_link"]
 # Sub-command -> (handler, help, options it takes); the trace id argument in _extra_arguments.
 COMMANDS: dict[str, tuple[Command, str, list[str]]] = {
     "serve": (
@@ -182,13 +184,27 @@ COMMANDS: dict[str, tuple[Command, str, list[str]]] = {
             "listen",
             "base_path",
             "istio_config",
+            "max_window",
+            "max_response_mb",
+            *TRACE_MEMORY,
             "config",
         ],
     ),
     "demo": (
         cmd_demo,
         "run the dashboard on the built-in simulated Bookinfo mesh (no cluster needed)",
-        ["window", "ingress", "refresh", "listen", "base_path", "speed", "phase", "config"],
+        [
+            "window",
+            "ingress",
+            "refresh",
+            "listen",
+            "base_path",
+            "speed",
+            "phase",
+            "max_window",
+            *TRACE_MEMORY,
+            "config",
+        ],
     ),
     "simulate": (
         cmd_simulate,
@@ -198,12 +214,31 @@ COMMANDS: dict[str, tuple[Command, str, list[str]]] = {
     "snapshot": (
         cmd_snapshot,
         "print the service graph as JSON",
-        ["prometheus", "prometheus_timeout", "namespace", "window", "at", "ingress", "config"],
+        [
+            "prometheus",
+            "prometheus_timeout",
+            "namespace",
+            "window",
+            "at",
+            "ingress",
+            "max_window",
+            "max_response_mb",
+            "config",
+        ],
     ),
     "trace": (
         cmd_trace,
         "print one trace's analysis (span tree, self time, critical path) as JSON",
-        ["jaeger", "jaeger_api", "jaeger_timeout", "file", "trace_id", "config"],
+        [
+            "jaeger",
+            "jaeger_api",
+            "jaeger_timeout",
+            "file",
+            "trace_id",
+            "max_response_mb",
+            "max_upload_mb",
+            "config",
+        ],
     ),
     "canary": (
         cmd_canary,
@@ -217,6 +252,8 @@ COMMANDS: dict[str, tuple[Command, str, list[str]]] = {
             "ingress",
             "istio_config",
             "service",
+            "max_window",
+            "max_response_mb",
             "config",
         ],
     ),

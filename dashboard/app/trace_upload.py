@@ -16,12 +16,10 @@ from layouts.links import trace_href
 from layouts.traces.search import trace_links
 from layouts.traces.upload import size_check_id
 from queries.errors import SourceError
-from queries.jaeger import MAX_TRACE_BYTES
 from queries.traces.export import read_export
 from queries.traces.records import TraceRecord
 
-# The largest file the pages open: Jaeger's own response cap.
-MAX_UPLOAD_BYTES = MAX_TRACE_BYTES
+MAX_UPLOAD_BYTES = 64 << 20
 # The pages' upload pickers: (upload id, banner id, where a several-trace file lists its traces).
 UPLOADS = [
     ("traces-upload", "traces-banner", "traces-results"),
