@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -75,6 +76,11 @@ def utc_timestamp_us(us: int) -> str:
 def plural(count: int, noun: str, nouns: str | None = None) -> str:
     """`1 error`, `2 errors`, `1,204 spans`."""
     return f"{count:,} {noun if count == 1 else nouns or noun + 's'}"
+
+
+def ignored_series(ignored: Mapping[str, int]) -> list[str]:
+    """What the data left out, one line per problem: `12 series with NaN values ignored`."""
+    return [f"{count:,} series with {problem} values ignored" for problem, count in ignored.items() if count]
 
 
 def size_text(size_bytes: int) -> str:

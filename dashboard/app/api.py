@@ -92,7 +92,7 @@ def canary() -> Response:
         view.namespaces,
         view.service,
     )
-    return jsonify(canary_document(releases))
+    return jsonify(canary_document(releases, releases.warnings))
 
 
 @api.route("/api/trace/<trace_id>")

@@ -41,12 +41,15 @@ def cmd_snapshot(settings: Settings, args: argparse.Namespace) -> int:
 
     at = settings.at if settings.at is not None else time.time()
     graph = mesh_graph(prometheus_source(settings), settings, at, settings.window, settings.namespace)
+    document = snapshot_document(graph)
+    for warning in document["warnings"]:
+        warn(warning)
     for namespace in missing_namespaces(graph, settings.namespace):
         warn(
             f"namespace {namespace!r} has no Istio telemetry in the {settings.window} window "
             f"ending at {at:.0f}"
         )
-    print_json(snapshot_document(graph))
+    print_json(document)
     return 0
 
 
@@ -160,7 +163,9 @@ def cmd_canary(settings: Settings, args: argparse.Namespace) -> int:
             f"service {service!r} has no Istio telemetry in the {settings.window} window ending at {at:.0f} "
             "and no VirtualService"
         )
-    print_json(canary_document(releases))
+    for warning in releases.warnings:
+        warn(warning)
+    print_json(canary_document(releases, releases.warnings))
     return 0
 
 

@@ -421,7 +421,9 @@ def _thresholds(kind: type, table: Any, section: str, source: str) -> Any:
         low, high, what = threshold_range(key)
         number = isinstance(value, (int, float)) and not isinstance(value, bool)
         if not number or not math.isfinite(value) or not low <= value <= high:
-            raise ConfigError(f"{source}: [{section}] {key} = {_shown(value)}: expected {what}")
+            raise ConfigError(
+                f"{source}: [{section}] values must be numbers: {key} = {_shown(value)}, expected {what}"
+            )
         values[key] = float(value)
     return kind(**values)
 

@@ -6,6 +6,7 @@ the same answer; no Dash here.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 
 import networkx as nx
@@ -14,12 +15,21 @@ from dashboard.app.config import Settings
 from dashboard.app.services import Services
 from dashboard.canary.observation import HISTORY_SECONDS, HISTORY_STEP_SECONDS
 from dashboard.canary.release import ServiceRelease, analyze
-from dashboard.format import clock_text
+from dashboard.format import clock_text, ignored_series
 from dashboard.mesh.build import build_graph
 from queries.duration import Duration
 from queries.istio import load as istio_config
 from queries.istio.records import IstioConfig
-from queries.telemetry import TelemetrySource
+from queries.telemetry import IGNORED, TelemetrySource
+
+
+class ReleaseView(list[ServiceRelease]):
+    """The release view of each service with a release in play, and
+    `warnings`: what the data left out (series with bad values)."""
+
+    def __init__(self, releases: Sequence[ServiceRelease], warnings: Sequence[str] = ()) -> None:
+        super().__init__(releases)
+        self.warnings = list(warnings)
 
 
 def mesh_graph(
@@ -55,11 +65,13 @@ def release_view(
     window: Duration,
     namespaces: Sequence[str] = (),
     service: str | None = None,
-) -> list[ServiceRelease]:
+) -> ReleaseView:
     """One mesh refresh plus the last hour's split, analysed (5 queries on Prometheus)."""
     graph = mesh_graph(telemetry, settings, at, window, namespaces)
     history = telemetry.version_traffic(at - HISTORY_SECONDS, at, HISTORY_STEP_SECONDS, window, namespaces)
-    return analyze(graph, history, config, settings.canary, window, service, namespaces)
+    ignored = Counter(graph.graph.get("ignored", {})) + Counter(history.attrs.get(IGNORED, {}))
+    releases = analyze(graph, history, config, settings.canary, window, service, namespaces)
+    return ReleaseView(releases, ignored_series(ignored))
 
 
 def stale_text(last_good: float | None, error: Exception) -> str:

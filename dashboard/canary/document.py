@@ -20,9 +20,10 @@ VERSION_FIELDS = (
 )
 
 
-def canary_document(releases: Sequence[ServiceRelease]) -> dict[str, Any]:
-    """`{"services": [{"service", "namespace", "versions": [...], "verdict", "reasons"}]}`
-    as `meshwatch canary` prints it and `/api/canary` serves it."""
+def canary_document(releases: Sequence[ServiceRelease], warnings: Sequence[str] = ()) -> dict[str, Any]:
+    """`{"services": [{"service", "namespace", "versions": [...], "verdict", "reasons"}],
+    "warnings": [...]}` as `meshwatch canary` prints it and `/api/canary` serves it;
+    `warnings` say what the data left out."""
     return {
         "services": [
             {
@@ -43,5 +44,6 @@ def canary_document(releases: Sequence[ServiceRelease]) -> dict[str, Any]:
                 "reasons": list(r.reasons),
             }
             for r in releases
-        ]
+        ],
+        "warnings": list(warnings),
     }

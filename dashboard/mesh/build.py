@@ -15,8 +15,9 @@ def build_graph(
     telemetry: MeshTelemetry, rules: appenders.GraphRules, namespaces: Sequence[str] = ()
 ) -> nx.DiGraph:
     """The mesh as a graph with every appender's facts, filtered to the
-    namespaces (and their direct neighbours) when any are given."""
-    graph = nx.DiGraph(at=telemetry.at, window=telemetry.window)
+    namespaces (and their direct neighbours) when any are given; the series
+    the telemetry left out for bad values ride along as `ignored`."""
+    graph = nx.DiGraph(at=telemetry.at, window=telemetry.window, ignored=dict(telemetry.ignored))
     for append in appenders.PIPELINE:
         append(graph, telemetry, rules)
     return filter_namespaces(graph, namespaces)

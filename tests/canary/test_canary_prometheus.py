@@ -213,7 +213,7 @@ def test_cli_reports_bad_istio_config_and_unknown_service(
     )
     assert main(["canary", "--prometheus", prometheus.url, "--service", "nosuch", "--at", f"{END:.0f}"]) == 0
     captured = capsys.readouterr()
-    assert json.loads(captured.out) == {"services": []} and "nosuch" in captured.err
+    assert json.loads(captured.out) == {"services": [], "warnings": []} and "nosuch" in captured.err
 
 
 def test_range_query_filters_namespaces_and_reports_failures(prometheus: PrometheusServer) -> None:

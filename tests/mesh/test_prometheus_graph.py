@@ -442,7 +442,7 @@ def test_cli_snapshot_prints_the_schema(prometheus, document):
     done = run_cli("--prometheus", prometheus.url, "--at", AT_RFC3339)
     assert done.returncode == 0, done.stderr
     printed = json.loads(done.stdout)
-    assert set(printed) == {"at", "window", "nodes", "edges"}
+    assert set(printed) == {"at", "window", "warnings", "nodes", "edges"}
     assert printed["at"] == END and isinstance(printed["at"], float)
     assert printed["window"] == "1m"
     for one in printed["nodes"]:
@@ -465,6 +465,6 @@ def test_cli_snapshot_prints_the_schema(prometheus, document):
 def test_cli_unknown_namespace_gives_an_empty_graph(prometheus):
     done = run_cli("--prometheus", prometheus.url, "--at", str(int(END)), "--namespace", "nowhere")
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout) == {"at": END, "window": "1m", "nodes": [], "edges": []}
+    assert json.loads(done.stdout) == {"at": END, "window": "1m", "warnings": [], "nodes": [], "edges": []}
     assert "nowhere" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1

@@ -27,6 +27,7 @@ import pytest
 from dashboard.app.cli import main
 from queries.errors import SourceError
 from queries.prometheus import PrometheusSource
+from tests.support.frames import labels
 
 MESHWATCH = (
     shutil.which("meshwatch", path=str(Path(sys.executable).parent))
@@ -409,3 +410,42 @@ def test_a_failed_tls_check_gives_the_certificates_reason(tls_prometheus, capsys
     code, out, err = snapshot(capsys, "--prometheus", tls_prometheus.url)
     assert code == 1
     assert_one_line(err, "cannot reach Prometheus", "TLS certificate not accepted: self-signed certificate")
+
+
+def series_vector(*series: tuple[dict[str, str], str]) -> bytes:
+    result = [{"metric": metric, "value": [1704067800, value]} for metric, value in series]
+    return json.dumps({"status": "success", "data": {"resultType": "vector", "result": result}}).encode()
+
+
+def strict_json(text: str) -> object:
+    def refuse(constant: str) -> None:
+        raise AssertionError(f"{constant} in the JSON output")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_bad_numbers_are_named_never_drawn_as_no_traffic(fake, capsys):
+    """NaN, +Inf and negative rates are left out and counted; the edge they
+    were on is not drawn idle, and the JSON holds no NaN or Infinity."""
+    fake.answer = Answer(
+        200,
+        series_vector(
+            (labels("productpage-v1", "details", "details-v1"), "2"),
+            (labels("productpage-v1", "reviews", "reviews-v1"), "NaN"),
+            (labels("productpage-v1", "reviews", "reviews-v2"), "NaN"),
+            (labels("reviews-v2", "ratings", "ratings-v1"), "+Inf"),
+            (labels("reviews-v1", "ratings", "ratings-v1"), "-3"),
+        ),
+    )
+    code, out, err = snapshot(capsys, "--prometheus", fake.url)
+    assert code == 0, err
+    document = strict_json(out)
+    # The fake gives all four queries of the refresh the same answer, and each counts its own.
+    assert document["warnings"] == [
+        "8 series with NaN values ignored",
+        "4 series with infinite values ignored",
+        "4 series with negative values ignored",
+    ]
+    assert "series with NaN values ignored" in err
+    assert {edge["health"] for edge in document["edges"]} == {"healthy"}
+    assert not [edge for edge in document["edges"] if "reviews" in edge["id"] or "ratings" in edge["id"]]

@@ -88,7 +88,8 @@ def refresh_canary(
         f"to a canary, split within {thresholds.max_share_deviation * 100:g} points over ≥ "
         f"{thresholds.min_requests_for_deviation:g} requests"
     )
-    return CanaryView(view.releases_view(releases, name), note, "info", status, time.time())
+    banner = "; ".join([*releases.warnings, *([note] if note else [])]) or None
+    return CanaryView(view.releases_view(releases, name), banner, "info", status, time.time())
 
 
 def register(app: Dash, runtime: Runtime) -> None:

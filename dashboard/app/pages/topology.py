@@ -118,9 +118,12 @@ def refresh_topology(
     circuits = track_open_circuits(document, circuits, at)
     seen = {node["namespace"] for node in document["nodes"] if node["namespace"] != "unknown"}
     missing = missing_namespaces(graph, namespaces)
-    banner = None
+    notes = list(document["warnings"])
     if missing:
-        banner = "No Istio telemetry in the window for namespace " + ", ".join(repr(ns) for ns in missing)
+        notes.append(
+            "No Istio telemetry in the window for namespace " + ", ".join(repr(ns) for ns in missing)
+        )
+    banner = "; ".join(notes) or None
     shown = len([e for e in document["edges"] if show_idle or e["health"] != "idle"])
     status = (
         f"updated {clock_text(now)} · {len(document['nodes'])} nodes · {shown} edges"
