@@ -9,13 +9,15 @@ data source 502, an unknown trace or path 404, each as `{"error": "..."}`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
 from dashboard.app import config
-from dashboard.app.refresh import mesh_graph, release_view, routing_config
+from dashboard.app.flight import InFlight
+from dashboard.app.refresh import longest_refresh, mesh_graph, release_view, routing_config, slow_text
 from dashboard.app.runtime import Runtime, current
 from dashboard.app.trace_cache import TraceNotInMemory
 from dashboard.canary.document import canary_document
@@ -48,7 +50,7 @@ def view_arguments(runtime: Runtime) -> ViewArguments:
     args = request.args
     return ViewArguments(
         at=config.instant(args["at"]) if args.get("at") else runtime.services.clock(),
-        window=config.window(args["window"]) if "window" in args else runtime.settings.window,
+        window=runtime.settings.rate_window(args["window"]) if "window" in args else runtime.settings.window,
         namespaces=tuple(config.namespace(ns) for ns in args.getlist("namespace"))
         or runtime.settings.namespace,
         service=config.service(args["service"]) if args.get("service") else None,
@@ -71,11 +73,25 @@ def source_failed(error: SourceError) -> Response:
     return error_response(str(error), 502)
 
 
+def in_flight(runtime: Runtime, key: tuple[Any, ...], work: Callable[[], Any]) -> Any:
+    """The view's one refresh in flight (joined, or started now), waited for in full."""
+    landed = runtime.flights.run(key, work, longest_refresh(runtime.settings))
+    if isinstance(landed, InFlight):
+        raise SourceError(slow_text(runtime.services.telemetry.name, landed.elapsed) + "; retry")
+    return landed
+
+
 @api.route("/api/graph")
 def graph() -> Response:
     runtime = current()
     view = view_arguments(runtime)
-    found = mesh_graph(runtime.services.telemetry, runtime.settings, view.at, view.window, view.namespaces)
+    found = in_flight(
+        runtime,
+        ("api/graph", view.at, str(view.window), view.namespaces),
+        lambda: mesh_graph(
+            runtime.services.telemetry, runtime.settings, view.at, view.window, view.namespaces
+        ),
+    )
     return jsonify(snapshot_document(found))
 
 
@@ -83,14 +99,19 @@ def graph() -> Response:
 def canary() -> Response:
     runtime = current()
     view = view_arguments(runtime)
-    releases = release_view(
-        runtime.services.telemetry,
-        routing_config(runtime.settings, runtime.services),
-        runtime.settings,
-        view.at,
-        view.window,
-        view.namespaces,
-        view.service,
+    routing = routing_config(runtime.settings, runtime.services)
+    releases = in_flight(
+        runtime,
+        ("api/canary", view.at, str(view.window), view.namespaces, view.service),
+        lambda: release_view(
+            runtime.services.telemetry,
+            routing,
+            runtime.settings,
+            view.at,
+            view.window,
+            view.namespaces,
+            view.service,
+        ),
     )
     return jsonify(canary_document(releases, releases.warnings))
 

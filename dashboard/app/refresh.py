@@ -78,3 +78,22 @@ def stale_text(last_good: float | None, error: Exception) -> str:
     """The banner over a view whose refresh failed: since when it is stale, and why."""
     since = f"stale since {clock_text(last_good)}" if last_good else "no data yet"
     return f"{since} — {error}"
+
+
+def slow_text(backend: str, elapsed: float) -> str:
+    """The banner over a view whose refresh outlasts the refresh interval."""
+    return f"refreshing — {backend} slow ({elapsed:.0f} s)"
+
+
+def longest_refresh(settings: Settings) -> float:
+    """Seconds a refresh can take: two rounds of queries (the mesh, then the
+    split's history), each within --prometheus-timeout, and a second to spare."""
+    return 2 * settings.prometheus_timeout + 1.0
+
+
+def poll_wait(settings: Settings, interval_ms: float | None, polling: bool) -> float:
+    """How long a poll waits for its refresh before it says "refreshing": the
+    page's refresh interval, or, when the page does not poll, the whole refresh."""
+    if polling and interval_ms:
+        return interval_ms / 1000.0
+    return longest_refresh(settings)

@@ -23,7 +23,16 @@ from dash import Dash, Input, Output, State, html, no_update
 
 from dashboard.app import config
 from dashboard.app.config import window_choices
-from dashboard.app.refresh import release_view, routing_config, stale_text
+from dashboard.app.flight import InFlight
+from dashboard.app.refresh import (
+    ReleaseView,
+    longest_refresh,
+    poll_wait,
+    release_view,
+    routing_config,
+    slow_text,
+    stale_text,
+)
 from dashboard.app.runtime import Runtime, current
 from dashboard.format import clock_text
 from layouts import canary as view
@@ -49,20 +58,26 @@ def layout(service: Any = None, window: Any = None, **_: Any) -> html.Div:
     settings = current().settings
     try:
         name = config.service(_last(service)) if service else None
-        chosen = config.window(_last(window)) if window else settings.window
+        chosen = settings.rate_window(_last(window)) if window else settings.window
     except ConfigError as error:
         return view.bad_address(str(error))
     return view.page(settings.refresh, name, window_choices(str(chosen)), str(chosen))
 
 
 def refresh_canary(
-    runtime: Runtime, service: str | None, last_good: float | None, window: str | None = None
+    runtime: Runtime,
+    service: str | None,
+    last_good: float | None,
+    window: str | None = None,
+    wait: float | None = None,
 ) -> CanaryView:
-    """One poll of the canary page over `window` (default: the configured one)."""
+    """One poll of the canary page over `window` (default: the configured
+    one): the view's one refresh in flight, waited for `wait` seconds
+    (default: the whole refresh)."""
     services, settings = runtime.services, runtime.settings
     try:
         name = config.service(service) if service else None
-        rate_window = config.window(window) if window else settings.window
+        rate_window = settings.rate_window(window) if window else settings.window
     except ConfigError as error:
         return CanaryView(view.bad_address(str(error)), None, "stale", None, None)
     note = None
@@ -70,15 +85,23 @@ def refresh_canary(
         routing = routing_config(settings, services)
     except (ConfigError, SourceError) as error:
         routing, note = None, f"Istio config not read — {error}; showing the observed split only"
-    try:
+
+    def fetch() -> tuple[float, ReleaseView]:
         at = services.clock()
-        releases = release_view(
+        return at, release_view(
             services.telemetry, routing, settings, at, rate_window, settings.namespace, name
         )
+
+    # Cards drawn earlier stay under a banner; before any, the banner says why nothing shows.
+    cards = None if last_good else view.waiting(settings.refresh)
+    try:
+        key = ("canary", name, str(rate_window), settings.namespace)
+        landed = runtime.flights.run(key, fetch, longest_refresh(settings) if wait is None else wait)
     except (SourceError, ConfigError) as error:
-        # Cards drawn earlier stay under the banner; before any, the banner says why nothing shows.
-        cards = None if last_good else view.waiting(settings.refresh)
         return CanaryView(cards, stale_text(last_good, error), "stale", None, last_good)
+    if isinstance(landed, InFlight):
+        return CanaryView(cards, slow_text(services.telemetry.name, landed.elapsed), "stale", None, last_good)
+    at, releases = landed
     source = routing.origin if routing else "no Istio config"
     thresholds = settings.canary
     status = (
@@ -106,9 +129,12 @@ def register(app: Dash, runtime: Runtime) -> None:
         Input("canary-window", "value"),
         State("canary-service", "data"),
         State("canary-last-good", "data"),
+        State("canary-tick", "interval"),
+        State("canary-tick", "disabled"),
     )
-    def refresh(_tick, window, service, last_good):
-        result = refresh_canary(runtime, service, last_good, window)
+    def refresh(_tick, window, service, last_good, interval, paused):
+        wait = poll_wait(runtime.settings, interval, not paused)
+        result = refresh_canary(runtime, service, last_good, window, wait)
         return (
             no_update if result.cards is None else result.cards,
             result.banner or "",

@@ -19,7 +19,16 @@ from dash import Dash, Input, Output, State, ctx, html, no_update
 
 from dashboard.app import config
 from dashboard.app.config import window_choices
-from dashboard.app.refresh import mesh_graph, release_view, routing_config, stale_text
+from dashboard.app.flight import InFlight
+from dashboard.app.refresh import (
+    longest_refresh,
+    mesh_graph,
+    poll_wait,
+    release_view,
+    routing_config,
+    slow_text,
+    stale_text,
+)
 from dashboard.app.runtime import Runtime, current
 from dashboard.format import clock_text
 from dashboard.mesh.build import missing_namespaces
@@ -99,18 +108,30 @@ def refresh_topology(
     last_good: float | None,
     known_namespaces: list[str],
     hops: list[list[str]] = (),
+    wait: float | None = None,
 ) -> TopologyView:
-    """One poll: query, build the graph, and lay it out where it was before."""
+    """One poll: query, build the graph, and lay it out where it was before.
+    The refresh is the view's one in flight; after `wait` seconds (default:
+    the whole refresh) the poll leaves the graph as drawn and says so."""
     services, settings = runtime.services, runtime.settings
     stale = TopologyView(None, None, "stale", "", positions, circuits, last_good, known_namespaces)
     try:
         namespaces = [config.namespace(ns) for ns in namespaces]
-        rate_window = config.window(window)
-        at = services.clock()
-        graph = mesh_graph(services.telemetry, settings, at, rate_window, namespaces)
+        rate_window = settings.rate_window(window)
+
+        def fetch() -> tuple[float, Any]:
+            at = services.clock()
+            return at, mesh_graph(services.telemetry, settings, at, rate_window, namespaces)
+
+        key = ("topology", tuple(sorted(namespaces)), str(rate_window))
+        landed = runtime.flights.run(key, fetch, longest_refresh(settings) if wait is None else wait)
     except (SourceError, ConfigError) as error:
         stale.banner = stale_text(last_good, error)
         return stale
+    if isinstance(landed, InFlight):
+        stale.banner = slow_text(services.telemetry.name, landed.elapsed)
+        return stale
+    at, graph = landed
     document = snapshot_document(graph)
     now = time.time()
     placed = view.place(document["nodes"], document["edges"], positions)
@@ -185,8 +206,12 @@ def register(app: Dash, runtime: Runtime) -> None:
         State("topology-circuits", "data"),
         State("topology-last-good", "data"),
         State("topology-namespaces", "options"),
+        State("topology-tick", "interval"),
+        State("topology-tick", "disabled"),
     )
-    def refresh(_tick, namespaces, window, show_idle, hops, positions, circuits, last_good, options):
+    def refresh(
+        _tick, namespaces, window, show_idle, hops, positions, circuits, last_good, options, interval, paused
+    ):
         result = refresh_topology(
             runtime,
             namespaces or [],
@@ -197,6 +222,7 @@ def register(app: Dash, runtime: Runtime) -> None:
             last_good,
             [o if isinstance(o, str) else o["value"] for o in options or []],
             hops or [],
+            poll_wait(settings, interval, not paused),
         )
         return (
             no_update if result.elements is None else result.elements,
@@ -252,15 +278,23 @@ def register(app: Dash, runtime: Runtime) -> None:
         """The canary state of a versioned service, beside its node."""
         if node["kind"] != "service":
             return []
+        service = f"{node['name']}.{node['namespace']}"
         try:
-            releases = release_view(
-                services.telemetry,
-                routing_config(settings, services),
-                settings,
-                services.clock(),
-                config.window(window),
-                service=f"{node['name']}.{node['namespace']}",
+            rate_window = settings.rate_window(window)
+            releases = runtime.flights.run(
+                ("release", service, str(rate_window)),
+                lambda: release_view(
+                    services.telemetry,
+                    routing_config(settings, services),
+                    settings,
+                    services.clock(),
+                    rate_window,
+                    service=service,
+                ),
+                longest_refresh(settings),
             )
         except (SourceError, ConfigError) as error:
             return [html.P(f"Release state unavailable: {error}", className="mw-hint")]
+        if isinstance(releases, InFlight):
+            return [html.P(slow_text(services.telemetry.name, releases.elapsed), className="mw-hint")]
         return [service_summary(release) for release in releases if len(release.versions) > 1]
