@@ -6,6 +6,7 @@ the same answer; no Dash here.
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from collections.abc import Sequence
 
@@ -18,6 +19,7 @@ from dashboard.canary.release import ServiceRelease, analyze
 from dashboard.format import clock_text, ignored_series
 from dashboard.mesh.build import build_graph
 from queries.duration import Duration
+from queries.errors import ConfigError
 from queries.istio import load as istio_config
 from queries.istio.records import IstioConfig
 from queries.telemetry import IGNORED, TelemetrySource
@@ -50,11 +52,40 @@ def routing_config(settings: Settings, services: Services | None = None) -> Isti
     if services is not None and services.istio_objects is not None:
         objects = services.istio_objects()
         return None if objects is None else istio_config.from_manifests(objects, "demo")
+    if settings.istio_config and not settings.istio_config.startswith(istio_config.KUBERNETES):
+        return directory_config(settings.istio_config)
     if settings.istio_config:
         return istio_config.load(settings.istio_config)
     if istio_config.kubernetes_configured():
         return istio_config.load_kubernetes()
     return None
+
+
+# --istio-config directories as last read: their files' stamp, and the config or why it is unreadable.
+_DIRECTORIES: dict[str, tuple[istio_config.Stamp, IstioConfig | str]] = {}
+_DIRECTORIES_LOCK = threading.Lock()
+
+
+def directory_config(directory: str) -> IstioConfig:
+    """The routing config of a directory, read again only when its files
+    changed (which files, their modification times or sizes): a canary
+    refresh every few seconds must not re-parse thousands of objects."""
+    files = istio_config.config_files(directory)
+    current = istio_config.stamp(files)
+    with _DIRECTORIES_LOCK:
+        known = _DIRECTORIES.get(directory)
+    if known is None or known[0] != current:
+        try:
+            read: IstioConfig | str = istio_config.load_directory(directory, files)
+        except ConfigError as error:
+            read = str(error)
+        with _DIRECTORIES_LOCK:
+            _DIRECTORIES[directory] = current, read
+    else:
+        read = known[1]
+    if isinstance(read, str):
+        raise ConfigError(read)
+    return read
 
 
 def release_view(

@@ -21,12 +21,18 @@ import yaml
 from queries.errors import ConfigError, SourceError
 from queries.istio.parse import parse_documents
 from queries.istio.records import DESTINATION_RULE, VIRTUAL_SERVICE, IstioConfig
+from queries.istio.yaml_bounds import YamlTooComplex, load_all
 
 KUBERNETES = "kubernetes:"
 CONFIG_SUFFIXES = (".yaml", ".yml", ".json")
 # Istio's API group; v1 since Istio 1.22, v1beta1 before it.
 ISTIO_GROUP, ISTIO_VERSIONS = "networking.istio.io", ("v1", "v1beta1")
 KUBERNETES_TIMEOUT_S = 10.0
+# A config directory larger than this is not routing config (kubectl's
+# listing of 3,000 VirtualServices is ~5 MB).
+MAX_CONFIG_BYTES = 64 << 20
+# What identifies a directory's files as read: (path, modification time in ns, size) each.
+Stamp = tuple[tuple[str, int, int], ...]
 
 
 def from_manifests(manifests: Any, origin: str = "manifests") -> IstioConfig:
@@ -51,7 +57,9 @@ def _file_documents(path: Path) -> list[tuple[str, Any]]:
     except UnicodeDecodeError:
         raise ConfigError(f"{shown}: not UTF-8 text") from None
     try:
-        documents = list(yaml.safe_load_all(text))  # JSON is YAML too
+        documents = load_all(text)  # JSON is YAML too
+    except YamlTooComplex as error:
+        raise ConfigError(f"{shown}: not read: {error}") from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
@@ -63,18 +71,42 @@ def _file_documents(path: Path) -> list[tuple[str, Any]]:
     return [(f"{shown} (document {i + 1})", d) for i, d in enumerate(documents) if d is not None]
 
 
-def load_directory(directory: str) -> IstioConfig:
-    """Every YAML/JSON file under the directory (sorted, hidden files skipped)."""
+def config_files(directory: str) -> list[Path]:
+    """The YAML/JSON files under the directory, sorted, hidden ones skipped."""
     root = Path(directory)
     if not root.is_dir():
         raise ConfigError(f"--istio-config {directory}: not a directory")
-    files = sorted(
+    return sorted(
         p
         for p in root.rglob("*")
         if p.is_file()
         and p.suffix.lower() in CONFIG_SUFFIXES
         and not any(part.startswith(".") for part in p.relative_to(root).parts)
     )
+
+
+def stamp(files: list[Path]) -> Stamp:
+    """The files as they are now, to tell whether any changed since read."""
+    found = []
+    for path in files:
+        try:
+            status = path.stat()
+        except OSError:
+            continue  # gone since listed: the next read says so
+        found.append((str(path), status.st_mtime_ns, status.st_size))
+    return tuple(found)
+
+
+def load_directory(directory: str, files: list[Path] | None = None) -> IstioConfig:
+    """Every YAML/JSON file under the directory (`config_files`), at most
+    MAX_CONFIG_BYTES together."""
+    files = config_files(directory) if files is None else files
+    size = sum(entry[2] for entry in stamp(files))
+    if size > MAX_CONFIG_BYTES:
+        raise ConfigError(
+            f"--istio-config {directory}: {size >> 20} MB of YAML, more than the "
+            f"{MAX_CONFIG_BYTES >> 20} MB meshwatch reads as routing config"
+        )
     documents = [doc for path in files for doc in _file_documents(path)]
     return parse_documents(documents, directory)
 

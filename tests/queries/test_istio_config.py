@@ -299,3 +299,27 @@ def test_kubernetes_without_the_extra_says_how_to_install_it(monkeypatch) -> Non
     with pytest.raises(ConfigError, match=r"pip install 'meshwatch\[kubernetes\]'"):
         load("kubernetes:")
     assert istio_config.kubernetes_configured() is False
+
+
+# The 607-byte billion-laughs file of the fault-injection run: 9 ** 9 strings once expanded.
+ALIAS_BOMB = 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n' + "".join(
+    f"{name}: &{name} [{','.join(['*' + previous] * 9)}]\n" for previous, name in zip("abcdefgh", "bcdefghi")
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        (ALIAS_BOMB, "more than 2,000,000 nodes once its aliases are expanded"),
+        ("a: " + "[" * 200 + "]" * 200 + "\n", "nested more than 64 deep"),
+        ("x: " + "{a: " * 500 + "1" + "}" * 500 + "\n", "nested more than 64 deep"),
+        ("a: &loop [1, *loop]\n", "alias *loop refers to a node that contains it"),
+    ],
+)
+def test_hostile_yaml_is_refused_in_one_line(tmp_path: Path, text: str, words: str) -> None:
+    assert len(ALIAS_BOMB) < 700
+    (tmp_path / "bomb.yaml").write_text(text)
+    with pytest.raises(ConfigError) as refused:
+        load_directory(str(tmp_path))
+    message = str(refused.value)
+    assert words in message and "bomb.yaml" in message and "\n" not in message
