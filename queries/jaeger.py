@@ -25,7 +25,7 @@ from queries.http import MB, Backend, public_url
 from queries.shape import ShapeError
 from queries.traces import jaeger_v1, otlp
 from queries.traces.details import tag_text
-from queries.traces.records import Dependency, TraceRecord, canonical_trace_id
+from queries.traces.records import Dependency, TraceRecord, canonical_trace_id, share_wire_bytes
 
 Transport = Callable[[str, dict[str, str]], tuple[int, str, bytes]]
 
@@ -38,6 +38,15 @@ _TRACE_ID = re.compile(r"^[0-9a-fA-F]{1,32}$")
 
 class TraceNotFound(SourceError):
     """Jaeger answered, but has no trace with that id."""
+
+
+class TraceSearch(list[TraceRecord]):
+    """The traces a search found, newest first, and `skipped`: why each
+    trace Jaeger sent but meshwatch could not read was left out."""
+
+    def __init__(self, traces: list[TraceRecord], skipped: list[str]) -> None:
+        super().__init__(traces)
+        self.skipped = skipped
 
 
 def duration_filter(text: str) -> str:
@@ -117,9 +126,15 @@ class JaegerClient:
     # --- wire ---
 
     def _get(self, path: str, params: dict[str, str] | None = None, empty_on_404: bool = False) -> Any:
+        return self._get_sized(path, params, empty_on_404)[0]
+
+    def _get_sized(
+        self, path: str, params: dict[str, str] | None = None, empty_on_404: bool = False
+    ) -> tuple[Any, int]:
+        """The JSON payload (None for a 404 when `empty_on_404`) and its size in bytes."""
         status, _, body = self._transport(path, params or {})
         if status == 404 and empty_on_404:
-            return None
+            return None, 0
         if status >= 400:
             raise SourceError(f"Jaeger at {self.shown_url}{path}: {error_text(status, body)}")
         try:
@@ -130,7 +145,7 @@ class JaegerClient:
             raise SourceError(f"Jaeger at {self.shown_url}{path} sent JSON that is not a Jaeger response")
         if payload.get("errors"):
             raise SourceError(f"Jaeger at {self.shown_url}{path}: {error_text(status, body)}")
-        return payload
+        return payload, len(body)
 
     @property
     def api(self) -> str:
@@ -169,9 +184,10 @@ class JaegerClient:
         lookback_s: float = 3600,
         limit: int = 20,
         end: float | None = None,
-    ) -> list[TraceRecord]:
+    ) -> TraceSearch:
         """Recent traces through `service`, newest first. Durations are Go
-        strings (`250ms`); `end` is unix seconds (default now)."""
+        strings (`250ms`); `end` is unix seconds (default now). A trace that
+        cannot be read is left out and said why in `skipped`."""
         end_s = time.time() if end is None else end
         start_us, end_us = int((end_s - lookback_s) * 1e6), int(end_s * 1e6)
         durations = {
@@ -179,8 +195,9 @@ class JaegerClient:
             for name, value in (("min", min_duration), ("max", max_duration))
             if value
         }
+        skipped: list[str] = []
         if self.api == "v3":
-            traces = self._search_v3(service, operation, durations, start_us, end_us, limit)
+            traces = self._search_v3(service, operation, durations, start_us, end_us, limit, skipped)
             if tags:
                 traces = [trace for trace in traces if _has_tags(trace, tags)]
         else:
@@ -198,9 +215,9 @@ class JaegerClient:
                 params["minDuration"] = durations["min"]
             if "max" in durations:
                 params["maxDuration"] = durations["max"]
-            traces = self._v1_traces(self._get("/api/traces", params), "/api/traces")
+            traces = self._v1_traces(*self._get_sized("/api/traces", params), "/api/traces", skipped)
         traces.sort(key=lambda trace: -min((span.start_us for span in trace.spans), default=0))
-        return traces[:limit]
+        return TraceSearch(traces[:limit], skipped)
 
     def _search_v3(
         self,
@@ -210,6 +227,7 @@ class JaegerClient:
         start_us: int,
         end_us: int,
         limit: int,
+        skipped: list[str],
     ) -> list[TraceRecord]:
         params = {
             "query.service_name": service,
@@ -225,8 +243,8 @@ class JaegerClient:
             params["query.duration_min"] = durations["min"]
         if "max" in durations:
             params["query.duration_max"] = durations["max"]
-        payload = self._get("/api/v3/traces", params, empty_on_404=True)
-        return [] if payload is None else self._otlp_traces(payload, "/api/v3/traces")
+        payload, size = self._get_sized("/api/v3/traces", params, empty_on_404=True)
+        return [] if payload is None else self._otlp_traces(payload, size, "/api/v3/traces", skipped)
 
     def trace(self, trace_id: str) -> TraceRecord:
         """One trace by id; SourceError when Jaeger does not have it."""
@@ -236,12 +254,12 @@ class JaegerClient:
             raise SourceError(str(error)) from None
         if self.api == "v3":
             path = f"/api/v3/traces/{trace_id}"
-            payload = self._get(path, empty_on_404=True)
-            traces = [] if payload is None else self._otlp_traces(payload, path)
+            payload, size = self._get_sized(path, empty_on_404=True)
+            traces = [] if payload is None else self._otlp_traces(payload, size, path)
         else:
             path = f"/api/traces/{trace_id}"
-            payload = self._get(path, empty_on_404=True)
-            traces = [] if payload is None else self._v1_traces(payload, path)
+            payload, size = self._get_sized(path, empty_on_404=True)
+            traces = [] if payload is None else self._v1_traces(payload, size, path)
         wanted = canonical_trace_id(trace_id)
         for trace in traces:
             if canonical_trace_id(trace.trace_id) == wanted and trace.spans:
@@ -262,18 +280,29 @@ class JaegerClient:
         except (KeyError, TypeError, ValueError):
             raise SourceError(f"Jaeger at {self.shown_url} sent dependencies in an unknown shape") from None
 
-    def _v1_traces(self, payload: dict[str, Any], path: str) -> list[TraceRecord]:
+    def _v1_traces(
+        self, payload: dict[str, Any], size: int, path: str, skipped: list[str] | None = None
+    ) -> list[TraceRecord]:
+        """The traces of a v1 answer; with `skipped`, one that cannot be read
+        is left out (and said why there) rather than failing them all."""
         data = payload.get("data") or []
         if not isinstance(data, list):
             raise SourceError(f"Jaeger at {self.shown_url}{path} sent data that is not a list of traces")
-        try:
-            return [jaeger_v1.parse_trace(item, f"data[{i}]") for i, item in enumerate(data)]
-        except SourceError as error:
-            raise SourceError(f"Jaeger at {self.shown_url}{path}: {error}") from None
+        traces = []
+        for i, item in enumerate(data):
+            try:
+                traces.append(jaeger_v1.parse_trace(item, f"data[{i}]"))
+            except SourceError as error:
+                if skipped is None:
+                    raise SourceError(f"Jaeger at {self.shown_url}{path}: {error}") from None
+                skipped.append(str(error))
+        return share_wire_bytes(traces, size)
 
-    def _otlp_traces(self, payload: dict[str, Any], path: str) -> list[TraceRecord]:
+    def _otlp_traces(
+        self, payload: dict[str, Any], size: int, path: str, skipped: list[str] | None = None
+    ) -> list[TraceRecord]:
         try:
-            return otlp.parse_traces(payload)
+            return share_wire_bytes(otlp.parse_traces(payload, skipped=skipped), size)
         except SourceError as error:
             raise SourceError(f"Jaeger at {self.shown_url}{path}: {error}") from None
 

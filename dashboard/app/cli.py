@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from dashboard import __version__
-from dashboard.app.config import Settings, add_options, resolve
+from dashboard.app.config import Settings, add_options, bytes_of, resolve
 from queries.errors import ConfigError, SourceError
 
 EXIT_SOURCE, EXIT_USAGE = 1, 2
@@ -130,7 +130,8 @@ def cmd_trace(settings: Settings, args: argparse.Namespace) -> int:
         if args.trace_argument:
             raise ConfigError("give a trace id with --trace-id when reading --file, not as an argument")
         try:
-            trace = pick_trace(load_export(settings.file), settings.trace_id, settings.file)
+            traces = load_export(settings.file, bytes_of(settings.max_upload_mb))
+            trace = pick_trace(traces, settings.trace_id, settings.file)
         except (SourceError, ValueError) as error:
             raise ConfigError(str(error)) from None
     elif args.trace_argument:

@@ -362,7 +362,7 @@ class Settings:
 
 def bytes_of(megabytes: float) -> int:
     """A size option (`--max-response-mb 64`) in bytes."""
-    return int(megabytes * (1 << 20))
+    return round(megabytes * (1 << 20))
 
 
 def _option(declared: Field) -> Option:

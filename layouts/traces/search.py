@@ -169,6 +169,12 @@ def unknown_service_message(service: str, known: list[str], shown: int = 5) -> s
     )
 
 
+def skipped_message(skipped: list[str]) -> str:
+    """Why traces Jaeger sent are missing from the results."""
+    verb = "is" if len(skipped) == 1 else "are"
+    return f"{plural(len(skipped), 'trace')} Jaeger sent could not be read and {verb} left out: {skipped[0]}"
+
+
 def result_list(summaries: list[TraceSummary]) -> html.Div:
     if not summaries:
         return html.Div("No traces match.", className="mw-muted")

@@ -4,11 +4,13 @@ OTLP JSON, read from disk or from an upload."""
 from __future__ import annotations
 
 import json
+import os
+import stat
 from typing import Any
 
 from queries.errors import SourceError
 from queries.traces import jaeger_v1, otlp
-from queries.traces.records import TraceRecord, canonical_trace_id
+from queries.traces.records import TraceRecord, canonical_trace_id, share_wire_bytes
 
 
 def read_export(document: Any) -> list[TraceRecord]:
@@ -33,13 +35,39 @@ def read_export(document: Any) -> list[TraceRecord]:
     )
 
 
-def load_export(path: str) -> list[TraceRecord]:
-    """Read a Jaeger JSON export file; SourceError names what is wrong with it."""
+def read_file(path: str, max_bytes: int) -> bytes:
+    """A regular file's bytes, refused unread when larger than `max_bytes`
+    (a device such as /dev/zero or a pipe never ends: refused too)."""
     try:
         with open(path, "rb") as handle:
-            document = json.load(handle)
+            status = os.fstat(handle.fileno())
+            if not stat.S_ISREG(status.st_mode):
+                raise SourceError(f"cannot read {path}: not a regular file")
+            if status.st_size > max_bytes:
+                raise SourceError(
+                    f"{path} is {_megabytes(status.st_size)}, more than the "
+                    f"{_megabytes(max_bytes)} limit for trace files (--max-upload-mb)"
+                )
+            data = handle.read(max_bytes + 1)
     except OSError as error:
         raise SourceError(f"cannot read {path}: {error.strerror or error}") from None
+    if len(data) > max_bytes:
+        raise SourceError(
+            f"{path} grew past the {max_bytes / (1 << 20):g} MB limit for trace files while read"
+        )
+    return data
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / (1 << 20):.3g} MB"
+
+
+def load_export(path: str, max_bytes: int) -> list[TraceRecord]:
+    """Read a Jaeger JSON export file of at most `max_bytes`; SourceError
+    names what is wrong with it."""
+    data = read_file(path, max_bytes)
+    try:
+        document = json.loads(data)
     except UnicodeDecodeError:
         raise SourceError(f"{path} is not valid JSON: not UTF-8 text") from None
     except json.JSONDecodeError as error:
@@ -51,7 +79,7 @@ def load_export(path: str) -> list[TraceRecord]:
     except RecursionError:
         raise SourceError(f"{path} is not valid JSON: nested too deeply") from None
     try:
-        return read_export(document)
+        return share_wire_bytes(read_export(document), len(data))
     except SourceError as error:
         raise SourceError(f"{path}: {error}") from None
 

@@ -12,6 +12,7 @@ from queries.shape import ShapeError, at, problem
 from queries.traces.records import (
     CHILD_OF,
     MARK_KEYS,
+    MAX_SPAN_US,
     V1,
     Log,
     Process,
@@ -21,6 +22,7 @@ from queries.traces.records import (
     Tag,
     TraceRecord,
     span_marks,
+    span_us,
     wire_int,
 )
 
@@ -51,8 +53,8 @@ def parse_trace(document: Any, where: str = "") -> TraceRecord:
                     operation=str(raw.get("operationName") or ""),
                     service=process.service if process else "unknown",
                     process_id=pid,
-                    start_us=wire_int(raw["startTime"]),
-                    duration_us=max(0, wire_int(raw.get("duration") or 0)),
+                    start_us=span_us(wire_int(raw["startTime"])),
+                    duration_us=span_us(max(0, wire_int(raw.get("duration") or 0))),
                     refs=[
                         (ref.get("refType") or CHILD_OF, str(ref["spanID"]))
                         for ref in raw.get("references") or ()
@@ -150,8 +152,8 @@ def _check_process(process: Any, where: str) -> None:
 def check_span(raw: Any, where: str) -> None:
     raw = shape.json_object(raw, where)
     shape.present(raw.get("spanID"), at(where, "spanID"))
-    shape.integer(raw.get("startTime"), at(where, "startTime"), "µs since the epoch")
-    shape.integer(raw.get("duration"), at(where, "duration"), "µs", optional=True)
+    shape.integer(raw.get("startTime"), at(where, "startTime"), "µs since the epoch", high=MAX_SPAN_US)
+    shape.integer(raw.get("duration"), at(where, "duration"), "µs", optional=True, low=None, high=MAX_SPAN_US)
     if not isinstance(raw.get("processID") or "", str):
         raise ShapeError(at(where, "processID"), "expected a string")
     if raw.get("process"):

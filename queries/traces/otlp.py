@@ -14,6 +14,7 @@ from queries.traces.records import (
     CHILD_OF,
     FOLLOWS_FROM,
     MARK_KEYS,
+    MAX_SPAN_US,
     OTLP,
     Log,
     Process,
@@ -23,6 +24,7 @@ from queries.traces.records import (
     Tag,
     TraceRecord,
     span_marks,
+    span_us,
     truthy,
     wire_int,
 )
@@ -87,55 +89,97 @@ def _refs(raw: dict[str, Any], trace_id: str) -> list[tuple[str, str]]:
     return refs
 
 
-def parse_traces(document: Any, where: str = "") -> list[TraceRecord]:
+_FAILURES = (AttributeError, KeyError, TypeError, ValueError, OverflowError)
+
+
+def parse_traces(document: Any, where: str = "", skipped: list[str] | None = None) -> list[TraceRecord]:
     """Every trace in an OTLP JSON `{"resourceSpans": [...]}` (optionally
-    wrapped in `{"result": ...}`), in order of first appearance."""
+    wrapped in `{"result": ...}`), in order of first appearance. With
+    `skipped`, a trace with a malformed span is left out and the problem
+    added there, rather than failing the whole document (a search result)."""
     try:
-        body = document.get("result", document)
-        traces: dict[str, TraceRecord] = {}
-        for index, resource_spans in enumerate(body.get("resourceSpans") or ()):
-            attributes = (resource_spans.get("resource") or {}).get("attributes") or []
-            service = "unknown"
-            for attribute in attributes:
-                if attribute.get("key") == "service.name":
-                    service = str(value_of(attribute.get("value") or {})[0])
-            pid = f"r{index}"
-            process = Process(service, attributes)
-            for scope_spans in (
-                resource_spans.get("scopeSpans") or resource_spans.get("instrumentationLibrarySpans") or ()
-            ):
-                for raw in scope_spans.get("spans") or ():
-                    trace_id = str(raw["traceId"])
-                    trace = traces.get(trace_id)
-                    if trace is None:
-                        trace = traces[trace_id] = TraceRecord(trace_id, [], {}, [], OTLP)
-                    trace.processes[pid] = process
-                    start_ns = wire_int(raw["startTimeUnixNano"])
-                    end_ns = wire_int(raw.get("endTimeUnixNano") or start_ns)
-                    attrs = raw.get("attributes") or ()
-                    error, proxy, kind = span_marks(
-                        (a["key"], value_of(a.get("value") or {})[0]) for a in attrs if a["key"] in MARK_KEYS
+        return _parse(document, frozenset())
+    except _FAILURES:
+        bad = _bad_traces(document, where) if skipped is not None else {}
+    if bad:
+        try:
+            traces = _parse(document, frozenset(bad))
+        except _FAILURES:
+            pass
+        else:
+            skipped += [f"trace {trace_id}: {why}" for trace_id, why in bad.items()]
+            return traces
+    raise SourceError(f"not an OTLP trace: {problem(check_document, document, where)}") from None
+
+
+def _bad_traces(document: Any, where: str) -> dict[str, str]:
+    """The traces with a span of the wrong shape: trace id -> the first problem."""
+    bad: dict[str, str] = {}
+    body = document.get("result", document) if isinstance(document, dict) else None
+    resources = body.get("resourceSpans") if isinstance(body, dict) else None
+    for index, resource_spans in enumerate(resources if isinstance(resources, list) else ()):
+        scopes = resource_spans.get("scopeSpans") if isinstance(resource_spans, dict) else None
+        for scope_index, scope in enumerate(scopes if isinstance(scopes, list) else ()):
+            spans = scope.get("spans") if isinstance(scope, dict) else None
+            for span_index, raw in enumerate(spans if isinstance(spans, list) else ()):
+                path = at(at(at(at(at(where, "resourceSpans"), index), "scopeSpans"), scope_index), "spans")
+                try:
+                    check_span(raw, at(path, span_index))
+                except ShapeError as error:
+                    if isinstance(raw, dict) and isinstance(raw.get("traceId"), str):
+                        bad.setdefault(raw["traceId"], str(error))
+    return bad
+
+
+def _parse(document: Any, skip: frozenset[str]) -> list[TraceRecord]:
+    """The fast parse, without shape checks, leaving out the traces in `skip`."""
+    body = document.get("result", document)
+    traces: dict[str, TraceRecord] = {}
+    for index, resource_spans in enumerate(body.get("resourceSpans") or ()):
+        attributes = (resource_spans.get("resource") or {}).get("attributes") or []
+        service = "unknown"
+        for attribute in attributes:
+            if attribute.get("key") == "service.name":
+                service = str(value_of(attribute.get("value") or {})[0])
+        pid = f"r{index}"
+        process = Process(service, attributes)
+        for scope_spans in (
+            resource_spans.get("scopeSpans") or resource_spans.get("instrumentationLibrarySpans") or ()
+        ):
+            for raw in scope_spans.get("spans") or ():
+                trace_id = str(raw["traceId"])
+                if trace_id in skip:
+                    continue
+                trace = traces.get(trace_id)
+                if trace is None:
+                    trace = traces[trace_id] = TraceRecord(trace_id, [], {}, [], OTLP)
+                trace.processes[pid] = process
+                start_ns = wire_int(raw["startTimeUnixNano"])
+                end_ns = wire_int(raw.get("endTimeUnixNano") or start_ns)
+                start_us = span_us(start_ns // 1000)
+                duration_us = span_us(max(0, (end_ns - start_ns) // 1000))
+                attrs = raw.get("attributes") or ()
+                error, proxy, kind = span_marks(
+                    (a["key"], value_of(a.get("value") or {})[0]) for a in attrs if a["key"] in MARK_KEYS
+                )
+                status = (raw.get("status") or {}).get("code")
+                trace.spans.append(
+                    SpanRecord(
+                        span_id=str(raw["spanId"]),
+                        operation=str(raw.get("name") or ""),
+                        service=service,
+                        process_id=pid,
+                        start_us=start_us,
+                        duration_us=duration_us,
+                        refs=_refs(raw, trace_id),
+                        kind=_kind(raw.get("kind")) or kind,
+                        error=error or status in STATUS_ERROR,
+                        proxy=proxy,
+                        warnings=[],
+                        raw=raw,
                     )
-                    status = (raw.get("status") or {}).get("code")
-                    trace.spans.append(
-                        SpanRecord(
-                            span_id=str(raw["spanId"]),
-                            operation=str(raw.get("name") or ""),
-                            service=service,
-                            process_id=pid,
-                            start_us=start_ns // 1000,
-                            duration_us=max(0, (end_ns - start_ns) // 1000),
-                            refs=_refs(raw, trace_id),
-                            kind=_kind(raw.get("kind")) or kind,
-                            error=error or status in STATUS_ERROR,
-                            proxy=proxy,
-                            warnings=[],
-                            raw=raw,
-                        )
-                    )
-        return list(traces.values())
-    except (AttributeError, KeyError, TypeError, ValueError, OverflowError):
-        raise SourceError(f"not an OTLP trace: {problem(check_document, document, where)}") from None
+                )
+    return list(traces.values())
 
 
 def details(trace: TraceRecord, span: SpanRecord) -> SpanDetails:
@@ -223,9 +267,16 @@ def check_span(raw: Any, where: str) -> None:
     raw = shape.json_object(raw, where)
     shape.present(raw.get("traceId"), at(where, "traceId"))
     shape.present(raw.get("spanId"), at(where, "spanId"))
-    shape.integer(raw.get("startTimeUnixNano"), at(where, "startTimeUnixNano"), "ns since the epoch")
+    nanoseconds = MAX_SPAN_US * 1000 + 999
     shape.integer(
-        raw.get("endTimeUnixNano") or None, at(where, "endTimeUnixNano"), "ns since the epoch", optional=True
+        raw.get("startTimeUnixNano"), at(where, "startTimeUnixNano"), "ns since the epoch", high=nanoseconds
+    )
+    shape.integer(
+        raw.get("endTimeUnixNano") or None,
+        at(where, "endTimeUnixNano"),
+        "ns since the epoch",
+        optional=True,
+        high=nanoseconds,
     )
     if raw.get("status"):
         shape.json_object(raw["status"], at(where, "status"))

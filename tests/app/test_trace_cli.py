@@ -145,3 +145,28 @@ def test_jaeger_sending_a_malformed_trace_is_a_source_failure(capsys: pytest.Cap
         assert code == 1 and "not a Jaeger trace: data[0].spans: expected a list" in err
     finally:
         fake.stop()
+
+
+def test_a_device_or_an_oversized_file_is_refused_unread(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["trace", "--file", "/dev/zero"]) == 2
+    assert capsys.readouterr().err == "meshwatch: cannot read /dev/zero: not a regular file\n"
+    big = tmp_path / "big.json"
+    big.write_text(json.dumps({"data": [bookinfo_trace()]}))
+    assert main(["trace", "--file", str(big), "--max-upload-mb", "0.001"]) == 2
+    err = capsys.readouterr().err
+    assert "more than the 0.001 MB limit for trace files (--max-upload-mb)" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("start", [10**18, -(10**18), "1000000000000000000"])
+def test_span_times_out_of_range_are_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], start: object
+) -> None:
+    document = bookinfo_trace()
+    document["spans"][1]["startTime"] = start
+    export = tmp_path / "far.json"
+    export.write_text(json.dumps(document))
+    assert main(["trace", "--file", str(export)]) == 2
+    err = capsys.readouterr().err
+    assert "spans[1].startTime: out of range" in err and err.count("\n") == 1

@@ -11,7 +11,7 @@ import dash
 from dash import ClientsideFunction, Dash, Input, Output, State, ctx, html, no_update
 
 from dashboard.app import trace_upload
-from dashboard.app.runtime import Runtime
+from dashboard.app.runtime import Runtime, current
 from dashboard.app.trace_cache import TraceNotInMemory
 from dashboard.traces.details import details_of
 from dashboard.traces.find import find_spans
@@ -34,7 +34,9 @@ MAX_OPEN_ROWS = 2000
 
 def layout(trace_id: str = "", span: Any = None, **_: Any) -> html.Div:
     return page_views.trace_page(
-        trace_id, span[-1] if isinstance(span, list) else span, trace_upload.MAX_UPLOAD_BYTES
+        trace_id,
+        span[-1] if isinstance(span, list) else span,
+        trace_upload.upload_limit(current().settings),
     )
 
 

@@ -10,11 +10,13 @@ import dash
 from dash import Dash, Input, Output, State, ctx, html, no_update
 
 from dashboard.app import trace_upload
-from dashboard.app.runtime import Runtime
+from dashboard.app.runtime import Runtime, current
+from dashboard.app.trace_cache import ParsesBusy
 from dashboard.traces.summary import summarise
 from layouts.links import trace_href
 from layouts.traces import search as views
 from queries.errors import SourceError
+from queries.jaeger import TraceSearch
 
 LOOKBACK_SECONDS = dict(views.LOOKBACKS)
 PREFILL = ("service", "operation", "tags", "minDuration", "maxDuration", "lookback", "limit")
@@ -45,7 +47,7 @@ def layout(**query: Any) -> html.Div:
         except ValueError as error:
             problem = str(error)
             del prefill["limit"]
-    page = views.search_page(prefill, trace_upload.MAX_UPLOAD_BYTES)
+    page = views.search_page(prefill, trace_upload.upload_limit(current().settings))
     if problem:
         page.children.insert(0, html.Div(problem, className="mw-banner mw-banner-stale mw-page-problem"))
     return page
@@ -141,26 +143,27 @@ def register(app: Dash, runtime: Runtime) -> None:
                 )
             return no_update, no_update, no_update, no_update, "Choose a service to search.", False
         try:
-            found = jaeger.search(
-                service,
-                operation or None,
-                parse_tags(tags),
-                (min_duration or "").strip() or None,
-                (max_duration or "").strip() or None,
-                LOOKBACK_SECONDS.get(lookback or "1h", 3600),
-                parse_limit(limit or 20),
-                runtime.services.clock(),
-            )
-        except ValueError as error:
+            with runtime.traces.parsing():
+                found = search_and_keep(
+                    service,
+                    operation or None,
+                    parse_tags(tags),
+                    (min_duration or "").strip() or None,
+                    (max_duration or "").strip() or None,
+                    LOOKBACK_SECONDS.get(lookback or "1h", 3600),
+                    parse_limit(limit or 20),
+                    runtime.services.clock(),
+                )
+        except (ValueError, ParsesBusy) as error:
             return no_update, no_update, no_update, no_update, str(error), False
         except SourceError as error:
             message = f"Jaeger: {error}. The results below are from the last successful search (stale)."
             return no_update, no_update, no_update, "mw-trace-results mw-stale", message, False
-        for trace in found:
-            runtime.traces.put(trace)
         summaries = [summarise(trace) for trace in found]
         message = None if summaries else unknown_service(service)
-        results = None if message else views.result_list(summaries)
+        if found.skipped:
+            message = "; ".join(filter(None, [message, views.skipped_message(found.skipped)]))
+        results = None if message and not summaries else views.result_list(summaries)
         return (
             views.scatter_figure(summaries),
             not summaries,
@@ -169,6 +172,13 @@ def register(app: Dash, runtime: Runtime) -> None:
             message,
             not message,
         )
+
+    def search_and_keep(*arguments: Any) -> TraceSearch:
+        """Jaeger's search, every trace found analysed into the cache."""
+        found = jaeger.search(*arguments)
+        for trace in found:
+            runtime.traces.put(trace)
+        return found
 
     def unknown_service(service: str) -> str | None:
         """Why a search found nothing, when the reason is a service Jaeger has never seen."""
