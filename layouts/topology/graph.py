@@ -20,6 +20,7 @@ import networkx as nx
 from dashboard.format import byte_rate, percent, rate
 from dashboard.mesh.circuit import NO_HEALTHY_UPSTREAM, SHEDDING_FLAGS
 from dashboard.mesh.trace_path import edges_on_trace, jaeger_service
+from layouts.text import visible
 
 Position = tuple[float, float]
 
@@ -140,10 +141,11 @@ def edge_label(edge: Mapping[str, Any]) -> str:
 
 
 def node_label(node: Mapping[str, Any]) -> str:
+    """What a node says on screen (label values made visible: layouts.text)."""
     # Istio's canonical revision defaults to "latest": not worth a word on screen.
     if node["kind"] == "workload" and node.get("version") and node["version"] != "latest":
-        return f"{node['app']} {node['version']}"
-    return node["name"]
+        return visible(f"{node['app']} {node['version']}")
+    return visible(node["name"])
 
 
 def elements(

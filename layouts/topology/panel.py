@@ -8,10 +8,15 @@ from typing import Any
 from dash import dcc, html
 
 from dashboard.format import MISSING, byte_rate, clock_text, milliseconds, percent, rate
+from layouts.text import visible
 
 
 def _table(rows: list[tuple[str, str]]) -> html.Table:
-    return html.Table([html.Tr([html.Th(key), html.Td(value)]) for key, value in rows], className="mw-facts")
+    """Facts as rows; keys and values may be label values (made visible)."""
+    return html.Table(
+        [html.Tr([html.Th(visible(key)), html.Td(visible(value))]) for key, value in rows],
+        className="mw-facts",
+    )
 
 
 def _rates(title: str, rates: Mapping[str, float], total: float | None) -> list:
@@ -44,7 +49,9 @@ def edge_details(edge: Mapping[str, Any], now: float, traces_href: str | None) -
         since = edge["open_since"]
         # Tracked by this page from its first refresh, so it can only be a lower bound.
         facts.append(("open for at least", f"{now - since:.0f} s (since {clock_text(since)})"))
-    title = f"{edge.get('source_label', edge['source'])} → {edge.get('target_label', edge['target'])}"
+    title = visible(
+        f"{edge.get('source_label', edge['source'])} → {edge.get('target_label', edge['target'])}"
+    )
     body: list = [html.H3(title, className="mw-details-title"), _table(facts)]
     if edge["circuit"] == "open":
         body.insert(
@@ -76,7 +83,7 @@ def node_details(node: Mapping[str, Any], traces_href: str | None) -> list:
         ("requests in", rate(node.get("rps_in"))),
         ("requests out", rate(node.get("rps_out"))),
     ]
-    body: list = [html.H3(node["name"], className="mw-details-title"), _table(facts)]
+    body: list = [html.H3(visible(node["name"]), className="mw-details-title"), _table(facts)]
     if traces_href:
         body.append(dcc.Link("Traces through this node →", href=traces_href, className="mw-link"))
     return body

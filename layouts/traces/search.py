@@ -11,11 +11,17 @@ from dash import dcc, html
 from dashboard.format import duration_text, plural, utc_timestamp_us
 from dashboard.traces.summary import TraceSummary
 from layouts.links import trace_href
+from layouts.text import plotly_text, visible
 from layouts.traces.names import display_operation
 from layouts.traces.upload import upload
 from layouts.traces.waterfall import ERROR_RED, FONT, PALETTE
 
 LOOKBACKS = [("5m", 300), ("15m", 900), ("1h", 3600), ("6h", 21600), ("24h", 86400), ("48h", 172800)]
+
+
+def name_options(names: list[str]) -> list[dict[str, str]]:
+    """Dropdown options for names from Jaeger: shown made visible, kept as they are."""
+    return [{"label": visible(name), "value": name} for name in names]
 
 
 def field(label: str, control: object) -> html.Label:
@@ -140,7 +146,8 @@ def scatter_figure(summaries: list[TraceSummary]) -> go.Figure:
                 "opacity": 0.85,
             },
             hovertext=[
-                f"{s.service}: {display_operation(s.operation)}<br>{duration_text(s.duration_us)} · "
+                f"{plotly_text(s.service)}: {plotly_text(display_operation(s.operation))}"
+                f"<br>{duration_text(s.duration_us)} · "
                 f"{plural(s.span_count, 'span')}"
                 f"{' · ' + plural(s.error_count, 'error') if s.error_count else ''}"
                 for s in summaries
@@ -164,15 +171,17 @@ def scatter_figure(summaries: list[TraceSummary]) -> go.Figure:
 
 def unknown_service_message(service: str, known: list[str], shown: int = 5) -> str:
     names = ", ".join(known[:shown]) + (", …" if len(known) > shown else "")
-    return f"service '{service}' is not known to Jaeger " + (
-        f"(known: {names})" if known else "(Jaeger knows no services yet)"
+    return visible(
+        f"service '{service}' is not known to Jaeger "
+        + (f"(known: {names})" if known else "(Jaeger knows no services yet)")
     )
 
 
 def skipped_message(skipped: list[str]) -> str:
     """Why traces Jaeger sent are missing from the results."""
     verb = "is" if len(skipped) == 1 else "are"
-    return f"{plural(len(skipped), 'trace')} Jaeger sent could not be read and {verb} left out: {skipped[0]}"
+    first = visible(skipped[0])
+    return f"{plural(len(skipped), 'trace')} Jaeger sent could not be read and {verb} left out: {first}"
 
 
 def result_list(summaries: list[TraceSummary]) -> html.Div:
@@ -180,7 +189,7 @@ def result_list(summaries: list[TraceSummary]) -> html.Div:
         return html.Div("No traces match.", className="mw-muted")
     rows = []
     for s in summaries:
-        badges = [html.Span(f"{name} ({count})", className="mw-chip") for name, count in s.services]
+        badges = [html.Span(f"{visible(name)} ({count})", className="mw-chip") for name, count in s.services]
         rows.append(
             dcc.Link(
                 href=trace_href(s.trace_id),
@@ -188,8 +197,8 @@ def result_list(summaries: list[TraceSummary]) -> html.Div:
                 children=[
                     html.Div(
                         [
-                            html.Strong(f"{s.service}: {display_operation(s.operation)}"),
-                            html.Span(s.trace_id[:12], className="mw-muted"),
+                            html.Strong(visible(f"{s.service}: {display_operation(s.operation)}")),
+                            html.Span(visible(s.trace_id[:12]), className="mw-muted"),
                         ]
                     ),
                     html.Div(
@@ -215,7 +224,7 @@ def trace_links(trace_ids: list[str]) -> html.Div:
         [
             html.Span("This file holds several traces: "),
             *[
-                dcc.Link(trace_id, href=trace_href(trace_id), className="mw-link mw-chip")
+                dcc.Link(visible(trace_id), href=trace_href(trace_id), className="mw-link mw-chip")
                 for trace_id in trace_ids
             ],
         ]

@@ -1,6 +1,11 @@
-"""The span detail panel: a span's facts, warnings, tags, process, logs and references."""
+"""The span detail panel: a span's facts, warnings, tags, process, logs and
+references. Every text from the trace is shown as text, made visible
+(layouts.text); a tag is a link only through a configured pattern
+(layouts.traces.tag_links), and the link names its host."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
 
 from dash import dcc, html
 
@@ -8,20 +13,54 @@ from dashboard.format import duration_text
 from dashboard.traces.details import SpanDetails, Tag
 from dashboard.traces.tree import TraceTree
 from layouts.links import trace_href
+from layouts.text import visible
 from layouts.traces.names import display_operation
+from layouts.traces.tag_links import tag_link
+
+LinkPatterns = Sequence[tuple[str, str]]
 
 
-def _tag_table(tags: list[Tag]) -> html.Table | html.Div:
+def _tag_table(
+    tags: list[Tag], values: Mapping[str, str] | None = None, links: LinkPatterns = ()
+) -> html.Table | html.Div:
+    """Tags as key/value rows; with `links`, the tags they name link out (the host shown)."""
     if not tags:
         return html.Div("none", className="mw-muted")
     return html.Table(
         [
             html.Tbody(
-                [html.Tr([html.Td(t.key, className="mw-tag-key"), html.Td(_tag_value(t))]) for t in tags]
+                [
+                    html.Tr(
+                        [
+                            html.Td(visible(t.key), className="mw-tag-key"),
+                            html.Td(_tag_cell(t, values, links)),
+                        ]
+                    )
+                    for t in tags
+                ]
             )
         ],
         className="mw-table mw-tags",
     )
+
+
+def _tag_cell(tag: Tag, values: Mapping[str, str] | None, links: LinkPatterns) -> list:
+    text = visible(_tag_value(tag))
+    link = tag_link(tag.key, values or {}, links) if links else None
+    if link is None:
+        return [text]
+    return [
+        text,
+        " ",
+        html.A(
+            f"↗ {link.host}",
+            href=link.url,
+            target="_blank",
+            rel="noopener noreferrer nofollow",
+            title=visible(link.url),
+            className="mw-link mw-tag-link",
+        ),
+    ]
 
 
 def _tag_value(tag: Tag) -> str:
@@ -32,14 +71,16 @@ def _tag_value(tag: Tag) -> str:
     return str(tag.value)
 
 
-def span_detail(tree: TraceTree, index: int, details: SpanDetails) -> html.Div:
+def span_detail(tree: TraceTree, index: int, details: SpanDetails, links: LinkPatterns = ()) -> html.Div:
+    """The panel of one span; `links` are the configured link patterns (--trace-link)."""
     span = tree.span(index)
     span_id = tree.span_ids[index]
     link = trace_href(tree.trace_id, span_id)
+    values = {t.key: _tag_value(t) for t in [*details.process_tags, *details.tags]}
     facts = [
-        ("Service", span.service),
-        ("Operation", span.operation),
-        ("Span id", span_id),
+        ("Service", visible(span.service)),
+        ("Operation", visible(span.operation)),
+        ("Span id", visible(span_id)),
         ("Start", f"+{duration_text(span.start_us - tree.start_us)}"),
         ("Duration", duration_text(span.duration_us)),
         ("Self time", duration_text(tree.self_us[index])),
@@ -56,10 +97,10 @@ def span_detail(tree: TraceTree, index: int, details: SpanDetails) -> html.Div:
     references = [
         html.Li(
             [
-                f"{ref.ref_type} ",
-                dcc.Link(ref.span_id, href=trace_href(tree.trace_id, ref.span_id))
+                f"{visible(ref.ref_type)} ",
+                dcc.Link(visible(ref.span_id), href=trace_href(tree.trace_id, ref.span_id))
                 if tree.index_of(ref.span_id) is not None
-                else html.Span(f"{ref.span_id} (not in this trace)"),
+                else html.Span(f"{visible(ref.span_id)} (not in this trace)"),
             ]
         )
         for ref in details.references
@@ -69,7 +110,7 @@ def span_detail(tree: TraceTree, index: int, details: SpanDetails) -> html.Div:
         children=[
             html.H3(
                 [
-                    f"{span.service}: {display_operation(span.operation)}",
+                    visible(f"{span.service}: {display_operation(span.operation)}"),
                     html.Span(" ERROR", className="mw-error-text") if span.error else None,
                 ]
             ),
@@ -78,13 +119,13 @@ def span_detail(tree: TraceTree, index: int, details: SpanDetails) -> html.Div:
             ),
             html.A("Link to this span", href=link, id="trace-span-link", className="mw-link"),
             html.H4("Warnings") if details.warnings else None,
-            html.Ul([html.Li(w) for w in details.warnings], className="mw-warnings")
+            html.Ul([html.Li(visible(w)) for w in details.warnings], className="mw-warnings")
             if details.warnings
             else None,
             html.H4(f"Tags ({len(details.tags)})"),
-            _tag_table(details.tags),
+            _tag_table(details.tags, values, links),
             html.H4(f"Process ({len(details.process_tags)})"),
-            _tag_table(details.process_tags),
+            _tag_table(details.process_tags, values, links),
             html.H4(f"Logs ({len(details.logs)})"),
             *(logs or [html.Div("none", className="mw-muted")]),
             html.H4("References"),

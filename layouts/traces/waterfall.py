@@ -11,6 +11,7 @@ import plotly.graph_objects as go
 from dashboard.format import duration_text
 from dashboard.traces.tree import TraceTree
 from dashboard.traces.waterfall import Row
+from layouts.text import plotly_text, visible
 from layouts.traces.names import display_operation
 
 ERROR_RED = "#ff4d4f"
@@ -57,9 +58,11 @@ def row_label(tree: TraceTree, row: Row, expandable: bool) -> str:
     marker = "▸" if row.folded else ("▾" if expandable else "·")
     folded = f"  (+{row.folded:,})" if row.folded else ""
     error = " ⚠" if span.error else ""
-    name = display_operation(span.operation)
+    name = visible(display_operation(span.operation))
     operation = name if len(name) <= 48 else name[:47] + "…"
-    return f"{INDENT * min(row.depth, 30)}{marker} {span.service}: {operation}{folded}{error}"
+    # A tick label is Plotly markup: the span's own text goes in escaped.
+    text = f"{plotly_text(span.service)}: {plotly_text(operation)}"
+    return f"{INDENT * min(row.depth, 30)}{marker} {text}{folded}{error}"
 
 
 def waterfall_figure(
@@ -83,7 +86,7 @@ def waterfall_figure(
         spans = [tree.span(r.span) for r in service_rows]
         figure.add_trace(
             go.Bar(
-                name=service,
+                name=plotly_text(service),
                 orientation="h",
                 y=[position[r.span] for r in service_rows],
                 x=[max(us_to_ms(s.duration_us), 0.001) for s in spans],
@@ -95,7 +98,7 @@ def waterfall_figure(
                     "line": {"color": [ERROR_RED if s.error else "rgba(0,0,0,0)" for s in spans], "width": 3},
                 },
                 hovertext=[
-                    f"{s.service}: {display_operation(s.operation)}"
+                    f"{plotly_text(s.service)}: {plotly_text(display_operation(s.operation))}"
                     f"<br>start {duration_text(s.start_us - origin)} · "
                     f"duration {duration_text(s.duration_us)}"
                     f"<br>self {duration_text(tree.self_us[r.span])} · "

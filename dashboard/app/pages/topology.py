@@ -35,6 +35,7 @@ from dashboard.mesh.build import missing_namespaces
 from dashboard.mesh.snapshot import snapshot_document
 from layouts.canary import service_summary
 from layouts.links import page_href
+from layouts.text import visible
 from layouts.topology import graph as view
 from layouts.topology import page as topology_page
 from layouts.topology.panel import edge_details, node_details
@@ -81,7 +82,8 @@ def trace_overlay(runtime: Runtime, trace_id: str | None) -> tuple[list[list[Any
     note = f"Showing the path of trace {trace_id} ({len(hops)} hops) in blue"
     if failed:
         note += "; failed: " + ", ".join(f"{hop.caller} → {hop.callee}" for hop in failed) + " (red)"
-    return [[hop.caller, hop.caller_version, hop.callee, hop.callee_version, hop.error] for hop in hops], note
+    hops_drawn = [[hop.caller, hop.caller_version, hop.callee, hop.callee_version, hop.error] for hop in hops]
+    return hops_drawn, visible(note)
 
 
 @dataclass
@@ -235,7 +237,7 @@ def register(app: Dash, runtime: Runtime) -> None:
             result.positions,
             result.circuits,
             result.last_good,
-            result.namespaces,
+            [{"label": visible(ns), "value": ns} for ns in result.namespaces],
         )
 
     @app.callback(

@@ -199,7 +199,7 @@ def register(app: Dash, runtime: Runtime) -> None:
             details = details_of(tree, index)
         except SourceError as error:
             return html.Div(str(error), className="mw-error-text"), *hidden_button
-        panel = span_detail(tree, index, details)
+        panel = span_detail(tree, index, details, runtime.settings.trace_link)
         if not tree.children[index]:
             return panel, *hidden_button
         collapsed = view_state(tree, shown, None).is_collapsed(tree, index) if shown is not None else False

@@ -85,7 +85,7 @@ def register(app: Dash, runtime: Runtime) -> None:
             names = jaeger.services()
         except SourceError as error:
             return no_update, f"Jaeger: {error}", False
-        return sorted(set(names) | ({current} if current else set())), None, True
+        return views.name_options(sorted(set(names) | ({current} if current else set()))), None, True
 
     @app.callback(
         Output("traces-operation", "options"),
@@ -96,7 +96,9 @@ def register(app: Dash, runtime: Runtime) -> None:
         if jaeger is None or not service:
             return []
         try:
-            return sorted(set(jaeger.operations(service)) | ({current} if current else set()))
+            return views.name_options(
+                sorted(set(jaeger.operations(service)) | ({current} if current else set()))
+            )
         except SourceError:
             return no_update  # the search itself reports Jaeger's trouble
 
