@@ -48,13 +48,11 @@ def read_file(path: str, max_bytes: int) -> bytes:
                     f"{path} is {_megabytes(status.st_size)}, more than the "
                     f"{_megabytes(max_bytes)} limit for trace files (--max-upload-mb)"
                 )
-            data = handle.read(max_bytes + 1)
+            data = handle.read(status.st_size + 1)
     except OSError as error:
         raise SourceError(f"cannot read {path}: {error.strerror or error}") from None
-    if len(data) > max_bytes:
-        raise SourceError(
-            f"{path} grew past the {max_bytes / (1 << 20):g} MB limit for trace files while read"
-        )
+    if len(data) > status.st_size:
+        raise SourceError(f"cannot read {path}: it grew while read")
     return data
 
 
