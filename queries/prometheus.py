@@ -136,6 +136,56 @@ def check_instant_vector(result: Any, where: str) -> None:
         present(series.get("value"), at(at(where, index), "value"))
 
 
+def answer_data(reply: Reply, label: str) -> dict[str, Any]:
+    """The `data` of a successful API answer; SourceError with Prometheus'
+    own reason otherwise (`label` names the Prometheus)."""
+    try:
+        payload = json.loads(reply.body)
+    except (ValueError, RecursionError):
+        payload = None
+    if reply.status >= 400 or (isinstance(payload, dict) and payload.get("status") == "error"):
+        raise SourceError(f"{label} refused the query: {error_text(reply)}")
+    if not isinstance(payload, dict) or payload.get("status") != "success":
+        raise SourceError(f"{label} sent a response that is not Prometheus API JSON")
+    data = payload.get("data")
+    if not isinstance(data, dict):
+        raise SourceError(f"{label} sent a response that is not Prometheus API JSON")
+    return data
+
+
+def instant_result(reply: Reply, label: str) -> list[dict[str, Any]]:
+    """The series of an instant query's answer, their shape checked; SourceError otherwise."""
+    data = answer_data(reply, label)
+    result = data.get("result")
+    try:
+        if data.get("resultType") not in (None, "vector"):
+            raise ShapeError("data.resultType", f"{data.get('resultType')!r}, not a vector")
+        check_instant_vector(result, "data.result")
+    except ShapeError as error:
+        raise SourceError(f"{label} sent a result that is not an instant vector ({error})") from None
+    return result
+
+
+def mesh_telemetry(
+    results: dict[str, list[dict[str, Any]]], at: float, window: Duration, label: str
+) -> MeshTelemetry:
+    """The frames of one mesh refresh from its four checked results (by
+    MeshTelemetry field); SourceError when samples are not numbers."""
+    ignored: Counter[str] = Counter()
+    try:
+        return MeshTelemetry(
+            at=at,
+            window=window,
+            requests=instant_vector_frame(results["requests"], REQUEST_LABELS, "rps", ignored),
+            latency=instant_vector_frame(results["latency"], LATENCY_LABELS, "rate", ignored),
+            tcp=instant_vector_frame(results["tcp"], TCP_LABELS, "bytes_per_s", ignored),
+            cluster_stats=cluster_stat_rows(results["cluster_stats"], ignored),
+            ignored=dict(ignored),
+        )
+    except (ValueError, TypeError, IndexError, KeyError):
+        raise SourceError(f"{label} sent samples that are not numbers") from None
+
+
 class PrometheusSource:
     """Runs `promql.mesh_queries` as instant queries and returns MeshTelemetry."""
 
@@ -146,37 +196,10 @@ class PrometheusSource:
         self.backend = Backend("Prometheus", url, timeout, max_response_bytes, ADVICE)
         self.url, self.timeout = self.backend.url, timeout
 
-    def _data(self, path: str, params: dict[str, str]) -> dict[str, Any]:
-        """The `data` of a successful API answer; SourceError with Prometheus'
-        own reason otherwise."""
-        reply = self.backend.get(path, params)
-        try:
-            payload = json.loads(reply.body)
-        except (ValueError, RecursionError):
-            payload = None
-        label = self.backend.label
-        if reply.status >= 400 or (isinstance(payload, dict) and payload.get("status") == "error"):
-            raise SourceError(f"{label} refused the query: {error_text(reply)}")
-        if not isinstance(payload, dict) or payload.get("status") != "success":
-            raise SourceError(f"{label} sent a response that is not Prometheus API JSON")
-        data = payload.get("data")
-        if not isinstance(data, dict):
-            raise SourceError(f"{label} sent a response that is not Prometheus API JSON")
-        return data
-
     def query(self, promql_text: str, at: float) -> list[dict[str, Any]]:
         """One instant query at `at`; raises SourceError with a one-line reason."""
-        data = self._data("/api/v1/query", {"query": promql_text, "time": f"{at:.3f}"})
-        result = data.get("result")
-        try:
-            if data.get("resultType") not in (None, "vector"):
-                raise ShapeError("data.resultType", f"{data.get('resultType')!r}, not a vector")
-            check_instant_vector(result, "data.result")
-        except ShapeError as error:
-            raise SourceError(
-                f"{self.backend.label} sent a result that is not an instant vector ({error})"
-            ) from None
-        return result
+        reply = self.backend.get("/api/v1/query", {"query": promql_text, "time": f"{at:.3f}"})
+        return instant_result(reply, self.backend.label)
 
     def version_traffic(
         self, start: float, end: float, step: float, window: Duration, namespaces: Sequence[str] = ()
@@ -185,7 +208,7 @@ class PrometheusSource:
         range query): columns VERSION_TRAFFIC_COLUMNS, `time` in unix seconds.
         Points that are no rate are left out; `frame.attrs[IGNORED]` counts
         the series that had any, by problem."""
-        data = self._data(
+        reply = self.backend.get(
             "/api/v1/query_range",
             {
                 "query": promql.version_traffic(window, namespaces),
@@ -194,6 +217,7 @@ class PrometheusSource:
                 "step": f"{step:g}s",
             },
         )
+        data = answer_data(reply, self.backend.label)
         labels = VERSION_TRAFFIC_COLUMNS[1:-1]
         rows, ignored = [], Counter()
         try:
@@ -229,16 +253,4 @@ class PrometheusSource:
                     for name, text in queries.items()
                 }
                 results = {name: future.result() for name, future in pending.items()}
-        ignored: Counter[str] = Counter()
-        try:
-            return MeshTelemetry(
-                at=at,
-                window=window,
-                requests=instant_vector_frame(results["requests"], REQUEST_LABELS, "rps", ignored),
-                latency=instant_vector_frame(results["latency"], LATENCY_LABELS, "rate", ignored),
-                tcp=instant_vector_frame(results["tcp"], TCP_LABELS, "bytes_per_s", ignored),
-                cluster_stats=cluster_stat_rows(results["cluster_stats"], ignored),
-                ignored=dict(ignored),
-            )
-        except (ValueError, TypeError, IndexError, KeyError):
-            raise SourceError(f"{self.backend.label} sent samples that are not numbers") from None
+        return mesh_telemetry(results, at, window, self.backend.label)

@@ -75,7 +75,10 @@ def _kind(kind: Any) -> str:
 def _refs(raw: dict[str, Any], trace_id: str) -> list[tuple[str, str]]:
     """parentSpanId is CHILD_OF; links are FOLLOWS_FROM unless Jaeger's
     translator tagged them `opentracing.ref_type=child_of`."""
-    refs = [(CHILD_OF, raw["parentSpanId"])] if raw.get("parentSpanId") else []
+    parent = raw.get("parentSpanId")
+    if parent and not isinstance(parent, str):
+        raise TypeError("parentSpanId is a hex string")
+    refs = [(CHILD_OF, parent)] if parent else []
     for link in raw.get("links") or ():
         if link.get("traceId", trace_id) != trace_id:
             continue
@@ -267,6 +270,7 @@ def check_span(raw: Any, where: str) -> None:
     raw = shape.json_object(raw, where)
     shape.present(raw.get("traceId"), at(where, "traceId"))
     shape.present(raw.get("spanId"), at(where, "spanId"))
+    shape.string(raw.get("parentSpanId") or None, at(where, "parentSpanId"))
     nanoseconds = MAX_SPAN_US * 1000 + 999
     shape.integer(
         raw.get("startTimeUnixNano"), at(where, "startTimeUnixNano"), "ns since the epoch", high=nanoseconds
