@@ -122,9 +122,15 @@ def longest_refresh(settings: Settings) -> float:
     return 2 * settings.prometheus_timeout + 1.0
 
 
+# The share of a page's refresh interval a poll waits: its answer must land
+# before the next tick, or the browser drops it for the newer poll.
+POLL_WAIT_SHARE = 0.75
+
+
 def poll_wait(settings: Settings, interval_ms: float | None, polling: bool) -> float:
-    """How long a poll waits for its refresh before it says "refreshing": the
-    page's refresh interval, or, when the page does not poll, the whole refresh."""
+    """How long a poll waits for its refresh before it says "refreshing":
+    most of the page's refresh interval, or, when the page does not poll,
+    the whole refresh."""
     if polling and interval_ms:
-        return interval_ms / 1000.0
+        return POLL_WAIT_SHARE * interval_ms / 1000.0
     return longest_refresh(settings)
