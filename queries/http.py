@@ -68,7 +68,7 @@ class ResponseBudget:
             raise self._refusal(advice)
 
     def _refusal(self, advice: str) -> ResponseTooLarge:
-        return ResponseTooLarge(f"response over {self.limit / MB:g} MB: {advice}")
+        return ResponseTooLarge(f"response over {self.limit / MB:.3g} MB: {advice}")
 
 
 _BUDGET: ContextVar[ResponseBudget | None] = ContextVar("meshwatch_response_budget", default=None)

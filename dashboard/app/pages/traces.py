@@ -40,16 +40,19 @@ def layout(**query: Any) -> html.Div:
         for key in PREFILL
         if query.get(key)
     }
-    problem = None
+    problems = []
     if "limit" in prefill:
         try:
             prefill["limit"] = parse_limit(prefill["limit"])
         except ValueError as error:
-            problem = str(error)
+            problems.append(str(error))
             del prefill["limit"]
+    if "lookback" in prefill and prefill["lookback"] not in LOOKBACK_SECONDS:
+        problems.append(f"bad lookback {prefill.pop('lookback')!r}: choose one of {', '.join(LOOKBACK_SECONDS)}")
     page = views.search_page(prefill, trace_upload.upload_limit(current().settings))
-    if problem:
-        page.children.insert(0, html.Div(problem, className="mw-banner mw-banner-stale mw-page-problem"))
+    if problems:
+        banner = html.Div("; ".join(problems), className="mw-banner mw-banner-stale mw-page-problem")
+        page.children.insert(0, banner)
     return page
 
 
