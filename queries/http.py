@@ -1,4 +1,4 @@
-"""HTTP to the backends (Prometheus, Jaeger): every response is read against
+"""HTTP to the backends (Prometheus, Jaeger, Kubernetes): every response is read against
 a byte budget and a total deadline, and every failure is said in one line
 fit for a user, without the request's query or credentials.
 
@@ -17,7 +17,7 @@ import re
 import socket
 import ssl
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -230,14 +230,55 @@ class Backend:
     def _read(self, path: str, params: dict[str, str] | None, budget: ResponseBudget) -> Reply:
         response = self.session.get(self.url + path, params=params, timeout=self.timeout, stream=True)
         with response:
-            declared = response.headers.get("Content-Length", "")
-            if declared.isdigit():
-                budget.expect(int(declared), self.advice)
-            chunks = []
-            for chunk in response.iter_content(CHUNK_BYTES):
-                budget.take(len(chunk), self.advice)
-                chunks.append(chunk)
-            return Reply(response.status_code, response.headers.get("Content-Type", ""), b"".join(chunks))
+            body = _take_body(
+                response.iter_content(CHUNK_BYTES),
+                response.headers.get("Content-Length", ""),
+                budget,
+                self.advice,
+            )
+            return Reply(response.status_code, response.headers.get("Content-Type", ""), body)
+
+
+def _take_body(chunks: Iterable[bytes], declared: str, budget: ResponseBudget, advice: str) -> bytes:
+    """A body read chunk by chunk against the budget, refused at once when its
+    Content-Length (`declared`) says it will not fit."""
+    if declared.isdigit():
+        budget.expect(int(declared), advice)
+    taken = []
+    for chunk in chunks:
+        budget.take(len(chunk), advice)
+        taken.append(chunk)
+    return b"".join(taken)
+
+
+def read_stream(response: Any, label: str, timeout: float, max_bytes: int, advice: str) -> bytes:
+    """The body of a urllib3 response a client library opened without
+    reading it (the Kubernetes client's, with `_preload_content=False`):
+    against the refresh's budget (or one of `max_bytes`), and cut off
+    `timeout` seconds from now; failures are one-line SourceErrors."""
+    expired = threading.Event()
+
+    def cut_off() -> None:
+        expired.set()
+        response.shutdown()
+
+    timer = threading.Timer(timeout, cut_off)
+    timer.daemon = True
+    timer.start()
+    try:
+        with response_budget(max_bytes) as budget:
+            return _take_body(
+                response.stream(CHUNK_BYTES), response.headers.get("Content-Length", ""), budget, advice
+            )
+    except SourceError as error:
+        raise SourceError(f"{label}: {error}") from None
+    except (urllib3_exceptions.HTTPError, OSError) as error:
+        if expired.is_set():
+            raise SourceError(f"{label} did not answer within {timeout:g}s") from None
+        raise SourceError(f"{label}: {failure_reason(error)}") from None
+    finally:
+        timer.cancel()
+        response.release_conn()
 
 
 # --- why a request failed, in words -------------------------------------------

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import networkx as nx
 
-from dashboard.app.config import Settings
+from dashboard.app.config import Settings, bytes_of
 from dashboard.app.services import Services
 from dashboard.canary.observation import HISTORY_SECONDS, HISTORY_STEP_SECONDS
 from dashboard.canary.release import ServiceRelease, analyze
@@ -55,9 +55,9 @@ def routing_config(settings: Settings, services: Services | None = None) -> Isti
     if settings.istio_config and not settings.istio_config.startswith(istio_config.KUBERNETES):
         return directory_config(settings.istio_config)
     if settings.istio_config:
-        return istio_config.load(settings.istio_config)
+        return istio_config.load(settings.istio_config, bytes_of(settings.max_response_mb))
     if istio_config.kubernetes_configured():
-        return istio_config.load_kubernetes()
+        return istio_config.load_kubernetes(max_bytes=bytes_of(settings.max_response_mb))
     return None
 
 

@@ -48,7 +48,9 @@ def layout(**query: Any) -> html.Div:
             problems.append(str(error))
             del prefill["limit"]
     if "lookback" in prefill and prefill["lookback"] not in LOOKBACK_SECONDS:
-        problems.append(f"bad lookback {prefill.pop('lookback')!r}: choose one of {', '.join(LOOKBACK_SECONDS)}")
+        problems.append(
+            f"bad lookback {prefill.pop('lookback')!r}: choose one of {', '.join(LOOKBACK_SECONDS)}"
+        )
     page = views.search_page(prefill, trace_upload.upload_limit(current().settings))
     if problems:
         banner = html.Div("; ".join(problems), className="mw-banner mw-banner-stale mw-page-problem")
