@@ -170,6 +170,8 @@ def cmd_canary(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+# What the one-shot documents (snapshot, canary) are asked with.
+PROMETHEUS_VIEW = ["prometheus", "prometheus_timeout", "namespace", "window", "at", "ingress"]
 # What the dashboards take to bound the memory traces use.
 TRACE_MEMORY = ["max_upload_mb", "trace_cache_mb", "max_trace_parses", "trace_link"]
 # Sub-command -> (handler, help, options it takes); the trace id argument in _extra_arguments.
@@ -220,17 +222,7 @@ COMMANDS: dict[str, tuple[Command, str, list[str]]] = {
     "snapshot": (
         cmd_snapshot,
         "print the service graph as JSON",
-        [
-            "prometheus",
-            "prometheus_timeout",
-            "namespace",
-            "window",
-            "at",
-            "ingress",
-            "max_window",
-            "max_response_mb",
-            "config",
-        ],
+        [*PROMETHEUS_VIEW, "max_window", "max_response_mb", "config"],
     ),
     "trace": (
         cmd_trace,
@@ -249,19 +241,7 @@ COMMANDS: dict[str, tuple[Command, str, list[str]]] = {
     "canary": (
         cmd_canary,
         "print the canary analysis of versioned services as JSON",
-        [
-            "prometheus",
-            "prometheus_timeout",
-            "namespace",
-            "window",
-            "at",
-            "ingress",
-            "istio_config",
-            "service",
-            "max_window",
-            "max_response_mb",
-            "config",
-        ],
+        [*PROMETHEUS_VIEW, "istio_config", "service", "max_window", "max_response_mb", "config"],
     ),
 }
 
