@@ -132,7 +132,8 @@ def check_instant_vector(result: Any, where: str) -> None:
         series = shape.json_object(series, at(where, index))
         metric = shape.json_object(series.get("metric"), at(at(where, index), "metric"))
         for label, text in metric.items():
-            shape.string(text, at(at(at(where, index), "metric"), label))
+            if not isinstance(text, str):  # Prometheus' label values are strings, never null
+                raise ShapeError(at(at(at(where, index), "metric"), label), "expected a string")
         present(series.get("value"), at(at(where, index), "value"))
 
 

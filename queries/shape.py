@@ -22,9 +22,13 @@ class ShapeError(ValueError):
 
 
 def at(path: str, key: str | int) -> str:
-    """The path of a field (`a.b`) or item (`a[0]`) under `path`."""
+    """The path of a field (`a.b`) or item (`a[0]`) under `path`; a key that
+    is not printable is escaped, so a message stays one line."""
     if isinstance(key, int):
         return f"{path}[{key}]"
+    key = str(key)
+    if not key.isprintable():
+        key = key.encode("unicode_escape").decode("ascii")
     return f"{path}.{key}" if path else key
 
 

@@ -122,7 +122,8 @@ def details(trace: TraceRecord, span: SpanRecord) -> SpanDetails:
 
 def tag_text(span: SpanRecord) -> Iterator[tuple[str, str]]:
     """(key, value) of a span's tags as text, for find-in-trace."""
-    for tag in span.raw.get("tags") or ():
+    raw_tags = span.raw.get("tags")
+    for tag in raw_tags if isinstance(raw_tags, list) else ():
         if isinstance(tag, dict):
             yield str(tag.get("key")), str(tag.get("value"))
 
@@ -167,6 +168,6 @@ def check_span(raw: Any, where: str) -> None:
 def check_trace(document: Any, where: str) -> None:
     document = shape.json_object(document, where or "the trace")
     for pid, process in shape.mapping(document.get("processes") or {}, at(where, "processes")).items():
-        _check_process(process, at(where, f"processes.{pid}"))
+        _check_process(process, at(at(where, "processes"), pid))
     shape.each(document.get("spans"), at(where, "spans"), check_span)
     shape.each(document.get("warnings"), at(where, "warnings"), lambda _, __: None)

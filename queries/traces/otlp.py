@@ -223,9 +223,14 @@ def details(trace: TraceRecord, span: SpanRecord) -> SpanDetails:
 
 def tag_text(span: SpanRecord) -> Iterator[tuple[str, str]]:
     """(key, value) of a span's attributes as text, for find-in-trace."""
-    for attribute in span.raw.get("attributes") or ():
+    attributes = span.raw.get("attributes")
+    for attribute in attributes if isinstance(attributes, list) else ():
         if isinstance(attribute, dict) and isinstance(attribute.get("value"), dict):
-            yield str(attribute.get("key")), str(value_of(attribute["value"])[0])
+            try:
+                value = value_of(attribute["value"])[0]
+            except _FAILURES:
+                continue  # malformed: the span's details say where
+            yield str(attribute.get("key")), str(value)
 
 
 # --- shape checks: name the first field that is not what it should be ---

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 from dashboard.app.config import resolve
@@ -100,6 +100,11 @@ def _body(answer: Any) -> bytes:
 
 @FUZZ
 @given(st.one_of(answers.map(_body), st.binary(max_size=64)), st.sampled_from([200, 400, 422, 503]))
+@example(  # a label value of null, which the frames once took in
+    body=b'{"status": "success", "data": {"resultType": "vector", "result": '
+    b'[{"metric": {"source_workload": null}, "value": [0.0, "1"]}]}}',
+    status=200,
+)
 def test_prometheus_answers_end_in_a_graph_or_one_line(body: bytes, status: int) -> None:
     try:
         result = instant_result(Reply(status, "application/json", body), "Prometheus at http://p:9090")
