@@ -178,6 +178,8 @@ def elements(
             "rps_in": traffic_in[node["id"]],
             "rps_out": traffic_out[node["id"]],
         }
+        # Ids are built from label values: the browser gets them made visible too.
+        data["id"] = visible(node["id"])
         result.append({"data": _compact(data), "position": {"x": round(x), "y": round(y)}})
     for edge in edges:
         data = {
@@ -190,6 +192,7 @@ def elements(
                 edge["source"] if kinds[edge["source"]] == "workload" else edge["target"]
             ],
         }
+        data.update(id=visible(edge["id"]), source=visible(edge["source"]), target=visible(edge["target"]))
         if edge["id"] in on_trace:
             data["on_trace"] = on_trace[edge["id"]]
         data = _compact(data)

@@ -92,7 +92,8 @@ def test_the_topology_shows_hostile_labels_as_escaped_text(serve_app: Any, brows
     page.wait_for_function("() => window.cy && window.cy.nodes().length > 0", timeout=TIMEOUT_MS)
     shown = page.evaluate("() => window.cy.nodes().map(n => n.data('label'))")
     assert visible(REVERSED) in shown and MARKUP in shown
-    assert not any("\u202e" in label or "\x00" in label for label in shown)
+    ids = page.evaluate("() => window.cy.elements().map(e => e.id())")
+    assert not any("\u202e" in text or "\x00" in text for text in shown + ids)
     box = page.locator("#topology-graph").bounding_box()
     point = page.evaluate(
         "() => window.cy.nodes().filter(n => n.data('label').startsWith('reviews')).renderedPosition()"
