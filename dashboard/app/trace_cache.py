@@ -33,9 +33,10 @@ _NOT_IN_MEMORY = (
 )
 
 
-# An analysed trace's memory against its JSON's size (records and tree, as
-# bench/bench_trace.py measures them), and per span when that size is unknown.
-MEMORY_PER_WIRE_BYTE = 5
+# An analysed trace's memory against its JSON's size (records and tree: the
+# RSS bench/bench_trace.py measures for a 100k-span Istio trace), and per
+# span when that size is unknown.
+MEMORY_PER_WIRE_BYTE = 5.5
 MEMORY_PER_SPAN = 10_000
 
 
@@ -50,7 +51,7 @@ class ParsesBusy(SourceError):
 def tree_bytes(tree: TraceTree) -> int:
     """What an analysed trace holds in memory, reckoned."""
     wire = tree.trace.wire_bytes
-    return wire * MEMORY_PER_WIRE_BYTE if wire else len(tree.order) * MEMORY_PER_SPAN
+    return int(wire * MEMORY_PER_WIRE_BYTE) if wire else len(tree.order) * MEMORY_PER_SPAN
 
 
 @dataclass

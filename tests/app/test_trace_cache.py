@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from dashboard.app.trace_cache import TraceCache
+from dashboard.app.trace_cache import MEMORY_PER_WIRE_BYTE, TraceCache
 from queries.errors import SourceError
 from queries.traces.jaeger_v1 import parse_trace as parse_v1_trace
 from tests.support.jaeger import bookinfo_trace
@@ -65,9 +65,9 @@ def trace_with_id(trace_id: str, wire_bytes: int) -> Any:
 def test_the_cache_is_bounded_in_bytes_and_drops_the_least_recently_used() -> None:
     cache = TraceCache(lambda trace_id: None, max_bytes=25 << 20)
     for trace_id in ("a1", "b2", "c3"):
-        cache.put(trace_with_id(trace_id, 2 << 20))  # each reckoned 5 x 2 MB
+        cache.put(trace_with_id(trace_id, 2 << 20))  # each reckoned 5.5 x 2 MB
     assert cache.get("a1") is None and cache.get("b2") and cache.get("c3")
-    assert cache.held_bytes == 20 << 20
+    assert cache.held_bytes == 2 * int(MEMORY_PER_WIRE_BYTE * (2 << 20))
     cache.get("b2")  # used: now c3 is the oldest
     cache.put(trace_with_id("d4", 2 << 20))
     assert cache.get("c3") is None and cache.get("b2") and cache.get("d4")
