@@ -3,7 +3,8 @@ one error helper.
 
 `/api/graph`, `/api/canary` and `/api/trace/<id>` serve exactly the documents
 `meshwatch snapshot|canary|trace` print; bad input answers 400, a failing
-data source 502, an unknown trace or path 404, each as `{"error": "..."}`.
+data source 502, too much in flight (busy, retry) 503, an unknown trace or
+path 404, each as `{"error": "..."}`.
 `/healthz` says the process serves; `/readyz` that Prometheus answers.
 """
 
@@ -16,10 +17,10 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 
 from dashboard.app import config
-from dashboard.app.flight import InFlight
+from dashboard.app.flight import Busy, InFlight
 from dashboard.app.refresh import longest_refresh, mesh_graph, release_view, routing_config, slow_text
 from dashboard.app.runtime import Runtime, current
-from dashboard.app.trace_cache import TraceNotInMemory
+from dashboard.app.trace_cache import ParsesBusy, TraceNotInMemory
 from dashboard.canary.document import canary_document
 from dashboard.mesh.snapshot import snapshot_document
 from dashboard.traces.document import trace_document
@@ -60,6 +61,15 @@ def view_arguments(runtime: Runtime) -> ViewArguments:
 @api.errorhandler(ConfigError)
 def bad_request(error: ConfigError) -> Response:
     return error_response(str(error), 400)
+
+
+@api.errorhandler(Busy)
+@api.errorhandler(ParsesBusy)
+def busy(error: SourceError) -> Response:
+    """Too much in flight already: retry, not a failing backend."""
+    response = error_response(str(error), 503)
+    response.headers["Retry-After"] = "5"
+    return response
 
 
 @api.errorhandler(TraceNotFound)

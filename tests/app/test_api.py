@@ -104,3 +104,12 @@ def test_the_dashboard_serves_under_a_base_path(source):
     )
     assert dash_config["requests_pathname_prefix"] == "/meshwatch/"
     assert client.get("/api/graph").status_code == 404
+
+
+def test_too_many_trace_reads_at_once_is_503_busy(source):
+    app = create_app(resolve({"max_trace_parses": "1"}, {}), Services(telemetry=source, traces=None))
+    runtime = app.server.extensions["meshwatch"]
+    with runtime.traces.parsing():
+        answer = app.server.test_client().get("/api/trace/4bf92f3577b34da6a3ce929d0e0e4736")
+    assert answer.status_code == 503 and "busy: 1 trace is being read" in answer.get_json()["error"]
+    assert answer.headers["Retry-After"] == "5"
