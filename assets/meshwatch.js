@@ -8,7 +8,132 @@ function mwPathPrefix() {
     return (prefix || "/").replace(/\/$/, "");
 }
 
+/* The page's address with a new query, in place (no reload, no history entry). */
+function mwReplaceQuery(query) {
+    var text = query.toString();
+    var url = window.location.pathname + (text ? "?" + text : "");
+    if (window.location.pathname + window.location.search !== url) {
+        window.history.replaceState(window.history.state, "", url);
+    }
+}
+
+/* The topology's labels: sized to the screen, not to the zoom (a wall screen
+   read from across the room at 1920x1080, still legible at 1366x768), and
+   never clipped by a node or on top of another label. Each edge label is
+   tried whole, then short (its one most important fact), then left to the
+   side panel; the edges that matter most (open circuits, shedding, failing,
+   busiest) are placed first. */
+var MW_PRIORITY = {open: 4, tripping: 3};
+var MW_HEALTH_PRIORITY = {failing: 2, degraded: 1};
+
+function mwLabelPixels() {
+    var kiosk = document.querySelector(".mw-kiosk") !== null;
+    var base = window.innerHeight * (kiosk ? 0.026 : 0.02);
+    return {node: Math.max(15, base), edge: Math.max(13, base * 0.85)};
+}
+
+function mwBox(ele, labels, sourceLabel) {
+    return ele.boundingBox({includeNodes: !labels, includeEdges: false, includeLabels: labels,
+                            includeMainLabels: labels && !sourceLabel, includeSourceLabels: !!sourceLabel,
+                            includeTargetLabels: false, includeOverlays: false, includeUnderlays: false});
+}
+
+function mwOverlaps(a, b) {
+    return a.x1 < b.x2 && b.x1 < a.x2 && a.y1 < b.y2 && b.y1 < a.y2;
+}
+
+function mwEdgeRank(edge) {
+    var d = edge.data();
+    return (MW_PRIORITY[d.circuit] || MW_HEALTH_PRIORITY[d.health] || 0) * 1e9 + (d.rps || d.bytes_per_s || 0);
+}
+
+/* Where an edge label may go, in order: at the middle of the edge (whole,
+   then short), then slid towards either end (short). */
+function mwPlacements(edge) {
+    var full = edge.data("label"), short = edge.data("short_label") || full;
+    var length = Math.max(1, edge.sourceEndpoint() && edge.targetEndpoint() ?
+        Math.hypot(edge.targetEndpoint().x - edge.sourceEndpoint().x,
+                   edge.targetEndpoint().y - edge.sourceEndpoint().y) : 1);
+    return [{text: full}, {text: short}, {text: short, along: 0.3 * length}, {text: short, along: 0.7 * length}];
+}
+
+function mwPlaceEdgeLabel(edge, fits, taken) {
+    var tries = mwPlacements(edge);
+    for (var i = 0; i < tries.length; i++) {
+        var t = tries[i];
+        if (!t.text) { continue; }
+        if (t.along === undefined) {
+            edge.style({"label": t.text, "source-label": "", "text-opacity": 1});
+        } else {
+            // A zero-width space, not "": an empty bypass would bring the stylesheet's label back.
+            edge.style({"label": "\u200b", "source-label": t.text, "source-text-offset": t.along,
+                        "source-text-rotation": "autorotate", "text-opacity": 1});
+        }
+        var box = mwBox(edge, true, t.along !== undefined);
+        if (box.w > 0 && fits(box, null)) { taken.push([box, edge.id()]); return true; }
+    }
+    edge.style({"label": "\u200b", "source-label": "", "text-opacity": 0, "text-background-opacity": 0});
+    return false;
+}
+
+function mwDeclutter(cy) {
+    var pixels = mwLabelPixels(), zoom = cy.zoom();
+    var taken = [];  // [box, owner id]
+    var fits = function (box, owner) {
+        for (var i = 0; i < taken.length; i++) {
+            if (taken[i][1] !== owner && mwOverlaps(box, taken[i][0])) { return false; }
+        }
+        return true;
+    };
+    cy.batch(function () {
+        cy.nodes().style({"font-size": pixels.node / zoom, "text-margin-y": 6 / zoom, "text-margin-x": 0,
+                          "text-outline-width": 3 / zoom, "text-opacity": 1});
+        cy.edges().style({"font-size": pixels.edge / zoom, "text-margin-y": -10 / zoom,
+                          "source-text-margin-y": -10 / zoom, "text-outline-width": 2 / zoom,
+                          "text-background-padding": 2 / zoom, "text-opacity": 1,
+                          "text-background-opacity": null});
+    });
+    cy.nodes().forEach(function (node) { taken.push([mwBox(node, false), node.id()]); });
+    var edges = cy.edges().filter(function (edge) {
+        return edge.visible() && edge.data("label") && edge.data("health") !== "idle";
+    }).sort(function (a, b) { return mwEdgeRank(b) - mwEdgeRank(a); });
+    // Open circuits are the story: their labels go down before the names,
+    // clear of them where the edge allows, over them where it does not.
+    var names = cy.nodes().map(function (node) { return [mwBox(node, true), node.id()]; });
+    var clearOfNames = function (box, owner) {
+        return fits(box, owner) && names.every(function (name) { return !mwOverlaps(box, name[0]); });
+    };
+    var open = edges.filter(function (edge) { return edge.data("circuit") === "open"; });
+    open.forEach(function (edge) {
+        mwPlaceEdgeLabel(edge, clearOfNames, taken) || mwPlaceEdgeLabel(edge, fits, taken);
+    });
+    // Node names: below the node, else beside it; one that would sit on
+    // another node or name waits in the panel.
+    cy.nodes().forEach(function (node) {
+        var spots = [{"text-valign": "bottom", "text-halign": "center"},
+                     {"text-valign": "center", "text-halign": "right", "text-margin-x": 8 / zoom, "text-margin-y": 0},
+                     {"text-valign": "center", "text-halign": "left", "text-margin-x": -8 / zoom, "text-margin-y": 0}];
+        for (var i = 0; node.data("label") && i < spots.length; i++) {
+            node.style(spots[i]);
+            var box = mwBox(node, true);
+            if (fits(box, node.id())) { taken.push([box, node.id()]); return; }
+        }
+        node.style({"text-valign": "bottom", "text-halign": "center", "text-opacity": 0});
+    });
+    edges.difference(open).forEach(function (edge) { mwPlaceEdgeLabel(edge, fits, taken); });
+}
+
 window.dash_clientside.meshwatch = {
+    /* The time bar: opened and closed by its button, and always open while
+       the view is not live (so Live is a click away). */
+    showTimeBar: function (clicks, moment, hidden) {
+        var notLive = !!moment && moment.mode !== "live";
+        var trigger = window.dash_clientside.callback_context.triggered.map(function (t) { return t.prop_id; });
+        if (notLive) { return false; }
+        if (trigger.indexOf("topology-time-open.n_clicks") >= 0) { return !hidden; }
+        return hidden;
+    },
+
     /* Browsers refuse a file over an upload's max_size without telling Dash,
        so the page checks the size itself and says why nothing happened. */
     checkUploadSize: function (maxSize, uploadId, bannerId, limitText) {
@@ -38,31 +163,94 @@ window.dash_clientside.meshwatch = {
         return "";
     },
 
-    /* A click on a waterfall row's label selects its span, as a click on its
-       bar does: Plotly reports clicks on bars only, so the page maps the
-       click's height to a row. */
-    selectOnLabelClick: function (traceId) {
-        if (!window.mwWaterfallLabelClicks) {
-            window.mwWaterfallLabelClicks = true;
+    /* A click on a waterfall row (or a flame graph box) selects its span; a
+       click on a row's fold toggle folds or unfolds it. The rows say which
+       span they draw in `data-span`, the toggles in `data-fold`. */
+    selectOnRowClick: function (traceId) {
+        if (!window.mwWaterfallClicks) {
+            window.mwWaterfallClicks = true;
             document.addEventListener("click", function (event) {
-                var graph = document.querySelector("#trace-waterfall .js-plotly-plot");
-                var rows = graph && graph.layout && graph.layout.meta && graph.layout.meta.rows;
-                var plot = graph && graph.querySelector(".nsewdrag");
-                if (!rows || !rows.length || !plot || !graph.contains(event.target)) { return; }
-                var box = plot.getBoundingClientRect();
-                if (event.clientX >= box.left || event.clientY < box.top || event.clientY >= box.bottom) { return; }
-                var row = Math.floor((event.clientY - box.top) / (box.height / rows.length));
-                window.dash_clientside.set_props("trace-selected", {data: rows[row]});
+                var view = event.target.closest && event.target.closest("#trace-waterfall, #trace-flame");
+                if (!view) { return; }
+                var fold = event.target.closest("[data-fold]");
+                if (fold) {
+                    window.dash_clientside.set_props("trace-fold", {data: {span: fold.dataset.fold, at: Date.now()}});
+                }
+                var row = event.target.closest("[data-span]");
+                if (row) {
+                    window.dash_clientside.set_props("trace-selected", {data: row.dataset.span});
+                }
             }, true);
         }
         return "";
     },
 
-    /* The deep link follows the selected span without reloading the page. */
-    followSelectedSpan: function (span, traceId) {
+    /* Re-place the topology's labels whenever the graph or the view changes. */
+    declutterGraph: function (elements) {
+        var cy = window.cy;
+        if (!cy) { return ""; }
+        if (!cy.mwDeclutter) {
+            var pending = null;
+            cy.mwDeclutter = function () {
+                if (pending) { window.clearTimeout(pending); }
+                pending = window.setTimeout(function () {
+                    pending = null;
+                    mwDeclutter(cy);
+                    document.getElementById("topology-graph").setAttribute("data-decluttered",
+                                                                            String(Date.now()));
+                }, 60);
+            };
+            cy.on("add remove data zoom pan resize layoutstop", cy.mwDeclutter);
+            window.addEventListener("resize", cy.mwDeclutter);
+        }
+        cy.mwDeclutter();
+        return "";
+    },
+
+    /* Fit the topology to the screen: the one thing that moves the view. */
+    fitGraph: function (clicks) {
+        if (window.cy) { window.cy.fit(undefined, 60); }
+        return "";
+    },
+
+    /* The address is the view: namespaces, window, refresh and idle edges
+       go into the query, so a copied link opens the same view. */
+    topologyAddress: function (namespaces, rateWindow, refresh, idle, moment, traceId) {
+        var query = new URLSearchParams(), current = new URLSearchParams(window.location.search);
+        // A rotating wall keeps its list of namespaces, not the one on screen now.
+        var rotating = current.get("rotate");
+        (rotating ? current.getAll("namespace") : (namespaces || [])).forEach(function (ns) {
+            query.append("namespace", ns);
+        });
+        if (rotating) { query.set("rotate", rotating); }
+        if (rateWindow) { query.set("window", rateWindow); }
+        if (refresh !== undefined && refresh !== null) { query.set("refresh", String(refresh)); }
+        if (idle && idle.indexOf("idle") >= 0) { query.set("idle", "1"); }
+        if (traceId) { query.set("trace", traceId); }
+        if (moment && moment.mode === "fixed" && moment.at) { query.set("at", String(Math.round(moment.at))); }
+        if (current.get("kiosk")) { query.set("kiosk", "1"); }
+        mwReplaceQuery(query);
+        return "";
+    },
+
+    /* The canary page's address follows its window (and keeps its moment). */
+    canaryAddress: function (rateWindow, service, at) {
+        var query = new URLSearchParams();
+        if (service) { query.set("service", service); }
+        if (rateWindow) { query.set("window", rateWindow); }
+        if (at) { query.set("at", String(Math.round(at))); }
+        mwReplaceQuery(query);
+        return "";
+    },
+
+    /* The deep link follows the selected span and view without reloading the page. */
+    followSelectedSpan: function (span, view, traceId) {
         if (!traceId) { return ""; }
+        var query = [];
+        if (span) { query.push("span=" + encodeURIComponent(span)); }
+        if (view && view !== "waterfall") { query.push("view=" + encodeURIComponent(view)); }
         var url = mwPathPrefix() + "/trace/" + encodeURIComponent(traceId) +
-            (span ? "?span=" + encodeURIComponent(span) : "");
+            (query.length ? "?" + query.join("&") : "");
         if (window.location.pathname + window.location.search !== url) {
             window.history.replaceState(null, "", url);
         }

@@ -15,7 +15,10 @@ its own Prometheus and prints, per size:
   1000 workloads);
 - the page's graph payload: the snapshot document JSON and, when
   layouts/topology.py is there, the Cytoscape elements JSON (target < 2 MB
-  at 1000 workloads).
+  at 1000 workloads);
+- build_graph per graph type (app, workload, service) against the versioned
+  one on the same telemetry, and find + hide of a two-condition expression
+  on the document.
 
 Usage: python bench/bench_topology.py [--sizes 100,1000,3000] [--runs 5] [--profile 1000]
 """
@@ -42,6 +45,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dashboard.app.config import resolve  # noqa: E402
 from dashboard.mesh.build import build_graph  # noqa: E402
+from dashboard.mesh.find import apply, parse  # noqa: E402
+from dashboard.mesh.graph_types import GRAPH_TYPES, VERSIONED  # noqa: E402
 from dashboard.mesh.snapshot import snapshot_document  # noqa: E402
 from queries import promql  # noqa: E402
 from queries.duration import prometheus_duration  # noqa: E402
@@ -125,7 +130,10 @@ def request_labels(caller: Caller, service: Service, version: str | None, report
         "destination_app": service.name if version else "unknown",
         "destination_version": version or "unknown",
         "destination_cluster": "Kubernetes" if version else "unknown",
-        "connection_security_policy": "mutual_tls" if version else "unknown",
+        # As Istio's proxies report it: only the server side knows.
+        "connection_security_policy": (
+            "unknown" if reporter == "source" else "none" if caller.workload == "unknown" else "mutual_tls"
+        ),
         "request_protocol": service.protocol,
     }
 
@@ -297,6 +305,16 @@ def measure(mesh: Mesh, runs: int, workdir: Path, profile: bool) -> dict[str, An
             parts, document = snapshot(source, settings)
             part_times.append(parts)
             snapshot_times.append(sum(parts.values()))
+        telemetry = source.mesh(END, WINDOW)
+        type_times = {
+            graph_type: statistics.median(
+                timed(lambda t=graph_type: build_graph(telemetry, settings, graph_type=t))[0]
+                for _ in range(runs)
+            )
+            for graph_type in GRAPH_TYPES
+        }
+        find, hide = parse("circuit = open or error > 5%"), parse("health = idle or protocol = tcp")
+        find_s = statistics.median(timed(lambda: apply(document, find, hide))[0] for _ in range(runs))
         if profile:
             profiler = cProfile.Profile()
             profiler.runcall(snapshot, source, settings)
@@ -325,6 +343,12 @@ def measure(mesh: Mesh, runs: int, workdir: Path, profile: bool) -> dict[str, An
             for part in ("mesh", "graph", "document")
         },
         **payload_sizes(document),
+        **{
+            f"{graph_type}_ratio": type_times[graph_type] / type_times[VERSIONED]
+            for graph_type in GRAPH_TYPES
+            if graph_type != VERSIONED
+        },
+        "find_s": find_s,
     }
 
 
@@ -343,6 +367,8 @@ COLUMNS = [
     ("ratio", "snapshot/raw", "{:.2f}"),
     ("document_mb", "document MB", "{:.2f}"),
     ("elements_mb", "elements MB", "{:.2f}"),
+    *((f"{t}_ratio", f"build {t}/versioned", "{:.2f}") for t in GRAPH_TYPES if t != VERSIONED),
+    ("find_s", "find+hide s", "{:.4f}"),
     ("setup_s", "setup s", "{:.1f}"),
     ("om_mb", "backfill MB", "{:.0f}"),
 ]

@@ -224,7 +224,7 @@ def measure_paint(path: Path, trace_id: str) -> tuple[float, float]:
         for _ in range(2):  # cold (through Jaeger), then from the trace cache
             began = time.perf_counter()
             page.goto(url)
-            page.wait_for_selector("#trace-waterfall .bars path", timeout=120_000)
+            page.wait_for_selector("#trace-waterfall .mw-wf-span", timeout=120_000)
             figures.append(time.perf_counter() - began)
         browser.close()
     server.shutdown()

@@ -3,6 +3,7 @@ the documents) and for the JSON documents. Pure."""
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Mapping
@@ -73,6 +74,26 @@ def utc_timestamp_us(us: int) -> str:
     return datetime.fromtimestamp(us / 1e6, tz=UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + " UTC"
 
 
+def utc_stamp(at: float) -> str:
+    """A moment in full, in UTC: `2026-11-26 10:00:00 UTC`."""
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(at))
+
+
+def duration_words(seconds: float) -> str:
+    """How long, roughly, for people: `45 s`, `12 min`, `3 h 20 min`, `2 d 4 h`."""
+    seconds = max(0.0, seconds)
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    minutes = seconds / 60
+    if minutes < 90:
+        return f"{minutes:.0f} min"
+    hours, rest = divmod(round(minutes), 60)
+    if hours < 48:
+        return f"{hours} h {rest} min" if rest else f"{hours} h"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h" if hours else f"{days} d"
+
+
 def plural(count: int, noun: str, nouns: str | None = None) -> str:
     """`1 error`, `2 errors`, `1,204 spans`."""
     return f"{count:,} {noun if count == 1 else nouns or noun + 's'}"
@@ -92,9 +113,27 @@ def size_text(size_bytes: int) -> str:
     return f"{size_bytes} bytes"
 
 
+# Measured figures (rates over a window, ratios, interpolated quantiles) hold
+# far fewer true digits than a float prints: 0.49500000000000005 is 0.495.
+JSON_DIGITS = 6
+
+
 def json_number(value: Any) -> Any:
-    """A number as the public documents carry it: a float, or null where JSON
-    cannot carry it (NaN, infinities); anything else unchanged."""
+    """A measured figure as the public documents carry it: a float to
+    JSON_DIGITS significant digits, or null where JSON cannot carry it (NaN,
+    infinities); anything else unchanged."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return value
-    return float(value) if math.isfinite(value) else None
+    return float(f"{value:.{JSON_DIGITS}g}") if math.isfinite(value) else None
+
+
+def wire_value(value: Any) -> Any:
+    """A value as it came on the wire (a span tag's list or object), as the
+    documents carry it: NaN and infinities, at any depth, as null (JSON has
+    neither); one nested too deeply to write again, as a note saying so."""
+    if not isinstance(value, (list, dict)):
+        return json_number(value) if type(value) is float else value
+    try:
+        return json.loads(json.dumps(value), parse_constant=lambda _: None)
+    except (RecursionError, TypeError, ValueError):
+        return "(a value nested too deeply to show)"

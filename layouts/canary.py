@@ -20,7 +20,7 @@ from dash import dcc, html
 from dashboard.canary.observation import Call, VersionFigures
 from dashboard.canary.release import ServiceRelease
 from dashboard.canary.verdict import Deltas
-from dashboard.canary.versions import BASELINE, MIRROR, RETIRED, SERVING
+from dashboard.canary.versions import RETIRED
 from dashboard.format import milliseconds, percent, rate, signed
 from dashboard.mesh.circuit import OPEN
 from layouts.controls import window_picker
@@ -89,16 +89,14 @@ def split_bars(version: VersionFigures) -> html.Div:
     )
 
 
-def _role(version: VersionFigures) -> str:
-    if version.state == RETIRED:
-        return "retired"
-    if version.role == BASELINE:
-        return "baseline"
-    if version.state == MIRROR:
-        return "mirror"
-    if version.role == SERVING:
+def _role(release: ServiceRelease, version: VersionFigures) -> str:
+    """The role as the card says it: the version a completed rollout moved
+    every request onto is just "serving"; a retired baseline says so."""
+    if version.key == release.completed:
         return "serving"
-    return "canary"
+    if version.role == RETIRED and version.key == release.baseline:
+        return "retired baseline"
+    return version.role
 
 
 def failing_calls_line(failing: Sequence[Call]) -> html.Div | None:
@@ -137,7 +135,7 @@ def version_row(release: ServiceRelease, version: VersionFigures) -> html.Div:
                 [
                     html.Div(visible(version.label), className="mw-version-label"),
                     html.Div(
-                        visible(f"{_role(version)} · {version.workload or 'no workload'}"),
+                        visible(f"{_role(release, version)} · {version.workload or 'no workload'}"),
                         className="mw-version-role",
                     ),
                 ]
@@ -158,7 +156,7 @@ def version_row(release: ServiceRelease, version: VersionFigures) -> html.Div:
                     html.Div(
                         deltas_text(judgement.deltas, release.baseline or "baseline"), className="mw-deltas"
                     )
-                    if judgement and release.baseline and version.role != SERVING
+                    if judgement and release.baseline and version.key != release.completed
                     else None,
                 ]
             ),
@@ -227,6 +225,21 @@ def service_card(release: ServiceRelease) -> html.Section:
             ),
             html.Div([version_row(release, v) for v in release.versions]),
             html.Ul([html.Li(visible(reason)) for reason in release.reasons], className="mw-reasons"),
+            html.Div(
+                className="mw-card-links",
+                children=[
+                    dcc.Link(
+                        "Topology →",
+                        href=page_href("/", {"namespace": release.namespace}),
+                        className="mw-link",
+                    ),
+                    dcc.Link(
+                        "Traces →",
+                        href=page_href("/traces", {"service": f"{release.service}.{release.namespace}"}),
+                        className="mw-link",
+                    ),
+                ],
+            ),
             dcc.Graph(
                 figure=history_figure(release),
                 config={"displayModeBar": False},
@@ -257,9 +270,12 @@ def _title(service: str | None) -> html.H1:
     )
 
 
-def page(refresh_s: float, service: str | None, windows: Sequence[str], window: str) -> html.Div:
-    """The live page; `windows` are the picker's choices (at low traffic a
-    longer window is what gathers enough requests for a verdict)."""
+def page(
+    refresh_s: float, service: str | None, windows: Sequence[str], window: str, at: float | None = None
+) -> html.Div:
+    """The page, live or at the moment `at`; `windows` are the picker's
+    choices (at low traffic a longer window is what gathers enough requests
+    for a verdict)."""
     return html.Div(
         className="mw-canary",
         children=[
@@ -268,10 +284,13 @@ def page(refresh_s: float, service: str | None, windows: Sequence[str], window: 
                 children=[_title(service), window_picker("canary-window", windows, window)],
             ),
             html.Div(id="canary-banner", className="mw-banner", hidden=True),
+            html.Div(id="canary-asof", className="mw-asof", hidden=True),
+            html.Span(id="canary-url-sync", hidden=True),
             html.Div(id="canary-status", className="mw-status"),
             html.Div(id="canary-cards", children=html.P("Loading…", className="mw-hint")),
             dcc.Interval(id="canary-tick", interval=int(refresh_s * 1000) or 5000, disabled=refresh_s <= 0),
             dcc.Store(id="canary-service", data=service),
+            dcc.Store(id="canary-at", data=at),
             dcc.Store(id="canary-last-good", data=None),
         ],
     )

@@ -21,3 +21,8 @@ def page_href(path: str, query: dict[str, Any] | None = None) -> str:
 
 def trace_href(trace_id: str, span_id: str | None = None) -> str:
     return page_href(f"/trace/{quote(trace_id, safe='')}", {"span": span_id})
+
+
+def compare_href(a: str, b: str) -> str:
+    """The compare page of trace `a` against trace `b`."""
+    return page_href(f"/compare/{quote(a, safe='')}/{quote(b, safe='')}")

@@ -11,10 +11,11 @@ from layouts.links import page_href
 NAV = [("Topology", "/"), ("Traces", "/traces"), ("Canary", "/canary")]
 
 
-def story_badge(name: str, description: str, ends_in_s: float | None, held: bool) -> str:
-    """The demo's header line: which phase of the Bookinfo story is playing."""
+def story_badge(name: str, description: str, ends_in_s: float | None, held: bool, clock: str) -> str:
+    """The demo's header line: which phase of the Bookinfo story is playing,
+    and the story clock every time on the pages is read by."""
     timing = "held" if held else (f"next phase in {ends_in_s:.0f} s" if ends_in_s is not None else "")
-    return f"demo · phase {name}: {description}" + (f" ({timing})" if timing else "")
+    return f"demo · {clock} · phase {name}: {description}" + (f" ({timing})" if timing else "")
 
 
 def shell(mode: str) -> html.Div:

@@ -12,6 +12,72 @@ NO_HEALTHY_UPSTREAM = "UH"  # outlier detection ejected every host (or none exis
 SHEDDING_FLAGS = (UPSTREAM_OVERFLOW, RETRY_OVERFLOW)
 NO_FLAG = "-"
 
+# What each response flag means, in words for the span details (Envoy's
+# access-log documentation, %RESPONSE_FLAGS%, said shorter).
+RESPONSE_FLAG_MEANINGS = {
+    NO_HEALTHY_UPSTREAM: "no healthy upstream: every host ejected by outlier detection, or none exist",
+    "UF": "upstream connection failure",
+    UPSTREAM_OVERFLOW: "upstream overflow: a circuit breaker is full, the caller's sidecar shed the request",
+    "NR": "no route configured for the request",
+    RETRY_OVERFLOW: "retry or connect-attempt limit reached",
+    "NC": "upstream cluster not found",
+    "DT": "maximum connection or request duration exceeded",
+    "DC": "the downstream connection was closed (the caller went away)",
+    "LH": "the local service failed its health check",
+    "UT": "upstream request timeout",
+    "LR": "connection reset by this proxy",
+    "UR": "the upstream reset the stream",
+    "UC": "the upstream connection was terminated",
+    "DI": "delayed by fault injection",
+    "FI": "aborted by fault injection",
+    "RL": "rate-limited by this proxy",
+    "UAEX": "denied by the external authorization service",
+    "RLSE": "the rate limit service failed",
+    "IH": "invalid value in a strictly checked header",
+    "SI": "stream idle timeout",
+    "DPE": "the downstream request broke the HTTP protocol",
+    "UPE": "the upstream response broke the HTTP protocol",
+    "UMSDR": "the upstream request reached its maximum stream duration",
+    "OM": "terminated by the overload manager",
+    "DF": "DNS resolution failed",
+    "NFCF": "no filter chain matched the connection",
+}
+
+# gRPC status names by code, as Envoy's %GRPC_STATUS% writes them.
+GRPC_STATUS_NAMES = (
+    "OK",
+    "CANCELLED",
+    "UNKNOWN",
+    "INVALID_ARGUMENT",
+    "DEADLINE_EXCEEDED",
+    "NOT_FOUND",
+    "ALREADY_EXISTS",
+    "PERMISSION_DENIED",
+    "RESOURCE_EXHAUSTED",
+    "FAILED_PRECONDITION",
+    "ABORTED",
+    "OUT_OF_RANGE",
+    "UNIMPLEMENTED",
+    "INTERNAL",
+    "UNAVAILABLE",
+    "DATA_LOSS",
+    "UNAUTHENTICATED",
+)
+
+
+def response_flags(text: str | None) -> list[str]:
+    """The flags of a `response_flags` value: Envoy joins several with commas, `-` is none."""
+    return [flag.strip() for flag in (text or "").split(",") if flag.strip() and flag.strip() != NO_FLAG]
+
+
+def node_pod(node_id: str | None) -> str | None:
+    """The pod of an Istio proxy's node id, `<type>~<ip>~<pod>.<namespace>~<namespace>.svc.<domain>`
+    (`sidecar~10.1.2.3~reviews-v2-7d79d5bd5d-8zwnp.bookinfo~bookinfo.svc.cluster.local`)."""
+    parts = (node_id or "").split("~")
+    if len(parts) != 4 or not parts[2]:
+        return None
+    return parts[2].split(".")[0] or None
+
 
 @dataclass(frozen=True)
 class OutboundCluster:

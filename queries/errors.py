@@ -11,3 +11,7 @@ class SourceError(Exception):
 class ConfigError(ValueError):
     """Bad input from the user (an option, a file, a query parameter); the
     message is one line fit for a user."""
+
+
+class TraceNotFound(SourceError):
+    """The tracing backend (Jaeger, Tempo) answered, but has no trace with that id."""

@@ -1,6 +1,7 @@
-"""HTTP to the backends (Prometheus, Jaeger, Kubernetes): every response is read against
-a byte budget and a total deadline, and every failure is said in one line
-fit for a user, without the request's query or credentials.
+"""HTTP to the backends (Prometheus, Jaeger, Tempo, Kubernetes): every response is read
+against a byte budget and a total deadline, and every failure is said in one
+line fit for a user, without the request's query or credentials. The tracing
+clients GET through one transport (`requests_transport`) over the same reading.
 
 - **Budget**: the responses of one refresh share one budget of bytes
   (`response_budget`, `--max-response-mb`); a body is refused from its
@@ -17,7 +18,7 @@ import re
 import socket
 import ssl
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -38,6 +39,9 @@ MB = 1 << 20
 # backoff, which stall a refresh for seconds, and never a retried read.
 QUICK_RETRY = Retry(total=1, connect=1, read=0, status=0, backoff_factor=0)
 CHUNK_BYTES = 1 << 16
+# How a tracing client GETs: `(path, params) -> (status, content type, body)`,
+# so the simulated mesh (or a test) can answer without a socket.
+Transport = Callable[[str, dict[str, str]], tuple[int, str, bytes]]
 
 
 class ResponseTooLarge(SourceError):
@@ -237,6 +241,23 @@ class Backend:
                 self.advice,
             )
             return Reply(response.status_code, response.headers.get("Content-Type", ""), body)
+
+
+def requests_transport(backend: Backend) -> Transport:
+    """A tracing client's GET over `backend`: the one place its HTTP is made
+    (connection options go in Backend)."""
+
+    def get(path: str, params: dict[str, str]) -> tuple[int, str, bytes]:
+        reply = backend.get(path, params)
+        return reply.status, reply.content_type, reply.body
+
+    return get
+
+
+def body_line(status: int, body: bytes) -> str:
+    """An error response as `503 – <its first line>`, for backends that answer in text."""
+    first_line = body.decode("utf-8", "replace").strip().splitlines()[:1]
+    return f"{status} – {first_line[0][:200]}" if first_line else f"{status} – HTTP error"
 
 
 def _take_body(chunks: Iterable[bytes], declared: str, budget: ResponseBudget, advice: str) -> bytes:

@@ -3,16 +3,13 @@ and the v3 API (OTLP JSON) that Jaeger's newest releases keep.
 
 Every method returns plain records (queries.traces.records) and raises
 SourceError with one line fit for a user. The HTTP layer is a `transport`
-callable `(path, params) -> (status, content type, body)`, so the simulated
-mesh can answer the v1 paths without a socket.
+(queries.http), so the simulated mesh can answer the v1 paths without a socket.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,33 +17,24 @@ import requests
 
 from queries import shape
 from queries.duration import go_duration_seconds
-from queries.errors import SourceError
-from queries.http import MB, Backend, public_url
+from queries.errors import SourceError, TraceNotFound
+from queries.http import MB, Backend, Transport, body_line, public_url, requests_transport
 from queries.shape import ShapeError
 from queries.traces import jaeger_v1, otlp
 from queries.traces.details import tag_text
-from queries.traces.records import Dependency, TraceRecord, canonical_trace_id, share_wire_bytes
+from queries.traces.records import (
+    Dependency,
+    TraceRecord,
+    TraceSearch,
+    canonical_trace_id,
+    check_trace_id,
+    share_wire_bytes,
+)
 
-Transport = Callable[[str, dict[str, str]], tuple[int, str, bytes]]
-
-# What one answer from Jaeger may hold unless told otherwise
-# (--max-response-mb); a 100k-span Istio trace is ~100 MB of JSON.
+# What one answer from a tracing backend (Jaeger, Tempo) may hold unless told
+# otherwise (--max-response-mb); a 100k-span Istio trace is ~100 MB of JSON.
 MAX_RESPONSE_BYTES = 64 * MB
 ADVICE = "narrow the search, or raise --max-response-mb"
-_TRACE_ID = re.compile(r"^[0-9a-fA-F]{1,32}$")
-
-
-class TraceNotFound(SourceError):
-    """Jaeger answered, but has no trace with that id."""
-
-
-class TraceSearch(list[TraceRecord]):
-    """The traces a search found, newest first, and `skipped`: why each
-    trace Jaeger sent but meshwatch could not read was left out."""
-
-    def __init__(self, traces: list[TraceRecord], skipped: list[str]) -> None:
-        super().__init__(traces)
-        self.skipped = skipped
 
 
 def duration_filter(text: str) -> str:
@@ -60,25 +48,6 @@ def duration_filter(text: str) -> str:
     if not valid:
         raise ValueError(f"bad duration {text!r}: use a number and a unit, e.g. 250ms, 1.2s")
     return value
-
-
-def check_trace_id(trace_id: str) -> str:
-    value = trace_id.strip()
-    if not _TRACE_ID.match(value):
-        raise ValueError(f"bad trace id {trace_id!r}: expected up to 32 hex digits")
-    return value
-
-
-def requests_transport(base_url: str, timeout: float, max_bytes: int = MAX_RESPONSE_BYTES) -> Transport:
-    """GET `base_url + path`: each answer read within `timeout` seconds in
-    all and at most `max_bytes` long (queries.http)."""
-    backend = Backend("Jaeger", base_url, timeout, max_bytes, ADVICE)
-
-    def get(path: str, params: dict[str, str]) -> tuple[int, str, bytes]:
-        reply = backend.get(path, params)
-        return reply.status, reply.content_type, reply.body
-
-    return get
 
 
 def error_text(status: int, body: bytes) -> str:
@@ -95,16 +64,18 @@ def error_text(status: int, body: bytes) -> str:
         detail = payload.get("error")
         if isinstance(detail, dict):
             return f"{detail.get('httpCode', status)} – {detail.get('message', '')}".strip()
-    first_line = body.decode("utf-8", "replace").strip().splitlines()[:1]
-    return f"{status} – {first_line[0][:200]}" if first_line else f"{status} – HTTP error"
+    return body_line(status, body)
 
 
 class JaegerClient:
-    """Services, operations, trace search, trace by id and dependencies.
+    """Services, operations, trace search, trace by id and dependencies; the
+    interface the pages and the CLI use for every tracing backend (TempoClient too).
 
     `api` is "v1", "v3" or "auto" (v1 unless `/api/services` is missing, then
     v3; decided on first use and remembered).
     """
+
+    name = "Jaeger"
 
     def __init__(
         self,
@@ -121,7 +92,9 @@ class JaegerClient:
         self.shown_url = public_url(self.base_url)
         self.timeout = timeout
         self._api = None if api == "auto" else api
-        self._transport = transport or requests_transport(self.base_url, timeout, max_response_bytes)
+        self._transport = transport or requests_transport(
+            Backend("Jaeger", self.base_url, timeout, max_response_bytes, ADVICE)
+        )
 
     # --- wire ---
 
@@ -139,7 +112,7 @@ class JaegerClient:
             raise SourceError(f"Jaeger at {self.shown_url}{path}: {error_text(status, body)}")
         try:
             payload = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise SourceError(f"Jaeger at {self.shown_url}{path} sent a response that is not JSON") from None
         if not isinstance(payload, dict):
             raise SourceError(f"Jaeger at {self.shown_url}{path} sent JSON that is not a Jaeger response")
@@ -184,10 +157,14 @@ class JaegerClient:
         lookback_s: float = 3600,
         limit: int = 20,
         end: float | None = None,
+        traceql: str | None = None,
     ) -> TraceSearch:
         """Recent traces through `service`, newest first. Durations are Go
         strings (`250ms`); `end` is unix seconds (default now). A trace that
-        cannot be read is left out and said why in `skipped`."""
+        cannot be read is left out and said why in `skipped`. `traceql` is
+        Tempo's; Jaeger refuses it (ValueError: bad input)."""
+        if traceql:
+            raise ValueError("a TraceQL query needs Tempo (--tempo URL); Jaeger searches by key=value tags")
         end_s = time.time() if end is None else end
         start_us, end_us = int((end_s - lookback_s) * 1e6), int(end_s * 1e6)
         durations = {

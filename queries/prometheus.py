@@ -38,6 +38,7 @@ from queries.telemetry import (
     MeshTelemetry,
     count_bad_values,
     empty_frame,
+    split_requests,
 )
 
 # What one refresh may read from Prometheus in all, unless told otherwise
@@ -174,13 +175,17 @@ def mesh_telemetry(
     MeshTelemetry field); SourceError when samples are not numbers."""
     ignored: Counter[str] = Counter()
     try:
+        requests, security = split_requests(
+            instant_vector_frame(results["requests"], REQUEST_LABELS, "rps", ignored)
+        )
         return MeshTelemetry(
             at=at,
             window=window,
-            requests=instant_vector_frame(results["requests"], REQUEST_LABELS, "rps", ignored),
+            requests=requests,
             latency=instant_vector_frame(results["latency"], LATENCY_LABELS, "rate", ignored),
             tcp=instant_vector_frame(results["tcp"], TCP_LABELS, "bytes_per_s", ignored),
             cluster_stats=cluster_stat_rows(results["cluster_stats"], ignored),
+            security=security,
             ignored=dict(ignored),
         )
     except (ValueError, TypeError, IndexError, KeyError):

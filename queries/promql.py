@@ -5,7 +5,9 @@ the number of namespaces. Edges come from `reporter="source"` (client-side
 rejections such as UO/UH exist only there); `reporter="destination"` is read
 only for callers without a sidecar (`source_workload="unknown"`), which the
 source reporter never sees, so the two reporters are never added for one
-request.
+request. The request query also carries the destination's count of sidecar
+callers by `connection_security_policy` (only the server side knows it), kept
+apart from the counted requests.
 
 Windows are `queries.duration.Duration`s (only a parsed duration reaches a
 query); namespaces reach a query only after DNS-1123 validation
@@ -18,11 +20,20 @@ import re
 from collections.abc import Sequence
 
 from queries.duration import Duration
-from queries.telemetry import LATENCY_LABELS, REQUEST_LABELS, TCP_LABELS, VERSION_TRAFFIC_COLUMNS
+from queries.telemetry import (
+    LATENCY_LABELS,
+    REQUEST_LABELS,
+    SECURITY_LABELS,
+    TCP_LABELS,
+    VERSION_TRAFFIC_COLUMNS,
+)
 
 # Series a reporter contributes: the caller side for sidecar callers, the
 # server side for callers without a sidecar.
 REPORTER_SELECTORS = ('reporter="source"', 'reporter="destination",source_workload="unknown"')
+# The server side's view of sidecar callers: only it knows whether a
+# connection was mutual TLS (the client side reports `unknown`).
+SECURITY_SELECTOR = 'reporter="destination",source_workload!="unknown"'
 NAMESPACE_LABELS = (
     "source_workload_namespace",
     "destination_service_namespace",
@@ -86,6 +97,13 @@ def request_rates(window: Duration, namespaces: Sequence[str] = ()) -> str:
     return _rate_by("istio_requests_total", REQUEST_LABELS, window, namespaces)
 
 
+def request_security(window: Duration, namespaces: Sequence[str] = ()) -> str:
+    """The destination's requests per second of sidecar callers by
+    `connection_security_policy` alone: whether they were mutual TLS."""
+    security = _series("istio_requests_total", window, SECURITY_SELECTOR, namespaces)
+    return f"sum by ({_by(SECURITY_LABELS)}) ({security})"
+
+
 def latency_buckets(window: Duration, namespaces: Sequence[str] = ()) -> str:
     """Duration-histogram bucket rates; quantiles are interpolated from them
     exactly as `histogram_quantile` does, so one query serves every edge and
@@ -144,7 +162,9 @@ MESH_QUERY_NAMES = ("requests", "latency", "tcp", "cluster_stats")
 def mesh_queries(window: Duration, namespaces: Sequence[str] = ()) -> dict[str, str]:
     """The queries of one mesh refresh, by the MeshTelemetry field they fill."""
     return {
-        "requests": request_rates(window, namespaces),
+        # One query: `queries.telemetry.split_requests` keeps the security view
+        # apart from the requests it counts.
+        "requests": f"({request_rates(window, namespaces)}) or ({request_security(window, namespaces)})",
         "latency": latency_buckets(window, namespaces),
         "tcp": tcp_bytes(window, namespaces),
         "cluster_stats": cluster_stats(window),

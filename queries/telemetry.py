@@ -32,6 +32,9 @@ DESTINATION_LABELS = [
     "destination_canonical_service",
     "destination_canonical_revision",
 ]
+# `mutual_tls` or `none` as the server-side proxy saw the connection; a
+# client-side proxy always reports `unknown` (Istio's standard metrics).
+SECURITY_POLICY = "connection_security_policy"
 REQUEST_LABELS = [
     "reporter",
     *SOURCE_LABELS,
@@ -40,7 +43,10 @@ REQUEST_LABELS = [
     "response_code",
     "grpc_response_status",
     "response_flags",
+    SECURITY_POLICY,
 ]
+# The destination's view of delivered requests, only to tell which were mTLS.
+SECURITY_LABELS = ["reporter", *SOURCE_LABELS, *DESTINATION_LABELS, SECURITY_POLICY]
 LATENCY_LABELS = [
     "reporter",
     "source_workload",
@@ -75,6 +81,7 @@ VERSION_TRAFFIC_COLUMNS = [
 ]
 
 UNKNOWN = "unknown"
+SOURCE_REPORTER, DESTINATION_REPORTER = "source", "destination"
 
 # Why a series was left out of a frame: its value is no rate, count or
 # bucket value. Counted per series, by problem (MeshTelemetry.ignored, and
@@ -101,6 +108,21 @@ def empty_frame(labels: list[str], value: str) -> pd.DataFrame:
     )
 
 
+def split_requests(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The request query's series (REQUEST_LABELS, `rps`) as (the requests to
+    count, the destination's security view).
+
+    Requests are counted from the source reporter, and from the destination
+    for callers without a sidecar; the destination's series of sidecar
+    callers only say how each delivered request was secured. The security
+    view is every destination series: SECURITY_LABELS and `rps`."""
+    destination = frame["reporter"] == DESTINATION_REPORTER
+    view_only = destination & (frame["source_workload"] != UNKNOWN)
+    counted = frame[~view_only].reset_index(drop=True)
+    security = frame.loc[destination, [*SECURITY_LABELS, "rps"]].reset_index(drop=True)
+    return counted, security
+
+
 @dataclass(frozen=True)
 class MeshTelemetry:
     """What one refresh of the mesh knows, at one instant over one window.
@@ -111,6 +133,9 @@ class MeshTelemetry:
     - cluster_stats: Envoy outbound cluster stats (`value`: gauges as they
       are, overflow counters as their increase over the window); empty when
       the proxies do not export them;
+    - security: the destination reporter's request rate (`rps`) per caller,
+      callee and `connection_security_policy`, never counted as requests
+      (`split_requests` takes it from the request query);
     - ignored: series left out for values that are no rate or count, by
       problem (NAN, INFINITE, NEGATIVE).
     """
@@ -121,6 +146,7 @@ class MeshTelemetry:
     latency: pd.DataFrame
     tcp: pd.DataFrame
     cluster_stats: pd.DataFrame
+    security: pd.DataFrame = field(default_factory=lambda: empty_frame(SECURITY_LABELS, "rps"))
     ignored: Mapping[str, int] = field(default_factory=dict)
 
     @classmethod

@@ -77,7 +77,9 @@ def loaded_modules(code: str) -> set[str]:
     return set(result.stdout.split())
 
 
-@pytest.mark.parametrize("argv", [["--version"], ["--help"], ["trace", "--help"], ["snapshot", "--help"]])
+@pytest.mark.parametrize(
+    "argv", [["--version"], ["--help"], ["trace", "--help"], ["trace-diff", "--help"], ["snapshot", "--help"]]
+)
 def test_commands_that_need_no_frames_start_without_pandas_or_networkx(argv: list[str]) -> None:
     code = (
         "import sys\nfrom dashboard.app.cli import main\n"

@@ -1,10 +1,12 @@
 """The JSON API and the probes: one Flask blueprint, one argument parser,
 one error helper.
 
-`/api/graph`, `/api/canary` and `/api/trace/<id>` serve exactly the documents
-`meshwatch snapshot|canary|trace` print; bad input answers 400, a failing
-data source 502, too much in flight (busy, retry) 503, an unknown trace or
-path 404, each as `{"error": "..."}`.
+`/api/graph`, `/api/canary`, `/api/trace/<id>` and `/api/compare/<a>/<b>`
+serve exactly the documents `meshwatch snapshot|canary|trace|trace-diff`
+print (`/api/graph` takes `graph`, `find` and `hide` as `snapshot` takes
+`--graph`, `--find` and `--hide`); bad input answers 400, a failing data
+source 502, too much in flight (busy, retry) 503, an unknown trace or path
+404, each as `{"error": "..."}`.
 `/healthz` says the process serves; `/readyz` that Prometheus answers.
 """
 
@@ -22,11 +24,13 @@ from dashboard.app.refresh import longest_refresh, mesh_graph, release_view, rou
 from dashboard.app.runtime import Runtime, current
 from dashboard.app.trace_cache import ParsesBusy, TraceNotInMemory
 from dashboard.canary.document import canary_document
+from dashboard.mesh.find import apply
 from dashboard.mesh.snapshot import snapshot_document
+from dashboard.traces.compare import compare_traces, diff_document
 from dashboard.traces.document import trace_document
 from queries.duration import Duration
-from queries.errors import ConfigError, SourceError
-from queries.jaeger import TraceNotFound, check_trace_id
+from queries.errors import ConfigError, SourceError, TraceNotFound
+from queries.traces.records import check_trace_id
 
 api = Blueprint("meshwatch_api", __name__)
 
@@ -91,18 +95,32 @@ def in_flight(runtime: Runtime, key: tuple[Any, ...], work: Callable[[], Any]) -
     return landed
 
 
+def _argument(name: str, parse: Any, default: Any) -> Any:
+    """A query parameter parsed like its option; a bad one names the parameter."""
+    if name not in request.args:
+        return default
+    try:
+        return parse(request.args[name])
+    except ConfigError as error:
+        raise ConfigError(f"{name}: {error}") from None
+
+
 @api.route("/api/graph")
 def graph() -> Response:
     runtime = current()
     view = view_arguments(runtime)
-    found = in_flight(
+    settings = runtime.settings
+    graph_type = _argument("graph", config.graph_type, settings.graph)
+    find = _argument("find", config.expression, settings.find)
+    hide = _argument("hide", config.expression, settings.hide)
+    drawn = in_flight(
         runtime,
-        ("api/graph", view.at, str(view.window), view.namespaces),
+        ("api/graph", view.at, str(view.window), view.namespaces, graph_type),
         lambda: mesh_graph(
-            runtime.services.telemetry, runtime.settings, view.at, view.window, view.namespaces
+            runtime.services.telemetry, settings, view.at, view.window, view.namespaces, graph_type=graph_type
         ),
     )
-    return jsonify(snapshot_document(found))
+    return jsonify(apply(snapshot_document(drawn), find, hide))
 
 
 @api.route("/api/canary")
@@ -121,24 +139,37 @@ def canary() -> Response:
             view.window,
             view.namespaces,
             view.service,
+            runtime.lookback,
         ),
     )
     return jsonify(canary_document(releases, releases.warnings))
 
 
-@api.route("/api/trace/<trace_id>")
-def trace(trace_id: str) -> Response:
+def requested_trace_id(trace_id: str) -> str:
     try:
-        trace_id = check_trace_id(trace_id)
+        return check_trace_id(trace_id)
     except ValueError as error:
         raise ConfigError(str(error)) from None
-    return jsonify(trace_document(current().traces.load(trace_id)))
+
+
+@api.route("/api/trace/<trace_id>")
+def trace(trace_id: str) -> Response:
+    return jsonify(trace_document(current().traces.load(requested_trace_id(trace_id))))
+
+
+@api.route("/api/compare/<a>/<b>")
+def compare(a: str, b: str) -> Response:
+    traces = current().traces
+    first, second = (traces.load(requested_trace_id(trace_id)) for trace_id in (a, b))
+    return jsonify(diff_document(compare_traces(first, second)))
 
 
 @api.route("/api/", defaults={"rest": ""})
 @api.route("/api/<path:rest>")
 def unknown(rest: str) -> Response:
-    return error_response(f"no API at /api/{rest}: try /api/graph, /api/canary or /api/trace/<id>", 404)
+    return error_response(
+        f"no API at /api/{rest}: try /api/graph, /api/canary, /api/trace/<id> or /api/compare/<a>/<b>", 404
+    )
 
 
 @api.route("/healthz")

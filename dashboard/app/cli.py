@@ -1,4 +1,4 @@
-"""The `meshwatch` command: serve, demo, simulate, snapshot, trace, canary.
+"""The `meshwatch` command: serve, demo, simulate, snapshot, trace, trace-diff, canary.
 
 Each sub-command names the options it takes (declared in dashboard.app.config);
 every failure a user can cause or meet ends as one line on stderr and a
@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import socket
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from dashboard import __version__
@@ -34,23 +36,41 @@ def warn(message: str) -> None:
 
 
 def cmd_snapshot(settings: Settings, args: argparse.Namespace) -> int:
-    from dashboard.app.refresh import mesh_graph
+    from dashboard.app.refresh import mesh_graph, routing_config
     from dashboard.app.services import prometheus_source
     from dashboard.mesh.build import missing_namespaces
+    from dashboard.mesh.find import apply
     from dashboard.mesh.snapshot import snapshot_document
+    from layouts.topology.dot import dot_document
 
     at = settings.at if settings.at is not None else time.time()
-    graph = mesh_graph(prometheus_source(settings), settings, at, settings.window, settings.namespace)
-    document = snapshot_document(graph)
+    graph = mesh_graph(
+        prometheus_source(settings),
+        settings,
+        at,
+        settings.window,
+        settings.namespace,
+        routing_config(settings),
+        settings.graph,
+    )
+    document = apply(snapshot_document(graph), settings.find, settings.hide)
     for warning in document["warnings"]:
         warn(warning)
     for namespace in missing_namespaces(graph, settings.namespace):
-        warn(
-            f"namespace {namespace!r} has no Istio telemetry in the {settings.window} window "
-            f"ending at {at:.0f}"
-        )
-    print_json(document)
+        warn(f"namespace {namespace!r} has no Istio telemetry in {_window_words(settings, at)}")
+    if not settings.namespace and graph.number_of_nodes() == 0:
+        warn(f"no Istio telemetry in {_window_words(settings, at)}")
+    if settings.format == "dot":
+        sys.stdout.write(dot_document(document))
+    else:
+        print_json(document)
     return 0
+
+
+def _window_words(settings: Settings, at: float) -> str:
+    """`the 1m window ending at 2026-11-26T10:00:00Z`, for "nothing there" lines."""
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at))
+    return f"the {settings.window} window ending at {stamp} ({at:.0f})"
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
@@ -99,6 +119,7 @@ def cmd_simulate(settings: Settings, args: argparse.Namespace) -> int:
     from queries.simulator import Simulation
     from queries.simulator.server import make_server
 
+    # No prelude: a Prometheus scraping it has only what it scrapes from now on.
     simulation = Simulation(speed=settings.speed, phase=settings.phase)
     server = _listen(settings, lambda host, port: make_server(simulation, host, port))
     host, port = settings.listen
@@ -116,35 +137,104 @@ def cmd_simulate(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _file_traces(path: str, settings: Settings) -> list[Any]:
+    """The traces with spans of a file the user named (at most --max-upload-mb):
+    its problems are bad input (exit 2)."""
+    from queries.traces.export import load_export
+
+    try:
+        traces = [trace for trace in load_export(path, bytes_of(settings.max_upload_mb)) if trace.spans]
+    except SourceError as error:
+        raise ConfigError(str(error)) from None
+    if not traces:
+        raise ConfigError(f"{path} holds no spans")
+    return traces
+
+
+def _pick(traces: list[Any], trace_id: str | None, path: str) -> Any:
+    from queries.traces.export import pick_trace
+
+    try:
+        return pick_trace(traces, trace_id, path)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+
+
+def _backend_trace(settings: Settings, trace_id: str) -> Any:
+    """A trace from Jaeger (or Tempo): a bad id is bad input, the backend's trouble exit 1."""
+    from dashboard.app.services import trace_backend
+    from queries.traces.records import check_trace_id
+
+    try:
+        trace_id = check_trace_id(trace_id)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+    return trace_backend(settings).trace(trace_id)
+
+
 def cmd_trace(settings: Settings, args: argparse.Namespace) -> int:
     """A file the user names is input: unreadable, malformed, empty or
-    ambiguous is exit 2. Jaeger is the source: unreachable, failing, or
-    without the trace is exit 1."""
-    from dashboard.app.services import jaeger_client
+    ambiguous is exit 2. The backend (Jaeger, or Tempo with --tempo) is the
+    source: unreachable, failing, or without the trace is exit 1."""
     from dashboard.traces.document import trace_document
     from dashboard.traces.tree import build_tree
-    from queries.jaeger import check_trace_id
-    from queries.traces.export import load_export, pick_trace
 
     if settings.file:
         if args.trace_argument:
             raise ConfigError("give a trace id with --trace-id when reading --file, not as an argument")
-        try:
-            traces = load_export(settings.file, bytes_of(settings.max_upload_mb))
-            trace = pick_trace(traces, settings.trace_id, settings.file)
-        except (SourceError, ValueError) as error:
-            raise ConfigError(str(error)) from None
+        trace = _pick(_file_traces(settings.file, settings), settings.trace_id, settings.file)
     elif args.trace_argument:
         if settings.trace_id:
-            raise ConfigError("--trace-id goes with --file; to fetch from Jaeger give the id as an argument")
-        try:
-            trace_id = check_trace_id(args.trace_argument)
-        except ValueError as error:
-            raise ConfigError(str(error)) from None
-        trace = jaeger_client(settings).trace(trace_id)
+            raise ConfigError(
+                "--trace-id goes with --file; to fetch from Jaeger or Tempo give the id as an argument"
+            )
+        trace = _backend_trace(settings, args.trace_argument)
     else:
-        raise ConfigError("give a TRACE_ID to fetch from Jaeger, or --file EXPORT.json")
+        raise ConfigError("give a TRACE_ID to fetch from Jaeger (or Tempo), or --file EXPORT.json")
     print_json(trace_document(build_tree(trace)))
+    return 0
+
+
+# `trace-diff`: an id of `-` takes a side's file's only trace.
+ONLY_TRACE = "-"
+
+
+def cmd_trace_diff(settings: Settings, args: argparse.Namespace) -> int:
+    """Trace A against trace B. Each side comes from its file (--file-a,
+    --file-b, or --file for both) or else the backend. Give both ids, or none
+    when files hold the traces: one trace each, or two in a shared --file."""
+    from dashboard.traces.compare import compare_traces, diff_document
+    from dashboard.traces.tree import build_tree
+
+    ids = args.trace_ids or []
+    if len(ids) not in (0, 2):
+        raise ConfigError("give two trace ids, A and B (- for the only trace of a side's file), or none")
+    files = [settings.file_a or settings.file, settings.file_b or settings.file]
+    if not ids:
+        if None in files:
+            raise ConfigError("give trace ids A and B to compare traces from Jaeger or Tempo")
+        if files[0] == files[1]:
+            traces = _file_traces(files[0], settings)
+            if len(traces) != 2:
+                raise ConfigError(
+                    f"{files[0]} holds {len(traces)} trace{'s' if len(traces) != 1 else ''}; "
+                    "give the ids of the two to compare"
+                )
+            sides = traces
+        else:
+            sides = [_pick(_file_traces(path, settings), None, path) for path in files]
+    else:
+        sides = []
+        for side, trace_id, path in zip("AB", ids, files):
+            if path:
+                sides.append(
+                    _pick(_file_traces(path, settings), None if trace_id == ONLY_TRACE else trace_id, path)
+                )
+            elif trace_id == ONLY_TRACE:
+                raise ConfigError(f"- stands for the only trace of a file, and side {side} has no file")
+            else:
+                sides.append(_backend_trace(settings, trace_id))
+    print_json(diff_document(compare_traces(build_tree(sides[0]), build_tree(sides[1]))))
     return 0
 
 
@@ -159,32 +249,43 @@ def cmd_canary(settings: Settings, args: argparse.Namespace) -> int:
     releases = release_view(
         prometheus_source(settings), config, settings, at, settings.window, settings.namespace, service
     )
-    if service and not releases:
-        warn(
-            f"service {service!r} has no Istio telemetry in the {settings.window} window ending at {at:.0f} "
-            "and no VirtualService"
-        )
+    # What the data left out first: it may be why the service is not there.
     for warning in releases.warnings:
         warn(warning)
+    if service and not releases:
+        raise SourceError(
+            f"no such versioned service {service!r}: no Istio telemetry in "
+            f"{_window_words(settings, at)} and no VirtualService routes it"
+        )
     print_json(canary_document(releases, releases.warnings))
     return 0
 
 
-# What the one-shot documents (snapshot, canary) are asked with.
-PROMETHEUS_VIEW = ["prometheus", "prometheus_timeout", "namespace", "window", "at", "ingress"]
+@dataclass(frozen=True)
+class Subcommand:
+    """A sub-command: its handler, help, the options it takes (declared in
+    dashboard.app.config) and any defaults of its own."""
+
+    handler: Command
+    help: str
+    options: tuple[str, ...]
+    defaults: dict[str, str] = field(default_factory=dict)
+
+
+# Where the Prometheus and trace backend options go, the same everywhere.
+PROMETHEUS = ("prometheus", "prometheus_timeout")
+# A trace backend: Jaeger or Grafana Tempo.
+TRACES = ("jaeger", "jaeger_api", "jaeger_timeout", "tempo", "tempo_timeout")
 # What the dashboards take to bound the memory traces use.
-TRACE_MEMORY = ["max_upload_mb", "trace_cache_mb", "max_trace_parses", "trace_link"]
-# Sub-command -> (handler, help, options it takes); the trace id argument in _extra_arguments.
-COMMANDS: dict[str, tuple[Command, str, list[str]]] = {
-    "serve": (
+TRACE_MEMORY = ("max_upload_mb", "trace_cache_mb", "max_trace_parses", "trace_link")
+
+COMMANDS: dict[str, Subcommand] = {
+    "serve": Subcommand(
         cmd_serve,
         "run the dashboard against Prometheus and Jaeger",
-        [
-            "prometheus",
-            "prometheus_timeout",
-            "jaeger",
-            "jaeger_api",
-            "jaeger_timeout",
+        (
+            *PROMETHEUS,
+            *TRACES,
             "namespace",
             "window",
             "ingress",
@@ -196,12 +297,12 @@ COMMANDS: dict[str, tuple[Command, str, list[str]]] = {
             "max_response_mb",
             *TRACE_MEMORY,
             "config",
-        ],
+        ),
     ),
-    "demo": (
+    "demo": Subcommand(
         cmd_demo,
         "run the dashboard on the built-in simulated Bookinfo mesh (no cluster needed)",
-        [
+        (
             "window",
             "ingress",
             "refresh",
@@ -212,36 +313,59 @@ COMMANDS: dict[str, tuple[Command, str, list[str]]] = {
             "max_window",
             *TRACE_MEMORY,
             "config",
-        ],
+        ),
     ),
-    "simulate": (
+    "simulate": Subcommand(
         cmd_simulate,
         "serve the simulated mesh's /metrics and Jaeger API for a real Prometheus",
-        ["listen", "speed", "phase", "config"],
+        ("listen", "speed", "phase", "config"),
+        # Beside a dashboard on its default address, not on top of it.
+        {"listen": "127.0.0.1:9101"},
     ),
-    "snapshot": (
+    "snapshot": Subcommand(
         cmd_snapshot,
-        "print the service graph as JSON",
-        [*PROMETHEUS_VIEW, "max_window", "max_response_mb", "config"],
+        "print the service graph as JSON (or Graphviz DOT)",
+        (
+            *PROMETHEUS,
+            "namespace",
+            "window",
+            "at",
+            "ingress",
+            "istio_config",
+            "graph",
+            "find",
+            "hide",
+            "format",
+            "max_window",
+            "max_response_mb",
+            "config",
+        ),
     ),
-    "trace": (
+    "trace": Subcommand(
         cmd_trace,
         "print one trace's analysis (span tree, self time, critical path) as JSON",
-        [
-            "jaeger",
-            "jaeger_api",
-            "jaeger_timeout",
-            "file",
-            "trace_id",
-            "max_response_mb",
-            "max_upload_mb",
-            "config",
-        ],
+        (*TRACES, "file", "trace_id", "max_response_mb", "max_upload_mb", "config"),
     ),
-    "canary": (
+    "trace-diff": Subcommand(
+        cmd_trace_diff,
+        "compare two traces (span paths added, removed, changed; slowest differences first) as JSON",
+        (*TRACES, "file", "file_a", "file_b", "max_response_mb", "max_upload_mb", "config"),
+    ),
+    "canary": Subcommand(
         cmd_canary,
         "print the canary analysis of versioned services as JSON",
-        [*PROMETHEUS_VIEW, "istio_config", "service", "max_window", "max_response_mb", "config"],
+        (
+            *PROMETHEUS,
+            "namespace",
+            "window",
+            "at",
+            "ingress",
+            "istio_config",
+            "service",
+            "max_window",
+            "max_response_mb",
+            "config",
+        ),
     ),
 }
 
@@ -249,7 +373,14 @@ COMMANDS: dict[str, tuple[Command, str, list[str]]] = {
 def _extra_arguments(name: str, parser: argparse.ArgumentParser) -> None:
     if name == "trace":
         parser.add_argument(
-            "trace_argument", nargs="?", metavar="TRACE_ID", help="trace id to fetch from Jaeger"
+            "trace_argument", nargs="?", metavar="TRACE_ID", help="trace id to fetch from Jaeger or Tempo"
+        )
+    elif name == "trace-diff":
+        parser.add_argument(
+            "trace_ids",
+            nargs="*",
+            metavar="A B",
+            help="the two trace ids (- for the only trace of that side's file); none when files hold them",
         )
 
 
@@ -259,19 +390,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"meshwatch {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name, (_, help_text, options) in COMMANDS.items():
-        sub = commands.add_parser(name, help=help_text, description=help_text)
-        add_options(sub, options)
+    for name, command in COMMANDS.items():
+        sub = commands.add_parser(name, help=command.help, description=command.help)
+        add_options(sub, command.options, command.defaults)
         _extra_arguments(name, sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handler, _, options = COMMANDS[args.command]
+    command = COMMANDS[args.command]
     try:
-        settings = resolve({name: getattr(args, name) for name in options})
-        return handler(settings, args)
+        settings = resolve({name: getattr(args, name) for name in command.options}, defaults=command.defaults)
+        return command.handler(settings, args)
+    except BrokenPipeError:
+        # The reader went away (`meshwatch snapshot | head`): end quietly, and
+        # keep Python from complaining when it flushes stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_SOURCE
     except ConfigError as error:
         warn(str(error))
         return EXIT_USAGE

@@ -19,17 +19,20 @@ import math
 import os
 import re
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import MISSING, Field, dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dashboard.canary.thresholds import CanaryThresholds
 from dashboard.mesh.circuit import CircuitThresholds
 from dashboard.mesh.health import HealthThresholds
 from queries.duration import Duration, prometheus_duration
 from queries.errors import ConfigError
+
+if TYPE_CHECKING:
+    from dashboard.mesh.find import Expression
 
 ENV_PREFIX = "MESHWATCH_"
 THRESHOLD_SECTIONS = {"health": HealthThresholds, "circuit": CircuitThresholds, "canary": CanaryThresholds}
@@ -194,6 +197,29 @@ def choice(*allowed: str) -> Callable[[str], str]:
     return parse
 
 
+# The two parsers below import the graph's modules, which load pandas and
+# networkx: only when the option is given, so `--help` starts without them.
+
+
+def graph_type(text: str) -> str:
+    """A graph type (dashboard.mesh.graph_types)."""
+    from dashboard.mesh.graph_types import GRAPH_TYPES
+
+    return choice(*GRAPH_TYPES)(text.strip())
+
+
+def expression(text: str) -> Expression | None:
+    """A find/hide expression (dashboard.mesh.find); blank text is none."""
+    from dashboard.mesh.find import ExpressionError, parse
+
+    if not text.strip():
+        return None
+    try:
+        return parse(text)
+    except ExpressionError as error:
+        raise ConfigError(f"bad expression: {error}") from None
+
+
 # --- declarations ------------------------------------------------------------
 
 
@@ -252,6 +278,15 @@ class Settings:
     jaeger_timeout: float = option(
         positive_number(TIMEOUT_SECONDS), 10.0, "seconds one Jaeger answer may take in all", metavar="SECONDS"
     )
+    tempo: str | None = option(
+        url,
+        None,
+        "Grafana Tempo query base URL; traces come from Tempo instead of Jaeger when given",
+        metavar="URL",
+    )
+    tempo_timeout: float = option(
+        positive_number(TIMEOUT_SECONDS), 10.0, "seconds one Tempo answer may take in all", metavar="SECONDS"
+    )
     namespace: tuple[str, ...] = option(
         namespace,
         (),
@@ -308,18 +343,56 @@ class Settings:
         metavar="PHASE",
     )
     file: str | None = option(
-        text_value, None, "a Jaeger JSON export to read instead of Jaeger", metavar="FILE"
+        text_value,
+        None,
+        "a trace file to read instead of the backend: Jaeger export, OTLP JSON or JSON Lines, "
+        "Tempo JSON, Zipkin v2",
+        metavar="FILE",
     )
     trace_id: str | None = option(text_value, None, "with --file: which trace of the export", metavar="ID")
+    file_a: str | None = option(
+        text_value,
+        None,
+        "trace-diff: a trace file for side A (instead of --file or the backend)",
+        metavar="FILE",
+    )
+    file_b: str | None = option(
+        text_value,
+        None,
+        "trace-diff: a trace file for side B (instead of --file or the backend)",
+        metavar="FILE",
+    )
     service: str | None = option(service, None, "only this service (name, or name.namespace)", metavar="NAME")
+    graph: str = option(
+        graph_type,
+        "versioned",
+        "graph type: versioned (a node per workload version), app (versions merged), "
+        "workload (no service nodes) or service (service to service)",
+        metavar="TYPE",
+    )
+    find: Expression | None = option(
+        expression, None, "add `found`: the ids of what matches, e.g. 'circuit = open'", metavar="EXPR"
+    )
+    hide: Expression | None = option(
+        expression,
+        None,
+        "leave out what matches (and the nodes it leaves alone), e.g. 'health = idle'",
+        metavar="EXPR",
+    )
+    format: str = option(
+        choice("json", "dot"), "json", "snapshot output: json, or dot for Graphviz", metavar="FORMAT"
+    )
     max_response_mb: float = option(
         megabytes,
         64.0,
-        "MB the backends' answers to one refresh (or one Jaeger request) may hold together",
+        "MB the backends' answers to one refresh (or one trace search or request) may hold together",
         metavar="MB",
     )
     max_upload_mb: float = option(
-        megabytes, 64.0, "MB a trace file (opened in the browser or with --file) may hold", metavar="MB"
+        megabytes,
+        64.0,
+        "MB a trace file (opened in the browser, or with --file, --file-a, --file-b) may hold",
+        metavar="MB",
     )
     trace_cache_mb: float = option(
         megabytes,
@@ -374,17 +447,21 @@ def _option(declared: Field) -> Option:
 OPTIONS: dict[str, Option] = {f.name: _option(f) for f in fields(Settings) if "parse" in f.metadata}
 
 
-def add_options(parser: argparse.ArgumentParser, names: list[str]) -> None:
-    """Add the named options to a sub-command's parser (no defaults: resolved later)."""
+def add_options(
+    parser: argparse.ArgumentParser, names: Sequence[str], defaults: Mapping[str, str] | None = None
+) -> None:
+    """Add the named options to a sub-command's parser (no defaults: resolved
+    later); `defaults` are the sub-command's own, shown in its help."""
     for name in names:
         declared = OPTIONS[name]
+        default = (defaults or {}).get(name) or shown_default(declared)
         parser.add_argument(
             declared.flag,
             dest=name,
             action="append" if declared.many else "store",
             default=None,
             metavar=declared.metavar,
-            help=f"{declared.help} [env {declared.env}; default {shown_default(declared)}]",
+            help=f"{declared.help} [env {declared.env}; default {default}]",
         )
 
 
@@ -485,8 +562,13 @@ def _raw_values(
     return found
 
 
-def resolve(flags: dict[str, Any] | None = None, environ: dict[str, str] | None = None) -> Settings:
-    """Merge flags, environment and config file onto the declared defaults."""
+def resolve(
+    flags: dict[str, Any] | None = None,
+    environ: dict[str, str] | None = None,
+    defaults: Mapping[str, str] | None = None,
+) -> Settings:
+    """Merge flags, environment and config file onto the declared defaults
+    (or a sub-command's own `defaults`, given as text)."""
     flags = {k: v for k, v in (flags or {}).items() if k in OPTIONS and v is not None}
     environ = os.environ if environ is None else environ
     config_path = flags.get("config") or environ.get(OPTIONS["config"].env)
@@ -496,8 +578,11 @@ def resolve(flags: dict[str, Any] | None = None, environ: dict[str, str] | None 
     if unknown:
         raise ConfigError(f"{config_path}: unknown option {sorted(unknown)[0]}")
 
+    found = _raw_values(flags, environ, file_values, config_path)
+    for name, text in (defaults or {}).items():
+        found.setdefault(name, ([text] if OPTIONS[name].many else text, "default"))
     values: dict[str, Any] = {}
-    for name, (raw, source) in _raw_values(flags, environ, file_values, config_path).items():
+    for name, (raw, source) in found.items():
         declared = OPTIONS[name]
         try:
             if declared.many:

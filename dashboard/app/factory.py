@@ -12,7 +12,7 @@ from dashboard.app.api import api
 from dashboard.app.config import Settings, bytes_of, resolve
 from dashboard.app.runtime import Runtime
 from dashboard.app.services import Services, live_services
-from dashboard.app.trace_cache import TraceCache, jaeger_fetch
+from dashboard.app.trace_cache import TraceCache, backend_fetch
 from layouts.shell import shell, story_badge
 
 
@@ -38,7 +38,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         update_title=None,
     )
     traces = TraceCache(
-        jaeger_fetch(services.traces), bytes_of(settings.trace_cache_mb), settings.max_trace_parses
+        backend_fetch(services.traces), bytes_of(settings.trace_cache_mb), settings.max_trace_parses
     )
     runtime = Runtime(settings, services, traces)
     runtime.install(app.server)
@@ -56,6 +56,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         def show_story_phase(_tick):
             phase = services.story_phase()
             ends_in = None if phase.ends_at is None else max(0.0, phase.ends_at - services.clock())
-            return story_badge(phase.name, phase.description, ends_in, phase.held)
+            return story_badge(
+                phase.name, phase.description, ends_in, phase.held, runtime.clock_words(services.clock())
+            )
 
     return app

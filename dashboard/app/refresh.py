@@ -6,19 +6,22 @@ the same answer; no Dash here.
 
 from __future__ import annotations
 
+import math
 import threading
 from collections import Counter
 from collections.abc import Sequence
 
 import networkx as nx
+import pandas as pd
 
 from dashboard.app.config import Settings, bytes_of
 from dashboard.app.services import Services
 from dashboard.canary.observation import HISTORY_SECONDS, HISTORY_STEP_SECONDS
-from dashboard.canary.release import ServiceRelease, analyze
-from dashboard.format import clock_text, ignored_series
+from dashboard.canary.release import ServiceRelease, analyze, retired_workloads
+from dashboard.format import ignored_series
 from dashboard.mesh.build import build_graph
-from queries.duration import Duration
+from dashboard.mesh.graph_types import VERSIONED
+from queries.duration import Duration, prometheus_duration
 from queries.errors import ConfigError
 from queries.istio import load as istio_config
 from queries.istio.records import IstioConfig
@@ -34,15 +37,29 @@ class ReleaseView(list[ServiceRelease]):
         self.warnings = list(warnings)
 
 
+# The baseline lookback is read in this many coarse steps (24 h: 10 minutes each).
+LOOKBACK_STEPS = 144
+
+
 def mesh_graph(
     telemetry: TelemetrySource,
     settings: Settings,
     at: float,
     window: Duration,
     namespaces: Sequence[str] = (),
+    config: IstioConfig | None = None,
+    graph_type: str = VERSIONED,
 ) -> nx.DiGraph:
-    """The service graph of the window ending at `at` (4 queries on Prometheus)."""
-    return build_graph(telemetry.mesh(at, window, namespaces), settings, namespaces)
+    """The service graph of the window ending at `at` (4 queries on
+    Prometheus), of the graph type (dashboard.mesh.graph_types); with
+    routing config, retired versions are marked (versions are only drawn in
+    the versioned graph)."""
+    graph = build_graph(telemetry.mesh(at, window, namespaces), settings, namespaces, graph_type)
+    if graph_type != VERSIONED:
+        return graph
+    for node_id in retired_workloads(graph, config):
+        graph.nodes[node_id]["node"].retired = True
+    return graph
 
 
 def routing_config(settings: Settings, services: Services | None = None) -> IstioConfig | None:
@@ -88,6 +105,32 @@ def directory_config(directory: str) -> IstioConfig:
     return read
 
 
+class Lookback:
+    """Version traffic over the baseline lookback, one coarse range query,
+    kept until the next step is due (it changes once a step at most)."""
+
+    def __init__(self, telemetry: TelemetrySource, hours: float) -> None:
+        self.telemetry = telemetry
+        self.seconds = hours * 3600.0
+        self.step = max(60.0, math.ceil(self.seconds / LOOKBACK_STEPS / 60.0) * 60.0)
+        self._kept: dict[tuple[tuple[str, ...], int], pd.DataFrame] = {}
+        self._lock = threading.Lock()
+
+    def traffic(self, at: float, namespaces: Sequence[str] = ()) -> pd.DataFrame:
+        key = (tuple(namespaces), int(at // self.step))
+        with self._lock:
+            if key in self._kept:
+                return self._kept[key]
+        end = key[1] * self.step
+        frame = self.telemetry.version_traffic(
+            end - self.seconds, end, self.step, prometheus_duration(f"{int(self.step)}s"), namespaces
+        )
+        with self._lock:
+            self._kept = {k: v for k, v in self._kept.items() if k[1] == key[1]}
+            self._kept[key] = frame
+        return frame
+
+
 def release_view(
     telemetry: TelemetrySource,
     config: IstioConfig | None,
@@ -96,19 +139,21 @@ def release_view(
     window: Duration,
     namespaces: Sequence[str] = (),
     service: str | None = None,
+    lookback: Lookback | None = None,
 ) -> ReleaseView:
-    """One mesh refresh plus the last hour's split, analysed (5 queries on Prometheus)."""
-    graph = mesh_graph(telemetry, settings, at, window, namespaces)
+    """One mesh refresh, the last hour's split and the baseline lookback,
+    analysed (5 queries on Prometheus, plus the lookback once a step)."""
+    graph = mesh_graph(telemetry, settings, at, window, namespaces, config)
     history = telemetry.version_traffic(at - HISTORY_SECONDS, at, HISTORY_STEP_SECONDS, window, namespaces)
-    ignored = Counter(graph.graph.get("ignored", {})) + Counter(history.attrs.get(IGNORED, {}))
-    releases = analyze(graph, history, config, settings.canary, window, service, namespaces)
+    lookback = lookback or Lookback(telemetry, settings.canary.baseline_lookback_h)
+    baseline = lookback.traffic(at, namespaces)
+    ignored = (
+        Counter(graph.graph.get("ignored", {}))
+        + Counter(history.attrs.get(IGNORED, {}))
+        + Counter(baseline.attrs.get(IGNORED, {}))
+    )
+    releases = analyze(graph, history, config, settings.canary, window, service, namespaces, baseline)
     return ReleaseView(releases, ignored_series(ignored))
-
-
-def stale_text(last_good: float | None, error: Exception) -> str:
-    """The banner over a view whose refresh failed: since when it is stale, and why."""
-    since = f"stale since {clock_text(last_good)}" if last_good else "no data yet"
-    return f"{since} — {error}"
 
 
 def slow_text(backend: str, elapsed: float) -> str:
@@ -117,9 +162,10 @@ def slow_text(backend: str, elapsed: float) -> str:
 
 
 def longest_refresh(settings: Settings) -> float:
-    """Seconds a refresh can take: two rounds of queries (the mesh, then the
-    split's history), each within --prometheus-timeout, and a second to spare."""
-    return 2 * settings.prometheus_timeout + 1.0
+    """Seconds a refresh can take: three rounds of queries (the mesh, the
+    split's history, and the baseline lookback when its step is due), each
+    within --prometheus-timeout, and a second to spare."""
+    return 3 * settings.prometheus_timeout + 1.0
 
 
 # The share of a page's refresh interval a poll waits: its answer must land

@@ -1,5 +1,6 @@
 """What one running dashboard holds: its settings, its data sources, its
-trace cache and the refreshes in flight. The pages' layouts and the API find it on the Flask app that
+trace cache, the canary baseline's lookback and the refreshes in flight. The
+pages' layouts and the API find it on the Flask app that
 serves the request; callbacks are given it when they are registered."""
 
 from __future__ import annotations
@@ -10,8 +11,10 @@ import flask
 
 from dashboard.app.config import Settings
 from dashboard.app.flight import Flights
+from dashboard.app.refresh import Lookback
 from dashboard.app.services import Services
 from dashboard.app.trace_cache import TraceCache
+from dashboard.format import clock_text, duration_words, utc_stamp
 
 EXTENSION = "meshwatch"
 
@@ -22,9 +25,27 @@ class Runtime:
     services: Services
     traces: TraceCache
     flights: Flights = field(default_factory=Flights)
+    lookback: Lookback = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.lookback = Lookback(self.services.telemetry, self.settings.canary.baseline_lookback_h)
 
     def install(self, server: flask.Flask) -> None:
         server.extensions[EXTENSION] = self
+
+    def clock_words(self, at: float) -> str:
+        """A time on the pages, by the one clock of the view: the demo's
+        story clock, labelled as such."""
+        return clock_text(at) + (" story time" if self.services.mode == "demo" else "")
+
+    def as_of_text(self, at: float, now: float, how: str) -> str:
+        """The banner over a view of the past: which moment, how long ago, and how it is shown."""
+        return f"◷ AS OF {utc_stamp(at)} ({self.clock_words(at)}), {duration_words(now - at)} ago · {how}"
+
+    def stale_text(self, last_good: float | None, error: Exception) -> str:
+        """The banner over a view whose refresh failed: since when it is stale, and why."""
+        since = f"stale since {self.clock_words(last_good)}" if last_good else "no data yet"
+        return f"{since} — {error}"
 
 
 def current() -> Runtime:

@@ -18,8 +18,9 @@ class Services:
     """Everything the app wiring may ask for data.
 
     - telemetry: Prometheus, or the simulated mesh in demo mode;
-    - traces: a Jaeger client (queries.jaeger; `serve` always has one, at
-      --jaeger or its default), or None where a caller builds Services without;
+    - traces: the tracing backend's client, Jaeger's (queries.jaeger) or
+      Tempo's (queries.tempo, with --tempo), both with one interface; `serve`
+      always has one, or None where a caller builds Services without;
     - istio_objects: returns the VirtualService/DestinationRule manifests
       (plain dicts as `kubectl get -o yaml` gives them) and where they came
       from, or None when no Istio config is known;
@@ -44,7 +45,14 @@ def prometheus_source(settings: Settings) -> TelemetrySource:
     )
 
 
-def jaeger_client(settings: Settings) -> Any:
+def trace_backend(settings: Settings) -> Any:
+    """Tempo's client with --tempo, else Jaeger's (at --jaeger or its default)."""
+    if settings.tempo:
+        from queries.tempo import TempoClient
+
+        return TempoClient(
+            settings.tempo, settings.tempo_timeout, max_response_bytes=bytes_of(settings.max_response_mb)
+        )
     from queries.jaeger import JaegerClient
 
     return JaegerClient(
@@ -56,7 +64,7 @@ def jaeger_client(settings: Settings) -> Any:
 
 
 def live_services(settings: Settings) -> Services:
-    return Services(telemetry=prometheus_source(settings), traces=jaeger_client(settings))
+    return Services(telemetry=prometheus_source(settings), traces=trace_backend(settings))
 
 
 def demo_services(settings: Settings) -> Services:
@@ -64,8 +72,9 @@ def demo_services(settings: Settings) -> Services:
     client, its Istio config, and its clock (which runs the model forward)."""
     from queries.jaeger import JaegerClient
     from queries.simulator import Simulation
+    from queries.simulator.simulation import DEMO_PRELUDE
 
-    simulation = Simulation(speed=settings.speed, phase=settings.phase)
+    simulation = Simulation(speed=settings.speed, phase=settings.phase, prelude=DEMO_PRELUDE)
     traces = JaegerClient("http://simulated", api="v1", transport=simulation.jaeger_transport)
     return Services(
         telemetry=simulation.telemetry,

@@ -22,8 +22,7 @@ from typing import Any
 
 from dashboard.format import plural
 from dashboard.traces.tree import TraceTree, build_tree
-from queries.errors import SourceError
-from queries.jaeger import TraceNotFound
+from queries.errors import SourceError, TraceNotFound
 from queries.traces.records import TraceRecord, canonical_trace_id
 
 FETCHING, ANALYSING = "fetching", "analysing"
@@ -41,7 +40,7 @@ MEMORY_PER_SPAN = 10_000
 
 
 class TraceNotInMemory(SourceError):
-    """Neither this process's cache nor Jaeger has the trace."""
+    """Neither this process's cache nor the tracing backend has the trace."""
 
 
 class ParsesBusy(SourceError):
@@ -163,17 +162,17 @@ class TraceCache:
             return (pending.stage, pending.spans) if pending is not None else None
 
 
-def jaeger_fetch(jaeger: Any) -> Callable[[str], TraceRecord]:
-    """How the cache fetches a trace it does not hold: from Jaeger, saying
-    why when neither has it."""
+def backend_fetch(backend: Any) -> Callable[[str], TraceRecord]:
+    """How the cache fetches a trace it does not hold: from the tracing
+    backend (Jaeger or Tempo), saying why when neither has it."""
 
     def fetch(trace_id: str) -> TraceRecord:
-        if jaeger is None:
+        if backend is None:
             raise TraceNotInMemory(
-                f"trace {trace_id} {_NOT_IN_MEMORY} (no Jaeger is configured to fetch it from)"
+                f"trace {trace_id} {_NOT_IN_MEMORY} (no Jaeger or Tempo is configured to fetch it from)"
             )
         try:
-            return jaeger.trace(trace_id)
+            return backend.trace(trace_id)
         except TraceNotFound as error:
             raise TraceNotFound(f"{error}; if you opened it from a file, it {_NOT_IN_MEMORY}") from None
 

@@ -11,7 +11,7 @@ parse slots, so uploads in parallel cannot multiply the memory."""
 from __future__ import annotations
 
 import base64
-import json
+import binascii
 from typing import Any
 
 from dash import ClientsideFunction, Dash, Input, Output, State, no_update
@@ -20,11 +20,12 @@ from dashboard.app.config import Settings, bytes_of
 from dashboard.app.runtime import Runtime
 from dashboard.format import size_text
 from layouts.links import trace_href
+from layouts.text import visible
 from layouts.traces.search import trace_links
 from layouts.traces.upload import size_check_id
 from queries.errors import SourceError
-from queries.traces.export import read_export
-from queries.traces.records import TraceRecord, share_wire_bytes
+from queries.traces.export import named, read_text
+from queries.traces.records import TraceRecord
 
 # The pages' upload pickers: (upload id, banner id, where a several-trace file lists its traces).
 UPLOADS = [
@@ -44,19 +45,23 @@ def request_limit(settings: Settings) -> int:
     return upload_limit(settings) * 4 // 3 + (1 << 20)
 
 
-def decode_upload(contents: str, max_bytes: int) -> list[TraceRecord]:
-    """A dcc.Upload data URL holding a Jaeger JSON export, of at most `max_bytes`."""
+def decode_upload(contents: str, max_bytes: int, filename: str | None = None) -> list[TraceRecord]:
+    """A dcc.Upload data URL holding a trace file (Jaeger export, OTLP JSON or
+    JSON Lines, Tempo, Zipkin), of at most `max_bytes`; SourceError names the file."""
+    name = filename or "the file"
     encoded = contents.partition(",")[2]
     if len(encoded) // 4 * 3 > max_bytes:
         raise SourceError(
-            f"the file is larger than {size_text(max_bytes)}, the limit for trace files (--max-upload-mb)"
+            f"{name} is larger than {size_text(max_bytes)}, the limit for trace files (--max-upload-mb)"
         )
     try:
         data = base64.b64decode(encoded)
-        document = json.loads(data)
-    except (ValueError, TypeError, RecursionError):
-        raise SourceError("the file is not valid JSON") from None
-    return share_wire_bytes(read_export(document), len(data))
+    except (binascii.Error, ValueError):
+        raise SourceError(f"{name} did not arrive whole; open it again") from None
+    try:
+        return read_text(data)
+    except SourceError as error:
+        raise named(name, error) from None
 
 
 def register(app: Dash, runtime: Runtime) -> None:
@@ -68,13 +73,13 @@ def register(app: Dash, runtime: Runtime) -> None:
             return no_update, no_update, no_update, no_update
         try:
             with runtime.traces.parsing():
-                traces = [trace for trace in decode_upload(contents, limit) if trace.spans]
+                traces = [trace for trace in decode_upload(contents, limit, filename) if trace.spans]
                 for trace in traces:
                     runtime.traces.put(trace)
         except SourceError as error:
-            traces, message = [], f"{filename or 'upload'}: {error}"
+            traces, message = [], visible(error)
         else:
-            message = None if traces else f"{filename or 'upload'} holds no spans"
+            message = None if traces else visible(f"{filename or 'upload'} holds no spans")
         if len(traces) == 1:
             return trace_href(traces[0].trace_id), None, True, no_update
         links = trace_links([trace.trace_id for trace in traces]) if traces else no_update

@@ -1,26 +1,50 @@
-"""Which version a release's canaries are compared against."""
+"""Which version a release's canaries are compared against: the one that has
+been serving longest. Never "whoever carried the traffic an hour ago", which
+swaps mid-rollout when both versions did.
+
+1. a baseline named by a rollout controller wins;
+2. else the version with the earliest first request in the lookback (24 h by
+   default, from one coarse range query);
+3. ties (versions first seen in the same step, or both serving since the
+   lookback began) go to the lowest version in natural order (v1 < v2 < v10),
+   as does a release with no lookback at all.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import pandas as pd
 
 from dashboard.canary.observation import VersionFigures
-from dashboard.canary.versions import ABSENT, MIRROR, version_sort_key
+from dashboard.canary.versions import ABSENT, MIRROR, MISSING, version_sort_key
+from dashboard.format import utc_clock
 
 
-def choose_baseline(rows: Iterable[VersionFigures], history: pd.DataFrame) -> tuple[str | None, str]:
-    """(baseline version key, why) — see the module docstring."""
-    candidates = {r.key for r in rows if r.state not in (MIRROR, ABSENT)}
+def first_requests(history: pd.DataFrame) -> dict[str, float]:
+    """When each version of a service's history (columns time, version, rps,
+    shadow) first received requests; mirrored copies do not count."""
+    if history.empty:
+        return {}
+    busy = history[(history["rps"] > 0) & ~history["shadow"].astype(bool)]
+    return {str(version): float(t) for version, t in busy.groupby("version")["time"].min().items()}
+
+
+def choose_baseline(
+    rows: Iterable[VersionFigures], first_seen: Mapping[str, float], controller: str | None = None
+) -> tuple[str | None, str]:
+    """(baseline version key, why)."""
+    candidates = {r.key for r in rows if r.state not in (MIRROR, ABSENT, MISSING)}
     if not candidates:
         return None, ""
-    split = history[
-        (~history["shadow"].astype(bool)) & (history["rps"] > 0) & history["version"].isin(candidates)
-    ]
-    if not split.empty:
-        first = split[split["time"] == split["time"].min()]
-        busiest = first.groupby("version")["rps"].sum()
-        top = sorted(busiest[busiest == busiest.max()].index, key=version_sort_key)[0]
-        return str(top), "it carried the traffic at the start of the last hour"
-    return sorted(candidates, key=version_sort_key)[0], "the lowest version label (no history yet)"
+    if controller in candidates:
+        return controller, "named by the rollout controller"
+    seen = {key: first_seen[key] for key in candidates if key in first_seen}
+    if not seen:
+        return min(candidates, key=version_sort_key), "the lowest version label (no history yet)"
+    earliest = min(seen.values())
+    oldest = sorted((key for key, t in seen.items() if t == earliest), key=version_sort_key)
+    why = f"serving longest (first request by {utc_clock(earliest)} in the lookback)"
+    if len(oldest) > 1:
+        why += f"; lowest of {', '.join(oldest)}, first seen together"
+    return oldest[0], why

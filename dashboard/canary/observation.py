@@ -49,13 +49,15 @@ class VersionFigures:
     p50_ms: float | None
     p99_ms: float | None
     state: str
-    # baseline, canary, mirror, or serving: the canary the rollout completed onto.
+    # baseline, canary, mirror or retired (versions.ROLES).
     role: str = CANARY
     deviates: bool = False
     last_seen: float | None = None
     calls: tuple[Call, ...] = ()
     # The calls that fail (see call_fails), for the card.
     failing_calls: tuple[Call, ...] = ()
+    # The version's workload nodes in the graph, where its path starts.
+    nodes: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:
@@ -156,6 +158,7 @@ def _merge(rows: list[VersionFigures]) -> VersionFigures:
         p99_ms=max(known("p99_ms")) if known("p99_ms") else None,
         state=SERVING if total > 0 else rows[0].state,
         calls=merge_calls([call for r in rows for call in r.calls]),
+        nodes=tuple(node for r in rows for node in r.nodes),
     )
 
 
@@ -183,6 +186,7 @@ def observed_versions(
                 p99_ms=edge.p99_ms,
                 state=MIRROR if shadow or (version or workload) in mirrored else (SERVING if busy else IDLE),
                 calls=outbound_calls(graph, edge.target),
+                nodes=(edge.target,),
             )
             found.setdefault(row.key, []).append(row)
     rows = {key: _merge(group) for key, group in found.items()}

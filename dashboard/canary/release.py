@@ -1,8 +1,9 @@
 """Canary analysis: observed split against configured weights, and a verdict.
 
 Pure functions over the service graph (dashboard.mesh.build.build_graph), the
-version-traffic history (TelemetrySource.version_traffic) and the Istio
-routing records (queries.istio.records). No I/O.
+version-traffic history (TelemetrySource.version_traffic: the last hour for
+the split, and a coarse lookback for when each version first served) and the
+Istio routing records (queries.istio.records). No I/O.
 
 Which services are analysed: those with more than one version receiving
 traffic now, or with more than one version in the last hour's history, or
@@ -18,7 +19,8 @@ Per version (one row per version label; workloads sharing a label are merged):
   gives the version (weight / sum of weights); 0 for a live version the
   routes leave out; null when no VirtualService routes the service by
   version, and for retired versions;
-- `rps`, `success_ratio` (1 - error ratio), `p50_ms`, `p99_ms` over the window.
+- `rps`, `success_ratio` (1 - error ratio), `p50_ms`, `p99_ms` over the window;
+- `role`: baseline, canary, retired or mirror.
 
 States: serving (traffic now), idle (workload known, no traffic now), missing
 (a route sends it traffic but no workload answers), retired (seen in the last
@@ -27,48 +29,48 @@ DestinationRule subset names it any more; callers' sidecars keep exporting
 flat counters for a deleted workload, so an idle edge alone proves nothing),
 absent (named by config only), mirror (receives mirrored copies).
 
-Baseline: the version that carried the service's traffic at the start of the
-last hour's history (the busiest one at the first step with traffic); without
-history, the lowest version label (v1 < v2 < v10). Every other live version is
-a canary, including mirror targets (judged on their mirrored traffic).
+Baseline: see dashboard.canary.baseline (the version serving longest; never
+swaps mid-rollout). Every other live version is a canary, including mirror
+targets (judged on their mirrored traffic).
 
 Verdict per canary, first rule that applies:
 0. roll back: a route sends the canary traffic but no workload of it answers;
 1. no data: the canary received no requests in the window (never "healthy");
-2. hold: the canary received fewer than `min_requests_for_verdict` requests
-   in the window (50 by default: enough for one failure to show against a
-   99 % floor; at low traffic a longer window gives a verdict), or a figure
-   needed for a check is unknown;
+2. hold: fewer than `min_requests_for_verdict` requests to judge it by (the
+   configured share of the service's requests while the split holds, else
+   what it received), or a figure needed for a check is unknown;
 3. roll back: the canary fails a threshold (success < min_success_ratio,
    p99 > max_p99_ms) that the baseline does not fail; hold instead when the
    baseline fails it too (the cause is likely shared) or is retired
    (nothing to roll back to);
-4. hold: the canary's calls to a service fail (circuit open, or an error
-   ratio above 1 - min_success_ratio) while the baseline's calls to it do
-   not (or it does not call it): a canary that hides a broken dependency
-   from its callers still answers 100 %, yet promoting it puts every request
-   on the broken path. Hold, not roll back: the fault may be the dependency's
-   (e.g. ejected by outlier detection), which a roll back would only hide;
+4. hold: a call on the canary's path fails (circuit open, or an error ratio
+   above 1 - min_success_ratio): its own calls, or those of the workloads
+   its requests reach. A canary that hides a broken dependency still answers
+   100 %, yet promoting it puts every request on the broken path; hold, not
+   roll back, since the fault may be the dependency's (e.g. ejected by
+   outlier detection), which a roll back would only hide;
 5. hold: the observed split deviates from the configured weights by more
-   than `max_share_deviation` over at least `min_requests_for_deviation`
+   than `max_share_deviation` and significantly (exact binomial test,
+   p < `deviation_p_value`) over at least `min_requests_for_deviation`
    requests to the service (not compared when routes match on request
    content, since matched requests bypass the weights);
 6. promote: every check passes with enough requests.
 Failing calls are listed among the reasons of any verdict.
-The service's verdict is the most cautious of its canaries' (roll back >
-hold > promote; a mix of promote and no data holds); a service with no
-canary is "no data".
+The service's verdict is "complete" once the rollout is (the canary alone
+serves 100 %, observed and configured, the baseline drained or retired);
+else the most cautious of its canaries' (roll back > hold > promote; a mix
+of promote and no data holds); a service with no canary is "no data".
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 import networkx as nx
 import pandas as pd
 
-from dashboard.canary.baseline import choose_baseline
+from dashboard.canary.baseline import choose_baseline, first_requests
 from dashboard.canary.observation import (
     HISTORY_STEP_SECONDS,
     VersionFigures,
@@ -77,17 +79,18 @@ from dashboard.canary.observation import (
     observed_versions,
     service_history,
 )
+from dashboard.canary.path import calls_on_path
 from dashboard.canary.routing import Routing, describe_routing, service_routing, subset_versions
 from dashboard.canary.thresholds import CanaryThresholds
 from dashboard.canary.verdict import (
-    PROMOTE,
+    COMPLETE,
     Judgement,
     call_fails,
     combine,
     deviations,
-    failing_calls,
     judge,
     missing_words,
+    path_failures,
     rollout_complete,
 )
 from dashboard.canary.versions import (
@@ -98,7 +101,6 @@ from dashboard.canary.versions import (
     MIRROR,
     MISSING,
     RETIRED,
-    SERVING,
     SHADOW_SUFFIX,
     version_sort_key,
 )
@@ -122,6 +124,8 @@ class ServiceRelease:
     requests: float
     # The split over the last hour: columns time (unix s), version, rps.
     history: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["time", "version", "rps"]))
+    # The version a completed rollout moved every request onto.
+    completed: str | None = None
 
     @property
     def id(self) -> str:
@@ -144,21 +148,53 @@ def _row_words(row: VersionFigures) -> str | None:
     return None
 
 
-def analyze_service(
+def retired(idle: bool, version: str, routing: Routing | None, named: set[str]) -> bool:
+    """An idle version the routing config no longer names: callers' sidecars
+    keep exporting flat counters for a deleted workload, so an idle edge alone
+    proves nothing."""
+    return idle and routing is not None and routing.weights is not None and version not in named
+
+
+def named_versions(
+    routing: Routing | None, config: IstioConfig | None, service: str, namespace: str
+) -> set[str]:
+    """The versions the routing config still names: routes, mirrors, subsets."""
+    return (
+        set((routing.weights or {}) if routing else {})
+        | set(routing.mirrors if routing else {})
+        | subset_versions(config, service, namespace)
+    )
+
+
+def retired_workloads(graph: nx.DiGraph, config: IstioConfig | None) -> set[str]:
+    """Workload nodes of versions gone from traffic and config, for the topology to mark."""
+    found: set[str] = set()
+    for node_id, data in graph.nodes(data=True):
+        node = data["node"]
+        if node.kind != SERVICE:
+            continue
+        routing = service_routing(config, node.name, node.namespace)
+        named = named_versions(routing, config, node.name, node.namespace)
+        for target in graph.successors(node_id):
+            edge, workload = graph.edges[node_id, target]["edge"], graph.nodes[target]["node"]
+            idle = not (edge.rps or 0) > 0 and not (edge.bytes_per_s or 0) > 0
+            if retired(idle, workload.version or workload.name, routing, named):
+                found.add(target)
+    return found
+
+
+def _version_rows(
     graph: nx.DiGraph,
-    history: pd.DataFrame | None,
+    past: pd.DataFrame,
+    routing: Routing | None,
     config: IstioConfig | None,
-    thresholds: CanaryThresholds,
-    window: Duration,
     service: str,
     namespace: str,
-) -> ServiceRelease:
-    """The release view of one service."""
-    routing = service_routing(config, service, namespace)
+) -> dict[str, VersionFigures]:
+    """Every version of the service with its state and configured weight."""
     mirrored = set(routing.mirrors) if routing else set()
     weights = (routing.weights or {}) if routing else {}
     rows = observed_versions(graph, service, namespace, mirrored - {v for v, f in weights.items() if f > 0})
-    past = service_history(history, service, namespace)
     recent = float(graph.graph.get("at", 0.0)) - 2 * HISTORY_STEP_SECONDS
     for key, row in history_rows(past, recent).items():
         rows[key] = replace(rows[key], last_seen=row.last_seen) if key in rows else row
@@ -176,11 +212,9 @@ def analyze_service(
                 state=MIRROR if version in mirrored else ABSENT,
             )
     has_split = any(r.share is not None for r in rows.values())
-    # Callers' sidecars keep exporting flat counters for a deleted workload:
-    # an idle version the config no longer names is retired, not drained.
-    named = set(weights) | mirrored | subset_versions(config, service, namespace)
+    named = named_versions(routing, config, service, namespace)
     for key, row in list(rows.items()):
-        if row.state == IDLE and routing and routing.weights is not None and key not in named:
+        if retired(row.state == IDLE, key, routing, named):
             row = replace(
                 row, state=RETIRED, share=None, rps=None, success_ratio=None, p50_ms=None, p99_ms=None
             )
@@ -193,13 +227,35 @@ def analyze_service(
         elif row.state == MIRROR and routing and routing.weights is not None:
             row = replace(row, configured_weight=weights.get(key, 0.0))
         rows[key] = row
-    baseline_key, why = choose_baseline(rows.values(), past)
-    rows = {
-        k: replace(r, role=BASELINE if k == baseline_key else (MIRROR if r.state == MIRROR else CANARY))
-        for k, r in rows.items()
-    }
-    seconds = window.seconds
-    requests = sum((r.rps or 0.0) for r in rows.values() if r.state != MIRROR) * seconds
+    return rows
+
+
+def _role(row: VersionFigures, baseline: str | None) -> str:
+    if row.state == RETIRED:
+        return RETIRED
+    if row.state == MIRROR:
+        return MIRROR
+    return BASELINE if row.key == baseline else CANARY
+
+
+def analyze_service(
+    graph: nx.DiGraph,
+    history: pd.DataFrame | None,
+    config: IstioConfig | None,
+    thresholds: CanaryThresholds,
+    window: Duration,
+    service: str,
+    namespace: str,
+    first_seen: Mapping[str, float] | None = None,
+) -> ServiceRelease:
+    """The release view of one service; `first_seen` (version -> unix s of
+    its first request in the lookback) decides the baseline."""
+    routing = service_routing(config, service, namespace)
+    past = service_history(history, service, namespace)
+    rows = _version_rows(graph, past, routing, config, service, namespace)
+    baseline_key, why = choose_baseline(rows.values(), first_seen or {})
+    rows = {k: replace(r, role=_role(r, baseline_key)) for k, r in rows.items()}
+    requests = sum((r.rps or 0.0) for r in rows.values() if r.state != MIRROR) * window.seconds
     deviation_words, deviating = deviations(list(rows.values()), routing, requests, thresholds, window)
     rows = {
         k: replace(
@@ -208,7 +264,7 @@ def analyze_service(
         for k, r in rows.items()
     }
     baseline = rows.get(baseline_key) if baseline_key else None
-    canaries = [r for r in rows.values() if r.role in (CANARY, MIRROR) and r.state not in (RETIRED, ABSENT)]
+    canaries = [r for r in rows.values() if r.role in (CANARY, MIRROR) and r.state != ABSENT]
     judgements = [
         judge(
             r,
@@ -216,22 +272,24 @@ def analyze_service(
             deviation_words,
             thresholds,
             window,
-            failing_calls(r, baseline, thresholds, namespace),
+            path_failures(r, baseline, calls_on_path(graph, r.nodes), thresholds, namespace),
+            requests,
         )
         for r in sorted(canaries, key=lambda r: version_sort_key(r.key))
     ]
-    verdict = combine([j.verdict for j in judgements])
+    done = rollout_complete(rows.values(), baseline)
+    # A completed rollout outranks no verdict but a failure it would hide.
+    complete = done is not None and not any(j.failing for j in judgements)
+    verdict = COMPLETE if complete else combine([j.verdict for j in judgements])
     reasons = [text for j in judgements for text in j.reasons]
     if not judgements:
         only = baseline.label if baseline else "no version"
         reasons.append(f"only one version ({only}) of {service}: no canary to judge")
-    done = rollout_complete(rows.values(), baseline)
     if done:
-        rows[done.key] = replace(done, role=SERVING)
         words = f"rollout complete: {done.label} serves 100 % of the requests to {service}" + (
             " (configured 100 %)" if done.configured_weight else ""
         )
-        reasons.insert(0 if verdict == PROMOTE else len(reasons), words)
+        reasons.insert(0 if complete else len(reasons), words)
     if baseline and judgements:
         reasons.append(f"baseline {baseline.label}: {why}")
     reasons += [
@@ -252,6 +310,7 @@ def analyze_service(
         window=window,
         requests=requests,
         history=split,
+        completed=done.key if done else None,
     )
 
 
@@ -297,9 +356,11 @@ def analyze(
     window: Duration,
     service: str | None = None,
     namespaces: Sequence[str] = (),
+    lookback: pd.DataFrame | None = None,
 ) -> list[ServiceRelease]:
     """Release views of every service with a release in play, or of the one
-    named (`name` or `name.namespace`), in the namespaces when any are given."""
+    named (`name` or `name.namespace`), in the namespaces when any are given.
+    `lookback` is version traffic over the baseline lookback (coarse steps)."""
     if service:
         name, _, namespace = service.partition(".")
         known = {(n.name, n.namespace) for _, d in graph.nodes(data=True) if (n := d["node"]).kind == SERVICE}
@@ -310,6 +371,15 @@ def analyze(
     if namespaces:
         wanted = {(s, ns) for s, ns in wanted if ns in namespaces}
     return [
-        analyze_service(graph, history, config, thresholds, window, s, ns)
+        analyze_service(
+            graph,
+            history,
+            config,
+            thresholds,
+            window,
+            s,
+            ns,
+            first_requests(service_history(lookback, s, ns)),
+        )
         for s, ns in sorted(wanted, key=lambda k: (k[1], k[0]))
     ]

@@ -18,3 +18,8 @@ class CanaryThresholds:
     min_requests_for_deviation: float = 100.0
     # ...and a canary's success ratio and p99 are judged over this many of its own.
     min_requests_for_verdict: float = 50.0
+    # A split deviation counts only when the exact binomial test on the
+    # window's requests makes it this unlikely to be noise (two-sided).
+    deviation_p_value: float = 0.001
+    # The baseline is the version serving longest within this lookback.
+    baseline_lookback_h: float = 24.0

@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 from dashboard.canary.observation import Call, VersionFigures
+from dashboard.canary.path import PathCall
 from dashboard.canary.routing import Routing
+from dashboard.canary.statistics import binomial_two_sided_p
 from dashboard.canary.thresholds import CanaryThresholds
 from dashboard.canary.versions import ABSENT, CANARY, IDLE, MIRROR, MISSING, RETIRED, SERVING
 from dashboard.format import percent
@@ -16,6 +19,8 @@ from queries.duration import Duration
 from queries.envoy import NO_HEALTHY_UPSTREAM
 
 PROMOTE, HOLD, ROLL_BACK, NO_DATA = "promote", "hold", "roll back", "no data"
+# The rollout is over: the canary alone serves, the baseline is drained or retired.
+COMPLETE = "complete"
 
 
 @dataclass(frozen=True)
@@ -34,6 +39,9 @@ class Judgement:
     verdict: str
     reasons: tuple[str, ...]
     deltas: Deltas
+    # The canary failed a check or a call on its path fails (not merely too
+    # little data): a completed rollout does not outrank this.
+    failing: bool = False
 
 
 def _delta(canary: float | None, baseline: float | None) -> float | None:
@@ -100,20 +108,26 @@ def _call_words(name: str, call: Call, namespace: str, baseline: VersionFigures 
     return text
 
 
-def failing_calls(
-    canary: VersionFigures, baseline: VersionFigures | None, thresholds: CanaryThresholds, namespace: str
+def path_failures(
+    canary: VersionFigures,
+    baseline: VersionFigures | None,
+    path: Sequence[PathCall],
+    thresholds: CanaryThresholds,
+    namespace: str,
 ) -> list[str]:
-    """Words for the services the canary's calls fail on and the baseline's
-    do not: promoting would put every request on a broken path, however well
-    the canary itself answers (it may hide the failure from its callers)."""
-    shared = {
-        (c.service, c.namespace) for c in (baseline.calls if baseline else ()) if call_fails(c, thresholds)
-    }
-    return [
-        _call_words(canary.label, call, namespace, baseline)
-        for call in canary.calls
-        if call_fails(call, thresholds) and (call.service, call.namespace) not in shared
-    ]
+    """Words for every failing call on the canary's path: its own (compared
+    with the baseline's calls to the same service) and those of the
+    workloads its requests reach. Promoting would put every request there,
+    however well the canary itself answers."""
+    words = []
+    for step in path:
+        if not call_fails(step.call, thresholds):
+            continue
+        if step.depth == 0:
+            words.append(_call_words(canary.label, step.call, namespace, baseline))
+        else:
+            words.append(f"on {canary.label}'s path, " + _call_words(step.caller, step.call, namespace, None))
+    return list(dict.fromkeys(words))
 
 
 def judge(
@@ -123,13 +137,21 @@ def judge(
     thresholds: CanaryThresholds,
     window: Duration,
     broken_calls: Sequence[str] = (),
+    service_requests: float = 0.0,
 ) -> Judgement:
-    """The verdict on one canary against the baseline (rules in the module docstring)."""
+    """The verdict on one canary against the baseline (rules in
+    dashboard.canary.release's docstring)."""
     name = canary.label
     change = deltas(canary, baseline)
 
-    def verdict(decision: str, *reasons: str) -> Judgement:
-        return Judgement(name, decision, tuple(dict.fromkeys((*reasons, *broken_calls))), change)
+    def verdict(decision: str, *reasons: str, failing: bool = False) -> Judgement:
+        return Judgement(
+            name,
+            decision,
+            tuple(dict.fromkeys((*reasons, *broken_calls))),
+            change,
+            failing or bool(broken_calls),
+        )
 
     if canary.state == MISSING:
         return verdict(ROLL_BACK, missing_words(canary))
@@ -139,12 +161,26 @@ def judge(
         )
         return verdict(NO_DATA, f"{name} received no requests in the last {window}{standby}")
     requests = canary.rps * window.seconds
-    if requests < thresholds.min_requests_for_verdict:
+    # Whether there is enough to judge is read off the volume the split
+    # promises while the split holds: the count itself wobbles around it.
+    expected = (
+        service_requests * canary.configured_weight
+        if canary.configured_weight is not None and not canary.deviates
+        else 0.0
+    )
+    sample = f"{requests:.0f} requests" + (
+        f" ({expected:.0f} expected at the configured {percent(canary.configured_weight)})"
+        if expected > requests
+        else ""
+    )
+    if max(requests, expected) < thresholds.min_requests_for_verdict:
         return verdict(
             HOLD,
-            f"only {requests:.0f} requests reached {name} in the last {window}; "
+            f"only {sample} reached {name} in the last {window}; "
             f"{thresholds.min_requests_for_verdict:.0f} are needed to judge it "
             "(a longer window gathers more)",
+            *broken_calls,
+            *deviations,
         )
     unknown = [
         what
@@ -155,44 +191,57 @@ def judge(
         return verdict(HOLD, f"{' and '.join(unknown)} of {name} unknown: cannot judge it")
     failed = _failures(canary, thresholds)
     if failed:
-        base = baseline.label if baseline else None
-        base_failed = (
-            _failures(baseline, thresholds)
-            if baseline and (baseline.rps or 0) * window.seconds >= thresholds.min_requests_for_verdict
-            else {}
-        )
-        own = [text for check, text in failed.items() if check not in base_failed]
-        if not own:
-            return verdict(
-                HOLD,
-                *(
-                    f"{name} {text}, but baseline {base} fails it too: "
-                    "the cause is probably shared (a dependency), not the canary"
-                    for text in failed.values()
-                ),
-            )
-        if baseline is None or baseline.state == RETIRED:
-            return verdict(
-                HOLD,
-                *(f"{name} {text}" for text in own),
-                f"no baseline to roll back to{f' ({base} is retired)' if base else ''}",
-            )
-        figures = {"success": percent(baseline.success_ratio, 1), "p99": f"{baseline.p99_ms or 0:.0f} ms"}
-        return verdict(
-            ROLL_BACK,
-            *(
-                f"{name} {text} (baseline {base}: {figures[check]})"
-                for check, text in failed.items()
-                if check not in base_failed
-            ),
-        )
+        return _failed(canary, baseline, failed, thresholds, window, partial(verdict, failing=True))
     if broken_calls or deviations:
         return verdict(HOLD, *broken_calls, *deviations)
     return verdict(
         PROMOTE,
         f"{name} passes: success {percent(canary.success_ratio, 1)} ≥ "
         f"{percent(thresholds.min_success_ratio, 1)}, p99 {canary.p99_ms:.0f} ms ≤ "
-        f"{thresholds.max_p99_ms:.0f} ms over {requests:.0f} requests in {window}",
+        f"{thresholds.max_p99_ms:.0f} ms over {sample} in {window}",
+    )
+
+
+def _failed(
+    canary: VersionFigures,
+    baseline: VersionFigures | None,
+    failed: dict[str, str],
+    thresholds: CanaryThresholds,
+    window: Duration,
+    verdict: Callable[..., Judgement],
+) -> Judgement:
+    """A canary failing a threshold: roll back, unless the baseline fails it
+    too (the cause is likely shared) or there is nothing to roll back to."""
+    name, base = canary.label, baseline.label if baseline else None
+    base_failed = (
+        _failures(baseline, thresholds)
+        if baseline and (baseline.rps or 0) * window.seconds >= thresholds.min_requests_for_verdict
+        else {}
+    )
+    own = [text for check, text in failed.items() if check not in base_failed]
+    if not own:
+        return verdict(
+            HOLD,
+            *(
+                f"{name} {text}, but baseline {base} fails it too: "
+                "the cause is probably shared (a dependency), not the canary"
+                for text in failed.values()
+            ),
+        )
+    if baseline is None or baseline.state == RETIRED:
+        return verdict(
+            HOLD,
+            *(f"{name} {text}" for text in own),
+            f"no baseline to roll back to{f' ({base} is retired)' if base else ''}",
+        )
+    figures = {"success": percent(baseline.success_ratio, 1), "p99": f"{baseline.p99_ms or 0:.0f} ms"}
+    return verdict(
+        ROLL_BACK,
+        *(
+            f"{name} {text} (baseline {base}: {figures[check]})"
+            for check, text in failed.items()
+            if check not in base_failed
+        ),
     )
 
 
@@ -215,7 +264,8 @@ def deviations(
     window: Duration,
 ) -> tuple[list[str], set[str]]:
     """Words and version keys of split versions whose observed share strays
-    from the configured weight by more than the allowed points."""
+    from the configured weight both by more than the allowed points and by
+    more than noise explains (exact binomial test on the window's requests)."""
     if (
         not routing
         or not routing.weights
@@ -223,16 +273,21 @@ def deviations(
         or requests < thresholds.min_requests_for_deviation
     ):
         return [], set()
+    total = round(requests)
     words, keys = [], set()
     for row in rows:
         if row.configured_weight is None or row.state in (MIRROR, RETIRED, ABSENT):
             continue
         observed = row.share or 0.0
-        if abs(observed - row.configured_weight) > thresholds.max_share_deviation:
+        if abs(observed - row.configured_weight) <= thresholds.max_share_deviation:
+            continue
+        p_value = binomial_two_sided_p(round(observed * total), total, row.configured_weight)
+        if p_value < thresholds.deviation_p_value:
             keys.add(row.key)
             words.append(
                 f"split differs from config: {row.label} gets {percent(observed)} of requests, "
-                f"configured {percent(row.configured_weight)} ({requests:.0f} requests in {window})"
+                f"configured {percent(row.configured_weight)} ({requests:.0f} requests in {window}; "
+                f"p = {p_value:.1g} that noise explains it)"
             )
     return words, keys
 

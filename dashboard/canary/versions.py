@@ -10,8 +10,11 @@ import re
 # from traffic and config), absent (named by config only), mirror (receives
 # mirrored copies).
 SERVING, IDLE, MISSING, RETIRED, ABSENT, MIRROR = "serving", "idle", "missing", "retired", "absent", "mirror"
-# Roles: the version compared against, and the versions judged.
+# Roles, as the canary document gives them: the version compared against,
+# the versions judged, versions gone from traffic and config, and mirror
+# targets (judged on their mirrored copies, outside the split).
 BASELINE, CANARY = "baseline", "canary"
+ROLES = (BASELINE, CANARY, RETIRED, MIRROR)
 # Istio suffixes the Host of mirrored requests.
 SHADOW_SUFFIX = "-shadow"
 

@@ -3,25 +3,36 @@
 Every appender has the signature `(graph, telemetry, rules) -> None` and
 may rely on the ones before it in `PIPELINE` (dashboard.mesh.build runs them).
 
-A series of the request frame belongs to up to two edges: the caller's
-workload -> service edge always, and the service -> workload edge when the
-request reached a workload (`destination_workload` known). Requests a
-caller's sidecar rejected (UO, UH, ...) carry `destination_workload="unknown"`
-and so stay on the caller's edge only.
+A series of the request frame is one hop, which in the versioned graph
+belongs to up to two edges: the caller's workload -> service edge always,
+and the service -> workload edge when the request reached a workload
+(`destination_workload` known). Requests a caller's sidecar rejected (UO,
+UH, ...) carry `destination_workload="unknown"` and so stay on the caller's
+edge only. Other graph types draw the same hops otherwise: the graph's
+`projection` attribute (dashboard.mesh.graph_types) says how, while it is
+being assembled.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from typing import Protocol
 
 import networkx as nx
 import pandas as pd
 
-from dashboard.mesh.circuit import CircuitThresholds, ClusterState, EdgeRejections, circuit_state
+from dashboard.mesh.circuit import (
+    CLOSED,
+    CircuitThresholds,
+    ClusterState,
+    EdgeRejections,
+    circuit_state,
+    worst_circuit,
+)
 from dashboard.mesh.graph import (
     SERVICE,
     UNKNOWN_KIND,
@@ -34,9 +45,19 @@ from dashboard.mesh.graph import (
     service_id,
     workload_id,
 )
-from dashboard.mesh.health import HEALTHY, IDLE, HealthThresholds, RequestCounts, edge_health, worst
+from dashboard.mesh.graph_types import VERSIONED_PROJECTION, Hops, Projection
+from dashboard.mesh.health import (
+    HEALTHY,
+    IDLE,
+    NO_HEALTH,
+    HealthThresholds,
+    RequestCounts,
+    request_health,
+    worst,
+)
 from dashboard.mesh.histogram import histogram_quantiles
-from queries.telemetry import OVERFLOW_STATS, UNKNOWN, MeshTelemetry
+from dashboard.mesh.security import mtls_state
+from queries.telemetry import OVERFLOW_STATS, SECURITY_POLICY, UNKNOWN, MeshTelemetry
 
 
 class GraphRules(Protocol):
@@ -50,6 +71,12 @@ class GraphRules(Protocol):
 Appender = Callable[[nx.DiGraph, MeshTelemetry, GraphRules], None]
 QUANTILES = (0.50, 0.95, 0.99)  # p50_ms, p95_ms, p99_ms
 EDGE = ["source", "target"]
+# The graph attribute holding the Projection while the graph is assembled.
+PROJECTION = "projection"
+
+
+def projection_of(graph: nx.DiGraph) -> Projection:
+    return graph.graph.get(PROJECTION, VERSIONED_PROJECTION)
 
 
 def _ids(namespaces: pd.Series, names: pd.Series, prefix: str) -> pd.Series:
@@ -63,26 +90,56 @@ def _ids(namespaces: pd.Series, names: pd.Series, prefix: str) -> pd.Series:
     return pd.Series(ids, index=names.index, dtype="string")
 
 
-def edge_rows(frame: pd.DataFrame) -> pd.DataFrame:
-    """The frame's series once per edge they belong to, with `source`/`target` ids."""
-    caller = _ids(frame["source_workload_namespace"], frame["source_workload"], WORKLOAD)
-    service = _ids(frame["destination_service_namespace"], frame["destination_service_name"], SERVICE)
-    callee = _ids(frame["destination_workload_namespace"], frame["destination_workload"], WORKLOAD)
-    delivered = frame["destination_workload"] != UNKNOWN
-    return pd.concat(
-        [
-            frame.assign(source=caller, target=service),
-            frame[delivered].assign(source=service[delivered], target=callee[delivered]),
-        ],
-        ignore_index=True,
+def hops(frame: pd.DataFrame) -> Hops:
+    """The versioned node ids of each series' caller, service and callee."""
+    return Hops(
+        caller=_ids(frame["source_workload_namespace"], frame["source_workload"], WORKLOAD),
+        service=_ids(frame["destination_service_namespace"], frame["destination_service_name"], SERVICE),
+        callee=_ids(frame["destination_workload_namespace"], frame["destination_workload"], WORKLOAD),
+        delivered=frame["destination_workload"] != UNKNOWN,
     )
+
+
+def edge_rows(
+    frame: pd.DataFrame, projection: Projection = VERSIONED_PROJECTION, with_hops: bool = False
+) -> pd.DataFrame:
+    """The frame's series once per edge they belong to, with `source`/`target`
+    ids; `with_hops` adds each row's versioned `caller` and `service` and
+    whether the edge is the caller's side of the hop (`call`)."""
+    hop = hops(frame)
+    parts = []
+    for piece in projection.pieces(hop):
+        rows = frame if piece.rows is None else frame[piece.rows]
+
+        def picked(series: pd.Series, mask: pd.Series | None = piece.rows) -> pd.Series:
+            return series if mask is None else series[mask]
+
+        columns = {"source": picked(piece.source), "target": picked(piece.target)}
+        if with_hops:
+            columns.update(caller=picked(hop.caller), service=picked(hop.service), call=piece.call)
+        parts.append(rows.assign(**columns))
+    return pd.concat(parts, ignore_index=True)
 
 
 def _known(value: str | None) -> str | None:
     return value if value and value != UNKNOWN else None
 
 
-def _add_nodes(graph: nx.DiGraph, frame: pd.DataFrame) -> None:
+def _add_nodes(graph: nx.DiGraph, frame: pd.DataFrame, rows: pd.DataFrame) -> None:
+    """The nodes the rows' edges join: described from the series' labels in
+    the versioned graph, taken from the projection's nodes in the others."""
+    nodes = projection_of(graph).nodes
+    if nodes is None:
+        for node in _labelled_nodes(frame):
+            add_node(graph, node)
+        return
+    for node_id in pd.concat([rows["source"], rows["target"]]).dropna().unique().tolist():
+        if node_id not in graph:
+            add_node(graph, dataclasses.replace(nodes[node_id]))
+
+
+def _labelled_nodes(frame: pd.DataFrame) -> Iterator[Node]:
+    """Callers, services and callees of the series, as their labels describe them."""
     callers = frame[
         [
             "source_workload",
@@ -92,7 +149,7 @@ def _add_nodes(graph: nx.DiGraph, frame: pd.DataFrame) -> None:
         ]
     ].drop_duplicates()
     for workload, namespace, app, version in callers.itertuples(index=False):
-        add_node(graph, _workload_node(workload, namespace, app, version))
+        yield _workload_node(workload, namespace, app, version)
     # A service's app is the canonical service of the workloads behind it,
     # when they agree: Kubernetes service names need not match app labels.
     delivered = frame[frame["destination_workload"] != UNKNOWN]
@@ -102,15 +159,12 @@ def _add_nodes(graph: nx.DiGraph, frame: pd.DataFrame) -> None:
     services = frame[["destination_service_name", "destination_service_namespace"]].drop_duplicates()
     for name, namespace in services.itertuples(index=False):
         behind = [app for app in apps.get((name, namespace), []) if _known(app)]
-        add_node(
-            graph,
-            Node(
-                id=service_id(namespace, name),
-                kind=SERVICE,
-                namespace=namespace,
-                name=name,
-                app=behind[0] if len(behind) == 1 else None,
-            ),
+        yield Node(
+            id=service_id(namespace, name),
+            kind=SERVICE,
+            namespace=namespace,
+            name=name,
+            app=behind[0] if len(behind) == 1 else None,
         )
     callees = frame[
         [
@@ -122,7 +176,7 @@ def _add_nodes(graph: nx.DiGraph, frame: pd.DataFrame) -> None:
     ].drop_duplicates()
     for workload, namespace, app, version in callees.itertuples(index=False):
         if workload != UNKNOWN:
-            add_node(graph, _workload_node(workload, namespace, app, version))
+            yield _workload_node(workload, namespace, app, version)
 
 
 def _workload_node(workload: str, namespace: str, app: str, version: str) -> Node:
@@ -160,27 +214,48 @@ def _per_edge(
     return result
 
 
-def traffic(graph: nx.DiGraph, telemetry: MeshTelemetry, rules: GraphRules) -> None:
-    """Nodes and request edges: rps, error ratio, codes, flags, protocol."""
-    requests = telemetry.requests
-    if requests.empty:
-        return
-    _add_nodes(graph, requests)
-    rows = edge_rows(requests)
+def _named(frame: pd.DataFrame) -> pd.DataFrame:
+    """Series that name their destination service: one without it (a proxy
+    that could not tell) never becomes a node with an empty name."""
+    return frame[frame["destination_service_name"].fillna("") != ""]
+
+
+def outcomes(rows: pd.DataFrame) -> pd.DataFrame:
+    """Each series' outcome, Kiali's way: HTTP requests by their HTTP code,
+    gRPC requests by their gRPC status (the HTTP code when the status is
+    missing), both by "no response" (code 0)."""
     code = rows["response_code"].fillna("")
-    protocol = rows["request_protocol"].fillna("").str.lower()
-    outcome = pd.DataFrame(
+    grpc = rows["request_protocol"].fillna("").str.lower() == "grpc"
+    status = rows["grpc_response_status"].fillna("")
+    grpc_code = status.where(status != "", code)
+    no_response = code.isin(["0", "-", ""])
+    table = pd.DataFrame(
         {
-            "http_5xx": code.str.match(r"^5\d\d$"),
-            "http_4xx": code.str.match(r"^4\d\d$"),
-            "no_response": code.isin(["0", "-", ""]),
-            "grpc_error": (protocol == "grpc")
-            & rows["grpc_response_status"].fillna("").isin([str(s) for s in range(1, 17)]),
+            "http": ~grpc,
+            "http_5xx": ~grpc & code.str.match(r"^5\d\d$"),
+            "http_4xx": ~grpc & code.str.match(r"^4\d\d$"),
+            "http_no_response": ~grpc & no_response,
+            "grpc": grpc,
+            "grpc_error": grpc & ~no_response & grpc_code.isin([str(s) for s in range(1, 17)]),
+            "grpc_no_response": grpc & no_response,
         }
     )
-    outcome["error"] = outcome["http_5xx"] | outcome["no_response"] | outcome["grpc_error"]
-    weighted = outcome.mul(rows["rps"], axis=0).assign(
-        rps=rows["rps"], source=rows["source"], target=rows["target"]
+    table["error"] = table["http_5xx"] | table["grpc_error"] | no_response
+    return table
+
+
+def traffic(graph: nx.DiGraph, telemetry: MeshTelemetry, rules: GraphRules) -> None:
+    """Nodes and request edges: rps, error ratio, codes, flags, protocol."""
+    requests = _named(telemetry.requests)
+    if requests.empty:
+        return
+    rows = edge_rows(requests, projection_of(graph))
+    _add_nodes(graph, requests, rows)
+    protocol = rows["request_protocol"].fillna("").str.lower()
+    weighted = (
+        outcomes(rows)
+        .mul(rows["rps"], axis=0)
+        .assign(rps=rows["rps"], source=rows["source"], target=rows["target"])
     )
     totals = weighted.groupby(EDGE, sort=False).sum().reset_index()
     codes = _per_edge(rows, "response_code")
@@ -210,20 +285,25 @@ def traffic(graph: nx.DiGraph, telemetry: MeshTelemetry, rules: GraphRules) -> N
         edge.flags = flags.get(key, {})
         edge.protocol = main_protocol[key]
         graph.edges[key]["counts"] = RequestCounts(
-            total=edge.rps,
+            http=float(total.http),
             http_5xx=float(total.http_5xx),
             http_4xx=float(total.http_4xx),
+            http_no_response=float(total.http_no_response),
+            grpc=float(total.grpc),
             grpc_error=float(total.grpc_error),
-            no_response=float(total.no_response),
+            grpc_no_response=float(total.grpc_no_response),
         )
+        graph.edges[key]["errors"] = float(total.error)
 
 
 def tcp(graph: nx.DiGraph, telemetry: MeshTelemetry, rules: GraphRules) -> None:
     """TCP edges and bytes per second (sent plus received)."""
-    if telemetry.tcp.empty:
+    frame = _named(telemetry.tcp)
+    if frame.empty:
         return
-    _add_nodes(graph, telemetry.tcp)
-    sums = edge_rows(telemetry.tcp).groupby(EDGE)["bytes_per_s"].sum()
+    rows = edge_rows(frame, projection_of(graph))
+    _add_nodes(graph, frame, rows)
+    sums = rows.groupby(EDGE)["bytes_per_s"].sum()
     for (source, target), rate in sums.items():
         known = graph.has_edge(source, target)
         edge = add_edge(graph, source, target)
@@ -245,32 +325,48 @@ def _bucket_bounds(le: pd.Series) -> dict[str, float]:
 
 
 def latency(graph: nx.DiGraph, telemetry: MeshTelemetry, rules: GraphRules) -> None:
-    """p50/p95/p99 from the duration histogram of the edge's reporter."""
-    if telemetry.latency.empty:
+    """p50/p95/p99 from the duration histogram of the edge's reporter; a
+    node's from all the requests into it (its inbound edges' buckets summed)."""
+    frame = _named(telemetry.latency)
+    if frame.empty:
         return
-    frame = telemetry.latency
     frame = frame.assign(bound=frame["le"].map(_bucket_bounds(frame["le"]))).dropna(subset=["bound"])
-    sums = edge_rows(frame).groupby([*EDGE, "bound"], sort=False)["rate"].sum().reset_index()
+    sums = (
+        edge_rows(frame, projection_of(graph))
+        .groupby([*EDGE, "bound"], sort=False)["rate"]
+        .sum()
+        .reset_index()
+    )
     # Plain lists from here: iterating a MultiIndex group by group costs
     # seconds at a thousand workloads.
     buckets: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
+    into: dict[str, dict[float, float]] = defaultdict(lambda: defaultdict(float))
     for source, target, bound, rate in zip(
         sums["source"].tolist(), sums["target"].tolist(), sums["bound"].tolist(), sums["rate"].tolist()
     ):
-        buckets[source, target].append((bound, rate))
-    for (source, target), pairs in buckets.items():
         if graph.has_edge(source, target):
-            edge = graph.edges[source, target]["edge"]
-            edge.p50_ms, edge.p95_ms, edge.p99_ms = histogram_quantiles(QUANTILES, pairs)
+            buckets[source, target].append((bound, rate))
+            into[target][bound] += rate
+    for (source, target), pairs in buckets.items():
+        edge = graph.edges[source, target]["edge"]
+        edge.p50_ms, edge.p95_ms, edge.p99_ms = histogram_quantiles(QUANTILES, pairs)
+    for node_id, by_bound in into.items():
+        node = graph.nodes[node_id]["node"]
+        node.p50_ms, node.p95_ms, node.p99_ms = histogram_quantiles(QUANTILES, list(by_bound.items()))
 
 
 def share(graph: nx.DiGraph, telemetry: MeshTelemetry, rules: GraphRules) -> None:
     """Each service -> workload edge's fraction of the service's delivered
-    traffic (requests, or bytes for TCP-only services): the canary split."""
+    traffic (requests, or bytes for TCP-only services): the canary split.
+    A service's calls to other services (the `service` graph) have none."""
     for node_id, data in graph.nodes(data=True):
         if data["node"].kind != SERVICE:
             continue
-        out = [graph.edges[node_id, target]["edge"] for target in graph.successors(node_id)]
+        out = [
+            graph.edges[node_id, target]["edge"]
+            for target in graph.successors(node_id)
+            if graph.nodes[target]["node"].kind != SERVICE
+        ]
         for measure in ("rps", "bytes_per_s"):
             total = sum(getattr(edge, measure) or 0.0 for edge in out)
             if total > 0:
@@ -280,17 +376,41 @@ def share(graph: nx.DiGraph, telemetry: MeshTelemetry, rules: GraphRules) -> Non
 
 
 def health(graph: nx.DiGraph, telemetry: MeshTelemetry, rules: GraphRules) -> None:
-    """Edge health from its request outcomes; node health = worst inbound edge."""
+    """Edge health from its request outcomes. A node's health comes from all
+    the requests into it, summed (Kiali's rule, not its worst edge; `none`
+    when nothing calls it); its `outbound_health` is the worst of its
+    outbound edges, so a caller of something broken shows it."""
     for _, _, data in graph.edges(data=True):
         edge, counts = data["edge"], data.get("counts")
-        if counts is not None:
-            edge.health = edge_health(counts, rules.health)
+        if counts is not None and counts.total > 0:
+            edge.health = request_health(counts, rules.health)
         else:
             edge.health = HEALTHY if (edge.bytes_per_s or 0) > 0 else IDLE
     for node_id, data in graph.nodes(data=True):
-        data["node"].health = worst(
-            graph.edges[source, node_id]["edge"].health for source in graph.predecessors(node_id)
+        node = data["node"]
+        inbound = [graph.edges[source, node_id] for source in graph.predecessors(node_id)]
+        counts = sum((d["counts"] for d in inbound if "counts" in d), RequestCounts())
+        if not inbound:
+            node.health = NO_HEALTH
+        elif counts.total > 0:
+            node.health = request_health(counts, rules.health)
+        else:
+            node.health = worst(d["edge"].health for d in inbound)
+        node.outbound_health = worst(
+            graph.edges[node_id, target]["edge"].health for target in graph.successors(node_id)
         )
+
+
+def node_traffic(graph: nx.DiGraph, telemetry: MeshTelemetry, rules: GraphRules) -> None:
+    """Requests per second into and out of every node, and the error ratio
+    of those into it."""
+    for node_id, data in graph.nodes(data=True):
+        node = data["node"]
+        inbound = [graph.edges[source, node_id] for source in graph.predecessors(node_id)]
+        node.rps_in = sum(d["edge"].rps or 0.0 for d in inbound)
+        node.rps_out = sum(graph.edges[node_id, t]["edge"].rps or 0.0 for t in graph.successors(node_id))
+        errors = sum(d.get("errors", 0.0) for d in inbound)
+        node.error_ratio = errors / node.rps_in if node.rps_in > 0 else None
 
 
 def _cluster_states(stats: pd.DataFrame) -> dict[tuple[str, ...], list[ClusterState]]:
@@ -325,7 +445,12 @@ def _cluster_states(stats: pd.DataFrame) -> dict[tuple[str, ...], list[ClusterSt
 
 
 def circuit(graph: nx.DiGraph, telemetry: MeshTelemetry, rules: GraphRules) -> None:
-    """Breaker state of every caller -> service edge (see dashboard.mesh.circuit)."""
+    """Breaker state of every caller -> service edge (see dashboard.mesh.circuit);
+    in other graph types, carried over from the versioned graph's."""
+    projection = projection_of(graph)
+    if projection.circuits is not None:
+        _carried_circuits(graph, telemetry, projection.circuits)
+        return
     clusters = _cluster_states(telemetry.cluster_stats)
     for source, target, data in graph.edges(data=True):
         caller, service = graph.nodes[source]["node"], graph.nodes[target]["node"]
@@ -339,4 +464,35 @@ def circuit(graph: nx.DiGraph, telemetry: MeshTelemetry, rules: GraphRules) -> N
         )
 
 
-PIPELINE: list[Appender] = [traffic, tcp, ingress, latency, share, health, circuit]
+def _carried_circuits(
+    graph: nx.DiGraph, telemetry: MeshTelemetry, circuits: Mapping[tuple[str, str], str]
+) -> None:
+    """An edge carrying callers' calls to a service shows the worst circuit
+    of those callers' versioned edges to it (the breakers are theirs)."""
+    carried: dict[tuple[str, str], set[tuple[str, str]]] = defaultdict(set)
+    for frame in (_named(telemetry.requests), _named(telemetry.tcp)):
+        if frame.empty:
+            continue
+        rows = edge_rows(frame, projection_of(graph), with_hops=True)
+        calls = rows.loc[rows["call"], [*EDGE, "caller", "service"]].dropna().drop_duplicates()
+        for source, target, caller, service in calls.itertuples(index=False):
+            carried[source, target].add((caller, service))
+    for key, hops_carried in carried.items():
+        if graph.has_edge(*key):
+            graph.edges[key]["edge"].circuit = worst_circuit(
+                circuits.get(pair, CLOSED) for pair in hops_carried
+            )
+
+
+def security(graph: nx.DiGraph, telemetry: MeshTelemetry, rules: GraphRules) -> None:
+    """Whether each edge's delivered requests were mutual TLS, from the
+    destination's view of them (dashboard.mesh.security)."""
+    frame = _named(telemetry.security)
+    if frame.empty:
+        return
+    for key, policies in _per_edge(edge_rows(frame, projection_of(graph)), SECURITY_POLICY).items():
+        if graph.has_edge(*key):
+            graph.edges[key]["edge"].mtls = mtls_state(policies)
+
+
+PIPELINE: list[Appender] = [traffic, tcp, ingress, latency, share, health, node_traffic, circuit, security]

@@ -8,18 +8,38 @@ import networkx as nx
 
 from dashboard.mesh import appenders
 from dashboard.mesh.graph import filter_namespaces
+from dashboard.mesh.graph_types import VERSIONED, VERSIONED_PROJECTION, Projection, projection
 from queries.telemetry import MeshTelemetry
 
 
-def build_graph(
-    telemetry: MeshTelemetry, rules: appenders.GraphRules, namespaces: Sequence[str] = ()
-) -> nx.DiGraph:
-    """The mesh as a graph with every appender's facts, filtered to the
-    namespaces (and their direct neighbours) when any are given; the series
-    the telemetry left out for bad values ride along as `ignored`."""
-    graph = nx.DiGraph(at=telemetry.at, window=telemetry.window, ignored=dict(telemetry.ignored))
+def _assemble(telemetry: MeshTelemetry, rules: appenders.GraphRules, drawn: Projection) -> nx.DiGraph:
+    graph = nx.DiGraph(
+        at=telemetry.at,
+        window=telemetry.window,
+        ignored=dict(telemetry.ignored),
+        **{appenders.PROJECTION: drawn},
+    )
     for append in appenders.PIPELINE:
         append(graph, telemetry, rules)
+    del graph.graph[appenders.PROJECTION]
+    return graph
+
+
+def build_graph(
+    telemetry: MeshTelemetry,
+    rules: appenders.GraphRules,
+    namespaces: Sequence[str] = (),
+    graph_type: str = VERSIONED,
+) -> nx.DiGraph:
+    """The mesh as a graph of the type (dashboard.mesh.graph_types) with
+    every appender's facts, filtered to the namespaces (and their direct
+    neighbours) when any are given. Other types than `versioned` are drawn
+    from the same telemetry after the versioned graph, whose nodes and
+    circuits they take. The series the telemetry left out for bad values
+    ride along as `ignored`."""
+    graph = _assemble(telemetry, rules, VERSIONED_PROJECTION)
+    if graph_type != VERSIONED:
+        graph = _assemble(telemetry, rules, projection(graph_type, graph))
     return filter_namespaces(graph, namespaces)
 
 

@@ -7,11 +7,14 @@ destination workload.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from queries.envoy import NO_HEALTHY_UPSTREAM, SHEDDING_FLAGS
 
 CLOSED, TRIPPING, OPEN = "closed", "tripping", "open"
+# A worse state sorts later.
+CIRCUIT_SEVERITY = {CLOSED: 0, TRIPPING: 1, OPEN: 2}
 
 
 @dataclass(frozen=True)
@@ -73,3 +76,8 @@ def circuit_state(edge: EdgeRejections, thresholds: CircuitThresholds) -> str:
     if shedding or any(cluster.overflow_increase > 0 for cluster in edge.clusters):
         return TRIPPING
     return CLOSED
+
+
+def worst_circuit(states: Iterable[str]) -> str:
+    """The worst of several circuit states; `closed` for none."""
+    return max(states, key=CIRCUIT_SEVERITY.__getitem__, default=CLOSED)

@@ -27,6 +27,16 @@ class Node:
     version: str | None = None
     health: str = "none"
     ingress: bool = False
+    # Figures of the requests into (and out of) the node over the window.
+    outbound_health: str = "none"
+    rps_in: float | None = None
+    rps_out: float | None = None
+    error_ratio: float | None = None
+    p50_ms: float | None = None
+    p95_ms: float | None = None
+    p99_ms: float | None = None
+    # A version no route or subset names any more (set from the routing config).
+    retired: bool = False
 
 
 @dataclass
@@ -48,6 +58,8 @@ class Edge:
     bytes_per_s: float | None = None
     health: str = "idle"
     circuit: str = "closed"
+    # All its delivered requests mutual TLS (True), some plain text (False), unknown (None).
+    mtls: bool | None = None
 
 
 def workload_id(namespace: str, workload: str) -> str:
@@ -56,6 +68,11 @@ def workload_id(namespace: str, workload: str) -> str:
 
 def service_id(namespace: str, service: str) -> str:
     return f"service:{namespace}:{service}"
+
+
+def app_id(namespace: str, app: str) -> str:
+    """The one node of all versions of an app (the `app` graph type)."""
+    return f"app:{namespace}:{app}"
 
 
 def edge_id(source: str, target: str) -> str:

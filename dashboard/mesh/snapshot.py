@@ -5,7 +5,7 @@ Schema (stable; see README):
  "nodes": [{"id", "kind", "namespace", "name", "app", "version", "health", "ingress"}],
  "edges": [{"id", "source", "target", "protocol", "rps", "error_ratio", "codes",
             "flags", "p50_ms", "p95_ms", "p99_ms", "share", "bytes_per_s",
-            "health", "circuit"}]}
+            "health", "circuit", "mtls"}]}
 """
 
 from __future__ import annotations
@@ -17,7 +17,24 @@ import networkx as nx
 from dashboard.format import ignored_series, json_number
 from dashboard.mesh.graph import edges_of, nodes_of
 
-NODE_FIELDS = ("id", "kind", "namespace", "name", "app", "version", "health", "ingress")
+NODE_FIELDS = (
+    "id",
+    "kind",
+    "namespace",
+    "name",
+    "app",
+    "version",
+    "health",
+    "ingress",
+    "outbound_health",
+    "rps_in",
+    "rps_out",
+    "error_ratio",
+    "p50_ms",
+    "p95_ms",
+    "p99_ms",
+    "retired",
+)
 EDGE_FIELDS = (
     "id",
     "source",
@@ -34,6 +51,7 @@ EDGE_FIELDS = (
     "bytes_per_s",
     "health",
     "circuit",
+    "mtls",
 )
 
 
@@ -54,6 +72,6 @@ def snapshot_document(graph: nx.DiGraph) -> dict[str, Any]:
         "warnings": ignored_series(graph.graph.get("ignored", {})),
         # getattr, not dataclasses.asdict: asdict deep-copies every field
         # and dominated the snapshot time at a thousand workloads.
-        "nodes": [{key: getattr(node, key) for key in NODE_FIELDS} for node in nodes],
+        "nodes": [{key: _copy(getattr(node, key)) for key in NODE_FIELDS} for node in nodes],
         "edges": [{key: _copy(getattr(edge, key)) for key in EDGE_FIELDS} for edge in edges],
     }

@@ -3,22 +3,24 @@ span's end, take the last-finishing child, which owns from its end back to
 the current point; recurse into it, then continue from the child's start with
 the child that finished (strictly) before it; with no such child the span
 owns the time back to its own start. Children wholly outside their parent are
-dropped and overflowing ones clipped first; non-blocking children
-(FOLLOWS_FROM, producer/consumer) are off the path. Critical time over a
-root's tree sums to the root's duration."""
+dropped and overflowing ones clipped first. As in Jaeger UI's current
+releases, a FOLLOWS_FROM child is on the path like a CHILD_OF child, and only
+a messaging hand-off is off it: a consumer span whose parent is a producer
+span, with its subtree (span kinds compare case-insensitively: the records
+hold them lower-case). Every root, orphans included, owns a path of its own.
+Critical time over a root's tree sums to the root's duration."""
 
 from __future__ import annotations
 
 from queries.traces.records import SpanRecord
 
-NON_BLOCKING_KINDS = frozenset({"producer", "consumer"})
+PRODUCER, CONSUMER = "producer", "consumer"
 
 
 def critical_path(
     roots: list[int],
     children: list[list[int]],
     parent: list[int],
-    follows: list[bool],
     spans: list[SpanRecord],
     starts: list[int],
     ends: list[int],
@@ -32,7 +34,7 @@ def critical_path(
         p = parent[i]
         if p < 0:
             continue
-        if not kept[p] or follows[i] or spans[i].kind in NON_BLOCKING_KINDS:
+        if not kept[p] or (spans[i].kind == CONSUMER and spans[p].kind == PRODUCER):
             kept[i] = False
             continue
         p_start, p_end = begin[p], finish[p]

@@ -6,13 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dashboard.traces.tree import TraceTree
+from dashboard.traces.versions import version_lookup
 from queries.envoy import outbound_cluster
 from queries.traces.details import tag_text
 from queries.traces.records import SpanRecord
 
-# Istio's tags: the workload version on every proxy span, and the cluster a
-# client proxy span sent the request to (`outbound|9080|v1|ratings.bookinfo.svc.cluster.local`).
-REVISION_TAG = "istio.canonical_revision"
+# Istio's tag for the cluster a client proxy span sent the request to
+# (`outbound|9080|v1|ratings.bookinfo.svc.cluster.local`).
 UPSTREAM_CLUSTER_TAG = "upstream_cluster"
 
 
@@ -38,24 +38,10 @@ def trace_hops(tree: TraceTree) -> list[Hop]:
     callee is the service its `upstream_cluster` names. Tags are read only
     for the spans at a hop."""
     spans, parent, dialect = tree.trace.spans, tree.parent, tree.trace.dialect
-    versions: dict[int, str | None] = {}
+    lookup = version_lookup(tree)
 
     def version(index: int) -> str | None:
-        # An application span has no Istio tags: a sidecar span above it, of the
-        # same service, says the version.
-        chain: list[int] = []
-        while index not in versions:
-            chain.append(index)
-            found = _tag(spans[index], dialect, REVISION_TAG)
-            up = parent[index]
-            if found is not None or up < 0 or spans[up].service != spans[index].service:
-                break
-            index = up
-        else:
-            found = versions[index]
-        for i in chain:
-            versions[i] = found
-        return found
+        return lookup(index).version
 
     hops: dict[tuple[str, str | None, str, str | None], bool] = {}
     for i in tree.order:

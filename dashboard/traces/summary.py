@@ -4,7 +4,7 @@ one-line summary of a search result (without building its tree)."""
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from dashboard.traces.tree import TraceTree
 from queries.traces.records import TraceRecord
@@ -34,7 +34,11 @@ def service_totals(tree: TraceTree) -> list[ServiceTotals]:
 
 @dataclass(frozen=True)
 class TraceSummary:
-    """One search result: what the scatter plot and result list show."""
+    """One search result: what the scatter plot and result list show.
+    `versions` are the (service, version) pairs the trace went through, in
+    the order it reached them; `failed_hop` the first call that failed
+    (`reviews.bookinfo v2 → ratings.bookinfo`) and `failure` what its spans
+    say in short (`HTTP 503 UH`); both filled in by dashboard.traces.results."""
 
     trace_id: str
     service: str
@@ -44,6 +48,9 @@ class TraceSummary:
     span_count: int
     error_count: int
     services: list[tuple[str, int]]
+    versions: list[tuple[str, str]] = field(default_factory=list)
+    failed_hop: str | None = None
+    failure: str | None = None
 
 
 def summarise(trace: TraceRecord) -> TraceSummary:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from dashboard.traces.critical_path import critical_path
 from dashboard.traces.self_time import self_times
-from queries.traces.records import FOLLOWS_FROM, SpanRecord, TraceRecord
+from queries.traces.records import SpanRecord, TraceRecord
 
 # Why a span with references is a root anyway (TraceTree.detached).
 MISSING_PARENT, SELF_REFERENCE, REFERENCE_LOOP = "missing parent", "self reference", "reference loop"
@@ -92,14 +92,12 @@ def build_tree(trace: TraceRecord) -> TraceTree:
     span_ids, first, duplicates = _display_ids(spans)
 
     parent = [-1] * n
-    follows = [False] * n
     detached: dict[int, str] = {}
     for i, span in enumerate(spans):
-        for ref_type, ref_id in span.refs:
+        for _, ref_id in span.refs:
             j = first.get(ref_id)
             if j is not None and j != i:
                 parent[i] = j
-                follows[i] = ref_type == FOLLOWS_FROM
                 break
         else:
             if span.refs:
@@ -137,7 +135,7 @@ def build_tree(trace: TraceRecord) -> TraceTree:
 
     warnings = list(trace.warnings) + _structure_warnings(span_ids, spans, detached, loops, duplicates)
 
-    critical_us, sections = critical_path(roots, children, parent, follows, spans, starts, ends, order)
+    critical_us, sections = critical_path(roots, children, parent, spans, starts, ends, order)
     tree = TraceTree(
         trace=trace,
         span_ids=span_ids,

@@ -31,11 +31,23 @@ HEALTH_COLOURS = {
     "idle": "#4a6278",
     "none": "#95a5a6",
 }
-CIRCUIT_OPEN_COLOUR = "#9e9e9e"
+# A breaker, on an open circuit's label: it reads without colour.
+BREAKER_GLYPH = "⊘"
+# A node's fill by kind; an ingress gateway's and a retired version's; and
+# its fill when its own calls degrade or fail.
+NODE_FILLS = {"workload": "#2c3e50", "service": "#1f2d3a", "unknown": "#555555"}
+INGRESS_FILL, RETIRED_FILL = "#2980b9", "#3a3a3a"
+OUTBOUND_FILLS = {"degraded": "#6b4a12", "failing": "#7a1e1e"}
+# The mark at the caller's end of an edge: all its requests mTLS, or some plain text.
+MTLS_COLOUR, PLAIN_TEXT_COLOUR = "#ecf0f1", "#f1c40f"
+# Grey means an open circuit; light enough to stand out on the dark ground.
+CIRCUIT_OPEN_COLOUR = "#d0d3d4"
 TRIPPING_COLOUR = "#ff8c00"
 TRACE_COLOUR = "#3498db"
 TRACE_ERROR_COLOUR = "#ff2d55"
 LAYER_GAP, COLUMN_GAP, ROW_GAP = 250.0, 190.0, 110.0
+# Height over width of the graph a wide (16:9) screen shows whole, with room for the labels.
+SCREEN_ASPECT = 0.45
 
 
 # ---- positions: layered left to right, stable across refreshes ----
@@ -63,14 +75,36 @@ def _layers(nodes: list[dict], edges: list[dict]) -> dict[str, int]:
     return {node_id: depth[members[node_id]] for node_id in graph.nodes}
 
 
-def place(nodes: list[dict], edges: list[dict], previous: Mapping[str, Position]) -> dict[str, Position]:
-    """Positions for every node, left to right by layer.
+def row_gap(width: float, rows: int) -> float:
+    """The first layout's row spacing: rows spread until the graph is about as
+    tall as a wide screen allows for its width (fitting it is bound by its
+    width then, so the room is free and labels get it), never closer than
+    ROW_GAP nor wider than 2.5 times it."""
+    if rows < 2:
+        return ROW_GAP
+    return min(2.5 * ROW_GAP, max(ROW_GAP, SCREEN_ASPECT * width / (rows - 1)))
 
-    A node placed before keeps its place, and a new node goes to the bottom
-    of its layer's last column, so a refresh never moves what the operator
-    already knows. On the first layout a layer taller than about
-    1.5 * sqrt(nodes) rows wraps into several columns, so a big mesh stays
-    readable when fitted to the screen."""
+
+def _spacing(positions: Mapping[str, Position]) -> float:
+    """The row spacing a layout was made with, read back off its columns."""
+    columns: dict[float, list[float]] = defaultdict(list)
+    for x, y in positions.values():
+        columns[x].append(y)
+    gaps = [b - a for ys in columns.values() for a, b in zip(sorted(ys), sorted(ys)[1:]) if b > a]
+    return min(gaps, default=ROW_GAP)
+
+
+def place(nodes: list[dict], edges: list[dict], previous: Mapping[str, Position]) -> dict[str, Position]:
+    """Positions for every node, left to right by layer, each namespace in a
+    band of rows of its own (so its box holds only its nodes).
+
+    A node placed before keeps its place, and a new node goes below its
+    namespace's last node in its layer's column when that spot is free, else
+    to the bottom of the column (at the layout's row spacing), so a refresh
+    never moves what the operator already knows. On the first layout a layer
+    taller than about 1.5 * sqrt(nodes) rows wraps into several columns, so a
+    big mesh stays readable when fitted to the screen, and rows spread to use
+    a wide screen's height."""
     positions = {node["id"]: tuple(previous[node["id"]]) for node in nodes if node["id"] in previous}
     new = [node for node in nodes if node["id"] not in positions]
     if not new:
@@ -78,32 +112,76 @@ def place(nodes: list[dict], edges: list[dict], previous: Mapping[str, Position]
     layers = _layers(nodes, edges)
     new.sort(key=lambda n: (layers[n["id"]], n["namespace"], n["kind"] != "service", n["name"]))
     if not positions:
-        rows = max(8, math.ceil(1.5 * math.sqrt(len(nodes))))
-        x = 0.0
-        for _, members in groupby(new, key=lambda n: layers[n["id"]]):
-            members = list(members)
-            for index, node in enumerate(members):
-                positions[node["id"]] = (x + (index // rows) * COLUMN_GAP, (index % rows) * ROW_GAP)
-            x += (math.ceil(len(members) / rows) - 1) * COLUMN_GAP + LAYER_GAP
-        return positions
+        return _first_layout(new, layers)
+    return {**positions, **_added(new, layers, positions, {n["id"]: n["namespace"] for n in nodes})}
+
+
+def _first_layout(nodes: list[dict], layers: Mapping[str, int]) -> dict[str, Position]:
+    """Columns by layer; rows in one band per namespace, a free row between bands."""
+    wrap = max(8, math.ceil(1.5 * math.sqrt(len(nodes))))
+    groups = {
+        key: list(members) for key, members in groupby(nodes, key=lambda n: (layers[n["id"]], n["namespace"]))
+    }
+    height: dict[str, int] = defaultdict(int)
+    for (_, namespace), members in groups.items():
+        height[namespace] = max(height[namespace], min(wrap, len(members)))
+    top, row = {}, 0
+    for namespace in sorted(height):
+        top[namespace], row = row, row + height[namespace] + 1
+    x, placed = 0.0, []
+    for _, layer_groups in groupby(groups.items(), key=lambda item: item[0][0]):
+        columns = 1
+        for (_, namespace), members in layer_groups:
+            placed += [
+                (node["id"], x + (index // wrap) * COLUMN_GAP, top[namespace] + index % wrap)
+                for index, node in enumerate(members)
+            ]
+            columns = max(columns, math.ceil(len(members) / wrap))
+        x += (columns - 1) * COLUMN_GAP + LAYER_GAP
+    gap = row_gap(x - LAYER_GAP, max(row for _, _, row in placed) + 1)
+    return {node_id: (column, row * gap) for node_id, column, row in placed}
+
+
+def _added(
+    nodes: list[dict],
+    layers: Mapping[str, int],
+    positions: Mapping[str, Position],
+    namespaces: Mapping[str, str],
+) -> dict[str, Position]:
+    """Places for nodes new since the last layout, around the ones already placed."""
+    gap = _spacing(positions)
     column_of_layer: dict[int, float] = {}
     for node_id, (x, _) in positions.items():
         layer = layers.get(node_id)
         if layer is not None:
             column_of_layer[layer] = max(column_of_layer.get(layer, x), x)
-    lowest: dict[float, float] = defaultdict(lambda: -ROW_GAP)
-    for x, y in positions.values():
+    taken = {(x, y) for x, y in positions.values()}
+    lowest: dict[float, float] = defaultdict(lambda: -gap)
+    lowest_of: dict[tuple[float, str], float] = {}
+    for node_id, (x, y) in positions.items():
         lowest[x] = max(lowest[x], y)
+        key = (x, namespaces.get(node_id, ""))
+        lowest_of[key] = max(lowest_of.get(key, y), y)
     rightmost = max(x for x, _ in positions.values())
-    for node in new:
+    added: dict[str, Position] = {}
+    for node in nodes:
         layer = layers[node["id"]]
         if layer not in column_of_layer:
             left = [x for known, x in column_of_layer.items() if known < layer]
             column_of_layer[layer] = (max(left) + LAYER_GAP) if left else rightmost + LAYER_GAP
         x = column_of_layer[layer]
-        lowest[x] += ROW_GAP
-        positions[node["id"]] = (x, lowest[x])
-    return positions
+        below_its_own = (
+            (x, lowest_of[(x, node["namespace"])] + gap) if (x, node["namespace"]) in lowest_of else None
+        )
+        if below_its_own and below_its_own not in taken:
+            spot = below_its_own
+        else:
+            spot = (x, lowest[x] + gap)
+        taken.add(spot)
+        lowest[x] = max(lowest[x], spot[1])
+        lowest_of[(x, node["namespace"])] = spot[1]
+        added[node["id"]] = spot
+    return added
 
 
 # ---- elements ----
@@ -127,7 +205,7 @@ def edge_label(edge: Mapping[str, Any]) -> str:
     if edge["circuit"] == "open":
         shed = rejected_ratio(edge, SHEDDING_FLAGS)
         return (
-            f"OPEN · {rate(edge.get('rps'))} · "
+            f"{BREAKER_GLYPH} OPEN · {rate(edge.get('rps'))} · "
             f"UH {percent(rejected_ratio(edge, [NO_HEALTHY_UPSTREAM]), None)}"
             + (f" · UO {percent(shed, None)}" if shed else "")
         )
@@ -140,12 +218,29 @@ def edge_label(edge: Mapping[str, Any]) -> str:
     return text
 
 
+def short_edge_label(edge: Mapping[str, Any]) -> str:
+    """What an edge says where its full label has no room: the one fact
+    that matters most there."""
+    if edge["circuit"] == "open":
+        return f"{BREAKER_GLYPH} OPEN"
+    if edge["circuit"] == "tripping":
+        shed = rejected_ratio(edge, SHEDDING_FLAGS)
+        return f"shed UO {percent(shed, None)}" if shed else "overflowing"
+    if edge.get("error_ratio"):
+        return f"{percent(edge['error_ratio'], None)} err"
+    if edge["protocol"] == "tcp" and edge.get("rps") is None:
+        return byte_rate(edge.get("bytes_per_s"))
+    return rate(edge.get("rps"))
+
+
 def node_label(node: Mapping[str, Any]) -> str:
     """What a node says on screen (label values made visible: layouts.text)."""
     # Istio's canonical revision defaults to "latest": not worth a word on screen.
     if node["kind"] == "workload" and node.get("version") and node["version"] != "latest":
-        return visible(f"{node['app']} {node['version']}")
-    return visible(node["name"])
+        name = f"{node['app']} {node['version']}"
+    else:
+        name = node["name"]
+    return visible(f"{name} (retired)" if node.get("retired") else name)
 
 
 def elements(
@@ -161,12 +256,8 @@ def elements(
     on_trace = edges_on_trace(document, trace_hops)
     services = {node["id"]: jaeger_service(node) for node in document["nodes"]}
     kinds = {node["id"]: node["kind"] for node in document["nodes"]}
+    versions = {node["id"]: node.get("version") for node in document["nodes"]}
     edges = [e for e in document["edges"] if show_idle or e["health"] != "idle"]
-    traffic_in: dict[str, float] = defaultdict(float)
-    traffic_out: dict[str, float] = defaultdict(float)
-    for edge in document["edges"]:
-        traffic_out[edge["source"]] += edge.get("rps") or 0.0
-        traffic_in[edge["target"]] += edge.get("rps") or 0.0
     result: list[dict] = []
     labels = {node["id"]: node_label(node) for node in document["nodes"]}
     for node in document["nodes"]:
@@ -175,22 +266,22 @@ def elements(
             **node,
             "label": labels[node["id"]],
             "traces_service": services[node["id"]],
-            "rps_in": traffic_in[node["id"]],
-            "rps_out": traffic_out[node["id"]],
+            "traces_version": versions[node["id"]],
         }
         # Ids are built from label values: the browser gets them made visible too.
         data["id"] = visible(node["id"])
         result.append({"data": _compact(data), "position": {"x": round(x), "y": round(y)}})
     for edge in edges:
+        # A caller's sidecar records its calls (and the ones it rejects): look there.
+        spans_of = edge["source"] if kinds[edge["source"]] == "workload" else edge["target"]
         data = {
             **edge,
             "label": edge_label(edge),
+            "short_label": short_edge_label(edge),
             "source_label": labels[edge["source"]],
             "target_label": labels[edge["target"]],
-            # A caller's sidecar records its calls (and the ones it rejects): look there.
-            "traces_service": services[
-                edge["source"] if kinds[edge["source"]] == "workload" else edge["target"]
-            ],
+            "traces_service": services[spans_of],
+            "traces_version": versions[spans_of],
         }
         data.update(id=visible(edge["id"]), source=visible(edge["source"]), target=visible(edge["target"]))
         if edge["id"] in on_trace:
@@ -203,9 +294,10 @@ def elements(
 
 
 def _compact(data: Mapping[str, Any]) -> dict[str, Any]:
-    """Element data as the browser needs it: no nulls, numbers to 4
-    significant digits (the page shows fewer), so a 1000-workload mesh stays
-    a payload the browser takes in at once."""
+    """Element data as the browser needs it: no nulls or empty maps (an edge
+    without response flags has none), numbers to 4 significant digits (the
+    page shows fewer), so a 1000-workload mesh stays a payload the browser
+    takes in at once."""
 
     def short(value: Any) -> Any:
         if isinstance(value, float):
@@ -214,7 +306,7 @@ def _compact(data: Mapping[str, Any]) -> dict[str, Any]:
             return {key: short(item) for key, item in value.items()}
         return value
 
-    return {key: short(value) for key, value in data.items() if value is not None}
+    return {key: short(value) for key, value in data.items() if value is not None and value != {}}
 
 
 def stylesheet() -> list[dict]:
@@ -229,9 +321,12 @@ def stylesheet() -> list[dict]:
                 "font-weight": "bold",
                 "text-valign": "bottom",
                 "text-margin-y": 8,
+                # A long name ends in "…" before it reaches the next column.
+                "text-wrap": "ellipsis",
+                "text-max-width": LAYER_GAP * 0.92,
                 "text-outline-color": "#111",
                 "text-outline-width": 3,
-                "background-color": "#2c3e50",
+                "background-color": NODE_FILLS["workload"],
                 "border-width": 5,
                 "border-color": "#95a5a6",
                 "width": 46,
@@ -241,13 +336,27 @@ def stylesheet() -> list[dict]:
         },
         {
             "selector": 'node[kind = "service"]',
-            "style": {"shape": "diamond", "width": 56, "height": 56, "background-color": "#1f2d3a"},
+            "style": {
+                "shape": "diamond",
+                "width": 56,
+                "height": 56,
+                "background-color": NODE_FILLS["service"],
+            },
         },
         {
             "selector": 'node[kind = "unknown"]',
-            "style": {"shape": "ellipse", "background-color": "#555", "border-style": "dashed"},
+            "style": {
+                "shape": "ellipse",
+                "background-color": NODE_FILLS["unknown"],
+                "border-style": "dashed",
+            },
         },
-        {"selector": "node[?ingress]", "style": {"shape": "round-tag", "background-color": "#2980b9"}},
+        {"selector": "node[?ingress]", "style": {"shape": "round-tag", "background-color": INGRESS_FILL}},
+        # A version the routing config no longer names: kept while callers still count it, marked gone.
+        {
+            "selector": "node[?retired]",
+            "style": {"border-style": "dashed", "opacity": 0.5, "background-color": RETIRED_FILL},
+        },
         {
             "selector": "edge",
             "style": {
@@ -279,6 +388,29 @@ def stylesheet() -> list[dict]:
                 "style": {"line-color": colour, "target-arrow-color": colour},
             }
         )
+    # The border is the health of the requests into a node; its fill turns
+    # when its own calls fail, so a caller of something broken shows it.
+    for health, fill in OUTBOUND_FILLS.items():
+        styles.append(
+            {"selector": f'node[outbound_health = "{health}"]', "style": {"background-color": fill}}
+        )
+    # Security at the caller's end: a filled square when every request was
+    # mutual TLS, a hollow amber diamond when any went in plain text (`mtls`
+    # false: defined and falsy; null is dropped from element data).
+    styles += [
+        {
+            "selector": "edge[?mtls]",
+            "style": {"source-arrow-shape": "square", "source-arrow-color": MTLS_COLOUR},
+        },
+        {
+            "selector": "edge[mtls][!mtls]",
+            "style": {
+                "source-arrow-shape": "diamond",
+                "source-arrow-fill": "hollow",
+                "source-arrow-color": PLAIN_TEXT_COLOUR,
+            },
+        },
+    ]
     styles += [
         {
             "selector": 'edge[health = "idle"]',
@@ -305,11 +437,15 @@ def stylesheet() -> list[dict]:
                 "line-color": CIRCUIT_OPEN_COLOUR,
                 "target-arrow-color": CIRCUIT_OPEN_COLOUR,
                 "line-style": "dashed",
-                "line-dash-pattern": [14, 8],
-                "width": 7,
+                "line-dash-pattern": [18, 10],
+                "width": 10,
                 "mid-target-arrow-shape": "tee",
-                "mid-target-arrow-color": "#e74c3c",
-                "color": "#ffdddd",
+                "mid-target-arrow-color": "#ff3b30",
+                "arrow-scale": 2.2,
+                "color": "#ffffff",
+                "text-background-color": "#3b0d0d",
+                "text-background-opacity": 0.9,
+                "z-index": 10,
             },
         },
     ]

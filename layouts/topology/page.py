@@ -13,6 +13,7 @@ from layouts.controls import captioned, window_picker
 from layouts.topology.graph import (
     CIRCUIT_OPEN_COLOUR,
     HEALTH_COLOURS,
+    OUTBOUND_FILLS,
     TRACE_COLOUR,
     TRACE_ERROR_COLOUR,
     TRIPPING_COLOUR,
@@ -52,11 +53,16 @@ def legend(health: HealthThresholds) -> html.Div:
                     _swatch("solid", HEALTH_COLOURS["healthy"], "healthy"),
                     _swatch("solid", HEALTH_COLOURS["degraded"], degraded),
                     _swatch("solid", HEALTH_COLOURS["failing"], failing),
+                    _swatch(
+                        "fill",
+                        OUTBOUND_FILLS["failing"],
+                        "filled red / orange: the node's own calls fail / degrade",
+                    ),
                     _swatch("shedding", TRIPPING_COLOUR, "breaker shedding: 503 UO (pool overflow)"),
                     _swatch(
                         "open",
                         CIRCUIT_OPEN_COLOUR,
-                        "GREY dashed with a red bar = circuit OPEN: "
+                        "light GREY wide dashes, a red bar and ⊘ = circuit OPEN: "
                         "destination cut off by outlier detection (503 UH)",
                     ),
                     _swatch(
@@ -74,8 +80,57 @@ def legend(health: HealthThresholds) -> html.Div:
     )
 
 
+def time_bar(window: str, shown: bool) -> html.Div:
+    """Time travel: the moment shown on a slider over the data's range, a
+    window back or forward, a replay at 1×, 10× or 60× from the moment shown,
+    and back to live. Folded away until asked for (or not live), so the live
+    graph keeps the screen."""
+    return html.Div(
+        id="topology-timebar",
+        className="mw-timebar",
+        hidden=not shown,
+        children=[
+            html.Button(
+                f"◀ {window}", id="topology-step-back", className="mw-button", title="one window back"
+            ),
+            html.Div(
+                dcc.Slider(
+                    id="topology-slider",
+                    min=0,
+                    max=1,
+                    value=1,
+                    step=1,
+                    marks={},
+                    updatemode="mouseup",
+                    allow_direct_input=False,
+                    tooltip=None,
+                ),
+                className="mw-slider",
+            ),
+            html.Button(
+                f"{window} ▶", id="topology-step-forward", className="mw-button", title="one window forward"
+            ),
+            *[
+                html.Button(
+                    f"▶ {speed}×",
+                    id={"type": "topology-replay", "speed": speed},
+                    className="mw-button",
+                    title=f"replay at {speed}× from the moment shown",
+                )
+                for speed in (1, 10, 60)
+            ],
+            html.Button("Live", id="topology-live", className="mw-button mw-primary", title="back to now"),
+        ],
+    )
+
+
 def controls(
-    namespaces: Sequence[str], selected: Sequence[str], windows: Sequence[str], window: str, refresh_s: float
+    namespaces: Sequence[str],
+    selected: Sequence[str],
+    windows: Sequence[str],
+    window: str,
+    refresh_s: float,
+    show_idle: bool = False,
 ) -> html.Div:
     choices = list(REFRESH_CHOICES)
     if refresh_s > 0 and refresh_s not in [value for _, value in choices]:
@@ -108,9 +163,19 @@ def controls(
             dcc.Checklist(
                 id="topology-show-idle",
                 options=[{"label": " show idle edges", "value": "idle"}],
-                value=[],
+                value=["idle"] if show_idle else [],
                 className="mw-checklist",
             ),
+            html.Button(
+                "◷ Time travel",
+                id="topology-time-open",
+                className="mw-button",
+                title="look at the mesh as it was, or replay it",
+            ),
+            # The view stays where the operator put it; only this fits it again.
+            html.Button("Fit", id="topology-fit", className="mw-button", title="fit the graph to the screen"),
+            html.Span(id="topology-fitted", hidden=True),
+            html.Span(id="topology-url-sync", hidden=True),
         ],
     )
 
@@ -123,13 +188,26 @@ def page(
     refresh_s: float,
     health: HealthThresholds,
     trace_id: str | None = None,
+    show_idle: bool = False,
+    kiosk: bool = False,
+    rotate: Sequence[str] = (),
+    rotate_s: float = 0.0,
+    timeline: dict | None = None,
 ) -> html.Div:
+    """The page; `kiosk` drops the controls, legend and panel for a wall
+    screen (they stay in the page, hidden, so the callbacks keep working);
+    `rotate` cycles those namespaces every `rotate_s` seconds."""
     return html.Div(
-        className="mw-topology",
+        className="mw-topology" + (" mw-kiosk" if kiosk else ""),
         children=[
-            controls(namespaces, selected, windows, window, refresh_s),
+            controls(namespaces, selected, windows, window, refresh_s, show_idle),
+            time_bar(window, shown=bool(timeline) and timeline.get("mode") != "live"),
             html.Div(id="topology-status", className="mw-status"),
             html.Div(id="topology-trace-note", className="mw-status"),
+            # Not live: said so at once, in a colour no other banner uses.
+            html.Div(id="topology-asof", className="mw-asof", hidden=True),
+            # A wall screen's one line: what it shows and as of when, big.
+            html.Div(id="topology-clock", className="mw-clock", hidden=not kiosk),
             html.Div(
                 id="topology-body",
                 className="mw-topology-body",
@@ -148,18 +226,37 @@ def page(
                         wheelSensitivity=0.2,
                     ),
                     html.Aside(
-                        id="topology-details",
                         className="mw-details",
-                        children=[html.P("Click a node or an edge for details.", className="mw-hint")],
+                        children=[
+                            # Refreshed with the graph; the release summary beside a service on click.
+                            html.Div(
+                                id="topology-details",
+                                children=[
+                                    html.P("Click a node or an edge for details.", className="mw-hint")
+                                ],
+                            ),
+                            html.Div(id="topology-release"),
+                        ],
                     ),
                 ],
             ),
             legend(health),
+            html.Span(id="topology-decluttered", hidden=True),
             dcc.Interval(id="topology-tick", interval=int(refresh_s * 1000) or 5000, disabled=refresh_s <= 0),
+            dcc.Interval(
+                id="topology-rotate",
+                interval=int(rotate_s * 1000) or 30_000,
+                disabled=not (rotate and rotate_s > 0),
+            ),
+            dcc.Store(id="topology-rotation", data=list(rotate)),
             dcc.Store(id="topology-positions", data={}),
             dcc.Store(id="topology-circuits", data={}),
             dcc.Store(id="topology-last-good", data=None),
             dcc.Store(id="topology-trace", data=trace_id),
             dcc.Store(id="topology-trace-hops", data=[]),
+            dcc.Store(id="topology-selected", data=None),
+            dcc.Store(id="topology-time", data=timeline),
+            # Where the last refresh put the slider: a value change that is not the operator's.
+            dcc.Store(id="topology-slider-shown", data=None),
         ],
     )

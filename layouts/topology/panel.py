@@ -36,10 +36,7 @@ def edge_details(edge: Mapping[str, Any], now: float, traces_href: str | None) -
         ("circuit", edge["circuit"]),
         ("requests", rate(edge.get("rps"))),
         ("errors", percent(edge.get("error_ratio"), None)),
-        (
-            "p50 / p95 / p99",
-            " / ".join(milliseconds(edge.get(key)) for key in ("p50_ms", "p95_ms", "p99_ms")),
-        ),
+        ("p50 / p95 / p99", _latency(edge)),
     ]
     if edge.get("share") is not None:
         facts.append(("share of service traffic", percent(edge["share"], None)))
@@ -73,17 +70,44 @@ def edge_details(edge: Mapping[str, Any], now: float, traces_href: str | None) -
     return body
 
 
+def _latency(data: Mapping[str, Any]) -> str:
+    return " / ".join(milliseconds(data.get(key)) for key in ("p50_ms", "p95_ms", "p99_ms"))
+
+
 def node_details(node: Mapping[str, Any], traces_href: str | None) -> list:
     facts = [
         ("kind", node["kind"] + (" (ingress gateway)" if node.get("ingress") else "")),
         ("namespace", node["namespace"]),
         ("app", node.get("app") or MISSING),
-        ("version", node.get("version") or MISSING),
-        ("health", node["health"]),
+        ("version", (node.get("version") or MISSING) + (" (retired)" if node.get("retired") else "")),
+        ("health (requests in)", node["health"]),
+        ("health of its calls", node.get("outbound_health", "none")),
         ("requests in", rate(node.get("rps_in"))),
         ("requests out", rate(node.get("rps_out"))),
+        ("errors in", percent(node.get("error_ratio"), None)),
+        ("p50 / p95 / p99 in", _latency(node)),
     ]
     body: list = [html.H3(visible(node["name"]), className="mw-details-title"), _table(facts)]
+    if node.get("retired"):
+        body.insert(
+            1,
+            html.P(
+                "Retired: no route or subset names this version any more, and it gets "
+                "no requests; callers still count it.",
+                className="mw-warning",
+            ),
+        )
     if traces_href:
         body.append(dcc.Link("Traces through this node →", href=traces_href, className="mw-link"))
     return body
+
+
+def gone(title: str) -> list:
+    """The panel once the selected node or edge has left the graph."""
+    return [
+        html.H3(visible(title), className="mw-details-title"),
+        html.P(
+            "The selected element is no longer in the graph (no telemetry for it in the window).",
+            className="mw-warning mw-selection-gone",
+        ),
+    ]

@@ -1,5 +1,7 @@
 """The trace search page: the form, a scatter plot of the traces found and
-their list."""
+their list, each titled by its root with the versions it went through and
+the call where it failed; sortable, filtered by version, two of them picked
+for a compare."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import plotly.graph_objects as go
 from dash import dcc, html
 
 from dashboard.format import duration_text, plural, utc_timestamp_us
+from dashboard.traces.results import LONGEST, MOST_ERRORS, MOST_SPANS, OLDEST, RECENT, SHORTEST
 from dashboard.traces.summary import TraceSummary
 from layouts.links import trace_href
 from layouts.text import plotly_text, visible
@@ -17,6 +20,18 @@ from layouts.traces.upload import upload
 from layouts.traces.waterfall import ERROR_RED, FONT, PALETTE
 
 LOOKBACKS = [("5m", 300), ("15m", 900), ("1h", 3600), ("6h", 21600), ("24h", 86400), ("48h", 172800)]
+# What the page shows on first open: the last quarter hour.
+DEFAULT_LOOKBACK = "15m"
+SORT_OPTIONS = [
+    ("most recent", RECENT),
+    ("oldest first", OLDEST),
+    ("longest first", LONGEST),
+    ("shortest first", SHORTEST),
+    ("most spans", MOST_SPANS),
+    ("most errors", MOST_ERRORS),
+]
+# A version filter's value: `service|version`.
+VERSION_SEPARATOR = "|"
 
 
 def name_options(names: list[str]) -> list[dict[str, str]]:
@@ -28,8 +43,18 @@ def field(label: str, control: object) -> html.Label:
     return html.Label([html.Span(label), control], className="mw-field")
 
 
+def version_value(service: str, version: str) -> str:
+    return f"{service}{VERSION_SEPARATOR}{version}"
+
+
+def short_service(service: str) -> str:
+    """`reviews.bookinfo` reads `reviews` in a chip; the title keeps the full name."""
+    return service.split(".")[0] or service
+
+
 def search_page(prefill: dict[str, str], max_upload_bytes: int) -> html.Div:
-    lookback = prefill.get("lookback", "1h")
+    lookback = prefill.get("lookback", DEFAULT_LOOKBACK)
+    sort = prefill.get("sort", RECENT)
     form = html.Div(
         className="mw-trace-form",
         children=[
@@ -53,7 +78,7 @@ def search_page(prefill: dict[str, str], max_upload_bytes: int) -> html.Div:
                 ),
             ),
             field(
-                "Tags",
+                "Tags (or a TraceQL query with Tempo)",
                 dcc.Input(
                     id="traces-tags",
                     value=prefill.get("tags", ""),
@@ -73,7 +98,7 @@ def search_page(prefill: dict[str, str], max_upload_bytes: int) -> html.Div:
                 "Lookback",
                 dcc.Dropdown(
                     id="traces-lookback",
-                    value=lookback if lookback in dict(LOOKBACKS) else "1h",
+                    value=lookback if lookback in dict(LOOKBACKS) else DEFAULT_LOOKBACK,
                     options=[name for name, _ in LOOKBACKS],
                     clearable=False,
                 ),
@@ -86,10 +111,40 @@ def search_page(prefill: dict[str, str], max_upload_bytes: int) -> html.Div:
             upload("traces-upload", max_upload_bytes),
         ],
     )
+    refine = html.Div(
+        className="mw-trace-form mw-trace-refine",
+        children=[
+            field(
+                "Sort",
+                dcc.Dropdown(
+                    id="traces-sort",
+                    value=sort if sort in dict((v, k) for k, v in SORT_OPTIONS) else RECENT,
+                    options=[{"label": label, "value": value} for label, value in SORT_OPTIONS],
+                    clearable=False,
+                ),
+            ),
+            field(
+                "Through versions",
+                dcc.Dropdown(
+                    id="traces-versions", multi=True, value=[], options=[], placeholder="any version"
+                ),
+            ),
+            html.Span(
+                dcc.Link("Compare the two picked traces", id="traces-compare", href="", className="mw-link"),
+                id="traces-compare-box",
+                hidden=True,
+            ),
+            html.Span("Pick two traces to compare them.", id="traces-compare-hint", className="mw-muted"),
+        ],
+    )
     return html.Div(
         className="mw-traces",
         children=[
             dcc.Store(id="traces-prefill", data=prefill),
+            # The traces found (their summaries), so sorting and filtering need no new search.
+            dcc.Store(id="traces-found", data=None),
+            # Set when the page picked the service itself (first open), to search at once.
+            dcc.Store(id="traces-autosearch", data=None),
             form,
             html.Div(id="traces-banner", className="mw-banner mw-banner-stale", hidden=True),
             # The plot shows only when there are traces to place: empty axes say nothing.
@@ -100,12 +155,13 @@ def search_page(prefill: dict[str, str], max_upload_bytes: int) -> html.Div:
                     id="traces-scatter", figure=scatter_figure([]), config={"displayModeBar": False}
                 ),
             ),
+            refine,
             html.Div(id="traces-results", className="mw-trace-results"),
         ],
     )
 
 
-def no_jaeger_message() -> html.Div:
+def no_backend_message() -> html.Div:
     return html.Div(
         className="mw-traces-empty",
         children=[
@@ -120,12 +176,14 @@ def no_jaeger_message() -> html.Div:
                     html.Code("meshwatch serve --jaeger http://tracing.istio-system/jaeger"),
                     ". Jaeger's v3 API is detected; force it with ",
                     html.Code("--jaeger-api v3"),
+                    ". For Grafana Tempo, give ",
+                    html.Code("--tempo URL"),
                     ".",
                 ]
             ),
             html.P(
-                'You can still open a trace exported from the Jaeger UI ("Download JSON") '
-                "with the button above."
+                'You can still open a trace file (a Jaeger UI "Download JSON" export, OTLP JSON or '
+                "JSON Lines, Tempo's JSON or Zipkin v2) with the button above."
             ),
         ],
     )
@@ -169,53 +227,99 @@ def scatter_figure(summaries: list[TraceSummary]) -> go.Figure:
     return figure
 
 
-def unknown_service_message(service: str, known: list[str], shown: int = 5) -> str:
+def unknown_service_message(service: str, known: list[str], backend: str, shown: int = 5) -> str:
     names = ", ".join(known[:shown]) + (", …" if len(known) > shown else "")
     return visible(
-        f"service '{service}' is not known to Jaeger "
-        + (f"(known: {names})" if known else "(Jaeger knows no services yet)")
+        f"service '{service}' is not known to {backend} "
+        + (f"(known: {names})" if known else f"({backend} knows no services yet)")
     )
 
 
-def skipped_message(skipped: list[str]) -> str:
-    """Why traces Jaeger sent are missing from the results."""
+def skipped_message(skipped: list[str], backend: str) -> str:
+    """Why traces the backend sent are missing from the results."""
     verb = "is" if len(skipped) == 1 else "are"
     first = visible(skipped[0])
-    return f"{plural(len(skipped), 'trace')} Jaeger sent could not be read and {verb} left out: {first}"
+    return f"{plural(len(skipped), 'trace')} {backend} sent could not be read and {verb} left out: {first}"
 
 
-def result_list(summaries: list[TraceSummary]) -> html.Div:
-    if not summaries:
-        return html.Div("No traces match.", className="mw-muted")
-    rows = []
-    for s in summaries:
-        badges = [html.Span(f"{visible(name)} ({count})", className="mw-chip") for name, count in s.services]
-        rows.append(
-            dcc.Link(
-                href=trace_href(s.trace_id),
-                className="mw-trace-result" + (" mw-error" if s.error_count else ""),
-                children=[
-                    html.Div(
-                        [
-                            html.Strong(visible(f"{s.service}: {display_operation(s.operation)}")),
-                            html.Span(visible(s.trace_id[:12]), className="mw-muted"),
-                        ]
-                    ),
-                    html.Div(
-                        [
-                            html.Span(duration_text(s.duration_us), className="mw-duration"),
-                            html.Span(plural(s.span_count, "span")),
-                            html.Span(plural(s.error_count, "error"), className="mw-error-text")
-                            if s.error_count
-                            else None,
-                            html.Span(utc_timestamp_us(s.start_us), className="mw-muted"),
-                        ]
-                    ),
-                    html.Div(badges),
-                ],
-            )
+def version_chips(summary: TraceSummary) -> list[html.Span]:
+    return [
+        html.Span(
+            visible(f"{short_service(service)} {version}"),
+            className="mw-chip mw-version-chip",
+            title=visible(service),
         )
-    return html.Div([html.Div(plural(len(summaries), "trace"), className="mw-muted"), *rows])
+        for service, version in summary.versions
+    ]
+
+
+def result_card(summary: TraceSummary) -> dcc.Link:
+    s = summary
+    failed = (
+        html.Span(
+            visible(f"✖ {s.failed_hop}" + (f": {s.failure}" if s.failure else "")), className="mw-failed-hop"
+        )
+        if s.failed_hop or s.failure
+        else None
+    )
+    return dcc.Link(
+        href=trace_href(s.trace_id),
+        className="mw-trace-result" + (" mw-error" if s.error_count else ""),
+        children=[
+            html.Div(
+                [
+                    html.Strong(
+                        visible(f"{s.service}: {display_operation(s.operation)}"), className="mw-result-title"
+                    ),
+                    *version_chips(s),
+                    failed,
+                ],
+                className="mw-result-head",
+            ),
+            html.Div(
+                [
+                    html.Span(duration_text(s.duration_us), className="mw-duration"),
+                    html.Span(plural(s.span_count, "span")),
+                    html.Span(plural(s.error_count, "error"), className="mw-error-text")
+                    if s.error_count
+                    else None,
+                    html.Span(utc_timestamp_us(s.start_us), className="mw-muted"),
+                    html.Span(visible(s.trace_id[:12]), className="mw-muted"),
+                ]
+            ),
+            html.Div(
+                [html.Span(f"{visible(name)} ({count})", className="mw-chip") for name, count in s.services]
+            ),
+        ],
+    )
+
+
+def result_list(summaries: list[TraceSummary], found: int) -> html.Div:
+    """The results shown (after the version filter) out of those found; each with a pick box for compare."""
+    if not summaries:
+        return html.Div(
+            "No traces match."
+            if not found
+            else f"None of the {plural(found, 'trace')} went through those versions.",
+            className="mw-muted",
+        )
+    rows = [
+        html.Div(
+            [
+                dcc.Checklist(
+                    id={"type": "traces-pick", "trace": s.trace_id},
+                    options=[{"label": "", "value": s.trace_id}],
+                    value=[],
+                    className="mw-pick",
+                ),
+                result_card(s),
+            ],
+            className="mw-result-row",
+        )
+        for s in summaries
+    ]
+    count = plural(len(summaries), "trace") + ("" if len(summaries) == found else f" of {found:,} found")
+    return html.Div([html.Div(count, className="mw-muted"), *rows])
 
 
 def trace_links(trace_ids: list[str]) -> html.Div:

@@ -1,9 +1,8 @@
-"""The trace page around the waterfall: its stores, tools, header (facts,
-warnings, where the time went) and loading line."""
+"""The trace page around its views (waterfall, flame graph, statistics): its
+stores, tools, header (facts, warnings, where the time went) and loading line."""
 
 from __future__ import annotations
 
-import plotly.graph_objects as go
 from dash import dcc, html
 
 from dashboard.format import duration_text, plural, utc_timestamp_us
@@ -12,11 +11,14 @@ from dashboard.traces.tree import TraceTree
 from layouts.links import page_href
 from layouts.text import visible
 from layouts.traces.names import display_operation
+from layouts.traces.statistics import statistics_controls
 from layouts.traces.upload import upload
-from layouts.traces.waterfall import FONT
+
+WATERFALL, FLAME, STATISTICS = "waterfall", "flame", "statistics"
+VIEWS = [("Waterfall", WATERFALL), ("Flame graph", FLAME), ("Statistics", STATISTICS)]
 
 
-def trace_page(trace_id: str, span_id: str | None, max_upload_bytes: int) -> html.Div:
+def trace_page(trace_id: str, span_id: str | None, view: str, max_upload_bytes: int) -> html.Div:
     return html.Div(
         className="mw-trace",
         children=[
@@ -27,6 +29,8 @@ def trace_page(trace_id: str, span_id: str | None, max_upload_bytes: int) -> htm
             dcc.Store(id="trace-collapse-shown", data=None),
             dcc.Store(id="trace-page", data=None),
             dcc.Store(id="trace-page-shown", data=0),
+            # A click on a row's fold toggle: {"span": id, "at": ms}, from assets/meshwatch.js.
+            dcc.Store(id="trace-fold", data=None),
             html.Div(id="trace-url-sync", hidden=True),
             html.Div(id="trace-label-clicks", hidden=True),
             html.Div(id="trace-banner", className="mw-banner mw-banner-stale", hidden=True),
@@ -45,6 +49,13 @@ def trace_page(trace_id: str, span_id: str | None, max_upload_bytes: int) -> htm
                         className="mw-trace-tools",
                         hidden=True,
                         children=[
+                            dcc.RadioItems(
+                                id="trace-view",
+                                className="mw-views",
+                                inline=True,
+                                value=view if view in dict((v, k) for k, v in VIEWS) else WATERFALL,
+                                options=[{"label": label, "value": value} for label, value in VIEWS],
+                            ),
                             dcc.Input(
                                 id="trace-find",
                                 placeholder="Find: service, operation, tag or key=value",
@@ -63,14 +74,35 @@ def trace_page(trace_id: str, span_id: str | None, max_upload_bytes: int) -> htm
                             ),
                             html.Button("Expand all", id="trace-expand-all", className="mw-button"),
                             html.Button("Collapse all", id="trace-collapse-all", className="mw-button"),
-                            html.Button("◀", id="trace-prev", className="mw-button", title="previous rows"),
-                            html.Span(id="trace-page-label", className="mw-muted"),
-                            html.Button("▶", id="trace-next", className="mw-button", title="next rows"),
+                            html.Span(
+                                id="trace-paging",
+                                className="mw-paging",
+                                children=[
+                                    html.Button(
+                                        "◀", id="trace-prev", className="mw-button", title="previous rows"
+                                    ),
+                                    html.Span(id="trace-page-label", className="mw-muted"),
+                                    html.Button(
+                                        "▶", id="trace-next", className="mw-button", title="next rows"
+                                    ),
+                                ],
+                            ),
                             dcc.Link(
                                 "Show path on topology",
                                 href=page_href("/", {"trace": trace_id}),
                                 id="trace-topology-link",
                                 className="mw-link",
+                            ),
+                            dcc.Input(
+                                id="trace-compare-with",
+                                placeholder="compare with trace id",
+                                debounce=True,
+                                className="mw-find mw-compare-with",
+                            ),
+                            html.Span(
+                                dcc.Link("Compare", id="trace-compare-link", href="", className="mw-link"),
+                                id="trace-compare-box",
+                                hidden=True,
                             ),
                         ],
                     ),
@@ -82,13 +114,18 @@ def trace_page(trace_id: str, span_id: str | None, max_upload_bytes: int) -> htm
                 className="mw-trace-body",
                 hidden=True,
                 children=[
-                    # Fills the page's height; its style's min-height grows with the rows (`waterfall_style`).
-                    dcc.Graph(
-                        id="trace-waterfall",
-                        className="mw-waterfall",
-                        config={"displayModeBar": False},
-                        responsive=True,
-                        figure=empty_figure(""),
+                    html.Div(
+                        className="mw-trace-view",
+                        children=[
+                            html.Div(id="trace-waterfall", className="mw-waterfall"),
+                            html.Div(id="trace-flame", className="mw-waterfall mw-flame-view", hidden=True),
+                            html.Div(
+                                id="trace-stats-view",
+                                className="mw-stats-view",
+                                hidden=True,
+                                children=[statistics_controls(), html.Div(id="trace-stats")],
+                            ),
+                        ],
                     ),
                     html.Aside(
                         className="mw-span-detail",
@@ -118,20 +155,6 @@ def loading_text(trace_id: str, stage: str | None, spans: int | None) -> str:
     if stage == "analysing":
         return f"Loading {spans:,} spans of trace {trace_id}: building the tree and the critical path…"
     return f"Loading trace {trace_id}…"
-
-
-def empty_figure(message: str) -> go.Figure:
-    figure = go.Figure()
-    figure.update_layout(
-        template="plotly_dark",
-        height=200,
-        font=FONT,
-        paper_bgcolor="rgba(0,0,0,0)",
-        xaxis={"visible": False},
-        yaxis={"visible": False},
-        annotations=[{"text": message, "showarrow": False, "font": {"size": 20}}],
-    )
-    return figure
 
 
 def trace_header(

@@ -13,7 +13,7 @@ def size_check_id(component_id: str) -> str:
 
 
 def upload(component_id: str, max_bytes: int) -> dcc.Upload:
-    """A file picker for Jaeger JSON exports; the browser refuses files over `max_bytes`."""
+    """A file picker for trace files; the browser refuses files over `max_bytes`."""
     return dcc.Upload(
         id=component_id,
         className="mw-upload",
@@ -21,9 +21,12 @@ def upload(component_id: str, max_bytes: int) -> dcc.Upload:
         multiple=False,
         children=[
             html.Button(
-                "Open a Jaeger JSON file",
+                "Open a trace file",
                 className="mw-button",
-                title=f'A Jaeger UI "Download JSON" export or OTLP JSON, up to {size_text(max_bytes)}',
+                title=(
+                    'A Jaeger UI "Download JSON" export, OTLP JSON or JSON Lines, Tempo JSON or Zipkin v2 '
+                    f"JSON, up to {size_text(max_bytes)}"
+                ),
             ),
             # Its title carries the limit for the size check's message.
             html.Span(id=size_check_id(component_id), hidden=True, title=size_text(max_bytes)),

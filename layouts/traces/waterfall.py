@@ -1,21 +1,28 @@
-"""The waterfall: one horizontal bar per span row at its start offset, one
-colour per service, errors outlined red, matches bright, the critical path a
-thin yellow bar over the spans that own it."""
+"""The waterfall, as HTML rows (the way Jaeger UI draws it): a label column,
+left-aligned, indented by depth with a guide line per level, the span's
+service, operation and version chip; and a timeline where the span's bar
+sits at its start offset, one colour per service, with its duration beside
+it, errors outlined red and never narrower than MIN_ERROR_PX, the critical
+path a yellow strip over the time each span owns on it. Rows carry
+`data-span` (a click selects the span) and their toggles `data-fold` (a
+click folds or unfolds it); see assets/meshwatch.js. Geometry travels as
+CSS variables (percentages), so the rows reflow with the screen. Span text
+is made visible (layouts.text), in the tooltip too."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-import plotly.graph_objects as go
+from dash import html
 
 from dashboard.format import duration_text
 from dashboard.traces.tree import TraceTree
+from dashboard.traces.versions import SpanVersion
 from dashboard.traces.waterfall import Row
-from layouts.text import plotly_text, visible
+from layouts.text import visible
 from layouts.traces.names import display_operation
 
 ERROR_RED = "#ff4d4f"
-CRITICAL = "#ffe14d"
 PALETTE = [
     "#4e9cff",
     "#3ec28f",
@@ -34,148 +41,183 @@ PALETTE = [
     "#badc58",
     "#dff9fb",
 ]
-ROW_PX = 30
-# Room above and below the rows: the time axis on top, the legend below.
-WATERFALL_MARGIN_PX = {"t": 50, "b": 90}
-# A fixed label column: Plotly's automargin re-measures every tick label and
-# takes seconds on a few hundred rows.
-LABEL_PX = 620
-INDENT = "\u00a0\u00a0"  # plain spaces are trimmed from tick labels
 FONT = {"size": 16}
+# Where a bar's duration goes: after the bar while it ends before this share
+# of the timeline, else before it, or inside it when the bar fills the lane.
+LABEL_AFTER_BELOW = 0.8
+LABEL_BEFORE_ABOVE = 0.2
+TICKS = 4
 
 
-def us_to_ms(us: float) -> float:
-    """The waterfall's x axis is in milliseconds since the trace's start."""
-    return us / 1000.0
-
-
-def _colour(service: str, services: list[str]) -> str:
+def service_colour(service: str, services: list[str]) -> str:
     return PALETTE[services.index(service) % len(PALETTE)]
 
 
-def row_label(tree: TraceTree, row: Row, expandable: bool) -> str:
+def percent(value: float) -> str:
+    return f"{100 * value:.4f}%"
+
+
+def span_title(tree: TraceTree, index: int, version: SpanVersion) -> str:
+    """A row's tooltip: the full names and figures, as plain text."""
+    span = tree.span(index)
+    lines = [
+        f"{span.service}: {span.operation}",
+        f"start +{duration_text(span.start_us - tree.start_us)} · duration {duration_text(span.duration_us)}",
+        f"self {duration_text(tree.self_us[index])} · critical path {duration_text(tree.critical_us[index])}",
+    ]
+    if version.label:
+        lines.append(f"version {version.version or '–'}" + (f" · pod {version.pod}" if version.pod else ""))
+    if span.error:
+        lines.append("ERROR")
+    return "\n".join(visible(line) for line in lines)
+
+
+def span_label(tree: TraceTree, row: Row, version: SpanVersion, services: list[str]) -> html.Div:
+    """The label cell: fold toggle, service, operation, version chip, error mark."""
     span = tree.span(row.span)
-    marker = "▸" if row.folded else ("▾" if expandable else "·")
-    folded = f"  (+{row.folded:,})" if row.folded else ""
-    error = " ⚠" if span.error else ""
-    name = visible(display_operation(span.operation))
-    operation = name if len(name) <= 48 else name[:47] + "…"
-    # A tick label is Plotly markup: the span's own text goes in escaped.
-    text = f"{plotly_text(span.service)}: {plotly_text(operation)}"
-    return f"{INDENT * min(row.depth, 30)}{marker} {text}{folded}{error}"
+    span_id = tree.span_ids[row.span]
+    if row.folded:
+        toggle = html.Span("▸", className="mw-wf-toggle", title="expand", **{"data-fold": span_id})
+    elif tree.children[row.span]:
+        toggle = html.Span("▾", className="mw-wf-toggle", title="collapse", **{"data-fold": span_id})
+    else:
+        toggle = html.Span("", className="mw-wf-toggle mw-wf-leaf")
+    return html.Div(
+        className="mw-wf-label",
+        style={"--mw-depth": str(min(row.depth, 40))},
+        children=[
+            toggle,
+            html.Span(
+                visible(span.service),
+                className="mw-wf-service",
+                style={"--mw-colour": service_colour(span.service, services)},
+            ),
+            html.Span(visible(display_operation(span.operation)), className="mw-wf-operation"),
+            html.Span(
+                visible(version.label), className="mw-chip mw-wf-version", title=visible(version.pod or "")
+            )
+            if version.label
+            else None,
+            html.Span(f"+{row.folded:,}", className="mw-wf-folded", title=f"{row.folded:,} spans folded")
+            if row.folded
+            else None,
+            html.Span("⚠", className="mw-wf-error-mark", title="error") if span.error else None,
+        ],
+    )
 
 
-def waterfall_figure(
+def sections_by_span(sections: Iterable[tuple[int, int, int]]) -> dict[int, list[tuple[int, int]]]:
+    """The critical path's (start, end) sections of each span."""
+    owned: dict[int, list[tuple[int, int]]] = {}
+    for span, start, end in sections:
+        owned.setdefault(span, []).append((start, end))
+    return owned
+
+
+def critical_strips(tree: TraceTree, index: int, sections: list[tuple[int, int]]) -> list[html.Div]:
+    """Yellow strips over the parts of a span's box that are on the critical path."""
+    span = tree.span(index)
+    length = span.duration_us or 1
+    return [
+        html.Div(
+            className="mw-wf-critical",
+            style={
+                "--mw-left": percent((a - span.start_us) / length),
+                "--mw-width": percent((b - a) / length),
+            },
+        )
+        for a, b in sections
+    ]
+
+
+def span_bar(
+    tree: TraceTree, index: int, sections: list[tuple[int, int]], colour: str
+) -> list[html.Div | html.Span]:
+    """The bar, its critical-path strips and its duration text, in the timeline cell."""
+    span = tree.span(index)
+    length = tree.duration_us or 1
+    start = (span.start_us - tree.start_us) / length
+    width = span.duration_us / length
+    end = start + width
+    if end < LABEL_AFTER_BELOW:
+        place, at = "mw-wf-duration-after", end
+    elif start > LABEL_BEFORE_ABOVE:
+        place, at = "mw-wf-duration-before", start
+    else:
+        place, at = "mw-wf-duration-inside", start
+    return [
+        html.Div(
+            className="mw-wf-bar",
+            style={"--mw-left": percent(start), "--mw-width": percent(width), "--mw-colour": colour},
+            children=critical_strips(tree, index, sections),
+        ),
+        html.Span(
+            duration_text(span.duration_us),
+            className=f"mw-wf-duration {place}",
+            style={"--mw-at": percent(at)},
+        ),
+    ]
+
+
+def state_classes(tree: TraceTree, index: int, matches: set[int] | None, selected: int | None) -> list[str]:
+    """How a span's row or box is marked: error, match or dimmed (while finding), selected."""
+    classes = []
+    if tree.span(index).error:
+        classes.append("mw-wf-error")
+    if matches is not None:
+        classes.append("mw-wf-match" if index in matches else "mw-wf-dim")
+    if index == selected:
+        classes.append("mw-wf-selected")
+    return classes
+
+
+def time_axis(tree: TraceTree) -> html.Div:
+    """The header row: the label column's title and the time ticks."""
+    ticks = [
+        html.Span(
+            duration_text(tree.duration_us * k / TICKS),
+            className="mw-wf-tick" + (" mw-wf-tick-last" if k == TICKS else ""),
+            style={"--mw-at": percent(k / TICKS)},
+        )
+        for k in range(TICKS + 1)
+    ]
+    return html.Div(
+        className="mw-wf-row mw-wf-head",
+        children=[
+            html.Div("service: operation", className="mw-wf-label mw-muted"),
+            html.Div(ticks, className="mw-wf-lane mw-wf-axis"),
+        ],
+    )
+
+
+def waterfall(
     tree: TraceTree,
     rows: list[Row],
     matches: set[int] | None,
     sections: Iterable[tuple[int, int, int]],
-    selected: int | None = None,
-) -> go.Figure:
-    """Horizontal bars at their start offset, one colour per service, errors
-    outlined red, non-matching spans dimmed, the critical path drawn as a thin
-    yellow bar over the spans that own it."""
+    selected: int | None,
+    versions: dict[int, SpanVersion],
+) -> list[html.Div]:
+    """The rows of one page of the waterfall, under the time axis."""
     services = tree.services
-    position = {row.span: y for y, row in enumerate(rows)}
-    origin = tree.start_us
-    figure = go.Figure()
-    by_service: dict[str, list[Row]] = {}
+    owned = sections_by_span(sections)
+    drawn = [time_axis(tree)]
     for row in rows:
-        by_service.setdefault(tree.span(row.span).service, []).append(row)
-    for service, service_rows in by_service.items():
-        spans = [tree.span(r.span) for r in service_rows]
-        figure.add_trace(
-            go.Bar(
-                name=plotly_text(service),
-                orientation="h",
-                y=[position[r.span] for r in service_rows],
-                x=[max(us_to_ms(s.duration_us), 0.001) for s in spans],
-                base=[us_to_ms(s.start_us - origin) for s in spans],
-                customdata=[tree.span_ids[r.span] for r in service_rows],
-                marker={
-                    "color": _colour(service, services),
-                    "opacity": [1.0 if matches is None or r.span in matches else 0.25 for r in service_rows],
-                    "line": {"color": [ERROR_RED if s.error else "rgba(0,0,0,0)" for s in spans], "width": 3},
-                },
-                hovertext=[
-                    f"{plotly_text(s.service)}: {plotly_text(display_operation(s.operation))}"
-                    f"<br>start {duration_text(s.start_us - origin)} · "
-                    f"duration {duration_text(s.duration_us)}"
-                    f"<br>self {duration_text(tree.self_us[r.span])} · "
-                    f"critical {duration_text(tree.critical_us[r.span])}{'<br>ERROR' if s.error else ''}"
-                    for r, s in zip(service_rows, spans)
+        span = tree.span(row.span)
+        classes = ["mw-wf-row", "mw-wf-span", *state_classes(tree, row.span, matches, selected)]
+        version = versions[row.span]
+        colour = service_colour(span.service, services)
+        drawn.append(
+            html.Div(
+                className=" ".join(classes),
+                title=span_title(tree, row.span, version),
+                children=[
+                    span_label(tree, row, version, services),
+                    html.Div(
+                        span_bar(tree, row.span, owned.get(row.span, []), colour), className="mw-wf-lane"
+                    ),
                 ],
-                hoverinfo="text",
-                width=0.7,
+                **{"data-span": tree.span_ids[row.span]},
             )
         )
-    shown = [(span, start, end) for span, start, end in sections if span in position]
-    figure.add_trace(
-        go.Bar(
-            name="critical path",
-            orientation="h",
-            y=[position[span] for span, _, _ in shown],
-            x=[us_to_ms(end - start) for _, start, end in shown],
-            base=[us_to_ms(start - origin) for _, start, _ in shown],
-            customdata=[tree.span_ids[span] for span, _, _ in shown],
-            marker={"color": CRITICAL, "line": {"width": 0}},
-            width=0.22,
-            hovertext=[f"on the critical path: {duration_text(end - start)}" for _, start, end in shown],
-            hoverinfo="text",
-        )
-    )
-    labels = [row_label(tree, row, bool(tree.children[row.span])) for row in rows]
-    shapes = []
-    if selected is not None and selected in position:
-        y = position[selected]
-        shapes.append(
-            {
-                "type": "rect",
-                "xref": "paper",
-                "x0": 0,
-                "x1": 1,
-                "y0": y - 0.5,
-                "y1": y + 0.5,
-                "line": {"width": 0},
-                "fillcolor": "rgba(255,255,255,0.12)",
-                "layer": "below",
-            }
-        )
-    figure.update_layout(
-        # No height: the graph fills its box (`waterfall_style`), so few rows use the page and many scroll.
-        template="plotly_dark",
-        barmode="overlay",
-        font=FONT,
-        autosize=True,
-        margin={"l": LABEL_PX, "r": 20, **WATERFALL_MARGIN_PX},
-        paper_bgcolor="rgba(0,0,0,0)",
-        bargap=0.2,
-        legend={"orientation": "h", "y": 0, "yanchor": "top", "x": 0, "font": {"size": 15}},
-        xaxis={
-            "title": "ms since trace start",
-            "side": "top",
-            "range": [0, us_to_ms(tree.duration_us) * 1.01 or 1],
-            "gridcolor": "#333",
-        },
-        # An explicit range puts row k in the k-th band of the plot, which the label clicks rely on.
-        yaxis={
-            "range": [len(rows) - 0.5, -0.5],
-            "tickmode": "array",
-            "tickvals": list(range(len(rows))),
-            "ticktext": labels,
-            "automargin": False,
-            "tickfont": {"size": 16},
-        },
-        hoverlabel={"font": {"size": 16}},
-        shapes=shapes,
-        clickmode="event",
-        uirevision=tree.trace_id,
-        # The span id of each row, for a click on a row's label to select it.
-        meta={"rows": [tree.span_ids[row.span] for row in rows]},
-    )
-    return figure
-
-
-def waterfall_style(rows: int) -> dict[str, str]:
-    """At least `ROW_PX` per row; the page's height when the rows need less."""
-    return {"minHeight": f"{ROW_PX * max(rows, 4) + sum(WATERFALL_MARGIN_PX.values())}px"}
+    return drawn

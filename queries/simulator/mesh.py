@@ -84,6 +84,8 @@ def request_labels(
                 ("response_code", str(code)),
                 ("grpc_response_status", ""),
                 ("response_flags", flags),
+                # Only the server side knows (Istio's client side says `unknown`);
+                # every simulated caller, the gateway too, has a proxy speaking mTLS.
                 ("connection_security_policy", "mutual_tls" if reporter == "destination" else UNKNOWN),
             ]
         )

@@ -3,7 +3,9 @@
 Simulated time is unix seconds. The story begins at `origin`; the clock
 stands at `start` when the simulation is made (by default the wall clock),
 one window into the story (or into the held phase) so a dashboard has a full
-window at once. From then on `clock()` maps the wall clock onto simulated
+window at once. A `prelude` plays the story's first phase for that long
+before the story begins, so a view of the past (time travel) has a mesh to
+show. From then on `clock()` maps the wall clock onto simulated
 time at `speed` and runs the model up to it; asking for telemetry at a later
 time (`telemetry.mesh(at=...)`, `advance(at)`) runs it up to that time too.
 Given a seed, the same calls give the same mesh.
@@ -33,11 +35,14 @@ from queries.simulator.kernel import Kernel
 from queries.simulator.mesh import Mesh
 from queries.simulator.metrics import COUNTER, Evaluation, History, Registry
 from queries.simulator.source import SimulatedTelemetry
-from queries.simulator.story import episodes, phase_at, phase_named, phase_start
+from queries.simulator.story import PHASES, episodes, phase_at, phase_named, phase_start
 from queries.simulator.traces import TraceStore
 
 # Story seconds already played when the clock starts: one default window.
 LEAD_IN = 60.0
+# The demo's past: "ten minutes ago" on the held ejection phase is before the
+# story began, so the demo plays its first phase for a quarter hour first.
+DEMO_PRELUDE = 900.0
 # The story's `sidecar.istio.io/statsInclusionPrefixes: cluster.outbound`
 # annotation is on this pod only: only its cluster stats are exported.
 STATS_INCLUSION = ("reviews-v2",)
@@ -74,9 +79,10 @@ class Simulation:
         scrape_interval: float = 1.0,
         trace_capacity: int = 2000,
         overflow_ejects: bool = True,
+        prelude: float = 0.0,
     ) -> None:
-        if speed <= 0 or request_rate <= 0 or scrape_interval <= 0:
-            raise ValueError("speed, request_rate and scrape_interval must be positive")
+        if speed <= 0 or request_rate <= 0 or scrape_interval <= 0 or prelude < 0:
+            raise ValueError("speed, request_rate and scrape_interval must be positive, prelude not negative")
         self.held = phase_named(phase) if phase else None
         self.speed = speed
         self.request_rate = request_rate
@@ -86,7 +92,7 @@ class Simulation:
         self.start = self._wall_start if start is None else start
         self.origin = self.start - LEAD_IN - (phase_start(self.held) if self.held else 0.0)
         self._lock = threading.RLock()
-        self.kernel = Kernel(self.origin)
+        self.kernel = Kernel(self.origin - prelude)
         self.rng = random.Random(seed)
         self.registry = Registry()
         self.history = History(retention)
@@ -95,7 +101,7 @@ class Simulation:
         self.telemetry = SimulatedTelemetry(self)
         self.kernel.spawn(self._director())
         self.kernel.spawn(self._users())
-        self.kernel.schedule(self.origin, self._scrape)
+        self.kernel.schedule(self.kernel.now, self._scrape)
         self.kernel.run_until(self.start)
 
     # -- time -------------------------------------------------------------
@@ -138,6 +144,7 @@ class Simulation:
     # -- the story ----------------------------------------------------------
     def _director(self):
         load_client = WORKLOADS[LOAD_CLIENT]
+        self.mesh.apply(PHASES[0].config)  # the prelude, when there is one
         for episode in episodes(self.held):
             begins = self.origin + episode.start
             if begins > self.kernel.now:

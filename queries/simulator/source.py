@@ -4,15 +4,15 @@ would get from a Prometheus scraping the simulator.
 Each refresh evaluates, over the simulator's own scrape history, what the
 named queries of `queries.promql` ask Prometheus: `sum by (...)` of
 `rate(...[w])` on the source reporter's series plus the destination
-reporter's series of callers without a sidecar, the same for the duration
-buckets, and the Envoy cluster stats (gauges at the instant, overflow
+reporter's series of callers without a sidecar (and its security view of the
+others), the same for the duration buckets, and the Envoy cluster stats (gauges at the instant, overflow
 counters as their `increase` over the window). No PromQL is sent:
 `queries_per_refresh` is 0.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -25,11 +25,15 @@ from queries.prometheus import cluster_stat_rows, instant_vector_frame
 from queries.simulator.exposition import pod_labels
 from queries.simulator.metrics import Evaluation
 from queries.telemetry import (
+    DESTINATION_REPORTER,
     LATENCY_LABELS,
     REQUEST_LABELS,
+    SECURITY_LABELS,
+    SOURCE_REPORTER,
     UNKNOWN,
     VERSION_TRAFFIC_COLUMNS,
     MeshTelemetry,
+    split_requests,
 )
 
 if TYPE_CHECKING:
@@ -46,7 +50,14 @@ def _reported(labels: dict[str, str]) -> bool:
     """promql.REPORTER_SELECTORS: sidecar callers from their own sidecar,
     callers without one from the destination's."""
     reporter = labels.get("reporter")
-    return reporter == "source" or (reporter == "destination" and labels.get("source_workload") == UNKNOWN)
+    return reporter == SOURCE_REPORTER or (
+        reporter == DESTINATION_REPORTER and labels.get("source_workload") == UNKNOWN
+    )
+
+
+def _security_view(labels: dict[str, str]) -> bool:
+    """promql.SECURITY_SELECTOR: the destination's series of sidecar callers."""
+    return labels.get("reporter") == DESTINATION_REPORTER and labels.get("source_workload") != UNKNOWN
 
 
 def _in_namespaces(labels: dict[str, str], namespaces: frozenset[str]) -> bool:
@@ -83,7 +94,7 @@ class SimulatedTelemetry:
 
     @staticmethod
     def _request_series(
-        keys: list, metric: str, namespaces: Sequence[str]
+        keys: list, metric: str, namespaces: Sequence[str], selected: Callable[[dict[str, str]], bool]
     ) -> tuple[list[int], list[dict[str, str]]]:
         chosen, labels = [], []
         wanted = frozenset(namespaces)
@@ -91,27 +102,35 @@ class SimulatedTelemetry:
             if key.metric != metric:
                 continue
             series = key.label_dict()
-            if _reported(series) and _in_namespaces(series, wanted):
+            if selected(series) and _in_namespaces(series, wanted):
                 chosen.append(index)
                 labels.append(series)
         return chosen, labels
 
     def mesh(self, at: float, window: Duration, namespaces: Sequence[str] = ()) -> MeshTelemetry:
         sample = self._simulation.evaluate(at, window.seconds)
-        requests_at, requests = self._request_series(sample.keys, REQUESTS, namespaces)
-        buckets_at, buckets = self._request_series(sample.keys, BUCKETS, namespaces)
+        requests_at, requests = self._request_series(sample.keys, REQUESTS, namespaces, _reported)
+        viewed_at, viewed = self._request_series(sample.keys, REQUESTS, namespaces, _security_view)
+        buckets_at, buckets = self._request_series(sample.keys, BUCKETS, namespaces, _reported)
         rates = sample.rate
+        counted, security = split_requests(
+            instant_vector_frame(
+                sum_by(requests, rates[requests_at], REQUEST_LABELS)
+                + sum_by(viewed, rates[viewed_at], SECURITY_LABELS),
+                REQUEST_LABELS,
+                "rps",
+            )
+        )
         return MeshTelemetry(
             at=at,
             window=window,
-            requests=instant_vector_frame(
-                sum_by(requests, rates[requests_at], REQUEST_LABELS), REQUEST_LABELS, "rps"
-            ),
+            requests=counted,
             latency=instant_vector_frame(
                 sum_by(buckets, rates[buckets_at], LATENCY_LABELS), LATENCY_LABELS, "rate"
             ),
             tcp=MeshTelemetry.empty(at, window).tcp,
             cluster_stats=cluster_stat_rows(self._cluster_stats(sample)),
+            security=security,
         )
 
     @staticmethod

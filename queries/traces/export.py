@@ -1,5 +1,7 @@
-"""Trace files: what the Jaeger UI's "Download JSON" writes, bare traces and
-OTLP JSON, read from disk or from an upload."""
+"""Trace files: what the Jaeger UI's "Download JSON" writes, bare traces,
+OTLP JSON (also as JSON Lines, one `TracesData` per line, as the
+OpenTelemetry Collector's file exporter writes), Tempo's trace JSON and
+Zipkin v2 JSON; read from disk or from an upload."""
 
 from __future__ import annotations
 
@@ -9,15 +11,22 @@ import stat
 from typing import Any
 
 from queries.errors import SourceError
-from queries.traces import jaeger_v1, otlp
+from queries.traces import jaeger_v1, otlp, zipkin
 from queries.traces.records import TraceRecord, canonical_trace_id, share_wire_bytes
+
+FORMATS_TEXT = (
+    'expected a Jaeger export ({"data": [trace, ...]}), a trace, OTLP JSON or JSON Lines '
+    "(resourceSpans), or Zipkin v2 JSON (a list of spans)"
+)
 
 
 def read_export(document: Any) -> list[TraceRecord]:
-    """Every trace of a Jaeger JSON export: the UI's `{"data": [trace, ...]}`
-    envelope, a bare v1 trace, a list of traces, or OTLP JSON."""
-    if isinstance(document, dict) and ("resourceSpans" in document or "result" in document):
+    """Every trace of one JSON document: the Jaeger UI's `{"data": [trace, ...]}`
+    envelope, a bare v1 trace, a list of traces, OTLP JSON (or Tempo's), or Zipkin v2 spans."""
+    if otlp.is_otlp(document):
         return otlp.parse_traces(document)
+    if zipkin.is_zipkin(document):
+        return zipkin.parse_spans(document)
     where = ""
     if isinstance(document, dict) and "data" in document:
         document, where = document["data"], "data"
@@ -30,16 +39,69 @@ def read_export(document: Any) -> list[TraceRecord]:
         return [jaeger_v1.parse_trace(item, f"{where}[{i}]") for i, item in enumerate(document)]
     if where:
         raise SourceError("not a Jaeger trace export: data: expected a list of traces")
-    raise SourceError(
-        'not a Jaeger trace export: expected {"data": [trace, ...]}, a trace, or OTLP resourceSpans'
-    )
+    raise SourceError(f"not a Jaeger trace export, OTLP or Zipkin file: {FORMATS_TEXT}")
+
+
+class Unreadable(SourceError):
+    """A file that is not JSON at all; the message is what follows its name
+    (`is empty`, `is not valid JSON: ...`)."""
+
+
+def named(name: str, error: SourceError) -> SourceError:
+    """The error with the file's name in front: `trace.json is empty`,
+    `trace.json: not a Zipkin trace: ...`."""
+    return SourceError(f"{name} {error}" if isinstance(error, Unreadable) else f"{name}: {error}")
+
+
+def read_json_lines(text: str) -> list[TraceRecord]:
+    """OTLP JSON Lines: one OTLP document per non-empty line; a trace may be spread over lines."""
+    documents = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            document = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise Unreadable(
+                f"is not valid JSON Lines: line {number}: {error.msg} at column {error.colno}"
+            ) from None
+        except RecursionError:
+            raise Unreadable(f"is not valid JSON Lines: line {number}: nested too deeply") from None
+        if not otlp.is_otlp(document):
+            raise SourceError(
+                f"line {number}: not OTLP JSON: a JSON Lines file holds one TracesData per line"
+            )
+        documents.append((document, f"line {number}"))
+    return otlp.parse_documents(documents)
+
+
+def read_text(data: bytes) -> list[TraceRecord]:
+    """Every trace in a file's bytes: one JSON document, or OTLP JSON Lines."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise Unreadable("is not valid JSON: not UTF-8 text") from None
+    if not text.strip():
+        raise Unreadable("is empty")
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as error:
+        if error.msg == "Extra data":  # a second JSON value after the first: JSON Lines
+            return share_wire_bytes(read_json_lines(text), len(data))
+        raise Unreadable(
+            f"is not valid JSON: {error.msg} at line {error.lineno} column {error.colno}"
+        ) from None
+    except RecursionError:
+        raise Unreadable("is not valid JSON: nested too deeply") from None
+    return share_wire_bytes(read_export(document), len(data))
 
 
 def read_file(path: str, max_bytes: int) -> bytes:
     """A regular file's bytes, refused unread when larger than `max_bytes`
     (a device such as /dev/zero or a pipe never ends: refused too)."""
     try:
-        with open(path, "rb") as handle:
+        # Opened without blocking, so a named pipe with no writer is refused, not waited on.
+        with open(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as handle:
             status = os.fstat(handle.fileno())
             if not stat.S_ISREG(status.st_mode):
                 raise SourceError(f"cannot read {path}: not a regular file")
@@ -61,25 +123,13 @@ def _megabytes(size: int) -> str:
 
 
 def load_export(path: str, max_bytes: int) -> list[TraceRecord]:
-    """Read a Jaeger JSON export file of at most `max_bytes`; SourceError
-    names what is wrong with it."""
+    """Read a trace file of at most `max_bytes`; SourceError names the file
+    and what is wrong with it."""
     data = read_file(path, max_bytes)
     try:
-        document = json.loads(data)
-    except UnicodeDecodeError:
-        raise SourceError(f"{path} is not valid JSON: not UTF-8 text") from None
-    except json.JSONDecodeError as error:
-        if not error.doc.strip():
-            raise SourceError(f"{path} is empty") from None
-        raise SourceError(
-            f"{path} is not valid JSON: {error.msg} at line {error.lineno} column {error.colno}"
-        ) from None
-    except RecursionError:
-        raise SourceError(f"{path} is not valid JSON: nested too deeply") from None
-    try:
-        return share_wire_bytes(read_export(document), len(data))
+        return read_text(data)
     except SourceError as error:
-        raise SourceError(f"{path}: {error}") from None
+        raise named(path, error) from None
 
 
 def pick_trace(traces: list[TraceRecord], trace_id: str | None, source: str) -> TraceRecord:

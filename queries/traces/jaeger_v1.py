@@ -79,16 +79,47 @@ def parse_trace(document: Any, where: str = "") -> TraceRecord:
         ) from None
 
 
+def typed_value(kind: str | None, value: Any) -> Any:
+    """A tag's value as its type says: int64 beyond 2^53 and some bools arrive as strings."""
+    if kind == "int64" and isinstance(value, str):
+        return int(value) if value.lstrip("-").isdigit() else value
+    if kind == "bool" and isinstance(value, str):
+        return value.lower() == "true"
+    return value
+
+
 def tags(raw_tags: Iterable[dict[str, Any]]) -> list[Tag]:
     result = []
     for tag in raw_tags:
-        kind, value = tag.get("type") or "string", tag.get("value")
-        if kind == "int64" and isinstance(value, str):
-            value = int(value) if value.lstrip("-").isdigit() else value
-        elif kind == "bool" and isinstance(value, str):
-            value = value.lower() == "true"
-        result.append(Tag(str(tag["key"]), value, kind))
+        kind = tag.get("type") or "string"
+        result.append(Tag(str(tag["key"]), typed_value(kind, tag.get("value")), kind))
     return result
+
+
+def tag_values(trace: TraceRecord, span: SpanRecord) -> dict[str, Any]:
+    """A span's tags as `{key: value}`, the first of a repeated key; for the
+    trace document, without the Tag records (a 100k-span trace has millions)."""
+    values: dict[str, Any] = {}
+    try:
+        for tag in span.raw.get("tags") or ():
+            key = tag["key"]
+            if key not in values:
+                values[key] = typed_value(tag.get("type"), tag.get("value"))
+    except (AttributeError, KeyError, TypeError, ValueError):
+        raise SourceError(
+            f"cannot read the tags: {problem(check_span, span.raw, f'span {span.span_id}')}"
+        ) from None
+    return values
+
+
+def span_tags(trace: TraceRecord, span: SpanRecord) -> list[Tag]:
+    """A span's own tags, as on the wire."""
+    try:
+        return tags(span.raw.get("tags") or ())
+    except (AttributeError, KeyError, TypeError, ValueError):
+        raise SourceError(
+            f"cannot read the tags: {problem(check_span, span.raw, f'span {span.span_id}')}"
+        ) from None
 
 
 def details(trace: TraceRecord, span: SpanRecord) -> SpanDetails:
@@ -101,7 +132,7 @@ def details(trace: TraceRecord, span: SpanRecord) -> SpanDetails:
             for log in raw.get("logs") or ()
         ]
         return SpanDetails(
-            tags=tags(raw.get("tags") or ()),
+            tags=span_tags(trace, span),
             process_tags=tags(process.raw_tags if process else ()),
             logs=sorted(logs, key=lambda log: log.timestamp_us),
             references=[

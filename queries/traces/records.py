@@ -12,11 +12,12 @@ it fails does a second pass walk the document to name the offending field
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
-V1, OTLP = "v1", "otlp"
+V1, OTLP, ZIPKIN = "v1", "otlp", "zipkin"
 CHILD_OF, FOLLOWS_FROM = "CHILD_OF", "FOLLOWS_FROM"
 
 # Tag keys that decide a span's error / proxy / kind marks; every other tag is
@@ -44,7 +45,8 @@ class Process:
 @dataclass(slots=True)
 class SpanRecord:
     """One span, shallowly parsed. `refs` are (ref type, span id) in wire
-    order; `raw` is the span's JSON, read again only for its details."""
+    order; `kind` is lower-case (`server`, `client`, `producer`, ...) or "";
+    `raw` is the span's JSON, read again only for its details."""
 
     span_id: str
     operation: str
@@ -73,6 +75,15 @@ class TraceRecord:
     wire_bytes: int = 0
 
 
+class TraceSearch(list[TraceRecord]):
+    """The traces a search found, newest first, and `skipped`: why each
+    trace the backend sent but meshwatch could not read was left out."""
+
+    def __init__(self, traces: list[TraceRecord], skipped: list[str]) -> None:
+        super().__init__(traces)
+        self.skipped = skipped
+
+
 def share_wire_bytes(traces: list[TraceRecord], size: int) -> list[TraceRecord]:
     """Give each trace read from `size` bytes of JSON its share, by span count."""
     spans = sum(len(trace.spans) for trace in traces) or 1
@@ -88,10 +99,10 @@ class Dependency:
     call_count: int
 
 
-@dataclass(frozen=True, slots=True)
-class Tag:
+class Tag(NamedTuple):
     """A tag as read from the wire; `type` is Jaeger's: string, bool, int64,
-    float64 or binary."""
+    float64 or binary. A named tuple: a 100k-span trace's document makes
+    millions of them."""
 
     key: str
     value: Any
@@ -121,6 +132,17 @@ class SpanDetails:
     logs: list[Log]
     references: list[Reference]
     warnings: list[str]
+
+
+_TRACE_ID = re.compile(r"^[0-9a-fA-F]{1,32}$")
+
+
+def check_trace_id(trace_id: str) -> str:
+    """A trace id as every backend spells it: up to 32 hex digits; ValueError otherwise."""
+    value = trace_id.strip()
+    if not _TRACE_ID.match(value):
+        raise ValueError(f"bad trace id {trace_id!r}: expected up to 32 hex digits")
+    return value
 
 
 def canonical_trace_id(trace_id: str) -> str:
@@ -180,5 +202,5 @@ def span_marks(pairs: Iterable[tuple[str, Any]]) -> tuple[bool, bool, str]:
         elif key == "component":
             proxy = proxy or value == "proxy"
         elif key == "span.kind":
-            kind = str(value)
+            kind = str(value).lower()  # `SERVER` and `server` are one kind, as in Jaeger UI
     return error, proxy, kind

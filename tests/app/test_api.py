@@ -109,7 +109,85 @@ def test_the_dashboard_serves_under_a_base_path(source):
 def test_too_many_trace_reads_at_once_is_503_busy(source):
     app = create_app(resolve({"max_trace_parses": "1"}, {}), Services(telemetry=source, traces=None))
     runtime = app.server.extensions["meshwatch"]
+    client = app.server.test_client()
     with runtime.traces.parsing():
-        answer = app.server.test_client().get("/api/trace/4bf92f3577b34da6a3ce929d0e0e4736")
-    assert answer.status_code == 503 and "busy: 1 trace is being read" in answer.get_json()["error"]
-    assert answer.headers["Retry-After"] == "5"
+        answers = [
+            client.get("/api/trace/4bf92f3577b34da6a3ce929d0e0e4736"),
+            # A compare reads its traces through the same cache and its limit.
+            client.get("/api/compare/4bf92f3577b34da6a3ce929d0e0e4736/0af7651916cd43dd8448eb211c80319c"),
+        ]
+    for answer in answers:
+        assert answer.status_code == 503 and "busy: 1 trace is being read" in answer.get_json()["error"]
+        assert answer.headers["Retry-After"] == "5"
+
+
+def test_api_trace_and_compare_serve_the_cli_documents():
+    from dashboard.traces.compare import compare_traces, diff_document
+    from dashboard.traces.tree import build_tree
+    from queries.jaeger import JaegerClient
+    from queries.traces.jaeger_v1 import parse_trace
+    from tests.support.jaeger import TRACE_503, TRACE_OK, FakeJaeger, bookinfo_trace, circuit_open_trace
+
+    fake = FakeJaeger("v1")
+    base = fake.start()
+    try:
+        services = Services(telemetry=ScriptedSource([]), traces=JaegerClient(base))
+        client = create_app(resolve({}, {}), services).server.test_client()
+        response = client.get(f"/api/compare/{TRACE_OK}/{TRACE_503}")
+        assert response.status_code == 200
+        expected = compare_traces(
+            build_tree(parse_trace(bookinfo_trace())), build_tree(parse_trace(circuit_open_trace()))
+        )
+        assert response.get_json() == diff_document(expected)
+        assert client.get(f"/api/compare/{TRACE_OK}/xyz").get_json() == {
+            "error": "bad trace id 'xyz': expected up to 32 hex digits"
+        }
+        missing = client.get(f"/api/compare/{TRACE_OK}/0bad")
+        assert missing.status_code == 404 and "trace 0bad not found" in missing.get_json()["error"]
+        assert (
+            client.get(f"/api/trace/{TRACE_503}").get_json()["start_time_us"]
+            == circuit_open_trace()["spans"][0]["startTime"]
+        )
+    finally:
+        fake.stop()
+
+
+@pytest.mark.parametrize("graph_type", ["versioned", "app", "workload", "service"])
+def test_api_graph_draws_each_graph_type(client, graph_type):
+    response = client.get(f"/api/graph?graph={graph_type}")
+    assert response.status_code == 200
+    expected = snapshot_document(build_graph(bookinfo_ejection(), resolve({}, {}), graph_type=graph_type))
+    assert response.get_json() == expected
+
+
+def test_api_graph_finds_and_hides(client):
+    open_edge = "workload:default:reviews-v2->service:default:ratings"
+    found = client.get("/api/graph", query_string={"find": "circuit = open"}).get_json()
+    assert found["found"] == [open_edge]
+    assert "found" not in client.get("/api/graph", query_string={"find": " "}).get_json()
+    hidden = client.get("/api/graph", query_string={"hide": "name = ratings", "find": "health = failing"})
+    document = hidden.get_json()
+    assert "service:default:ratings" not in {n["id"] for n in document["nodes"]}
+    assert all("ratings" not in e["id"] for e in document["edges"])
+    assert document["found"] == []  # the failing edge went with ratings
+    assert client.get("/api/graph?graph=app&find=app%20%3D%20reviews").get_json()["found"]
+
+
+@pytest.mark.parametrize(
+    "query, words",
+    [
+        (
+            {"find": "rps >"},
+            "find: bad expression: expected a number after 'rps >', found the end at column 6",
+        ),
+        ({"hide": "health = grand"}, "hide: bad expression: 'health' is one of"),
+        ({"graph": "mesh"}, "graph: bad value 'mesh': choose one of versioned, app, workload, service"),
+    ],
+)
+def test_api_graph_refuses_a_bad_expression_or_graph_type_in_one_line(client, source, query, words):
+    calls = len(source.calls)
+    response = client.get("/api/graph", query_string=query)
+    assert response.status_code == 400
+    error = response.get_json()["error"]
+    assert words in error and "\n" not in error
+    assert len(source.calls) == calls  # refused before asking the data source

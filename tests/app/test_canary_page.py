@@ -91,7 +91,15 @@ def test_wall_screen_shows_split_verdict_reasons_and_history(serve_app, browser_
     card.wait_for(timeout=20_000)
     badge = card.locator(".mw-verdict")
     assert badge.inner_text() == "ROLL BACK"
-    assert float(badge.evaluate("e => parseFloat(getComputedStyle(e).fontSize)")) >= 30
+    # Looked up inside the page: the cards are redrawn every refresh, so a
+    # handle taken here may be detached by the time it is measured.
+    page.wait_for_function(
+        """() => {
+            const e = document.querySelector(".mw-canary-card[data-service='reviews.default'] .mw-verdict");
+            return e !== null && parseFloat(getComputedStyle(e).fontSize) >= 30;
+        }""",
+        timeout=20_000,
+    )
     v2 = card.locator(".mw-version[data-version='v2']")
     assert v2.locator(".mw-share").inner_text() == "50 %"
     assert "observed" in v2.inner_text() and "configured" in v2.inner_text()
@@ -156,7 +164,7 @@ def test_demo_retired_phase_reads_as_a_completed_rollout(serve_app, browser_page
     )
     card = page.locator(".mw-canary-card[data-service='reviews.bookinfo']")
     card.wait_for(timeout=20_000)
-    assert card.locator(".mw-verdict").inner_text() == "PROMOTE"
+    assert card.locator(".mw-verdict").inner_text() == "COMPLETE"
     assert card.locator(".mw-reasons li").first.inner_text() == (
         "rollout complete: v2 serves 100 % of the requests to reviews (configured 100 %)"
     )

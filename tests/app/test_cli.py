@@ -47,6 +47,11 @@ def run(*args: str) -> subprocess.CompletedProcess:
         (["snapshot", "--max-response-mb", "0"], "greater than zero"),
         (["serve", "--max-trace-parses", "0"], "a whole number from 1 to 64"),
         (["serve", "--trace-link", "http.url=javascript:alert(1)"], "must start http(s)://HOST"),
+        (["snapshot", "--find", "rps >"], "--find: bad expression: expected a number after 'rps >'"),
+        (["snapshot", "--hide", "(health = idle"], "--hide: bad expression: expected ')' to close"),
+        (["snapshot", "--find", "rps > 1\nor x"], "unknown field 'x'"),
+        (["snapshot", "--graph", "mesh"], "--graph: bad value 'mesh'"),
+        (["snapshot", "--format", "xml"], "--format: bad value 'xml': choose one of json, dot"),
     ],
 )
 def test_bad_options_exit_2_with_one_line(args, words, capsys):
@@ -109,3 +114,54 @@ def test_a_taken_port_is_one_line_not_a_traceback():
         result.stderr.startswith("meshwatch: cannot listen on 127.0.0.1:")
         and "Traceback" not in result.stderr
     )
+
+
+def test_snapshot_into_a_closed_pipe_ends_quietly(tmp_path):
+    """`meshwatch snapshot | head -c 10`: no BrokenPipeError on stderr."""
+    from tests.support.frames import labels
+    from tests.support.prometheus import END, Counter, openmetrics, start_prometheus
+
+    series = [
+        Counter("istio_requests_total", labels(f"caller{i}-v1", f"svc{i}", f"svc{i}-v1"), rate=1.0)
+        for i in range(300)
+    ]
+    with start_prometheus(tmp_path, openmetrics_text=openmetrics(series)) as prometheus:
+        done = subprocess.run(
+            f"{sys.executable} -m dashboard.app.cli snapshot --prometheus {prometheus.url} "
+            f"--at {END:.0f} | head -c 10",
+            shell=True,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert len(done.stdout) == 10 and done.stderr == ""
+
+
+def test_a_time_with_no_telemetry_says_so_like_an_unknown_namespace(tmp_path, capsys):
+    from tests.support.frames import labels
+    from tests.support.prometheus import END, Counter, openmetrics, start_prometheus
+
+    series = [Counter("istio_requests_total", labels("productpage-v1", "reviews", "reviews-v1"), rate=1.0)]
+    with start_prometheus(tmp_path, openmetrics_text=openmetrics(series)) as prometheus:
+        assert main(["snapshot", "--prometheus", prometheus.url, "--at", f"{END - 86400:.0f}"]) == 0
+    out, err = capsys.readouterr()
+    assert '"nodes": []' in out
+    assert (
+        err.startswith("meshwatch: no Istio telemetry in the 1m window ending at ") and err.count("\n") == 1
+    )
+
+
+def test_the_simulator_listens_beside_the_dashboard_by_default():
+    from dashboard.app.cli import COMMANDS
+    from dashboard.app.config import resolve
+
+    simulator = resolve({}, {}, COMMANDS["simulate"].defaults).listen
+    assert simulator == ("127.0.0.1", 9101) and simulator != resolve({}, {}).listen
+    assert "kubernetes:[CONTEXT]" in run("canary", "--help").stdout
+
+
+def test_json_numbers_carry_only_the_digits_the_data_has():
+    from dashboard.format import json_number
+
+    assert json_number(1 - 0.505) == 0.495 and json_number(0.49500000000000005) == 0.495
+    assert json_number(float("nan")) is None and json_number(3) == 3.0

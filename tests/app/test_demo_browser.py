@@ -26,6 +26,6 @@ def test_the_demo_shows_the_grey_edge_while_ratings_is_ejected(serve_app, browse
         f"() => {{ const e = window.cy.getElementById('{CUT_EDGE}');"
         " return {circuit: e.data('circuit'), color: e.style('line-color'), style: e.style('line-style')}; }"
     )
-    assert edge == {"circuit": "open", "color": "rgb(158,158,158)", "style": "dashed"}
+    assert edge == {"circuit": "open", "color": "rgb(208,211,212)", "style": "dashed"}
     browser_page.locator("#mode-badge").get_by_text("phase ejection").wait_for()
     assert not browser_page.errors

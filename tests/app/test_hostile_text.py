@@ -16,7 +16,7 @@ from layouts.text import plotly_text, visible
 from layouts.traces.tag_links import tag_link
 from queries.jaeger import JaegerClient
 from tests.support.frames import labels, telemetry
-from tests.support.jaeger import T0, TRACE_OK, FakeJaeger, bookinfo_trace
+from tests.support.jaeger import T0, TRACE_503, TRACE_OK, FakeJaeger, bookinfo_trace
 from tests.support.telemetry import ScriptedSource
 
 TIMEOUT_MS = 20_000
@@ -62,6 +62,16 @@ def test_tags_link_only_through_a_configured_pattern(patterns, values, expected)
     assert (link and (link.url, link.host)) == expected
 
 
+def hidden_characters(page: Any, selector: str) -> list[str]:
+    """Texts and tooltips under `selector` that still hold a bidi override or a NUL."""
+    shown = page.evaluate(
+        "(selector) => Array.from(document.querySelectorAll(selector + ' *'))"
+        ".flatMap(e => [e.textContent, e.title || ''])",
+        selector,
+    )
+    return [text for text in shown if "\u202e" in text or "\x00" in text]
+
+
 @pytest.fixture
 def hostile_jaeger() -> Iterator[FakeJaeger]:
     fake = FakeJaeger("v1")
@@ -103,26 +113,31 @@ def test_the_topology_shows_hostile_labels_as_escaped_text(serve_app: Any, brows
     assert page.evaluate("() => window.pwned") is None and page.errors == []
 
 
+@pytest.fixture
+def hostile_traces(hostile_jaeger: FakeJaeger) -> Services:
+    """The dashboard's data sources with the hostile trace behind Jaeger."""
+    client = JaegerClient(f"http://127.0.0.1:{hostile_jaeger.server.server_port}", timeout=5)
+    return Services(telemetry=ScriptedSource([]), traces=client, clock=lambda: T0 / 1e6 + 60)
+
+
 @pytest.mark.browser
 def test_span_text_is_never_markup_and_tag_values_never_links(
-    serve_app: Any, browser_page: Any, hostile_jaeger: FakeJaeger
+    serve_app: Any, browser_page: Any, hostile_traces: Services
 ) -> None:
-    client = JaegerClient(f"http://127.0.0.1:{hostile_jaeger.server.server_port}", timeout=5)
-    services = Services(telemetry=ScriptedSource([]), traces=client, clock=lambda: T0 / 1e6 + 60)
     page = browser_page
     for flags, linked in (({}, False), ({"trace_link": ["http.url=#{http.url}"]}, True)):
-        base = serve_app(create_app(resolve(flags, {}), services))
+        base = serve_app(create_app(resolve(flags, {}), hostile_traces))
         root = bookinfo_trace()["spans"][0]["spanID"]
         page.goto(f"{base}/trace/{TRACE_OK}?span={root}")
-        page.wait_for_selector("#trace-waterfall .bars path", timeout=TIMEOUT_MS)
+        page.wait_for_selector("#trace-waterfall .mw-wf-span", timeout=TIMEOUT_MS)
         panel = page.locator("#trace-detail")
         panel.get_by_text("http://evil.example/login").wait_for(timeout=TIMEOUT_MS)
-        # The operation's markup is the tick label's text, not an element of the plot.
-        ticks = page.evaluate(
-            "() => Array.from(document.querySelectorAll('#trace-waterfall .ytick text')).map(t => t.textContent)"
-        )
-        assert any("<a href=" in tick for tick in ticks), ticks
-        assert page.locator("#trace-waterfall a").count() == 0
+        # The operation's markup is the row's text, not elements of the page.
+        operations = page.locator("#trace-waterfall .mw-wf-operation").all_inner_texts()
+        assert any("<a href=" in operation for operation in operations), operations
+        assert visible(REVERSED) in page.locator("#trace-waterfall .mw-wf-service").all_inner_texts()
+        assert not hidden_characters(page, "#trace-waterfall")
+        assert page.locator("#trace-waterfall a, #trace-waterfall img").count() == 0
         assert visible(REVERSED) in panel.inner_text() and MARKUP in panel.inner_text()
         links = panel.locator("a.mw-tag-link")
         assert links.count() == (1 if linked else 0)
@@ -130,4 +145,27 @@ def test_span_text_is_never_markup_and_tag_values_never_links(
             assert links.first.inner_text() == "↗ evil.example"
             assert links.first.get_attribute("href") == "http://evil.example/login"
         assert page.locator("#trace-detail a[href*='evil']").count() == (1 if linked else 0)
+    assert page.evaluate("() => window.pwned") is None and page.errors == []
+
+
+@pytest.mark.browser
+def test_the_flame_graph_statistics_and_compare_show_span_text_as_text(
+    serve_app: Any, browser_page: Any, hostile_traces: Services
+) -> None:
+    page = browser_page
+    base = serve_app(create_app(resolve({}, {}), hostile_traces))
+    page.goto(f"{base}/trace/{TRACE_OK}?view=flame")
+    page.wait_for_selector("#trace-flame .mw-flame-box", timeout=TIMEOUT_MS)
+    boxes = page.locator("#trace-flame .mw-flame-text").all_inner_texts()
+    assert any(visible(REVERSED) in box for box in boxes) and any("<a href=" in box for box in boxes)
+    assert not hidden_characters(page, "#trace-flame")
+    page.goto(f"{base}/trace/{TRACE_OK}?view=statistics")
+    page.locator(".mw-stats-table tbody tr").first.wait_for(timeout=TIMEOUT_MS)
+    assert visible(REVERSED) in page.locator(".mw-stats-table").inner_text()
+    assert not hidden_characters(page, ".mw-stats-table")
+    page.goto(f"{base}/compare/{TRACE_OK}/{TRACE_503}")
+    page.locator(".mw-diff-table tbody tr").first.wait_for(timeout=TIMEOUT_MS)
+    assert visible(REVERSED) in page.locator(".mw-compare").inner_text()
+    assert not hidden_characters(page, ".mw-compare")
+    assert page.locator(".mw-compare img, .mw-compare a[href*='evil']").count() == 0
     assert page.evaluate("() => window.pwned") is None and page.errors == []

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+from urllib.parse import urlparse
+
 import pytest
 
 from dashboard.app import create_app
@@ -36,7 +39,7 @@ def test_nodes_edges_and_grey_open_circuit_are_drawn(topology):
     names = cy(page, "cy.nodes().map(n => n.data('label'))")
     assert {"productpage v1", "reviews v1", "reviews v2", "ratings", "details"} <= set(names)
     assert cy(page, f"cy.getElementById('{OPEN_EDGE}').data('circuit')") == "open"
-    assert cy(page, f"cy.getElementById('{OPEN_EDGE}').style('line-color')") == "rgb(158,158,158)"
+    assert cy(page, f"cy.getElementById('{OPEN_EDGE}').style('line-color')") == "rgb(208,211,212)"
     assert cy(page, f"cy.getElementById('{OPEN_EDGE}').style('line-style')") == "dashed"
     assert "OPEN" in cy(page, f"cy.getElementById('{OPEN_EDGE}').data('label')")
     healthy = "workload:default:productpage-v1->service:default:details"
@@ -62,7 +65,7 @@ def test_clicking_a_versioned_service_shows_its_release_state(topology):
     box = page.locator("#topology-graph").bounding_box()
     point = cy(page, "cy.getElementById('service:default:reviews').renderedPosition()")
     page.mouse.click(box["x"] + point["x"], box["y"] + point["y"])
-    details = page.locator("#topology-details")
+    details = page.locator(".mw-details")
     details.get_by_text("Canary view").wait_for()
     text = details.inner_text()
     assert "Release" in text and "v1" in text and "v2" in text and "50 %" in text
@@ -139,4 +142,87 @@ def test_links_carry_the_base_path(serve_app, browser_page):
     assert hrefs == ["/meshwatch/", "/meshwatch/traces", "/meshwatch/canary"]
     browser_page.locator(".mw-nav-link", has_text="Canary").click()
     browser_page.locator(".mw-canary-title").wait_for()
-    assert browser_page.url.endswith("/meshwatch/canary")
+    assert urlparse(browser_page.url).path == "/meshwatch/canary"
+
+
+def click(page, script: str) -> None:
+    box = page.locator("#topology-graph").bounding_box()
+    point = cy(page, script)
+    page.mouse.click(box["x"] + point["x"], box["y"] + point["y"])
+
+
+def test_the_side_panel_follows_the_graph_and_says_when_its_element_goes(topology):
+    page, source = topology
+    click(page, f"cy.getElementById('{OPEN_EDGE}').renderedMidpoint()")
+    details = page.locator("#topology-details")
+    details.get_by_text("Circuit OPEN").wait_for()
+    assert "4.00 rps" in details.inner_text()
+    mesh = bookinfo_ejection()
+    ratings = mesh.requests["destination_service_name"] == "ratings"
+    source.mesh_telemetry = dataclasses.replace(
+        mesh,
+        requests=mesh.requests.assign(
+            rps=mesh.requests["rps"].mask(ratings & (mesh.requests["response_code"] == "503"), 8.0)
+        ),
+    )
+    page.wait_for_function("() => document.querySelector('#topology-details').innerText.includes('8.00 rps')")
+    assert "4.00 rps" not in details.inner_text()  # the panel agrees with the edge label again
+    source.mesh_telemetry = dataclasses.replace(mesh, requests=mesh.requests[~ratings])
+    details.get_by_text("no longer in the graph").wait_for()
+    assert "reviews v2 → ratings" in details.inner_text()
+
+
+def test_a_node_shows_its_inbound_figures(topology):
+    page, _ = topology
+    click(page, "cy.getElementById('service:default:reviews').renderedPosition()")
+    page.locator("#topology-details").get_by_text("requests in", exact=True).wait_for()
+    text = page.locator("#topology-details").inner_text()
+    assert "requests in" in text and "2.00 rps" in text and "p50 / p95 / p99 in" in text
+    assert "health of its calls" in text
+
+
+def test_the_view_stays_put_when_nodes_come_and_go_until_fit(topology):
+    page, source = topology
+    page.evaluate("() => { window.cy.zoom(0.5); window.cy.pan({x: 11, y: 22}); }")
+    source.mesh_telemetry = with_calls(
+        bookinfo_ejection(), (labels("productpage-v1", "reviews", "reviews-v3"), 0.5)
+    )
+    page.wait_for_function(
+        "() => window.cy.getElementById('workload:default:reviews-v3').length === 1", timeout=10_000
+    )
+    page.locator("#topology-status").get_by_text("nodes").wait_for()
+    assert cy(page, "[cy.zoom(), cy.pan().x, cy.pan().y]") == [0.5, 11, 22]
+    page.locator("#topology-fit").click()
+    page.wait_for_function("() => window.cy.zoom() !== 0.5", timeout=10_000)
+
+
+def test_the_address_follows_the_controls_and_reproduces_the_view(serve_app, browser_page):
+    source = ScriptedSource(bookinfo_ejection())
+    base = serve_app(create_app(resolve({"refresh": "1"}, {}), Services(telemetry=source)))
+    page = browser_page
+    page.goto(base + "/")
+    page.locator("#topology-status").get_by_text("nodes").wait_for()
+    page.locator("#topology-window").click()
+    page.locator(".mw-topology [role=option], .mw-topology .Select-option").filter(
+        has_text="5m"
+    ).first.click()
+    page.locator("#topology-show-idle input").check()
+    page.wait_for_function(
+        "() => location.search.includes('window=5m') && location.search.includes('idle=1')"
+    )
+    shared = page.url
+    assert "refresh=1" in shared
+    page.goto(shared)
+    page.locator("#topology-status").get_by_text("window 5m").wait_for()
+    assert page.locator("#topology-show-idle input").is_checked()
+    assert source.calls[-1][1] == "5m"
+
+
+def test_the_demo_reads_every_time_off_the_story_clock(serve_app, browser_page):
+    from dashboard.app.services import demo_services
+
+    settings = resolve({"refresh": "1", "phase": "canary"}, {})
+    page = browser_page
+    page.goto(serve_app(create_app(settings, demo_services(settings))) + "/")
+    page.locator("#topology-status").get_by_text("story time").wait_for()
+    page.locator("#mode-badge").get_by_text("story time").wait_for()

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from dashboard.app.cli import main
-from tests.support.jaeger import TRACE_503, TRACE_OK, FakeJaeger, bookinfo_trace, circuit_open_trace, to_otlp
+from tests.support.jaeger import (
+    T0,
+    TRACE_503,
+    TRACE_OK,
+    FakeJaeger,
+    bookinfo_trace,
+    circuit_open_trace,
+    to_otlp,
+)
 
 SPAN_KEYS = [
     "span_id",
@@ -22,6 +31,7 @@ SPAN_KEYS = [
     "self_us",
     "critical_us",
     "error",
+    "tags",
 ]
 
 
@@ -40,7 +50,16 @@ def write(tmp_path: Path, document: Any, name: str = "export.json") -> str:
 def test_export_file_prints_the_analysis(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, doc, _ = run(capsys, "--file", write(tmp_path, {"data": [circuit_open_trace()]}))
     assert code == 0
-    assert list(doc) == ["trace_id", "duration_us", "span_count", "services", "warnings", "spans"]
+    assert list(doc) == [
+        "trace_id",
+        "start_time_us",
+        "duration_us",
+        "span_count",
+        "services",
+        "warnings",
+        "spans",
+    ]
+    assert doc["start_time_us"] == T0 + 100_000
     assert (doc["trace_id"], doc["duration_us"], doc["span_count"]) == (TRACE_503, 20_000, 4)
     assert doc["services"] == ["productpage.default", "reviews.default"]
     assert doc["warnings"] == []
@@ -53,6 +72,17 @@ def test_export_file_prints_the_analysis(tmp_path: Path, capsys: pytest.CaptureF
     ]
     assert sum(s["critical_us"] for s in doc["spans"]) == 20_000
     assert [s["self_us"] for s in doc["spans"]] == [2_000, 1_000, 16_700, 300]
+    refused = doc["spans"][3]["tags"]
+    assert (refused["http.status_code"], refused["response_flags"], refused["error"]) == ("503", "UO", True)
+    assert refused["istio.canonical_revision"] == "v3" and len(refused) == 23
+
+
+def test_tags_keep_their_wire_types(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _, doc, _ = run(capsys, "--file", write(tmp_path, bookinfo_trace()))
+    tags = doc["spans"][1]["tags"]
+    # int64 beyond 2^53 arrives as a string and leaves as the number; binary stays base64.
+    assert tags["request.id.int"] == 9007199254740993 and tags["tls.session"] == "AAECAwQ="
+    assert tags["sample.ratio"] == 0.01 and tags["http.status_code"] == "200"
 
 
 def test_bare_trace_and_otlp_files_give_the_same_answer(
@@ -159,6 +189,29 @@ def test_a_device_or_an_oversized_file_is_refused_unread(
     assert "more than the 0.001 MB limit for trace files (--max-upload-mb)" in err and err.count("\n") == 1
 
 
+def test_every_file_option_refuses_pipes_and_oversized_files_of_any_format(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A named pipe with no writer is refused at once (not waited on), by
+    `trace` and by `trace-diff`'s sides; an OTLP JSON Lines file over the limit too."""
+    from tests.support.trace_files import to_otlp_lines
+
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    assert main(["trace", "--file", str(pipe)]) == 2
+    assert capsys.readouterr().err == f"meshwatch: cannot read {pipe}: not a regular file\n"
+    lines = tmp_path / "traces.jsonl"
+    lines.write_text(to_otlp_lines([bookinfo_trace(), circuit_open_trace()]))
+    good = write(tmp_path, circuit_open_trace())
+    for argv in (
+        ["trace-diff", "--file-a", str(pipe), "--file-b", good],
+        ["trace-diff", "--file-a", good, "--file-b", str(lines), "--max-upload-mb", "0.001"],
+    ):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert ("not a regular file" in err or "limit for trace files" in err) and err.count("\n") == 1
+
+
 @pytest.mark.parametrize("start", [10**18, -(10**18), "1000000000000000000"])
 def test_span_times_out_of_range_are_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], start: object
@@ -170,3 +223,43 @@ def test_span_times_out_of_range_are_one_line(
     assert main(["trace", "--file", str(export)]) == 2
     err = capsys.readouterr().err
     assert "spans[1].startTime: out of range" in err and err.count("\n") == 1
+
+
+def test_otlp_json_lines_and_zipkin_files_open_like_jaeger_exports(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.support.trace_files import to_otlp_lines, to_zipkin
+
+    _, expected, _ = run(capsys, "--file", write(tmp_path, circuit_open_trace(), "jaeger.json"))
+    lines = tmp_path / "traces.jsonl"
+    lines.write_text(to_otlp_lines([bookinfo_trace(), circuit_open_trace()]))
+    code, _, err = run(capsys, "--file", str(lines))
+    assert code == 2 and "holds 2 traces; choose one with --trace-id" in err
+    code, from_lines, _ = run(capsys, "--file", str(lines), "--trace-id", TRACE_503)
+    code, from_zipkin, _ = run(
+        capsys, "--file", write(tmp_path, to_zipkin(circuit_open_trace()), "zipkin.json")
+    )
+    for doc in (from_lines, from_zipkin):
+        assert [(s["span_id"], s["critical_us"], s["error"]) for s in doc["spans"]] == [
+            (s["span_id"], s["critical_us"], s["error"]) for s in expected["spans"]
+        ]
+    assert from_zipkin["spans"][3]["tags"]["response_flags"] == "UO"
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text(to_otlp_lines([bookinfo_trace()]) + "{oops\n")
+    code, _, err = run(capsys, "--file", str(broken))
+    assert code == 2 and err.startswith(f"meshwatch: {broken} is not valid JSON Lines: line 6:")
+
+
+def test_from_tempo(capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.support.tempo import FakeTempo
+
+    fake = FakeTempo()
+    base = fake.start()
+    try:
+        code, doc, _ = run(capsys, TRACE_503, "--tempo", base)
+        assert code == 0 and doc["trace_id"] == TRACE_503 and doc["span_count"] == 4
+        assert doc["spans"][3]["tags"]["response_flags"] == "UO"
+        code, _, err = run(capsys, "0bad", "--tempo", base)
+        assert code == 1 and "trace 0bad not found in Tempo at" in err and err.count("\n") == 1
+    finally:
+        fake.stop()

@@ -17,7 +17,7 @@ from dashboard.app.refresh import release_view
 from dashboard.app.services import Services
 from dashboard.canary.document import canary_document
 from dashboard.canary.observation import HISTORY_SECONDS, HISTORY_STEP_SECONDS
-from dashboard.canary.verdict import PROMOTE
+from dashboard.canary.verdict import COMPLETE, PROMOTE
 from dashboard.canary.versions import RETIRED
 from queries.errors import SourceError
 from queries.istio.load import load_directory
@@ -171,7 +171,7 @@ def test_after_retirement_cli_and_api_print_the_same_document(
     )
     printed = json.loads(capsys.readouterr().out)
     [service] = printed["services"]
-    assert service["verdict"] == PROMOTE
+    assert service["verdict"] == COMPLETE and service["baseline"] == "v1"
     v1, v2 = service["versions"]
     assert v1 == {
         "workload": "reviews-v1",
@@ -182,6 +182,7 @@ def test_after_retirement_cli_and_api_print_the_same_document(
         "success_ratio": None,
         "p50_ms": None,
         "p99_ms": None,
+        "role": "retired",
     }
     assert (v2["share"], v2["configured_weight"], v2["success_ratio"]) == (1.0, 1.0, 1.0)
     assert v2["rps"] == pytest.approx(4.0, rel=0.05)
@@ -211,9 +212,10 @@ def test_cli_reports_bad_istio_config_and_unknown_service(
         capsys.readouterr().err.strip()
         == f"meshwatch: {broken}/reviews-vs.yaml: spec.http[0].route[0].weight: expected an integer"
     )
-    assert main(["canary", "--prometheus", prometheus.url, "--service", "nosuch", "--at", f"{END:.0f}"]) == 0
+    assert main(["canary", "--prometheus", prometheus.url, "--service", "nosuch", "--at", f"{END:.0f}"]) == 1
     captured = capsys.readouterr()
-    assert json.loads(captured.out) == {"services": [], "warnings": []} and "nosuch" in captured.err
+    assert captured.out == "" and captured.err.startswith("meshwatch: no such versioned service 'nosuch'")
+    assert captured.err.count("\n") == 1
 
 
 def test_range_query_filters_namespaces_and_reports_failures(prometheus: PrometheusServer) -> None:

@@ -58,7 +58,7 @@ def test_known_nodes_keep_their_place_and_new_ones_join_their_column():
 def test_edge_labels_say_what_a_wall_screen_needs():
     edges = {e["id"]: e for e in bookinfo_document()["edges"]}
     open_edge = edges["workload:default:reviews-v2->service:default:ratings"]
-    assert view.edge_label(open_edge).startswith("OPEN · 4.00 rps")
+    assert view.edge_label(open_edge).startswith("⊘ OPEN · 4.00 rps")
     assert "UH 100 %" in view.edge_label(open_edge)
     split = edges["service:default:reviews->workload:default:reviews-v1"]
     assert view.edge_label(split) == "1.00 rps · 50 %"
@@ -119,10 +119,11 @@ def test_traces_are_found_by_the_canonical_service_not_the_kubernetes_name():
     positions = view.place(document["nodes"], document["edges"], {})
     data = {el["data"]["id"]: el["data"] for el in view.elements(document, positions, True)}
     edge = data["workload:default:frontend-v1->service:default:reviews-svc"]
-    # The caller's sidecar records the calls, rejected ones included.
-    assert traces_link(edge) == "/traces?service=frontend.default"
+    # The caller's sidecar records the calls, rejected ones included; a version's spans carry its tag.
+    versioned = "/traces?service=frontend.default&tags=istio.canonical_revision%3Dv1"
+    assert traces_link(edge) == versioned
     assert traces_link(data["service:default:reviews-svc"]) == "/traces?service=reviews.default"
-    assert traces_link(data["workload:default:frontend-v1"]) == "/traces?service=frontend.default"
+    assert traces_link(data["workload:default:frontend-v1"]) == versioned
     hops = [("frontend.default", "v1", "reviews.default", "v2", False)]
     assert set(edges_on_trace(document, hops)) == {
         edge["id"],
@@ -144,3 +145,13 @@ def test_elements_carry_compact_numbers_but_exact_times():
 
 def document_edge(document: dict, edge_id: str) -> dict:
     return next(edge for edge in document["edges"] if edge["id"] == edge_id)
+
+
+def test_every_health_colours_its_edges_and_node_borders():
+    styles: dict = {}
+    for rule in view.stylesheet():  # later rules for a selector add to earlier ones, as in Cytoscape
+        styles.setdefault(rule["selector"], {}).update(rule["style"])
+    for health, colour in view.HEALTH_COLOURS.items():
+        assert styles[f'edge[health = "{health}"]']["line-color"] == colour
+        assert styles[f'node[health = "{health}"]']["border-color"] == colour
+    assert styles['node[outbound_health = "failing"]']["background-color"] == view.OUTBOUND_FILLS["failing"]

@@ -54,7 +54,14 @@ def health_of(rows, settings=DEFAULTS) -> str:
 
 
 E500, E404, NO_RESPONSE = {"response_code": "500"}, {"response_code": "404"}, {"response_code": "0"}
+GRPC_OK = {"request_protocol": "grpc", "grpc_response_status": "0"}
 GRPC_UNAVAILABLE = {"request_protocol": "grpc", "grpc_response_status": "14"}
+
+
+def grpc_outcomes(ok: float, **bad: tuple[dict[str, str], float]) -> list:
+    """`outcomes` of a gRPC service: the good requests are gRPC too."""
+    rows = outcomes(0, **bad)
+    return [*rows[1:], (labels("productpage-v1", "reviews", "reviews-v1", **GRPC_OK), ok)]
 
 
 @pytest.mark.parametrize(
@@ -68,17 +75,77 @@ GRPC_UNAVAILABLE = {"request_protocol": "grpc", "grpc_response_status": "14"}
         (outcomes(9, e=(E404, 1)), "degraded"),  # 10 % 4xx
         (outcomes(801, e=(E404, 199)), "degraded"),
         (outcomes(4, e=(E404, 1)), "failing"),  # 20 % 4xx
-        (outcomes(91, e=(GRPC_UNAVAILABLE, 9)), "healthy"),
-        (outcomes(9, e=(GRPC_UNAVAILABLE, 1)), "failing"),  # 10 % gRPC 1-16
-        (outcomes(9, e=({"request_protocol": "grpc", "grpc_response_status": "16"}, 1)), "failing"),
-        (outcomes(9, e=({"request_protocol": "grpc", "grpc_response_status": "0"}, 1)), "healthy"),
-        (outcomes(91, e=(NO_RESPONSE, 9)), "healthy"),
+        (grpc_outcomes(999, e=(GRPC_UNAVAILABLE, 1)), "degraded"),  # any gRPC status 1-16
+        (grpc_outcomes(91, e=(GRPC_UNAVAILABLE, 9)), "degraded"),
+        (grpc_outcomes(9, e=(GRPC_UNAVAILABLE, 1)), "failing"),  # 10 % gRPC 1-16
+        (grpc_outcomes(9, e=({"request_protocol": "grpc", "grpc_response_status": "16"}, 1)), "failing"),
+        (grpc_outcomes(9, e=(GRPC_OK, 1)), "healthy"),
+        # A gRPC request is judged by its status, not its HTTP code, and counted once.
+        (grpc_outcomes(9, e=({**GRPC_UNAVAILABLE, "response_code": "503"}, 1)), "failing"),
+        (grpc_outcomes(9, e=({**GRPC_OK, "response_code": "404"}, 1)), "healthy"),
+        # Ratios are of the requests of the same protocol (9 of 9 gRPC requests fail).
+        (outcomes(91, e=(GRPC_UNAVAILABLE, 9)), "failing"),
+        (outcomes(999, e=(NO_RESPONSE, 1)), "degraded"),  # any request without a response
+        (outcomes(91, e=(NO_RESPONSE, 9)), "degraded"),
         (outcomes(9, e=(NO_RESPONSE, 1)), "failing"),  # 10 % without a response
+        (grpc_outcomes(99, e=({**GRPC_OK, "response_code": "0"}, 1)), "degraded"),
         (outcomes(0), "idle"),
     ],
 )
 def test_health_thresholds_at_each_boundary(rows, expected):
     assert health_of(rows) == expected
+
+
+def test_node_health_comes_from_all_its_inbound_requests_not_its_worst_edge():
+    rows = [
+        (labels("productpage-v1", "reviews", "reviews-v1"), 95.0),
+        (labels("productpage-v1", "reviews", "reviews-v1", response_code="500"), 0.5),
+        (labels("loadgen-v1", "reviews", "reviews-v1"), 4.0),
+        (labels("loadgen-v1", "reviews", "reviews-v1", response_code="500"), 0.5),
+    ]
+    graph = graph_of(rows)
+    assert edge(graph, "workload:default:loadgen-v1", SERVICE).health == "failing"  # 11 % of its own calls
+    node = graph.nodes[SERVICE]["node"]
+    assert node.health == "degraded"  # 1 % of every request into reviews
+    assert node.rps_in == pytest.approx(100) and node.error_ratio == pytest.approx(0.01)
+
+
+def test_a_caller_of_something_broken_shows_it_in_its_outbound_health():
+    rows = [
+        (labels("productpage-v1", "reviews", "reviews-v2"), 1.0),
+        (labels("reviews-v2", "ratings", response_code="503", response_flags="UH"), 4.0),
+    ]
+    graph = graph_of(rows)
+    caller = graph.nodes["workload:default:reviews-v2"]["node"]
+    assert (caller.health, caller.outbound_health) == ("healthy", "failing")
+    assert graph.nodes["workload:default:productpage-v1"]["node"].health == "none"
+    assert graph.nodes["service:default:ratings"]["node"].outbound_health == "none"
+
+
+def test_a_series_without_a_destination_service_makes_no_nameless_node():
+    rows = [
+        (labels("productpage-v1", "reviews", "reviews-v1"), 1.0),
+        (labels("productpage-v1", "", "unknown"), 3.0),
+    ]
+    graph = graph_of(rows)
+    assert all(data["node"].name for _, data in graph.nodes(data=True))
+    assert "service:default:" not in graph
+
+
+def test_node_latency_is_of_every_request_into_it():
+    slow, fast = (
+        labels("loadgen-v1", "reviews", "reviews-v1"),
+        labels("productpage-v1", "reviews", "reviews-v1"),
+    )
+    graph = build_graph(
+        telemetry(
+            requests=[(slow, 1.0), (fast, 1.0)],
+            latency=latency_rows(slow, [900, 900, 900, 900]) + latency_rows(fast, [4, 4, 4, 4]),
+        ),
+        DEFAULTS,
+    )
+    node = graph.nodes[SERVICE]["node"]
+    assert node.p50_ms is not None and node.p50_ms <= 5 and node.p99_ms > 500
 
 
 def test_error_ratio_codes_and_protocol():
@@ -143,7 +210,7 @@ def test_bad_threshold_config_is_refused(tmp_path, text, fragment):
         resolve({"config": write_config(tmp_path, text)}, environ={})
 
 
-def test_node_health_is_the_worst_inbound_edge():
+def test_node_health_sums_the_inbound_edges():
     graph = graph_of(
         [
             (labels("productpage-v1", "reviews", "reviews-v1"), 10),
@@ -154,7 +221,7 @@ def test_node_health_is_the_worst_inbound_edge():
     )
     node = lambda node_id: graph.nodes[node_id]["node"]  # noqa: E731
     assert edge(graph, "workload:default:reviews-v2", SERVICE).health == "failing"
-    assert node(SERVICE).health == "failing"
+    assert node(SERVICE).health == "degraded"  # 1 of the 12 requests into reviews failed
     assert node(CALLEE).health == "degraded"  # 1 of 12 delivered requests failed
     assert node(CALLER).health == "none"  # nobody calls it
     assert node("service:default:mongodb").health == "idle"

@@ -18,6 +18,9 @@ shop
   frontend-v1 -> cart -> cart-v1          5 x 200; Envoy: both hosts ejected (open)
   frontend-v1 -> catalog -> catalog-v1    gRPC 8 x OK + 2 x UNAVAILABLE(14)
   frontend-v1 -> productpage (bookinfo) -> productpage-v1  1
+
+As Istio's proxies do, destination series carry connection_security_policy
+`mutual_tls` (`none` from the caller without a sidecar), source ones `unknown`.
 """
 
 from __future__ import annotations
@@ -468,3 +471,115 @@ def test_cli_unknown_namespace_gives_an_empty_graph(prometheus):
     assert json.loads(done.stdout) == {"at": END, "window": "1m", "warnings": [], "nodes": [], "edges": []}
     assert "nowhere" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+@pytest.fixture(scope="module")
+def telemetry_at_end(prometheus):
+    return PrometheusSource(prometheus.url, timeout=10).mesh(END, "1m")
+
+
+def typed(telemetry, settings, graph_type: str) -> dict[str, Any]:
+    return snapshot_document(build_graph(telemetry, settings, graph_type=graph_type))
+
+
+def test_mtls_from_the_destinations_view_of_real_series(document):
+    for source, target in [
+        (GATEWAY, S + "productpage"),
+        (W + "productpage-v1", S + "reviews"),
+        (S + "reviews", W + "reviews-v2"),
+        (W + "reviews-v2", S + "ratings"),  # 8 delivered in mTLS, 2 shed UO say nothing
+        (WS + "frontend-v1", SS + "catalog"),
+    ]:
+        assert edge(document, source, target)["mtls"] is True, (source, target)
+    assert edge(document, "unknown", S + "productpage")["mtls"] is False  # no sidecar: plain text
+    assert edge(document, S + "productpage", W + "productpage-v1")["mtls"] is False
+    assert edge(document, W + "ratings-v1", S + "mysqldb")["mtls"] is None  # TCP
+    assert edge(document, W + "ratings-v1", S + "mongodb")["mtls"] is None  # idle
+
+
+def test_app_graph_quantiles_match_prometheus_over_both_versions(prometheus, telemetry_at_end, settings):
+    drawn = typed(telemetry_at_end, settings, "app")
+    delivered = edge(drawn, S + "reviews", "app:bookinfo:reviews")
+    assert delivered["rps"] == pytest.approx(8) and delivered["share"] == pytest.approx(1.0)
+    for field, q in (("p50_ms", 0.5), ("p95_ms", 0.95), ("p99_ms", 0.99)):
+        expected = prometheus.query(
+            f"histogram_quantile({q}, sum by (le) (rate(istio_request_duration_milliseconds_bucket"
+            '{reporter="source",destination_service_name="reviews"}[1m])))'
+        )
+        assert delivered[field] == pytest.approx(float(expected[0]["value"][1]), rel=1e-5)
+    calls = edge(drawn, "app:bookinfo:reviews", S + "ratings")
+    assert calls["rps"] == pytest.approx(14) and calls["circuit"] == "tripping"
+    assert node(drawn, "app:bookinfo:reviews")["version"] is None
+
+
+def test_workload_graph_keeps_a_service_only_for_requests_that_reached_no_workload(
+    telemetry_at_end, settings
+):
+    drawn = typed(telemetry_at_end, settings, "workload")
+    services = sorted(n["id"] for n in drawn["nodes"] if n["kind"] == "service")
+    assert services == [S + "ratings", SS + "inventory", SS + "payments"]
+    shed = edge(drawn, W + "reviews-v2", S + "ratings")
+    assert (shed["rps"], shed["flags"], shed["circuit"]) == (
+        pytest.approx(2),
+        pytest.approx({"UO": 2}),
+        "tripping",
+    )
+    assert edge(drawn, W + "reviews-v2", W + "ratings-v1")["rps"] == pytest.approx(8)
+    assert edge(drawn, WS + "frontend-v1", SS + "payments")["circuit"] == "open"
+    assert edge(drawn, GATEWAY, W + "productpage-v1")["rps"] == pytest.approx(10)
+
+
+def test_service_graph_on_real_data(telemetry_at_end, settings):
+    drawn = typed(telemetry_at_end, settings, "service")
+    assert edge(drawn, S + "productpage", S + "reviews")["rps"] == pytest.approx(8)
+    assert edge(drawn, S + "reviews", S + "ratings")["rps"] == pytest.approx(10)
+    assert edge(drawn, S + "reviews", S + "ratings")["circuit"] == "tripping"
+    assert edge(drawn, S + "ratings", S + "mysqldb")["bytes_per_s"] == pytest.approx(1500)
+    assert edge(drawn, W + "reviews-v3", S + "ratings")["rps"] == pytest.approx(4)  # behind no service
+    # Callers behind no service stay themselves; every other node is a service.
+    callers = {n["id"] for n in drawn["nodes"] if n["kind"] != "service"}
+    assert callers == {GATEWAY, W + "reviews-v3", WS + "frontend-v1", "unknown"}
+
+
+@pytest.mark.parametrize("graph_type", ["app", "workload", "service"])
+def test_cli_snapshot_graph_types_print_the_same_schema(prometheus, telemetry_at_end, settings, graph_type):
+    done = run_cli("--prometheus", prometheus.url, "--at", AT_RFC3339, "--graph", graph_type)
+    assert done.returncode == 0, done.stderr
+    printed = json.loads(done.stdout)
+    assert set(printed) == {"at", "window", "warnings", "nodes", "edges"}
+    assert all(list(one) == list(NODE_FIELDS) for one in printed["nodes"])
+    assert all(list(one) == list(EDGE_FIELDS) for one in printed["edges"])
+    assert printed == json.loads(json.dumps(typed(telemetry_at_end, settings, graph_type)))
+
+
+def test_cli_snapshot_finds_and_hides(prometheus):
+    done = run_cli(
+        "--prometheus",
+        prometheus.url,
+        "--at",
+        AT_RFC3339,
+        "--find",
+        "circuit = open",
+        "--hide",
+        "ns = bookinfo",
+    )
+    assert done.returncode == 0, done.stderr
+    printed = json.loads(done.stdout)
+    assert printed["found"] == [WS + "frontend-v1->" + SS + "cart", WS + "frontend-v1->" + SS + "payments"]
+    assert all(n["namespace"] != "bookinfo" for n in printed["nodes"])
+    assert printed["nodes"] and GATEWAY not in {n["id"] for n in printed["nodes"]}  # left without an edge
+
+
+def test_cli_snapshot_as_dot_is_read_by_graphviz(prometheus):
+    done = run_cli(
+        "--prometheus", prometheus.url, "--at", AT_RFC3339, "--format", "dot", "--graph", "service"
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("digraph meshwatch {")
+    read = subprocess.run(["dot", "-Tjson"], input=done.stdout, capture_output=True, text=True, timeout=60)
+    assert read.returncode == 0 and read.stderr == "", read.stderr
+    graph = json.loads(read.stdout)
+    names = {o["_gvid"]: o["name"] for o in graph["objects"]}
+    edges = {f"{names[e['tail']]}->{names[e['head']]}": e for e in graph["edges"]}
+    cart = edges[f"{WS}frontend-v1->{SS}cart"]
+    assert (cart["style"], cart["arrowhead"]) == ("dashed", "teenormal")

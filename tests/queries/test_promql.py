@@ -128,9 +128,16 @@ def test_mesh_refresh_is_four_queries_whatever_the_namespaces(namespaces):
     assert set(promql.mesh_queries("1m", namespaces)) == {"requests", "latency", "tcp", "cluster_stats"}
 
 
+COUNTED = {
+    "requests": promql.request_rates("1m"),
+    "latency": promql.mesh_queries("1m")["latency"],
+    "tcp": promql.mesh_queries("1m")["tcp"],
+}
+
+
 @pytest.mark.parametrize("name", ["requests", "latency", "tcp"])
 def test_reporter_selectors_in_the_text(name):
-    text = promql.mesh_queries("1m")[name]
+    text = COUNTED[name]
     assert 'reporter="source"' in text
     assert 'reporter="destination",source_workload="unknown"' in text
     assert text.count('reporter="destination"') == text.count('source_workload="unknown"')
@@ -139,12 +146,31 @@ def test_reporter_selectors_in_the_text(name):
 
 @pytest.mark.parametrize("name", ["requests", "latency", "tcp"])
 def test_destination_reporter_only_for_callers_without_sidecar(prometheus, name):
-    result = prometheus.query(promql.mesh_queries("1m")[name])
+    result = prometheus.query(COUNTED[name])
     reporters = Tally((s["metric"]["reporter"], s["metric"]["source_workload"] == "unknown") for s in result)
     assert reporters[("destination", False)] == 0
     assert reporters[("source", False)] > 0
     if name != "tcp":
         assert reporters[("destination", True)] > 0
+
+
+def test_the_request_query_adds_the_destinations_security_view_of_sidecar_callers(prometheus):
+    """Only the server side knows whether a connection was mutual TLS: its
+    series of sidecar callers come by `connection_security_policy` alone
+    (no codes, flags or protocol to count), and split off from the counted ones."""
+    text = promql.mesh_queries("1m")["requests"]
+    assert text == f"({promql.request_rates('1m')}) or ({promql.request_security('1m')})"
+    result = prometheus.query(text)
+    viewed = [s["metric"] for s in result if s["metric"]["reporter"] == "destination"]
+    assert {(m["source_workload"], m["connection_security_policy"]) for m in viewed} == {
+        ("productpage-v1", "mutual_tls"),
+        ("frontend-v1", "mutual_tls"),
+        ("istio-ingressgateway", "mutual_tls"),
+        ("unknown", "none"),
+    }
+    assert all("response_code" not in m for m in viewed if m["source_workload"] != "unknown")
+    sources = [s["metric"] for s in result if s["metric"]["reporter"] == "source"]
+    assert {m["connection_security_policy"] for m in sources} == {"unknown"}
 
 
 def test_request_rates_per_series(prometheus):

@@ -222,6 +222,23 @@ def test_rejections_appear_only_in_source_telemetry_with_unknown_destination_wor
     assert 'reporter="destination"' in text
 
 
+def test_sidecar_to_sidecar_requests_are_mutual_tls_as_the_server_side_reports() -> None:
+    simulation = story("canary")
+    text = simulation.metrics_text()
+    requests = [line for line in text.splitlines() if line.startswith("istio_requests_total{")]
+    assert all(
+        'connection_security_policy="mutual_tls"' in line
+        for line in requests
+        if 'reporter="destination"' in line
+    )
+    assert all(
+        'connection_security_policy="unknown"' in line for line in requests if 'reporter="source"' in line
+    )
+    graph = build_graph(simulation.telemetry.mesh(simulation.now, duration("1m")), SETTINGS)
+    delivered = [data["edge"] for _, _, data in graph.edges(data=True) if (data["edge"].rps or 0) > 0]
+    assert delivered and all(edge.mtls is True for edge in delivered)
+
+
 def test_the_canary_split_is_fifty_fifty_within_a_few_percent() -> None:
     simulation = story("canary")
     at = simulation.now + 300

@@ -9,6 +9,7 @@ from queries.telemetry import (
     CLUSTER_STAT_LABELS,
     LATENCY_LABELS,
     REQUEST_LABELS,
+    SECURITY_LABELS,
     TCP_LABELS,
     MeshTelemetry,
 )
@@ -74,6 +75,10 @@ def labels(
         "response_code": "200",
         "grpc_response_status": "",
         "response_flags": "-",
+        # Only the server side knows; a caller without a sidecar speaks plain text.
+        "connection_security_policy": (
+            "unknown" if reporter == "source" else "none" if caller == "unknown" else "mutual_tls"
+        ),
     }
     base.update(extra)
     return base
@@ -98,7 +103,11 @@ def latency_rows(series: dict[str, str], observations_ms: list[float], per_secon
     return rows
 
 
-def telemetry(requests=(), latency=(), tcp=(), stats=(), at: float = 1_700_000_000.0) -> MeshTelemetry:
+def telemetry(
+    requests=(), latency=(), tcp=(), stats=(), security=(), at: float = 1_700_000_000.0
+) -> MeshTelemetry:
+    """`security`: the destination's series of delivered requests, as
+    (labels with `connection_security_policy`, rps)."""
     return MeshTelemetry(
         at=at,
         window=MINUTE,
@@ -106,4 +115,5 @@ def telemetry(requests=(), latency=(), tcp=(), stats=(), at: float = 1_700_000_0
         latency=frame(list(latency), LATENCY_LABELS, "rate"),
         tcp=frame(list(tcp), TCP_LABELS, "bytes_per_s"),
         cluster_stats=frame(list(stats), CLUSTER_STAT_LABELS, "value"),
+        security=frame(list(security), SECURITY_LABELS, "rps"),
     )

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import copy
 import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlparse
+from urllib.parse import unquote
+
+from tests.support import wire
 
 T0 = 1_764_151_200_000_000  # 2025-11-26T10:00:00Z in µs
 TRACE_OK = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -601,35 +602,11 @@ class FakeJaeger:
     # --- serving ---
 
     def start(self) -> str:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                url = urlparse(self.path)
-                path = url.path[len("/jaeger") :] if url.path.startswith("/jaeger/") else url.path
-                status, content_type, body = fake.answer(path, parse_qs(url.query))
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                try:
-                    self.wfile.write(body)
-                except BrokenPipeError:  # the client gave up (timeout tests)
-                    pass
-
-            def log_message(self, *args: Any) -> None:
-                return None
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        ).start()
+        self.server = wire.serve(self.answer, base_path="/jaeger")
         return f"http://127.0.0.1:{self.server.server_port}"
 
     def stop(self) -> None:
-        if self.server:
-            self.server.shutdown()
-            self.server.server_close()
+        wire.stop(self.server)
 
 
 def _v3_error(status: int, message: str) -> tuple[int, str, bytes]:

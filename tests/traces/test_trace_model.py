@@ -90,14 +90,58 @@ def test_overflowing_child_is_clipped_and_outside_child_dropped() -> None:
     assert by_id(tree, tree.self_us)["a"] == 50  # b clipped to [50, 100], c and d outside
 
 
-def test_follows_from_children_are_in_the_tree_but_off_the_critical_path() -> None:
+def test_follows_from_children_are_on_the_critical_path_like_child_of() -> None:
+    # Jaeger UI's current rule: the reference type does not matter, only the tree.
     tree = make_trace(
         ("a", None, 0, 100), ("b", "a", 10, 20), ("c", [("FOLLOWS_FROM", "a")], 40, 50), ("d", "c", 45, 10)
     )
     assert [tree.span_ids[i] for i in tree.order] == ["a", "b", "c", "d"]
     assert tree.depth[tree.index_of("d")] == 2
-    assert by_id(tree, tree.critical_us) == {"a": 80, "b": 20, "c": 0, "d": 0}
+    assert by_id(tree, tree.critical_us) == {"a": 30, "b": 20, "c": 40, "d": 10}
     assert by_id(tree, tree.self_us)["a"] == 30
+
+
+def kind(value: str) -> list[dict[str, Any]]:
+    return [{"key": "span.kind", "type": "string", "value": value}]
+
+
+def test_only_a_consumer_under_a_producer_is_off_the_critical_path() -> None:
+    # A messaging hand-off: the consumer (and what it does) does not hold up the producer's caller.
+    tree = make_trace(
+        ("a", None, 0, 100, "svc", kind("server")),
+        ("p", "a", 10, 20, "svc", kind("PRODUCER")),
+        ("c", "p", 25, 70, "worker", kind("Consumer")),
+        ("w", "c", 30, 60, "worker"),
+    )
+    assert by_id(tree, tree.critical_us) == {"a": 80, "p": 20, "c": 0, "w": 0}
+    # Producer and consumer spans elsewhere block like any other span.
+    tree = make_trace(
+        ("a", None, 0, 100, "svc", kind("server")),
+        ("p", "a", 10, 50, "svc", kind("producer")),
+        ("c", "a", 70, 20, "svc", kind("consumer")),
+        ("x", "p", 20, 30, "svc", kind("client")),
+    )
+    assert by_id(tree, tree.critical_us) == {"a": 30, "p": 20, "c": 20, "x": 30}
+    # An unknown kind is internal, which blocks.
+    tree = make_trace(("p", None, 0, 100, "svc", kind("producer")), ("c", "p", 10, 50, "svc", kind("queue")))
+    assert by_id(tree, tree.critical_us) == {"p": 50, "c": 50}
+
+
+def test_span_kind_compares_case_insensitively() -> None:
+    tree = make_trace(("a", None, 0, 10, "svc", kind("SERVER")), ("b", "a", 1, 5, "svc", kind("Client")))
+    assert [tree.span(i).kind for i in tree.order] == ["server", "client"]
+
+
+def test_a_path_under_an_orphan_root_is_its_own() -> None:
+    # Jaeger UI knows only the trace's roots; meshwatch gives a detached subtree its own path.
+    tree = make_trace(
+        ("a", None, 0, 100),
+        ("x", [("FOLLOWS_FROM", "missing")], 20, 50),
+        ("y", "x", 30, 10),
+        ("p", "x", 45, 20, "svc", kind("producer")),
+        ("c", "p", 50, 40, "svc", kind("consumer")),
+    )
+    assert by_id(tree, tree.critical_us) == {"a": 100, "x": 20, "y": 10, "p": 20, "c": 0}
 
 
 def test_parent_is_the_first_reference_present_in_the_trace() -> None:

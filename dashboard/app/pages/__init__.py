@@ -8,11 +8,11 @@ from __future__ import annotations
 from dash import Dash
 
 from dashboard.app import trace_upload
-from dashboard.app.pages import canary, not_found, topology, trace, traces
+from dashboard.app.pages import canary, compare, not_found, topology, trace, traces
 from dashboard.app.runtime import Runtime
 
-# /  (and /topology), /traces, /trace/<trace_id>, /canary, and the rest.
-PAGES = (topology, traces, trace, canary, not_found)
+# /  (and /topology), /traces, /trace/<trace_id>, /compare/<a>/<b>, /canary, and the rest.
+PAGES = (topology, traces, trace, compare, canary, not_found)
 
 
 def register(app: Dash, runtime: Runtime) -> None:

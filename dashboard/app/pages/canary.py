@@ -14,12 +14,11 @@ not poll. The window picker (and `?window=`) sets the rate window.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any
 
 import dash
-from dash import Dash, Input, Output, State, html, no_update
+from dash import ClientsideFunction, Dash, Input, Output, State, html, no_update
 
 from dashboard.app import config
 from dashboard.app.config import window_choices
@@ -31,10 +30,8 @@ from dashboard.app.refresh import (
     release_view,
     routing_config,
     slow_text,
-    stale_text,
 )
 from dashboard.app.runtime import Runtime, current
-from dashboard.format import clock_text
 from layouts import canary as view
 from queries.errors import ConfigError, SourceError
 
@@ -48,20 +45,24 @@ class CanaryView:
     banner_kind: str
     status: str | None
     last_good: float | None
+    asof: str | None = None
 
 
 def _last(value: Any) -> Any:
     return value[-1] if isinstance(value, list) else value
 
 
-def layout(service: Any = None, window: Any = None, **_: Any) -> html.Div:
+def layout(service: Any = None, window: Any = None, at: Any = None, **_: Any) -> html.Div:
+    """The page as the address asks; `?at=` (RFC 3339 or unix seconds) shows
+    the releases as they stood then."""
     settings = current().settings
     try:
         name = config.service(_last(service)) if service else None
         chosen = settings.rate_window(_last(window)) if window else settings.window
+        moment = config.instant(_last(at)) if at else None
     except ConfigError as error:
         return view.bad_address(str(error))
-    return view.page(settings.refresh, name, window_choices(str(chosen)), str(chosen))
+    return view.page(settings.refresh, name, window_choices(str(chosen)), str(chosen), moment)
 
 
 def refresh_canary(
@@ -69,11 +70,12 @@ def refresh_canary(
     service: str | None,
     last_good: float | None,
     window: str | None = None,
+    moment: float | None = None,
     wait: float | None = None,
 ) -> CanaryView:
     """One poll of the canary page over `window` (default: the configured
-    one): the view's one refresh in flight, waited for `wait` seconds
-    (default: the whole refresh)."""
+    one), now or at `moment` (never past now): the view's one refresh in
+    flight, waited for `wait` seconds (default: the whole refresh)."""
     services, settings = runtime.services, runtime.settings
     try:
         name = config.service(service) if service else None
@@ -86,33 +88,49 @@ def refresh_canary(
     except (ConfigError, SourceError) as error:
         routing, note = None, f"Istio config not read — {error}; showing the observed split only"
 
-    def fetch() -> tuple[float, ReleaseView]:
-        at = services.clock()
-        return at, release_view(
-            services.telemetry, routing, settings, at, rate_window, settings.namespace, name
+    def fetch() -> tuple[float, float, ReleaseView]:
+        now = services.clock()
+        at = now if moment is None else min(float(moment), now)
+        return (
+            now,
+            at,
+            release_view(
+                services.telemetry,
+                routing,
+                settings,
+                at,
+                rate_window,
+                settings.namespace,
+                name,
+                runtime.lookback,
+            ),
         )
 
     # Cards drawn earlier stay under a banner; before any, the banner says why nothing shows.
     cards = None if last_good else view.waiting(settings.refresh)
     try:
-        key = ("canary", name, str(rate_window), settings.namespace)
+        key = ("canary", name, str(rate_window), settings.namespace, moment)
         landed = runtime.flights.run(key, fetch, longest_refresh(settings) if wait is None else wait)
     except (SourceError, ConfigError) as error:
-        return CanaryView(cards, stale_text(last_good, error), "stale", None, last_good)
+        return CanaryView(cards, runtime.stale_text(last_good, error), "stale", None, last_good)
     if isinstance(landed, InFlight):
         return CanaryView(cards, slow_text(services.telemetry.name, landed.elapsed), "stale", None, last_good)
-    at, releases = landed
+    now, at, releases = landed
     source = routing.origin if routing else "no Istio config"
     thresholds = settings.canary
     status = (
-        f"updated {clock_text(at)} · window {rate_window} · configured weights from {source} · "
+        f"updated {runtime.clock_words(at)} · window {rate_window} · configured weights from {source} · "
         f"thresholds: success ≥ {thresholds.min_success_ratio * 100:g} %, "
         f"p99 ≤ {thresholds.max_p99_ms:g} ms over ≥ {thresholds.min_requests_for_verdict:g} requests "
         f"to a canary, split within {thresholds.max_share_deviation * 100:g} points over ≥ "
         f"{thresholds.min_requests_for_deviation:g} requests"
     )
     banner = "; ".join([*releases.warnings, *([note] if note else [])]) or None
-    return CanaryView(view.releases_view(releases, name), banner, "info", status, time.time())
+    asof = None
+    if at < now:
+        # Istio keeps no history of its config: the weights are today's.
+        asof = runtime.as_of_text(at, now, "configured weights as configured now · not live")
+    return CanaryView(view.releases_view(releases, name), banner, "info", status, at, asof)
 
 
 def register(app: Dash, runtime: Runtime) -> None:
@@ -125,16 +143,19 @@ def register(app: Dash, runtime: Runtime) -> None:
         Output("canary-banner", "className"),
         Output("canary-status", "children"),
         Output("canary-last-good", "data"),
+        Output("canary-asof", "children"),
+        Output("canary-asof", "hidden"),
         Input("canary-tick", "n_intervals"),
         Input("canary-window", "value"),
         State("canary-service", "data"),
         State("canary-last-good", "data"),
         State("canary-tick", "interval"),
         State("canary-tick", "disabled"),
+        State("canary-at", "data"),
     )
-    def refresh(_tick, window, service, last_good, interval, paused):
+    def refresh(_tick, window, service, last_good, interval, paused, moment):
         wait = poll_wait(runtime.settings, interval, not paused)
-        result = refresh_canary(runtime, service, last_good, window, wait)
+        result = refresh_canary(runtime, service, last_good, window, moment, wait)
         return (
             no_update if result.cards is None else result.cards,
             result.banner or "",
@@ -142,4 +163,14 @@ def register(app: Dash, runtime: Runtime) -> None:
             f"mw-banner mw-banner-{result.banner_kind}",
             no_update if result.status is None else result.status,
             result.last_good,
+            result.asof or "",
+            not result.asof,
         )
+
+    app.clientside_callback(
+        ClientsideFunction("meshwatch", "canaryAddress"),
+        Output("canary-url-sync", "children"),
+        Input("canary-window", "value"),
+        State("canary-service", "data"),
+        State("canary-at", "data"),
+    )

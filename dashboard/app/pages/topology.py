@@ -1,10 +1,13 @@
 """The live topology page (`/`, also `/topology`).
 
-`?namespace=a&namespace=b&window=5m&trace=ID` make a view someone can share.
-Polling state lives in the browser's stores (positions, open-circuit times,
-last good refresh), so any worker can answer any poll. A failed refresh
-leaves the drawn graph alone and raises the stale banner; the next good one
-clears it.
+The address is the view: `?namespace=a&namespace=b&window=5m&refresh=10&idle=1`
+(and `trace=ID` for a trace's path) reproduce it, and changing a control
+writes it back. Polling state lives in the browser's stores (positions,
+open-circuit times, last good refresh, the selection), so any worker can
+answer any poll. A failed refresh leaves the drawn graph alone and raises the
+stale banner; the next good one clears it. The side panel follows the
+selected node or edge with every refresh. The view is fitted once, on the
+first graph; after that only the Fit button moves it.
 """
 
 from __future__ import annotations
@@ -15,9 +18,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import dash
-from dash import Dash, Input, Output, State, ctx, html, no_update
+from dash import ALL, ClientsideFunction, Dash, Input, Output, State, ctx, html, no_update
 
-from dashboard.app import config
+from dashboard.app import config, timeline
 from dashboard.app.config import window_choices
 from dashboard.app.flight import InFlight
 from dashboard.app.refresh import (
@@ -27,10 +30,9 @@ from dashboard.app.refresh import (
     release_view,
     routing_config,
     slow_text,
-    stale_text,
 )
 from dashboard.app.runtime import Runtime, current
-from dashboard.format import clock_text
+from dashboard.app.timeline import Timeline
 from dashboard.mesh.build import missing_namespaces
 from dashboard.mesh.snapshot import snapshot_document
 from layouts.canary import service_summary
@@ -38,8 +40,14 @@ from layouts.links import page_href
 from layouts.text import visible
 from layouts.topology import graph as view
 from layouts.topology import page as topology_page
-from layouts.topology.panel import edge_details, node_details
+from layouts.topology.panel import edge_details, gone, node_details
 from queries.errors import ConfigError, SourceError
+
+# The first graph is fitted to the screen; later ones keep the operator's view.
+FIRST_LAYOUT = {"name": "preset", "fit": True, "padding": 60}
+KEPT_LAYOUT = {"name": "preset", "fit": False}
+# The tag Istio's proxies put each span's workload version in.
+VERSION_TAG = "istio.canonical_revision"
 
 
 def _listed(value: Any) -> list[str]:
@@ -49,21 +57,77 @@ def _listed(value: Any) -> list[str]:
     return list(value) if isinstance(value, list) else [value]
 
 
-def layout(namespace: Any = None, window: Any = None, trace: Any = None, **_: Any) -> html.Div:
+def _last(value: Any) -> str | None:
+    values = _listed(value)
+    return values[-1] if values else None
+
+
+def _refresh_seconds(value: str | None, default: float) -> float:
+    """`?refresh=10` (0 pauses); a bad one keeps the configured interval."""
+    try:
+        seconds = float(value) if value is not None else default
+    except ValueError:
+        return default
+    return seconds if 0 <= seconds < 86400 else default
+
+
+def _flag(value: Any) -> bool:
+    return _last(value) in ("1", "true", "yes", "on")
+
+
+def _rotation_seconds(value: str | None) -> float:
+    """`?rotate=30s`: how long each namespace stays on a wall; 0 when absent or bad."""
+    if not value:
+        return 0.0
+    try:
+        return max(5.0, config.window(value).seconds)
+    except ConfigError:
+        return 0.0
+
+
+def layout(
+    namespace: Any = None,
+    window: Any = None,
+    trace: Any = None,
+    refresh: Any = None,
+    idle: Any = None,
+    kiosk: Any = None,
+    rotate: Any = None,
+    at: Any = None,
+    **_: Any,
+) -> html.Div:
     """The page as the address asks for it. A bad namespace or window is
-    drawn as given: the first refresh refuses it in the banner, saying why."""
+    drawn as given: the first refresh refuses it in the banner, saying why.
+    `?rotate=30s&namespace=a&namespace=b` shows a, then b, each for 30 s."""
     settings = current().settings
     namespaces = _listed(namespace) or list(settings.namespace)
-    chosen = _listed(window)[-1] if window else str(settings.window)
+    chosen = _last(window) or str(settings.window)
+    rotate_s = _rotation_seconds(_last(rotate))
+    rotation = namespaces if rotate_s and len(namespaces) > 1 else []
     return topology_page.page(
         sorted(namespaces),
-        namespaces,
+        rotation[:1] or namespaces,
         window_choices(chosen),
         chosen,
-        settings.refresh,
+        _refresh_seconds(_last(refresh), settings.refresh),
         settings.health,
-        _listed(trace)[-1] if trace else None,
+        _last(trace),
+        show_idle=_flag(idle),
+        kiosk=_flag(kiosk),
+        rotate=rotation,
+        rotate_s=rotate_s,
+        timeline=_address_timeline(_last(at)),
     )
+
+
+def _address_timeline(text: str | None) -> dict:
+    """`?at=` as the page's timeline; a bad time waits for the first refresh to say why."""
+    if not text:
+        return Timeline().stored()
+    try:
+        return timeline.fixed(config.instant(text)).stored()
+    except ConfigError:
+        return {"mode": timeline.FIXED, "at": None, "bad": text}
 
 
 def trace_overlay(runtime: Runtime, trace_id: str | None) -> tuple[list[list[Any]], str]:
@@ -71,13 +135,15 @@ def trace_overlay(runtime: Runtime, trace_id: str | None) -> tuple[list[list[Any
     if not trace_id:
         return [], ""
     if runtime.services.traces is None:
-        return [], f"Cannot show trace {trace_id}: no Jaeger configured (--jaeger URL)"
+        return [], visible(
+            f"Cannot show trace {trace_id}: no Jaeger or Tempo configured (--jaeger URL, --tempo URL)"
+        )
     from dashboard.traces.hops import trace_hops
 
     try:
         hops = trace_hops(runtime.traces.load(trace_id))
     except SourceError as error:
-        return [], f"Cannot show trace {trace_id}: {error}"
+        return [], visible(f"Cannot show trace {trace_id}: {error}")
     failed = [hop for hop in hops if hop.error]
     note = f"Showing the path of trace {trace_id} ({len(hops)} hops) in blue"
     if failed:
@@ -88,7 +154,8 @@ def trace_overlay(runtime: Runtime, trace_id: str | None) -> tuple[list[list[Any
 
 @dataclass
 class TopologyView:
-    """What one refresh puts on screen; `elements` None keeps the drawn graph."""
+    """What one refresh puts on screen; `elements` None keeps the drawn graph
+    (and `details` None the side panel)."""
 
     elements: list[dict] | None
     banner: str | None
@@ -98,6 +165,28 @@ class TopologyView:
     circuits: dict[str, float]
     last_good: float | None
     namespaces: list[str] = field(default_factory=list)
+    details: list | None = None
+    # The wall screen's line: what is shown, as of when.
+    clock: str = ""
+    # Not live: what the "as of" banner says; the moment shown, now, and
+    # since when there is data (the slider's range).
+    asof: str | None = None
+    at: float | None = None
+    now: float | None = None
+    since: float | None = None
+
+
+def selection_details(elements: list[dict], selected: Mapping[str, Any] | None, now: float) -> list | None:
+    """The side panel for the selection, from the elements just built: the
+    same figures the graph shows, or a note that it has gone."""
+    if not selected:
+        return None
+    data = next((e["data"] for e in elements if e["data"].get("id") == selected.get("id")), None)
+    if data is None:
+        return gone(selected.get("title") or selected.get("id", ""))
+    if selected.get("group") == "edge":
+        return edge_details(data, now, traces_link(data))
+    return node_details(data, traces_link(data))
 
 
 def refresh_topology(
@@ -110,32 +199,40 @@ def refresh_topology(
     last_good: float | None,
     known_namespaces: list[str],
     hops: list[list[str]] = (),
+    selected: Mapping[str, Any] | None = None,
+    moment: Mapping[str, Any] | None = None,
     wait: float | None = None,
 ) -> TopologyView:
-    """One poll: query, build the graph, and lay it out where it was before.
-    The refresh is the view's one in flight; after `wait` seconds (default:
-    the whole refresh) the poll leaves the graph as drawn and says so."""
+    """One poll: query, build the graph at the moment the timeline shows, and
+    lay it out where it was before. The refresh is the view's one in flight;
+    after `wait` seconds (default: the whole refresh) the poll leaves the
+    graph as drawn and says so."""
     services, settings = runtime.services, runtime.settings
     stale = TopologyView(None, None, "stale", "", positions, circuits, last_good, known_namespaces)
+    shown_at = timeline.from_store(moment)
     try:
+        if isinstance(moment, Mapping) and moment.get("bad"):
+            config.instant(str(moment["bad"]))  # says why the address's time is no time
         namespaces = [config.namespace(ns) for ns in namespaces]
         rate_window = settings.rate_window(window)
 
-        def fetch() -> tuple[float, Any]:
-            at = services.clock()
-            return at, mesh_graph(services.telemetry, settings, at, rate_window, namespaces)
+        def fetch() -> tuple[float, float, Any, float]:
+            now = services.clock()
+            at = shown_at.moment(now, time.time())
+            routing = _routing_or_none(runtime)
+            graph = mesh_graph(services.telemetry, settings, at, rate_window, namespaces, routing)
+            return now, at, graph, data_since(runtime, now)
 
-        key = ("topology", tuple(sorted(namespaces)), str(rate_window))
+        key = ("topology", tuple(sorted(namespaces)), str(rate_window), shown_at)
         landed = runtime.flights.run(key, fetch, longest_refresh(settings) if wait is None else wait)
     except (SourceError, ConfigError) as error:
-        stale.banner = stale_text(last_good, error)
+        stale.banner = runtime.stale_text(last_good, error)
         return stale
     if isinstance(landed, InFlight):
         stale.banner = slow_text(services.telemetry.name, landed.elapsed)
         return stale
-    at, graph = landed
+    now, at, graph, since = landed
     document = snapshot_document(graph)
-    now = time.time()
     placed = view.place(document["nodes"], document["edges"], positions)
     positions = {**positions, **{k: list(v) for k, v in placed.items()}}
     circuits = track_open_circuits(document, circuits, at)
@@ -149,20 +246,109 @@ def refresh_topology(
     banner = "; ".join(notes) or None
     shown = len([e for e in document["edges"] if show_idle or e["health"] != "idle"])
     status = (
-        f"updated {clock_text(now)} · {len(document['nodes'])} nodes · {shown} edges"
+        f"updated {runtime.clock_words(at)} · {len(document['nodes'])} nodes · {shown} edges"
         f" ({len(document['edges']) - shown} idle hidden) · window {rate_window}"
         f" · {services.telemetry.queries_per_refresh or 'simulated, no'} PromQL queries"
     )
+    elements = view.elements(document, positions, show_idle, circuits, hops)
+    opened = sum(1 for edge in document["edges"] if edge["circuit"] == "open")
+    clock = (
+        f"{', '.join(namespaces) or 'all namespaces'} · as of {runtime.clock_words(at)} "
+        f"· window {rate_window}" + (f" · {opened} circuit{'s' if opened > 1 else ''} OPEN" if opened else "")
+    )
+    asof = as_of_words(runtime, shown_at, at, now)
     return TopologyView(
-        elements=view.elements(document, positions, show_idle, circuits, hops),
+        clock=(f"AS OF {runtime.clock_words(at)} (not live) · " + clock) if asof else clock,
+        asof=asof,
+        at=at,
+        now=now,
+        since=since,
+        elements=elements,
         banner=banner,
         banner_kind="info",
         status=status,
         positions=positions,
         circuits=circuits,
-        last_good=now,
+        last_good=at,
         namespaces=sorted(seen | set(known_namespaces) | set(namespaces)),
+        details=selection_details(elements, selected, at),
     )
+
+
+def as_of_words(runtime: Runtime, shown: Timeline, at: float, now: float) -> str | None:
+    """The banner over a view that is not live; none once it shows the
+    present (a replay that has caught up is live)."""
+    if shown.live or at >= now:
+        return None
+    how = f"replay at {shown.speed:g}×" if shown.mode == timeline.REPLAY else "a fixed time"
+    return runtime.as_of_text(at, now, f"{how} · not live: press Live for now")
+
+
+def data_since(runtime: Runtime, now: float) -> float:
+    """How far back the time slider reaches: the earliest traffic in the
+    baseline lookback (its coarse steps), at most that lookback."""
+    start = now - runtime.lookback.seconds
+    try:
+        traffic = runtime.lookback.traffic(now)
+    except SourceError:
+        return start
+    busy = traffic[traffic["rps"] > 0] if not traffic.empty else traffic
+    return max(start, float(busy["time"].min())) if not busy.empty else start
+
+
+SLIDER_MARK_STEPS = (300, 900, 1800, 3600, 7200, 10800, 21600, 43200)
+SLIDER_MARKS = 6
+
+
+def slider_range(runtime: Runtime, view: TopologyView) -> tuple[float, float, float, dict]:
+    """The time slider: from the first data to now, at the moment shown,
+    marked on round clock times, at most a handful of them so they stay readable."""
+    start, end = view.since or view.now, view.now
+    every = next((s for s in SLIDER_MARK_STEPS if (end - start) / s <= SLIDER_MARKS), SLIDER_MARK_STEPS[-1])
+    first = (int(start // every) + 1) * every
+    marks = {t: {"label": runtime.clock_words(t).split(" ")[0][:5]} for t in range(first, int(end), every)}
+    return start, end, view.at, marks
+
+
+def travelled(
+    runtime: Runtime,
+    trigger: Any,
+    shown: Timeline,
+    window: str | None,
+    slider: float | None,
+    slider_shown: float | None,
+) -> dict:
+    """The timeline after one of the time bar's controls; `slider_shown` is
+    where the last refresh put the slider (not a move of the operator's)."""
+    now = runtime.services.clock()
+    at = shown.moment(now, time.time())
+    try:
+        step = config.window(window or str(runtime.settings.window)).seconds
+    except ConfigError:
+        step = runtime.settings.window.seconds
+    if trigger == "topology-live":
+        return Timeline().stored()
+    if trigger in ("topology-step-back", "topology-step-forward"):
+        moved = at + (step if trigger == "topology-step-forward" else -step)
+        # Within half a window of now is now: stepping forward ends live.
+        return Timeline().stored() if moved >= now - step / 2 else timeline.fixed(moved).stored()
+    if trigger == "topology-slider" and slider is not None:
+        if slider_shown is not None and abs(slider - slider_shown) < 1:
+            return no_update
+        return timeline.fixed(float(slider)).stored()
+    if isinstance(trigger, Mapping) and trigger.get("type") == "topology-replay":
+        start = at if not shown.live else max(data_since(runtime, now), now - 1800)
+        return timeline.replay(start, time.time(), float(trigger["speed"])).stored()
+    return no_update
+
+
+def _routing_or_none(runtime: Runtime) -> Any:
+    """The routing config, to mark retired versions; the graph does without it
+    when it cannot be read (the canary page says why)."""
+    try:
+        return routing_config(runtime.settings, runtime.services)
+    except (ConfigError, SourceError):
+        return None
 
 
 def track_open_circuits(
@@ -174,13 +360,16 @@ def track_open_circuits(
 
 def traces_link(data: Mapping[str, Any]) -> str | None:
     """The traces page, searching the Jaeger service whose spans show this
-    node or edge; for an edge with errors, its failed requests first."""
+    node or edge, and that version's spans when it has one; for an edge with
+    errors, its failed requests first."""
     if data.get("kind") == "unknown":
         return None
-    return page_href(
-        "/traces",
-        {"service": data["traces_service"], "tags": "error=true" if data.get("error_ratio") else None},
-    )
+    tags = []
+    if data.get("traces_version") and data["traces_version"] != "latest":
+        tags.append(f"{VERSION_TAG}={data['traces_version']}")
+    if data.get("error_ratio") and "source" in data:
+        tags.append("error=true")
+    return page_href("/traces", {"service": data["traces_service"], "tags": " ".join(tags) or None})
 
 
 def register(app: Dash, runtime: Runtime) -> None:
@@ -190,6 +379,7 @@ def register(app: Dash, runtime: Runtime) -> None:
 
     @app.callback(
         Output("topology-graph", "elements"),
+        Output("topology-graph", "layout"),
         Output("topology-banner", "children"),
         Output("topology-banner", "hidden"),
         Output("topology-banner", "className"),
@@ -199,20 +389,43 @@ def register(app: Dash, runtime: Runtime) -> None:
         Output("topology-circuits", "data"),
         Output("topology-last-good", "data"),
         Output("topology-namespaces", "options"),
+        Output("topology-details", "children"),
+        Output("topology-clock", "children"),
+        Output("topology-asof", "children"),
+        Output("topology-asof", "hidden"),
+        Output("topology-slider", "min"),
+        Output("topology-slider", "max"),
+        Output("topology-slider", "value"),
+        Output("topology-slider", "marks"),
+        Output("topology-slider-shown", "data"),
         Input("topology-tick", "n_intervals"),
         Input("topology-namespaces", "value"),
         Input("topology-window", "value"),
         Input("topology-show-idle", "value"),
         Input("topology-trace-hops", "data"),
+        Input("topology-time", "data"),
         State("topology-positions", "data"),
         State("topology-circuits", "data"),
         State("topology-last-good", "data"),
         State("topology-namespaces", "options"),
+        State("topology-selected", "data"),
         State("topology-tick", "interval"),
         State("topology-tick", "disabled"),
     )
     def refresh(
-        _tick, namespaces, window, show_idle, hops, positions, circuits, last_good, options, interval, paused
+        _tick,
+        namespaces,
+        window,
+        show_idle,
+        hops,
+        moment,
+        positions,
+        circuits,
+        last_good,
+        options,
+        selected,
+        interval,
+        paused,
     ):
         result = refresh_topology(
             runtime,
@@ -224,21 +437,60 @@ def register(app: Dash, runtime: Runtime) -> None:
             last_good,
             [o if isinstance(o, str) else o["value"] for o in options or []],
             hops or [],
+            selected,
+            moment,
             poll_wait(settings, interval, not paused),
         )
+        drawn = result.elements is not None
+        # Fitted on the first graph, and again when the namespaces shown change (a rotating wall).
+        refit = last_good is None or ctx.triggered_id == "topology-namespaces"
         return (
-            no_update if result.elements is None else result.elements,
+            result.elements if drawn else no_update,
+            (FIRST_LAYOUT if refit else KEPT_LAYOUT) if drawn else no_update,
             result.banner or "",
             not result.banner,
             f"mw-banner mw-banner-{result.banner_kind}",
             "mw-topology-body"
             + (" mw-graph-stale" if result.banner_kind == "stale" and result.banner else ""),
-            no_update if result.elements is None else result.status,
+            result.status if drawn else no_update,
             result.positions,
             result.circuits,
             result.last_good,
             [{"label": visible(ns), "value": ns} for ns in result.namespaces],
+            result.details if result.details is not None else no_update,
+            result.clock if drawn else no_update,
+            result.asof or "",
+            not result.asof,
+            *(slider_range(runtime, result) if drawn else (no_update,) * 4),
+            result.at if drawn else no_update,
         )
+
+    @app.callback(
+        Output("topology-time", "data"),
+        Input("topology-step-back", "n_clicks"),
+        Input("topology-step-forward", "n_clicks"),
+        Input("topology-slider", "value"),
+        Input({"type": "topology-replay", "speed": ALL}, "n_clicks"),
+        Input("topology-live", "n_clicks"),
+        State("topology-time", "data"),
+        State("topology-window", "value"),
+        State("topology-slider-shown", "data"),
+        prevent_initial_call=True,
+    )
+    def travel(_back, _forward, slider, _replays, _live, moment, window, slider_shown):
+        """Move the moment shown: a window back or forward, to where the
+        slider was dropped, a replay from the moment shown, or back to live."""
+        return travelled(runtime, ctx.triggered_id, timeline.from_store(moment), window, slider, slider_shown)
+
+    @app.callback(
+        Output("topology-namespaces", "value"),
+        Input("topology-rotate", "n_intervals"),
+        State("topology-rotation", "data"),
+        prevent_initial_call=True,
+    )
+    def rotate(turns, rotation):
+        """The next namespace of a rotating wall."""
+        return [rotation[(turns or 0) % len(rotation)]] if rotation else no_update
 
     @app.callback(
         Output("topology-trace-hops", "data"),
@@ -259,22 +511,32 @@ def register(app: Dash, runtime: Runtime) -> None:
         return int(seconds * 1000) or 5000, seconds <= 0, "⏸ paused: not refreshing" if seconds <= 0 else ""
 
     @app.callback(
-        Output("topology-details", "children"),
+        Output("topology-selected", "data"),
+        Output("topology-details", "children", allow_duplicate=True),
+        Output("topology-release", "children"),
         Input("topology-graph", "tapNodeData"),
         Input("topology-graph", "tapEdgeData"),
         State("topology-window", "value"),
+        prevent_initial_call=True,
     )
-    def details(node, edge, window):
-        if ctx.triggered_id is None or (node is None and edge is None):
-            return no_update
-        tapped_edge = ctx.triggered[0]["prop_id"].endswith("tapEdgeData")
+    def select(node, edge, window):
+        """A tap selects a node or an edge: its facts now (the refresh keeps
+        them current), and beside a versioned service its release state."""
+        tapped_edge = bool(ctx.triggered and ctx.triggered[0]["prop_id"].endswith("tapEdgeData"))
         if tapped_edge and edge:
-            return edge_details(edge, services.clock(), traces_link(edge))
-        if node:
-            return node_details(node, traces_link(node)) + release_beside(
-                node, window or str(settings.window)
+            title = f"{edge.get('source_label', edge['source'])} → {edge.get('target_label', edge['target'])}"
+            return (
+                {"group": "edge", "id": edge["id"], "title": title},
+                edge_details(edge, services.clock(), traces_link(edge)),
+                [],
             )
-        return no_update
+        if node:
+            return (
+                {"group": "node", "id": node["id"], "title": node["name"]},
+                node_details(node, traces_link(node)),
+                release_beside(node, window or str(settings.window)),
+            )
+        return no_update, no_update, no_update
 
     def release_beside(node: dict, window: str) -> list:
         """The canary state of a versioned service, beside its node."""
@@ -292,6 +554,7 @@ def register(app: Dash, runtime: Runtime) -> None:
                     services.clock(),
                     rate_window,
                     service=service,
+                    lookback=runtime.lookback,
                 ),
                 longest_refresh(settings),
             )
@@ -300,3 +563,32 @@ def register(app: Dash, runtime: Runtime) -> None:
         if isinstance(releases, InFlight):
             return [html.P(slow_text(services.telemetry.name, releases.elapsed), className="mw-hint")]
         return [service_summary(release) for release in releases if len(release.versions) > 1]
+
+    app.clientside_callback(
+        ClientsideFunction("meshwatch", "showTimeBar"),
+        Output("topology-timebar", "hidden"),
+        Input("topology-time-open", "n_clicks"),
+        Input("topology-time", "data"),
+        State("topology-timebar", "hidden"),
+    )
+    app.clientside_callback(
+        ClientsideFunction("meshwatch", "declutterGraph"),
+        Output("topology-decluttered", "children"),
+        Input("topology-graph", "elements"),
+    )
+    app.clientside_callback(
+        ClientsideFunction("meshwatch", "fitGraph"),
+        Output("topology-fitted", "children"),
+        Input("topology-fit", "n_clicks"),
+        prevent_initial_call=True,
+    )
+    app.clientside_callback(
+        ClientsideFunction("meshwatch", "topologyAddress"),
+        Output("topology-url-sync", "children"),
+        Input("topology-namespaces", "value"),
+        Input("topology-window", "value"),
+        Input("topology-refresh", "value"),
+        Input("topology-show-idle", "value"),
+        Input("topology-time", "data"),
+        State("topology-trace", "data"),
+    )

@@ -1,0 +1,153 @@
+"""The topology as a wall screen shows it, at 1920x1080 and 1366x768: labels
+never on top of each other or of a node, type readable from across the
+room, the kiosk filling the screen, namespaces rotating."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from dashboard.app import create_app
+from dashboard.app.config import resolve
+from dashboard.app.services import Services, demo_services
+from tests.support.frames import labels
+from tests.support.telemetry import ScriptedSource, bookinfo_ejection, with_calls
+
+pytestmark = pytest.mark.browser
+SCREENS = [{"width": 1920, "height": 1080}, {"width": 1366, "height": 768}]
+
+# Every label drawn, as boxes in the graph's own coordinates.
+LABEL_BOXES = """() => {
+    const cy = window.cy, out = [];
+    const box = (e, main, source) => e.boundingBox({includeNodes: false, includeEdges: false,
+        includeLabels: true, includeMainLabels: main, includeSourceLabels: source,
+        includeTargetLabels: false, includeOverlays: false});
+    const shown = t => t && t.trim() && t !== "\\u200b";
+    cy.nodes().forEach(n => {
+        out.push({id: n.id(), kind: "node", box: n.boundingBox({includeLabels: false, includeOverlays: false})});
+        if (Number(n.style("text-opacity")) > 0 && shown(n.style("label"))) {
+            out.push({id: n.id(), kind: "name", box: box(n, true, false), text: n.style("label")});
+        }
+    });
+    cy.edges().forEach(e => {
+        if (Number(e.style("text-opacity")) === 0) { return; }
+        if (shown(e.style("label"))) { out.push({id: e.id(), kind: "label", box: box(e, true, false), text: e.style("label")}); }
+        if (shown(e.style("source-label"))) { out.push({id: e.id(), kind: "label", box: box(e, false, true), text: e.style("source-label")}); }
+    });
+    return out;
+}"""
+
+
+def overlaps(a: dict[str, float], b: dict[str, float]) -> bool:
+    return a["x1"] < b["x2"] and b["x1"] < a["x2"] and a["y1"] < b["y2"] and b["y1"] < a["y2"]
+
+
+def collisions(items: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """Label on label, label on a node, or a name on another node."""
+    found = []
+    for i, a in enumerate(items):
+        for b in items[i + 1 :]:
+            if a["kind"] == "node" and b["kind"] == "node":
+                continue
+            if a["id"] == b["id"] and "name" in (a["kind"], b["kind"]):
+                continue  # a node's name sits on its own node
+            if overlaps(a["box"], b["box"]):
+                found.append(
+                    (f"{a['kind']} {a.get('text', a['id'])}", f"{b['kind']} {b.get('text', b['id'])}")
+                )
+    return found
+
+
+def decluttered(page: Any) -> None:
+    page.wait_for_function("() => window.cy && window.cy.nodes().length > 0", timeout=20_000)
+    page.wait_for_function(
+        "() => document.getElementById('topology-graph').hasAttribute('data-decluttered')", timeout=20_000
+    )
+    page.wait_for_timeout(300)  # the declutter settles 60 ms after the last change: let a pass finish
+
+
+def busy_mesh() -> ScriptedSource:
+    """Bookinfo plus a fan of callers and services, long names included."""
+    calls = [
+        (labels(f"checkout-frontend-{i}-v1", "payments-gateway", f"payments-gateway-v{1 + i % 3}"), 1.0 + i)
+        for i in range(6)
+    ]
+    calls += [
+        (labels("payments-gateway-v1", f"ledger-{i}", f"ledger-{i}-v1", response_code="503"), 0.5)
+        for i in range(5)
+    ]
+    return ScriptedSource(with_calls(bookinfo_ejection(), *calls))
+
+
+@pytest.mark.parametrize("screen", SCREENS, ids=["1920", "1366"])
+@pytest.mark.parametrize("address", ["/", "/?kiosk=1"])
+def test_no_label_sits_on_another_or_on_a_node(
+    chromium: Any, serve_app: Any, screen: dict, address: str
+) -> None:
+    context = chromium.new_context(viewport=screen)
+    page = context.new_page()
+    try:
+        app = create_app(resolve({"refresh": "3600"}, {}), Services(telemetry=busy_mesh()))
+        page.goto(serve_app(app) + address)
+        decluttered(page)
+        items = page.evaluate(LABEL_BOXES)
+        assert collisions(items) == []
+        shown = [item["text"] for item in items if item["kind"] == "label"]
+        assert any("OPEN" in text for text in shown)  # the open circuit always says so
+        names = [item for item in items if item["kind"] == "name"]
+        nodes = [item for item in items if item["kind"] == "node"]
+        assert len(names) >= 0.4 * len(nodes) and len(shown) >= 2  # what has no room is in the panel
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("screen", SCREENS, ids=["1920", "1366"])
+def test_the_kiosk_fills_the_screen_in_type_read_from_across_the_room(
+    chromium: Any, serve_app: Any, screen: dict
+) -> None:
+    context = chromium.new_context(viewport=screen)
+    page = context.new_page()
+    try:
+        settings = resolve({"refresh": "3600", "phase": "ejection"}, {})
+        page.goto(serve_app(create_app(settings, demo_services(settings))) + "/?kiosk=1")
+        decluttered(page)
+        graph = page.locator("#topology-graph").bounding_box()
+        assert graph["width"] * graph["height"] >= 0.9 * screen["width"] * screen["height"] * 0.93
+        assert graph["width"] >= 0.98 * screen["width"] and graph["height"] >= 0.9 * screen["height"]
+        for hidden in (".mw-controls", ".mw-legend", ".mw-details", ".mw-header"):
+            assert not page.locator(hidden).first.is_visible()
+        clock = page.locator("#topology-clock")
+        assert clock.is_visible() and "as of" in clock.inner_text() and "OPEN" in clock.inner_text()
+        # Labels on screen: about 2.6 % of the height (28 px at 1080) for names, 85 % of that on edges.
+        sizes = page.evaluate(
+            "() => [window.cy.nodes()[0].renderedStyle('font-size'),"
+            " window.cy.edges()[0].renderedStyle('font-size')]"
+        )
+        node_px, edge_px = (float(size.removesuffix("px")) for size in sizes)
+        assert node_px >= 0.025 * screen["height"] and edge_px >= 0.021 * screen["height"]
+        assert (node_px >= 24) if screen["height"] == 1080 else (node_px >= 17)
+    finally:
+        context.close()
+
+
+def test_a_stale_wall_still_says_so(serve_app: Any, browser_page: Any) -> None:
+    source = ScriptedSource(bookinfo_ejection())
+    browser_page.goto(
+        serve_app(create_app(resolve({"refresh": "1"}, {}), Services(telemetry=source))) + "/?kiosk=1"
+    )
+    decluttered(browser_page)
+    source.failure = "cannot reach Prometheus at http://prometheus:9090: Connection refused"
+    banner = browser_page.locator("#topology-banner")
+    banner.get_by_text("stale since").wait_for()
+    assert banner.is_visible()
+
+
+def test_a_wall_rotates_through_its_namespaces(serve_app: Any, browser_page: Any) -> None:
+    source = ScriptedSource(bookinfo_ejection())
+    app = create_app(resolve({"refresh": "1"}, {}), Services(telemetry=source))
+    browser_page.goto(serve_app(app) + "/?kiosk=1&rotate=5s&namespace=istio-system&namespace=default")
+    clock = browser_page.locator("#topology-clock")
+    clock.get_by_text("istio-system · as of").wait_for()
+    clock.get_by_text("default · as of").wait_for(timeout=15_000)
+    clock.get_by_text("istio-system · as of").wait_for(timeout=15_000)
