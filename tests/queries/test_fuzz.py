@@ -1,18 +1,21 @@
-"""Property-based tests of the parsers of what backends and files send: the
-Prometheus vector parser, both trace formats (Jaeger v1 and OTLP JSON) and
-Istio YAML. Whatever arrives, no exception escapes but the module's own
-one-line error (SourceError for backends and trace files, ConfigError for
-Istio config), and what parses can be analysed and written as strict JSON.
+"""Property-based tests of the parsers of what backends, files and users
+send: the Prometheus vector parser, the trace formats (Jaeger v1, OTLP JSON
+with Tempo's wrappings, OTLP JSON Lines, Zipkin v2), Istio YAML and the
+topology's find/hide expressions. Whatever arrives, no exception escapes but
+the module's own one-line error (SourceError for backends and trace files,
+ConfigError for Istio config, ExpressionError for an expression), and what
+parses can be analysed and written as strict JSON.
 
 Inputs are mostly right-shaped documents with fields swapped for any JSON
 value, which reach deeper than random bytes alone. (The trace page's find
-box matches plain words; there is no find/hide expression parser to fuzz.)
+box matches plain words; the find/hide expressions are the topology's.)
 """
 
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,21 +24,29 @@ from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 from dashboard.app.config import resolve
+from dashboard.mesh import find
 from dashboard.mesh.build import build_graph
 from dashboard.mesh.snapshot import snapshot_document
+from dashboard.traces.compare import compare_traces, diff_document
 from dashboard.traces.details import details_of
 from dashboard.traces.document import trace_document
 from dashboard.traces.find import find_spans
+from dashboard.traces.flame import flame_graph
 from dashboard.traces.proxy import redundant_proxy_spans
+from dashboard.traces.results import describe
+from dashboard.traces.statistics import TAG_PREFIX, tag_keys, trace_statistics
 from dashboard.traces.tree import build_tree
+from dashboard.traces.waterfall import waterfall_rows
+from layouts.text import visible
 from queries.duration import prometheus_duration
 from queries.errors import ConfigError, SourceError
 from queries.http import Reply
 from queries.istio.load import from_manifests, load_directory
 from queries.prometheus import instant_result, mesh_telemetry
 from queries.telemetry import REQUEST_LABELS
-from queries.traces import jaeger_v1, otlp
-from queries.traces.export import read_export
+from queries.traces import jaeger_v1, otlp, zipkin
+from queries.traces.export import read_export, read_text
+from tests.support.telemetry import bookinfo_ejection
 
 FUZZ = settings(
     max_examples=100,
@@ -246,6 +257,11 @@ def analyse_all(traces: list[Any]) -> None:
         strict_json(trace_document(tree))
         find_spans(tree, "error a1")
         redundant_proxy_spans(tree)
+        flame_graph(tree, waterfall_rows(tree))
+        for group in ["service", "operation", *(TAG_PREFIX + key for key in tag_keys(tree)[:2])]:
+            trace_statistics(tree, group)
+        strict_json(diff_document(compare_traces(tree, tree)))
+        describe(tree)
         for index in range(len(tree.order)):
             try:
                 details_of(tree, index)
@@ -253,38 +269,139 @@ def analyse_all(traces: list[Any]) -> None:
                 assert "\n" not in str(error)
 
 
+def read_or_one_line(read: Callable[[], list[Any]]) -> None:
+    """What a reader makes of an input: traces, analysed as the pages do; or one line."""
+    try:
+        traces = read()
+    except SourceError as error:
+        assert "\n" not in str(error)
+        return
+    analyse_all(traces)
+
+
 @FUZZ
 @given(maybe(v1_traces))
 def test_jaeger_v1_traces_parse_or_end_in_one_line(document: Any) -> None:
-    try:
-        traces = [jaeger_v1.parse_trace(document, "data[0]")]
-    except SourceError as error:
-        assert "\n" not in str(error)
-        return
-    analyse_all(traces)
+    read_or_one_line(lambda: [jaeger_v1.parse_trace(document, "data[0]")])
+
+
+# Tempo's wrappings of the same spans: `/api/traces/<id>` (`batches`), `/api/v2/traces/<id>`
+# (`trace`), and Jaeger v3's `result`.
+otlp_wrapped = st.one_of(
+    otlp_documents,
+    otlp_documents.map(lambda document: {"batches": document["resourceSpans"]}),
+    otlp_documents.map(lambda document: {"trace": document}),
+    otlp_documents.map(lambda document: {"result": document}),
+)
 
 
 @FUZZ
-@given(maybe(otlp_documents), st.booleans())
+@given(maybe(otlp_wrapped), st.booleans())
 def test_otlp_traces_parse_or_end_in_one_line(document: Any, search: bool) -> None:
     skipped: list[str] | None = [] if search else None
-    try:
-        traces = otlp.parse_traces(document, skipped=skipped)
-    except SourceError as error:
-        assert "\n" not in str(error)
-        return
-    analyse_all(traces)
+    read_or_one_line(lambda: otlp.parse_traces(document, skipped=skipped))
 
 
 @FUZZ
 @given(json_values | st.fixed_dictionaries({"data": maybe(st.lists(maybe(v1_traces), max_size=2))}))
+@example(  # a tag whose value holds an infinity, which the document's per-span tags once kept
+    {
+        "traceID": "4bf92f3577b34da6a3ce929d0e0e4736",
+        "spans": [{"spanID": "a1", "startTime": 0, "tags": [{"key": "x", "value": [math.inf]}]}],
+    }
+)
 def test_any_export_file_reads_or_ends_in_one_line(document: Any) -> None:
+    read_or_one_line(lambda: read_export(document))
+
+
+def _json_lines(documents: list[Any]) -> bytes:
+    return "".join(json.dumps(document) + "\n" for document in documents).encode()
+
+
+@FUZZ
+@given(
+    st.one_of(
+        st.lists(maybe(otlp_wrapped), min_size=1, max_size=3).map(_json_lines),
+        st.lists(st.sampled_from(['{"resourceSpans": []}', "{", "", "[1]", "\ufeff{}", "\x00"])).map(
+            lambda lines: "\n".join(lines).encode()
+        ),
+        st.binary(max_size=40),
+    )
+)
+@example(b'{"resourceSpans": []}\n' + b"[" * 100_000)  # a line nested too deeply
+def test_any_trace_file_bytes_read_or_end_in_one_line(data: bytes) -> None:
+    """A file's bytes as `--file` and the upload read them: one JSON document or OTLP JSON Lines."""
+    read_or_one_line(lambda: read_text(data))
+
+
+zipkin_endpoints = st.fixed_dictionaries(
+    {},
+    optional={
+        "serviceName": maybe(st.text(max_size=8)),
+        "ipv4": maybe(st.just("10.0.0.1")),
+        "port": maybe(st.integers(0, 65535)),
+    },
+)
+zipkin_spans = st.fixed_dictionaries(
+    {"traceId": maybe(st.sampled_from(["t1", "T1", "t2"])), "id": maybe(ids)},
+    optional={
+        "parentId": maybe(ids),
+        "name": maybe(st.text(max_size=8)),
+        "kind": maybe(st.sampled_from(["CLIENT", "SERVER", "PRODUCER", "CONSUMER"])),
+        "timestamp": maybe(times),
+        "duration": maybe(times),
+        "localEndpoint": maybe(zipkin_endpoints),
+        "remoteEndpoint": maybe(zipkin_endpoints),
+        "annotations": maybe(
+            st.lists(st.fixed_dictionaries({"timestamp": maybe(times), "value": maybe(st.text(max_size=6))}))
+        ),
+        "tags": maybe(
+            st.dictionaries(
+                st.sampled_from(["error", "http.status_code", "component"]), maybe(st.text(max_size=6))
+            )
+        ),
+        "shared": maybe(st.booleans()),
+    },
+)
+
+
+@FUZZ
+@given(
+    st.lists(maybe(zipkin_spans), min_size=1, max_size=4)
+    | st.lists(st.lists(maybe(zipkin_spans), max_size=3), min_size=1, max_size=2)
+)
+def test_zipkin_spans_parse_or_end_in_one_line(document: list[Any]) -> None:
+    read_or_one_line(lambda: zipkin.parse_spans(document))
+
+
+# --- find and hide expressions ----------------------------------------------
+
+expression_words = st.sampled_from(
+    [*find.FIELDS, *find.OPERATORS, "and", "or", "not", "(", ")", "open", "failing", "true", "v2"]
+    + ["reviews", "5%", "500ms", "0.5s", "1e400", "-1", "nan", "'", '"', "\u202e", "\x00", "%", "ms"]
+)
+expressions = st.one_of(
+    st.lists(expression_words, max_size=12).map(" ".join),
+    st.lists(expression_words, max_size=12).map("".join),
+    st.text(max_size=40),
+)
+MESH_DOCUMENT = snapshot_document(build_graph(bookinfo_ejection(), RULES))
+
+
+@FUZZ
+@given(expressions)
+@example("(" * 40 + "rps > 1" + ")" * 40)  # nested past the parser's depth
+@example("rps > 1" + " or rps > 1" * 200)  # longer than an expression may be
+def test_find_and_hide_expressions_parse_or_end_in_one_line(text: str) -> None:
+    """`--find`, `--hide`, `?find=`, `?hide=`: whatever is typed, an expression
+    or one visible line saying what is wrong; an expression applies to any graph."""
     try:
-        traces = read_export(document)
-    except SourceError as error:
-        assert "\n" not in str(error)
+        expression = find.parse(text)
+    except find.ExpressionError as error:
+        message = str(error)
+        assert "\n" not in message and visible(message) == message
         return
-    analyse_all(traces)
+    strict_json(find.apply(MESH_DOCUMENT, expression, expression))
 
 
 # --- Istio YAML --------------------------------------------------------------
