@@ -48,6 +48,7 @@ TIMEOUT_SECONDS = (0.0, 3600.0)
 REFRESH_SECONDS = (0.0, 86_400.0)
 SPEED_FACTOR = (0.0, 1000.0)
 MEGABYTES = (0.0, 65_536.0)
+HOURS_IN_A_YEAR = 8760.0
 _TIME_HINT = "use RFC 3339 (2026-11-26T10:00:00Z) or unix seconds"
 
 
@@ -475,10 +476,12 @@ def shown_default(declared: Option) -> str:
 
 def threshold_range(name: str) -> tuple[float, float, str]:
     """(low, high, what) a threshold may be, read off its name: `*_ms` are
-    milliseconds, `min_requests_*` numbers of requests, all others ratios of
-    an edge's or a version's requests."""
+    milliseconds, `*_h` hours (a lookback: at most a year), `min_requests_*`
+    numbers of requests, all others ratios of an edge's or a version's requests."""
     if name.endswith("_ms"):
         return 0.0, math.inf, "a number of milliseconds, 0 or more"
+    if name.endswith("_h"):
+        return 0.0, HOURS_IN_A_YEAR, f"a number of hours, 0 to {HOURS_IN_A_YEAR:g}"
     if name.startswith("min_requests"):
         return 0.0, math.inf, "a number of requests, 0 or more"
     return 0.0, 1.0, "a ratio from 0 to 1"

@@ -77,6 +77,8 @@ def test_config_file_problems_name_the_file(tmp_path, capsys):
         ("health = 5\n", "[health] must be a table"),
         ("[health]\nhttp_5xx_failing = nan\n", "http_5xx_failing = nan, expected a ratio from 0 to 1"),
         ("[health]\nhttp_5xx_failing = 1.5\n", "expected a ratio from 0 to 1"),
+        ("[canary]\nbaseline_lookback_h = inf\n", "expected a number of hours, 0 to 8760"),
+        ("[canary]\nbaseline_lookback_h = 1e6\n", "expected a number of hours, 0 to 8760"),
         ('[canary]\nmax_p99_ms = "500"\n', "max_p99_ms = '500', expected a number of milliseconds"),
         ("[canary]\nmin_requests_for_verdict = -1\n", "expected a number of requests"),
         ("refresh = inf\n", "'inf' must be a number"),
