@@ -18,7 +18,7 @@ import pytest
 import requests
 
 from tests.support.prometheus import FaultyProxy, start_prometheus
-from tests.support.simulator import free_port, start_simulator
+from tests.support.simulator import free_port, start_simulator, wait_healthy
 
 pytestmark = [pytest.mark.browser, pytest.mark.prometheus]
 
@@ -86,6 +86,8 @@ def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
         env={"PATH": "/usr/bin:/bin"},
     )
     try:
+        # A loaded machine can take longer to start the dashboard than Prometheus to scrape.
+        wait_healthy(process, listen, root / "serve.log", "meshwatch serve")
         prometheus.wait_for("rate(istio_requests_total[30s]) > 0", timeout=60)
         yield Dashboard(process, f"http://{listen}", proxy)
     finally:

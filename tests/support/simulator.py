@@ -18,6 +18,22 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def wait_healthy(process: subprocess.Popen, address: str, log: Path, name: str, timeout: float = 60) -> None:
+    """Until the process answers `/healthz` at `address`; AssertionError with its log when it does not."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"http://{address}/healthz", timeout=2).ok:
+                return
+        except requests.ConnectionError:
+            pass
+        if process.poll() is not None:
+            break
+        time.sleep(0.1)  # poll interval
+    process.kill()
+    raise AssertionError(f"{name} did not come up: {log.read_text()}")
+
+
 def start_simulator(log: Path) -> tuple[subprocess.Popen, str, float]:
     """`meshwatch simulate` holding the ejection; returns it, its address and its clock's start."""
     address = f"127.0.0.1:{free_port()}"
@@ -27,17 +43,6 @@ def start_simulator(log: Path) -> tuple[subprocess.Popen, str, float]:
         stdout=handle,
         stderr=subprocess.STDOUT,
     )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        match = re.search(r"clock starts at (\d+\.\d+)", log.read_text())
-        if match:
-            try:
-                if requests.get(f"http://{address}/healthz", timeout=2).ok:
-                    return process, address, float(match.group(1))
-            except requests.ConnectionError:
-                pass
-        if process.poll() is not None:
-            break
-        time.sleep(0.1)  # poll interval
-    process.kill()
-    raise AssertionError(f"meshwatch simulate did not come up: {log.read_text()}")
+    # It prints its clock before it serves: once it answers, the line is there.
+    wait_healthy(process, address, log, "meshwatch simulate")
+    return process, address, float(re.search(r"clock starts at (\d+\.\d+)", log.read_text()).group(1))
