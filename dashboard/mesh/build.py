@@ -20,7 +20,12 @@ from queries.telemetry import MeshTelemetry
 
 
 def _assemble(telemetry: MeshTelemetry, rules: appenders.GraphRules, drawn: Projection) -> nx.DiGraph:
-    graph = nx.DiGraph(at=telemetry.at, window=telemetry.window, **{appenders.PROJECTION: drawn})
+    graph = nx.DiGraph(
+        at=telemetry.at,
+        window=telemetry.window,
+        ignored=dict(telemetry.ignored),
+        **{appenders.PROJECTION: drawn},
+    )
     for append in appenders.PIPELINE:
         append(graph, telemetry, rules)
     del graph.graph[appenders.PROJECTION]
@@ -39,7 +44,8 @@ def build_graph(
     neighbours) when any are given. Other types than `versioned` are drawn
     from the same telemetry after the versioned graph, whose nodes and
     circuits they take; so is the namespace overview of a graph bigger than
-    `overview.above` nodes."""
+    `overview.above` nodes. The series the telemetry left out for bad values
+    ride along as `ignored`."""
     graph = _assemble(telemetry, rules, VERSIONED_PROJECTION)
     versioned = filter_namespaces(graph, namespaces)
     drawn = projection(graph_type, graph)

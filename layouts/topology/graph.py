@@ -21,6 +21,7 @@ from dashboard.format import byte_rate, percent, rate
 from dashboard.mesh.circuit import NO_HEALTHY_UPSTREAM, SHEDDING_FLAGS
 from dashboard.mesh.graph import NAMESPACE_KIND
 from dashboard.mesh.trace_path import edges_on_trace, jaeger_service
+from layouts.text import visible
 
 Position = tuple[float, float]
 
@@ -266,12 +267,13 @@ def short_edge_label(edge: Mapping[str, Any]) -> str:
 
 
 def node_label(node: Mapping[str, Any]) -> str:
+    """What a node says on screen (label values made visible: layouts.text)."""
     # Istio's canonical revision defaults to "latest": not worth a word on screen.
     if node["kind"] == "workload" and node.get("version") and node["version"] != "latest":
         name = f"{node['app']} {node['version']}"
     else:
         name = node["name"]
-    return f"{name} (retired)" if node.get("retired") else name
+    return visible(f"{name} (retired)" if node.get("retired") else name)
 
 
 def box_id(node: Mapping[str, Any]) -> str:
@@ -326,6 +328,8 @@ def elements(
             "parent": box_id(node) if boxed and node["kind"] != NAMESPACE_KIND else None,
             "found": node["id"] in found or None,
         }
+        # Ids are built from label values: the browser gets them made visible too.
+        data["id"] = visible(node["id"])
         result.append({"data": _compact(data), "position": {"x": round(x), "y": round(y)}})
     for edge in edges:
         # A caller's sidecar records its calls (and the ones it rejects): look there.
@@ -339,6 +343,7 @@ def elements(
             "traces_service": services[spans_of],
             "traces_version": versions[spans_of],
         }
+        data.update(id=visible(edge["id"]), source=visible(edge["source"]), target=visible(edge["target"]))
         if edge["id"] in on_trace:
             data["on_trace"] = on_trace[edge["id"]]
         if edge["id"] in found:

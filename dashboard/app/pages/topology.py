@@ -22,7 +22,15 @@ from dash import ALL, ClientsideFunction, Dash, Input, Output, State, ctx, html,
 
 from dashboard.app import config, timeline
 from dashboard.app.config import window_choices
-from dashboard.app.refresh import mesh_graph, release_view, routing_config
+from dashboard.app.flight import InFlight
+from dashboard.app.refresh import (
+    longest_refresh,
+    mesh_graph,
+    poll_wait,
+    release_view,
+    routing_config,
+    slow_text,
+)
 from dashboard.app.runtime import Runtime, current
 from dashboard.app.timeline import Timeline
 from dashboard.mesh.build import missing_namespaces
@@ -31,6 +39,7 @@ from dashboard.mesh.graph_types import VERSIONED
 from dashboard.mesh.snapshot import snapshot_document
 from layouts.canary import service_summary
 from layouts.links import page_href
+from layouts.text import visible
 from layouts.topology import graph as view
 from layouts.topology import page as topology_page
 from layouts.topology.panel import edge_details, gone, node_details
@@ -137,18 +146,21 @@ def trace_overlay(runtime: Runtime, trace_id: str | None) -> tuple[list[list[Any
     if not trace_id:
         return [], ""
     if runtime.services.traces is None:
-        return [], f"Cannot show trace {trace_id}: no Jaeger configured (--jaeger URL)"
+        return [], visible(
+            f"Cannot show trace {trace_id}: no Jaeger or Tempo configured (--jaeger URL, --tempo URL)"
+        )
     from dashboard.traces.hops import trace_hops
 
     try:
         hops = trace_hops(runtime.traces.load(trace_id))
     except SourceError as error:
-        return [], f"Cannot show trace {trace_id}: {error}"
+        return [], visible(f"Cannot show trace {trace_id}: {error}")
     failed = [hop for hop in hops if hop.error]
     note = f"Showing the path of trace {trace_id} ({len(hops)} hops) in blue"
     if failed:
         note += "; failed: " + ", ".join(f"{hop.caller} → {hop.callee}" for hop in failed) + " (red)"
-    return [[hop.caller, hop.caller_version, hop.callee, hop.callee_version, hop.error] for hop in hops], note
+    hops_drawn = [[hop.caller, hop.caller_version, hop.callee, hop.callee_version, hop.error] for hop in hops]
+    return hops_drawn, visible(note)
 
 
 @dataclass(frozen=True)
@@ -215,9 +227,12 @@ def refresh_topology(
     selected: Mapping[str, Any] | None = None,
     moment: Mapping[str, Any] | None = None,
     shape: GraphShape = GraphShape(),
+    wait: float | None = None,
 ) -> TopologyView:
     """One poll: query, build the graph of the shape asked for at the moment
-    the timeline shows, find and hide in it, and lay it out where it was before."""
+    the timeline shows, find and hide in it, and lay it out where it was
+    before. The refresh is the view's one in flight; after `wait` seconds
+    (default: the whole refresh) the poll leaves the graph as drawn and says so."""
     services, settings = runtime.services, runtime.settings
     stale = TopologyView(None, None, "stale", "", positions, circuits, last_good, known_namespaces)
     shown_at = timeline.from_store(moment)
@@ -228,15 +243,25 @@ def refresh_topology(
         if isinstance(moment, Mapping) and moment.get("bad"):
             config.instant(str(moment["bad"]))  # says why the address's time is no time
         namespaces = [config.namespace(ns) for ns in namespaces]
-        rate_window = config.window(window)
+        rate_window = settings.rate_window(window)
         graph_type = config.graph_type(shape.graph_type)
-        now = services.clock()
-        at = shown_at.moment(now, time.time())
-        routing = _routing_or_none(runtime)
-        graph = mesh_graph(services.telemetry, settings, at, rate_window, namespaces, routing, graph_type)
+
+        def fetch() -> tuple[float, float, Any, float]:
+            now = services.clock()
+            at = shown_at.moment(now, time.time())
+            routing = _routing_or_none(runtime)
+            graph = mesh_graph(services.telemetry, settings, at, rate_window, namespaces, routing, graph_type)
+            return now, at, graph, data_since(runtime, now)
+
+        key = ("topology", tuple(sorted(namespaces)), str(rate_window), graph_type, shown_at)
+        landed = runtime.flights.run(key, fetch, longest_refresh(settings) if wait is None else wait)
     except (SourceError, ConfigError) as error:
         stale.banner = runtime.stale_text(last_good, error)
         return stale
+    if isinstance(landed, InFlight):
+        stale.banner = slow_text(services.telemetry.name, landed.elapsed)
+        return stale
+    now, at, graph, since = landed
     whole = snapshot_document(graph)
     document = find_and_hide(whole, find, hide)
     placed = view.place(document["nodes"], document["edges"], positions)
@@ -244,9 +269,12 @@ def refresh_topology(
     circuits = track_open_circuits(whole, circuits, at)
     seen = {node["namespace"] for node in whole["nodes"] if node["namespace"] != "unknown"}
     missing = missing_namespaces(graph, namespaces)
-    banner = None
+    notes = list(whole["warnings"])
     if missing:
-        banner = "No Istio telemetry in the window for namespace " + ", ".join(repr(ns) for ns in missing)
+        notes.append(
+            "No Istio telemetry in the window for namespace " + ", ".join(repr(ns) for ns in missing)
+        )
+    banner = "; ".join(notes) or None
     elements = view.elements(document, positions, show_idle, circuits, hops, shape.boxed)
     opened = sum(1 for edge in whole["edges"] if edge["circuit"] == "open")
     clock = (
@@ -259,7 +287,7 @@ def refresh_topology(
         asof=asof,
         at=at,
         now=now,
-        since=data_since(runtime, now),
+        since=since,
         elements=elements,
         banner=banner,
         banner_kind="info",
@@ -444,6 +472,8 @@ def register(app: Dash, runtime: Runtime) -> None:
         State("topology-last-good", "data"),
         State("topology-namespaces", "options"),
         State("topology-selected", "data"),
+        State("topology-tick", "interval"),
+        State("topology-tick", "disabled"),
     )
     def refresh(
         _tick,
@@ -462,6 +492,8 @@ def register(app: Dash, runtime: Runtime) -> None:
         last_good,
         options,
         selected,
+        interval,
+        paused,
     ):
         # A new graph type or a re-layout asked for lays the graph out afresh.
         afresh = ctx.triggered_id in ("topology-graph-type", "topology-relayout")
@@ -479,6 +511,7 @@ def register(app: Dash, runtime: Runtime) -> None:
             selected,
             moment,
             shape,
+            poll_wait(settings, interval, not paused),
         )
         drawn = result.elements is not None
         # Fitted on the first graph, when laid out afresh, when boxes come or
@@ -496,15 +529,15 @@ def register(app: Dash, runtime: Runtime) -> None:
             result.positions,
             result.circuits,
             result.last_good,
-            result.namespaces,
+            [{"label": visible(ns), "value": ns} for ns in result.namespaces],
             result.details if result.details is not None else no_update,
             result.clock if drawn else no_update,
             result.asof or "",
             not result.asof,
             *(slider_range(runtime, result) if drawn else (no_update,) * 4),
             result.at if drawn else no_update,
-            result.find_error,
-            result.hide_error,
+            visible(result.find_error),
+            visible(result.hide_error),
         )
 
     @app.callback(
@@ -584,18 +617,26 @@ def register(app: Dash, runtime: Runtime) -> None:
         """The canary state of a versioned service, beside its node."""
         if node["kind"] != "service":
             return []
+        service = f"{node['name']}.{node['namespace']}"
         try:
-            releases = release_view(
-                services.telemetry,
-                routing_config(settings, services),
-                settings,
-                services.clock(),
-                config.window(window),
-                service=f"{node['name']}.{node['namespace']}",
-                lookback=runtime.lookback,
+            rate_window = settings.rate_window(window)
+            releases = runtime.flights.run(
+                ("release", service, str(rate_window)),
+                lambda: release_view(
+                    services.telemetry,
+                    routing_config(settings, services),
+                    settings,
+                    services.clock(),
+                    rate_window,
+                    service=service,
+                    lookback=runtime.lookback,
+                ),
+                longest_refresh(settings),
             )
         except (SourceError, ConfigError) as error:
             return [html.P(f"Release state unavailable: {error}", className="mw-hint")]
+        if isinstance(releases, InFlight):
+            return [html.P(slow_text(services.telemetry.name, releases.elapsed), className="mw-hint")]
         return [service_summary(release) for release in releases if len(release.versions) > 1]
 
     app.clientside_callback(
