@@ -32,10 +32,12 @@ from queries.telemetry import (
     IGNORED,
     LATENCY_LABELS,
     REQUEST_LABELS,
+    SELECTION_HISTORY_COLUMNS,
     TCP_LABELS,
     UNKNOWN,
     VERSION_TRAFFIC_COLUMNS,
     MeshTelemetry,
+    SeriesSelection,
     count_bad_values,
     empty_frame,
     split_requests,
@@ -127,6 +129,34 @@ def error_text(reply: Reply) -> str:
     return status + (f": {lines[0][:200]}" if lines else "")
 
 
+def range_vector_frame(result: list[dict[str, Any]], columns: Sequence[str], label: str) -> pd.DataFrame:
+    """A frame of a range-vector result, one row per series and step: columns
+    `time`, the labels, the value (`columns` in that order; an absent label
+    reads "unknown"). Points that are no rate are left out;
+    `frame.attrs[IGNORED]` counts the series that had any, by problem."""
+    labels = list(columns[1:-1])
+    rows: list[list[Any]] = []
+    ignored: Counter[str] = Counter()
+    try:
+        for series in result:
+            points = np.array([[float(t), float(v)] for t, v in series["values"]], dtype="float64")
+            if not len(points):
+                continue
+            names = [str(series["metric"].get(name, UNKNOWN)) for name in labels]
+            found: Counter[str] = Counter()
+            good = count_bad_values(points[:, 1], found)
+            ignored.update(found.keys())
+            rows += [[t, *names, v] for t, v in points[good].tolist()]
+    except (ValueError, TypeError, KeyError, AttributeError, IndexError):
+        raise SourceError(f"{label} sent a result that is not a range vector") from None
+    frame = pd.DataFrame(rows, columns=list(columns))
+    frame = frame.astype(
+        {columns[0]: "float64", **{name: "string" for name in labels}, columns[-1]: "float64"}
+    )
+    frame.attrs[IGNORED] = dict(ignored)
+    return frame
+
+
 def check_instant_vector(result: Any, where: str) -> None:
     """`[{"metric": {"label": "value"}, "value": [t, "v"]}, ...]`, as an instant query answers."""
     for index, series in enumerate(shape.items(present(result, where), where)):
@@ -207,41 +237,31 @@ class PrometheusSource:
         reply = self.backend.get("/api/v1/query", {"query": promql_text, "time": f"{at:.3f}"})
         return instant_result(reply, self.backend.label)
 
+    def range_query(self, promql_text: str, start: float, end: float, step: float) -> list[dict[str, Any]]:
+        """One range query's series; SourceError with a one-line reason."""
+        reply = self.backend.get(
+            "/api/v1/query_range",
+            {"query": promql_text, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": f"{step:g}s"},
+        )
+        result = answer_data(reply, self.backend.label).get("result") or []
+        if not isinstance(result, list):
+            raise SourceError(f"{self.backend.label} sent a result that is not a range vector")
+        return result
+
     def version_traffic(
         self, start: float, end: float, step: float, window: Duration, namespaces: Sequence[str] = ()
     ) -> pd.DataFrame:
         """Delivered rps per service and workload from `start` to `end` (a
-        range query): columns VERSION_TRAFFIC_COLUMNS, `time` in unix seconds.
-        Points that are no rate are left out; `frame.attrs[IGNORED]` counts
-        the series that had any, by problem."""
-        reply = self.backend.get(
-            "/api/v1/query_range",
-            {
-                "query": promql.version_traffic(window, namespaces),
-                "start": f"{start:.3f}",
-                "end": f"{end:.3f}",
-                "step": f"{step:g}s",
-            },
-        )
-        data = answer_data(reply, self.backend.label)
-        labels = VERSION_TRAFFIC_COLUMNS[1:-1]
-        rows, ignored = [], Counter()
-        try:
-            for series in data.get("result") or []:
-                points = np.array([[float(t), float(v)] for t, v in series["values"]], dtype="float64")
-                names = [str(series["metric"].get(label, UNKNOWN)) for label in labels]
-                if not len(points):
-                    continue
-                found = Counter()
-                good = count_bad_values(points[:, 1], found)
-                ignored.update(found.keys())
-                rows += [[t, *names, v] for t, v in points[good].tolist()]
-        except (ValueError, TypeError, KeyError, AttributeError, IndexError):
-            raise SourceError(f"{self.backend.label} sent a result that is not a range vector") from None
-        frame = pd.DataFrame(rows, columns=VERSION_TRAFFIC_COLUMNS)
-        frame = frame.astype({"time": "float64", **{label: "string" for label in labels}, "rps": "float64"})
-        frame.attrs[IGNORED] = dict(ignored)
-        return frame
+        range query): columns VERSION_TRAFFIC_COLUMNS, `time` in unix seconds."""
+        result = self.range_query(promql.version_traffic(window, namespaces), start, end, step)
+        return range_vector_frame(result, VERSION_TRAFFIC_COLUMNS, self.backend.label)
+
+    def selection_history(
+        self, selection: SeriesSelection, start: float, end: float, step: float, window: Duration
+    ) -> pd.DataFrame:
+        """promql.selection_history as a range query: columns SELECTION_HISTORY_COLUMNS."""
+        result = self.range_query(promql.selection_history(selection, window), start, end, step)
+        return range_vector_frame(result, SELECTION_HISTORY_COLUMNS, self.backend.label)
 
     def check(self) -> None:
         """One trivial query: Prometheus is up and evaluates PromQL."""

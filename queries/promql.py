@@ -16,6 +16,7 @@ query); namespaces reach a query only after DNS-1123 validation
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 
@@ -24,8 +25,10 @@ from queries.telemetry import (
     LATENCY_LABELS,
     REQUEST_LABELS,
     SECURITY_LABELS,
+    SELECTION_OUTCOME_LABELS,
     TCP_LABELS,
     VERSION_TRAFFIC_COLUMNS,
+    SeriesSelection,
 )
 
 # Series a reporter contributes: the caller side for sidecar callers, the
@@ -149,6 +152,27 @@ def version_traffic(window: Duration, namespaces: Sequence[str] = ()) -> str:
         selector += f',destination_service_namespace=~"{_namespace_regex(namespaces)}"'
     by = _by(VERSION_TRAFFIC_LABELS)
     return f"sum by ({by}) (rate(istio_requests_total{{{selector}}}[{window}]))"
+
+
+def _exactly(selection: SeriesSelection) -> str:
+    """The selection's matchers. Label values come from the mesh's own labels
+    (attacker-controlled text): JSON's string escapes are PromQL's (Go's)."""
+    matchers = [("reporter", selection.reporter), *selection.labels]
+    return ",".join(f"{name}={json.dumps(value)}" for name, value in matchers)
+
+
+def selection_history(selection: SeriesSelection, window: Duration) -> str:
+    """One node's or edge's request rate by outcome (`series="requests"`) and
+    its latency bucket rates (`series="latency"`), for a range query: what
+    the side panel's sparklines draw, in one query."""
+    selector = _exactly(selection)
+    by = _by(SELECTION_OUTCOME_LABELS)
+    requests = f"sum by ({by}) (rate(istio_requests_total{{{selector}}}[{window}]))"
+    latency = f"sum by (le) (rate(istio_request_duration_milliseconds_bucket{{{selector}}}[{window}]))"
+    return (
+        f'label_replace({requests}, "series", "requests", "", "")'
+        f' or label_replace({latency}, "series", "latency", "", "")'
+    )
 
 
 # Readiness: Prometheus evaluates PromQL; touches no series.

@@ -86,16 +86,9 @@ SOURCE_REPORTER, DESTINATION_REPORTER = "source", "destination"
 # One selected node's or edge's requests over time (one range query): the
 # request rate by outcome (`series` "requests") and the latency buckets
 # (`series` "latency", bound `le`), `value` a rate.
-SELECTION_HISTORY_COLUMNS = [
-    "time",
-    "series",
-    "response_code",
-    "request_protocol",
-    "grpc_response_status",
-    "response_flags",
-    "le",
-    "value",
-]
+# Requests are told apart by what the graph's error rule reads.
+SELECTION_OUTCOME_LABELS = ["response_code", "request_protocol", "grpc_response_status", "response_flags"]
+SELECTION_HISTORY_COLUMNS = ["time", "series", *SELECTION_OUTCOME_LABELS, "le", "value"]
 
 
 @dataclass(frozen=True)

@@ -21,11 +21,12 @@ from dashboard.canary.release import ServiceRelease, analyze, retired_workloads
 from dashboard.format import ignored_series
 from dashboard.mesh.build import build_graph
 from dashboard.mesh.graph_types import VERSIONED
+from dashboard.mesh.history import SelectionHistory, selection_history
 from queries.duration import Duration, prometheus_duration
 from queries.errors import ConfigError
 from queries.istio import load as istio_config
 from queries.istio.records import IstioConfig
-from queries.telemetry import IGNORED, TelemetrySource
+from queries.telemetry import IGNORED, SeriesSelection, TelemetrySource
 
 
 class ReleaseView(list[ServiceRelease]):
@@ -180,3 +181,23 @@ def poll_wait(settings: Settings, interval_ms: float | None, polling: bool) -> f
     if polling and interval_ms:
         return POLL_WAIT_SHARE * interval_ms / 1000.0
     return longest_refresh(settings)
+
+
+# The side panel's sparklines: the last half hour, a point every 30 s.
+SPARKLINE_MINUTES, SPARKLINE_STEP = 30, 30
+
+
+def sparkline_end(at: float) -> float:
+    """The last point at or before `at`: whole steps, so viewers of one moment ask one query."""
+    return float(math.floor(at / SPARKLINE_STEP) * SPARKLINE_STEP)
+
+
+def selected_history(
+    telemetry: TelemetrySource, selection: SeriesSelection, at: float, window: Duration
+) -> SelectionHistory:
+    """The selection's figures at each step of the half hour up to `at` (one range query)."""
+    end = sparkline_end(at)
+    steps = SPARKLINE_MINUTES * 60 // SPARKLINE_STEP
+    times = [end - (steps - i) * SPARKLINE_STEP for i in range(steps + 1)]
+    rows = telemetry.selection_history(selection, times[0], end, SPARKLINE_STEP, window)
+    return selection_history(rows, times)

@@ -18,7 +18,7 @@ import pandas as pd
 
 from dashboard.mesh.appenders import outcomes
 from dashboard.mesh.histogram import histogram_quantiles
-from queries.telemetry import SeriesSelection
+from queries.telemetry import UNKNOWN, SeriesSelection
 
 # Which end of a request each element kind stands for, as Istio labels it.
 _DESTINATION = {
@@ -36,7 +36,7 @@ def _end(node_id: str) -> tuple[str, str, str] | None:
     """(kind, namespace, name) of a node id: `workload:ns:name`, `service:ns:name`,
     `app:ns:app`; None for what Istio's labels cannot single out (unknown callers)."""
     parts = node_id.split(":")
-    if len(parts) != 3 or parts[0] not in _DESTINATION:
+    if len(parts) != 3 or parts[0] not in _DESTINATION or parts[2] == UNKNOWN:
         return None
     return parts[0], parts[1], parts[2]
 
@@ -73,6 +73,8 @@ def _edge_selection(source: str, target: str) -> SeriesSelection | None:
         labels += [("destination_service_name", caller[2]), ("destination_service_namespace", caller[1])]
     elif caller is not None:
         labels += [(_SOURCE[caller[0]][0], caller[2]), (_SOURCE[caller[0]][1], caller[1])]
+    else:
+        labels.append(("source_workload", UNKNOWN))  # a caller without a sidecar: only its callee reports it
     name_label, namespace_label = _DESTINATION[callee[0]]
     labels += [(name_label, callee[2]), (namespace_label, callee[1])]
     return SeriesSelection("destination" if caller is None else "source", tuple(labels))

@@ -331,6 +331,8 @@ def page(
                                 ],
                             ),
                             html.Div(id="topology-release"),
+                            # The selection's last half hour, redrawn with each refresh.
+                            html.Div(id="topology-sparklines"),
                         ],
                     ),
                 ],

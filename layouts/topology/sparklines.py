@@ -11,6 +11,7 @@ from dash import dcc, html
 
 from dashboard.format import milliseconds, percent, rate
 from dashboard.mesh.history import SelectionHistory
+from layouts.text import plotly_text, visible
 from layouts.topology.graph import HEALTH_COLOURS
 
 SPARKLINE_HEIGHT = 64
@@ -52,11 +53,11 @@ def _line(
     return go.Scatter(
         x=[t * 1000 for t in times],  # Plotly reads epoch milliseconds as dates
         y=list(values),
-        name=name,
+        name=plotly_text(name),
         mode="lines",
         line={"color": colour, "width": 2},
         connectgaps=False,
-        hovertemplate="%{y:.3g}<extra>" + name + "</extra>",
+        hovertemplate="%{y:.3g}<extra>" + plotly_text(name) + "</extra>",
         **style,
     )
 
@@ -114,10 +115,24 @@ def sparklines(history: SelectionHistory, minutes: int, edge: bool) -> html.Div:
             _line(t, values, code, _code_colour(code), stackgroup="codes")
             for code, values in history.codes.items()
         ]
-        charts.append(_chart("response codes", ", ".join(history.codes), _figure(t, stacked), "codes"))
+        charts.append(
+            _chart(
+                "response codes",
+                ", ".join(visible(code) for code in history.codes),
+                _figure(t, stacked),
+                "codes",
+            )
+        )
     if edge and history.flags:
         flagged = [
             _line(t, values, flag, HEALTH_COLOURS["failing"]) for flag, values in history.flags.items()
         ]
-        charts.append(_chart("response flags", ", ".join(history.flags), _figure(t, flagged), "flags"))
+        charts.append(
+            _chart(
+                "response flags",
+                ", ".join(visible(flag) for flag in history.flags),
+                _figure(t, flagged),
+                "flags",
+            )
+        )
     return html.Div(className="mw-sparklines", children=[html.H4(f"Last {minutes} min"), *charts])

@@ -12,6 +12,7 @@ counters as their `increase` over the window). No PromQL is sent:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +22,7 @@ import pandas as pd
 from queries import promql
 from queries.duration import Duration
 from queries.errors import SourceError
-from queries.prometheus import cluster_stat_rows, instant_vector_frame
+from queries.prometheus import cluster_stat_rows, instant_vector_frame, range_vector_frame
 from queries.simulator.exposition import pod_labels
 from queries.simulator.metrics import Evaluation
 from queries.telemetry import (
@@ -29,10 +30,13 @@ from queries.telemetry import (
     LATENCY_LABELS,
     REQUEST_LABELS,
     SECURITY_LABELS,
+    SELECTION_HISTORY_COLUMNS,
+    SELECTION_OUTCOME_LABELS,
     SOURCE_REPORTER,
     UNKNOWN,
     VERSION_TRAFFIC_COLUMNS,
     MeshTelemetry,
+    SeriesSelection,
     split_requests,
 )
 
@@ -159,37 +163,73 @@ class SimulatedTelemetry:
         """promql.version_traffic as a range query: delivered rps per service
         and destination workload (the server side's count), at start,
         start + step, ... <= end."""
-        seconds = window.seconds
-        wanted = set(namespaces)
-        steps = np.arange(start, end + step * 1e-9, step) if step > 0 and end >= start else np.array([])
+        wanted = frozenset(namespaces)
+
+        def delivered(keys: list, rates: np.ndarray) -> list[dict[str, Any]]:
+            chosen, labels = [], []
+            for index, key in enumerate(keys):
+                series = key.label_dict()
+                if (
+                    key.metric == REQUESTS
+                    and series["reporter"] == DESTINATION_REPORTER
+                    and (not wanted or series["destination_service_namespace"] in wanted)
+                ):
+                    chosen.append(index)
+                    labels.append(series)
+            return sum_by(labels, rates[chosen], VERSION_LABELS)
+
+        result = self._range(start, end, step, window, delivered)
+        return range_vector_frame(result, VERSION_TRAFFIC_COLUMNS, self.name)
+
+    def selection_history(
+        self, selection: SeriesSelection, start: float, end: float, step: float, window: Duration
+    ) -> pd.DataFrame:
+        """promql.selection_history as a range query."""
+        wanted = {"reporter": selection.reporter, **dict(selection.labels)}
+
+        def selected(keys: list, rates: np.ndarray) -> list[dict[str, Any]]:
+            result = []
+            for metric, series_name, by in (
+                (REQUESTS, "requests", SELECTION_OUTCOME_LABELS),
+                (BUCKETS, "latency", ["le"]),
+            ):
+                chosen, labels = [], []
+                for index, key in enumerate(keys):
+                    series = key.label_dict()
+                    if key.metric == metric and all(series.get(k) == v for k, v in wanted.items()):
+                        chosen.append(index)
+                        labels.append(series)
+                for found in sum_by(labels, rates[chosen], by):
+                    found["metric"]["series"] = series_name
+                    result.append(found)
+            return result
+
+        result = self._range(start, end, step, window, selected)
+        return range_vector_frame(result, SELECTION_HISTORY_COLUMNS, self.name)
+
+    def _range(
+        self,
+        start: float,
+        end: float,
+        step: float,
+        window: Duration,
+        instant: Callable[[list, np.ndarray], list[dict[str, Any]]],
+    ) -> list[dict[str, Any]]:
+        """A range query's result from an instant query evaluated at start,
+        start + step, ... <= end: one series per label set, its values per step."""
+        # Counted, not np.arange(start, end + ε): at 1.8e9 s a small ε vanishes and the last step with it.
+        count = math.floor((end - start) / step + 1e-9) + 1 if step > 0 and end >= start else 0
+        steps = start + step * np.arange(count)
         if len(steps) > MAX_POINTS:
             raise SourceError(
                 "exceeded maximum resolution of 11,000 points per timeseries. "
                 "Try decreasing the query resolution (?step=XX)"
             )
-        rows: list[dict[str, Any]] = []
         self._simulation.advance(end)
+        series: dict[tuple[tuple[str, str], ...], list[list[float]]] = {}
         for at in steps:
-            sample = self._simulation.evaluate(float(at), seconds)
-            chosen, labels = [], []
-            for index, key in enumerate(sample.keys):
-                series = key.label_dict()
-                if (
-                    key.metric == REQUESTS
-                    and series["reporter"] == "destination"
-                    and (not wanted or series["destination_service_namespace"] in wanted)
-                ):
-                    chosen.append(index)
-                    labels.append(series)
-            for series in sum_by(labels, sample.rate[chosen], promql.VERSION_TRAFFIC_LABELS):
-                rows.append(
-                    {
-                        "time": float(at),
-                        **{name: series["metric"].get(name, UNKNOWN) for name in VERSION_LABELS},
-                        "rps": series["value"][1],
-                    }
-                )
-        frame = pd.DataFrame(rows, columns=VERSION_TRAFFIC_COLUMNS)
-        return frame.astype(
-            {"time": "float64", **{name: "string" for name in VERSION_LABELS}, "rps": "float64"}
-        )
+            sample = self._simulation.evaluate(float(at), window.seconds)
+            for found in instant(sample.keys, sample.rate):
+                key = tuple(sorted(found["metric"].items()))
+                series.setdefault(key, []).append([float(at), found["value"][1]])
+        return [{"metric": dict(key), "values": values} for key, values in series.items()]

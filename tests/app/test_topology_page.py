@@ -5,11 +5,13 @@ from __future__ import annotations
 import dataclasses
 from urllib.parse import urlparse
 
+import pandas as pd
 import pytest
 
 from dashboard.app import create_app
 from dashboard.app.config import resolve
 from dashboard.app.services import Services
+from queries.telemetry import SELECTION_HISTORY_COLUMNS
 from tests.support.frames import labels
 from tests.support.telemetry import ScriptedSource, bookinfo_ejection, with_calls
 
@@ -226,3 +228,42 @@ def test_the_demo_reads_every_time_off_the_story_clock(serve_app, browser_page):
     page.goto(serve_app(create_app(settings, demo_services(settings))) + "/")
     page.locator("#topology-status").get_by_text("story time").wait_for()
     page.locator("#mode-badge").get_by_text("story time").wait_for()
+
+
+def _edge_history(flag: str) -> pd.DataFrame:
+    """An edge's last three steps: 3 rps of 200s and 1 of `flag` 503s, then its latency buckets."""
+    rows = []
+    for back in (-60.0, -30.0, 0.0):
+        rows += [
+            (back, "requests", "200", "http", "", "-", "", 3.0),
+            (back, "requests", "503", "http", "", flag, "", 1.0),
+            (back, "latency", "", "", "", "", "10", 2.0),
+            (back, "latency", "", "", "", "", "+Inf", 3.0),
+        ]
+    return pd.DataFrame(rows, columns=SELECTION_HISTORY_COLUMNS)
+
+
+def test_a_selected_edge_shows_its_last_half_hour_and_a_failed_history_says_why(topology):
+    page, source = topology
+    source.selection_rows = _edge_history("UH<img src=x onerror=alert(1)>\u202e")
+    click(page, f"cy.getElementById('{OPEN_EDGE}').renderedMidpoint()")
+    charts = page.locator("#topology-sparklines")
+    charts.get_by_text("Last 30 min").wait_for()
+    heads = charts.locator(".mw-sparkline-head").all_inner_texts()
+    assert [head.split("\n")[0] for head in heads] == [
+        "requests",
+        "errors",
+        "p50 / p99",
+        "response codes",
+        "response flags",
+    ]
+    assert "4.00 rps" in heads[0] and "25" in heads[1] and "200, 503" in heads[3]
+    assert "UH<img src=x onerror=alert(1)>\\u202e" in heads[4]  # as text, its hidden mark shown
+    assert charts.locator("img").count() == 0
+    page.wait_for_function("() => document.querySelectorAll('#topology-sparklines .main-svg').length >= 5")
+    assert source.selections[-1].reporter == "source"
+    # The history's backend fails: the charts make way for one line, the graph stays.
+    source.failure = "Prometheus at http://prometheus:9090 is down"
+    click(page, "cy.getElementById('service:default:reviews').renderedPosition()")
+    charts.get_by_text("History unavailable").wait_for()
+    assert "is down" in charts.inner_text()

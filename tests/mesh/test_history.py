@@ -66,7 +66,22 @@ from queries.telemetry import SELECTION_HISTORY_COLUMNS, SeriesSelection
             {"id": "e", "source": "unknown:unknown:unknown", "target": "service:bookinfo:productpage"},
             SeriesSelection(
                 "destination",
-                (("destination_service_name", "productpage"), ("destination_service_namespace", "bookinfo")),
+                (
+                    ("source_workload", "unknown"),
+                    ("destination_service_name", "productpage"),
+                    ("destination_service_namespace", "bookinfo"),
+                ),
+            ),
+        ),
+        (
+            {"id": "e", "source": "workload:unknown:unknown", "target": "service:bookinfo:productpage"},
+            SeriesSelection(
+                "destination",
+                (
+                    ("source_workload", "unknown"),
+                    ("destination_service_name", "productpage"),
+                    ("destination_service_namespace", "bookinfo"),
+                ),
             ),
         ),
         ({"id": "e", "source": "service:a:x", "target": "service:a:y"}, None),

@@ -10,6 +10,8 @@ import pytest
 
 from dashboard.app.config import resolve
 from dashboard.mesh.build import build_graph
+from dashboard.mesh.history import selection_history, selection_of
+from dashboard.mesh.snapshot import snapshot_document
 from queries.duration import Duration
 from queries.duration import prometheus_duration as duration
 from queries.envoy import NO_HEALTHY_UPSTREAM
@@ -376,3 +378,19 @@ def test_each_phase_has_a_config_and_a_description() -> None:
     for phase in PHASES:
         assert phase.description and phase.duration > 0
         assert "istio-ingressgateway" in phase.config.deployed
+
+
+def test_a_selections_history_ends_with_the_graphs_figures_at_its_last_step() -> None:
+    simulation = story("ejection")
+    window = duration("1m")
+    end = float(int(simulation.now // 30) * 30)  # a whole step at 1.8e9 s: its last point must not be lost
+    edge = {"source": "workload:bookinfo:reviews-v2", "target": "service:bookinfo:ratings"}
+    times = [end - 30 * back for back in (4, 3, 2, 1, 0)]
+    history = selection_history(
+        simulation.telemetry.selection_history(selection_of(edge), times[0], end, 30, window), times
+    )
+    graph = snapshot_document(build_graph(simulation.telemetry.mesh(end, window), resolve({}, environ={})))
+    drawn = next(e for e in graph["edges"] if (e["source"], e["target"]) == (edge["source"], edge["target"]))
+    assert history.times == times and history.rps[-1] == pytest.approx(drawn["rps"])
+    assert history.error_ratio[-1] == pytest.approx(drawn["error_ratio"])
+    assert history.flags["UH"][-1] > 0

@@ -10,7 +10,13 @@ import pandas as pd
 
 from queries.duration import Duration
 from queries.errors import SourceError
-from queries.telemetry import VERSION_TRAFFIC_COLUMNS, MeshTelemetry, empty_frame
+from queries.telemetry import (
+    SELECTION_HISTORY_COLUMNS,
+    VERSION_TRAFFIC_COLUMNS,
+    MeshTelemetry,
+    SeriesSelection,
+    empty_frame,
+)
 from tests.support.frames import labels, latency_rows, telemetry
 
 
@@ -45,6 +51,9 @@ class ScriptedSource:
 
     mesh_telemetry: MeshTelemetry
     history: pd.DataFrame | None = None
+    # What every selection's history answers, `time` counted back from the query's end (0: its last point).
+    selection_rows: pd.DataFrame | None = None
+    selections: list[SeriesSelection] = field(default_factory=list)
     failure: str | None = None
     queries_per_refresh: int = 4
     name: str = "Prometheus"
@@ -68,3 +77,13 @@ class ScriptedSource:
         if self.history is not None:
             return self.history
         return empty_frame(VERSION_TRAFFIC_COLUMNS[1:-1], "rps").assign(time=pd.Series(dtype="float64"))
+
+    def selection_history(
+        self, selection: SeriesSelection, start: float, end: float, step: float, window: Duration
+    ) -> pd.DataFrame:
+        if self.failure:
+            raise SourceError(self.failure)
+        self.selections.append(selection)
+        if self.selection_rows is not None:
+            return self.selection_rows.assign(time=self.selection_rows["time"] + end)
+        return pd.DataFrame(columns=SELECTION_HISTORY_COLUMNS)

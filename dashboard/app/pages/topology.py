@@ -24,18 +24,22 @@ from dashboard.app import config, timeline
 from dashboard.app.config import window_choices
 from dashboard.app.flight import InFlight
 from dashboard.app.refresh import (
+    SPARKLINE_MINUTES,
     longest_refresh,
     mesh_graph,
     poll_wait,
     release_view,
     routing_config,
+    selected_history,
     slow_text,
+    sparkline_end,
 )
 from dashboard.app.runtime import Runtime, current
 from dashboard.app.timeline import Timeline
 from dashboard.mesh.build import missing_namespaces
 from dashboard.mesh.find import apply as find_and_hide
 from dashboard.mesh.graph_types import VERSIONED
+from dashboard.mesh.history import selection_of
 from dashboard.mesh.snapshot import snapshot_document
 from layouts.canary import service_summary
 from layouts.links import page_href
@@ -43,6 +47,7 @@ from layouts.text import visible
 from layouts.topology import graph as view
 from layouts.topology import page as topology_page
 from layouts.topology.panel import edge_details, gone, node_details
+from layouts.topology.sparklines import sparklines
 from queries.errors import ConfigError, SourceError
 
 # The first graph is fitted to the screen; later ones keep the operator's view.
@@ -601,7 +606,13 @@ def register(app: Dash, runtime: Runtime) -> None:
         if tapped_edge and edge:
             title = f"{edge.get('source_label', edge['source'])} → {edge.get('target_label', edge['target'])}"
             return (
-                {"group": "edge", "id": edge["id"], "title": title},
+                {
+                    "group": "edge",
+                    "id": edge["id"],
+                    "title": title,
+                    "source": edge["source"],
+                    "target": edge["target"],
+                },
                 edge_details(edge, services.clock(), traces_link(edge)),
                 [],
             )
@@ -612,6 +623,32 @@ def register(app: Dash, runtime: Runtime) -> None:
                 release_beside(node, window or str(settings.window)),
             )
         return no_update, no_update, no_update
+
+    @app.callback(
+        Output("topology-sparklines", "children"),
+        Input("topology-selected", "data"),
+        Input("topology-slider-shown", "data"),
+        State("topology-window", "value"),
+    )
+    def draw_sparklines(selected, shown_at, window):
+        """The selection's last half hour up to the moment shown, a step of
+        the series at a time (so every viewer of one moment asks one query)."""
+        selection = selection_of(selected) if selected else None
+        if selection is None:
+            return []
+        end = float(shown_at or services.clock())
+        try:
+            rate_window = settings.rate_window(window or str(settings.window))
+            history = runtime.flights.run(
+                ("sparklines", selection, sparkline_end(end), str(rate_window)),
+                lambda: selected_history(services.telemetry, selection, end, rate_window),
+                longest_refresh(settings),
+            )
+        except SourceError as error:
+            return [html.P(f"History unavailable: {error}", className="mw-hint")]
+        if isinstance(history, InFlight):
+            return [html.P(slow_text(services.telemetry.name, history.elapsed), className="mw-hint")]
+        return sparklines(history, SPARKLINE_MINUTES, selected.get("group") == "edge")
 
     def release_beside(node: dict, window: str) -> list:
         """The canary state of a versioned service, beside its node."""
