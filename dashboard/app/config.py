@@ -380,6 +380,13 @@ class Settings:
         "leave out what matches (and the nodes it leaves alone), e.g. 'health = idle'",
         metavar="EXPR",
     )
+    overview_nodes: int = option(
+        whole_number(0, 1_000_000),
+        300,
+        "topology page: above this many nodes, open on a namespace overview, "
+        "one node per namespace (0: never)",
+        metavar="N",
+    )
     format: str = option(
         choice("json", "dot"), "json", "snapshot output: json, or dot for Graphviz", metavar="FORMAT"
     )

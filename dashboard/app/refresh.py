@@ -20,7 +20,7 @@ from dashboard.canary.observation import HISTORY_SECONDS, HISTORY_STEP_SECONDS
 from dashboard.canary.release import ServiceRelease, analyze, retired_workloads
 from dashboard.format import ignored_series
 from dashboard.mesh.build import build_graph
-from dashboard.mesh.graph_types import VERSIONED
+from dashboard.mesh.graph_types import VERSIONED, Overview
 from dashboard.mesh.history import SelectionHistory, selection_history
 from queries.duration import Duration, prometheus_duration
 from queries.errors import ConfigError
@@ -50,12 +50,14 @@ def mesh_graph(
     namespaces: Sequence[str] = (),
     config: IstioConfig | None = None,
     graph_type: str = VERSIONED,
+    overview: Overview | None = None,
 ) -> nx.DiGraph:
     """The service graph of the window ending at `at` (4 queries on
-    Prometheus), of the graph type (dashboard.mesh.graph_types); with
-    routing config, retired versions are marked (versions are only drawn in
-    the versioned graph)."""
-    graph = build_graph(telemetry.mesh(at, window, namespaces), settings, namespaces, graph_type)
+    Prometheus), of the graph type (dashboard.mesh.graph_types), folded into
+    a namespace overview above `overview.above` nodes; with routing config,
+    retired versions are marked (versions are only drawn in the versioned
+    graph)."""
+    graph = build_graph(telemetry.mesh(at, window, namespaces), settings, namespaces, graph_type, overview)
     if graph_type != VERSIONED:
         return graph
     for node_id in retired_workloads(graph, config):

@@ -20,6 +20,7 @@ import networkx as nx
 from dashboard.format import byte_rate, percent, rate
 from dashboard.mesh.circuit import NO_HEALTHY_UPSTREAM, SHEDDING_FLAGS
 from dashboard.mesh.graph import NAMESPACE_KIND
+from dashboard.mesh.graph_types import namespace_node_id
 from dashboard.mesh.trace_path import edges_on_trace, jaeger_service
 from layouts.text import visible
 
@@ -107,7 +108,9 @@ def place(nodes: list[dict], edges: list[dict], previous: Mapping[str, Position]
     never moves what the operator already knows. On the first layout a layer
     taller than about 1.5 * sqrt(nodes) rows wraps into several columns, so a
     big mesh stays readable when fitted to the screen, and rows spread to use
-    a wide screen's height."""
+    a wide screen's height. A namespace folded before and open now is laid
+    out where its node stood (`expand_in_place`)."""
+    previous = _opened(nodes, edges, previous)
     positions = {node["id"]: tuple(previous[node["id"]]) for node in nodes if node["id"] in previous}
     new = [node for node in nodes if node["id"] not in positions]
     if not new:
@@ -120,8 +123,28 @@ def place(nodes: list[dict], edges: list[dict], previous: Mapping[str, Position]
 
 
 def _first_layout(nodes: list[dict], layers: Mapping[str, int]) -> dict[str, Position]:
-    """Columns by layer; rows in one band per namespace, a free row between bands."""
-    wrap = max(8, math.ceil(1.5 * math.sqrt(len(nodes))))
+    """Columns by layer; rows in one band per namespace, a free row between
+    bands. A tall layer wraps into several columns, as many as make the
+    graph fill a wide screen best when fitted to it."""
+    most = max(8, math.ceil(1.5 * math.sqrt(len(nodes))))
+    wraps = sorted({most, *(max(2, most // 2**k) for k in range(1, 5))}, reverse=True)
+    placed, width, rows = max((_banded(nodes, layers, wrap) for wrap in wraps), key=_fitted_scale)
+    gap = row_gap(width, rows)
+    return {node_id: (column, row * gap) for node_id, column, row in placed}
+
+
+def _fitted_scale(banded: tuple[list, float, int]) -> float:
+    """How large a banded layout shows when fitted to a wide screen (an
+    outer layer's width of margin on either side, ROW_GAP rows)."""
+    _, width, rows = banded
+    return min(1 / (width + LAYER_GAP), SCREEN_ASPECT / (rows * ROW_GAP))
+
+
+def _banded(
+    nodes: list[dict], layers: Mapping[str, int], wrap: int
+) -> tuple[list[tuple[str, float, int]], float, int]:
+    """(node, x, row) with a layer's namespace group wrapping after `wrap`
+    rows; the layout's width and its number of rows."""
     groups = {
         key: list(members) for key, members in groupby(nodes, key=lambda n: (layers[n["id"]], n["namespace"]))
     }
@@ -141,8 +164,7 @@ def _first_layout(nodes: list[dict], layers: Mapping[str, int]) -> dict[str, Pos
             ]
             columns = max(columns, math.ceil(len(members) / wrap))
         x += (columns - 1) * COLUMN_GAP + LAYER_GAP
-    gap = row_gap(x - LAYER_GAP, max(row for _, _, row in placed) + 1)
-    return {node_id: (column, row * gap) for node_id, column, row in placed}
+    return placed, x - LAYER_GAP, max(row for _, _, row in placed) + 1
 
 
 def _added(
@@ -213,6 +235,19 @@ def expand_in_place(
     return {**moved, **{node_id: (x0 + x, y0 + y) for node_id, (x, y) in inside.items()}}
 
 
+def _opened(nodes: list[dict], edges: list[dict], previous: Mapping[str, Position]) -> Mapping[str, Position]:
+    """`previous` with each namespace whose folded node it placed, and whose
+    nodes are new now, opened where that node stood."""
+    present = _ids(nodes)
+    new = [node for node in nodes if node["id"] not in previous]
+    for namespace in sorted({node["namespace"] for node in new}):
+        folded = namespace_node_id(namespace)
+        if folded in previous and folded not in present:
+            inside = [node for node in new if node["namespace"] == namespace]
+            previous = expand_in_place(previous, folded, inside, edges)
+    return previous
+
+
 def _ids(nodes: list[dict]) -> set[str]:
     return {node["id"] for node in nodes}
 
@@ -277,9 +312,10 @@ def node_label(node: Mapping[str, Any]) -> str:
 
 
 def box_id(node: Mapping[str, Any]) -> str:
-    """The namespace box a node sits in (in its cluster's, when it has one)."""
+    """The namespace box a node sits in (in its cluster's, when it has one);
+    `box:` keeps its id apart from a folded namespace's node."""
     cluster = node.get("cluster")
-    return f"namespace:{cluster}:{node['namespace']}" if cluster else f"namespace:{node['namespace']}"
+    return f"box:namespace:{cluster}:{node['namespace']}" if cluster else f"box:namespace:{node['namespace']}"
 
 
 def boxes(nodes: Sequence[Mapping[str, Any]]) -> list[dict]:
@@ -291,7 +327,7 @@ def boxes(nodes: Sequence[Mapping[str, Any]]) -> list[dict]:
     for node in nodes:
         data = {"id": box_id(node), "label": node["namespace"], "box": "namespace"}
         if len(clusters) > 1 and node.get("cluster"):
-            data["parent"] = f"cluster:{node['cluster']}"
+            data["parent"] = f"box:cluster:{node['cluster']}"
             cluster = {"id": data["parent"], "label": f"cluster {node['cluster']}", "box": "cluster"}
             result.setdefault(cluster["id"], {"data": cluster, "selectable": False})
         result.setdefault(data["id"], {"data": data, "selectable": False})

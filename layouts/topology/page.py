@@ -184,6 +184,13 @@ def find_bar(find: str, hide: str) -> html.Div:
             html.Button("Fit", id="topology-fit", className="mw-button", title="fit the graph to the screen"),
             html.Span(id="topology-fitted", hidden=True),
             html.Button(
+                "Fold namespaces",
+                id="topology-fold",
+                className="mw-button",
+                hidden=True,
+                title="back to the namespace overview: every opened namespace folded again",
+            ),
+            html.Button(
                 "Re-layout",
                 id="topology-relayout",
                 className="mw-button",
@@ -352,6 +359,8 @@ def page(
             dcc.Store(id="topology-trace", data=trace_id),
             dcc.Store(id="topology-trace-hops", data=[]),
             dcc.Store(id="topology-selected", data=None),
+            # The namespaces opened in a big mesh's overview.
+            dcc.Store(id="topology-expanded", data=[]),
             dcc.Store(id="topology-time", data=timeline),
             # Where the last refresh put the slider: a value change that is not the operator's.
             dcc.Store(id="topology-slider-shown", data=None),

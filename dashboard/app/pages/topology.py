@@ -38,7 +38,8 @@ from dashboard.app.runtime import Runtime, current
 from dashboard.app.timeline import Timeline
 from dashboard.mesh.build import missing_namespaces
 from dashboard.mesh.find import apply as find_and_hide
-from dashboard.mesh.graph_types import VERSIONED
+from dashboard.mesh.graph import NAMESPACE_KIND
+from dashboard.mesh.graph_types import VERSIONED, Overview
 from dashboard.mesh.history import selection_of
 from dashboard.mesh.snapshot import snapshot_document
 from layouts.canary import service_summary
@@ -177,6 +178,8 @@ class GraphShape:
     find: str = ""
     hide: str = ""
     boxed: bool = True
+    # The namespaces opened in a big mesh's overview.
+    expanded: tuple[str, ...] = ()
 
 
 @dataclass
@@ -204,6 +207,8 @@ class TopologyView:
     # Why the find or hide box's expression cannot be read ("" when it can).
     find_error: str = ""
     hide_error: str = ""
+    # A namespace overview is drawn, or namespaces of one are open.
+    overview: bool = False
 
 
 def selection_details(elements: list[dict], selected: Mapping[str, Any] | None, now: float) -> list | None:
@@ -255,10 +260,15 @@ def refresh_topology(
             now = services.clock()
             at = shown_at.moment(now, time.time())
             routing = _routing_or_none(runtime)
-            graph = mesh_graph(services.telemetry, settings, at, rate_window, namespaces, routing, graph_type)
+            graph = mesh_graph(
+                services.telemetry, settings, at, rate_window, namespaces, routing, graph_type, overview
+            )
             return now, at, graph, data_since(runtime, now)
 
-        key = ("topology", tuple(sorted(namespaces)), str(rate_window), graph_type, shown_at)
+        overview = (
+            Overview(settings.overview_nodes, frozenset(shape.expanded)) if settings.overview_nodes else None
+        )
+        key = ("topology", tuple(sorted(namespaces)), str(rate_window), graph_type, shown_at, overview)
         landed = runtime.flights.run(key, fetch, longest_refresh(settings) if wait is None else wait)
     except (SourceError, ConfigError) as error:
         stale.banner = runtime.stale_text(last_good, error)
@@ -304,6 +314,7 @@ def refresh_topology(
         details=selection_details(elements, selected, at),
         find_error=find_error,
         hide_error=hide_error,
+        overview=bool(shape.expanded) or any(node["kind"] == NAMESPACE_KIND for node in whole["nodes"]),
     )
 
 
@@ -319,11 +330,13 @@ def status_line(
     edges = [e for e in shown["edges"] if show_idle or e["health"] != "idle"]
     hidden = len(whole["nodes"]) - len(shown["nodes"]) + len(whole["edges"]) - len(shown["edges"])
     found = shown.get("found")
+    folded = sum(1 for node in shown["nodes"] if node["kind"] == NAMESPACE_KIND)
     return (
         f"updated {runtime.clock_words(at)} · {len(shown['nodes'])} nodes · {len(edges)} edges"
         f" ({len(shown['edges']) - len(edges)} idle hidden) · window {rate_window}"
         + (f" · {hidden} hidden by the hide expression" if hidden else "")
         + (f" · {len(found)} found" if found is not None else "")
+        + (f" · {folded} namespaces folded: click one to open it" if folded else "")
         + f" · {runtime.services.telemetry.queries_per_refresh or 'simulated, no'} PromQL queries"
     )
 
@@ -423,7 +436,7 @@ def traces_link(data: Mapping[str, Any]) -> str | None:
     """The traces page, searching the Jaeger service whose spans show this
     node or edge, and that version's spans when it has one; for an edge with
     errors, its failed requests first."""
-    if data.get("kind") == "unknown":
+    if data.get("kind") in ("unknown", NAMESPACE_KIND):
         return None
     tags = []
     if data.get("traces_version") and data["traces_version"] != "latest":
@@ -461,6 +474,7 @@ def register(app: Dash, runtime: Runtime) -> None:
         Output("topology-slider-shown", "data"),
         Output("topology-find-error", "children"),
         Output("topology-hide-error", "children"),
+        Output("topology-fold", "hidden"),
         Input("topology-tick", "n_intervals"),
         Input("topology-namespaces", "value"),
         Input("topology-window", "value"),
@@ -472,6 +486,7 @@ def register(app: Dash, runtime: Runtime) -> None:
         Input("topology-hide", "value"),
         Input("topology-boxes", "value"),
         Input("topology-relayout", "n_clicks"),
+        Input("topology-expanded", "data"),
         State("topology-positions", "data"),
         State("topology-circuits", "data"),
         State("topology-last-good", "data"),
@@ -492,6 +507,7 @@ def register(app: Dash, runtime: Runtime) -> None:
         hide,
         boxes,
         _relayout,
+        expanded,
         positions,
         circuits,
         last_good,
@@ -502,7 +518,9 @@ def register(app: Dash, runtime: Runtime) -> None:
     ):
         # A new graph type or a re-layout asked for lays the graph out afresh.
         afresh = ctx.triggered_id in ("topology-graph-type", "topology-relayout")
-        shape = GraphShape(graph_type or VERSIONED, find or "", hide or "", "boxes" in (boxes or []))
+        shape = GraphShape(
+            graph_type or VERSIONED, find or "", hide or "", "boxes" in (boxes or []), tuple(expanded or ())
+        )
         result = refresh_topology(
             runtime,
             namespaces or [],
@@ -521,7 +539,11 @@ def register(app: Dash, runtime: Runtime) -> None:
         drawn = result.elements is not None
         # Fitted on the first graph, when laid out afresh, when boxes come or
         # go, and when the namespaces shown change (a rotating wall).
-        refit = last_good is None or afresh or ctx.triggered_id in ("topology-namespaces", "topology-boxes")
+        refit = (
+            last_good is None
+            or afresh
+            or ctx.triggered_id in ("topology-namespaces", "topology-boxes", "topology-expanded")
+        )
         return (
             result.elements if drawn else no_update,
             (FIRST_LAYOUT if refit else KEPT_LAYOUT) if drawn else no_update,
@@ -543,6 +565,7 @@ def register(app: Dash, runtime: Runtime) -> None:
             result.at if drawn else no_update,
             visible(result.find_error),
             visible(result.hide_error),
+            not result.overview,
         )
 
     @app.callback(
@@ -616,7 +639,7 @@ def register(app: Dash, runtime: Runtime) -> None:
                 edge_details(edge, services.clock(), traces_link(edge)),
                 [],
             )
-        if node:
+        if node and node.get("kind") != NAMESPACE_KIND:  # a folded namespace's click opens it instead
             return (
                 {"group": "node", "id": node["id"], "title": node["name"]},
                 node_details(node, traces_link(node)),
@@ -649,6 +672,21 @@ def register(app: Dash, runtime: Runtime) -> None:
         if isinstance(history, InFlight):
             return [html.P(slow_text(services.telemetry.name, history.elapsed), className="mw-hint")]
         return sparklines(history, SPARKLINE_MINUTES, selected.get("group") == "edge")
+
+    @app.callback(
+        Output("topology-expanded", "data"),
+        Input("topology-graph", "tapNodeData"),
+        Input("topology-fold", "n_clicks"),
+        State("topology-expanded", "data"),
+        prevent_initial_call=True,
+    )
+    def open_namespace(node, _fold, expanded):
+        """A click on a folded namespace opens it in place; Fold folds them all again."""
+        if ctx.triggered_id == "topology-fold":
+            return []
+        if not node or node.get("kind") != NAMESPACE_KIND:
+            return no_update
+        return sorted({*(expanded or []), node["namespace"]})
 
     def release_beside(node: dict, window: str) -> list:
         """The canary state of a versioned service, beside its node."""
