@@ -207,6 +207,11 @@ window.dash_clientside.meshwatch = {
                 if (pending) { window.clearTimeout(pending); }
                 pending = window.setTimeout(function () {
                     pending = null;
+                    // The page may have been left meanwhile: its graph is gone.
+                    if (cy.destroyed() || !document.getElementById("topology-graph")) {
+                        window.removeEventListener("resize", cy.mwDeclutter);
+                        return;
+                    }
                     mwDeclutter(cy);
                     document.getElementById("topology-graph").setAttribute("data-decluttered",
                                                                             String(Date.now()));

@@ -58,6 +58,9 @@ class VersionFigures:
     failing_calls: tuple[Call, ...] = ()
     # The version's workload nodes in the graph, where its path starts.
     nodes: tuple[str, ...] = ()
+    # Idle because its callers' circuit to the service is open (its hosts
+    # ejected by outlier detection), not because it was drained.
+    cut_off: bool = False
 
     @property
     def key(self) -> str:
@@ -81,6 +84,13 @@ def edge_rows(graph: nx.DiGraph, node: str) -> list[tuple[str, str | None, Any]]
 
 
 CIRCUIT_ORDER = (CLOSED, TRIPPING, OPEN)
+
+
+def circuit_open_into(graph: nx.DiGraph, node: str) -> bool:
+    """Whether a caller's circuit to the service node is open."""
+    return node in graph and any(
+        graph.edges[caller, node]["edge"].circuit == OPEN for caller in graph.predecessors(node)
+    )
 
 
 def _summed(pairs: Iterable[tuple[str, float]]) -> tuple[tuple[str, float], ...]:

@@ -74,6 +74,7 @@ from dashboard.canary.baseline import choose_baseline, first_requests
 from dashboard.canary.observation import (
     HISTORY_STEP_SECONDS,
     VersionFigures,
+    circuit_open_into,
     edge_rows,
     history_rows,
     observed_versions,
@@ -142,6 +143,11 @@ def _row_words(row: VersionFigures) -> str | None:
         return missing_words(row)
     if row.state == ABSENT:
         return f"{row.label} is named in the config but not deployed"
+    if row.cut_off:
+        return (
+            f"{row.label} gets no requests because its callers' circuit is OPEN (outlier detection "
+            "ejected its hosts): it is cut off, not drained; do not retire it"
+        )
     if row.state == IDLE and row.role == BASELINE:
         configured = "" if row.configured_weight is None else f"configured {percent(row.configured_weight)}, "
         return f"{row.label} is drained ({configured}no requests): it can be retired"
@@ -254,7 +260,11 @@ def analyze_service(
     past = service_history(history, service, namespace)
     rows = _version_rows(graph, past, routing, config, service, namespace)
     baseline_key, why = choose_baseline(rows.values(), first_seen or {})
-    rows = {k: replace(r, role=_role(r, baseline_key)) for k, r in rows.items()}
+    cut_off = circuit_open_into(graph, service_id(namespace, service))
+    rows = {
+        k: replace(r, role=_role(r, baseline_key), cut_off=cut_off and r.state == IDLE)
+        for k, r in rows.items()
+    }
     requests = sum((r.rps or 0.0) for r in rows.values() if r.state != MIRROR) * window.seconds
     deviation_words, deviating = deviations(list(rows.values()), routing, requests, thresholds, window)
     rows = {

@@ -304,9 +304,10 @@ def rollout_complete(
 ) -> VersionFigures | None:
     """The canary that took over: the only version serving, 100 % of the
     split observed and configured (or no weights configured), with the
-    baseline drained or retired. A baseline alone at 100 % is no rollout."""
+    baseline drained or retired (not cut off by an open circuit). A baseline
+    alone at 100 % is no rollout."""
     live = [r for r in rows if r.state == SERVING and r.role != MIRROR]
-    if baseline is None or baseline.state not in (RETIRED, IDLE) or len(live) != 1:
+    if baseline is None or baseline.state not in (RETIRED, IDLE) or baseline.cut_off or len(live) != 1:
         return None
     [only] = live
     taken = (only.share or 0.0) >= 1.0 and (only.configured_weight is None or only.configured_weight >= 1.0)

@@ -8,7 +8,9 @@ from typing import Any
 from dash import dcc, html
 
 from dashboard.format import MISSING, byte_rate, clock_text, milliseconds, percent, rate
+from dashboard.mesh.circuit import NO_HEALTHY_UPSTREAM, SHEDDING_FLAGS
 from layouts.text import visible
+from layouts.topology.graph import rejected_ratio
 
 
 def _table(rows: list[tuple[str, str]]) -> html.Table:
@@ -44,30 +46,43 @@ def edge_details(edge: Mapping[str, Any], now: float, traces_href: str | None) -
         facts.append(("TCP", byte_rate(edge["bytes_per_s"])))
     if edge.get("open_since") is not None:
         since = edge["open_since"]
-        # Tracked by this page from its first refresh, so it can only be a lower bound.
-        facts.append(("open for at least", f"{now - since:.0f} s (since {clock_text(since)})"))
+        # Tracked by this view from its first refresh: a lower bound, and said so.
+        facts.append(
+            ("open for", f"≥ {now - since:.0f} s (open when this view first saw it, {clock_text(since)})")
+        )
     title = visible(
         f"{edge.get('source_label', edge['source'])} → {edge.get('target_label', edge['target'])}"
     )
     body: list = [html.H3(title, className="mw-details-title"), _table(facts)]
-    if edge["circuit"] == "open":
-        body.insert(
-            1,
-            html.P(
-                "Circuit OPEN: every host of the destination is ejected by outlier detection; "
-                "callers get 503 UH.",
-                className="mw-alert",
-            ),
-        )
-    elif edge["circuit"] == "tripping":
-        body.insert(
-            1, html.P("The caller's circuit breaker is shedding requests (503 UO).", className="mw-warning")
-        )
+    words = circuit_words(edge)
+    if words:
+        body.insert(1, html.P(words, className="mw-alert" if edge["circuit"] == "open" else "mw-warning"))
     body += _rates("Response codes", edge.get("codes") or {}, edge.get("rps"))
     body += _rates("Response flags", edge.get("flags") or {}, edge.get("rps"))
     if traces_href:
         body.append(dcc.Link("Traces through this edge →", href=traces_href, className="mw-link"))
     return body
+
+
+def circuit_words(edge: Mapping[str, Any]) -> str | None:
+    """What the edge's circuit means, by the edge's own figures: the refused
+    requests are named only where this edge counts them (in the workload
+    graph they reach no workload, so the edge to it has none)."""
+    refused = rejected_ratio(edge, [NO_HEALTHY_UPSTREAM])
+    shed = rejected_ratio(edge, SHEDDING_FLAGS)
+    if edge["circuit"] == "open":
+        return "Circuit OPEN: every host of the destination is ejected by outlier detection; " + (
+            f"{percent(refused, None)} of these requests get 503 UH."
+            if refused
+            else "the refused requests (503 UH) reach no host, so this edge counts none of them."
+        )
+    if edge["circuit"] == "tripping":
+        return "The caller's circuit breaker is " + (
+            f"shedding {percent(shed, None)} of these requests (503 UO)."
+            if shed
+            else "overflowing its pending requests or connections (none shed on this edge)."
+        )
+    return None
 
 
 def _latency(data: Mapping[str, Any]) -> str:

@@ -500,3 +500,15 @@ def test_a_broken_call_further_down_the_canary_path_blocks_promotion() -> None:
     v2 = next(j for j in release.judgements if j.version == "v2")
     assert v2.verdict == HOLD and release.verdict == HOLD
     assert "on v2's path, ratings-v1's calls to mongodb fail 40 % (503 UF)" in v2.reasons
+
+
+def test_a_baseline_cut_off_by_an_open_circuit_is_not_drained_nor_a_finished_rollout() -> None:
+    past = history((3000, {"v1": 4.0}), (1500, {"v1": 2.0, "v2": 2.0}), (60, {"v2": 4.0}))
+    config = [vs(weighted(v1=0, v2=100)), subsets("v1", "v2")]
+    graph = mesh(("v1", 0, 0, FAST_MS), ("v2", 4, 0, FAST_MS))
+    graph.edges["workload:default:productpage-v1", "service:default:reviews"]["edge"].circuit = "open"
+    cut = one(run(graph, config, past))
+    assert by_version(cut)["v1"].cut_off and not by_version(cut)["v2"].cut_off
+    assert cut.verdict != COMPLETE and cut.completed is None
+    assert not any("can be retired" in reason for reason in cut.reasons)
+    assert any("cut off, not drained; do not retire it" in reason for reason in cut.reasons)

@@ -51,13 +51,13 @@ class ScriptedSource:
 
     mesh_telemetry: MeshTelemetry
     history: pd.DataFrame | None = None
-    # What every selection's history answers, `time` counted back from the query's end (0: its last point).
-    selection_rows: pd.DataFrame | None = None
-    selections: list[SeriesSelection] = field(default_factory=list)
     failure: str | None = None
     queries_per_refresh: int = 4
     name: str = "Prometheus"
     calls: list[tuple[float, str, tuple[str, ...]]] = field(default_factory=list)
+    # What every selection's history answers, `time` counted back from the query's end (0: its last point).
+    selection_rows: pd.DataFrame | None = None
+    selections: list[SeriesSelection] = field(default_factory=list)
 
     def mesh(self, at: float, window: Duration, namespaces: Sequence[str] = ()) -> MeshTelemetry:
         self.calls.append((at, str(window), tuple(namespaces)))
