@@ -64,6 +64,11 @@ def clock_text(at: float) -> str:
     return time.strftime("%H:%M:%S", time.localtime(at))
 
 
+def dated_clock_text(at: float) -> str:
+    """A time with its day, for a moment far from now: `2026-12-01 13:49:39`."""
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(at))
+
+
 def utc_clock(at: float) -> str:
     """A time of day in UTC, labelled so: `10:00:00 UTC`."""
     return time.strftime("%H:%M:%S UTC", time.gmtime(at))

@@ -14,7 +14,7 @@ from dashboard.app.flight import Flights
 from dashboard.app.refresh import Lookback
 from dashboard.app.services import Services
 from dashboard.app.trace_cache import TraceCache
-from dashboard.format import clock_text, duration_words, utc_stamp
+from dashboard.format import clock_text, dated_clock_text, duration_words, utc_stamp
 
 EXTENSION = "meshwatch"
 
@@ -33,10 +33,11 @@ class Runtime:
     def install(self, server: flask.Flask) -> None:
         server.extensions[EXTENSION] = self
 
-    def clock_words(self, at: float) -> str:
+    def clock_words(self, at: float, dated: bool = False) -> str:
         """A time on the pages, by the one clock of the view: the demo's
-        story clock, labelled as such."""
-        return clock_text(at) + (" story time" if self.services.mode == "demo" else "")
+        story clock, labelled as such; `dated` gives its day too."""
+        shown = dated_clock_text(at) if dated else clock_text(at)
+        return shown + (" story time" if self.services.mode == "demo" else "")
 
     def as_of_text(self, at: float, now: float, how: str) -> str:
         """The banner over a view of the past: which moment, how long ago, and how it is shown."""

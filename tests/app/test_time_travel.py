@@ -135,6 +135,17 @@ def test_a_bad_time_in_the_address_says_why(demo, browser_page):
     banner.get_by_text("yesterday-ish").wait_for(timeout=20_000)
 
 
+@pytest.mark.browser
+def test_a_time_after_now_or_before_any_data_says_so(demo, browser_page):
+    base, services = demo
+    browser_page.goto(f"{base}/?at={services.clock() + 86_400:.0f}")
+    banner = browser_page.locator("#topology-banner")
+    banner.get_by_text("is in the future: showing now instead").wait_for(timeout=20_000)
+    browser_page.wait_for_function(has(REVIEWS_V2), timeout=20_000)  # the present is drawn
+    browser_page.goto(f"{base}/?at=1")
+    banner.get_by_text("No Istio telemetry in the 1m window ending").wait_for(timeout=20_000)
+
+
 def test_the_canary_page_at_a_moment_asks_for_that_moment_and_says_so() -> None:
     source = rollout_source()
     runtime = make_runtime(resolve({}, {}), Services(telemetry=source, clock=lambda: AT))

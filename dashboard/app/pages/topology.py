@@ -289,6 +289,7 @@ def refresh_topology(
         notes.append(
             "No Istio telemetry in the window for namespace " + ", ".join(repr(ns) for ns in missing)
         )
+    notes += empty_view_notes(runtime, shown_at, at, now, rate_window, whole, document, bool(missing))
     banner = "; ".join(notes) or None
     elements = view.elements(document, positions, show_idle, circuits, hops, shape.boxed)
     opened = sum(1 for edge in whole["edges"] if edge["circuit"] == "open")
@@ -347,6 +348,31 @@ def _expression(kind: str, text: str) -> tuple[Any, str]:
         return config.expression(text or ""), ""
     except ConfigError as error:
         return None, f"{kind}: {error}"
+
+
+def empty_view_notes(
+    runtime: Runtime,
+    shown: Timeline,
+    at: float,
+    now: float,
+    rate_window: Any,
+    whole: Mapping[str, Any],
+    drawn: Mapping[str, Any],
+    missing: bool,
+) -> list[str]:
+    """Why the view shows less than asked: a time after now (shown as now),
+    no telemetry at all in the window, or a hide expression hiding it all."""
+    notes = []
+    if shown.mode == timeline.FIXED and shown.at is not None and shown.at > now + 1:
+        notes.append(f"{runtime.clock_words(shown.at, dated=True)} is in the future: showing now instead")
+    if not whole["nodes"] and not missing:
+        notes.append(
+            f"No Istio telemetry in the {rate_window} window ending "
+            f"{runtime.clock_words(at, dated=True)}: nothing to draw at that time"
+        )
+    elif whole["nodes"] and not drawn["nodes"]:
+        notes.append("The hide expression hides every node: clear it to see the mesh")
+    return notes
 
 
 def as_of_words(runtime: Runtime, shown: Timeline, at: float, now: float) -> str | None:
