@@ -263,6 +263,21 @@ window.dash_clientside.meshwatch = {
         return "";
     },
 
+    /* The trace search's address follows each search made (its fields in the order of SEARCH_FIELDS). */
+    searchAddress: function (found, service, operation, tags, min, max, lookback, limit, sort) {
+        if (!found) { return ""; }
+        var names = ["service", "operation", "tags", "minDuration", "maxDuration", "lookback", "limit", "sort"];
+        var values = [service, operation, tags, min, max, lookback, limit, sort];
+        var query = new URLSearchParams();
+        names.forEach(function (name, i) {
+            if (values[i] !== null && values[i] !== undefined && String(values[i]).trim() !== "") {
+                query.set(name, String(values[i]).trim());
+            }
+        });
+        mwReplaceQuery(query);
+        return "";
+    },
+
     /* The canary page's address follows its window (and keeps its moment). */
     canaryAddress: function (rateWindow, service, at) {
         var query = new URLSearchParams();

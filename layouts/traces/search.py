@@ -143,6 +143,8 @@ def search_page(prefill: dict[str, str], max_upload_bytes: int) -> html.Div:
             dcc.Store(id="traces-prefill", data=prefill),
             # The traces found (their summaries), so sorting and filtering need no new search.
             dcc.Store(id="traces-found", data=None),
+            # The address follows each search, so it can be shared or reloaded.
+            html.Span(id="traces-url-sync", hidden=True),
             # Set when the page picked the service itself (first open), to search at once.
             dcc.Store(id="traces-autosearch", data=None),
             form,
@@ -298,7 +300,7 @@ def result_list(summaries: list[TraceSummary], found: int) -> html.Div:
     """The results shown (after the version filter) out of those found; each with a pick box for compare."""
     if not summaries:
         return html.Div(
-            "No traces match."
+            "0 traces found: widen the lookback, or loosen the operation, tags or durations."
             if not found
             else f"None of the {plural(found, 'trace')} went through those versions.",
             className="mw-muted",

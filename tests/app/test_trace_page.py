@@ -389,7 +389,20 @@ def test_a_first_open_shows_the_last_quarter_hours_requests(browser_page: Any, a
     assert "istio-ingressgateway.istio-system" in page.locator("#traces-service").inner_text()
     assert "15m" in page.locator("#traces-lookback").inner_text()
     assert page.locator("#traces-results .mw-trace-result").count() == 1
+    # The address says what was searched, so a reload or a shared link finds it again.
+    page.wait_for_url("**/traces?service=istio-ingressgateway.istio-system*")
+    assert "lookback=15m" in page.url and "limit=20" in page.url
     assert page.errors == []
+
+
+def test_a_search_finding_nothing_says_so_and_how_to_widen_it(browser_page: Any, app_url: str) -> None:
+    page = browser_page
+    page.goto(f"{app_url}/traces?service=reviews.default&tags=http.status_code%3D418&lookback=1h")
+    page.locator("#traces-results").get_by_text("0 traces found: widen the lookback").wait_for(
+        timeout=TIMEOUT_MS
+    )
+    page.wait_for_url("**tags=http.status_code%3D418*")
+    assert not page.locator("#traces-scatter").is_visible()
 
 
 def test_compare_two_traces(browser_page: Any, app_url: str) -> None:

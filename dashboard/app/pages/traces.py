@@ -14,7 +14,7 @@ from dataclasses import asdict
 from typing import Any
 
 import dash
-from dash import ALL, Dash, Input, Output, State, ctx, html, no_update
+from dash import ALL, ClientsideFunction, Dash, Input, Output, State, ctx, html, no_update
 
 from dashboard.app import trace_upload
 from dashboard.app.runtime import Runtime, current
@@ -27,7 +27,18 @@ from layouts.traces import search as views
 from queries.errors import SourceError
 
 LOOKBACK_SECONDS = dict(views.LOOKBACKS)
-PREFILL = ("service", "operation", "tags", "minDuration", "maxDuration", "lookback", "limit", "sort")
+# The search form's fields as the address names them (traces-<field> on the page).
+SEARCH_FIELDS = {
+    "service": "service",
+    "operation": "operation",
+    "tags": "tags",
+    "min": "minDuration",
+    "max": "maxDuration",
+    "lookback": "lookback",
+    "limit": "limit",
+    "sort": "sort",
+}
+PREFILL = (*SEARCH_FIELDS.values(),)
 MAX_LIMIT = 1500
 
 
@@ -243,9 +254,17 @@ def register(app: Dash, runtime: Runtime) -> None:
         return (
             views.scatter_figure(shown),
             not shown,
-            views.result_list(shown, len(found)) if found else None,
+            views.result_list(shown, len(found)),
             options,
         )
+
+    app.clientside_callback(
+        ClientsideFunction("meshwatch", "searchAddress"),
+        Output("traces-url-sync", "children"),
+        Input("traces-found", "data"),
+        *(State(f"traces-{name}", "value") for name in SEARCH_FIELDS),
+        prevent_initial_call=True,
+    )
 
     @app.callback(
         Output("traces-compare", "href"),
