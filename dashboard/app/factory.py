@@ -55,12 +55,17 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     if services.story_phase is not None:
 
-        @app.callback(Output("mode-badge", "children"), Input("story-tick", "n_intervals"))
+        @app.callback(
+            Output("mode-badge", "children"),
+            Output("mode-badge", "title"),
+            Input("story-tick", "n_intervals"),
+        )
         def show_story_phase(_tick):
             phase = services.story_phase()
             ends_in = None if phase.ends_at is None else max(0.0, phase.ends_at - services.clock())
-            return story_badge(
+            line = story_badge(
                 phase.name, phase.description, ends_in, phase.held, runtime.clock_words(services.clock())
             )
+            return line, line  # the whole line in the tooltip, where one row on a laptop cuts it
 
     return app
