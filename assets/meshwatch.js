@@ -79,7 +79,10 @@ function mwPlaceEdgeLabel(edge, fits, taken) {
 function mwDeclutter(cy) {
     var pixels = mwLabelPixels(), zoom = cy.zoom();
     var taken = [];  // [box, owner id]
+    var view = cy.extent();
     var fits = function (box, owner) {
+        // On screen: a label cut by the canvas's edge says less than none.
+        if (box.x1 < view.x1 || box.x2 > view.x2 || box.y1 < view.y1 || box.y2 > view.y2) { return false; }
         for (var i = 0; i < taken.length; i++) {
             if (taken[i][1] !== owner && mwOverlaps(box, taken[i][0])) { return false; }
         }
@@ -109,18 +112,22 @@ function mwDeclutter(cy) {
     open.forEach(function (edge) {
         mwPlaceEdgeLabel(edge, clearOfNames, taken) || mwPlaceEdgeLabel(edge, fits, taken);
     });
-    // Node names: below the node, else beside it; one that would sit on
-    // another node or name waits in the panel.
+    // Node names: whole, then cut (the version kept), below the node, else
+    // beside it; one that would sit on another node or name waits in the panel.
     nodes.forEach(function (node) {
         var spots = [{"text-valign": "bottom", "text-halign": "center"},
                      {"text-valign": "center", "text-halign": "right", "text-margin-x": 8 / zoom, "text-margin-y": 0},
                      {"text-valign": "center", "text-halign": "left", "text-margin-x": -8 / zoom, "text-margin-y": 0}];
-        for (var i = 0; node.data("label") && i < spots.length; i++) {
-            node.style(spots[i]);
-            var box = mwBox(node, true);
-            if (fits(box, node.id())) { taken.push([box, node.id()]); return; }
+        var names = node.data("label") ? [node.data("label")].concat(node.data("short_labels") || []) : [];
+        for (var n = 0; n < names.length; n++) {
+            for (var i = 0; i < spots.length; i++) {
+                node.style(Object.assign({"label": names[n], "text-max-width": 4000}, spots[i]));
+                var box = mwBox(node, true);
+                if (fits(box, node.id())) { taken.push([box, node.id()]); return; }
+            }
         }
-        node.style({"text-valign": "bottom", "text-halign": "center", "text-opacity": 0});
+        node.style({"label": node.data("label") || "", "text-valign": "bottom", "text-halign": "center",
+                    "text-opacity": 0});
     });
     edges.difference(open).forEach(function (edge) { mwPlaceEdgeLabel(edge, fits, taken); });
     // A namespace's name tops its box where nothing else is; it is in the panel too.

@@ -301,14 +301,31 @@ def short_edge_label(edge: Mapping[str, Any]) -> str:
     return rate(edge.get("rps"))
 
 
-def node_label(node: Mapping[str, Any]) -> str:
-    """What a node says on screen (label values made visible: layouts.text)."""
+def _name_parts(node: Mapping[str, Any]) -> tuple[str, str]:
+    """A node's name as what may be cut and what may not (its version, retired)."""
     # Istio's canonical revision defaults to "latest": not worth a word on screen.
     if node["kind"] == "workload" and node.get("version") and node["version"] != "latest":
-        name = f"{node['app']} {node['version']}"
+        head, tail = node["app"], f" {node['version']}"
     else:
-        name = node["name"]
-    return visible(f"{name} (retired)" if node.get("retired") else name)
+        head, tail = node["name"], ""
+    return head, tail + (" (retired)" if node.get("retired") else "")
+
+
+def node_label(node: Mapping[str, Any]) -> str:
+    """What a node says on screen (label values made visible: layouts.text)."""
+    head, tail = _name_parts(node)
+    return visible(head + tail)
+
+
+# How much of a name the shorter forms keep, for a crowded graph.
+SHORT_NAME_LENGTHS = (16, 10, 6, 3)
+
+
+def short_node_labels(node: Mapping[str, Any]) -> list[str]:
+    """Shorter forms of the node's name, longest first: the name cut, its
+    version kept (two versions of one app must stay apart)."""
+    head, tail = _name_parts(node)
+    return [visible(f"{head[:n]}…{tail}") for n in SHORT_NAME_LENGTHS if len(head) > n + 1]
 
 
 def box_id(node: Mapping[str, Any]) -> str:
@@ -359,6 +376,7 @@ def elements(
         data = {
             **node,
             "label": labels[node["id"]],
+            "short_labels": short_node_labels(node) or None,
             "traces_service": services[node["id"]],
             "traces_version": versions[node["id"]],
             "parent": box_id(node) if boxed and node["kind"] != NAMESPACE_KIND else None,
@@ -419,7 +437,8 @@ def stylesheet() -> list[dict]:
                 "font-weight": "bold",
                 "text-valign": "bottom",
                 "text-margin-y": 8,
-                # A long name ends in "…" before it reaches the next column.
+                # The declutter tries the whole name, then its short forms; past
+                # them a long name still ends in "…" before the next column.
                 "text-wrap": "ellipsis",
                 "text-max-width": LAYER_GAP * 0.92,
                 "text-outline-color": "#111",
