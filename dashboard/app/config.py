@@ -111,9 +111,11 @@ def service(text: str) -> str:
 
 
 def url(text: str) -> str:
+    """An http(s) base URL, credentials in its userinfo allowed (never repeated in a message)."""
     value = text.strip().rstrip("/")
     if not re.match(r"^https?://[^/\s]+", value):
-        raise ConfigError(f"bad URL {text!r}: expected http://host:port[/path]")
+        shown = "(not shown: it holds credentials)" if "@" in text else repr(text)
+        raise ConfigError(f"bad URL {shown}: expected http://host:port[/path]")
     return value
 
 
@@ -189,6 +191,27 @@ def text_value(text: str) -> str:
     return text
 
 
+def switch(text: str) -> bool:
+    """An on/off option: the bare flag, or true/false (1/0, yes/no) in the
+    environment, a TOML boolean in the config file."""
+    value = text.strip().lower()
+    if value not in ("true", "false", "1", "0", "yes", "no"):
+        raise ConfigError(f"bad value {text!r}: expected true or false")
+    return value in ("true", "1", "yes")
+
+
+def http_method(text: str) -> str:
+    """How queries go to Prometheus: POST (a form) or GET."""
+    return choice("POST", "GET")(text.strip().upper())
+
+
+def http_header(text: str) -> tuple[str, str]:
+    """`Name: value`, sent with every request to a backend (queries.connection)."""
+    from queries.connection import header
+
+    return header(text)
+
+
 def choice(*allowed: str) -> Callable[[str], str]:
     def parse(text: str) -> str:
         if text not in allowed:
@@ -234,6 +257,7 @@ class Option:
     help: str
     many: bool = False
     metavar: str | None = None
+    switch: bool = False
 
     @property
     def flag(self) -> str:
@@ -247,9 +271,81 @@ class Option:
 def option(
     parse: Callable[[str], Any], default: Any, help: str, *, many: bool = False, metavar: str | None = None
 ) -> Any:
-    """A `Settings` field that is an option (repeatable ones are tuples)."""
-    metadata = {"parse": parse, "help": help, "many": many, "metavar": metavar}
+    """A `Settings` field that is an option (repeatable ones are tuples;
+    `switch` ones are flags without a value)."""
+    metadata = {"parse": parse, "help": help, "many": many, "metavar": metavar, "switch": parse is switch}
     return field(default=tuple(default) if many else default, metadata=metadata)
+
+
+# --- a backend's connection (queries.connection), the same options for Prometheus and Jaeger ---
+
+# `--B-<name>` for B in prometheus and jaeger; each name is a field of queries.connection.Connection.
+CONNECTION_OPTIONS = (
+    "bearer_token_file",
+    "basic_auth_user",
+    "basic_auth_password_file",
+    "ca_file",
+    "cert_file",
+    "key_file",
+    "insecure_skip_verify",
+    "header",
+)
+
+
+def connection_options(backend: str) -> tuple[str, ...]:
+    """The option names of `backend`'s connection: `prometheus_ca_file`, ..."""
+    return tuple(f"{backend}_{name}" for name in CONNECTION_OPTIONS)
+
+
+def bearer_token_file_option(backend: str) -> Any:
+    return option(
+        text_value,
+        None,
+        f"file holding the bearer token sent to {backend}, re-read on every request (rotated tokens)",
+        metavar="FILE",
+    )
+
+
+def basic_auth_user_option(backend: str) -> Any:
+    return option(text_value, None, f"user name for basic auth to {backend}", metavar="USER")
+
+
+def basic_auth_password_file_option(backend: str) -> Any:
+    return option(
+        text_value, None, f"file holding the basic auth password for {backend}, re-read", metavar="FILE"
+    )
+
+
+def ca_file_option(backend: str) -> Any:
+    return option(
+        text_value,
+        None,
+        f"CA certificates (PEM) {backend}'s certificate is verified against, instead of the system's",
+        metavar="FILE",
+    )
+
+
+def cert_file_option(backend: str) -> Any:
+    return option(text_value, None, f"client certificate (PEM) for mTLS to {backend}", metavar="FILE")
+
+
+def key_file_option(backend: str) -> Any:
+    return option(text_value, None, f"the client certificate's key (PEM) for {backend}", metavar="FILE")
+
+
+def insecure_skip_verify_option(backend: str) -> Any:
+    return option(switch, False, f"do not verify {backend}'s TLS certificate (tests only)")
+
+
+def header_option(backend: str) -> Any:
+    return option(
+        http_header,
+        (),
+        f"'Name: value' sent with every request to {backend} (repeatable; env: comma-separated), "
+        "e.g. 'X-Scope-OrgID: team-a'",
+        many=True,
+        metavar="'NAME: VALUE'",
+    )
 
 
 @dataclass(frozen=True)
@@ -265,6 +361,17 @@ class Settings:
         "seconds one Prometheus answer may take in all (a deadline, not a per-read timeout)",
         metavar="SECONDS",
     )
+    prometheus_method: str = option(
+        http_method, "POST", "how queries go to Prometheus: POST (a form) or GET", metavar="METHOD"
+    )
+    prometheus_bearer_token_file: str | None = bearer_token_file_option("Prometheus")
+    prometheus_basic_auth_user: str | None = basic_auth_user_option("Prometheus")
+    prometheus_basic_auth_password_file: str | None = basic_auth_password_file_option("Prometheus")
+    prometheus_ca_file: str | None = ca_file_option("Prometheus")
+    prometheus_cert_file: str | None = cert_file_option("Prometheus")
+    prometheus_key_file: str | None = key_file_option("Prometheus")
+    prometheus_insecure_skip_verify: bool = insecure_skip_verify_option("Prometheus")
+    prometheus_header: tuple[tuple[str, str], ...] = header_option("Prometheus")
     jaeger: str = option(
         url,
         "http://localhost:16686",
@@ -279,6 +386,14 @@ class Settings:
     jaeger_timeout: float = option(
         positive_number(TIMEOUT_SECONDS), 10.0, "seconds one Jaeger answer may take in all", metavar="SECONDS"
     )
+    jaeger_bearer_token_file: str | None = bearer_token_file_option("Jaeger (or Tempo)")
+    jaeger_basic_auth_user: str | None = basic_auth_user_option("Jaeger (or Tempo)")
+    jaeger_basic_auth_password_file: str | None = basic_auth_password_file_option("Jaeger (or Tempo)")
+    jaeger_ca_file: str | None = ca_file_option("Jaeger (or Tempo)")
+    jaeger_cert_file: str | None = cert_file_option("Jaeger (or Tempo)")
+    jaeger_key_file: str | None = key_file_option("Jaeger (or Tempo)")
+    jaeger_insecure_skip_verify: bool = insecure_skip_verify_option("Jaeger (or Tempo)")
+    jaeger_header: tuple[tuple[str, str], ...] = header_option("Jaeger (or Tempo)")
     tempo: str | None = option(
         url,
         None,
@@ -442,7 +557,9 @@ def bytes_of(megabytes: float) -> int:
 def _option(declared: Field) -> Option:
     meta = declared.metadata
     default = declared.default if declared.default is not MISSING else None
-    return Option(declared.name, meta["parse"], default, meta["help"], meta["many"], meta["metavar"])
+    return Option(
+        declared.name, meta["parse"], default, meta["help"], meta["many"], meta["metavar"], meta["switch"]
+    )
 
 
 OPTIONS: dict[str, Option] = {f.name: _option(f) for f in fields(Settings) if "parse" in f.metadata}
@@ -456,13 +573,17 @@ def add_options(
     for name in names:
         declared = OPTIONS[name]
         default = (defaults or {}).get(name) or shown_default(declared)
+        shown = f"{declared.help} [env {declared.env}; default {default}]"
+        if declared.switch:
+            parser.add_argument(declared.flag, dest=name, action="store_const", const="true", help=shown)
+            continue
         parser.add_argument(
             declared.flag,
             dest=name,
             action="append" if declared.many else "store",
             default=None,
             metavar=declared.metavar,
-            help=f"{declared.help} [env {declared.env}; default {default}]",
+            help=shown,
         )
 
 
@@ -471,6 +592,8 @@ def shown_default(declared: Option) -> str:
     if declared.name == "listen":
         host, port = declared.default
         return f"{host}:{port}"
+    if isinstance(declared.default, bool):
+        return str(declared.default).lower()
     return str(declared.default) if declared.default not in (None, ()) else "none"
 
 
@@ -530,7 +653,10 @@ def _read_config_file(path: str) -> dict[str, Any]:
 
 def _file_value(declared: Option, raw: Any, source: str) -> Any:
     """A config file's value of an option, its TOML type checked: a string or
-    a number (a date-time for `at`), a list of strings for a repeatable one."""
+    a number (a date-time for `at`), a list of strings for a repeatable one,
+    a boolean for a switch."""
+    if declared.switch and isinstance(raw, bool):
+        return str(raw).lower()
     if declared.many:
         raw = [raw] if isinstance(raw, str) else raw
         if isinstance(raw, list) and all(isinstance(item, str) for item in raw):
