@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import requests
+import urllib3
 from requests.auth import AuthBase, HTTPBasicAuth
 from requests.structures import CaseInsensitiveDict
 
@@ -171,6 +172,9 @@ class Connection:
         for name, value in self.header:  # a header given twice is sent once, its values joined
             added[name] = f"{added[name]}, {value}" if name in added else value
         session.headers.update(added)
+        if self.insecure_skip_verify:
+            # Asked for: not a warning on stderr for every request of every refresh.
+            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
         return session, address
 
     def request_options(self) -> dict[str, Any]:
