@@ -349,3 +349,99 @@ def test_a_bad_url_with_credentials_is_refused_without_them(capsys, logs):
         "b",
     )
     assert code == 2 and "one kind of credentials" in one_line(err)
+
+
+# --- Jaeger and Tempo: the same connection options, as --jaeger-... -------------------
+
+
+@pytest.fixture
+def jaeger() -> Iterator[str]:
+    from tests.support.jaeger import FakeJaeger
+
+    fake = FakeJaeger("v1")
+    base = fake.start()
+    yield base
+    fake.stop()
+
+
+def test_jaeger_behind_a_token_a_header_and_a_private_ca(jaeger, authorities, tmp_path, capsys, logs):
+    from tests.support.jaeger import TRACE_OK
+
+    ours, _ = authorities
+    token_file = secret_file(tmp_path, "token", TOKEN + "\n")
+    admits, tenant = bearer(lambda: TOKEN), header("X-Api-Key", API_KEY)
+    with GateProxy(jaeger, lambda h: admits(h) and tenant(h), tls=server_context(ours)) as gate:
+        flags = [
+            "--jaeger-bearer-token-file",
+            token_file,
+            "--jaeger-header",
+            f"X-Api-Key: {API_KEY}",
+            "--jaeger-ca-file",
+            str(ours.ca_file),
+        ]
+        code, out, err = run(capsys, logs, "trace", TRACE_OK, "--jaeger", gate.url + "/jaeger", *flags)
+        assert code == 0, err
+        assert json.loads(out)["span_count"] == 8
+
+        code, out, err = run(capsys, logs, "trace", TRACE_OK, "--jaeger", gate.url + "/jaeger", *flags[:4])
+        assert code == 1 and "TLS certificate not accepted" in one_line(err)
+        code, out, err = run(capsys, logs, "trace", TRACE_OK, "--jaeger", gate.url + "/jaeger", *flags[2:])
+        assert code == 1 and "401" in one_line(err)
+
+
+def test_tempo_goes_over_the_jaeger_connection_options(tmp_path, capsys, logs):
+    from tests.support.jaeger import TRACE_OK
+    from tests.support.tempo import FakeTempo
+
+    fake = FakeTempo()
+    base = fake.start()
+    password_file = secret_file(tmp_path, "password", PASSWORD)
+    try:
+        with GateProxy(base, basic("meshwatch", PASSWORD)) as gate:
+            auth = [
+                "--jaeger-basic-auth-user",
+                "meshwatch",
+                "--jaeger-basic-auth-password-file",
+                password_file,
+            ]
+            code, out, err = run(capsys, logs, "trace", TRACE_OK, "--tempo", gate.url, *auth)
+            assert code == 0, err
+            code, out, err = run(capsys, logs, "trace", TRACE_OK, "--tempo", gate.url)
+            assert code == 1 and "Tempo at" in one_line(err)
+    finally:
+        fake.stop()
+
+
+# --- the dashboard: probes, API and banners say why, never with what ------------------
+
+
+@pytest.mark.parametrize("credentials", ["token", "userinfo"])
+def test_the_dashboard_never_shows_a_secret(prometheus, tmp_path, logs, credentials):
+    from dashboard.app import create_app
+    from dashboard.app.pages.canary import refresh_canary
+    from dashboard.app.pages.topology import refresh_topology
+    from dashboard.app.services import Services
+    from tests.support.app import make_runtime
+
+    with GateProxy(prometheus.url, lambda h: False) as gate:
+        flags = {"prometheus": gate.url, "prometheus_header": [f"X-Api-Key: {API_KEY}"], "refresh": "1"}
+        if credentials == "token":
+            flags["prometheus_bearer_token_file"] = secret_file(tmp_path, "token", TOKEN)
+        else:
+            flags["prometheus"] = gate.url.replace("http://", f"http://meshwatch:{PASSWORD}@")
+        settings = resolve(flags, {})
+        services = Services(telemetry=prometheus_source(settings))
+        client = create_app(settings, services).server.test_client()
+        said = [
+            client.get(route).get_data(as_text=True) for route in ("/readyz", "/api/graph", "/api/canary")
+        ]
+        runtime = make_runtime(settings, services)
+        said.append(refresh_topology(runtime, [], "1m", False, {}, {}, None, []).banner)
+        said.append(refresh_canary(runtime, None, None, "1m").banner)
+        assert gate.seen and all(seen["X-Api-Key"] == API_KEY for seen in gate.seen)
+    for text in said:
+        assert "HTTP 401" in text
+        assert not any(secret in text for secret in SECRETS)
+    if credentials == "userinfo":
+        assert all(gate.url.replace("http://", "http://***@") in text for text in said)
+    assert not any(secret in logs.text for secret in SECRETS)
