@@ -279,17 +279,26 @@ def option(
 
 # --- a backend's connection (queries.connection), the same options for Prometheus and Jaeger ---
 
-# `--B-<name>` for B in prometheus and jaeger; each name is a field of queries.connection.Connection.
-CONNECTION_OPTIONS = (
-    "bearer_token_file",
-    "basic_auth_user",
-    "basic_auth_password_file",
-    "ca_file",
-    "cert_file",
-    "key_file",
-    "insecure_skip_verify",
-    "header",
-)
+# `--B-<name>` for B in prometheus and jaeger, each a field of queries.connection.Connection:
+# (metavar, help with `{backend}`); `insecure_skip_verify` is a switch, `header` repeatable.
+CONNECTION_HELP = {
+    "bearer_token_file": (
+        "FILE",
+        "file holding the bearer token sent to {backend}, re-read on every request (rotated tokens)",
+    ),
+    "basic_auth_user": ("USER", "user name for basic auth to {backend}"),
+    "basic_auth_password_file": ("FILE", "file holding the basic auth password for {backend}, re-read"),
+    "ca_file": ("FILE", "CA certificates (PEM) that alone are trusted for {backend}'s certificate"),
+    "cert_file": ("FILE", "client certificate (PEM) for mTLS to {backend}"),
+    "key_file": ("FILE", "the client certificate's key (PEM) for {backend}"),
+    "insecure_skip_verify": (None, "do not verify {backend}'s TLS certificate (tests only)"),
+    "header": (
+        "'NAME: VALUE'",
+        "'Name: value' sent with every request to {backend} (repeatable; env: comma-separated), "
+        "e.g. 'X-Scope-OrgID: team-a'",
+    ),
+}
+CONNECTION_OPTIONS = tuple(CONNECTION_HELP)
 
 
 def connection_options(backend: str) -> tuple[str, ...]:
@@ -297,55 +306,14 @@ def connection_options(backend: str) -> tuple[str, ...]:
     return tuple(f"{backend}_{name}" for name in CONNECTION_OPTIONS)
 
 
-def bearer_token_file_option(backend: str) -> Any:
-    return option(
-        text_value,
-        None,
-        f"file holding the bearer token sent to {backend}, re-read on every request (rotated tokens)",
-        metavar="FILE",
-    )
-
-
-def basic_auth_user_option(backend: str) -> Any:
-    return option(text_value, None, f"user name for basic auth to {backend}", metavar="USER")
-
-
-def basic_auth_password_file_option(backend: str) -> Any:
-    return option(
-        text_value, None, f"file holding the basic auth password for {backend}, re-read", metavar="FILE"
-    )
-
-
-def ca_file_option(backend: str) -> Any:
-    return option(
-        text_value,
-        None,
-        f"CA certificates (PEM) {backend}'s certificate is verified against, instead of the system's",
-        metavar="FILE",
-    )
-
-
-def cert_file_option(backend: str) -> Any:
-    return option(text_value, None, f"client certificate (PEM) for mTLS to {backend}", metavar="FILE")
-
-
-def key_file_option(backend: str) -> Any:
-    return option(text_value, None, f"the client certificate's key (PEM) for {backend}", metavar="FILE")
-
-
-def insecure_skip_verify_option(backend: str) -> Any:
-    return option(switch, False, f"do not verify {backend}'s TLS certificate (tests only)")
-
-
-def header_option(backend: str) -> Any:
-    return option(
-        http_header,
-        (),
-        f"'Name: value' sent with every request to {backend} (repeatable; env: comma-separated), "
-        "e.g. 'X-Scope-OrgID: team-a'",
-        many=True,
-        metavar="'NAME: VALUE'",
-    )
+def connection_option(backend: str, name: str) -> Any:
+    """The `Settings` field of one connection option of `backend` (as help texts name it)."""
+    metavar, text = CONNECTION_HELP[name]
+    if name == "insecure_skip_verify":
+        return option(switch, False, text.format(backend=backend))
+    if name == "header":
+        return option(http_header, (), text.format(backend=backend), many=True, metavar=metavar)
+    return option(text_value, None, text.format(backend=backend), metavar=metavar)
 
 
 @dataclass(frozen=True)
@@ -364,14 +332,16 @@ class Settings:
     prometheus_method: str = option(
         http_method, "POST", "how queries go to Prometheus: POST (a form) or GET", metavar="METHOD"
     )
-    prometheus_bearer_token_file: str | None = bearer_token_file_option("Prometheus")
-    prometheus_basic_auth_user: str | None = basic_auth_user_option("Prometheus")
-    prometheus_basic_auth_password_file: str | None = basic_auth_password_file_option("Prometheus")
-    prometheus_ca_file: str | None = ca_file_option("Prometheus")
-    prometheus_cert_file: str | None = cert_file_option("Prometheus")
-    prometheus_key_file: str | None = key_file_option("Prometheus")
-    prometheus_insecure_skip_verify: bool = insecure_skip_verify_option("Prometheus")
-    prometheus_header: tuple[tuple[str, str], ...] = header_option("Prometheus")
+    prometheus_bearer_token_file: str | None = connection_option("Prometheus", "bearer_token_file")
+    prometheus_basic_auth_user: str | None = connection_option("Prometheus", "basic_auth_user")
+    prometheus_basic_auth_password_file: str | None = connection_option(
+        "Prometheus", "basic_auth_password_file"
+    )
+    prometheus_ca_file: str | None = connection_option("Prometheus", "ca_file")
+    prometheus_cert_file: str | None = connection_option("Prometheus", "cert_file")
+    prometheus_key_file: str | None = connection_option("Prometheus", "key_file")
+    prometheus_insecure_skip_verify: bool = connection_option("Prometheus", "insecure_skip_verify")
+    prometheus_header: tuple[tuple[str, str], ...] = connection_option("Prometheus", "header")
     jaeger: str = option(
         url,
         "http://localhost:16686",
@@ -386,14 +356,16 @@ class Settings:
     jaeger_timeout: float = option(
         positive_number(TIMEOUT_SECONDS), 10.0, "seconds one Jaeger answer may take in all", metavar="SECONDS"
     )
-    jaeger_bearer_token_file: str | None = bearer_token_file_option("Jaeger (or Tempo)")
-    jaeger_basic_auth_user: str | None = basic_auth_user_option("Jaeger (or Tempo)")
-    jaeger_basic_auth_password_file: str | None = basic_auth_password_file_option("Jaeger (or Tempo)")
-    jaeger_ca_file: str | None = ca_file_option("Jaeger (or Tempo)")
-    jaeger_cert_file: str | None = cert_file_option("Jaeger (or Tempo)")
-    jaeger_key_file: str | None = key_file_option("Jaeger (or Tempo)")
-    jaeger_insecure_skip_verify: bool = insecure_skip_verify_option("Jaeger (or Tempo)")
-    jaeger_header: tuple[tuple[str, str], ...] = header_option("Jaeger (or Tempo)")
+    jaeger_bearer_token_file: str | None = connection_option("Jaeger (or Tempo)", "bearer_token_file")
+    jaeger_basic_auth_user: str | None = connection_option("Jaeger (or Tempo)", "basic_auth_user")
+    jaeger_basic_auth_password_file: str | None = connection_option(
+        "Jaeger (or Tempo)", "basic_auth_password_file"
+    )
+    jaeger_ca_file: str | None = connection_option("Jaeger (or Tempo)", "ca_file")
+    jaeger_cert_file: str | None = connection_option("Jaeger (or Tempo)", "cert_file")
+    jaeger_key_file: str | None = connection_option("Jaeger (or Tempo)", "key_file")
+    jaeger_insecure_skip_verify: bool = connection_option("Jaeger (or Tempo)", "insecure_skip_verify")
+    jaeger_header: tuple[tuple[str, str], ...] = connection_option("Jaeger (or Tempo)", "header")
     tempo: str | None = option(
         url,
         None,
