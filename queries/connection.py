@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import re
+import ssl
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -150,6 +151,21 @@ class Connection:
         ):
             if path and not (os.path.isfile(path) and os.access(path, os.R_OK)):
                 raise ConfigError(f"{flag}-{option} {path}: no readable file there")
+        # Certificates are read now, as Prometheus does, so a wrong file is bad input, not a failed poll.
+        context = ssl.create_default_context()
+        try:
+            if self.ca_file:
+                context.load_verify_locations(cafile=self.ca_file)
+        except (ssl.SSLError, ValueError):
+            raise ConfigError(f"{flag}-ca-file {self.ca_file}: not PEM certificates") from None
+        try:
+            if self.cert_file:
+                context.load_cert_chain(self.cert_file, self.key_file)
+        except (ssl.SSLError, ValueError):
+            raise ConfigError(
+                f"{flag}-cert-file {self.cert_file} and {flag}-key-file {self.key_file}: "
+                "not a PEM certificate and its unencrypted key"
+            ) from None
 
     def auth(self, userinfo: tuple[str, str] | None) -> AuthBase | tuple[str, str] | None:
         """What requests sends as `Authorization`: from the files, the URL's userinfo, or nothing."""

@@ -324,6 +324,8 @@ def test_the_config_file_holds_connection_options(prometheus, authorities, tmp_p
         (["--prometheus-header", f"Authorization: Bearer {TOKEN}"], "header Authorization cannot be set"),
         (["--prometheus-method", "PUT"], "choose one of POST, GET"),
         (["--prometheus-ca-file", "{token}", "--prometheus-insecure-skip-verify"], "contradict"),
+        (["--prometheus-ca-file", "{token}"], "not PEM certificates"),
+        (["--prometheus-cert-file", "{token}", "--prometheus-key-file", "{token}"], "not a PEM certificate"),
     ],
 )
 def test_bad_connection_options_exit_2_in_one_line(prometheus, tmp_path, capsys, logs, flags, words):
