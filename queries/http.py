@@ -32,6 +32,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import IncompleteRead
 from urllib3.util.retry import Retry
 
+from queries.connection import Connection
 from queries.errors import SourceError
 
 MB = 1 << 20
@@ -171,8 +172,8 @@ class Reply:
 
 
 def public_url(url: str) -> str:
-    """A URL as messages show it: scheme, host, port and path; never its
-    credentials, query or fragment."""
+    """A URL as messages show it: scheme, host, port and path, credentials
+    redacted (`https://***@host`); never its query or fragment."""
     parts = urlsplit(url)
     host = parts.hostname or ""
     if ":" in host:
@@ -181,36 +182,49 @@ def public_url(url: str) -> str:
         port = parts.port
     except ValueError:
         port = None
-    return urlunsplit((parts.scheme, host + (f":{port}" if port else ""), parts.path, "", ""))
+    userinfo = "***@" if "@" in parts.netloc else ""
+    return urlunsplit((parts.scheme, userinfo + host + (f":{port}" if port else ""), parts.path, "", ""))
 
 
 @dataclass
 class Backend:
-    """One backend as meshwatch reaches it: `get` returns the whole reply,
-    read within `timeout` seconds in all and against the refresh's budget
-    (or one of `max_bytes` for a request outside any refresh); failures are
-    one-line SourceErrors starting with `label`."""
+    """One backend as meshwatch reaches it, over its `connection` (auth,
+    TLS, headers: queries.connection): `get` and `post` (a form) return the
+    whole reply, read within `timeout` seconds in all and against the
+    refresh's budget (or one of `max_bytes` for a request outside any
+    refresh); failures are one-line SourceErrors starting with `label`."""
 
     name: str
     url: str
     timeout: float
     max_bytes: int
     advice: str
+    connection: Connection = field(default_factory=Connection)
     session: requests.Session = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.url = self.url.rstrip("/")
-        self.session = requests.Session()
+        self.session, self._address = self.connection.session(self.url)
         adapter = _WatchedAdapter(max_retries=QUICK_RETRY)
         for scheme in ("http://", "https://"):
             self.session.mount(scheme, adapter)
 
     @property
     def label(self) -> str:
-        """`Prometheus at http://host:9090`, credentials left out."""
+        """`Prometheus at http://host:9090`, credentials redacted."""
         return f"{self.name} at {public_url(self.url)}"
 
     def get(self, path: str, params: dict[str, str] | None = None) -> Reply:
+        return self.send("GET", path, params)
+
+    def post(self, path: str, form: dict[str, str]) -> Reply:
+        """A form POST (`application/x-www-form-urlencoded`): the parameters
+        ride in the body, so no query makes the URL too long for a proxy."""
+        return self.send("POST", path, form=form)
+
+    def send(
+        self, method: str, path: str, params: dict[str, str] | None = None, form: dict[str, str] | None = None
+    ) -> Reply:
         watch = _Watch()
         timer = threading.Timer(self.timeout, watch.expire)
         timer.daemon = True
@@ -218,7 +232,7 @@ class Backend:
         timer.start()
         try:
             with response_budget(self.max_bytes) as budget:
-                return self._read(path, params, budget)
+                return self._read(method, path, params, form, budget)
         except SourceError as error:
             raise SourceError(f"{self.label}: {error}") from None
         except (requests.exceptions.RequestException, OSError) as error:
@@ -231,8 +245,23 @@ class Backend:
             timer.cancel()
             _WATCH.reset(token)
 
-    def _read(self, path: str, params: dict[str, str] | None, budget: ResponseBudget) -> Reply:
-        response = self.session.get(self.url + path, params=params, timeout=self.timeout, stream=True)
+    def _read(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, str] | None,
+        form: dict[str, str] | None,
+        budget: ResponseBudget,
+    ) -> Reply:
+        response = self.session.request(
+            method,
+            self._address + path,
+            params=params,
+            data=form,
+            timeout=self.timeout,
+            stream=True,
+            **self.connection.request_options(),
+        )
         with response:
             body = _take_body(
                 response.iter_content(CHUNK_BYTES),

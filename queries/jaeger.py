@@ -16,6 +16,7 @@ from typing import Any
 import requests
 
 from queries import shape
+from queries.connection import Connection
 from queries.duration import go_duration_seconds
 from queries.errors import SourceError, TraceNotFound
 from queries.http import MB, Backend, Transport, body_line, public_url, requests_transport
@@ -84,6 +85,7 @@ class JaegerClient:
         timeout: float = 10.0,
         transport: Transport | None = None,
         max_response_bytes: int = MAX_RESPONSE_BYTES,
+        connection: Connection | None = None,
     ) -> None:
         if api not in ("auto", "v1", "v3"):
             raise ValueError(f"bad Jaeger API {api!r}: choose auto, v1 or v3")
@@ -93,7 +95,7 @@ class JaegerClient:
         self.timeout = timeout
         self._api = None if api == "auto" else api
         self._transport = transport or requests_transport(
-            Backend("Jaeger", self.base_url, timeout, max_response_bytes, ADVICE)
+            Backend("Jaeger", self.base_url, timeout, max_response_bytes, ADVICE, connection or Connection())
         )
 
     # --- wire ---

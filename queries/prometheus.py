@@ -16,12 +16,14 @@ from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import copy_context
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from queries import promql, shape
+from queries.connection import Connection
 from queries.duration import Duration
 from queries.envoy import outbound_cluster
 from queries.errors import SourceError
@@ -36,6 +38,7 @@ from queries.telemetry import (
     TCP_LABELS,
     UNKNOWN,
     VERSION_TRAFFIC_COLUMNS,
+    WARNINGS,
     MeshTelemetry,
     SeriesSelection,
     count_bad_values,
@@ -48,6 +51,10 @@ from queries.telemetry import (
 # a browser tab that never paints.
 MAX_RESPONSE_BYTES = 64 * MB
 ADVICE = "narrow the namespaces or the window"
+# How queries are sent (--prometheus-method): a form POST, or GET with the query in the URL.
+METHODS = ("POST", "GET")
+# An answer's warnings as shown (banner, JSON): a partial response says so in a line or two.
+MAX_WARNINGS, MAX_WARNING_CHARS = 20, 500
 
 
 def _sample_values(result: list[dict[str, Any]]) -> np.ndarray:
@@ -168,9 +175,28 @@ def check_instant_vector(result: Any, where: str) -> None:
         present(series.get("value"), at(at(where, index), "value"))
 
 
-def answer_data(reply: Reply, label: str) -> dict[str, Any]:
-    """The `data` of a successful API answer; SourceError with Prometheus'
-    own reason otherwise (`label` names the Prometheus)."""
+@dataclass(frozen=True)
+class Answer:
+    """A successful API answer: its `data`, and the `warnings` it came with
+    (a partial response from Thanos or Mimir: the data may lack some series)."""
+
+    data: dict[str, Any]
+    warnings: tuple[str, ...] = ()
+
+
+def answer_warnings(payload: dict[str, Any]) -> tuple[str, ...]:
+    """The answer's `warnings`, each one line of at most MAX_WARNING_CHARS,
+    at most MAX_WARNINGS of them; anything that is not a list of strings is none."""
+    raw = payload.get("warnings")
+    if not isinstance(raw, list):
+        return ()
+    lines = (" ".join(text.split())[:MAX_WARNING_CHARS] for text in raw if isinstance(text, str))
+    return tuple(dict.fromkeys(line for line in lines if line))[:MAX_WARNINGS]
+
+
+def answer(reply: Reply, label: str) -> Answer:
+    """A successful API answer; SourceError with Prometheus' own reason
+    otherwise (`label` names the Prometheus)."""
     try:
         payload = json.loads(reply.body)
     except (ValueError, RecursionError):
@@ -182,27 +208,38 @@ def answer_data(reply: Reply, label: str) -> dict[str, Any]:
     data = payload.get("data")
     if not isinstance(data, dict):
         raise SourceError(f"{label} sent a response that is not Prometheus API JSON")
-    return data
+    return Answer(data, answer_warnings(payload))
+
+
+def instant_answer(reply: Reply, label: str) -> tuple[list[dict[str, Any]], tuple[str, ...]]:
+    """The series of an instant query's answer, their shape checked, and its
+    warnings; SourceError otherwise."""
+    answered = answer(reply, label)
+    result = answered.data.get("result")
+    try:
+        if answered.data.get("resultType") not in (None, "vector"):
+            raise ShapeError("data.resultType", f"{answered.data.get('resultType')!r}, not a vector")
+        check_instant_vector(result, "data.result")
+    except ShapeError as error:
+        raise SourceError(f"{label} sent a result that is not an instant vector ({error})") from None
+    return result, answered.warnings
 
 
 def instant_result(reply: Reply, label: str) -> list[dict[str, Any]]:
     """The series of an instant query's answer, their shape checked; SourceError otherwise."""
-    data = answer_data(reply, label)
-    result = data.get("result")
-    try:
-        if data.get("resultType") not in (None, "vector"):
-            raise ShapeError("data.resultType", f"{data.get('resultType')!r}, not a vector")
-        check_instant_vector(result, "data.result")
-    except ShapeError as error:
-        raise SourceError(f"{label} sent a result that is not an instant vector ({error})") from None
-    return result
+    return instant_answer(reply, label)[0]
 
 
 def mesh_telemetry(
-    results: dict[str, list[dict[str, Any]]], at: float, window: Duration, label: str
+    results: dict[str, list[dict[str, Any]]],
+    at: float,
+    window: Duration,
+    label: str,
+    warnings: Sequence[str] = (),
 ) -> MeshTelemetry:
     """The frames of one mesh refresh from its four checked results (by
-    MeshTelemetry field); SourceError when samples are not numbers."""
+    MeshTelemetry field) and their answers' warnings; SourceError when
+    samples are not numbers."""
     ignored: Counter[str] = Counter()
     try:
         requests, security = split_requests(
@@ -217,51 +254,93 @@ def mesh_telemetry(
             cluster_stats=cluster_stat_rows(results["cluster_stats"], ignored),
             security=security,
             ignored=dict(ignored),
+            warnings=tuple(dict.fromkeys(warnings)),
         )
     except (ValueError, TypeError, IndexError, KeyError):
         raise SourceError(f"{label} sent samples that are not numbers") from None
 
 
 class PrometheusSource:
-    """Runs `promql.mesh_queries` as instant queries and returns MeshTelemetry."""
+    """Runs `promql.mesh_queries` as instant queries and returns MeshTelemetry.
+
+    Queries go as POST forms by default (`method`), as Prometheus' API
+    allows, so a long namespace filter never makes a URL a proxy refuses.
+    The HTTP is queries.http's, not prometheus-api-client's: that client
+    sends a POST's parameters in the URL, drops `warnings`, reports errors
+    only as the repr of the body, and mounts its own retrying adapter over
+    the session's (which would undo the deadline and the byte budget)."""
 
     name = "Prometheus"
     queries_per_refresh = len(promql.MESH_QUERY_NAMES)
 
-    def __init__(self, url: str, timeout: float = 10.0, max_response_bytes: int = MAX_RESPONSE_BYTES) -> None:
-        self.backend = Backend("Prometheus", url, timeout, max_response_bytes, ADVICE)
-        self.url, self.timeout = self.backend.url, timeout
+    def __init__(
+        self,
+        url: str,
+        timeout: float = 10.0,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
+        connection: Connection | None = None,
+        method: str = "POST",
+    ) -> None:
+        if method not in METHODS:
+            raise ValueError(f"bad method {method!r}: choose {' or '.join(METHODS)}")
+        self.backend = Backend(
+            "Prometheus", url, timeout, max_response_bytes, ADVICE, connection or Connection()
+        )
+        self.url, self.timeout, self.method = self.backend.url, timeout, method
+
+    def _ask(self, path: str, parameters: dict[str, str]) -> Reply:
+        if self.method == "POST":
+            return self.backend.post(path, parameters)
+        return self.backend.get(path, parameters)
+
+    def instant(self, promql_text: str, at: float) -> tuple[list[dict[str, Any]], tuple[str, ...]]:
+        """One instant query at `at`: its series and warnings; SourceError with a one-line reason."""
+        reply = self._ask("/api/v1/query", {"query": promql_text, "time": f"{at:.3f}"})
+        return instant_answer(reply, self.backend.label)
 
     def query(self, promql_text: str, at: float) -> list[dict[str, Any]]:
-        """One instant query at `at`; raises SourceError with a one-line reason."""
-        reply = self.backend.get("/api/v1/query", {"query": promql_text, "time": f"{at:.3f}"})
-        return instant_result(reply, self.backend.label)
+        """One instant query's series at `at`; raises SourceError with a one-line reason."""
+        return self.instant(promql_text, at)[0]
 
-    def range_query(self, promql_text: str, start: float, end: float, step: float) -> list[dict[str, Any]]:
-        """One range query's series; SourceError with a one-line reason."""
-        reply = self.backend.get(
+    def range_query(
+        self, promql_text: str, start: float, end: float, step: float
+    ) -> tuple[list[dict[str, Any]], tuple[str, ...]]:
+        """One range query's series and warnings; SourceError with a one-line reason."""
+        reply = self._ask(
             "/api/v1/query_range",
             {"query": promql_text, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": f"{step:g}s"},
         )
-        result = answer_data(reply, self.backend.label).get("result") or []
+        answered = answer(reply, self.backend.label)
+        result = answered.data.get("result") or []
         if not isinstance(result, list):
             raise SourceError(f"{self.backend.label} sent a result that is not a range vector")
-        return result
+        return result, answered.warnings
 
     def version_traffic(
         self, start: float, end: float, step: float, window: Duration, namespaces: Sequence[str] = ()
     ) -> pd.DataFrame:
         """Delivered rps per service and workload from `start` to `end` (a
         range query): columns VERSION_TRAFFIC_COLUMNS, `time` in unix seconds."""
-        result = self.range_query(promql.version_traffic(window, namespaces), start, end, step)
-        return range_vector_frame(result, VERSION_TRAFFIC_COLUMNS, self.backend.label)
+        return self._range_frame(
+            promql.version_traffic(window, namespaces), start, end, step, VERSION_TRAFFIC_COLUMNS
+        )
 
     def selection_history(
         self, selection: SeriesSelection, start: float, end: float, step: float, window: Duration
     ) -> pd.DataFrame:
         """promql.selection_history as a range query: columns SELECTION_HISTORY_COLUMNS."""
-        result = self.range_query(promql.selection_history(selection, window), start, end, step)
-        return range_vector_frame(result, SELECTION_HISTORY_COLUMNS, self.backend.label)
+        return self._range_frame(
+            promql.selection_history(selection, window), start, end, step, SELECTION_HISTORY_COLUMNS
+        )
+
+    def _range_frame(
+        self, promql_text: str, start: float, end: float, step: float, columns: Sequence[str]
+    ) -> pd.DataFrame:
+        """A range query as a frame (range_vector_frame), its warnings in `attrs[WARNINGS]`."""
+        result, warnings = self.range_query(promql_text, start, end, step)
+        frame = range_vector_frame(result, columns, self.backend.label)
+        frame.attrs[WARNINGS] = list(warnings)
+        return frame
 
     def check(self) -> None:
         """One trivial query: Prometheus is up and evaluates PromQL."""
@@ -275,8 +354,10 @@ class PrometheusSource:
             # runs in a copy of this context, so they share the refresh's budget.
             with ThreadPoolExecutor(max_workers=len(queries)) as pool:
                 pending = {
-                    name: pool.submit(copy_context().run, self.query, text, at)
+                    name: pool.submit(copy_context().run, self.instant, text, at)
                     for name, text in queries.items()
                 }
-                results = {name: future.result() for name, future in pending.items()}
-        return mesh_telemetry(results, at, window, self.backend.label)
+                answers = {name: future.result() for name, future in pending.items()}
+        results = {name: series for name, (series, _) in answers.items()}
+        warnings = [warning for _, said in answers.values() for warning in said]
+        return mesh_telemetry(results, at, window, self.backend.label, warnings)

@@ -105,6 +105,8 @@ class SeriesSelection:
 # a range frame's `attrs[IGNORED]`).
 NAN, INFINITE, NEGATIVE = "NaN", "infinite", "negative"
 IGNORED = "ignored"
+# A range query's frame holds its answer's warnings under this attrs key.
+WARNINGS = "warnings"
 
 
 def count_bad_values(values: np.ndarray, ignored: Counter[str] | None = None) -> np.ndarray:
@@ -154,7 +156,9 @@ class MeshTelemetry:
       callee and `connection_security_policy`, never counted as requests
       (`split_requests` takes it from the request query);
     - ignored: series left out for values that are no rate or count, by
-      problem (NAN, INFINITE, NEGATIVE).
+      problem (NAN, INFINITE, NEGATIVE);
+    - warnings: what the backend said with its answers (Thanos' or Mimir's
+      partial responses), one line each, for the banner and the JSON.
     """
 
     at: float
@@ -165,6 +169,7 @@ class MeshTelemetry:
     cluster_stats: pd.DataFrame
     security: pd.DataFrame = field(default_factory=lambda: empty_frame(SECURITY_LABELS, "rps"))
     ignored: Mapping[str, int] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
 
     @classmethod
     def empty(cls, at: float, window: Duration) -> MeshTelemetry:

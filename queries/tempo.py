@@ -33,6 +33,7 @@ from contextvars import copy_context
 from typing import Any
 
 from queries import shape
+from queries.connection import Connection
 from queries.errors import SourceError, TraceNotFound
 from queries.http import Backend, Transport, body_line, public_url, requests_transport, response_budget
 from queries.jaeger import ADVICE, MAX_RESPONSE_BYTES, duration_filter
@@ -119,6 +120,7 @@ class TempoClient:
         timeout: float = 10.0,
         transport: Transport | None = None,
         max_response_bytes: int = MAX_RESPONSE_BYTES,
+        connection: Connection | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         # What messages show: no credentials, no query.
@@ -126,7 +128,7 @@ class TempoClient:
         self.timeout = timeout
         self.max_response_bytes = max_response_bytes
         self._transport = transport or requests_transport(
-            Backend("Tempo", self.base_url, timeout, max_response_bytes, ADVICE)
+            Backend("Tempo", self.base_url, timeout, max_response_bytes, ADVICE, connection or Connection())
         )
 
     # --- wire ---

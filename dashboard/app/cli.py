@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dashboard import __version__
-from dashboard.app.config import Settings, add_options, bytes_of, resolve
+from dashboard.app.config import Settings, add_options, bytes_of, connection_options, resolve
 from queries.errors import ConfigError, SourceError
 
 EXIT_SOURCE, EXIT_USAGE = 1, 2
@@ -273,9 +273,14 @@ class Subcommand:
 
 
 # Where the Prometheus and trace backend options go, the same everywhere.
-PROMETHEUS = ("prometheus", "prometheus_timeout")
-# A trace backend: Jaeger or Grafana Tempo.
-TRACES = ("jaeger", "jaeger_api", "jaeger_timeout", "tempo", "tempo_timeout")
+PROMETHEUS = (
+    "prometheus",
+    "prometheus_timeout",
+    "prometheus_method",
+    *connection_options("prometheus"),
+)
+# A trace backend: Jaeger or Grafana Tempo (over the --jaeger-... connection options).
+TRACES = ("jaeger", "jaeger_api", "jaeger_timeout", *connection_options("jaeger"), "tempo", "tempo_timeout")
 # What the dashboards take to bound the memory traces use.
 TRACE_MEMORY = ("max_upload_mb", "trace_cache_mb", "max_trace_parses", "trace_link")
 

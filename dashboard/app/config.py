@@ -111,9 +111,11 @@ def service(text: str) -> str:
 
 
 def url(text: str) -> str:
+    """An http(s) base URL, credentials in its userinfo allowed (never repeated in a message)."""
     value = text.strip().rstrip("/")
     if not re.match(r"^https?://[^/\s]+", value):
-        raise ConfigError(f"bad URL {text!r}: expected http://host:port[/path]")
+        shown = "(not shown: it holds credentials)" if "@" in text else repr(text)
+        raise ConfigError(f"bad URL {shown}: expected http://host:port[/path]")
     return value
 
 
@@ -189,6 +191,27 @@ def text_value(text: str) -> str:
     return text
 
 
+def switch(text: str) -> bool:
+    """An on/off option: the bare flag, or true/false (1/0, yes/no) in the
+    environment, a TOML boolean in the config file."""
+    value = text.strip().lower()
+    if value not in ("true", "false", "1", "0", "yes", "no"):
+        raise ConfigError(f"bad value {text!r}: expected true or false")
+    return value in ("true", "1", "yes")
+
+
+def http_method(text: str) -> str:
+    """How queries go to Prometheus: POST (a form) or GET."""
+    return choice("POST", "GET")(text.strip().upper())
+
+
+def http_header(text: str) -> tuple[str, str]:
+    """`Name: value`, sent with every request to a backend (queries.connection)."""
+    from queries.connection import header
+
+    return header(text)
+
+
 def choice(*allowed: str) -> Callable[[str], str]:
     def parse(text: str) -> str:
         if text not in allowed:
@@ -234,6 +257,7 @@ class Option:
     help: str
     many: bool = False
     metavar: str | None = None
+    switch: bool = False
 
     @property
     def flag(self) -> str:
@@ -247,9 +271,49 @@ class Option:
 def option(
     parse: Callable[[str], Any], default: Any, help: str, *, many: bool = False, metavar: str | None = None
 ) -> Any:
-    """A `Settings` field that is an option (repeatable ones are tuples)."""
-    metadata = {"parse": parse, "help": help, "many": many, "metavar": metavar}
+    """A `Settings` field that is an option (repeatable ones are tuples;
+    `switch` ones are flags without a value)."""
+    metadata = {"parse": parse, "help": help, "many": many, "metavar": metavar, "switch": parse is switch}
     return field(default=tuple(default) if many else default, metadata=metadata)
+
+
+# --- a backend's connection (queries.connection), the same options for Prometheus and Jaeger ---
+
+# `--B-<name>` for B in prometheus and jaeger, each a field of queries.connection.Connection:
+# (metavar, help with `{backend}`); `insecure_skip_verify` is a switch, `header` repeatable.
+CONNECTION_HELP = {
+    "bearer_token_file": (
+        "FILE",
+        "file holding the bearer token sent to {backend}, re-read on every request (rotated tokens)",
+    ),
+    "basic_auth_user": ("USER", "user name for basic auth to {backend}"),
+    "basic_auth_password_file": ("FILE", "file holding the basic auth password for {backend}, re-read"),
+    "ca_file": ("FILE", "CA certificates (PEM) that alone are trusted for {backend}'s certificate"),
+    "cert_file": ("FILE", "client certificate (PEM) for mTLS to {backend}"),
+    "key_file": ("FILE", "the client certificate's key (PEM) for {backend}"),
+    "insecure_skip_verify": (None, "do not verify {backend}'s TLS certificate (tests only)"),
+    "header": (
+        "'NAME: VALUE'",
+        "'Name: value' sent with every request to {backend} (repeatable; env: comma-separated), "
+        "e.g. 'X-Scope-OrgID: team-a'",
+    ),
+}
+CONNECTION_OPTIONS = tuple(CONNECTION_HELP)
+
+
+def connection_options(backend: str) -> tuple[str, ...]:
+    """The option names of `backend`'s connection: `prometheus_ca_file`, ..."""
+    return tuple(f"{backend}_{name}" for name in CONNECTION_OPTIONS)
+
+
+def connection_option(backend: str, name: str) -> Any:
+    """The `Settings` field of one connection option of `backend` (as help texts name it)."""
+    metavar, text = CONNECTION_HELP[name]
+    if name == "insecure_skip_verify":
+        return option(switch, False, text.format(backend=backend))
+    if name == "header":
+        return option(http_header, (), text.format(backend=backend), many=True, metavar=metavar)
+    return option(text_value, None, text.format(backend=backend), metavar=metavar)
 
 
 @dataclass(frozen=True)
@@ -265,6 +329,19 @@ class Settings:
         "seconds one Prometheus answer may take in all (a deadline, not a per-read timeout)",
         metavar="SECONDS",
     )
+    prometheus_method: str = option(
+        http_method, "POST", "how queries go to Prometheus: POST (a form) or GET", metavar="METHOD"
+    )
+    prometheus_bearer_token_file: str | None = connection_option("Prometheus", "bearer_token_file")
+    prometheus_basic_auth_user: str | None = connection_option("Prometheus", "basic_auth_user")
+    prometheus_basic_auth_password_file: str | None = connection_option(
+        "Prometheus", "basic_auth_password_file"
+    )
+    prometheus_ca_file: str | None = connection_option("Prometheus", "ca_file")
+    prometheus_cert_file: str | None = connection_option("Prometheus", "cert_file")
+    prometheus_key_file: str | None = connection_option("Prometheus", "key_file")
+    prometheus_insecure_skip_verify: bool = connection_option("Prometheus", "insecure_skip_verify")
+    prometheus_header: tuple[tuple[str, str], ...] = connection_option("Prometheus", "header")
     jaeger: str = option(
         url,
         "http://localhost:16686",
@@ -279,6 +356,16 @@ class Settings:
     jaeger_timeout: float = option(
         positive_number(TIMEOUT_SECONDS), 10.0, "seconds one Jaeger answer may take in all", metavar="SECONDS"
     )
+    jaeger_bearer_token_file: str | None = connection_option("Jaeger (or Tempo)", "bearer_token_file")
+    jaeger_basic_auth_user: str | None = connection_option("Jaeger (or Tempo)", "basic_auth_user")
+    jaeger_basic_auth_password_file: str | None = connection_option(
+        "Jaeger (or Tempo)", "basic_auth_password_file"
+    )
+    jaeger_ca_file: str | None = connection_option("Jaeger (or Tempo)", "ca_file")
+    jaeger_cert_file: str | None = connection_option("Jaeger (or Tempo)", "cert_file")
+    jaeger_key_file: str | None = connection_option("Jaeger (or Tempo)", "key_file")
+    jaeger_insecure_skip_verify: bool = connection_option("Jaeger (or Tempo)", "insecure_skip_verify")
+    jaeger_header: tuple[tuple[str, str], ...] = connection_option("Jaeger (or Tempo)", "header")
     tempo: str | None = option(
         url,
         None,
@@ -449,7 +536,9 @@ def bytes_of(megabytes: float) -> int:
 def _option(declared: Field) -> Option:
     meta = declared.metadata
     default = declared.default if declared.default is not MISSING else None
-    return Option(declared.name, meta["parse"], default, meta["help"], meta["many"], meta["metavar"])
+    return Option(
+        declared.name, meta["parse"], default, meta["help"], meta["many"], meta["metavar"], meta["switch"]
+    )
 
 
 OPTIONS: dict[str, Option] = {f.name: _option(f) for f in fields(Settings) if "parse" in f.metadata}
@@ -463,13 +552,17 @@ def add_options(
     for name in names:
         declared = OPTIONS[name]
         default = (defaults or {}).get(name) or shown_default(declared)
+        shown = f"{declared.help} [env {declared.env}; default {default}]"
+        if declared.switch:
+            parser.add_argument(declared.flag, dest=name, action="store_const", const="true", help=shown)
+            continue
         parser.add_argument(
             declared.flag,
             dest=name,
             action="append" if declared.many else "store",
             default=None,
             metavar=declared.metavar,
-            help=f"{declared.help} [env {declared.env}; default {default}]",
+            help=shown,
         )
 
 
@@ -478,6 +571,8 @@ def shown_default(declared: Option) -> str:
     if declared.name == "listen":
         host, port = declared.default
         return f"{host}:{port}"
+    if isinstance(declared.default, bool):
+        return str(declared.default).lower()
     return str(declared.default) if declared.default not in (None, ()) else "none"
 
 
@@ -537,7 +632,10 @@ def _read_config_file(path: str) -> dict[str, Any]:
 
 def _file_value(declared: Option, raw: Any, source: str) -> Any:
     """A config file's value of an option, its TOML type checked: a string or
-    a number (a date-time for `at`), a list of strings for a repeatable one."""
+    a number (a date-time for `at`), a list of strings for a repeatable one,
+    a boolean for a switch."""
+    if declared.switch and isinstance(raw, bool):
+        return str(raw).lower()
     if declared.many:
         raw = [raw] if isinstance(raw, str) else raw
         if isinstance(raw, list) and all(isinstance(item, str) for item in raw):

@@ -26,12 +26,13 @@ from queries.duration import Duration, prometheus_duration
 from queries.errors import ConfigError
 from queries.istio import load as istio_config
 from queries.istio.records import IstioConfig
-from queries.telemetry import IGNORED, SeriesSelection, TelemetrySource
+from queries.telemetry import IGNORED, WARNINGS, SeriesSelection, TelemetrySource
 
 
 class ReleaseView(list[ServiceRelease]):
     """The release view of each service with a release in play, and
-    `warnings`: what the data left out (series with bad values)."""
+    `warnings`: what the data left out (series with bad values) and what
+    the backend warned of."""
 
     def __init__(self, releases: Sequence[ServiceRelease], warnings: Sequence[str] = ()) -> None:
         super().__init__(releases)
@@ -155,8 +156,13 @@ def release_view(
         + Counter(history.attrs.get(IGNORED, {}))
         + Counter(baseline.attrs.get(IGNORED, {}))
     )
+    said = [
+        *graph.graph.get("warnings", []),
+        *history.attrs.get(WARNINGS, []),
+        *baseline.attrs.get(WARNINGS, []),
+    ]
     releases = analyze(graph, history, config, settings.canary, window, service, namespaces, baseline)
-    return ReleaseView(releases, ignored_series(ignored))
+    return ReleaseView(releases, ignored_series(ignored) + list(dict.fromkeys(said)))
 
 
 def slow_text(backend: str, elapsed: float) -> str:

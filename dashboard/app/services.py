@@ -7,9 +7,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from dashboard.app.config import Settings, bytes_of
+from dashboard.app.config import CONNECTION_OPTIONS, Settings, bytes_of
 
 if TYPE_CHECKING:  # the frames' module loads pandas, which `meshwatch trace` does without
+    from queries.connection import Connection
     from queries.telemetry import TelemetrySource
 
 
@@ -37,21 +38,39 @@ class Services:
     story_phase: Callable[[], Any] | None = None
 
 
+def connection(settings: Settings, backend: str, url: str) -> Connection:
+    """The connection options of `backend` ("prometheus" or "jaeger": the
+    `--B-...` options, named as Connection's fields), checked against `url`."""
+    from queries.connection import Connection
+
+    made = Connection(**{name: getattr(settings, f"{backend}_{name}") for name in CONNECTION_OPTIONS})
+    made.check(f"--{backend}", url)
+    return made
+
+
 def prometheus_source(settings: Settings) -> TelemetrySource:
     from queries.prometheus import PrometheusSource
 
     return PrometheusSource(
-        settings.prometheus, settings.prometheus_timeout, bytes_of(settings.max_response_mb)
+        settings.prometheus,
+        settings.prometheus_timeout,
+        bytes_of(settings.max_response_mb),
+        connection(settings, "prometheus", settings.prometheus),
+        settings.prometheus_method,
     )
 
 
 def trace_backend(settings: Settings) -> Any:
-    """Tempo's client with --tempo, else Jaeger's (at --jaeger or its default)."""
+    """Tempo's client with --tempo, else Jaeger's (at --jaeger or its
+    default); either goes over the `--jaeger-...` connection options."""
     if settings.tempo:
         from queries.tempo import TempoClient
 
         return TempoClient(
-            settings.tempo, settings.tempo_timeout, max_response_bytes=bytes_of(settings.max_response_mb)
+            settings.tempo,
+            settings.tempo_timeout,
+            max_response_bytes=bytes_of(settings.max_response_mb),
+            connection=connection(settings, "jaeger", settings.tempo),
         )
     from queries.jaeger import JaegerClient
 
@@ -60,6 +79,7 @@ def trace_backend(settings: Settings) -> Any:
         settings.jaeger_api,
         settings.jaeger_timeout,
         max_response_bytes=bytes_of(settings.max_response_mb),
+        connection=connection(settings, "jaeger", settings.jaeger),
     )
 
 

@@ -24,6 +24,7 @@ def _assemble(telemetry: MeshTelemetry, rules: appenders.GraphRules, drawn: Proj
         at=telemetry.at,
         window=telemetry.window,
         ignored=dict(telemetry.ignored),
+        warnings=list(telemetry.warnings),
         **{appenders.PROJECTION: drawn},
     )
     for append in appenders.PIPELINE:
@@ -45,7 +46,7 @@ def build_graph(
     from the same telemetry after the versioned graph, whose nodes and
     circuits they take; so is the namespace overview of a graph bigger than
     `overview.above` nodes. The series the telemetry left out for bad values
-    ride along as `ignored`."""
+    ride along as `ignored`, the backend's warnings as `warnings`."""
     graph = _assemble(telemetry, rules, VERSIONED_PROJECTION)
     versioned = filter_namespaces(graph, namespaces)
     drawn = projection(graph_type, graph)

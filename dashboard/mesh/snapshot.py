@@ -68,8 +68,9 @@ def snapshot_document(graph: nx.DiGraph) -> dict[str, Any]:
     return {
         "at": float(graph.graph["at"]),
         "window": str(graph.graph["window"]),
-        # What the data left out (bad samples), so an empty graph is never taken for a quiet mesh.
-        "warnings": ignored_series(graph.graph.get("ignored", {})),
+        # What the data left out (bad samples) and what the backend warned of (a
+        # partial response), so an empty graph is never taken for a quiet mesh.
+        "warnings": ignored_series(graph.graph.get("ignored", {})) + list(graph.graph.get("warnings", [])),
         # getattr, not dataclasses.asdict: asdict deep-copies every field
         # and dominated the snapshot time at a thousand workloads.
         "nodes": [{key: _copy(getattr(node, key)) for key in NODE_FIELDS} for node in nodes],
