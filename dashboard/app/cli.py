@@ -26,9 +26,33 @@ EXIT_SOURCE, EXIT_USAGE = 1, 2
 Command = Callable[[Settings, argparse.Namespace], int]
 
 
-def print_json(document: Any) -> None:
-    json.dump(document, sys.stdout, indent=2, allow_nan=False)
-    sys.stdout.write("\n")
+def print_json(document: Any, pretty: bool = True) -> None:
+    """The document, indented, or compact (`pretty=False`) written by orjson:
+    a 100k-span trace's document in a fraction of a second rather than many."""
+    if pretty:
+        json.dump(document, sys.stdout, indent=2, allow_nan=False)
+        sys.stdout.write("\n")
+        return
+    data = compact_json(document)
+    buffer = getattr(sys.stdout, "buffer", None)
+    if buffer is None:  # a text stream (redirected in a test)
+        sys.stdout.write(data.decode() + "\n")
+        return
+    sys.stdout.flush()
+    buffer.write(data + b"\n")
+    buffer.flush()
+
+
+def compact_json(document: Any) -> bytes:
+    """Compact JSON, the same document `json.dumps` writes: orjson, or the
+    standard library's C encoder for what orjson refuses (integers beyond
+    64 bits, lone surrogates)."""
+    import orjson
+
+    try:
+        return orjson.dumps(document, option=orjson.OPT_NON_STR_KEYS)
+    except (orjson.JSONEncodeError, TypeError):
+        return json.dumps(document, separators=(",", ":"), allow_nan=False).encode()
 
 
 def warn(message: str) -> None:
@@ -188,7 +212,7 @@ def cmd_trace(settings: Settings, args: argparse.Namespace) -> int:
         trace = _backend_trace(settings, args.trace_argument)
     else:
         raise ConfigError("give a TRACE_ID to fetch from Jaeger (or Tempo), or --file EXPORT.json")
-    print_json(trace_document(build_tree(trace)))
+    print_json(trace_document(build_tree(trace)), settings.pretty)
     return 0
 
 
@@ -229,7 +253,7 @@ def cmd_trace_diff(settings: Settings, args: argparse.Namespace) -> int:
                 raise ConfigError(f"- stands for the only trace of a file, and side {side} has no file")
             else:
                 sides.append(_backend_trace(settings, trace_id))
-    print_json(diff_document(compare_traces(build_tree(sides[0]), build_tree(sides[1]))))
+    print_json(diff_document(compare_traces(build_tree(sides[0]), build_tree(sides[1]))), settings.pretty)
     return 0
 
 
@@ -318,12 +342,12 @@ COMMANDS: dict[str, Subcommand] = {
     "trace": Subcommand(
         cmd_trace,
         "print one trace's analysis (span tree, self time, critical path) as JSON",
-        (*TRACES, "file", "trace_id", "config"),
+        (*TRACES, "file", "trace_id", "pretty", "config"),
     ),
     "trace-diff": Subcommand(
         cmd_trace_diff,
         "compare two traces (span paths added, removed, changed; slowest differences first) as JSON",
-        (*TRACES, "file", "file_a", "file_b", "config"),
+        (*TRACES, "file", "file_a", "file_b", "pretty", "config"),
     ),
     "canary": Subcommand(
         cmd_canary,

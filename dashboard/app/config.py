@@ -139,6 +139,16 @@ def text_value(text: str) -> str:
     return text
 
 
+def boolean(text: str) -> bool:
+    """A switch's value: true/false, yes/no, on/off or 1/0 (a flag given alone is true)."""
+    value = text.strip().lower()
+    if value in ("true", "yes", "on", "1"):
+        return True
+    if value in ("false", "no", "off", "0", ""):
+        return False
+    raise ConfigError(f"bad switch value {text!r}: use true or false")
+
+
 def choice(*allowed: str) -> Callable[[str], str]:
     def parse(text: str) -> str:
         if text not in allowed:
@@ -184,6 +194,11 @@ class Option:
     help: str
     many: bool = False
     metavar: str | None = None
+
+    @property
+    def switch(self) -> bool:
+        """A flag that takes no value (`--pretty`); its variable and file entry say true or false."""
+        return self.parse is boolean
 
     @property
     def flag(self) -> str:
@@ -321,6 +336,7 @@ class Settings:
     format: str = option(
         choice("json", "dot"), "json", "snapshot output: json, or dot for Graphviz", metavar="FORMAT"
     )
+    pretty: bool = option(boolean, False, "trace, trace-diff: indented JSON (default: compact, written fast)")
     config: str | None = option(
         text_value, None, "TOML config file (thresholds and any option above)", metavar="FILE"
     )
@@ -346,13 +362,17 @@ def add_options(
     for name in names:
         declared = OPTIONS[name]
         default = (defaults or {}).get(name) or shown_default(declared)
+        help_text = f"{declared.help} [env {declared.env}; default {default}]"
+        if declared.switch:
+            parser.add_argument(declared.flag, dest=name, action="store_const", const="true", help=help_text)
+            continue
         parser.add_argument(
             declared.flag,
             dest=name,
             action="append" if declared.many else "store",
             default=None,
             metavar=declared.metavar,
-            help=f"{declared.help} [env {declared.env}; default {default}]",
+            help=help_text,
         )
 
 
@@ -361,6 +381,8 @@ def shown_default(declared: Option) -> str:
     if declared.name == "listen":
         host, port = declared.default
         return f"{host}:{port}"
+    if declared.switch:
+        return "true" if declared.default else "false"
     return str(declared.default) if declared.default not in (None, ()) else "none"
 
 

@@ -8,6 +8,7 @@ from dashboard.format import json_number
 from dashboard.traces.tree import TraceTree
 from queries.errors import SourceError
 from queries.traces.details import read_tag_values
+from queries.traces.records import bulk
 
 
 def tags_object(tree: TraceTree, index: int, warnings: list[str]) -> dict[str, Any]:
@@ -18,9 +19,10 @@ def tags_object(tree: TraceTree, index: int, warnings: list[str]) -> dict[str, A
     except SourceError as error:
         warnings.append(str(error))
         return {}
-    for key, value in values.items():
-        if type(value) is float:  # NaN and infinities have no JSON
-            values[key] = json_number(value)
+    if float in set(map(type, values.values())):  # NaN and infinities have no JSON
+        for key, value in values.items():
+            if type(value) is float:
+                values[key] = json_number(value)
     return values
 
 
@@ -31,10 +33,25 @@ def trace_document(tree: TraceTree) -> dict[str, Any]:
     spans = tree.trace.spans
     origin = tree.start_us
     warnings = list(tree.warnings)
-    documented = [
+    with bulk():
+        documented = _spans(tree, origin, warnings)
+    return {
+        "trace_id": tree.trace_id,
+        "start_time_us": origin,
+        "duration_us": tree.duration_us,
+        "span_count": len(spans),
+        "services": tree.services,
+        "warnings": warnings,
+        "spans": documented,
+    }
+
+
+def _spans(tree: TraceTree, origin: int, warnings: list[str]) -> list[dict[str, Any]]:
+    spans, ids, parent = tree.trace.spans, tree.span_ids, tree.parent
+    return [
         {
-            "span_id": tree.span_ids[i],
-            "parent_id": tree.span_ids[tree.parent[i]] if tree.parent[i] >= 0 else None,
+            "span_id": ids[i],
+            "parent_id": ids[parent[i]] if parent[i] >= 0 else None,
             "depth": tree.depth[i],
             "service": spans[i].service,
             "operation": spans[i].operation,
@@ -47,12 +64,3 @@ def trace_document(tree: TraceTree) -> dict[str, Any]:
         }
         for i in tree.order
     ]
-    return {
-        "trace_id": tree.trace_id,
-        "start_time_us": origin,
-        "duration_us": tree.duration_us,
-        "span_count": len(spans),
-        "services": tree.services,
-        "warnings": warnings,
-        "spans": documented,
-    }
