@@ -1,7 +1,10 @@
 """Analysed traces kept in this process's memory.
 
 A click, a find or a page turn on a 100k-span trace never re-fetches or
-re-analyses it; uploaded files live here too. The cache belongs to one
+re-analyses it; uploaded files live here too. A large trace is handed out in
+two steps: its structure (enough for the waterfall's rows) as soon as it is
+built, while self times and the critical path are worked out in a thread of
+their own (`load(..., analysed=False)`). The cache belongs to one
 server process: a trace uploaded to one gunicorn worker is unknown to the
 others, hence "run one worker with threads" (README).
 """
@@ -14,11 +17,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from dashboard.traces.tree import TraceTree, build_tree
+from dashboard.traces.tree import TraceTree, analyse, build_tree, tree_structure
 from queries.errors import SourceError, TraceNotFound
 from queries.traces.records import TraceRecord, canonical_trace_id
 
 FETCHING, ANALYSING = "fetching", "analysing"
+# Below this many spans the analysis takes a few tens of milliseconds: not worth a second step.
+STAGED_SPANS = 5_000
 _NOT_IN_MEMORY = (
     "is not in this server's memory: uploaded traces live in the one server process that "
     "received them (and the oldest give way to new ones); re-open the file"
@@ -31,8 +36,10 @@ class TraceNotInMemory(SourceError):
 
 @dataclass
 class _Load:
-    """One fetch and analysis in flight; requests for the same trace wait on `done`."""
+    """One fetch and analysis in flight; requests for the same trace wait on
+    `shaped` (the tree's structure is there) or `done` (analysed, or failed)."""
 
+    shaped: threading.Event = field(default_factory=threading.Event)
     done: threading.Event = field(default_factory=threading.Event)
     stage: str = FETCHING
     spans: int | None = None
@@ -44,9 +51,16 @@ class TraceCache:
     """Analysed traces by id, least recently used dropped first once they
     hold more than `max_spans` spans together; `fetch` gets one it lacks."""
 
-    def __init__(self, fetch: Callable[[str], TraceRecord], max_spans: int = 400_000) -> None:
+    def __init__(
+        self,
+        fetch: Callable[[str], TraceRecord],
+        max_spans: int = 400_000,
+        analyse: Callable[[TraceTree], TraceTree] = analyse,
+    ) -> None:
         self.fetch = fetch
         self.max_spans = max_spans
+        self.analyse = analyse
+        self.staged_spans = STAGED_SPANS
         self._trees: OrderedDict[str, TraceTree] = OrderedDict()
         self._loading: dict[str, _Load] = {}
         self._lock = threading.Lock()
@@ -63,17 +77,21 @@ class TraceCache:
             return self._cached(canonical_trace_id(trace_id))
 
     def put(self, trace: TraceRecord) -> TraceTree:
-        tree = build_tree(trace)
+        return self._keep(build_tree(trace))
+
+    def _keep(self, tree: TraceTree) -> TraceTree:
         with self._lock:
-            self._trees[canonical_trace_id(trace.trace_id)] = tree
+            self._trees[canonical_trace_id(tree.trace_id)] = tree
             while len(self._trees) > 1 and sum(len(t.order) for t in self._trees.values()) > self.max_spans:
                 self._trees.popitem(last=False)
         return tree
 
-    def load(self, trace_id: str) -> TraceTree:
+    def load(self, trace_id: str, analysed: bool = True) -> TraceTree:
         """The cached tree, or fetch and analyse it: once per trace id at a
         time, however many requests ask meanwhile (a 100k-span trace takes
-        seconds, and a page asks from several callbacks at once)."""
+        seconds, and a page asks from several callbacks at once). With
+        `analysed=False` a large trace's tree may come back before its
+        analysis (`tree.analysed` says), which goes on in a thread."""
         key = canonical_trace_id(trace_id)
         with self._lock:
             tree = self._cached(key)
@@ -84,7 +102,7 @@ class TraceCache:
             if leading:
                 pending = self._loading[key] = _Load()
         if not leading:
-            pending.done.wait()
+            (pending.done if analysed else pending.shaped).wait()
             if pending.error is not None:
                 raise pending.error
             assert pending.tree is not None
@@ -92,15 +110,34 @@ class TraceCache:
         try:
             trace = self.fetch(trace_id)
             pending.spans, pending.stage = len(trace.spans), ANALYSING
-            pending.tree = self.put(trace)
-            return pending.tree
+            pending.tree = tree_structure(trace)
         except BaseException as error:
-            pending.error = error
+            self._finished(key, pending, error)
             raise
-        finally:
-            with self._lock:
-                del self._loading[key]
-            pending.done.set()
+        pending.shaped.set()
+        if analysed or len(trace.spans) < self.staged_spans:
+            self._analyse(key, pending)
+            if pending.error is not None:
+                raise pending.error
+        else:
+            threading.Thread(target=self._analyse, args=(key, pending), daemon=True).start()
+        return pending.tree
+
+    def _analyse(self, key: str, pending: _Load) -> None:
+        assert pending.tree is not None
+        try:
+            self._keep(self.analyse(pending.tree))
+        except BaseException as error:
+            self._finished(key, pending, error)
+            return
+        self._finished(key, pending, None)
+
+    def _finished(self, key: str, pending: _Load, error: BaseException | None) -> None:
+        pending.error = error
+        with self._lock:
+            del self._loading[key]
+        pending.shaped.set()
+        pending.done.set()
 
     def progress(self, trace_id: str) -> tuple[str, int | None] | None:
         """(stage, span count once known) of a load in flight, else None."""

@@ -70,8 +70,8 @@ def register(app: Dash, runtime: Runtime) -> None:
     dash.register_page(__name__, path_template="/trace/<trace_id>", title="meshwatch · trace", layout=layout)
     cache = runtime.traces
 
-    def load(trace_id: str) -> TraceTree:
-        return cache.load(check_trace_id(trace_id))
+    def load(trace_id: str, analysed: bool = True) -> TraceTree:
+        return cache.load(check_trace_id(trace_id), analysed)
 
     @app.callback(
         Output("trace-waterfall", "children"),
@@ -85,7 +85,9 @@ def register(app: Dash, runtime: Runtime) -> None:
         Output("trace-page-shown", "data"),
         Output("trace-collapse-shown", "data"),
         Output("trace-loading", "children", allow_duplicate=True),
+        Output("trace-analysis-tick", "disabled"),
         Input("trace-id", "data"),
+        Input("trace-analysed", "data"),
         Input("trace-collapse", "data"),
         Input("trace-page", "data"),
         Input("trace-find", "value"),
@@ -102,6 +104,7 @@ def register(app: Dash, runtime: Runtime) -> None:
     )
     def render(
         trace_id: str,
+        _: Any,
         collapse_in: dict[str, Any] | None,
         page: int | None,
         find: str | None,
@@ -112,14 +115,15 @@ def register(app: Dash, runtime: Runtime) -> None:
         shown: dict[str, Any] | None,
     ) -> tuple[Any, ...]:
         try:
-            tree = load(trace_id)
+            # The first page of a large trace is drawn before its analysis is done (show_analysis).
+            tree = load(trace_id, analysed=False)
         except (ValueError, SourceError) as error:
             message = str(error)
             if shown is None or isinstance(error, (ValueError, TraceNotFound, TraceNotInMemory)):
                 # No trace to show: the banner alone says why, and the trace's tools go away.
-                return no_update, no_update, True, True, None, message, False, "", 0, None, no_update
+                return no_update, no_update, True, True, None, message, False, "", 0, None, no_update, True
             message += " (showing the trace as last loaded)"
-            return (no_update,) * 5 + (message, False) + (no_update,) * 4
+            return (no_update,) * 5 + (message, False) + (no_update,) * 5
         options = options or []
         collapse = view_state(tree, collapse_in, reveal)
         matches = find_spans(tree, find) if find and find.strip() else None
@@ -130,7 +134,11 @@ def register(app: Dash, runtime: Runtime) -> None:
         chosen = tree.index_of(selected) if selected else None
         versions = version_lookup(tree)
         header = page_views.trace_header(
-            tree, service_totals(tree), len(rows), None if matches is None else len(matches), len(hidden)
+            tree,
+            service_totals(tree) if tree.analysed else None,
+            len(rows),
+            None if matches is None else len(matches),
+            len(hidden),
         )
         pages = max(1, -(-len(rows) // PAGE_ROWS))
         if page is None:
@@ -178,7 +186,22 @@ def register(app: Dash, runtime: Runtime) -> None:
             page,
             collapse_data(collapse),
             "Updating…",
+            tree.analysed,
         )
+
+    @app.callback(
+        Output("trace-analysed", "data"),
+        Output("trace-analysis-tick", "disabled", allow_duplicate=True),
+        Input("trace-analysis-tick", "n_intervals"),
+        State("trace-id", "data"),
+        prevent_initial_call=True,
+    )
+    def show_analysis(ticks: int, trace_id: str) -> tuple[Any, bool]:
+        """While the rows drawn await the analysis: once it is done (or
+        failed), the page draws again, with the critical path."""
+        if cache.progress(trace_id) is not None:
+            return no_update, False
+        return ticks, True
 
     @app.callback(
         Output("trace-waterfall", "hidden"),
