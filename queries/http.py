@@ -26,9 +26,9 @@ _REASONS = (
 )
 
 
-# A 100k-span Istio trace is ~100 MB of JSON; past this, a tracing client
-# refuses rather than exhaust the dashboard's memory. Uploaded trace files share the cap.
-MAX_TRACE_BYTES = 512 * 1024 * 1024
+# A million-span Istio trace is ~2 GB of JSON (and opens in about 1.6 times
+# that); past this, a tracing client refuses rather than exhaust the dashboard's memory.
+MAX_TRACE_BYTES = 3 * 1024 * 1024 * 1024
 # How a tracing client GETs: `(path, params) -> (status, content type, body)`,
 # so the simulated mesh (or a test) can answer without a socket.
 Transport = Callable[[str, dict[str, str]], tuple[int, str, bytes]]
@@ -40,11 +40,13 @@ class ResponseTooLarge(SourceError):
 
 class CappedSession(requests.Session):
     """A session that streams every body and refuses one over `limit` bytes
-    (from its Content-Length, or as it arrives) before anything parses it."""
+    (from its Content-Length, or as it arrives) before anything parses it.
+    With `as_buffer` the body stays the bytearray it was read into: no copy
+    of a 2 GB trace into `bytes`."""
 
-    def __init__(self, limit: int, advice: str) -> None:
+    def __init__(self, limit: int, advice: str, as_buffer: bool = False) -> None:
         super().__init__()
-        self.limit, self.advice = limit, advice
+        self.limit, self.advice, self.as_buffer = limit, advice, as_buffer
         for scheme in ("http://", "https://"):
             self.mount(scheme, requests.adapters.HTTPAdapter(max_retries=QUICK_RETRY))
 
@@ -57,16 +59,16 @@ class CappedSession(requests.Session):
             raise ResponseTooLarge(
                 f"sent more than {self.limit >> 20} MB, more than meshwatch reads; {self.advice}"
             )
-        chunks, total = [], 0
+        # One growing buffer, not chunks joined at the end (which takes twice the memory).
+        body = bytearray()
         for chunk in response.iter_content(1 << 20):
-            total += len(chunk)
-            if total > self.limit:
+            if len(body) + len(chunk) > self.limit:
                 response.close()
                 raise ResponseTooLarge(
                     f"sent more than {self.limit >> 20} MB, more than meshwatch reads; {self.advice}"
                 )
-            chunks.append(chunk)
-        response._content = b"".join(chunks)
+            body += chunk
+        response._content = body if self.as_buffer else bytes(body)
         return response
 
 
@@ -103,7 +105,7 @@ def requests_transport(base_url: str, timeout: float, backend: str, limit: int, 
     """GET `base_url + path` with requests, reading at most `limit` bytes;
     `backend` names it in errors (`Jaeger at http://...`). The one place a
     tracing client's HTTP session is made: connection options go here."""
-    session = CappedSession(limit, advice)
+    session = CappedSession(limit, advice, as_buffer=True)
 
     def get(path: str, params: dict[str, str]) -> tuple[int, str, bytes]:
         try:

@@ -123,6 +123,19 @@ class TraceCache:
             threading.Thread(target=self._analyse, args=(key, pending), daemon=True).start()
         return pending.tree
 
+    def prefetch(self, trace_id: str) -> None:
+        """Start loading a trace a page is about to ask for (its scripts take a
+        second or two to load and ask); what goes wrong, the page's own load says."""
+        if self.get(trace_id) is not None or self.progress(trace_id) is not None:
+            return
+        threading.Thread(target=self._prefetch, args=(trace_id,), daemon=True).start()
+
+    def _prefetch(self, trace_id: str) -> None:
+        try:
+            self.load(trace_id, analysed=False)
+        except Exception:  # kept on the load for whoever waits on it; the next load tries again
+            return
+
     def _analyse(self, key: str, pending: _Load) -> None:
         assert pending.tree is not None
         try:

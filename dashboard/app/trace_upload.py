@@ -16,12 +16,11 @@ from layouts.links import trace_href
 from layouts.traces.search import trace_links
 from layouts.traces.upload import size_check_id
 from queries.errors import SourceError
-from queries.http import MAX_TRACE_BYTES
 from queries.traces.export import named, read_text
 from queries.traces.records import TraceRecord
 
-# The largest file the pages open: Jaeger's own response cap.
-MAX_UPLOAD_BYTES = MAX_TRACE_BYTES
+# The largest file the pages open: it travels base64-encoded inside one Dash request.
+MAX_UPLOAD_BYTES = 512 * 1024 * 1024
 # The pages' upload pickers: (upload id, banner id, where a several-trace file lists its traces).
 UPLOADS = [
     ("traces-upload", "traces-banner", "traces-results"),

@@ -38,6 +38,13 @@ from queries.traces.records import (
 # string, ids as numbers), so the record rules below decide, as for a dict.
 
 
+class _WireMark(msgspec.Struct):
+    """A tag as parsing reads it, for the marks (its type is never needed there)."""
+
+    key: Any
+    value: Any = None
+
+
 class _WireTag(msgspec.Struct):
     key: Any
     value: Any = None
@@ -47,7 +54,6 @@ class _WireTag(msgspec.Struct):
 class _WireReference(msgspec.Struct):
     spanID: Any  # noqa: N815 (the wire's names)
     refType: Any = None  # noqa: N815
-    traceID: Any = None  # noqa: N815
 
 
 class _WireSpan(msgspec.Struct):
@@ -57,7 +63,7 @@ class _WireSpan(msgspec.Struct):
     operationName: Any = None  # noqa: N815
     references: list[_WireReference] | None = None
     duration: Any = None
-    tags: list[_WireTag] | None = None
+    tags: list[_WireMark] | None = None
     processID: Any = None  # noqa: N815
     process: Any = None
     warnings: Any = None

@@ -14,6 +14,7 @@ from tests.support.jaeger import (
     TRACE_503,
     TRACE_OK,
     FakeJaeger,
+    batch_trace,
     bookinfo_trace,
     circuit_open_trace,
     to_otlp,
@@ -280,3 +281,16 @@ def test_trace_diff_is_compact_unless_pretty(tmp_path: Path, capsys: pytest.Capt
     pretty = capsys.readouterr().out
     assert compact.count("\n") == 1 and pretty.count("\n") > 10
     assert json.loads(compact) == json.loads(pretty)
+
+
+def test_a_trace_of_several_batches_is_one_document(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from dashboard.traces.document import BATCH
+
+    big = batch_trace(BATCH + 1_001)
+    path = write(tmp_path, {"data": [big]})
+    assert main(["trace", "--file", path]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document == json.loads(indented_document(big))
+    assert document["span_count"] == BATCH + 1_001 and len(document["spans"]) == BATCH + 1_001

@@ -12,7 +12,7 @@ import dash
 from dash import ALL, ClientsideFunction, Dash, Input, Output, State, ctx, html, no_update
 
 from dashboard.app import trace_upload
-from dashboard.app.runtime import Runtime
+from dashboard.app.runtime import Runtime, current
 from dashboard.app.trace_cache import TraceNotInMemory
 from dashboard.traces.details import details_of
 from dashboard.traces.failure import root_cause, span_failure
@@ -45,6 +45,11 @@ def first(value: Any) -> Any:
 
 
 def layout(trace_id: str = "", span: Any = None, view: Any = None, **_: Any) -> html.Div:
+    try:
+        # Fetching starts now, not once the page's scripts have loaded and asked.
+        current().traces.prefetch(check_trace_id(trace_id))
+    except ValueError:
+        pass  # the render says what is wrong with the id
     return page_views.trace_page(
         trace_id, first(span), first(view) or page_views.WATERFALL, trace_upload.MAX_UPLOAD_BYTES
     )
@@ -117,6 +122,7 @@ def register(app: Dash, runtime: Runtime) -> None:
         try:
             # The first page of a large trace is drawn before its analysis is done (show_analysis).
             tree = load(trace_id, analysed=False)
+            analysed = tree.analysed  # once, as it may turn true while this draws
         except (ValueError, SourceError) as error:
             message = str(error)
             if shown is None or isinstance(error, (ValueError, TraceNotFound, TraceNotInMemory)):
@@ -135,7 +141,7 @@ def register(app: Dash, runtime: Runtime) -> None:
         versions = version_lookup(tree)
         header = page_views.trace_header(
             tree,
-            service_totals(tree) if tree.analysed else None,
+            service_totals(tree) if analysed else None,
             len(rows),
             None if matches is None else len(matches),
             len(hidden),
@@ -186,7 +192,7 @@ def register(app: Dash, runtime: Runtime) -> None:
             page,
             collapse_data(collapse),
             "Updating…",
-            tree.analysed,
+            analysed,
         )
 
     @app.callback(
