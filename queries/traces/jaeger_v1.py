@@ -154,7 +154,7 @@ def _trace_record(trace: Any, raw_spans: list[Any], decode: Callable[[Any], _Wir
                 str(wire.process.get("serviceName") or "unknown"), wire.process.get("tags") or []
             )
         error, proxy, kind = span_marks(
-            (tag.key, tag.value) for tag in wire.tags or () if tag.key in MARK_KEYS
+            [(tag.key, tag.value) for tag in wire.tags or () if tag.key in MARK_KEYS]
         )
         operation = str(wire.operationName or "")
         spans.append(

@@ -348,7 +348,7 @@ def register(app: Dash, runtime: Runtime) -> None:
         if not target:
             return no_update  # nothing to fold (the fold store starting out, or no span selected)
         try:
-            tree = load(trace_id)
+            tree = load(trace_id, analysed=False)  # folding needs the tree alone
         except (ValueError, SourceError):
             return no_update
         index = tree.index_of(target)
