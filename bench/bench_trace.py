@@ -42,10 +42,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from dashboard.app.trace_cache import MEMORY_PER_WIRE_BYTE  # noqa: E402
 from tests.support.jaeger import batch_processes, batch_spans  # noqa: E402
 
 PYTHON = sys.executable
 MESHWATCH = [PYTHON, "-m", "dashboard.app.cli"]
+# --max-upload-mb, --max-response-mb and --trace-cache-mb for the bench: a 1M-span trace is ~2 GB of JSON.
+LIMIT_MB = "8192"
 
 
 @dataclass
@@ -101,7 +104,7 @@ def time_cli(path: Path) -> tuple[float, float]:
     """`meshwatch trace --file` to a pipe that is read and dropped: (seconds, peak RSS MB)."""
     began = time.perf_counter()
     child = subprocess.Popen(
-        [PYTHON, "-c", CLI_WITH_PEAK, "trace", "--file", str(path)],
+        [PYTHON, "-c", CLI_WITH_PEAK, "trace", "--file", str(path), "--max-upload-mb", LIMIT_MB],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         cwd=ROOT,
@@ -191,6 +194,7 @@ def measure_paint(path: Path, trace_id: str) -> tuple[float, float, float, float
     jaeger_url = f"http://127.0.0.1:{jaeger.stdout.readline().strip()}"
     serve = subprocess.Popen(
         [*MESHWATCH, "serve", "--jaeger", jaeger_url, "--jaeger-api", "v1", "--jaeger-timeout", "120"]
+        + ["--max-response-mb", LIMIT_MB, "--trace-cache-mb", LIMIT_MB]
         + ["--listen", "127.0.0.1:0", "--prometheus", "http://127.0.0.1:9"],
         stderr=subprocess.PIPE,
         text=True,
@@ -286,6 +290,12 @@ def rows(results: list[Figures]) -> list[tuple[str, list[str], str, str]]:
             each(lambda f: megabytes(f.serve_rss_mb)),
             "<= 4 GB at 1M",
             verdict((at(1_000_000, "serve_rss_mb"), 4 * 1024)),
+        ),
+        (
+            "  trace cache's reckoning of it",
+            each(lambda f: megabytes(f.size_mb * 1e6 * MEMORY_PER_WIRE_BYTE / 2**20)),
+            "--trace-cache-mb bounds the sum",
+            "",
         ),
     ]
     return table

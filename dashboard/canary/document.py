@@ -23,10 +23,10 @@ VERSION_FIELDS = (
 )
 
 
-def canary_document(releases: Sequence[ServiceRelease]) -> dict[str, Any]:
+def canary_document(releases: Sequence[ServiceRelease], warnings: Sequence[str] = ()) -> dict[str, Any]:
     """`{"services": [{"service", "namespace", "versions": [...], "verdict",
-    "reasons", "baseline"}]}` as `meshwatch canary` prints it and
-    `/api/canary` serves it."""
+    "reasons", "baseline"}], "warnings": [...]}` as `meshwatch canary` prints
+    it and `/api/canary` serves it; `warnings` say what the data left out."""
     return {
         "services": [
             {
@@ -44,5 +44,6 @@ def canary_document(releases: Sequence[ServiceRelease]) -> dict[str, Any]:
                 "baseline": r.baseline,
             }
             for r in releases
-        ]
+        ],
+        "warnings": list(warnings),
     }

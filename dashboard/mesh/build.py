@@ -8,12 +8,24 @@ import networkx as nx
 
 from dashboard.mesh import appenders
 from dashboard.mesh.graph import filter_namespaces
-from dashboard.mesh.graph_types import VERSIONED, VERSIONED_PROJECTION, Projection, projection
+from dashboard.mesh.graph_types import (
+    VERSIONED,
+    VERSIONED_PROJECTION,
+    Overview,
+    Projection,
+    namespace_overview,
+    projection,
+)
 from queries.telemetry import MeshTelemetry
 
 
 def _assemble(telemetry: MeshTelemetry, rules: appenders.GraphRules, drawn: Projection) -> nx.DiGraph:
-    graph = nx.DiGraph(at=telemetry.at, window=telemetry.window, **{appenders.PROJECTION: drawn})
+    graph = nx.DiGraph(
+        at=telemetry.at,
+        window=telemetry.window,
+        ignored=dict(telemetry.ignored),
+        **{appenders.PROJECTION: drawn},
+    )
     for append in appenders.PIPELINE:
         append(graph, telemetry, rules)
     del graph.graph[appenders.PROJECTION]
@@ -25,15 +37,22 @@ def build_graph(
     rules: appenders.GraphRules,
     namespaces: Sequence[str] = (),
     graph_type: str = VERSIONED,
+    overview: Overview | None = None,
 ) -> nx.DiGraph:
     """The mesh as a graph of the type (dashboard.mesh.graph_types) with
     every appender's facts, filtered to the namespaces (and their direct
     neighbours) when any are given. Other types than `versioned` are drawn
     from the same telemetry after the versioned graph, whose nodes and
-    circuits they take."""
+    circuits they take; so is the namespace overview of a graph bigger than
+    `overview.above` nodes. The series the telemetry left out for bad values
+    ride along as `ignored`."""
     graph = _assemble(telemetry, rules, VERSIONED_PROJECTION)
-    if graph_type != VERSIONED:
-        graph = _assemble(telemetry, rules, projection(graph_type, graph))
+    versioned = filter_namespaces(graph, namespaces)
+    drawn = projection(graph_type, graph)
+    if overview is not None and versioned.number_of_nodes() > overview.above:
+        drawn = namespace_overview(drawn, graph, overview.expanded)
+    if drawn is not VERSIONED_PROJECTION:
+        graph = _assemble(telemetry, rules, drawn)
     return filter_namespaces(graph, namespaces)
 
 

@@ -14,6 +14,8 @@ import networkx as nx
 from queries.telemetry import UNKNOWN
 
 WORKLOAD, SERVICE, UNKNOWN_KIND = "workload", "service", "unknown"
+# A folded namespace of a big mesh's overview (graph_types.namespace_overview).
+NAMESPACE_KIND = "namespace"
 UNKNOWN_NODE = "unknown"
 
 

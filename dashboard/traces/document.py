@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from dashboard.format import json_number
+from dashboard.format import wire_value
 from dashboard.traces.tree import TraceTree
 from queries.errors import SourceError
 from queries.traces.details import read_tag_values
 from queries.traces.records import bulk
+
+# Tag values the documents cannot carry as they came (NaN, infinities, at any depth).
+_UNWRITTEN = {float, list, dict}
 
 
 def tags_object(tree: TraceTree, index: int, warnings: list[str]) -> dict[str, Any]:
@@ -20,10 +23,10 @@ def tags_object(tree: TraceTree, index: int, warnings: list[str]) -> dict[str, A
     except SourceError as error:
         warnings.append(str(error))
         return {}
-    if float in set(map(type, values.values())):  # NaN and infinities have no JSON
+    if _UNWRITTEN & set(map(type, values.values())):  # most spans have none: skip the loop
         for key, value in values.items():
-            if type(value) is float:
-                values[key] = json_number(value)
+            if type(value) in _UNWRITTEN:
+                values[key] = wire_value(value)
     return values
 
 

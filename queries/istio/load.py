@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -19,14 +20,24 @@ from typing import Any
 import yaml
 
 from queries.errors import ConfigError, SourceError
+from queries.http import MB, failure_reason, read_stream, response_budget
 from queries.istio.parse import parse_documents
 from queries.istio.records import DESTINATION_RULE, VIRTUAL_SERVICE, IstioConfig
+from queries.istio.yaml_bounds import YamlTooComplex, load_all
 
 KUBERNETES = "kubernetes:"
 CONFIG_SUFFIXES = (".yaml", ".yml", ".json")
 # Istio's API group; v1 since Istio 1.22, v1beta1 before it.
 ISTIO_GROUP, ISTIO_VERSIONS = "networking.istio.io", ("v1", "v1beta1")
 KUBERNETES_TIMEOUT_S = 10.0
+# What the listings of one read may hold together, unless told otherwise (--max-response-mb).
+KUBERNETES_MAX_BYTES = 64 * MB
+ADVICE = "raise --max-response-mb, or use --istio-config DIR"
+# A config directory larger than this is not routing config (kubectl's
+# listing of 3,000 VirtualServices is ~5 MB).
+MAX_CONFIG_BYTES = 64 << 20
+# What identifies a directory's files as read: (path, modification time in ns, size) each.
+Stamp = tuple[tuple[str, int, int], ...]
 
 
 def from_manifests(manifests: Any, origin: str = "manifests") -> IstioConfig:
@@ -51,7 +62,9 @@ def _file_documents(path: Path) -> list[tuple[str, Any]]:
     except UnicodeDecodeError:
         raise ConfigError(f"{shown}: not UTF-8 text") from None
     try:
-        documents = list(yaml.safe_load_all(text))  # JSON is YAML too
+        documents = load_all(text)  # JSON is YAML too
+    except YamlTooComplex as error:
+        raise ConfigError(f"{shown}: not read: {error}") from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
@@ -63,18 +76,42 @@ def _file_documents(path: Path) -> list[tuple[str, Any]]:
     return [(f"{shown} (document {i + 1})", d) for i, d in enumerate(documents) if d is not None]
 
 
-def load_directory(directory: str) -> IstioConfig:
-    """Every YAML/JSON file under the directory (sorted, hidden files skipped)."""
+def config_files(directory: str) -> list[Path]:
+    """The YAML/JSON files under the directory, sorted, hidden ones skipped."""
     root = Path(directory)
     if not root.is_dir():
         raise ConfigError(f"--istio-config {directory}: not a directory")
-    files = sorted(
+    return sorted(
         p
         for p in root.rglob("*")
         if p.is_file()
         and p.suffix.lower() in CONFIG_SUFFIXES
         and not any(part.startswith(".") for part in p.relative_to(root).parts)
     )
+
+
+def stamp(files: list[Path]) -> Stamp:
+    """The files as they are now, to tell whether any changed since read."""
+    found = []
+    for path in files:
+        try:
+            status = path.stat()
+        except OSError:
+            continue  # gone since listed: the next read says so
+        found.append((str(path), status.st_mtime_ns, status.st_size))
+    return tuple(found)
+
+
+def load_directory(directory: str, files: list[Path] | None = None) -> IstioConfig:
+    """Every YAML/JSON file under the directory (`config_files`), at most
+    MAX_CONFIG_BYTES together."""
+    files = config_files(directory) if files is None else files
+    size = sum(entry[2] for entry in stamp(files))
+    if size > MAX_CONFIG_BYTES:
+        raise ConfigError(
+            f"--istio-config {directory}: {size >> 20} MB of YAML, more than the "
+            f"{MAX_CONFIG_BYTES >> 20} MB meshwatch reads as routing config"
+        )
     documents = [doc for path in files for doc in _file_documents(path)]
     return parse_documents(documents, directory)
 
@@ -89,8 +126,10 @@ def kubernetes_configured() -> bool:
     )
 
 
-def load_kubernetes(context: str | None = None) -> IstioConfig:
-    """VirtualServices and DestinationRules of every namespace, from the API."""
+def load_kubernetes(context: str | None = None, max_bytes: int = KUBERNETES_MAX_BYTES) -> IstioConfig:
+    """VirtualServices and DestinationRules of every namespace, from the API:
+    the listings together at most `max_bytes`, each read within
+    KUBERNETES_TIMEOUT_S in all."""
     try:
         from kubernetes import client, config
         from kubernetes.client.exceptions import ApiException
@@ -111,32 +150,50 @@ def load_kubernetes(context: str | None = None) -> IstioConfig:
             raise ConfigError(f"no usable Kubernetes config: {str(error).splitlines()[0]}") from None
     api = client.CustomObjectsApi()
     documents: list[tuple[str, Any]] = []
-    for plural, kind in (("virtualservices", VIRTUAL_SERVICE), ("destinationrules", DESTINATION_RULE)):
-        for version in ISTIO_VERSIONS:
-            try:
-                listing = api.list_cluster_custom_object(
-                    ISTIO_GROUP, version, plural, _request_timeout=KUBERNETES_TIMEOUT_S
-                )
-            except ApiException as error:
-                if error.status == 404:
-                    continue  # this Istio serves an older API version
-                raise SourceError(
-                    f"{where}: listing {plural} failed: HTTP {error.status} {error.reason}"
-                ) from None
-            except Exception as error:  # urllib3 raises many kinds for a dead API server
-                raise SourceError(
-                    f"{where}: cannot list {plural}: {str(error).splitlines()[0][:200]}"
-                ) from None
-            for item in listing.get("items", []):
-                item.setdefault("kind", kind)
-                meta = item.get("metadata") or {}
-                documents.append((f"{where}: {kind} {meta.get('namespace')}/{meta.get('name')}", item))
-            break
+    with response_budget(max_bytes):
+        for plural, kind in (("virtualservices", VIRTUAL_SERVICE), ("destinationrules", DESTINATION_RULE)):
+            documents += _listing(api, plural, kind, where, ApiException, max_bytes)
     return parse_documents(documents, where)
 
 
-def load(spec: str) -> IstioConfig:
-    """`--istio-config`: a directory, or `kubernetes:[CONTEXT]` for the API."""
+def _listing(
+    api: Any, plural: str, kind: str, where: str, api_exception: type[Exception], max_bytes: int
+) -> list[tuple[str, Any]]:
+    """The objects of one kind, from the first Istio API version the server serves."""
+    for version in ISTIO_VERSIONS:
+        try:
+            response = api.list_cluster_custom_object(
+                ISTIO_GROUP, version, plural, _request_timeout=KUBERNETES_TIMEOUT_S, _preload_content=False
+            )
+        except api_exception as error:
+            if error.status == 404:
+                continue  # this Istio serves an older API version
+            raise SourceError(
+                f"{where}: listing {plural} failed: HTTP {error.status} {error.reason}"
+            ) from None
+        except Exception as error:  # urllib3 raises many kinds for a dead API server
+            raise SourceError(f"{where}: cannot list {plural}: {failure_reason(error)}") from None
+        body = read_stream(response, f"{where}: listing {plural}", KUBERNETES_TIMEOUT_S, max_bytes, ADVICE)
+        try:
+            listing = json.loads(body)
+            items = listing.get("items") or []
+            if not isinstance(items, list):
+                raise TypeError("items is a list")
+        except (ValueError, RecursionError, AttributeError, TypeError):
+            raise SourceError(f"{where}: listing {plural}: not a Kubernetes list") from None
+        documents = []
+        for item in items:
+            if isinstance(item, dict):
+                item.setdefault("kind", kind)
+                meta = item.get("metadata") if isinstance(item.get("metadata"), dict) else {}
+                documents.append((f"{where}: {kind} {meta.get('namespace')}/{meta.get('name')}", item))
+        return documents
+    return []
+
+
+def load(spec: str, max_bytes: int = KUBERNETES_MAX_BYTES) -> IstioConfig:
+    """`--istio-config`: a directory, or `kubernetes:[CONTEXT]` for the API
+    (its answers at most `max_bytes` together)."""
     if spec.startswith(KUBERNETES):
-        return load_kubernetes(spec[len(KUBERNETES) :] or None)
+        return load_kubernetes(spec[len(KUBERNETES) :] or None, max_bytes)
     return load_directory(spec)

@@ -173,7 +173,7 @@ def _destination_rule(
         subset = shape.string(item.get("name"), at(item_path, "name"), required=True)
         labels = _mapping(item.get("labels"), at(item_path, "labels"))
         for key, value in labels.items():
-            shape.string(value, at(item_path, f"labels.{key}"), required=True)
+            shape.string(value, at(at(item_path, "labels"), key), required=True)
         subsets.append((subset, tuple(sorted(labels.items()))))
     return DestinationRule(
         name=name,

@@ -21,6 +21,7 @@ from queries.shape import ShapeError, at, problem
 from queries.traces.records import (
     CHILD_OF,
     MARK_KEYS,
+    MAX_SPAN_US,
     V1,
     Log,
     Process,
@@ -31,6 +32,7 @@ from queries.traces.records import (
     TraceRecord,
     bulk,
     span_marks,
+    span_us,
     wire_int,
 )
 
@@ -93,7 +95,7 @@ _TRACE = msgspec.json.Decoder(_WireTrace)
 _TRACES = msgspec.json.Decoder(list[_WireTrace])
 _JSON = msgspec.json.Decoder()
 # Whatever decoding a span's fields may raise, besides the shape check's errors.
-_BAD = (AttributeError, KeyError, TypeError, ValueError, OverflowError, msgspec.MsgspecError)
+_BAD = (AttributeError, KeyError, TypeError, ValueError, OverflowError, RecursionError, msgspec.MsgspecError)
 
 
 def parse_body(body: bytes) -> list[TraceRecord] | None:
@@ -163,8 +165,8 @@ def _trace_record(trace: Any, raw_spans: list[Any], decode: Callable[[Any], _Wir
                 operation=names.setdefault(operation, operation),
                 service=process.service if process else "unknown",
                 process_id=names.setdefault(pid, pid),
-                start_us=wire_int(wire.startTime),
-                duration_us=max(0, wire_int(wire.duration or 0)),
+                start_us=span_us(wire_int(wire.startTime)),
+                duration_us=span_us(max(0, wire_int(wire.duration or 0))),
                 refs=[
                     (names.setdefault(ref.refType or CHILD_OF, ref.refType or CHILD_OF), str(ref.spanID))
                     for ref in wire.references or ()
@@ -283,7 +285,8 @@ def tag_text(span: SpanRecord) -> Iterator[tuple[str, str]]:
     try:
         wire = _wire_tags(span)
     except _BAD:  # a span whose tags cannot be read has no text to find, but its good tags do
-        for tag in span_json(span).get("tags") or ():
+        raw_tags = span_json(span).get("tags")
+        for tag in raw_tags if isinstance(raw_tags, list) else ():
             if isinstance(tag, dict):
                 yield str(tag.get("key")), str(tag.get("value"))
         return
@@ -316,8 +319,8 @@ def _check_process(process: Any, where: str) -> None:
 def check_span(raw: Any, where: str) -> None:
     raw = shape.json_object(raw, where)
     shape.present(raw.get("spanID"), at(where, "spanID"))
-    shape.integer(raw.get("startTime"), at(where, "startTime"), "µs since the epoch")
-    shape.integer(raw.get("duration"), at(where, "duration"), "µs", optional=True)
+    shape.integer(raw.get("startTime"), at(where, "startTime"), "µs since the epoch", high=MAX_SPAN_US)
+    shape.integer(raw.get("duration"), at(where, "duration"), "µs", optional=True, low=None, high=MAX_SPAN_US)
     if not isinstance(raw.get("processID") or "", str):
         raise ShapeError(at(where, "processID"), "expected a string")
     if raw.get("process"):
@@ -331,6 +334,6 @@ def check_span(raw: Any, where: str) -> None:
 def check_trace(document: Any, where: str) -> None:
     document = shape.json_object(document, where or "the trace")
     for pid, process in shape.mapping(document.get("processes") or {}, at(where, "processes")).items():
-        _check_process(process, at(where, f"processes.{pid}"))
+        _check_process(process, at(at(where, "processes"), pid))
     shape.each(document.get("spans"), at(where, "spans"), check_span)
     shape.each(document.get("warnings"), at(where, "warnings"), lambda _, __: None)

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from dashboard.app.trace_cache import TraceCache
+from dashboard.app.trace_cache import MEMORY_PER_WIRE_BYTE, TraceCache
 from dashboard.traces.tree import analyse
 from queries.errors import SourceError
 from queries.traces.jaeger_v1 import parse_trace as parse_v1_trace
@@ -55,7 +55,9 @@ def test_a_failed_load_fails_every_waiter_and_is_retried_next_time() -> None:
     assert calls == ["ab", "ab"] and cache.progress("ab") is None
 
 
-def held_cache(record: Any, failure: BaseException | None = None) -> tuple[TraceCache, threading.Event]:
+def held_cache(
+    record: Any, failure: BaseException | None = None, parses: int = 2
+) -> tuple[TraceCache, threading.Event]:
     """A cache whose analysis waits for the returned event (then fails with `failure`, if given)."""
     release = threading.Event()
 
@@ -65,7 +67,7 @@ def held_cache(record: Any, failure: BaseException | None = None) -> tuple[Trace
             raise failure
         return analyse(tree)
 
-    cache = TraceCache(lambda trace_id: record, analyse=analysis)
+    cache = TraceCache(lambda trace_id: record, parses=parses, analyse=analysis)
     cache.staged_spans = 1
     return cache, release
 
@@ -98,3 +100,62 @@ def test_a_small_trace_is_analysed_at_once() -> None:
     cache = TraceCache(lambda trace_id: record)
     assert len(record.spans) < cache.staged_spans
     assert cache.load(record.trace_id, analysed=False).analysed
+
+
+def trace_with_id(trace_id: str, wire_bytes: int) -> Any:
+    document = bookinfo_trace()
+    document["traceID"] = trace_id
+    record = parse_v1_trace(document)
+    record.wire_bytes = wire_bytes
+    return record
+
+
+def test_the_cache_is_bounded_in_bytes_and_drops_the_least_recently_used() -> None:
+    cache = TraceCache(lambda trace_id: None, max_bytes=25 << 20)
+    for trace_id in ("a1", "b2", "c3"):
+        cache.put(trace_with_id(trace_id, 2 << 20))  # each reckoned 5.5 x 2 MB
+    assert cache.get("a1") is None and cache.get("b2") and cache.get("c3")
+    assert cache.held_bytes == 2 * int(MEMORY_PER_WIRE_BYTE * (2 << 20))
+    cache.get("b2")  # used: now c3 is the oldest
+    cache.put(trace_with_id("d4", 2 << 20))
+    assert cache.get("c3") is None and cache.get("b2") and cache.get("d4")
+    # A trace larger than the whole cache stays, alone: the one just opened is always shown.
+    cache.put(trace_with_id("e5", 100 << 20))
+    assert [cache.get(t) is not None for t in ("b2", "d4", "e5")] == [False, False, True]
+
+
+def test_more_parses_than_allowed_are_told_to_retry() -> None:
+    release, started = threading.Event(), threading.Event()
+    record = parse_v1_trace(bookinfo_trace())
+
+    def fetch(trace_id: str) -> Any:
+        started.set()
+        assert release.wait(10)
+        return record
+
+    cache = TraceCache(fetch, parses=1)
+    reader = threading.Thread(target=lambda: cache.load(record.trace_id))
+    reader.start()
+    assert started.wait(10)
+    with pytest.raises(SourceError, match="busy: 1 trace is being read and analysed already; retry"):
+        cache.load("0af7651916cd43dd8448eb211c80319c")
+    release.set()
+    reader.join(10)
+    assert cache.load("0af7651916cd43dd8448eb211c80319c") is not None
+
+
+@pytest.mark.parametrize("failure", [None, SourceError("span 1: cannot analyse")])
+def test_an_analysis_in_its_thread_holds_its_parse_slot_until_it_ends(failure: Any) -> None:
+    record = parse_v1_trace(bookinfo_trace())
+    cache, release = held_cache(record, failure, parses=1)
+    cache.load(record.trace_id, analysed=False)
+    with pytest.raises(SourceError, match="busy: 1 trace is being read and analysed already"):
+        cache.load("0af7651916cd43dd8448eb211c80319c")
+    release.set()
+    if failure is not None:
+        with pytest.raises(SourceError, match="cannot analyse"):
+            cache.load(record.trace_id)
+    else:
+        assert cache.load(record.trace_id).analysed
+    with cache.parsing():  # the slot is free again
+        pass
