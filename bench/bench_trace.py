@@ -286,6 +286,16 @@ def rows(results: list[Figures]) -> list[tuple[str, list[str], str, str]]:
         ("  critical path on screen", each(lambda f: seconds(f.critical_path_s)), "", ""),
         ("warm paint (trace cache)", each(lambda f: seconds(f.warm_paint_s)), "", ""),
         (
+            "  cold beyond warm (fetch, parse, tree)",
+            each(
+                lambda f: seconds(
+                    f.cold_paint_s - f.warm_paint_s if f.cold_paint_s and f.warm_paint_s else None
+                )
+            ),
+            "",
+            "",
+        ),
+        (
             "dashboard peak RSS (VmHWM)",
             each(lambda f: megabytes(f.serve_rss_mb)),
             "<= 4 GB at 1M",
