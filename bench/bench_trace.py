@@ -1,18 +1,26 @@
-"""How fast meshwatch analyses and shows a huge trace.
+"""Benchmark: how fast meshwatch reads, analyses and shows huge traces.
 
-Generates an Istio-like trace (every hop a client and a server sidecar span
-with Envoy's tags) of N spans as a Jaeger "Download JSON" file, then prints:
-- json.load time of the file, analysis time (records + tree + self time +
-  critical path + the CLI document), and their ratio (the goal: <= 3);
-- peak traced memory of the analysis, and the peak RSS of a fresh process
-  that opens the file as `meshwatch trace --file` and the trace cache do
-  (read, parse, analyse, keep), with the cache's reckoning of what it holds;
-- with --paint (needs /usr/bin/chromium): first paint of /trace/<id> in
-  headless Chromium, from navigation to waterfall bars on screen, the trace
-  coming from a Jaeger transport serving the file (fetch + parse + analysis +
-  render), then again from the dashboard's trace cache.
+For each size (10k, 100k and 1M spans by default) it writes an Istio-like
+trace (tests.support.jaeger.batch_spans: every hop a client and a server
+sidecar span with Envoy's tags) as Jaeger's v1 JSON, compact as Jaeger's Go
+encoder writes it, then measures, each figure from one run:
 
-Usage: python bench/bench_trace.py [--spans 100000] [--paint]
+- `json.load` of the file (skipped at 1M spans unless --json-load-all: it
+  takes ~10 GB), the reference the CLI is held to;
+- `meshwatch trace --file` end to end in a subprocess (start-up, read, parse,
+  analysis, compact JSON to a pipe) and its peak RSS (getrusage of the child),
+  target <= 2x json.load;
+- in process: parse, tree structure, analysis (self time + critical path),
+  document and writing it (10k and 100k only);
+- with Chromium (skipped with --no-paint): `meshwatch serve` in a subprocess
+  against a fake Jaeger in another one that sends the file as
+  `/api/traces/<id>` over HTTP; the cold first paint of /trace/<id> (navigation
+  to the first waterfall row on screen, target <= 5 s at 100k), the critical
+  path's arrival, the warm paint from the trace cache, and the dashboard's
+  peak RSS (VmHWM from /proc); at 1M the target is opening at all within
+  60 s and 4 GB.
+
+Usage: python bench/bench_trace.py [--spans 10000,100000,1000000] [--no-paint] [--json-load-all]
 """
 
 from __future__ import annotations
@@ -20,309 +28,328 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import logging
 import os
 import random
+import re
 import subprocess
 import sys
 import tempfile
 import time
-import tracemalloc
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
-SERVICES = [
-    "productpage",
-    "reviews",
-    "ratings",
-    "details",
-    "cart",
-    "checkout",
-    "payment",
-    "shipping",
-    "inventory",
-    "search",
-    "users",
-    "auth",
-    "catalog",
-    "pricing",
-    "mail",
-    "ads",
-]
+from dashboard.app.trace_cache import MEMORY_PER_WIRE_BYTE  # noqa: E402
+from tests.support.jaeger import batch_processes, batch_spans  # noqa: E402
+
+PYTHON = sys.executable
+MESHWATCH = [PYTHON, "-m", "dashboard.app.cli"]
+# --max-upload-mb, --max-response-mb and --trace-cache-mb for the bench: a 1M-span trace is ~2 GB of JSON.
+LIMIT_MB = "8192"
 
 
-def envoy_tags(kind: str, service: str, callee: str, status: str, rng: random.Random) -> list[dict[str, Any]]:
-    cluster = f"outbound|9080||{callee}.default.svc.cluster.local" if kind == "client" else "inbound|9080||"
-    return [
-        {
-            "key": "node_id",
-            "type": "string",
-            "value": f"sidecar~10.244.{rng.randrange(256)}.{rng.randrange(256)}~{service}-v1-5b4c8d9f7-x2x9z"
-            ".default~default.svc.cluster.local",
-        },
-        {"key": "zone", "type": "string", "value": ""},
-        {"key": "guid:x-request-id", "type": "string", "value": "3c6a1f0e-8f6b-9a4e-b8c2-5d8e0f6a7b21"},
-        {
-            "key": "http.url",
-            "type": "string",
-            "value": f"http://{callee}:9080/api/v1/items/{rng.randrange(10000)}",
-        },
-        {"key": "http.method", "type": "string", "value": "GET"},
-        {"key": "downstream_cluster", "type": "string", "value": "-"},
-        {"key": "user_agent", "type": "string", "value": "python-requests/2.32.3"},
-        {"key": "http.protocol", "type": "string", "value": "HTTP/1.1"},
-        {
-            "key": "peer.address",
-            "type": "string",
-            "value": f"10.244.{rng.randrange(256)}.{rng.randrange(256)}",
-        },
-        {"key": "request_size", "type": "string", "value": "0"},
-        {"key": "response_size", "type": "string", "value": str(rng.randrange(50, 9000))},
-        {"key": "component", "type": "string", "value": "proxy"},
-        {"key": "upstream_cluster", "type": "string", "value": cluster},
-        {"key": "upstream_cluster.name", "type": "string", "value": cluster},
-        {"key": "http.status_code", "type": "string", "value": status},
-        {"key": "response_flags", "type": "string", "value": "-" if status == "200" else "UO"},
-        {"key": "istio.canonical_revision", "type": "string", "value": "v1"},
-        {"key": "istio.canonical_service", "type": "string", "value": service},
-        {"key": "istio.mesh_id", "type": "string", "value": "cluster.local"},
-        {"key": "istio.namespace", "type": "string", "value": "default"},
-        {"key": "span.kind", "type": "string", "value": kind},
-        {"key": "internal.span.format", "type": "string", "value": "zipkin"},
-    ]
+@dataclass
+class Figures:
+    spans: int
+    size_mb: float
+    json_load_s: float | None = None
+    cli_s: float | None = None
+    cli_rss_mb: float | None = None
+    stages: dict[str, float] = field(default_factory=dict)
+    cold_paint_s: float | None = None
+    critical_path_s: float | None = None
+    warm_paint_s: float | None = None
+    serve_rss_mb: float | None = None
 
 
-def generate(spans: int, seed: int = 1) -> dict[str, Any]:
-    """A batch-job-like trace: a root fanning out into hops, each hop a client
-    span (caller's sidecar) and a server span (callee's sidecar)."""
-    rng = random.Random(seed)
-    trace_id = f"{rng.getrandbits(128):032x}"
-    t0 = 1_764_151_200_000_000
-    processes = {
-        f"p{i}": {
-            "serviceName": f"{name}.default",
-            "tags": [{"key": "ip", "type": "string", "value": f"10.244.0.{i}"}],
-        }
-        for i, name in enumerate(SERVICES)
-    }
-    out: list[dict[str, Any]] = []
+def write_export(path: Path, spans: int, seed: int = 1) -> str:
+    """The trace as Jaeger's `/api/traces/<id>` answers, one span at a time; its trace id."""
+    trace_id = f"{random.Random(seed).getrandbits(128):032x}"
+    compact = json.JSONEncoder(separators=(",", ":")).encode
+    with path.open("w") as out:
+        out.write('{"data":[{"traceID":' + compact(trace_id) + ',"spans":[')
+        for n, span in enumerate(batch_spans(trace_id, spans, seed)):
+            out.write(("," if n else "") + compact(span))
+        out.write('],"processes":' + compact(batch_processes()) + ',"warnings":null}],')
+        out.write('"total":0,"limit":0,"offset":0,"errors":null}')
+    return trace_id
 
-    def span(parent: str | None, op: str, start: int, duration: int, pid: str, tags: list) -> str:
-        span_id = f"{rng.getrandbits(64):016x}"
-        out.append(
-            {
-                "traceID": trace_id,
-                "spanID": span_id,
-                "operationName": op,
-                "references": [{"refType": "CHILD_OF", "traceID": trace_id, "spanID": parent}]
-                if parent
-                else [],
-                "startTime": t0 + start,
-                "duration": duration,
-                "tags": tags,
-                "logs": [],
-                "processID": pid,
-                "warnings": None,
-            }
-        )
-        return span_id
 
-    root = span(
-        None,
-        "productpage.default.svc.cluster.local:9080/batch",
-        0,
-        600_000_000,
-        "p0",
-        envoy_tags("server", "productpage", "productpage", "200", rng),
+def time_json_load(path: Path) -> float:
+    gc.collect()
+    began = time.perf_counter()
+    with path.open("rb") as handle:
+        loaded = json.load(handle)
+    elapsed = time.perf_counter() - began
+    del loaded
+    return elapsed
+
+
+# `meshwatch trace` as its script runs it, saying its own VmHWM on the way out
+# (a child's getrusage would count the pages it shared with this process before exec).
+CLI_WITH_PEAK = (
+    "import re, sys\n"
+    "from dashboard.app.cli import main\n"
+    "code = main(sys.argv[1:])\n"
+    "status = open('/proc/self/status').read()\n"
+    "print(re.search(r'VmHWM:\\s+(\\d+) kB', status).group(1), file=sys.stderr)\n"
+    "sys.exit(code)\n"
+)
+
+
+def time_cli(path: Path) -> tuple[float, float]:
+    """`meshwatch trace --file` to a pipe that is read and dropped: (seconds, peak RSS MB)."""
+    began = time.perf_counter()
+    child = subprocess.Popen(
+        [PYTHON, "-c", CLI_WITH_PEAK, "trace", "--file", str(path), "--max-upload-mb", LIMIT_MB],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
     )
-    frontier = [(root, 0, 0, 600_000_000)]  # (server span id, service index, start, duration)
-    while len(out) < spans and frontier:
-        parent, service, start, duration = frontier.pop(0)
-        for _ in range(rng.randint(2, 6)):
-            if len(out) + 2 > spans:
-                break
-            callee = rng.randrange(len(SERVICES))
-            offset = rng.randrange(max(1, duration // 2))
-            length = max(2, rng.randrange(max(2, duration - offset)))
-            status = "503" if rng.random() < 0.01 else "200"
-            op = f"{SERVICES[callee]}.default.svc.cluster.local:9080/*"
-            client = span(
-                parent,
-                op,
-                start + offset,
-                length,
-                f"p{service}",
-                envoy_tags("client", SERVICES[service], SERVICES[callee], status, rng),
-            )
-            server = span(
-                client,
-                op,
-                start + offset + 1,
-                length - 2,
-                f"p{callee}",
-                envoy_tags("server", SERVICES[callee], SERVICES[callee], status, rng),
-            )
-            frontier.append((server, callee, start + offset + 1, length - 2))
-    return {"data": [{"traceID": trace_id, "spans": out, "processes": processes, "warnings": None}]}
+    assert child.stdout is not None and child.stderr is not None
+    while child.stdout.read(1 << 20):
+        pass
+    peak_kb = child.stderr.read().split()[-1]
+    elapsed = time.perf_counter() - began
+    if child.wait() != 0:
+        raise SystemExit(f"meshwatch trace --file {path} failed with exit {child.returncode}")
+    return elapsed, int(peak_kb) / 1024
 
 
-def analyse(document: Any) -> Any:
+def time_stages(path: Path) -> dict[str, float]:
+    """Each stage of the CLI in this process."""
+    from dashboard.app.cli import compact_json
     from dashboard.traces.document import trace_document
-    from dashboard.traces.tree import build_tree
-    from queries.traces.export import read_export
+    from dashboard.traces.tree import analyse, tree_structure
+    from queries.traces.export import read_text
 
-    tree = build_tree(read_export(document)[0])
-    trace_document(tree)
-    return tree
+    body = path.read_bytes()
+    stages: dict[str, float] = {}
 
-
-def best_of(runs: int, action: Any) -> tuple[float, Any]:
-    best, result = float("inf"), None
-    for _ in range(runs):
+    def stage(name: str, action: Any) -> Any:
         gc.collect()
         began = time.perf_counter()
         result = action()
-        best = min(best, time.perf_counter() - began)
-    return best, result
+        stages[name] = time.perf_counter() - began
+        return result
+
+    trace = stage("parse", lambda: read_text(body)[0])
+    tree = stage("tree", lambda: tree_structure(trace))
+    stage("analysis", lambda: analyse(tree))
+    document = stage("document", lambda: trace_document(tree))
+    stage("write", lambda: compact_json(document))
+    return stages
 
 
-def measure_paint(path: Path, trace_id: str) -> tuple[float, float]:
-    import threading
+# --- first paint: meshwatch serve against a fake Jaeger sending the file ---
 
+JAEGER_SERVER = r"""
+import os, sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+path, trace_id = sys.argv[1], sys.argv[2]
+
+class Handler(BaseHTTPRequestHandler):
+    def do_GET(self):
+        if self.path.split("?")[0] != "/api/traces/" + trace_id:
+            body = b"404 page not found\n"
+            self.send_response(404)
+            self.send_header("Content-Type", "text/plain; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(os.path.getsize(path)))
+        self.end_headers()
+        with open(path, "rb") as handle:
+            os.sendfile(self.wfile.fileno(), handle.fileno(), 0, os.path.getsize(path))
+
+    def log_message(self, *args):
+        pass
+
+server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+print(server.server_port, flush=True)
+server.serve_forever()
+"""
+
+
+def vm_hwm_mb(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) / 1024
+
+
+def measure_paint(path: Path, trace_id: str) -> tuple[float, float, float, float]:
+    """(cold first paint, critical path on screen, warm first paint, serve's peak RSS MB)."""
     from playwright.sync_api import sync_playwright
-    from werkzeug.serving import make_server
 
-    from dashboard.app import create_app
-    from dashboard.app.config import resolve
-    from dashboard.app.services import Services
-    from queries.jaeger import JaegerClient
-
-    body = path.read_bytes()
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request would drown the figures
-
-    def transport(route: str, params: dict[str, str]) -> tuple[int, str, bytes]:
-        if route == f"/api/traces/{trace_id}":
-            return 200, "application/json", body
-        return 404, "text/plain", b"404 page not found\n"
-
-    settings = resolve({}, environ={})
-    services = Services(telemetry=None, traces=JaegerClient("http://bench", "v1", transport=transport))
-    app = create_app(settings, services)
-    server = make_server("127.0.0.1", 0, app.server, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_port}/trace/{trace_id}"
-    figures = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium",
-            headless=True,
-            args=["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"],
-        )
-        page = browser.new_page(viewport={"width": 1920, "height": 1080})
-        for _ in range(2):  # cold (through Jaeger), then from the trace cache
+    jaeger = subprocess.Popen(
+        [PYTHON, "-c", JAEGER_SERVER, str(path), trace_id], stdout=subprocess.PIPE, text=True
+    )
+    assert jaeger.stdout is not None
+    jaeger_url = f"http://127.0.0.1:{jaeger.stdout.readline().strip()}"
+    serve = subprocess.Popen(
+        [*MESHWATCH, "serve", "--jaeger", jaeger_url, "--jaeger-api", "v1", "--jaeger-timeout", "120"]
+        + ["--max-response-mb", LIMIT_MB, "--trace-cache-mb", LIMIT_MB]
+        + ["--listen", "127.0.0.1:0", "--prometheus", "http://127.0.0.1:9"],
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    try:
+        assert serve.stderr is not None
+        line = serve.stderr.readline()
+        match = re.search(r"(http://\S+)/", line)
+        if not match:
+            raise SystemExit(f"meshwatch serve did not start: {line}")
+        url = f"{match.group(1)}/trace/{trace_id}"
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path="/usr/bin/chromium",
+                headless=True,
+                args=["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"],
+            )
+            page = browser.new_page(viewport={"width": 1920, "height": 1080})
             began = time.perf_counter()
             page.goto(url)
-            page.wait_for_selector("#trace-waterfall .mw-wf-span", timeout=120_000)
-            figures.append(time.perf_counter() - began)
-        browser.close()
-    server.shutdown()
-    return figures[0], figures[1]
+            page.wait_for_selector("#trace-waterfall .mw-wf-span", timeout=300_000)
+            cold = time.perf_counter() - began
+            page.wait_for_selector("#trace-waterfall .mw-wf-critical", state="attached", timeout=300_000)
+            critical = time.perf_counter() - began
+            began = time.perf_counter()
+            page.goto(url)
+            page.wait_for_selector("#trace-waterfall .mw-wf-critical", state="attached", timeout=300_000)
+            warm = time.perf_counter() - began
+            browser.close()
+        return cold, critical, warm, vm_hwm_mb(serve.pid)
+    finally:
+        for child in (serve, jaeger):
+            child.terminate()
+            child.wait(10)
 
 
-def _status_mb(field: str) -> float:
-    """VmHWM (peak RSS) or VmRSS of this process from /proc, in MB (ru_maxrss
-    would carry the parent's peak across fork and exec)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no {field} in /proc/self/status")
+# --- the table ---
 
 
-def open_as_the_dashboard(path: str) -> None:
-    """In a fresh process: read the file within the upload cap, analyse it into a
-    trace cache, and print peak RSS and what the cache reckons it holds."""
-    from dashboard.app.trace_cache import TraceCache
-    from queries.traces.export import load_export
-
-    before = _status_mb("VmRSS")
-    cache = TraceCache(lambda trace_id: None)
-    with cache.parsing():
-        for trace in load_export(path, 1 << 40):
-            cache.put(trace)
-    gc.collect()
-    figures = {
-        "rss_before_mb": before,
-        "peak_rss_mb": _status_mb("VmHWM"),
-        "rss_after_mb": _status_mb("VmRSS"),
-        "held_mb": cache.held_bytes / 2**20,
-    }
-    print(json.dumps(figures))
+def seconds(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2f} s"
 
 
-def peak_rss(path: Path) -> dict[str, float]:
-    done = subprocess.run(
-        [sys.executable, __file__, "--open-as-dashboard", str(path)],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return json.loads(done.stdout)
+def megabytes(value: float | None) -> str:
+    return "–" if value is None else f"{value:,.0f} MB"
+
+
+def verdict(*checks: tuple[float | None, float]) -> str:
+    """`met` when every (figure, limit) measured is within its limit; nothing when none was measured."""
+    measured = [value <= limit for value, limit in checks if value is not None]
+    return "" if not measured else ("met" if all(measured) else "MISSED")
+
+
+def rows(results: list[Figures]) -> list[tuple[str, list[str], str, str]]:
+    """(figure, value per size, target, verdict) for every figure."""
+    by_size = {f.spans: f for f in results}
+
+    def each(text: Any) -> list[str]:
+        return [text(f) for f in results]
+
+    def ratio(f: Figures | None) -> float | None:
+        return f.cli_s / f.json_load_s if f and f.cli_s and f.json_load_s else None
+
+    def at(spans: int, name: str) -> float | None:
+        return getattr(by_size[spans], name) if spans in by_size else None
+
+    table = [
+        ("JSON file", each(lambda f: megabytes(f.size_mb)), "", ""),
+        ("json.load of the file", each(lambda f: seconds(f.json_load_s)), "reference", ""),
+        ("meshwatch trace --file, end to end", each(lambda f: seconds(f.cli_s)), "", ""),
+        (
+            "  ratio to json.load",
+            each(lambda f: "–" if ratio(f) is None else f"{ratio(f):.2f}"),
+            "<= 2 at 100k",
+            verdict((ratio(by_size.get(100_000)), 2)),
+        ),
+        ("  peak RSS", each(lambda f: megabytes(f.cli_rss_mb)), "", ""),
+    ]
+    for stage in ("parse", "tree", "analysis", "document", "write"):
+        table.append((f"  in process: {stage}", each(lambda f, s=stage: seconds(f.stages.get(s))), "", ""))
+    table += [
+        (
+            "cold first paint /trace/<id> (Jaeger)",
+            each(lambda f: seconds(f.cold_paint_s)),
+            "<= 5 s at 100k; <= 60 s at 1M",
+            verdict((at(100_000, "cold_paint_s"), 5), (at(1_000_000, "cold_paint_s"), 60)),
+        ),
+        ("  critical path on screen", each(lambda f: seconds(f.critical_path_s)), "", ""),
+        ("warm paint (trace cache)", each(lambda f: seconds(f.warm_paint_s)), "", ""),
+        (
+            "  cold beyond warm (fetch, parse, tree)",
+            each(
+                lambda f: seconds(
+                    f.cold_paint_s - f.warm_paint_s if f.cold_paint_s and f.warm_paint_s else None
+                )
+            ),
+            "",
+            "",
+        ),
+        (
+            "dashboard peak RSS (VmHWM)",
+            each(lambda f: megabytes(f.serve_rss_mb)),
+            "<= 4 GB at 1M",
+            verdict((at(1_000_000, "serve_rss_mb"), 4 * 1024)),
+        ),
+        (
+            "  trace cache's reckoning of it",
+            each(lambda f: megabytes(f.size_mb * 1e6 * MEMORY_PER_WIRE_BYTE / 2**20)),
+            "--trace-cache-mb bounds the sum",
+            "",
+        ),
+    ]
+    return table
+
+
+def print_table(results: list[Figures]) -> None:
+    head = ["figure", *(f"{f.spans:,} spans" for f in results), "target", ""]
+    body = [[name, *values, target, met] for name, values, target, met in rows(results)]
+    widths = [max(len(str(row[i])) for row in [head, *body]) for i in range(len(head))]
+    for row in [head, ["-" * w for w in widths], *body]:
+        print("  ".join(str(cell).ljust(w) for cell, w in zip(row, widths)).rstrip())
 
 
 def main() -> None:
-    if sys.argv[1:2] == ["--open-as-dashboard"]:
-        open_as_the_dashboard(sys.argv[2])
-        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--spans", type=int, default=100_000)
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--paint", action="store_true", help="also measure first paint in headless Chromium")
+    parser.add_argument("--spans", default="10000,100000,1000000", help="trace sizes, comma-separated")
+    parser.add_argument("--no-paint", action="store_true", help="skip the headless Chromium figures")
+    parser.add_argument("--json-load-all", action="store_true", help="time json.load at 1M spans too")
     args = parser.parse_args()
-
-    document = generate(args.spans)
-    trace_id = document["data"][0]["traceID"]
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "trace.json"
-        path.write_text(json.dumps(document))
-        del document
-        size_mb = os.path.getsize(path) / 1e6
-
-        def load() -> Any:
-            with path.open("rb") as handle:
-                return json.load(handle)
-
-        load_s, loaded = best_of(args.runs, load)
-        analyse_s, tree = best_of(args.runs, lambda: analyse(loaded))
-        tracemalloc.start()
-        analyse(loaded)
-        peak_mb = tracemalloc.get_traced_memory()[1] / 1e6
-        tracemalloc.stop()
-        print(f"trace: {len(tree.order)} spans, depth {max(tree.depth)}, {size_mb:.0f} MB of JSON")
-        print(f"json.load:           {load_s:.2f} s")
-        print(
-            f"analysis:            {analyse_s:.2f} s  (records + tree + self time + critical path + document)"
-        )
-        print(f"ratio analysis/load: {analyse_s / load_s:.2f}  (goal <= 3)")
-        print(f"load + analysis:     {load_s + analyse_s:.2f} s")
-        print(f"analysis peak memory (tracemalloc, beyond the loaded JSON): {peak_mb:.0f} MB")
-        rss = peak_rss(path)
-        print(
-            f"peak RSS opening it as the dashboard does (read + parse + analyse + keep): "
-            f"{rss['peak_rss_mb']:.0f} MB  (process at start {rss['rss_before_mb']:.0f} MB, "
-            f"{rss['rss_after_mb']:.0f} MB once the trace is kept; "
-            f"peak {rss['peak_rss_mb'] / size_mb:.1f} x the file)"
-        )
-        print(
-            f"trace cache's reckoning of the kept trace: {rss['held_mb']:.0f} MB "
-            f"(--trace-cache-mb bounds the sum; the newest trace always stays)"
-        )
-        if args.paint:
-            del loaded, tree
-            cold, warm = measure_paint(path, trace_id)
-            print(f"first paint /trace/<id>, fetched from Jaeger: {cold:.2f} s  (goal <= 5)")
-            print(f"first paint /trace/<id>, from the trace cache: {warm:.2f} s")
+    results = []
+    with tempfile.TemporaryDirectory(prefix="meshwatch-bench-") as folder:
+        for spans in (int(s) for s in args.spans.split(",")):
+            path = Path(folder) / f"trace-{spans}.json"
+            print(f"{spans:,} spans: writing {path.name} ...", file=sys.stderr, flush=True)
+            trace_id = write_export(path, spans)
+            figures = Figures(spans, path.stat().st_size / 1e6)
+            if spans < 1_000_000 or args.json_load_all:
+                figures.json_load_s = time_json_load(path)
+            print(f"{spans:,} spans: meshwatch trace --file ...", file=sys.stderr, flush=True)
+            figures.cli_s, figures.cli_rss_mb = time_cli(path)
+            if spans < 1_000_000:
+                figures.stages = time_stages(path)
+            if not args.no_paint:
+                print(f"{spans:,} spans: first paint ...", file=sys.stderr, flush=True)
+                (
+                    figures.cold_paint_s,
+                    figures.critical_path_s,
+                    figures.warm_paint_s,
+                    figures.serve_rss_mb,
+                ) = measure_paint(path, trace_id)
+            path.unlink()
+            results.append(figures)
+    print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}")
+    print_table(results)
 
 
 if __name__ == "__main__":

@@ -168,7 +168,7 @@ class _WatchedAdapter(requests.adapters.HTTPAdapter):
 class Reply:
     status: int
     content_type: str
-    body: bytes
+    body: bytes  # a bytearray from a Backend `as_buffer`
 
 
 def public_url(url: str) -> str:
@@ -192,7 +192,9 @@ class Backend:
     TLS, headers: queries.connection): `get` and `post` (a form) return the
     whole reply, read within `timeout` seconds in all and against the
     refresh's budget (or one of `max_bytes` for a request outside any
-    refresh); failures are one-line SourceErrors starting with `label`."""
+    refresh); failures are one-line SourceErrors starting with `label`. With
+    `as_buffer` the body stays the bytearray it was read into: no copy of a
+    2 GB trace into `bytes`."""
 
     name: str
     url: str
@@ -200,6 +202,7 @@ class Backend:
     max_bytes: int
     advice: str
     connection: Connection = field(default_factory=Connection)
+    as_buffer: bool = False
     session: requests.Session = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -269,7 +272,11 @@ class Backend:
                 budget,
                 self.advice,
             )
-            return Reply(response.status_code, response.headers.get("Content-Type", ""), body)
+            return Reply(
+                response.status_code,
+                response.headers.get("Content-Type", ""),
+                body if self.as_buffer else bytes(body),
+            )
 
 
 def requests_transport(backend: Backend) -> Transport:
@@ -289,16 +296,17 @@ def body_line(status: int, body: bytes) -> str:
     return f"{status} – {first_line[0][:200]}" if first_line else f"{status} – HTTP error"
 
 
-def _take_body(chunks: Iterable[bytes], declared: str, budget: ResponseBudget, advice: str) -> bytes:
+def _take_body(chunks: Iterable[bytes], declared: str, budget: ResponseBudget, advice: str) -> bytearray:
     """A body read chunk by chunk against the budget, refused at once when its
     Content-Length (`declared`) says it will not fit."""
     if declared.isdigit():
         budget.expect(int(declared), advice)
-    taken = []
+    # One growing buffer, not chunks joined at the end (which takes twice the memory).
+    body = bytearray()
     for chunk in chunks:
         budget.take(len(chunk), advice)
-        taken.append(chunk)
-    return b"".join(taken)
+        body += chunk
+    return body
 
 
 def read_stream(response: Any, label: str, timeout: float, max_bytes: int, advice: str) -> bytes:
@@ -317,8 +325,10 @@ def read_stream(response: Any, label: str, timeout: float, max_bytes: int, advic
     timer.start()
     try:
         with response_budget(max_bytes) as budget:
-            return _take_body(
-                response.stream(CHUNK_BYTES), response.headers.get("Content-Length", ""), budget, advice
+            return bytes(
+                _take_body(
+                    response.stream(CHUNK_BYTES), response.headers.get("Content-Length", ""), budget, advice
+                )
             )
     except SourceError as error:
         raise SourceError(f"{label}: {error}") from None

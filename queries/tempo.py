@@ -128,7 +128,15 @@ class TempoClient:
         self.timeout = timeout
         self.max_response_bytes = max_response_bytes
         self._transport = transport or requests_transport(
-            Backend("Tempo", self.base_url, timeout, max_response_bytes, ADVICE, connection or Connection())
+            Backend(
+                "Tempo",
+                self.base_url,
+                timeout,
+                max_response_bytes,
+                ADVICE,
+                connection or Connection(),
+                as_buffer=True,
+            )
         )
 
     # --- wire ---

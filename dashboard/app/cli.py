@@ -22,13 +22,68 @@ from dashboard.app.config import Settings, add_options, bytes_of, connection_opt
 from queries.errors import ConfigError, SourceError
 
 EXIT_SOURCE, EXIT_USAGE = 1, 2
+# How much of a compact trace document is held in memory before it spools to a file.
+SPOOL_IN_MEMORY = 64 << 20
 
 Command = Callable[[Settings, argparse.Namespace], int]
 
 
-def print_json(document: Any) -> None:
-    json.dump(document, sys.stdout, indent=2, allow_nan=False)
-    sys.stdout.write("\n")
+def print_json(document: Any, pretty: bool = True) -> None:
+    """The document, indented, or compact (`pretty=False`) written by orjson:
+    a 100k-span trace's document in a fraction of a second rather than many."""
+    if pretty:
+        json.dump(document, sys.stdout, indent=2, allow_nan=False)
+        sys.stdout.write("\n")
+        return
+    write_bytes(compact_json(document) + b"\n")
+
+
+def write_bytes(data: bytes) -> None:
+    """Bytes to stdout, after whatever text went before them."""
+    buffer = getattr(sys.stdout, "buffer", None)
+    if buffer is None:  # a text stream (redirected in a test)
+        sys.stdout.write(data.decode())
+        return
+    sys.stdout.flush()
+    buffer.write(data)
+    buffer.flush()
+
+
+def print_trace_document(tree: Any, pretty: bool) -> None:
+    """`meshwatch trace`'s document. Compact, it is written a batch of spans
+    at a time through a spool (the warnings, which come before the spans, are
+    known only once every span's tags are read): a million spans' tags are
+    never in memory at once."""
+    import tempfile
+
+    from dashboard.traces.document import document_head, span_batches, trace_document
+
+    if pretty:
+        print_json(trace_document(tree))
+        return
+
+    warnings = list(tree.warnings)
+    with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY) as spool:
+        for n, batch in enumerate(span_batches(tree, warnings)):
+            spool.write((b"," if n else b"") + compact_json(batch)[1:-1])
+        head = compact_json(document_head(tree, warnings))
+        write_bytes(head[:-1] + b',"spans":[')
+        spool.seek(0)
+        while chunk := spool.read(SPOOL_IN_MEMORY):
+            write_bytes(chunk)
+    write_bytes(b"]}\n")
+
+
+def compact_json(document: Any) -> bytes:
+    """Compact JSON, the same document `json.dumps` writes: orjson, or the
+    standard library's C encoder for what orjson refuses (integers beyond
+    64 bits, lone surrogates)."""
+    import orjson
+
+    try:
+        return orjson.dumps(document, option=orjson.OPT_NON_STR_KEYS)
+    except (orjson.JSONEncodeError, TypeError):
+        return json.dumps(document, separators=(",", ":"), allow_nan=False).encode()
 
 
 def warn(message: str) -> None:
@@ -176,7 +231,6 @@ def cmd_trace(settings: Settings, args: argparse.Namespace) -> int:
     """A file the user names is input: unreadable, malformed, empty or
     ambiguous is exit 2. The backend (Jaeger, or Tempo with --tempo) is the
     source: unreachable, failing, or without the trace is exit 1."""
-    from dashboard.traces.document import trace_document
     from dashboard.traces.tree import build_tree
 
     if settings.file:
@@ -191,7 +245,7 @@ def cmd_trace(settings: Settings, args: argparse.Namespace) -> int:
         trace = _backend_trace(settings, args.trace_argument)
     else:
         raise ConfigError("give a TRACE_ID to fetch from Jaeger (or Tempo), or --file EXPORT.json")
-    print_json(trace_document(build_tree(trace)))
+    print_trace_document(build_tree(trace), settings.pretty)
     return 0
 
 
@@ -234,7 +288,7 @@ def cmd_trace_diff(settings: Settings, args: argparse.Namespace) -> int:
                 raise ConfigError(f"- stands for the only trace of a file, and side {side} has no file")
             else:
                 sides.append(_backend_trace(settings, trace_id))
-    print_json(diff_document(compare_traces(build_tree(sides[0]), build_tree(sides[1]))))
+    print_json(diff_document(compare_traces(build_tree(sides[0]), build_tree(sides[1]))), settings.pretty)
     return 0
 
 
@@ -349,12 +403,12 @@ COMMANDS: dict[str, Subcommand] = {
     "trace": Subcommand(
         cmd_trace,
         "print one trace's analysis (span tree, self time, critical path) as JSON",
-        (*TRACES, "file", "trace_id", "max_response_mb", "max_upload_mb", "config"),
+        (*TRACES, "file", "trace_id", "pretty", "max_response_mb", "max_upload_mb", "config"),
     ),
     "trace-diff": Subcommand(
         cmd_trace_diff,
         "compare two traces (span paths added, removed, changed; slowest differences first) as JSON",
-        (*TRACES, "file", "file_a", "file_b", "max_response_mb", "max_upload_mb", "config"),
+        (*TRACES, "file", "file_a", "file_b", "pretty", "max_response_mb", "max_upload_mb", "config"),
     ),
     "canary": Subcommand(
         cmd_canary,

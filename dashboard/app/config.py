@@ -477,6 +477,7 @@ class Settings:
     format: str = option(
         choice("json", "dot"), "json", "snapshot output: json, or dot for Graphviz", metavar="FORMAT"
     )
+    pretty: bool = option(switch, False, "trace, trace-diff: indented JSON (default: compact, written fast)")
     max_response_mb: float = option(
         megabytes,
         64.0,

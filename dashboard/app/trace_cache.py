@@ -1,7 +1,10 @@
 """Analysed traces kept in this process's memory.
 
 A click, a find or a page turn on a 100k-span trace never re-fetches or
-re-analyses it; uploaded files live here too. The cache belongs to one
+re-analyses it; uploaded files live here too. A large trace is handed out in
+two steps: its structure (enough for the waterfall's rows) as soon as it is
+built, while self times and the critical path are worked out in a thread of
+their own (`load(..., analysed=False)`). The cache belongs to one
 server process: a trace uploaded to one gunicorn worker is unknown to the
 others, hence "run one worker with threads" (README).
 
@@ -21,11 +24,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dashboard.format import plural
-from dashboard.traces.tree import TraceTree, build_tree
+from dashboard.traces.tree import TraceTree, analyse, build_tree, tree_structure
 from queries.errors import SourceError, TraceNotFound
 from queries.traces.records import TraceRecord, canonical_trace_id
 
 FETCHING, ANALYSING = "fetching", "analysing"
+# Below this many spans the analysis takes a few tens of milliseconds: not worth a second step.
+STAGED_SPANS = 5_000
 _NOT_IN_MEMORY = (
     "is not in this server's memory: uploaded traces live in the one server process that "
     "received them (and the oldest give way to new ones); re-open the file"
@@ -55,13 +60,16 @@ def tree_bytes(tree: TraceTree) -> int:
 
 @dataclass
 class _Load:
-    """One fetch and analysis in flight; requests for the same trace wait on `done`."""
+    """One fetch and analysis in flight; requests for the same trace wait on
+    `shaped` (the tree's structure is there) or `done` (analysed, or failed)."""
 
+    shaped: threading.Event = field(default_factory=threading.Event)
     done: threading.Event = field(default_factory=threading.Event)
     stage: str = FETCHING
     spans: int | None = None
     tree: TraceTree | None = None
     error: BaseException | None = None
+    parsing: bool = False  # holds one of the cache's parse slots, until analysed or failed
 
 
 class TraceCache:
@@ -70,11 +78,17 @@ class TraceCache:
     lacks; at most `parses` fetches or reads with their analyses at once."""
 
     def __init__(
-        self, fetch: Callable[[str], TraceRecord], max_bytes: int = 512 << 20, parses: int = 2
+        self,
+        fetch: Callable[[str], TraceRecord],
+        max_bytes: int = 512 << 20,
+        parses: int = 2,
+        analyse: Callable[[TraceTree], TraceTree] = analyse,
     ) -> None:
         self.fetch = fetch
         self.max_bytes = max_bytes
         self.parses = parses
+        self.analyse = analyse
+        self.staged_spans = STAGED_SPANS
         self._trees: OrderedDict[str, TraceTree] = OrderedDict()
         self._sizes: dict[str, int] = {}
         self._loading: dict[str, _Load] = {}
@@ -84,14 +98,17 @@ class TraceCache:
     @contextmanager
     def parsing(self) -> Iterator[None]:
         """One of the `parses` slots for reading and analysing traces, or ParsesBusy."""
-        if not self._slots.acquire(blocking=False):
-            verb = "is" if self.parses == 1 else "are"
-            reading = f"{plural(self.parses, 'trace')} {verb} being read and analysed already"
-            raise ParsesBusy(f"busy: {reading}; retry in a moment")
+        self._take_slot()
         try:
             yield
         finally:
             self._slots.release()
+
+    def _take_slot(self) -> None:
+        if not self._slots.acquire(blocking=False):
+            verb = "is" if self.parses == 1 else "are"
+            reading = f"{plural(self.parses, 'trace')} {verb} being read and analysed already"
+            raise ParsesBusy(f"busy: {reading}; retry in a moment")
 
     @property
     def held_bytes(self) -> int:
@@ -111,8 +128,10 @@ class TraceCache:
 
     def put(self, trace: TraceRecord) -> TraceTree:
         """Analyse a trace and keep it; call inside `parsing()`."""
-        tree = build_tree(trace)
-        key = canonical_trace_id(trace.trace_id)
+        return self._keep(build_tree(trace))
+
+    def _keep(self, tree: TraceTree) -> TraceTree:
+        key = canonical_trace_id(tree.trace_id)
         with self._lock:
             self._trees[key] = tree
             self._trees.move_to_end(key)
@@ -122,10 +141,12 @@ class TraceCache:
                 del self._sizes[dropped]
         return tree
 
-    def load(self, trace_id: str) -> TraceTree:
+    def load(self, trace_id: str, analysed: bool = True) -> TraceTree:
         """The cached tree, or fetch and analyse it: once per trace id at a
         time, however many requests ask meanwhile (a 100k-span trace takes
-        seconds, and a page asks from several callbacks at once)."""
+        seconds, and a page asks from several callbacks at once). With
+        `analysed=False` a large trace's tree may come back before its
+        analysis (`tree.analysed` says), which goes on in a thread."""
         key = canonical_trace_id(trace_id)
         with self._lock:
             tree = self._cached(key)
@@ -136,24 +157,59 @@ class TraceCache:
             if leading:
                 pending = self._loading[key] = _Load()
         if not leading:
-            pending.done.wait()
+            (pending.done if analysed else pending.shaped).wait()
             if pending.error is not None:
                 raise pending.error
             assert pending.tree is not None
             return pending.tree
         try:
-            with self.parsing():
-                trace = self.fetch(trace_id)
-                pending.spans, pending.stage = len(trace.spans), ANALYSING
-                pending.tree = self.put(trace)
-            return pending.tree
+            self._take_slot()
+            pending.parsing = True
+            trace = self.fetch(trace_id)
+            pending.spans, pending.stage = len(trace.spans), ANALYSING
+            pending.tree = tree_structure(trace)
         except BaseException as error:
-            pending.error = error
+            self._finished(key, pending, error)
             raise
-        finally:
-            with self._lock:
-                del self._loading[key]
-            pending.done.set()
+        pending.shaped.set()
+        if analysed or len(trace.spans) < self.staged_spans:
+            self._analyse(key, pending)
+            if pending.error is not None:
+                raise pending.error
+        else:
+            threading.Thread(target=self._analyse, args=(key, pending), daemon=True).start()
+        return pending.tree
+
+    def prefetch(self, trace_id: str) -> None:
+        """Start loading a trace a page is about to ask for (its scripts take a
+        second or two to load and ask); what goes wrong, the page's own load says."""
+        if self.get(trace_id) is not None or self.progress(trace_id) is not None:
+            return
+        threading.Thread(target=self._prefetch, args=(trace_id,), daemon=True).start()
+
+    def _prefetch(self, trace_id: str) -> None:
+        try:
+            self.load(trace_id, analysed=False)
+        except Exception:  # kept on the load for whoever waits on it; the next load tries again
+            return
+
+    def _analyse(self, key: str, pending: _Load) -> None:
+        assert pending.tree is not None
+        try:
+            self._keep(self.analyse(pending.tree))
+        except BaseException as error:
+            self._finished(key, pending, error)
+            return
+        self._finished(key, pending, None)
+
+    def _finished(self, key: str, pending: _Load, error: BaseException | None) -> None:
+        pending.error = error
+        if pending.parsing:
+            self._slots.release()
+        with self._lock:
+            del self._loading[key]
+        pending.shaped.set()
+        pending.done.set()
 
     def progress(self, trace_id: str) -> tuple[str, int | None] | None:
         """(stage, span count once known) of a load in flight, else None."""

@@ -7,7 +7,9 @@ answers they already know:
 - display order: depth-first from the roots, siblings by start time.
 
 `build_tree` also works out each span's self time (`self_time`) and critical
-path (`critical_path`) once, since every view needs them.
+path (`critical_path`) once, since every view needs them. The two steps can
+run apart (`tree_structure`, then `analyse`): a page draws its first rows
+from the structure while the analysis of a huge trace goes on.
 
 Spans are addressed by their index in `TraceRecord.spans`; per-span facts are
 parallel lists, so a 100k-span trace stays a few flat arrays.
@@ -20,7 +22,7 @@ from dataclasses import dataclass, field
 
 from dashboard.traces.critical_path import critical_path
 from dashboard.traces.self_time import self_times
-from queries.traces.records import SpanRecord, TraceRecord
+from queries.traces.records import SpanRecord, TraceRecord, bulk
 
 # Why a span with references is a root anyway (TraceTree.detached).
 MISSING_PARENT, SELF_REFERENCE, REFERENCE_LOOP = "missing parent", "self reference", "reference loop"
@@ -39,11 +41,13 @@ class TraceTree:
     depth: list[int]
     start_us: int
     end_us: int
-    self_us: list[int]
-    critical_us: list[int]
-    # (span index, section start µs, section end µs), absolute times.
-    critical_sections: list[tuple[int, int, int]]
     warnings: list[str]
+    # Filled by `analyse`, which sets `analysed` once they all are.
+    self_us: list[int] = field(default_factory=list)
+    critical_us: list[int] = field(default_factory=list)
+    # (span index, section start µs, section end µs), absolute times.
+    critical_sections: list[tuple[int, int, int]] = field(default_factory=list)
+    analysed: bool = False
     duplicates: set[int] = field(default_factory=set)
     subtree_size: list[int] = field(default_factory=list)
     # Spans that have references but are roots: index -> MISSING_PARENT, SELF_REFERENCE or REFERENCE_LOOP.
@@ -85,6 +89,32 @@ class TraceTree:
 
 def build_tree(trace: TraceRecord) -> TraceTree:
     """Analyse one trace: tree, display order, self time and critical path."""
+    return analyse(tree_structure(trace))
+
+
+def tree_structure(trace: TraceRecord) -> TraceTree:
+    """The tree and display order of one trace, not yet `analysed`."""
+    with bulk():
+        return _structure(trace)
+
+
+def analyse(tree: TraceTree) -> TraceTree:
+    """Self time and critical path of a `tree_structure` tree, filled in place."""
+    if tree.analysed:
+        return tree
+    with bulk():
+        spans = tree.trace.spans
+        starts = [span.start_us for span in spans]
+        ends = [span.start_us + span.duration_us for span in spans]
+        tree.self_us = self_times(tree.children, starts, ends)
+        tree.critical_us, tree.critical_sections = critical_path(
+            tree.roots, tree.children, tree.parent, spans, starts, ends, tree.order
+        )
+        tree.analysed = True
+    return tree
+
+
+def _structure(trace: TraceRecord) -> TraceTree:
     spans = trace.spans
     n = len(spans)
     starts = [span.start_us for span in spans]
@@ -135,8 +165,7 @@ def build_tree(trace: TraceRecord) -> TraceTree:
 
     warnings = list(trace.warnings) + _structure_warnings(span_ids, spans, detached, loops, duplicates)
 
-    critical_us, sections = critical_path(roots, children, parent, spans, starts, ends, order)
-    tree = TraceTree(
+    return TraceTree(
         trace=trace,
         span_ids=span_ids,
         parent=parent,
@@ -146,15 +175,11 @@ def build_tree(trace: TraceRecord) -> TraceTree:
         depth=depth,
         start_us=min(starts, default=0),
         end_us=max(ends, default=0),
-        self_us=self_times(children, starts, ends),
-        critical_us=critical_us,
-        critical_sections=sections,
         warnings=warnings,
         duplicates=duplicates,
         subtree_size=_subtree_sizes(order, parent, n),
         detached=detached,
     )
-    return tree
 
 
 def _loop_above(index: int, parent: list[int]) -> list[int]:

@@ -29,6 +29,10 @@ def trace_page(trace_id: str, span_id: str | None, view: str, max_upload_bytes: 
             dcc.Store(id="trace-collapse-shown", data=None),
             dcc.Store(id="trace-page", data=None),
             dcc.Store(id="trace-page-shown", data=0),
+            # Ticking while the trace drawn awaits its analysis (critical path, self times);
+            # trace-analysed says it arrived.
+            dcc.Interval(id="trace-analysis-tick", interval=300, disabled=True),
+            dcc.Store(id="trace-analysed", data=None),
             # A click on a row's fold toggle: {"span": id, "at": ms}, from assets/meshwatch.js.
             dcc.Store(id="trace-fold", data=None),
             html.Div(id="trace-url-sync", hidden=True),
@@ -158,13 +162,14 @@ def loading_text(trace_id: str, stage: str | None, spans: int | None) -> str:
 
 
 def trace_header(
-    tree: TraceTree, totals: list[ServiceTotals], shown: int, matches: int | None, hidden: int
+    tree: TraceTree, totals: list[ServiceTotals] | None, shown: int, matches: int | None, hidden: int
 ) -> html.Div:
+    """The trace's facts and where its time went (`totals`, None while the analysis runs)."""
     root = tree.span(tree.roots[0]) if tree.roots else None
     facts = [
         ("Start", utc_timestamp_us(tree.start_us)),
         ("Duration", duration_text(tree.duration_us)),
-        ("Services", str(len(totals))),
+        ("Services", str(len(tree.services))),
         ("Depth", str(max(tree.depth, default=0) + 1)),
         ("Spans", f"{len(tree.order):,}"),
         ("Errors", str(tree.error_count)),
@@ -201,6 +206,10 @@ def trace_header(
                 [html.Summary("Where the time went (per service)"), service_table(totals, tree.duration_us)],
                 open=True,
                 className="mw-service-totals",
+            )
+            if totals is not None
+            else html.Div(
+                "Working out self times and the critical path…", className="mw-muted mw-trace-analysing"
             ),
             html.Div(" · ".join(notes), className="mw-muted"),
         ]

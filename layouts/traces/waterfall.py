@@ -63,8 +63,12 @@ def span_title(tree: TraceTree, index: int, version: SpanVersion) -> str:
     lines = [
         f"{span.service}: {span.operation}",
         f"start +{duration_text(span.start_us - tree.start_us)} · duration {duration_text(span.duration_us)}",
-        f"self {duration_text(tree.self_us[index])} · critical path {duration_text(tree.critical_us[index])}",
     ]
+    if tree.analysed:
+        lines.append(
+            f"self {duration_text(tree.self_us[index])} · "
+            f"critical path {duration_text(tree.critical_us[index])}"
+        )
     if version.label:
         lines.append(f"version {version.version or '–'}" + (f" · pod {version.pod}" if version.pod else ""))
     if span.error:

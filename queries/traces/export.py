@@ -77,6 +77,9 @@ def read_json_lines(text: str) -> list[TraceRecord]:
 
 def read_text(data: bytes) -> list[TraceRecord]:
     """Every trace in a file's bytes: one JSON document, or OTLP JSON Lines."""
+    fast = jaeger_v1.parse_body(data)  # the common case, without the whole document in memory
+    if fast is not None:
+        return fast
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:

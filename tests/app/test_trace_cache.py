@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from dashboard.app.trace_cache import MEMORY_PER_WIRE_BYTE, TraceCache
+from dashboard.traces.tree import analyse
 from queries.errors import SourceError
 from queries.traces.jaeger_v1 import parse_trace as parse_v1_trace
 from tests.support.jaeger import bookinfo_trace
@@ -54,6 +55,53 @@ def test_a_failed_load_fails_every_waiter_and_is_retried_next_time() -> None:
     assert calls == ["ab", "ab"] and cache.progress("ab") is None
 
 
+def held_cache(
+    record: Any, failure: BaseException | None = None, parses: int = 2
+) -> tuple[TraceCache, threading.Event]:
+    """A cache whose analysis waits for the returned event (then fails with `failure`, if given)."""
+    release = threading.Event()
+
+    def analysis(tree: Any) -> Any:
+        assert release.wait(10)
+        if failure is not None:
+            raise failure
+        return analyse(tree)
+
+    cache = TraceCache(lambda trace_id: record, parses=parses, analyse=analysis)
+    cache.staged_spans = 1
+    return cache, release
+
+
+def test_a_large_trace_comes_before_its_analysis_which_follows_in_a_thread() -> None:
+    record = parse_v1_trace(bookinfo_trace())
+    cache, release = held_cache(record)
+    first = cache.load(record.trace_id, analysed=False)
+    assert not first.analysed and first.self_us == [] and first.order  # rows can be drawn
+    assert cache.progress(record.trace_id) == ("analysing", len(record.spans))
+    assert cache.load(record.trace_id, analysed=False) is first  # no second fetch meanwhile
+    release.set()
+    tree = cache.load(record.trace_id)  # waits for the analysis
+    assert tree is first and tree.analysed and sum(tree.critical_us) == tree.duration_us
+    assert cache.progress(record.trace_id) is None and cache.get(record.trace_id) is tree
+
+
+def test_a_failed_analysis_fails_whoever_waits_for_it() -> None:
+    record = parse_v1_trace(bookinfo_trace())
+    cache, release = held_cache(record, SourceError("span 1: cannot analyse"))
+    assert not cache.load(record.trace_id, analysed=False).analysed
+    release.set()
+    with pytest.raises(SourceError, match="cannot analyse"):
+        cache.load(record.trace_id)
+    assert cache.progress(record.trace_id) is None and cache.get(record.trace_id) is None
+
+
+def test_a_small_trace_is_analysed_at_once() -> None:
+    record = parse_v1_trace(bookinfo_trace())
+    cache = TraceCache(lambda trace_id: record)
+    assert len(record.spans) < cache.staged_spans
+    assert cache.load(record.trace_id, analysed=False).analysed
+
+
 def trace_with_id(trace_id: str, wire_bytes: int) -> Any:
     document = bookinfo_trace()
     document["traceID"] = trace_id
@@ -94,3 +142,20 @@ def test_more_parses_than_allowed_are_told_to_retry() -> None:
     release.set()
     reader.join(10)
     assert cache.load("0af7651916cd43dd8448eb211c80319c") is not None
+
+
+@pytest.mark.parametrize("failure", [None, SourceError("span 1: cannot analyse")])
+def test_an_analysis_in_its_thread_holds_its_parse_slot_until_it_ends(failure: Any) -> None:
+    record = parse_v1_trace(bookinfo_trace())
+    cache, release = held_cache(record, failure, parses=1)
+    cache.load(record.trace_id, analysed=False)
+    with pytest.raises(SourceError, match="busy: 1 trace is being read and analysed already"):
+        cache.load("0af7651916cd43dd8448eb211c80319c")
+    release.set()
+    if failure is not None:
+        with pytest.raises(SourceError, match="cannot analyse"):
+            cache.load(record.trace_id)
+    else:
+        assert cache.load(record.trace_id).analysed
+    with cache.parsing():  # the slot is free again
+        pass

@@ -15,6 +15,7 @@ from tests.support.jaeger import (
     TRACE_503,
     TRACE_OK,
     FakeJaeger,
+    batch_trace,
     bookinfo_trace,
     circuit_open_trace,
     to_otlp,
@@ -263,3 +264,82 @@ def test_from_tempo(capsys: pytest.CaptureFixture[str]) -> None:
         assert code == 1 and "trace 0bad not found in Tempo at" in err and err.count("\n") == 1
     finally:
         fake.stop()
+
+
+def quirky_trace() -> dict[str, Any]:
+    """The fixtures' quirks together: a duplicated span id, a missing parent,
+    a repeated tag key, an int64 beyond 64 bits (orjson refuses it), a
+    non-ASCII value, a float tag and an embedded process."""
+    trace = bookinfo_trace()
+    spans = trace["spans"]
+    spans[2]["tags"].append({"key": "http.status_code", "type": "string", "value": "201"})
+    spans[2]["tags"].append({"key": "huge", "type": "int64", "value": "123456789012345678901234567890"})
+    spans[3]["tags"].append({"key": "note", "type": "string", "value": "ça coûte 5 €"})
+    spans[3]["tags"].append({"key": "ratio", "type": "float64", "value": 0.25})
+    spans.append(dict(spans[4], spanID=spans[4]["spanID"]))
+    orphan = dict(spans[1], spanID="77777777aaaaaaaa", processID="")
+    orphan["references"] = [
+        {"refType": "CHILD_OF", "traceID": trace["traceID"], "spanID": "feedfeedfeedfeed"}
+    ]
+    orphan["process"] = {"serviceName": "legacy.default", "tags": []}
+    spans.append(orphan)
+    return trace
+
+
+def indented_document(trace: dict[str, Any]) -> str:
+    """What `meshwatch trace` printed before it wrote compact JSON: the
+    document of the decoded trace, indented by the standard library."""
+    from dashboard.traces.document import trace_document
+    from dashboard.traces.tree import build_tree
+    from queries.traces.jaeger_v1 import parse_trace
+
+    return json.dumps(trace_document(build_tree(parse_trace(trace))), indent=2, allow_nan=False)
+
+
+@pytest.mark.parametrize("fixture", [bookinfo_trace, circuit_open_trace, quirky_trace])
+def test_compact_output_is_the_same_document_as_the_indented_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], fixture: Any
+) -> None:
+    path = write(tmp_path, {"data": [fixture()]})
+    assert main(["trace", "--file", path]) == 0
+    compact = capsys.readouterr().out
+    assert main(["trace", "--file", path, "--pretty"]) == 0
+    pretty = capsys.readouterr().out
+    assert compact.count("\n") == 1 and pretty.startswith('{\n  "trace_id"')
+    assert pretty.rstrip("\n") == indented_document(fixture())
+    assert json.loads(compact) == json.loads(pretty) == json.loads(indented_document(fixture()))
+
+
+def test_pretty_comes_from_the_environment_too(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write(tmp_path, bookinfo_trace())
+    monkeypatch.setenv("MESHWATCH_PRETTY", "true")
+    assert main(["trace", "--file", path]) == 0
+    assert capsys.readouterr().out.startswith('{\n  "trace_id"')
+    monkeypatch.setenv("MESHWATCH_PRETTY", "maybe")
+    assert main(["trace", "--file", path]) == 2
+    assert "MESHWATCH_PRETTY: bad value 'maybe': expected true or false" in capsys.readouterr().err
+
+
+def test_trace_diff_is_compact_unless_pretty(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    a, b = write(tmp_path, bookinfo_trace(), "a.json"), write(tmp_path, circuit_open_trace(), "b.json")
+    assert main(["trace-diff", "--file-a", a, "--file-b", b]) == 0
+    compact = capsys.readouterr().out
+    assert main(["trace-diff", "--file-a", a, "--file-b", b, "--pretty"]) == 0
+    pretty = capsys.readouterr().out
+    assert compact.count("\n") == 1 and pretty.count("\n") > 10
+    assert json.loads(compact) == json.loads(pretty)
+
+
+def test_a_trace_of_several_batches_is_one_document(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from dashboard.traces.document import BATCH
+
+    big = batch_trace(BATCH + 1_001)
+    path = write(tmp_path, {"data": [big]})
+    assert main(["trace", "--file", path]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document == json.loads(indented_document(big))
+    assert document["span_count"] == BATCH + 1_001 and len(document["spans"]) == BATCH + 1_001

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,15 @@ from dashboard.app.config import resolve
 from dashboard.app.services import Services
 from dashboard.format import duration_text
 from queries.jaeger import JaegerClient
-from tests.support.jaeger import T0, TRACE_503, TRACE_OK, FakeJaeger, bookinfo_trace, circuit_open_trace
+from tests.support.jaeger import (
+    T0,
+    TRACE_503,
+    TRACE_OK,
+    FakeJaeger,
+    batch_trace,
+    bookinfo_trace,
+    circuit_open_trace,
+)
 from tests.support.telemetry import ScriptedSource
 
 pytestmark = pytest.mark.browser
@@ -563,3 +572,42 @@ def test_tempo_as_the_backend(browser_page: Any, serve_app: Any) -> None:
         assert page.errors == []
     finally:
         tempo.stop()
+
+
+def test_a_large_trace_shows_its_first_rows_then_its_critical_path_and_statistics(
+    browser_page: Any, serve_app: Any, jaeger: FakeJaeger
+) -> None:
+    from dashboard.app.runtime import EXTENSION
+    from dashboard.traces.tree import analyse
+
+    big = batch_trace(12_001)
+    jaeger.traces.append(big)
+    client = JaegerClient(f"http://127.0.0.1:{jaeger.server.server_port}", timeout=10)
+    app = create_app(resolve({}, {}), Services(telemetry=ScriptedSource([]), traces=client))
+    # The analysis waits until the test has seen the first rows: no race between them.
+    analysis_may_run = threading.Event()
+
+    def held_analysis(tree: Any) -> Any:
+        assert analysis_may_run.wait(60)
+        return analyse(tree)
+
+    app.server.extensions[EXTENSION].traces.analyse = held_analysis
+    page = browser_page
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(f"{serve_app(app)}/trace/{big['traceID']}")
+    page.wait_for_selector(ROWS)
+    header = page.locator("#trace-header")
+    header.get_by_text("Working out self times and the critical path").wait_for()
+    assert page.locator(ROWS).count() == 100 and "Spans 12,001" in header.inner_text()
+    assert page.locator("#trace-waterfall .mw-wf-critical").count() == 0
+    assert "rows 1–100 of" in page.locator("#trace-page-label").inner_text()
+
+    analysis_may_run.set()
+    page.locator("#trace-waterfall .mw-wf-critical").first.wait_for()
+    header.get_by_text("Where the time went (per service)").wait_for()
+    assert "Working out" not in header.inner_text()
+    assert "critical path" in (page.locator(ROWS).first.get_attribute("title") or "")
+    page.get_by_text("Statistics", exact=True).click()
+    page.locator(".mw-stats-table tbody tr").first.wait_for()
+    assert page.locator(".mw-stats-table tbody tr").count() == 16  # one row per service
+    assert page.errors == []

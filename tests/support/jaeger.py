@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import copy
 import json
+import random
 import time
+from collections import deque
+from collections.abc import Iterator
 from http.server import ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote
@@ -406,6 +409,157 @@ def v1_envelope(data: Any, errors: Any = None) -> dict[str, Any]:
         "limit": 0,
         "offset": 0,
         "errors": errors,
+    }
+
+
+# --- a huge trace, for the trace page's staged loading and bench/bench_trace.py ---
+
+BATCH_SERVICES = [
+    "productpage",
+    "reviews",
+    "ratings",
+    "details",
+    "cart",
+    "checkout",
+    "payment",
+    "shipping",
+    "inventory",
+    "search",
+    "users",
+    "auth",
+    "catalog",
+    "pricing",
+    "mail",
+    "ads",
+]
+
+
+def _batch_tags(
+    kind: str, service: str, callee: str, status: str, rng: random.Random
+) -> list[dict[str, Any]]:
+    cluster = f"outbound|9080||{callee}.default.svc.cluster.local" if kind == "client" else "inbound|9080||"
+    return [
+        {
+            "key": "node_id",
+            "type": "string",
+            "value": f"sidecar~10.244.{rng.randrange(256)}.{rng.randrange(256)}~{service}-v1-5b4c8d9f7-x2x9z"
+            ".default~default.svc.cluster.local",
+        },
+        {"key": "zone", "type": "string", "value": ""},
+        {"key": "guid:x-request-id", "type": "string", "value": "3c6a1f0e-8f6b-9a4e-b8c2-5d8e0f6a7b21"},
+        {
+            "key": "http.url",
+            "type": "string",
+            "value": f"http://{callee}:9080/api/v1/items/{rng.randrange(10000)}",
+        },
+        {"key": "http.method", "type": "string", "value": "GET"},
+        {"key": "downstream_cluster", "type": "string", "value": "-"},
+        {"key": "user_agent", "type": "string", "value": "python-requests/2.32.3"},
+        {"key": "http.protocol", "type": "string", "value": "HTTP/1.1"},
+        {
+            "key": "peer.address",
+            "type": "string",
+            "value": f"10.244.{rng.randrange(256)}.{rng.randrange(256)}",
+        },
+        {"key": "request_size", "type": "string", "value": "0"},
+        {"key": "response_size", "type": "string", "value": str(rng.randrange(50, 9000))},
+        {"key": "component", "type": "string", "value": "proxy"},
+        {"key": "upstream_cluster", "type": "string", "value": cluster},
+        {"key": "upstream_cluster.name", "type": "string", "value": cluster},
+        {"key": "http.status_code", "type": "string", "value": status},
+        {"key": "response_flags", "type": "string", "value": "-" if status == "200" else "UO"},
+        {"key": "istio.canonical_revision", "type": "string", "value": "v1"},
+        {"key": "istio.canonical_service", "type": "string", "value": service},
+        {"key": "istio.mesh_id", "type": "string", "value": "cluster.local"},
+        {"key": "istio.namespace", "type": "string", "value": "default"},
+        {"key": "span.kind", "type": "string", "value": kind},
+        {"key": "internal.span.format", "type": "string", "value": "zipkin"},
+    ]
+
+
+def batch_processes() -> dict[str, dict[str, Any]]:
+    return {
+        f"p{i}": {
+            "serviceName": f"{name}.default",
+            "tags": [{"key": "ip", "type": "string", "value": f"10.244.0.{i}"}],
+        }
+        for i, name in enumerate(BATCH_SERVICES)
+    }
+
+
+def batch_spans(trace_id: str, spans: int, seed: int = 1) -> Iterator[dict[str, Any]]:
+    """The spans of a huge Istio trace as Jaeger's v1 API holds them (every
+    hop a client span from the caller's sidecar and a server span from the
+    callee's, with Envoy's tags): a batch job's root fanning out, breadth
+    first, to `spans` spans; one at a time, so a million need not be in memory."""
+    rng = random.Random(seed)
+
+    def span(parent: str | None, op: str, start: int, duration: int, pid: str, tags: list) -> dict[str, Any]:
+        return {
+            "traceID": trace_id,
+            "spanID": f"{rng.getrandbits(64):016x}",
+            "operationName": op,
+            "references": [{"refType": "CHILD_OF", "traceID": trace_id, "spanID": parent}] if parent else [],
+            "startTime": T0 + start,
+            "duration": duration,
+            "tags": tags,
+            "logs": [],
+            "processID": pid,
+            "warnings": None,
+        }
+
+    root = span(
+        None,
+        "productpage.default.svc.cluster.local:9080/batch",
+        0,
+        600_000_000,
+        "p0",
+        _batch_tags("server", "productpage", "productpage", "200", rng),
+    )
+    yield root
+    made = 1
+    # (server span id, service index, start, duration) of the hops still to fan out.
+    frontier = deque([(root["spanID"], 0, 0, 600_000_000)])
+    while made < spans and frontier:
+        parent, service, start, duration = frontier.popleft()
+        for _ in range(rng.randint(2, 6)):
+            if made + 2 > spans:
+                break
+            callee = rng.randrange(len(BATCH_SERVICES))
+            offset = rng.randrange(max(1, duration // 2))
+            length = max(2, rng.randrange(max(2, duration - offset)))
+            status = "503" if rng.random() < 0.01 else "200"
+            op = f"{BATCH_SERVICES[callee]}.default.svc.cluster.local:9080/*"
+            client = span(
+                parent,
+                op,
+                start + offset,
+                length,
+                f"p{service}",
+                _batch_tags("client", BATCH_SERVICES[service], BATCH_SERVICES[callee], status, rng),
+            )
+            server = span(
+                client["spanID"],
+                op,
+                start + offset + 1,
+                length - 2,
+                f"p{callee}",
+                _batch_tags("server", BATCH_SERVICES[callee], BATCH_SERVICES[callee], status, rng),
+            )
+            yield client
+            yield server
+            made += 2
+            frontier.append((server["spanID"], callee, start + offset + 1, length - 2))
+
+
+def batch_trace(spans: int, seed: int = 1) -> dict[str, Any]:
+    """A huge trace (batch_spans) as one v1 trace object."""
+    trace_id = f"{random.Random(seed).getrandbits(128):032x}"
+    return {
+        "traceID": trace_id,
+        "spans": list(batch_spans(trace_id, spans, seed)),
+        "processes": batch_processes(),
+        "warnings": None,
     }
 
 

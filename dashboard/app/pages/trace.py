@@ -46,6 +46,11 @@ def first(value: Any) -> Any:
 
 
 def layout(trace_id: str = "", span: Any = None, view: Any = None, **_: Any) -> html.Div:
+    try:
+        # Fetching starts now, not once the page's scripts have loaded and asked.
+        current().traces.prefetch(check_trace_id(trace_id))
+    except ValueError:
+        pass  # the render says what is wrong with the id
     return page_views.trace_page(
         trace_id,
         first(span),
@@ -74,8 +79,8 @@ def register(app: Dash, runtime: Runtime) -> None:
     dash.register_page(__name__, path_template="/trace/<trace_id>", title="meshwatch · trace", layout=layout)
     cache = runtime.traces
 
-    def load(trace_id: str) -> TraceTree:
-        return cache.load(check_trace_id(trace_id))
+    def load(trace_id: str, analysed: bool = True) -> TraceTree:
+        return cache.load(check_trace_id(trace_id), analysed)
 
     @app.callback(
         Output("trace-waterfall", "children"),
@@ -89,7 +94,9 @@ def register(app: Dash, runtime: Runtime) -> None:
         Output("trace-page-shown", "data"),
         Output("trace-collapse-shown", "data"),
         Output("trace-loading", "children", allow_duplicate=True),
+        Output("trace-analysis-tick", "disabled"),
         Input("trace-id", "data"),
+        Input("trace-analysed", "data"),
         Input("trace-collapse", "data"),
         Input("trace-page", "data"),
         Input("trace-find", "value"),
@@ -106,6 +113,7 @@ def register(app: Dash, runtime: Runtime) -> None:
     )
     def render(
         trace_id: str,
+        _: Any,
         collapse_in: dict[str, Any] | None,
         page: int | None,
         find: str | None,
@@ -116,14 +124,16 @@ def register(app: Dash, runtime: Runtime) -> None:
         shown: dict[str, Any] | None,
     ) -> tuple[Any, ...]:
         try:
-            tree = load(trace_id)
+            # The first page of a large trace is drawn before its analysis is done (show_analysis).
+            tree = load(trace_id, analysed=False)
+            analysed = tree.analysed  # once, as it may turn true while this draws
         except (ValueError, SourceError) as error:
             message = str(error)
             if shown is None or isinstance(error, (ValueError, TraceNotFound, TraceNotInMemory)):
                 # No trace to show: the banner alone says why, and the trace's tools go away.
-                return no_update, no_update, True, True, None, message, False, "", 0, None, no_update
+                return no_update, no_update, True, True, None, message, False, "", 0, None, no_update, True
             message += " (showing the trace as last loaded)"
-            return (no_update,) * 5 + (message, False) + (no_update,) * 4
+            return (no_update,) * 5 + (message, False) + (no_update,) * 5
         options = options or []
         collapse = view_state(tree, collapse_in, reveal)
         matches = find_spans(tree, find) if find and find.strip() else None
@@ -134,7 +144,11 @@ def register(app: Dash, runtime: Runtime) -> None:
         chosen = tree.index_of(selected) if selected else None
         versions = version_lookup(tree)
         header = page_views.trace_header(
-            tree, service_totals(tree), len(rows), None if matches is None else len(matches), len(hidden)
+            tree,
+            service_totals(tree) if analysed else None,
+            len(rows),
+            None if matches is None else len(matches),
+            len(hidden),
         )
         pages = max(1, -(-len(rows) // PAGE_ROWS))
         if page is None:
@@ -182,7 +196,22 @@ def register(app: Dash, runtime: Runtime) -> None:
             page,
             collapse_data(collapse),
             "Updating…",
+            analysed,
         )
+
+    @app.callback(
+        Output("trace-analysed", "data"),
+        Output("trace-analysis-tick", "disabled", allow_duplicate=True),
+        Input("trace-analysis-tick", "n_intervals"),
+        State("trace-id", "data"),
+        prevent_initial_call=True,
+    )
+    def show_analysis(ticks: int, trace_id: str) -> tuple[Any, bool]:
+        """While the rows drawn await the analysis: once it is done (or
+        failed), the page draws again, with the critical path."""
+        if cache.progress(trace_id) is not None:
+            return no_update, False
+        return ticks, True
 
     @app.callback(
         Output("trace-waterfall", "hidden"),
@@ -327,7 +356,7 @@ def register(app: Dash, runtime: Runtime) -> None:
         if not target:
             return no_update  # nothing to fold (the fold store starting out, or no span selected)
         try:
-            tree = load(trace_id)
+            tree = load(trace_id, analysed=False)  # folding needs the tree alone
         except (ValueError, SourceError):
             return no_update
         index = tree.index_of(target)
