@@ -25,7 +25,7 @@ from queries.shape import ShapeError, at, present
 from queries.telemetry import (
     CLUSTER_STAT_LABELS,
     LATENCY_LABELS,
-    REQUEST_LABELS,
+    REQUEST_QUERY_LABELS,
     TCP_LABELS,
     UNKNOWN,
     VERSION_TRAFFIC_COLUMNS,
@@ -117,9 +117,11 @@ class PrometheusSource:
 
     queries_per_refresh = len(promql.MESH_QUERY_NAMES)
 
-    def __init__(self, url: str, timeout: float = 10.0) -> None:
+    def __init__(self, url: str, timeout: float = 10.0, name: str | None = None) -> None:
         self.url = url
         self.timeout = timeout
+        # How errors name it: `Prometheus east at http://...` for a named source.
+        self.backend = f"Prometheus {name} at {url}" if name else f"Prometheus at {url}"
         session = CappedSession(MAX_RESPONSE_BYTES, "filter by namespace")
         self._client = PrometheusConnect(url=url, session=session, timeout=timeout, retry=Retry(total=0))
 
@@ -130,13 +132,13 @@ class PrometheusSource:
             check_instant_vector(result, "data.result")
         except ShapeError as error:
             raise SourceError(
-                f"Prometheus at {self.url} sent a result that is not an instant vector ({error})"
+                f"{self.backend} sent a result that is not an instant vector ({error})"
             ) from None
         return result
 
     def _call(self, send: Callable[[], Any]) -> Any:
         """The client call's result; any failure becomes a one-line SourceError."""
-        backend = f"Prometheus at {self.url}"
+        backend = self.backend
         try:
             return send()
         except SourceError as error:
@@ -146,13 +148,9 @@ class PrometheusSource:
         except requests.exceptions.RequestException as error:
             raise request_failure(backend, self.timeout, error) from None
         except PrometheusApiClientException as error:
-            raise SourceError(
-                f"Prometheus at {self.url} refused the query: {describe_http_error(error)}"
-            ) from None
+            raise SourceError(f"{self.backend} refused the query: {describe_http_error(error)}") from None
         except (ValueError, KeyError, TypeError):
-            raise SourceError(
-                f"Prometheus at {self.url} sent a response that is not Prometheus API JSON"
-            ) from None
+            raise SourceError(f"{self.backend} sent a response that is not Prometheus API JSON") from None
 
     def version_traffic(
         self, start: float, end: float, step: float, window: Duration, namespaces: Sequence[str] = ()
@@ -176,7 +174,7 @@ class PrometheusSource:
                 for t, v in series["values"]
             ]
         except (ValueError, TypeError, KeyError, AttributeError):
-            raise SourceError(f"Prometheus at {self.url} sent a result that is not a range vector") from None
+            raise SourceError(f"{self.backend} sent a result that is not a range vector") from None
         frame = pd.DataFrame(rows, columns=VERSION_TRAFFIC_COLUMNS)
         return frame.astype({"time": "float64", **{label: "string" for label in labels}, "rps": "float64"})
 
@@ -193,7 +191,7 @@ class PrometheusSource:
             results = {name: future.result() for name, future in pending.items()}
         try:
             requests, security = split_requests(
-                instant_vector_frame(results["requests"], REQUEST_LABELS, "rps")
+                instant_vector_frame(results["requests"], REQUEST_QUERY_LABELS, "rps")
             )
             return MeshTelemetry(
                 at=at,
@@ -205,4 +203,4 @@ class PrometheusSource:
                 security=security,
             )
         except (ValueError, TypeError, IndexError, KeyError):
-            raise SourceError(f"Prometheus at {self.url} sent samples that are not numbers") from None
+            raise SourceError(f"{self.backend} sent samples that are not numbers") from None

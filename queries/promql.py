@@ -1,13 +1,19 @@
 """Every PromQL query meshwatch sends, by name.
 
 A refresh of the whole mesh is `MESH_QUERIES`: four instant queries whatever
-the number of namespaces. Edges come from `reporter="source"` (client-side
-rejections such as UO/UH exist only there); `reporter="destination"` is read
-only for callers without a sidecar (`source_workload="unknown"`), which the
-source reporter never sees, so the two reporters are never added for one
-request. The request query also carries the destination's count of sidecar
-callers by `connection_security_policy` (only the server side knows it), kept
-apart from the counted requests.
+the number of namespaces (per Prometheus source). Every request is counted
+once, by one reporter per hop (a caller workload calling a service): the
+caller's own proxy (`reporter="source"`: a sidecar, a gateway, or an ambient
+caller's ztunnel for TCP), else a waypoint (`reporter="waypoint"`, ambient
+mode's L7 proxy in front of the service), else the server side
+(`reporter="destination"`: callers without a proxy, and ambient callers of a
+sidecar). Client-side rejections such as UO/UH exist only in the source
+reporter's series. Each later reporter's series are dropped, in PromQL
+(`unless on` the hop's labels), for the hops an earlier one reports, so the
+reporters are never added for one request. The request query also carries
+the destination's count of requests by `connection_security_policy` (only
+the server side knows it), marked with `VIEW_LABEL` and kept apart from the
+counted ones.
 
 Windows are `queries.duration.Duration`s (only a parsed duration reaches a
 query); namespaces reach a query only after DNS-1123 validation
@@ -21,19 +27,32 @@ from collections.abc import Sequence
 
 from queries.duration import Duration
 from queries.telemetry import (
+    DESTINATION_REPORTER,
     LATENCY_LABELS,
     REQUEST_LABELS,
     SECURITY_LABELS,
+    SECURITY_VIEW,
+    SOURCE_REPORTER,
     TCP_LABELS,
     VERSION_TRAFFIC_COLUMNS,
+    VIEW_LABEL,
+    WAYPOINT_REPORTER,
 )
 
-# Series a reporter contributes: the caller side for sidecar callers, the
-# server side for callers without a sidecar.
-REPORTER_SELECTORS = ('reporter="source"', 'reporter="destination",source_workload="unknown"')
-# The server side's view of sidecar callers: only it knows whether a
-# connection was mutual TLS (the client side reports `unknown`).
-SECURITY_SELECTOR = 'reporter="destination",source_workload!="unknown"'
+# The reporters of a hop, first choice first: a hop's series come from the
+# first of them that reports it at all.
+REPORTERS = (SOURCE_REPORTER, WAYPOINT_REPORTER, DESTINATION_REPORTER)
+# What makes a hop: one caller workload (in its cluster) calling one service.
+HOP_LABELS = (
+    "source_cluster",
+    "source_workload",
+    "source_workload_namespace",
+    "destination_service_name",
+    "destination_service_namespace",
+)
+# The server side's view of every caller: only it knows whether a connection
+# was mutual TLS (the client side reports `unknown`).
+SECURITY_SELECTOR = f'reporter="{DESTINATION_REPORTER}"'
 NAMESPACE_LABELS = (
     "source_workload_namespace",
     "destination_service_namespace",
@@ -84,12 +103,19 @@ def _series(metric: str, window: Duration, selector: str, namespaces: Sequence[s
 
 
 def _rate_by(metric: str, labels: Sequence[str], window: Duration, namespaces: Sequence[str]) -> str:
-    """Summed rates of one metric per label set, from both reporter selectors;
-    `reporter` is among the labels, so `or` never merges their series."""
-    return " or ".join(
-        f"sum by ({_by(labels)}) ({_series(metric, window, selector, namespaces)})"
-        for selector in REPORTER_SELECTORS
-    )
+    """Summed rates of one metric per label set, each hop's from the first of
+    `REPORTERS` that reports it: a later reporter's series are dropped
+    (`unless on` the hop) where an earlier one has the hop at all. `reporter`
+    is among the labels, so `or` never merges their series."""
+    parts = []
+    for rank, reporter in enumerate(REPORTERS):
+        selector = f'reporter="{reporter}"'
+        part = f"sum by ({_by(labels)}) ({_series(metric, window, selector, namespaces)})"
+        if rank:
+            earlier = "|".join(REPORTERS[:rank])
+            part = f'({part}) unless on ({_by(HOP_LABELS)}) {metric}{{reporter=~"{earlier}"}}'
+        parts.append(f"({part})")
+    return " or ".join(parts)
 
 
 def request_rates(window: Duration, namespaces: Sequence[str] = ()) -> str:
@@ -98,10 +124,12 @@ def request_rates(window: Duration, namespaces: Sequence[str] = ()) -> str:
 
 
 def request_security(window: Duration, namespaces: Sequence[str] = ()) -> str:
-    """The destination's requests per second of sidecar callers by
-    `connection_security_policy` alone: whether they were mutual TLS."""
+    """The destination's requests per second of every caller by
+    `connection_security_policy` alone (whether they were mutual TLS),
+    marked `VIEW_LABEL="security"` so they are never counted as requests."""
     security = _series("istio_requests_total", window, SECURITY_SELECTOR, namespaces)
-    return f"sum by ({_by(SECURITY_LABELS)}) ({security})"
+    view = f'"{VIEW_LABEL}", "{SECURITY_VIEW}", "", ""'
+    return f"label_replace(sum by ({_by(SECURITY_LABELS)}) ({security}), {view})"
 
 
 def latency_buckets(window: Duration, namespaces: Sequence[str] = ()) -> str:

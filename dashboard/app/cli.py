@@ -38,7 +38,7 @@ def warn(message: str) -> None:
 def cmd_snapshot(settings: Settings, args: argparse.Namespace) -> int:
     from dashboard.app.refresh import mesh_graph, routing_config
     from dashboard.app.services import prometheus_source
-    from dashboard.mesh.build import missing_namespaces
+    from dashboard.mesh.build import missing_clusters, missing_namespaces
     from dashboard.mesh.find import apply
     from dashboard.mesh.snapshot import snapshot_document
     from layouts.topology.dot import dot_document
@@ -55,7 +55,9 @@ def cmd_snapshot(settings: Settings, args: argparse.Namespace) -> int:
     )
     for namespace in missing_namespaces(graph, settings.namespace):
         warn(f"namespace {namespace!r} has no Istio telemetry in {_window_words(settings, at)}")
-    if not settings.namespace and graph.number_of_nodes() == 0:
+    for cluster in missing_clusters(graph, settings.cluster):
+        warn(f"cluster {cluster!r} has no Istio telemetry in {_window_words(settings, at)}")
+    if not settings.namespace and not settings.cluster and graph.number_of_nodes() == 0:
         warn(f"no Istio telemetry in {_window_words(settings, at)}")
     document = apply(snapshot_document(graph), settings.find, settings.hide)
     if settings.format == "dot":
@@ -277,8 +279,10 @@ COMMANDS: dict[str, Subcommand] = {
             *PROMETHEUS,
             *TRACES,
             "namespace",
+            "cluster",
             "window",
             "ingress",
+            "waypoint",
             "refresh",
             "listen",
             "base_path",
@@ -289,7 +293,7 @@ COMMANDS: dict[str, Subcommand] = {
     "demo": Subcommand(
         cmd_demo,
         "run the dashboard on the built-in simulated Bookinfo mesh (no cluster needed)",
-        ("window", "ingress", "refresh", "listen", "base_path", "speed", "phase", "config"),
+        ("window", "ingress", "waypoint", "refresh", "listen", "base_path", "speed", "phase", "config"),
     ),
     "simulate": Subcommand(
         cmd_simulate,
@@ -304,9 +308,11 @@ COMMANDS: dict[str, Subcommand] = {
         (
             *PROMETHEUS,
             "namespace",
+            "cluster",
             "window",
             "at",
             "ingress",
+            "waypoint",
             "istio_config",
             "graph",
             "find",
@@ -328,7 +334,17 @@ COMMANDS: dict[str, Subcommand] = {
     "canary": Subcommand(
         cmd_canary,
         "print the canary analysis of versioned services as JSON",
-        (*PROMETHEUS, "namespace", "window", "at", "ingress", "istio_config", "service", "config"),
+        (
+            *PROMETHEUS,
+            "namespace",
+            "window",
+            "at",
+            "ingress",
+            "waypoint",
+            "istio_config",
+            "service",
+            "config",
+        ),
     ),
 }
 

@@ -38,9 +38,19 @@ class Services:
 
 
 def prometheus_source(settings: Settings) -> TelemetrySource:
+    """The Prometheus of `--prometheus`; several (one per cluster) as one
+    source that asks them all at once and merges what they hold."""
     from queries.prometheus import PrometheusSource
 
-    return PrometheusSource(settings.prometheus, timeout=settings.prometheus_timeout)
+    sources = [
+        PrometheusSource(endpoint.url, timeout=endpoint.setting(settings, "timeout"), name=endpoint.name)
+        for endpoint in settings.prometheus
+    ]
+    if len(sources) == 1:
+        return sources[0]
+    from queries.merged import MergedSource
+
+    return MergedSource(sources)
 
 
 def trace_backend(settings: Settings) -> Any:

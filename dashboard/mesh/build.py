@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import networkx as nx
 
 from dashboard.mesh import appenders
 from dashboard.mesh.graph import filter_namespaces
-from dashboard.mesh.graph_types import VERSIONED, VERSIONED_PROJECTION, Projection, projection
+from dashboard.mesh.graph_types import CLUSTERS, VERSIONED, VERSIONED_PROJECTION, Projection, projection
 from queries.telemetry import MeshTelemetry
 
 
 def _assemble(telemetry: MeshTelemetry, rules: appenders.GraphRules, drawn: Projection) -> nx.DiGraph:
-    graph = nx.DiGraph(at=telemetry.at, window=telemetry.window, **{appenders.PROJECTION: drawn})
+    graph = nx.DiGraph(
+        at=telemetry.at,
+        window=telemetry.window,
+        **{
+            CLUSTERS: appenders.telemetry_clusters(telemetry),
+            appenders.PROJECTION: drawn,
+            appenders.WAYPOINT_RULE: re.compile(rules.waypoint),
+        },
+    )
     for append in appenders.PIPELINE:
         append(graph, telemetry, rules)
-    del graph.graph[appenders.PROJECTION]
+    del graph.graph[appenders.PROJECTION], graph.graph[appenders.WAYPOINT_RULE]
     return graph
 
 
@@ -25,19 +34,27 @@ def build_graph(
     rules: appenders.GraphRules,
     namespaces: Sequence[str] = (),
     graph_type: str = VERSIONED,
+    clusters: Sequence[str] = (),
 ) -> nx.DiGraph:
     """The mesh as a graph of the type (dashboard.mesh.graph_types) with
-    every appender's facts, filtered to the namespaces (and their direct
-    neighbours) when any are given. Other types than `versioned` are drawn
-    from the same telemetry after the versioned graph, whose nodes and
-    circuits they take."""
+    every appender's facts, filtered to the namespaces and clusters (and
+    their direct neighbours) when any are given. Other types than
+    `versioned` are drawn from the same telemetry after the versioned graph,
+    whose nodes and circuits they take. The graph attribute `clusters` lists
+    the clusters the telemetry spans."""
     graph = _assemble(telemetry, rules, VERSIONED_PROJECTION)
     if graph_type != VERSIONED:
         graph = _assemble(telemetry, rules, projection(graph_type, graph))
-    return filter_namespaces(graph, namespaces)
+    return filter_namespaces(graph, namespaces, clusters)
 
 
 def missing_namespaces(graph: nx.DiGraph, namespaces: Sequence[str]) -> list[str]:
     """Requested namespaces with no node in the graph (unknown, or silent in the window)."""
     present = {data["node"].namespace for _, data in graph.nodes(data=True)}
     return [ns for ns in namespaces if ns not in present]
+
+
+def missing_clusters(graph: nx.DiGraph, clusters: Sequence[str]) -> list[str]:
+    """Requested clusters with no node in the graph (unknown, or silent in the window)."""
+    present = {data["node"].cluster for _, data in graph.nodes(data=True)}
+    return [cluster for cluster in clusters if cluster not in present]

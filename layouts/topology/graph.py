@@ -34,7 +34,7 @@ HEALTH_COLOURS = {
 BREAKER_GLYPH = "⊘"
 # A node's fill by kind; an ingress gateway's and a retired version's; and
 # its fill when its own calls degrade or fail.
-NODE_FILLS = {"workload": "#2c3e50", "service": "#1f2d3a", "unknown": "#555555"}
+NODE_FILLS = {"workload": "#2c3e50", "service": "#1f2d3a", "unknown": "#555555", "waypoint": "#4a2f63"}
 INGRESS_FILL, RETIRED_FILL = "#2980b9", "#3a3a3a"
 OUTBOUND_FILLS = {"degraded": "#6b4a12", "failing": "#7a1e1e"}
 # The mark at the caller's end of an edge: all its requests mTLS, or some plain text.
@@ -304,6 +304,16 @@ def stylesheet() -> list[dict]:
                 "border-style": "dashed",
             },
         },
+        # Ambient mode's waypoint proxy: neither a version of an app nor a service.
+        {
+            "selector": 'node[kind = "waypoint"]',
+            "style": {
+                "shape": "hexagon",
+                "width": 52,
+                "height": 52,
+                "background-color": NODE_FILLS["waypoint"],
+            },
+        },
         {"selector": "node[?ingress]", "style": {"shape": "round-tag", "background-color": INGRESS_FILL}},
         # A version the routing config no longer names: kept while callers still count it, marked gone.
         {
@@ -364,6 +374,13 @@ def stylesheet() -> list[dict]:
             },
         },
     ]
+    # Traffic between clusters: the line doubled (a ghost beside it), whatever its health.
+    styles.append(
+        {
+            "selector": "edge[?cross_cluster]",
+            "style": {"ghost": "yes", "ghost-offset-x": 0, "ghost-offset-y": 7, "ghost-opacity": 0.5},
+        }
+    )
     styles += [
         {
             "selector": 'edge[health = "idle"]',

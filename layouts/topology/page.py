@@ -74,6 +74,7 @@ def legend(health: HealthThresholds) -> html.Div:
                         "◆ service   ■ workload (app version)   "
                         "● unknown caller (no sidecar)   ⬟ ingress gateway"
                     ),
+                    html.Li("⬢ waypoint (ambient mode's L7 proxy)   doubled line: traffic between clusters"),
                 ]
             ),
         ],

@@ -136,12 +136,13 @@ COUNTED = {
 
 
 @pytest.mark.parametrize("name", ["requests", "latency", "tcp"])
-def test_reporter_selectors_in_the_text(name):
+def test_each_reporter_gives_way_to_the_ones_before_it_on_a_hop(name):
     text = COUNTED[name]
-    assert 'reporter="source"' in text
-    assert 'reporter="destination",source_workload="unknown"' in text
-    assert text.count('reporter="destination"') == text.count('source_workload="unknown"')
-    assert "reporter=~" not in text
+    for reporter in ("source", "waypoint", "destination"):
+        assert f'reporter="{reporter}"' in text
+    hop = ", ".join(promql.HOP_LABELS)
+    assert f'unless on ({hop})' in text and '{reporter=~"source"}' in text
+    assert '{reporter=~"source|waypoint"}' in text
 
 
 @pytest.mark.parametrize("name", ["requests", "latency", "tcp"])

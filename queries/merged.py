@@ -1,0 +1,76 @@
+"""Several telemetry sources as one: a mesh with one Prometheus per cluster.
+
+Every source answers each refresh at once (in parallel threads, so a refresh
+waits for the slowest source, not for their sum), and their frames are put
+together. A series two sources both hold (the same labels: two Prometheus
+scraping the same proxy, an HA pair, a global Prometheus beside a
+cluster's) is the same series, so it is counted once (the larger value),
+never added. Any source failing fails the refresh with its own one-line
+reason (the view then stays as last drawn, marked stale): a mesh drawn from
+some clusters only would show the others' traffic as gone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import fields
+from typing import TypeVar
+
+import pandas as pd
+
+from queries.duration import Duration
+from queries.telemetry import MeshTelemetry, TelemetrySource
+
+T = TypeVar("T")
+# The value column of each MeshTelemetry frame; every other column is a label.
+VALUE_COLUMNS = ("rps", "rate", "bytes_per_s", "value")
+
+
+def merge_frames(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """The frames' rows together; rows with the same labels (every column but
+    the value and, for history, `time` as a label too) are one series: the
+    largest value stands."""
+    present = [frame for frame in frames if not frame.empty]
+    if len(present) <= 1:
+        return present[0] if present else frames[0]
+    merged = pd.concat(present, ignore_index=True)
+    values = [column for column in merged.columns if column in VALUE_COLUMNS]
+    labels = [column for column in merged.columns if column not in VALUE_COLUMNS]
+    if not labels:
+        return merged
+    return merged.groupby(labels, dropna=False, sort=False, as_index=False)[values].max()[merged.columns]
+
+
+class MergedSource:
+    """A TelemetrySource over several: each refresh asks them all at once."""
+
+    def __init__(self, sources: Sequence[TelemetrySource]) -> None:
+        if not sources:
+            raise ValueError("MergedSource needs at least one source")
+        self.sources = tuple(sources)
+        self.queries_per_refresh = sum(source.queries_per_refresh for source in self.sources)
+
+    def _each(self, ask: Callable[[TelemetrySource], T]) -> list[T]:
+        with ThreadPoolExecutor(max_workers=len(self.sources)) as pool:
+            pending = [pool.submit(ask, source) for source in self.sources]
+            return [future.result() for future in pending]
+
+    def mesh(self, at: float, window: Duration, namespaces: Sequence[str] = ()) -> MeshTelemetry:
+        parts = self._each(lambda source: source.mesh(at, window, namespaces))
+        frames = {
+            f.name: merge_frames([getattr(part, f.name) for part in parts])
+            for f in fields(MeshTelemetry)
+            if f.name not in ("at", "window")
+        }
+        return MeshTelemetry(at=at, window=window, **frames)
+
+    def check(self) -> None:
+        self._each(lambda source: source.check())
+
+    def version_traffic(
+        self, start: float, end: float, step: float, window: Duration, namespaces: Sequence[str] = ()
+    ) -> pd.DataFrame:
+        return merge_frames(
+            self._each(lambda source: source.version_traffic(start, end, step, window, namespaces))
+        )
