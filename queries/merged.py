@@ -5,7 +5,11 @@ waits for the slowest source, not for their sum), and their frames are put
 together. A series two sources both hold (the same labels: two Prometheus
 scraping the same proxy, an HA pair, a global Prometheus beside a
 cluster's) is the same series, so it is counted once (the larger value),
-never added. Any source failing fails the refresh with its own one-line
+never added. Each hop's series then come from its first reporter across
+all the sources, as within one (queries.telemetry.first_reporter): a
+request from one cluster to another is reported by the caller's proxy to
+the caller's Prometheus and by the server's to the server's, and is counted
+once, from the caller's. Any source failing fails the refresh with its own one-line
 reason (the view then stays as last drawn, marked stale): a mesh drawn from
 some clusters only would show the others' traffic as gone.
 """
@@ -20,11 +24,13 @@ from typing import TypeVar
 import pandas as pd
 
 from queries.duration import Duration
-from queries.telemetry import MeshTelemetry, TelemetrySource
+from queries.telemetry import MeshTelemetry, TelemetrySource, first_reporter
 
 T = TypeVar("T")
 # The value column of each MeshTelemetry frame; every other column is a label.
 VALUE_COLUMNS = ("rps", "rate", "bytes_per_s", "value")
+# The frames whose series are counted, each hop from one reporter.
+COUNTED_FRAMES = ("requests", "latency", "tcp")
 
 
 def merge_frames(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
@@ -63,6 +69,8 @@ class MergedSource:
             for f in fields(MeshTelemetry)
             if f.name not in ("at", "window")
         }
+        for counted in COUNTED_FRAMES:
+            frames[counted] = first_reporter(frames[counted])
         return MeshTelemetry(at=at, window=window, **frames)
 
     def check(self) -> None:

@@ -28,28 +28,17 @@ from collections.abc import Sequence
 from queries.duration import Duration
 from queries.telemetry import (
     DESTINATION_REPORTER,
+    HOP_LABELS,
     LATENCY_LABELS,
+    REPORTERS,
     REQUEST_LABELS,
     SECURITY_LABELS,
     SECURITY_VIEW,
-    SOURCE_REPORTER,
     TCP_LABELS,
     VERSION_TRAFFIC_COLUMNS,
     VIEW_LABEL,
-    WAYPOINT_REPORTER,
 )
 
-# The reporters of a hop, first choice first: a hop's series come from the
-# first of them that reports it at all.
-REPORTERS = (SOURCE_REPORTER, WAYPOINT_REPORTER, DESTINATION_REPORTER)
-# What makes a hop: one caller workload (in its cluster) calling one service.
-HOP_LABELS = (
-    "source_cluster",
-    "source_workload",
-    "source_workload_namespace",
-    "destination_service_name",
-    "destination_service_namespace",
-)
 # The server side's view of every caller: only it knows whether a connection
 # was mutual TLS (the client side reports `unknown`).
 SECURITY_SELECTOR = f'reporter="{DESTINATION_REPORTER}"'

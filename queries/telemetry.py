@@ -86,6 +86,17 @@ UNKNOWN = "unknown"
 # Istio's reporters: the caller's proxy (a sidecar, a gateway, or an ambient
 # caller's ztunnel), ambient mode's waypoint proxy, the server's proxy.
 SOURCE_REPORTER, WAYPOINT_REPORTER, DESTINATION_REPORTER = "source", "waypoint", "destination"
+# The reporters of a hop, first choice first: a hop's series come from the
+# first of them that reports it at all (queries.promql; first_reporter).
+REPORTERS = (SOURCE_REPORTER, WAYPOINT_REPORTER, DESTINATION_REPORTER)
+# What makes a hop: one caller workload (in its cluster) calling one service.
+HOP_LABELS = (
+    "source_cluster",
+    "source_workload",
+    "source_workload_namespace",
+    "destination_service_name",
+    "destination_service_namespace",
+)
 # A label the request query adds to the destination's security view, so its
 # series are told from the counted ones (queries.promql.request_security).
 VIEW_LABEL, SECURITY_VIEW = "meshwatch_view", "security"
@@ -121,6 +132,19 @@ def split_requests(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     counted = frame[~view].drop(columns=[VIEW_LABEL], errors="ignore").reset_index(drop=True)
     security = frame.loc[secured, [*SECURITY_LABELS, "rps"]].reset_index(drop=True)
     return counted, security
+
+
+def first_reporter(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame's series of each hop from the first of REPORTERS that has
+    the hop, as each query already keeps them in one Prometheus: for frames
+    put together from several (one per cluster, where the caller's report
+    is in one and the server's in another)."""
+    if frame.empty or "reporter" not in frame:
+        return frame
+    rank = frame["reporter"].map({reporter: i for i, reporter in enumerate(REPORTERS)})
+    hop = [label for label in HOP_LABELS if label in frame]
+    first = rank.groupby([frame[label] for label in hop], dropna=False, sort=False).transform("min")
+    return frame[rank == first].reset_index(drop=True)
 
 
 @dataclass(frozen=True)

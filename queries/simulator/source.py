@@ -26,7 +26,9 @@ from queries.simulator.exposition import pod_labels
 from queries.simulator.metrics import Evaluation
 from queries.telemetry import (
     DESTINATION_REPORTER,
+    HOP_LABELS,
     LATENCY_LABELS,
+    REPORTERS,
     REQUEST_LABELS,
     REQUEST_QUERY_LABELS,
     SECURITY_LABELS,
@@ -49,14 +51,14 @@ MAX_POINTS = 11_000
 
 
 def _hop(labels: dict[str, str]) -> tuple[str, ...]:
-    return tuple(labels.get(name, "") for name in promql.HOP_LABELS)
+    return tuple(labels.get(name, "") for name in HOP_LABELS)
 
 
 def _first_reporter(keys: list, metric: str) -> Callable[[dict[str, str]], bool]:
     """promql's reporter rule: a series counts when its reporter is the first
-    of promql.REPORTERS to report its hop (over every series of the metric,
+    of REPORTERS to report its hop (over every series of the metric,
     as the query's `unless on` sees them)."""
-    reported: dict[str, set[tuple[str, ...]]] = {reporter: set() for reporter in promql.REPORTERS}
+    reported: dict[str, set[tuple[str, ...]]] = {reporter: set() for reporter in REPORTERS}
     for key in keys:
         if key.metric == metric:
             series = key.label_dict()
@@ -66,7 +68,7 @@ def _first_reporter(keys: list, metric: str) -> Callable[[dict[str, str]], bool]
         reporter = labels.get("reporter", "")
         if reporter not in reported:
             return False
-        earlier = promql.REPORTERS[: promql.REPORTERS.index(reporter)]
+        earlier = REPORTERS[: REPORTERS.index(reporter)]
         return not any(_hop(labels) in reported[other] for other in earlier)
 
     return counted

@@ -12,6 +12,7 @@ from collections import Counter as Tally
 import pytest
 
 from queries import promql
+from queries.telemetry import HOP_LABELS
 from tests.support.frames import labels
 from tests.support.prometheus import END, Counter, Gauge, Histogram, openmetrics, start_prometheus
 
@@ -140,8 +141,8 @@ def test_each_reporter_gives_way_to_the_ones_before_it_on_a_hop(name):
     text = COUNTED[name]
     for reporter in ("source", "waypoint", "destination"):
         assert f'reporter="{reporter}"' in text
-    hop = ", ".join(promql.HOP_LABELS)
-    assert f'unless on ({hop})' in text and '{reporter=~"source"}' in text
+    hop = ", ".join(HOP_LABELS)
+    assert f"unless on ({hop})" in text and '{reporter=~"source"}' in text
     assert '{reporter=~"source|waypoint"}' in text
 
 
