@@ -6,13 +6,17 @@
 - manifests already in memory (plain dicts, e.g. the demo's current phase);
 - the Kubernetes API (`--istio-config kubernetes:` or `kubernetes:CONTEXT`),
   through the optional `kubernetes` package (`pip install 'meshwatch[kubernetes]'`),
-  in-cluster config first, then the kubeconfig.
+  in-cluster config first, then the kubeconfig. Istio's VirtualServices and
+  DestinationRules must list; Gateway API HTTPRoutes, Argo Rollouts and
+  Flagger Canaries are read when their CRDs are installed and the account
+  may list them (a 404 or 403 for those leaves them out).
 """
 
 from __future__ import annotations
 
 import importlib.util
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +24,45 @@ import yaml
 
 from queries.errors import ConfigError, SourceError
 from queries.istio.parse import parse_documents
-from queries.istio.records import DESTINATION_RULE, VIRTUAL_SERVICE, IstioConfig
+from queries.istio.records import (
+    ARGO_GROUP,
+    DESTINATION_RULE,
+    FLAGGER_CANARY,
+    FLAGGER_GROUP,
+    GATEWAY_API_GROUP,
+    HTTP_ROUTE,
+    ROLLOUT,
+    VIRTUAL_SERVICE,
+    IstioConfig,
+)
 
 KUBERNETES = "kubernetes:"
 CONFIG_SUFFIXES = (".yaml", ".yml", ".json")
-# Istio's API group; v1 since Istio 1.22, v1beta1 before it.
-ISTIO_GROUP, ISTIO_VERSIONS = "networking.istio.io", ("v1", "v1beta1")
 KUBERNETES_TIMEOUT_S = 10.0
+
+
+@dataclass(frozen=True)
+class Listed:
+    """A kind listed from the API: its group, versions newest first, plural,
+    and whether the config cannot do without it."""
+
+    group: str
+    versions: tuple[str, ...]
+    plural: str
+    kind: str
+    required: bool = False
+
+
+# Istio's API group: v1 since Istio 1.22, v1beta1 before it.
+LISTED = (
+    Listed("networking.istio.io", ("v1", "v1beta1"), "virtualservices", VIRTUAL_SERVICE, required=True),
+    Listed("networking.istio.io", ("v1", "v1beta1"), "destinationrules", DESTINATION_RULE, required=True),
+    Listed(GATEWAY_API_GROUP, ("v1", "v1beta1"), "httproutes", HTTP_ROUTE),
+    Listed(ARGO_GROUP, ("v1alpha1",), "rollouts", ROLLOUT),
+    Listed(FLAGGER_GROUP, ("v1beta1",), "canaries", FLAGGER_CANARY),
+)
+# Answers for an optional kind that mean "not here": no CRD, or not ours to list.
+ABSENT_STATUSES = (403, 404)
 
 
 def from_manifests(manifests: Any, origin: str = "manifests") -> IstioConfig:
@@ -90,7 +126,7 @@ def kubernetes_configured() -> bool:
 
 
 def load_kubernetes(context: str | None = None) -> IstioConfig:
-    """VirtualServices and DestinationRules of every namespace, from the API."""
+    """The routing objects of every namespace, from the API (see LISTED)."""
     try:
         from kubernetes import client, config
         from kubernetes.client.exceptions import ApiException
@@ -111,26 +147,27 @@ def load_kubernetes(context: str | None = None) -> IstioConfig:
             raise ConfigError(f"no usable Kubernetes config: {str(error).splitlines()[0]}") from None
     api = client.CustomObjectsApi()
     documents: list[tuple[str, Any]] = []
-    for plural, kind in (("virtualservices", VIRTUAL_SERVICE), ("destinationrules", DESTINATION_RULE)):
-        for version in ISTIO_VERSIONS:
+    for listed in LISTED:
+        for version in listed.versions:
             try:
                 listing = api.list_cluster_custom_object(
-                    ISTIO_GROUP, version, plural, _request_timeout=KUBERNETES_TIMEOUT_S
+                    listed.group, version, listed.plural, _request_timeout=KUBERNETES_TIMEOUT_S
                 )
             except ApiException as error:
-                if error.status == 404:
-                    continue  # this Istio serves an older API version
+                if error.status == 404 or (not listed.required and error.status in ABSENT_STATUSES):
+                    continue  # an older API version, or a CRD not installed (or not ours to list)
                 raise SourceError(
-                    f"{where}: listing {plural} failed: HTTP {error.status} {error.reason}"
+                    f"{where}: listing {listed.plural} failed: HTTP {error.status} {error.reason}"
                 ) from None
             except Exception as error:  # urllib3 raises many kinds for a dead API server
                 raise SourceError(
-                    f"{where}: cannot list {plural}: {str(error).splitlines()[0][:200]}"
+                    f"{where}: cannot list {listed.plural}: {str(error).splitlines()[0][:200]}"
                 ) from None
             for item in listing.get("items", []):
-                item.setdefault("kind", kind)
+                item.setdefault("kind", listed.kind)
+                item.setdefault("apiVersion", f"{listed.group}/{version}")
                 meta = item.get("metadata") or {}
-                documents.append((f"{where}: {kind} {meta.get('namespace')}/{meta.get('name')}", item))
+                documents.append((f"{where}: {listed.kind} {meta.get('namespace')}/{meta.get('name')}", item))
             break
     return parse_documents(documents, where)
 
