@@ -141,7 +141,8 @@ def load_kubernetes(context: str | None = None) -> IstioConfig:
         where = "in-cluster Kubernetes API"
     except ConfigException:
         try:
-            config.load_kube_config(context=context or None)
+            # KUBECONFIG as it is now: the client reads it once, when imported.
+            config.load_kube_config(config_file=os.environ.get("KUBECONFIG") or None, context=context or None)
             where = f"Kubernetes API ({context or 'current context'})"
         except (ConfigException, OSError, ValueError) as error:
             raise ConfigError(f"no usable Kubernetes config: {str(error).splitlines()[0]}") from None

@@ -37,10 +37,12 @@ def _names(container: dict[str, Any], one: str, many: str, path: str) -> tuple[s
     if isinstance(single, str):
         names.append(shape.string(single, at(path, one), required=True))
     elif single is not None:
-        names.append(shape.string(_mapping(single, at(path, one)).get("name"), at(path, f"{one}.name"), True))
+        named = _mapping(single, at(path, one)).get("name")
+        names.append(shape.string(named, at(path, f"{one}.name"), required=True))
     for i, item in enumerate(shape.items(container.get(many), at(path, many))):
         item_path = at(at(path, many), i)
-        names.append(shape.string(_mapping(item, item_path, True).get("name"), at(item_path, "name"), True))
+        named = _mapping(item, item_path, required=True).get("name")
+        names.append(shape.string(named, at(item_path, "name"), required=True))
     return tuple(names)
 
 
