@@ -330,8 +330,8 @@ class Settings:
     istio_config: str | None = option(
         text_value,
         None,
-        "directory of VirtualService/DestinationRule YAML (kubectl get vs,dr -o yaml), "
-        "or kubernetes:[CONTEXT]",
+        "directory of VirtualService/DestinationRule, HTTPRoute, Argo Rollout and Flagger Canary YAML "
+        "(kubectl get vs,dr,httproutes,rollouts,canaries -o yaml), or kubernetes:[CONTEXT]",
         metavar="DIR",
     )
     speed: float = option(

@@ -219,3 +219,45 @@ def test_cli_unknown_cluster_says_so(prometheus):
     assert done.returncode == 0
     assert json.loads(done.stdout)["nodes"] == []
     assert "cluster 'north' has no Istio telemetry" in done.stderr
+
+
+def two_clusters():
+    """east's productpage calls west's reviews-v2; west's calls its own reviews-v1."""
+    east = {"source_cluster": EAST, "destination_cluster": WEST}
+    west = {"source_cluster": WEST, "destination_cluster": WEST}
+    return telemetry(
+        requests=[
+            (labels("productpage-v1", "reviews", "reviews-v2", **east), 2.0),
+            (labels("productpage-v1", "reviews", "reviews-v1", **west), 3.0),
+        ]
+    )
+
+
+def test_find_and_hide_by_cluster_and_crossing(settings):
+    from dashboard.mesh.find import apply, parse
+
+    document = snapshot_document(build_graph(two_clusters(), settings))
+    found = apply(document, parse("cross_cluster = true"), None)["found"]
+    assert found == [
+        f"service:default:reviews->workload:{WEST}:default:reviews-v2",
+        f"workload:{EAST}:default:productpage-v1->service:default:reviews",
+    ]
+    hidden = apply(document, None, parse(f"cluster = {EAST}"))
+    assert all(n["cluster"] != EAST for n in hidden["nodes"])
+
+
+def test_api_graph_takes_a_cluster_like_a_namespace(settings):
+    from dashboard.app import create_app
+    from dashboard.app.services import Services
+    from tests.support.telemetry import ScriptedSource
+
+    app = create_app(settings, Services(telemetry=ScriptedSource(two_clusters()), clock=lambda: END))
+    client = app.server.test_client()
+    answer = client.get(f"/api/graph?cluster={EAST}")
+    assert answer.status_code == 200
+    assert {n["id"] for n in answer.get_json()["nodes"]} == {
+        f"workload:{EAST}:default:productpage-v1",
+        "service:default:reviews",
+    }
+    bad = client.get("/api/graph?cluster=a:b")
+    assert bad.status_code == 400 and "bad cluster" in bad.get_json()["error"]
