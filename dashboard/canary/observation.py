@@ -189,11 +189,16 @@ def observed_versions(
                 nodes=(edge.target,),
             )
             found.setdefault(row.key, []).append(row)
-    rows = {key: _merge(group) for key, group in found.items()}
-    split = [r for r in rows.values() if r.state != MIRROR]
-    total = sum(r.share or 0.0 for r in split)
+    return _split_shares({key: _merge(group) for key, group in found.items()}, "share")
+
+
+def _split_shares(rows: dict[str, VersionFigures], measure: str) -> dict[str, VersionFigures]:
+    """Each row's `share`: its `measure` over the split's (mirror targets are outside it)."""
+    total = sum(getattr(r, measure) or 0.0 for r in rows.values() if r.state != MIRROR)
     return {
-        key: replace(r, share=None if r.state == MIRROR or total <= 0 else (r.share or 0.0) / total)
+        key: replace(
+            r, share=None if r.state == MIRROR or total <= 0 else (getattr(r, measure) or 0.0) / total
+        )
         for key, r in rows.items()
     }
 
@@ -216,12 +221,7 @@ def observed_services(
         )
         state = MIRROR if key in mirrored else merged.state
         rows[key] = replace(merged, version=key, workload=workloads or None, state=state)
-    split = [r for r in rows.values() if r.state != MIRROR]
-    total = sum(r.rps or 0.0 for r in split)
-    return {
-        key: replace(r, share=None if r.state == MIRROR or total <= 0 else (r.rps or 0.0) / total)
-        for key, r in rows.items()
-    }
+    return _split_shares(rows, "rps")
 
 
 def split_history(

@@ -85,36 +85,28 @@ def rollout(obj: dict[str, Any], base: str, origin: str, name: str, namespace: s
         at(path, "canary.weights.canary.weight"),
     )
     if strategies.get("blueGreen") is not None:
-        blue_green = _mapping(strategies["blueGreen"], at(base, "spec.strategy.blueGreen"))
         where = at(base, "spec.strategy.blueGreen")
+        blue_green = _mapping(strategies["blueGreen"], where)
         return Rollout(
-            name,
-            namespace,
-            origin,
-            "blueGreen",
-            stable=shape.string(blue_green.get("activeService"), at(where, "activeService")),
-            canary=shape.string(blue_green.get("previewService"), at(where, "previewService")),
-            **found,
+            name, namespace, origin, "blueGreen", **_services(blue_green, where, BLUE_GREEN), **found
         )
     where = at(base, "spec.strategy.canary")
     canary = _mapping(strategies.get("canary"), where)
     routing = _mapping(canary.get("trafficRouting"), at(where, "trafficRouting"))
     istio = _mapping(routing.get("istio"), at(where, "trafficRouting.istio"))
-    rule = _mapping(istio.get("destinationRule"), at(where, "trafficRouting.istio.destinationRule"))
+    rule_path = at(where, "trafficRouting.istio.destinationRule")
+    rule = _mapping(istio.get("destinationRule"), rule_path)
     plugins = _mapping(routing.get("plugins"), at(where, "trafficRouting.plugins"))
     gateway = _mapping(
         plugins.get(GATEWAY_API_PLUGIN), at(where, f"trafficRouting.plugins.{GATEWAY_API_PLUGIN}")
     )
-    rule_path = at(where, "trafficRouting.istio.destinationRule")
     return Rollout(
         name,
         namespace,
         origin,
         "canary",
-        stable=shape.string(canary.get("stableService"), at(where, "stableService")),
-        canary=shape.string(canary.get("canaryService"), at(where, "canaryService")),
-        stable_subset=shape.string(rule.get("stableSubsetName"), at(rule_path, "stableSubsetName")),
-        canary_subset=shape.string(rule.get("canarySubsetName"), at(rule_path, "canarySubsetName")),
+        **_services(canary, where, CANARY_SERVICES),
+        **_services(rule, rule_path, SUBSETS),
         virtual_services=_names(
             istio, "virtualService", "virtualServices", at(where, "trafficRouting.istio")
         ),
@@ -122,6 +114,16 @@ def rollout(obj: dict[str, Any], base: str, origin: str, name: str, namespace: s
         step_weights=_step_weights(canary.get("steps"), at(where, "steps")),
         **found,
     )
+
+
+# The fields naming a Rollout's stable and canary, by strategy: record field -> spec key.
+BLUE_GREEN = {"stable": "activeService", "canary": "previewService"}
+CANARY_SERVICES = {"stable": "stableService", "canary": "canaryService"}
+SUBSETS = {"stable_subset": "stableSubsetName", "canary_subset": "canarySubsetName"}
+
+
+def _services(block: dict[str, Any], path: str, keys: dict[str, str]) -> dict[str, str | None]:
+    return {field: shape.string(block.get(key), at(path, key)) for field, key in keys.items()}
 
 
 def flagger_canary(obj: dict[str, Any], base: str, origin: str, name: str, namespace: str) -> FlaggerCanary:

@@ -10,11 +10,11 @@ shapes, and a kubeconfig that points the client at it.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Mapping, Sequence
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+from tests.support import wire
 
 Listing = tuple[str, str, str]  # group, version, plural
 
@@ -32,30 +32,16 @@ class FakeKubernetes:
     ) -> None:
         self.objects, self.refused = dict(objects), dict(refused or {})
         self.paths: list[str] = []
-        api = self
+        self._server = wire.serve(self._wire)
+        self.url = f"http://127.0.0.1:{self._server.server_port}"
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                api.paths.append(self.path)
-                status, body = api.answer(self.path.split("?")[0])
-                payload = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
+    def _wire(self, path: str, query: dict[str, list[str]]) -> tuple[int, str, bytes]:
+        self.paths.append(path)
+        status, body = self.answer(path)
+        return status, "application/json", json.dumps(body).encode()
 
     def answer(self, path: str) -> tuple[int, dict[str, Any]]:
-        parts = path.strip("/").split("/")
+        parts = path.split("?")[0].strip("/").split("/")
         if len(parts) != 4 or parts[0] != "apis":
             return self._status(404, "NotFound", f"the server could not find the requested resource ({path})")
         _, group, version, plural = parts
@@ -104,8 +90,7 @@ class FakeKubernetes:
         return path
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        wire.stop(self._server)
 
     def __enter__(self) -> FakeKubernetes:
         return self
