@@ -42,6 +42,7 @@ from queries.telemetry import (
 # The server side's view of every caller: only it knows whether a connection
 # was mutual TLS (the client side reports `unknown`).
 SECURITY_SELECTOR = f'reporter="{DESTINATION_REPORTER}"'
+REQUESTS_METRIC = "istio_requests_total"
 NAMESPACE_LABELS = (
     "source_workload_namespace",
     "destination_service_namespace",
@@ -91,32 +92,41 @@ def _series(metric: str, window: Duration, selector: str, namespaces: Sequence[s
     )
 
 
-def _rate_by(metric: str, labels: Sequence[str], window: Duration, namespaces: Sequence[str]) -> str:
+def _rate_by(
+    metric: str,
+    labels: Sequence[str],
+    window: Duration,
+    namespaces: Sequence[str],
+    coverage: str | None = None,
+    destination: str = f'reporter="{DESTINATION_REPORTER}"',
+) -> str:
     """Summed rates of one metric per label set, each hop's from the first of
     `REPORTERS` that reports it: a later reporter's series are dropped
-    (`unless on` the hop) where an earlier one has the hop at all. `reporter`
-    is among the labels, so `or` never merges their series."""
+    (`unless on` the hop) where an earlier one has the hop at all in the
+    `coverage` metric (default: this one). `destination` selects the server
+    side's series. `reporter` is among the labels, so `or` never merges
+    their series."""
+    selectors = [f'reporter="{reporter}"' for reporter in REPORTERS[:-1]] + [destination]
     parts = []
-    for rank, reporter in enumerate(REPORTERS):
-        selector = f'reporter="{reporter}"'
+    for rank, selector in enumerate(selectors):
         part = f"sum by ({_by(labels)}) ({_series(metric, window, selector, namespaces)})"
         if rank:
             earlier = "|".join(REPORTERS[:rank])
-            part = f'({part}) unless on ({_by(HOP_LABELS)}) {metric}{{reporter=~"{earlier}"}}'
+            part = f'({part}) unless on ({_by(HOP_LABELS)}) {coverage or metric}{{reporter=~"{earlier}"}}'
         parts.append(f"({part})")
     return " or ".join(parts)
 
 
 def request_rates(window: Duration, namespaces: Sequence[str] = ()) -> str:
     """Requests per second per caller, callee, protocol, code and response flag."""
-    return _rate_by("istio_requests_total", REQUEST_LABELS, window, namespaces)
+    return _rate_by(REQUESTS_METRIC, REQUEST_LABELS, window, namespaces)
 
 
 def request_security(window: Duration, namespaces: Sequence[str] = ()) -> str:
     """The destination's requests per second of every caller by
     `connection_security_policy` alone (whether they were mutual TLS),
     marked `VIEW_LABEL="security"` so they are never counted as requests."""
-    security = _series("istio_requests_total", window, SECURITY_SELECTOR, namespaces)
+    security = _series(REQUESTS_METRIC, window, SECURITY_SELECTOR, namespaces)
     view = f'"{VIEW_LABEL}", "{SECURITY_VIEW}", "", ""'
     return f"label_replace(sum by ({_by(SECURITY_LABELS)}) ({security}), {view})"
 
@@ -124,8 +134,19 @@ def request_security(window: Duration, namespaces: Sequence[str] = ()) -> str:
 def latency_buckets(window: Duration, namespaces: Sequence[str] = ()) -> str:
     """Duration-histogram bucket rates; quantiles are interpolated from them
     exactly as `histogram_quantile` does, so one query serves every edge and
-    every quantile."""
-    return _rate_by("istio_request_duration_milliseconds_bucket", LATENCY_LABELS, window, namespaces)
+    every quantile. A hop's reporter is the request query's (coverage by
+    `istio_requests_total`, a twentieth of the buckets' series), but the
+    server side's buckets are read for callers without a proxy only: reading
+    all of them doubled the costliest query for the one hop that needs them
+    (an ambient caller of a sidecar, drawn with its rates but no quantiles)."""
+    return _rate_by(
+        "istio_request_duration_milliseconds_bucket",
+        LATENCY_LABELS,
+        window,
+        namespaces,
+        coverage=REQUESTS_METRIC,
+        destination=f'reporter="{DESTINATION_REPORTER}",source_workload="unknown"',
+    )
 
 
 def tcp_bytes(window: Duration, namespaces: Sequence[str] = ()) -> str:
@@ -165,7 +186,7 @@ def version_traffic(window: Duration, namespaces: Sequence[str] = ()) -> str:
     if namespaces:
         selector += f',destination_service_namespace=~"{_namespace_regex(namespaces)}"'
     by = _by(VERSION_TRAFFIC_LABELS)
-    return f"sum by ({by}) (rate(istio_requests_total{{{selector}}}[{window}]))"
+    return f"sum by ({by}) (rate({REQUESTS_METRIC}{{{selector}}}[{window}]))"
 
 
 # Readiness: Prometheus evaluates PromQL; touches no series.

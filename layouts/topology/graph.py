@@ -45,6 +45,8 @@ TRIPPING_COLOUR = "#ff8c00"
 TRACE_COLOUR = "#3498db"
 TRACE_ERROR_COLOUR = "#ff2d55"
 LAYER_GAP, COLUMN_GAP, ROW_GAP = 250.0, 190.0, 110.0
+# Fields that only mean something when true: left out of element data when false.
+MARKS = ("cross_cluster",)
 # Height over width of the graph a wide (16:9) screen shows whole, with room for the labels.
 SCREEN_ASPECT = 0.45
 
@@ -248,7 +250,7 @@ def elements(
 
 def _compact(data: Mapping[str, Any]) -> dict[str, Any]:
     """Element data as the browser needs it: no nulls or empty maps (an edge
-    without response flags has none), numbers to 4 significant digits (the
+    without response flags has none), no marks that are off (MARKS), numbers to 4 significant digits (the
     page shows fewer), so a 1000-workload mesh stays a payload the browser
     takes in at once."""
 
@@ -259,7 +261,11 @@ def _compact(data: Mapping[str, Any]) -> dict[str, Any]:
             return {key: short(item) for key, item in value.items()}
         return value
 
-    return {key: short(value) for key, value in data.items() if value is not None and value != {}}
+    return {
+        key: short(value)
+        for key, value in data.items()
+        if value is not None and value != {} and not (key in MARKS and value is False)
+    }
 
 
 def stylesheet() -> list[dict]:

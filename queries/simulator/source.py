@@ -54,10 +54,13 @@ def _hop(labels: dict[str, str]) -> tuple[str, ...]:
     return tuple(labels.get(name, "") for name in HOP_LABELS)
 
 
-def _first_reporter(keys: list, metric: str) -> Callable[[dict[str, str]], bool]:
+def _first_reporter(
+    keys: list, metric: str, callers_unknown: bool = False
+) -> Callable[[dict[str, str]], bool]:
     """promql's reporter rule: a series counts when its reporter is the first
-    of REPORTERS to report its hop (over every series of the metric,
-    as the query's `unless on` sees them)."""
+    of REPORTERS to report its hop in `metric` (over every series, as the
+    query's `unless on` sees them); `callers_unknown`: the destination's
+    series only of callers without a proxy (promql.latency_buckets)."""
     reported: dict[str, set[tuple[str, ...]]] = {reporter: set() for reporter in REPORTERS}
     for key in keys:
         if key.metric == metric:
@@ -67,6 +70,8 @@ def _first_reporter(keys: list, metric: str) -> Callable[[dict[str, str]], bool]
     def counted(labels: dict[str, str]) -> bool:
         reporter = labels.get("reporter", "")
         if reporter not in reported:
+            return False
+        if callers_unknown and reporter == DESTINATION_REPORTER and labels.get("source_workload") != UNKNOWN:
             return False
         earlier = REPORTERS[: REPORTERS.index(reporter)]
         return not any(_hop(labels) in reported[other] for other in earlier)
@@ -132,7 +137,9 @@ class SimulatedTelemetry:
             keys, REQUESTS, namespaces, _first_reporter(keys, REQUESTS)
         )
         viewed_at, viewed = self._request_series(keys, REQUESTS, namespaces, _security_view)
-        buckets_at, buckets = self._request_series(keys, BUCKETS, namespaces, _first_reporter(keys, BUCKETS))
+        buckets_at, buckets = self._request_series(
+            keys, BUCKETS, namespaces, _first_reporter(keys, REQUESTS, callers_unknown=True)
+        )
         rates = sample.rate
         views = sum_by(viewed, rates[viewed_at], SECURITY_LABELS)
         for series in views:
