@@ -85,21 +85,23 @@ function mwDeclutter(cy) {
         }
         return true;
     };
+    var nodes = cy.nodes(":childless"), boxes = cy.nodes(":parent");
     cy.batch(function () {
-        cy.nodes().style({"font-size": pixels.node / zoom, "text-margin-y": 6 / zoom, "text-margin-x": 0,
+        boxes.style({"font-size": pixels.edge / zoom, "text-outline-width": 2 / zoom, "text-opacity": 1});
+        nodes.style({"font-size": pixels.node / zoom, "text-margin-y": 6 / zoom, "text-margin-x": 0,
                           "text-outline-width": 3 / zoom, "text-opacity": 1});
         cy.edges().style({"font-size": pixels.edge / zoom, "text-margin-y": -10 / zoom,
                           "source-text-margin-y": -10 / zoom, "text-outline-width": 2 / zoom,
                           "text-background-padding": 2 / zoom, "text-opacity": 1,
                           "text-background-opacity": null});
     });
-    cy.nodes().forEach(function (node) { taken.push([mwBox(node, false), node.id()]); });
+    nodes.forEach(function (node) { taken.push([mwBox(node, false), node.id()]); });
     var edges = cy.edges().filter(function (edge) {
         return edge.visible() && edge.data("label") && edge.data("health") !== "idle";
     }).sort(function (a, b) { return mwEdgeRank(b) - mwEdgeRank(a); });
     // Open circuits are the story: their labels go down before the names,
     // clear of them where the edge allows, over them where it does not.
-    var names = cy.nodes().map(function (node) { return [mwBox(node, true), node.id()]; });
+    var names = nodes.map(function (node) { return [mwBox(node, true), node.id()]; });
     var clearOfNames = function (box, owner) {
         return fits(box, owner) && names.every(function (name) { return !mwOverlaps(box, name[0]); });
     };
@@ -109,7 +111,7 @@ function mwDeclutter(cy) {
     });
     // Node names: below the node, else beside it; one that would sit on
     // another node or name waits in the panel.
-    cy.nodes().forEach(function (node) {
+    nodes.forEach(function (node) {
         var spots = [{"text-valign": "bottom", "text-halign": "center"},
                      {"text-valign": "center", "text-halign": "right", "text-margin-x": 8 / zoom, "text-margin-y": 0},
                      {"text-valign": "center", "text-halign": "left", "text-margin-x": -8 / zoom, "text-margin-y": 0}];
@@ -121,9 +123,19 @@ function mwDeclutter(cy) {
         node.style({"text-valign": "bottom", "text-halign": "center", "text-opacity": 0});
     });
     edges.difference(open).forEach(function (edge) { mwPlaceEdgeLabel(edge, fits, taken); });
+    // A namespace's name tops its box where nothing else is; it is in the panel too.
+    boxes.forEach(function (box) {
+        var label = mwBox(box, true);
+        if (fits(label, box.id())) { taken.push([label, box.id()]); } else { box.style({"text-opacity": 0}); }
+    });
 }
 
 window.dash_clientside.meshwatch = {
+    /* The legend starts open where the screen is tall enough for it and the graph. */
+    openLegend: function (id) {
+        return window.innerHeight >= 900;
+    },
+
     /* The time bar: opened and closed by its button, and always open while
        the view is not live (so Live is a click away). */
     showTimeBar: function (clicks, moment, hidden) {
@@ -207,6 +219,15 @@ window.dash_clientside.meshwatch = {
         return "";
     },
 
+    /* The view as an image, drawn by Cytoscape itself: what is on screen, on the page's own ground. */
+    exportGraph: function (png, svg) {
+        var trigger = window.dash_clientside.callback_context.triggered.map(function (t) { return t.prop_id; });
+        var type = trigger.indexOf("topology-export-svg.n_clicks") >= 0 ? "svg" : "png";
+        var stamp = new Date().toISOString().replace(/[:.]/g, "-");
+        return {type: type, action: "download", filename: "meshwatch-topology-" + stamp,
+                options: {full: false, bg: "#14171c", scale: type === "png" ? 2 : 1}};
+    },
+
     /* Fit the topology to the screen: the one thing that moves the view. */
     fitGraph: function (clicks) {
         if (window.cy) { window.cy.fit(undefined, 60); }
@@ -215,7 +236,7 @@ window.dash_clientside.meshwatch = {
 
     /* The address is the view: namespaces, window, refresh and idle edges
        go into the query, so a copied link opens the same view. */
-    topologyAddress: function (namespaces, rateWindow, refresh, idle, moment, traceId) {
+    topologyAddress: function (namespaces, rateWindow, refresh, idle, moment, graphType, boxes, find, hide, traceId) {
         var query = new URLSearchParams(), current = new URLSearchParams(window.location.search);
         // A rotating wall keeps its list of namespaces, not the one on screen now.
         var rotating = current.get("rotate");
@@ -226,6 +247,10 @@ window.dash_clientside.meshwatch = {
         if (rateWindow) { query.set("window", rateWindow); }
         if (refresh !== undefined && refresh !== null) { query.set("refresh", String(refresh)); }
         if (idle && idle.indexOf("idle") >= 0) { query.set("idle", "1"); }
+        if (graphType && graphType !== "versioned") { query.set("graph", graphType); }
+        if (boxes && boxes.indexOf("boxes") < 0) { query.set("boxes", "0"); }
+        if (find) { query.set("find", find); }
+        if (hide) { query.set("hide", hide); }
         if (traceId) { query.set("trace", traceId); }
         if (moment && moment.mode === "fixed" && moment.at) { query.set("at", String(Math.round(moment.at))); }
         if (current.get("kiosk")) { query.set("kiosk", "1"); }

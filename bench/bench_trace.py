@@ -4,7 +4,9 @@ Generates an Istio-like trace (every hop a client and a server sidecar span
 with Envoy's tags) of N spans as a Jaeger "Download JSON" file, then prints:
 - json.load time of the file, analysis time (records + tree + self time +
   critical path + the CLI document), and their ratio (the goal: <= 3);
-- peak traced memory of the analysis;
+- peak traced memory of the analysis, and the peak RSS of a fresh process
+  that opens the file as `meshwatch trace --file` and the trace cache do
+  (read, parse, analyse, keep), with the cache's reckoning of what it holds;
 - with --paint (needs /usr/bin/chromium): first paint of /trace/<id> in
   headless Chromium, from navigation to waterfall bars on screen, the trace
   coming from a Jaeger transport serving the file (fetch + parse + analysis +
@@ -21,6 +23,7 @@ import json
 import logging
 import os
 import random
+import subprocess
 import sys
 import tempfile
 import time
@@ -228,7 +231,50 @@ def measure_paint(path: Path, trace_id: str) -> tuple[float, float]:
     return figures[0], figures[1]
 
 
+def _status_mb(field: str) -> float:
+    """VmHWM (peak RSS) or VmRSS of this process from /proc, in MB (ru_maxrss
+    would carry the parent's peak across fork and exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no {field} in /proc/self/status")
+
+
+def open_as_the_dashboard(path: str) -> None:
+    """In a fresh process: read the file within the upload cap, analyse it into a
+    trace cache, and print peak RSS and what the cache reckons it holds."""
+    from dashboard.app.trace_cache import TraceCache
+    from queries.traces.export import load_export
+
+    before = _status_mb("VmRSS")
+    cache = TraceCache(lambda trace_id: None)
+    with cache.parsing():
+        for trace in load_export(path, 1 << 40):
+            cache.put(trace)
+    gc.collect()
+    figures = {
+        "rss_before_mb": before,
+        "peak_rss_mb": _status_mb("VmHWM"),
+        "rss_after_mb": _status_mb("VmRSS"),
+        "held_mb": cache.held_bytes / 2**20,
+    }
+    print(json.dumps(figures))
+
+
+def peak_rss(path: Path) -> dict[str, float]:
+    done = subprocess.run(
+        [sys.executable, __file__, "--open-as-dashboard", str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(done.stdout)
+
+
 def main() -> None:
+    if sys.argv[1:2] == ["--open-as-dashboard"]:
+        open_as_the_dashboard(sys.argv[2])
+        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--spans", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=3)
@@ -261,6 +307,17 @@ def main() -> None:
         print(f"ratio analysis/load: {analyse_s / load_s:.2f}  (goal <= 3)")
         print(f"load + analysis:     {load_s + analyse_s:.2f} s")
         print(f"analysis peak memory (tracemalloc, beyond the loaded JSON): {peak_mb:.0f} MB")
+        rss = peak_rss(path)
+        print(
+            f"peak RSS opening it as the dashboard does (read + parse + analyse + keep): "
+            f"{rss['peak_rss_mb']:.0f} MB  (process at start {rss['rss_before_mb']:.0f} MB, "
+            f"{rss['rss_after_mb']:.0f} MB once the trace is kept; "
+            f"peak {rss['peak_rss_mb'] / size_mb:.1f} x the file)"
+        )
+        print(
+            f"trace cache's reckoning of the kept trace: {rss['held_mb']:.0f} MB "
+            f"(--trace-cache-mb bounds the sum; the newest trace always stays)"
+        )
         if args.paint:
             del loaded, tree
             cold, warm = measure_paint(path, trace_id)

@@ -3,8 +3,10 @@ the documents) and for the JSON documents. Pure."""
 
 from __future__ import annotations
 
+import json
 import math
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -97,6 +99,11 @@ def plural(count: int, noun: str, nouns: str | None = None) -> str:
     return f"{count:,} {noun if count == 1 else nouns or noun + 's'}"
 
 
+def ignored_series(ignored: Mapping[str, int]) -> list[str]:
+    """What the data left out, one line per problem: `12 series with NaN values ignored`."""
+    return [f"{count:,} series with {problem} values ignored" for problem, count in ignored.items() if count]
+
+
 def size_text(size_bytes: int) -> str:
     """`64 MB`, `12 KB`, `900 bytes`."""
     if size_bytes >= 1 << 20:
@@ -118,3 +125,15 @@ def json_number(value: Any) -> Any:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return value
     return float(f"{value:.{JSON_DIGITS}g}") if math.isfinite(value) else None
+
+
+def wire_value(value: Any) -> Any:
+    """A value as it came on the wire (a span tag's list or object), as the
+    documents carry it: NaN and infinities, at any depth, as null (JSON has
+    neither); one nested too deeply to write again, as a note saying so."""
+    if not isinstance(value, (list, dict)):
+        return json_number(value) if type(value) is float else value
+    try:
+        return json.loads(json.dumps(value), parse_constant=lambda _: None)
+    except (RecursionError, TypeError, ValueError):
+        return "(a value nested too deeply to show)"

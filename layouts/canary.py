@@ -25,6 +25,7 @@ from dashboard.format import milliseconds, percent, rate, signed
 from dashboard.mesh.circuit import OPEN
 from layouts.controls import window_picker
 from layouts.links import page_href
+from layouts.text import plotly_text, visible
 
 # One colour per version, in version order, shared by the bars and the chart.
 VERSION_COLOURS = ("#3498db", "#e67e22", "#9b59b6", "#1abc9c", "#e84393", "#f1c40f", "#95a5a6")
@@ -120,7 +121,7 @@ def failing_calls_line(failing: Sequence[Call]) -> html.Div | None:
     words = [
         " ".join(
             [
-                f"→ {c.service}",
+                f"→ {visible(c.service)}",
                 *([f"{percent(c.error_ratio)} failing"] if c.error_ratio is not None else []),
                 *(["· circuit OPEN"] if c.circuit == OPEN else []),
             ]
@@ -146,9 +147,9 @@ def version_row(release: ServiceRelease, version: VersionFigures) -> html.Div:
         children=[
             html.Div(
                 [
-                    html.Div(version.label, className="mw-version-label"),
+                    html.Div(visible(version.label), className="mw-version-label"),
                     html.Div(
-                        f"{_role(release, version)} · {version.workload or 'no workload'}",
+                        visible(f"{_role(release, version)} · {version.workload or 'no workload'}"),
                         className="mw-version-role",
                     ),
                 ]
@@ -189,12 +190,15 @@ def history_figure(release: ServiceRelease) -> go.Figure:
             go.Scatter(
                 x=[datetime.fromtimestamp(t, UTC) for t in rows["time"]],
                 y=rows["rps"],
-                name=version.label,
+                name=plotly_text(version.label),
                 mode="lines",
                 stackgroup="split",
                 groupnorm="percent",
                 line={"width": 0.5, "color": _colour(release, version)},
-                hovertemplate="%{y:.0f} %% of requests<extra>" + version.label + "</extra>",
+                # Plotly reads markup (and %{...}) in templates: the label goes in escaped, its % doubled.
+                hovertemplate="%{y:.0f} %% of requests<extra>"
+                + plotly_text(version.label).replace("%", "%%")
+                + "</extra>",
             )
         )
     figure.update_layout(
@@ -225,9 +229,9 @@ def service_card(release: ServiceRelease) -> html.Section:
             html.Header(
                 className="mw-canary-head",
                 children=[
-                    html.H2(release.service),
+                    html.H2(visible(release.service)),
                     html.Span(
-                        f"{release.namespace} · {strategy} · "
+                        f"{visible(release.namespace)} · {strategy} · "
                         f"{release.requests:.0f} requests in {release.window}",
                         className="mw-canary-meta",
                     ),
@@ -237,7 +241,7 @@ def service_card(release: ServiceRelease) -> html.Section:
                 ],
             ),
             html.Div([version_row(release, v) for v in release.versions]),
-            html.Ul([html.Li(reason) for reason in release.reasons], className="mw-reasons"),
+            html.Ul([html.Li(visible(reason)) for reason in release.reasons], className="mw-reasons"),
             html.Div(
                 className="mw-card-links",
                 children=[
@@ -341,7 +345,7 @@ def service_summary(release: ServiceRelease) -> html.Div:
     rows = [
         html.Tr(
             [
-                html.Th(v.label),
+                html.Th(visible(v.label)),
                 html.Td(percent(v.share) if v.share is not None else v.state),
                 html.Td("cfg " + percent(v.configured_weight), className="mw-muted"),
             ]
@@ -358,7 +362,7 @@ def service_summary(release: ServiceRelease) -> html.Div:
                 ]
             ),
             html.Table(rows, className="mw-facts"),
-            html.P(release.reasons[0], className="mw-summary-reason") if release.reasons else None,
+            html.P(visible(release.reasons[0]), className="mw-summary-reason") if release.reasons else None,
             dcc.Link(
                 "Canary view →",
                 href=page_href("/canary", {"service": f"{release.service}.{release.namespace}"}),

@@ -18,11 +18,23 @@ import requests
 from queries import shape
 from queries.duration import go_duration_seconds
 from queries.errors import SourceError, TraceNotFound
-from queries.http import MAX_TRACE_BYTES, Transport, body_line, requests_transport
+from queries.http import MB, Backend, Transport, body_line, public_url, requests_transport
 from queries.shape import ShapeError
 from queries.traces import jaeger_v1, otlp
 from queries.traces.details import tag_text
-from queries.traces.records import Dependency, TraceRecord, canonical_trace_id, check_trace_id
+from queries.traces.records import (
+    Dependency,
+    TraceRecord,
+    TraceSearch,
+    canonical_trace_id,
+    check_trace_id,
+    share_wire_bytes,
+)
+
+# What one answer from a tracing backend (Jaeger, Tempo) may hold unless told
+# otherwise (--max-response-mb); a 100k-span Istio trace is ~100 MB of JSON.
+MAX_RESPONSE_BYTES = 64 * MB
+ADVICE = "narrow the search, or raise --max-response-mb"
 
 
 def duration_filter(text: str) -> str:
@@ -66,34 +78,47 @@ class JaegerClient:
     name = "Jaeger"
 
     def __init__(
-        self, base_url: str, api: str = "auto", timeout: float = 10.0, transport: Transport | None = None
+        self,
+        base_url: str,
+        api: str = "auto",
+        timeout: float = 10.0,
+        transport: Transport | None = None,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
     ) -> None:
         if api not in ("auto", "v1", "v3"):
             raise ValueError(f"bad Jaeger API {api!r}: choose auto, v1 or v3")
         self.base_url = base_url.rstrip("/")
+        # What messages show: no credentials, no query.
+        self.shown_url = public_url(self.base_url)
         self.timeout = timeout
         self._api = None if api == "auto" else api
         self._transport = transport or requests_transport(
-            self.base_url, timeout, f"Jaeger at {self.base_url}", MAX_TRACE_BYTES, "narrow the search"
+            Backend("Jaeger", self.base_url, timeout, max_response_bytes, ADVICE)
         )
 
     # --- wire ---
 
     def _get(self, path: str, params: dict[str, str] | None = None, empty_on_404: bool = False) -> Any:
+        return self._get_sized(path, params, empty_on_404)[0]
+
+    def _get_sized(
+        self, path: str, params: dict[str, str] | None = None, empty_on_404: bool = False
+    ) -> tuple[Any, int]:
+        """The JSON payload (None for a 404 when `empty_on_404`) and its size in bytes."""
         status, _, body = self._transport(path, params or {})
         if status == 404 and empty_on_404:
-            return None
+            return None, 0
         if status >= 400:
-            raise SourceError(f"Jaeger at {self.base_url}{path}: {error_text(status, body)}")
+            raise SourceError(f"Jaeger at {self.shown_url}{path}: {error_text(status, body)}")
         try:
             payload = json.loads(body)
-        except ValueError:
-            raise SourceError(f"Jaeger at {self.base_url}{path} sent a response that is not JSON") from None
+        except (ValueError, RecursionError):
+            raise SourceError(f"Jaeger at {self.shown_url}{path} sent a response that is not JSON") from None
         if not isinstance(payload, dict):
-            raise SourceError(f"Jaeger at {self.base_url}{path} sent JSON that is not a Jaeger response")
+            raise SourceError(f"Jaeger at {self.shown_url}{path} sent JSON that is not a Jaeger response")
         if payload.get("errors"):
-            raise SourceError(f"Jaeger at {self.base_url}{path}: {error_text(status, body)}")
-        return payload
+            raise SourceError(f"Jaeger at {self.shown_url}{path}: {error_text(status, body)}")
+        return payload, len(body)
 
     @property
     def api(self) -> str:
@@ -103,7 +128,7 @@ class JaegerClient:
             if status == 404 or (status < 400 and not _looks_like_v1(body)):
                 self._api = "v3"
             elif status >= 400:
-                raise SourceError(f"Jaeger at {self.base_url}/api/services: {error_text(status, body)}")
+                raise SourceError(f"Jaeger at {self.shown_url}/api/services: {error_text(status, body)}")
             else:
                 self._api = "v1"
         return self._api
@@ -133,9 +158,10 @@ class JaegerClient:
         limit: int = 20,
         end: float | None = None,
         traceql: str | None = None,
-    ) -> list[TraceRecord]:
+    ) -> TraceSearch:
         """Recent traces through `service`, newest first. Durations are Go
-        strings (`250ms`); `end` is unix seconds (default now). `traceql` is
+        strings (`250ms`); `end` is unix seconds (default now). A trace that
+        cannot be read is left out and said why in `skipped`. `traceql` is
         Tempo's; Jaeger refuses it (ValueError: bad input)."""
         if traceql:
             raise ValueError("a TraceQL query needs Tempo (--tempo URL); Jaeger searches by key=value tags")
@@ -146,8 +172,9 @@ class JaegerClient:
             for name, value in (("min", min_duration), ("max", max_duration))
             if value
         }
+        skipped: list[str] = []
         if self.api == "v3":
-            traces = self._search_v3(service, operation, durations, start_us, end_us, limit)
+            traces = self._search_v3(service, operation, durations, start_us, end_us, limit, skipped)
             if tags:
                 traces = [trace for trace in traces if _has_tags(trace, tags)]
         else:
@@ -165,9 +192,9 @@ class JaegerClient:
                 params["minDuration"] = durations["min"]
             if "max" in durations:
                 params["maxDuration"] = durations["max"]
-            traces = self._v1_traces(self._get("/api/traces", params), "/api/traces")
+            traces = self._v1_traces(*self._get_sized("/api/traces", params), "/api/traces", skipped)
         traces.sort(key=lambda trace: -min((span.start_us for span in trace.spans), default=0))
-        return traces[:limit]
+        return TraceSearch(traces[:limit], skipped)
 
     def _search_v3(
         self,
@@ -177,6 +204,7 @@ class JaegerClient:
         start_us: int,
         end_us: int,
         limit: int,
+        skipped: list[str],
     ) -> list[TraceRecord]:
         params = {
             "query.service_name": service,
@@ -192,8 +220,8 @@ class JaegerClient:
             params["query.duration_min"] = durations["min"]
         if "max" in durations:
             params["query.duration_max"] = durations["max"]
-        payload = self._get("/api/v3/traces", params, empty_on_404=True)
-        return [] if payload is None else self._otlp_traces(payload, "/api/v3/traces")
+        payload, size = self._get_sized("/api/v3/traces", params, empty_on_404=True)
+        return [] if payload is None else self._otlp_traces(payload, size, "/api/v3/traces", skipped)
 
     def trace(self, trace_id: str) -> TraceRecord:
         """One trace by id; SourceError when Jaeger does not have it."""
@@ -203,17 +231,17 @@ class JaegerClient:
             raise SourceError(str(error)) from None
         if self.api == "v3":
             path = f"/api/v3/traces/{trace_id}"
-            payload = self._get(path, empty_on_404=True)
-            traces = [] if payload is None else self._otlp_traces(payload, path)
+            payload, size = self._get_sized(path, empty_on_404=True)
+            traces = [] if payload is None else self._otlp_traces(payload, size, path)
         else:
             path = f"/api/traces/{trace_id}"
-            payload = self._get(path, empty_on_404=True)
-            traces = [] if payload is None else self._v1_traces(payload, path)
+            payload, size = self._get_sized(path, empty_on_404=True)
+            traces = [] if payload is None else self._v1_traces(payload, size, path)
         wanted = canonical_trace_id(trace_id)
         for trace in traces:
             if canonical_trace_id(trace.trace_id) == wanted and trace.spans:
                 return trace
-        raise TraceNotFound(f"trace {trace_id} not found in Jaeger at {self.base_url}")
+        raise TraceNotFound(f"trace {trace_id} not found in Jaeger at {self.shown_url}")
 
     def dependencies(self, end_ms: int, lookback_ms: int) -> list[Dependency]:
         """Service-to-service call counts (`/api/dependencies`, which Jaeger
@@ -227,29 +255,40 @@ class JaegerClient:
                 for d in data or []
             ]
         except (KeyError, TypeError, ValueError):
-            raise SourceError(f"Jaeger at {self.base_url} sent dependencies in an unknown shape") from None
+            raise SourceError(f"Jaeger at {self.shown_url} sent dependencies in an unknown shape") from None
 
-    def _v1_traces(self, payload: dict[str, Any], path: str) -> list[TraceRecord]:
+    def _v1_traces(
+        self, payload: dict[str, Any], size: int, path: str, skipped: list[str] | None = None
+    ) -> list[TraceRecord]:
+        """The traces of a v1 answer; with `skipped`, one that cannot be read
+        is left out (and said why there) rather than failing them all."""
         data = payload.get("data") or []
         if not isinstance(data, list):
-            raise SourceError(f"Jaeger at {self.base_url}{path} sent data that is not a list of traces")
-        try:
-            return [jaeger_v1.parse_trace(item, f"data[{i}]") for i, item in enumerate(data)]
-        except SourceError as error:
-            raise SourceError(f"Jaeger at {self.base_url}{path}: {error}") from None
+            raise SourceError(f"Jaeger at {self.shown_url}{path} sent data that is not a list of traces")
+        traces = []
+        for i, item in enumerate(data):
+            try:
+                traces.append(jaeger_v1.parse_trace(item, f"data[{i}]"))
+            except SourceError as error:
+                if skipped is None:
+                    raise SourceError(f"Jaeger at {self.shown_url}{path}: {error}") from None
+                skipped.append(str(error))
+        return share_wire_bytes(traces, size)
 
-    def _otlp_traces(self, payload: dict[str, Any], path: str) -> list[TraceRecord]:
+    def _otlp_traces(
+        self, payload: dict[str, Any], size: int, path: str, skipped: list[str] | None = None
+    ) -> list[TraceRecord]:
         try:
-            return otlp.parse_traces(payload)
+            return share_wire_bytes(otlp.parse_traces(payload, skipped=skipped), size)
         except SourceError as error:
-            raise SourceError(f"Jaeger at {self.base_url}{path}: {error}") from None
+            raise SourceError(f"Jaeger at {self.shown_url}{path}: {error}") from None
 
     def _names(self, value: Any, path: str) -> list[str]:
         try:
             shape.each(value, "data", lambda name, where: shape.string(name, where, required=True))
         except ShapeError:
             raise SourceError(
-                f"Jaeger at {self.base_url}{path} sent names that are not a list of strings"
+                f"Jaeger at {self.shown_url}{path} sent names that are not a list of strings"
             ) from None
         return sorted(value or [])
 

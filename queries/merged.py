@@ -16,21 +16,33 @@ some clusters only would show the others' traffic as gone.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextvars import copy_context
 from dataclasses import fields
 from typing import TypeVar
 
 import pandas as pd
 
 from queries.duration import Duration
-from queries.telemetry import MeshTelemetry, TelemetrySource, first_reporter
+from queries.telemetry import IGNORED, MeshTelemetry, TelemetrySource, first_reporter
 
 T = TypeVar("T")
 # The value column of each MeshTelemetry frame; every other column is a label.
 VALUE_COLUMNS = ("rps", "rate", "bytes_per_s", "value")
 # The frames whose series are counted, each hop from one reporter.
 COUNTED_FRAMES = ("requests", "latency", "tcp")
+# MeshTelemetry's fields that are no frame: the refresh's own, and the counts of left-out series.
+NOT_FRAMES = ("at", "window", IGNORED)
+
+
+def merge_ignored(counts: Sequence[Mapping[str, int]]) -> dict[str, int]:
+    """The series each source left out, by problem, added up."""
+    total: Counter[str] = Counter()
+    for count in counts:
+        total.update(count)
+    return dict(total)
 
 
 def merge_frames(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
@@ -51,6 +63,8 @@ def merge_frames(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
 class MergedSource:
     """A TelemetrySource over several: each refresh asks them all at once."""
 
+    name = "Prometheus"
+
     def __init__(self, sources: Sequence[TelemetrySource]) -> None:
         if not sources:
             raise ValueError("MergedSource needs at least one source")
@@ -58,8 +72,9 @@ class MergedSource:
         self.queries_per_refresh = sum(source.queries_per_refresh for source in self.sources)
 
     def _each(self, ask: Callable[[TelemetrySource], T]) -> list[T]:
+        # Each in a copy of this context: a response budget open here holds for them all.
         with ThreadPoolExecutor(max_workers=len(self.sources)) as pool:
-            pending = [pool.submit(ask, source) for source in self.sources]
+            pending = [pool.submit(copy_context().run, ask, source) for source in self.sources]
             return [future.result() for future in pending]
 
     def mesh(self, at: float, window: Duration, namespaces: Sequence[str] = ()) -> MeshTelemetry:
@@ -67,11 +82,12 @@ class MergedSource:
         frames = {
             f.name: merge_frames([getattr(part, f.name) for part in parts])
             for f in fields(MeshTelemetry)
-            if f.name not in ("at", "window")
+            if f.name not in NOT_FRAMES
         }
         for counted in COUNTED_FRAMES:
             frames[counted] = first_reporter(frames[counted])
-        return MeshTelemetry(at=at, window=window, **frames)
+        ignored = merge_ignored([part.ignored for part in parts])
+        return MeshTelemetry(at=at, window=window, **frames, ignored=ignored)
 
     def check(self) -> None:
         self._each(lambda source: source.check())
@@ -79,6 +95,7 @@ class MergedSource:
     def version_traffic(
         self, start: float, end: float, step: float, window: Duration, namespaces: Sequence[str] = ()
     ) -> pd.DataFrame:
-        return merge_frames(
-            self._each(lambda source: source.version_traffic(start, end, step, window, namespaces))
-        )
+        parts = self._each(lambda source: source.version_traffic(start, end, step, window, namespaces))
+        merged = merge_frames(parts)
+        merged.attrs[IGNORED] = merge_ignored([part.attrs.get(IGNORED, {}) for part in parts])
+        return merged

@@ -22,9 +22,13 @@ class ShapeError(ValueError):
 
 
 def at(path: str, key: str | int) -> str:
-    """The path of a field (`a.b`) or item (`a[0]`) under `path`."""
+    """The path of a field (`a.b`) or item (`a[0]`) under `path`; a key that
+    is not printable is escaped, so a message stays one line."""
     if isinstance(key, int):
         return f"{path}[{key}]"
+    key = str(key)
+    if not key.isprintable():
+        key = key.encode("unicode_escape").decode("ascii")
     return f"{path}.{key}" if path else key
 
 
@@ -110,13 +114,19 @@ def is_integer(value: Any) -> bool:
     )
 
 
-def integer(value: Any, path: str, unit: str, *, optional: bool = False) -> None:
+def integer(
+    value: Any, path: str, unit: str, *, optional: bool = False, low: int | None = 0, high: int | None = None
+) -> None:
+    """An integer as tracing backends send it, within [low, high] when `high` is given."""
     if value is None:
         if optional:
             return
         raise ShapeError(path, "missing")
     if not is_integer(value):
         raise ShapeError(path, f"expected an integer ({unit})")
+    if high is not None and not (low if low is not None else -math.inf) <= int(value) <= high:
+        shown = f"{low:,} to {high:,}" if low is not None else f"at most {high:,}"
+        raise ShapeError(path, f"out of range: expected {shown} ({unit})")
 
 
 def problem(check: Callable[[Any, str], Any], value: Any, where: str, what: str = "") -> str:

@@ -7,10 +7,12 @@ the graph builder exactly the same shape.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+import numpy as np
 import pandas as pd
 
 from queries.duration import Duration
@@ -103,6 +105,48 @@ VIEW_LABEL, SECURITY_VIEW = "meshwatch_view", "security"
 # The request query's columns: the counted labels and the view mark.
 REQUEST_QUERY_LABELS = [*REQUEST_LABELS, VIEW_LABEL]
 
+# One selected node's or edge's requests over time (one range query): the
+# request rate by outcome (`series` "requests") and the latency buckets
+# (`series` "latency", bound `le`), `value` a rate.
+SELECTION_HISTORY_COLUMNS = [
+    "time",
+    "series",
+    "response_code",
+    "request_protocol",
+    "grpc_response_status",
+    "response_flags",
+    "le",
+    "value",
+]
+
+
+@dataclass(frozen=True)
+class SeriesSelection:
+    """Which of Istio's series make up one node's or edge's traffic: the
+    reporter and the labels to match exactly."""
+
+    reporter: str
+    labels: tuple[tuple[str, str], ...]
+
+
+# Why a series was left out of a frame: its value is no rate, count or
+# bucket value. Counted per series, by problem (MeshTelemetry.ignored, and
+# a range frame's `attrs[IGNORED]`).
+NAN, INFINITE, NEGATIVE = "NaN", "infinite", "negative"
+IGNORED = "ignored"
+
+
+def count_bad_values(values: np.ndarray, ignored: Counter[str] | None = None) -> np.ndarray:
+    """A mask of the values that can be a rate, a count or a bucket value
+    (finite and not negative); the others are counted by problem into `ignored`."""
+    nan, infinite = np.isnan(values), np.isinf(values)
+    negative = (values < 0) & ~infinite
+    if ignored is not None:
+        for problem, mask in ((NAN, nan), (INFINITE, infinite), (NEGATIVE, negative)):
+            if mask.any():
+                ignored[problem] += int(mask.sum())
+    return ~(nan | infinite | negative)
+
 
 def empty_frame(labels: list[str], value: str) -> pd.DataFrame:
     return pd.DataFrame(
@@ -159,7 +203,9 @@ class MeshTelemetry:
       the proxies do not export them;
     - security: the destination reporter's request rate (`rps`) per caller,
       callee and `connection_security_policy`, never counted as requests
-      (`split_requests` takes it from the request query).
+      (`split_requests` takes it from the request query);
+    - ignored: series left out for values that are no rate or count, by
+      problem (NAN, INFINITE, NEGATIVE).
     """
 
     at: float
@@ -169,6 +215,7 @@ class MeshTelemetry:
     tcp: pd.DataFrame
     cluster_stats: pd.DataFrame
     security: pd.DataFrame = field(default_factory=lambda: empty_frame(SECURITY_LABELS, "rps"))
+    ignored: Mapping[str, int] = field(default_factory=dict)
 
     @classmethod
     def empty(cls, at: float, window: Duration) -> MeshTelemetry:
@@ -185,6 +232,7 @@ class MeshTelemetry:
 class TelemetrySource(Protocol):
     """Anything that can describe the mesh at an instant: Prometheus or the simulator."""
 
+    name: str  # as the pages name it: "Prometheus", "the simulated mesh"
     queries_per_refresh: int
 
     def mesh(self, at: float, window: Duration, namespaces: Sequence[str] = ()) -> MeshTelemetry:
@@ -200,4 +248,11 @@ class TelemetrySource(Protocol):
     ) -> pd.DataFrame:
         """Delivered request rate per service and destination workload over
         time: columns VERSION_TRAFFIC_COLUMNS, one row per series and step."""
+        ...
+
+    def selection_history(
+        self, selection: SeriesSelection, start: float, end: float, step: float, window: Duration
+    ) -> pd.DataFrame:
+        """One selection's requests by outcome and its latency buckets over
+        time, in one range query: columns SELECTION_HISTORY_COLUMNS."""
         ...

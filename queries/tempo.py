@@ -16,8 +16,11 @@ The search form's fields become one TraceQL spanset (one span must match all,
 as in Jaeger): a tag value that reads as a number or a boolean matches either
 that typed value or the same text, since Envoy writes `http.status_code` as
 a string and OpenTelemetry SDKs as an integer. A query typed as TraceQL goes
-to Tempo as it is. Errors are one line naming Tempo; the HTTP layer is a
-transport (queries.http), the same one Jaeger's client uses.
+to Tempo as it is. Errors are one line naming Tempo (its URL without
+credentials or query); the HTTP layer is a transport (queries.http), the
+same one Jaeger's client uses: each answer read within the timeout, and a
+search with the traces it fetches within one byte budget (--max-response-mb).
+A trace found that cannot be read is left out and said why (`skipped`).
 """
 
 from __future__ import annotations
@@ -26,15 +29,22 @@ import json
 import re
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextvars import copy_context
 from typing import Any
 
 from queries import shape
 from queries.errors import SourceError, TraceNotFound
-from queries.http import MAX_TRACE_BYTES, Transport, body_line, requests_transport
-from queries.jaeger import duration_filter
+from queries.http import Backend, Transport, body_line, public_url, requests_transport, response_budget
+from queries.jaeger import ADVICE, MAX_RESPONSE_BYTES, duration_filter
 from queries.shape import ShapeError, at
 from queries.traces import otlp
-from queries.traces.records import TraceRecord, canonical_trace_id, check_trace_id
+from queries.traces.records import (
+    TraceRecord,
+    TraceSearch,
+    canonical_trace_id,
+    check_trace_id,
+    share_wire_bytes,
+)
 
 SERVICE_TAG = "resource.service.name"
 # Traces fetched at once after a search: enough to hide latency, few enough to spare Tempo.
@@ -90,16 +100,33 @@ def _check_found(item: Any, where: str) -> None:
         raise ShapeError(path, "expected a hex trace id") from None
 
 
+def _payload(body: bytes) -> Any:
+    """A response's JSON; SourceError saying it is none."""
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        raise SourceError("the response is not JSON") from None
+
+
 class TempoClient:
     """Services, operations, trace search and trace by id from Tempo."""
 
     name = "Tempo"
 
-    def __init__(self, base_url: str, timeout: float = 10.0, transport: Transport | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        timeout: float = 10.0,
+        transport: Transport | None = None,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
+        # What messages show: no credentials, no query.
+        self.shown_url = public_url(self.base_url)
         self.timeout = timeout
+        self.max_response_bytes = max_response_bytes
         self._transport = transport or requests_transport(
-            self.base_url, timeout, f"Tempo at {self.base_url}", MAX_TRACE_BYTES, "narrow the search"
+            Backend("Tempo", self.base_url, timeout, max_response_bytes, ADVICE)
         )
 
     # --- wire ---
@@ -107,19 +134,19 @@ class TempoClient:
     def _get(self, path: str, params: dict[str, str] | None = None) -> tuple[int, bytes]:
         status, _, body = self._transport(path, params or {})
         if status >= 400 and status != 404:
-            raise SourceError(f"Tempo at {self.base_url}{path}: {body_line(status, body)}")
+            raise SourceError(f"Tempo at {self.shown_url}{path}: {body_line(status, body)}")
         return status, body
 
     def _json(self, path: str, params: dict[str, str] | None = None) -> dict[str, Any]:
         status, body = self._get(path, params)
         if status == 404:
-            raise SourceError(f"Tempo at {self.base_url}{path}: {body_line(status, body)}")
+            raise SourceError(f"Tempo at {self.shown_url}{path}: {body_line(status, body)}")
         try:
-            payload = json.loads(body)
-        except ValueError:
-            raise SourceError(f"Tempo at {self.base_url}{path} sent a response that is not JSON") from None
+            payload = _payload(body)
+        except SourceError as error:
+            raise SourceError(f"Tempo at {self.shown_url}{path}: {error}") from None
         if not isinstance(payload, dict):
-            raise SourceError(f"Tempo at {self.base_url}{path} sent JSON that is not a Tempo response")
+            raise SourceError(f"Tempo at {self.shown_url}{path} sent JSON that is not a Tempo response")
         return payload
 
     def _tag_values(self, tag: str, query: str | None = None) -> list[str]:
@@ -128,7 +155,9 @@ class TempoClient:
         try:
             shape.each(values, "tagValues", lambda item, where: shape.json_object(item, where))
         except ShapeError:
-            raise SourceError(f"Tempo at {self.base_url}{path} sent tag values in an unknown shape") from None
+            raise SourceError(
+                f"Tempo at {self.shown_url}{path} sent tag values in an unknown shape"
+            ) from None
         return sorted({str(item.get("value")) for item in values or () if item.get("value") is not None})
 
     # --- queries ---
@@ -150,8 +179,10 @@ class TempoClient:
         limit: int = 20,
         end: float | None = None,
         traceql: str | None = None,
-    ) -> list[TraceRecord]:
-        """Recent traces matching the form (or `traceql`), newest first, each fetched whole."""
+    ) -> TraceSearch:
+        """Recent traces matching the form (or `traceql`), newest first, each
+        fetched whole; a trace that cannot be read is left out and said why in
+        `skipped`. The search and its fetches share one byte budget."""
         end_s = time.time() if end is None else end
         query = traceql or search_query(service, operation, tags or {}, min_duration, max_duration)
         params = {
@@ -160,31 +191,38 @@ class TempoClient:
             "end": str(int(end_s) + 1),  # seconds: round the end up, not down
             "limit": str(int(limit)),
         }
-        found = self._json("/api/search", params).get("traces")
-        try:
-            shape.each(found, "traces", _check_found)
-        except ShapeError as error:
-            raise SourceError(f"Tempo at {self.base_url}/api/search: {error}") from None
-        ids = [item["traceID"] for item in found or ()][:limit]
-        with ThreadPoolExecutor(max_workers=FETCH_PARALLEL) as pool:
-            traces = [trace for trace in pool.map(self._fetch, ids) if trace is not None]
+        with response_budget(self.max_response_bytes):
+            found = self._json("/api/search", params).get("traces")
+            try:
+                shape.each(found, "traces", _check_found)
+            except ShapeError as error:
+                raise SourceError(f"Tempo at {self.shown_url}/api/search: {error}") from None
+            ids = [item["traceID"] for item in found or ()][:limit]
+            skipped: list[list[str]] = [[] for _ in ids]
+            # Each fetch runs in a copy of this context: they share the search's budget.
+            with ThreadPoolExecutor(max_workers=FETCH_PARALLEL) as pool:
+                pending = [
+                    pool.submit(copy_context().run, self._fetch, trace_id, reasons)
+                    for trace_id, reasons in zip(ids, skipped)
+                ]
+                traces = [trace for future in pending if (trace := future.result()) is not None]
         traces.sort(key=lambda trace: -min((span.start_us for span in trace.spans), default=0))
-        return traces
+        return TraceSearch(traces, [reason for reasons in skipped for reason in reasons])
 
-    def _fetch(self, trace_id: str) -> TraceRecord | None:
-        """One trace by id; None when Tempo does not (or no longer) have it."""
+    def _fetch(self, trace_id: str, skipped: list[str] | None = None) -> TraceRecord | None:
+        """One trace by id; None when Tempo does not (or no longer) have it,
+        or, with `skipped`, when it cannot be read (said why there)."""
         path = f"/api/traces/{trace_id.rjust(32, '0')}"  # Tempo drops leading zeros in search results
         status, body = self._get(path)
         if status == 404:
             return None
         try:
-            payload = json.loads(body)
-        except ValueError:
-            raise SourceError(f"Tempo at {self.base_url}{path} sent a response that is not JSON") from None
-        try:
-            traces = otlp.parse_traces(payload)
+            traces = share_wire_bytes(otlp.parse_traces(_payload(body), skipped=skipped), len(body))
         except SourceError as error:
-            raise SourceError(f"Tempo at {self.base_url}{path}: {error}") from None
+            if skipped is None:
+                raise SourceError(f"Tempo at {self.shown_url}{path}: {error}") from None
+            skipped.append(f"trace {trace_id}: {error}")
+            return None
         wanted = canonical_trace_id(trace_id)
         return next((t for t in traces if canonical_trace_id(t.trace_id) == wanted and t.spans), None)
 
@@ -196,5 +234,5 @@ class TempoClient:
             raise SourceError(str(error)) from None
         trace = self._fetch(trace_id)
         if trace is None:
-            raise TraceNotFound(f"trace {trace_id} not found in Tempo at {self.base_url}")
+            raise TraceNotFound(f"trace {trace_id} not found in Tempo at {self.shown_url}")
         return trace

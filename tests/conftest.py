@@ -29,6 +29,10 @@ CHROMIUM_ARGS = [
 WALL_SCREEN = {"width": 1920, "height": 1080}
 # Request lines of the served app would drown the test report.
 logging.getLogger("werkzeug").setLevel(logging.WARNING)
+# The tests never read a real cluster's Istio config, even when CI runs in one
+# (the Kubernetes client is in the test extra): tests that want one set KUBECONFIG.
+os.environ.pop("KUBERNETES_SERVICE_HOST", None)
+os.environ["KUBECONFIG"] = os.devnull
 
 
 @pytest.fixture

@@ -3,23 +3,26 @@ one error helper.
 
 `/api/graph`, `/api/canary`, `/api/trace/<id>` and `/api/compare/<a>/<b>`
 serve exactly the documents `meshwatch snapshot|canary|trace|trace-diff`
-print (`/api/graph` takes `graph`, `find`, `hide` and `cluster` as
-`snapshot` takes `--graph`, `--find`, `--hide` and `--cluster`); bad input answers 400, a failing data
-source 502, an unknown trace or path 404, each as `{"error": "..."}`.
+print (`/api/graph` takes `graph`, `find`, `hide` and `cluster` as `snapshot`
+takes `--graph`, `--find`, `--hide` and `--cluster`); bad input answers 400, a
+failing data source 502, too much in flight (busy, retry) 503, an unknown trace
+or path 404, each as `{"error": "..."}`.
 `/healthz` says the process serves; `/readyz` that Prometheus answers.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
 from dashboard.app import config
-from dashboard.app.refresh import mesh_graph, release_view, routing_config
+from dashboard.app.flight import Busy, InFlight
+from dashboard.app.refresh import longest_refresh, mesh_graph, release_view, routing_config, slow_text
 from dashboard.app.runtime import Runtime, current
-from dashboard.app.trace_cache import TraceNotInMemory
+from dashboard.app.trace_cache import ParsesBusy, TraceNotInMemory
 from dashboard.canary.document import canary_document
 from dashboard.mesh.find import apply
 from dashboard.mesh.snapshot import snapshot_document
@@ -53,7 +56,7 @@ def view_arguments(runtime: Runtime) -> ViewArguments:
     args = request.args
     return ViewArguments(
         at=config.instant(args["at"]) if args.get("at") else runtime.services.clock(),
-        window=config.window(args["window"]) if "window" in args else runtime.settings.window,
+        window=runtime.settings.rate_window(args["window"]) if "window" in args else runtime.settings.window,
         namespaces=tuple(config.namespace(ns) for ns in args.getlist("namespace"))
         or runtime.settings.namespace,
         service=config.service(args["service"]) if args.get("service") else None,
@@ -66,6 +69,15 @@ def bad_request(error: ConfigError) -> Response:
     return error_response(str(error), 400)
 
 
+@api.errorhandler(Busy)
+@api.errorhandler(ParsesBusy)
+def busy(error: SourceError) -> Response:
+    """Too much in flight already: retry, not a failing backend."""
+    response = error_response(str(error), 503)
+    response.headers["Retry-After"] = "5"
+    return response
+
+
 @api.errorhandler(TraceNotFound)
 @api.errorhandler(TraceNotInMemory)
 def not_found(error: SourceError) -> Response:
@@ -75,6 +87,14 @@ def not_found(error: SourceError) -> Response:
 @api.errorhandler(SourceError)
 def source_failed(error: SourceError) -> Response:
     return error_response(str(error), 502)
+
+
+def in_flight(runtime: Runtime, key: tuple[Any, ...], work: Callable[[], Any]) -> Any:
+    """The view's one refresh in flight (joined, or started now), waited for in full."""
+    landed = runtime.flights.run(key, work, longest_refresh(runtime.settings))
+    if isinstance(landed, InFlight):
+        raise SourceError(slow_text(runtime.services.telemetry.name, landed.elapsed) + "; retry")
+    return landed
 
 
 def _argument(name: str, parse: Any, default: Any) -> Any:
@@ -95,14 +115,18 @@ def graph() -> Response:
     graph_type = _argument("graph", config.graph_type, settings.graph)
     find = _argument("find", config.expression, settings.find)
     hide = _argument("hide", config.expression, settings.hide)
-    drawn = mesh_graph(
-        runtime.services.telemetry,
-        settings,
-        view.at,
-        view.window,
-        view.namespaces,
-        graph_type=graph_type,
-        clusters=view.clusters,
+    drawn = in_flight(
+        runtime,
+        ("api/graph", view.at, str(view.window), view.namespaces, view.clusters, graph_type),
+        lambda: mesh_graph(
+            runtime.services.telemetry,
+            settings,
+            view.at,
+            view.window,
+            view.namespaces,
+            graph_type=graph_type,
+            clusters=view.clusters,
+        ),
     )
     return jsonify(apply(snapshot_document(drawn), find, hide))
 
@@ -111,17 +135,22 @@ def graph() -> Response:
 def canary() -> Response:
     runtime = current()
     view = view_arguments(runtime)
-    releases = release_view(
-        runtime.services.telemetry,
-        routing_config(runtime.settings, runtime.services),
-        runtime.settings,
-        view.at,
-        view.window,
-        view.namespaces,
-        view.service,
-        runtime.lookback,
+    routing = routing_config(runtime.settings, runtime.services)
+    releases = in_flight(
+        runtime,
+        ("api/canary", view.at, str(view.window), view.namespaces, view.service),
+        lambda: release_view(
+            runtime.services.telemetry,
+            routing,
+            runtime.settings,
+            view.at,
+            view.window,
+            view.namespaces,
+            view.service,
+            runtime.lookback,
+        ),
     )
-    return jsonify(canary_document(releases))
+    return jsonify(canary_document(releases, releases.warnings))
 
 
 def requested_trace_id(trace_id: str) -> str:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dashboard import __version__
-from dashboard.app.config import Settings, add_options, resolve
+from dashboard.app.config import Settings, add_options, bytes_of, resolve
 from queries.errors import ConfigError, SourceError
 
 EXIT_SOURCE, EXIT_USAGE = 1, 2
@@ -53,13 +53,15 @@ def cmd_snapshot(settings: Settings, args: argparse.Namespace) -> int:
         routing_config(settings),
         settings.graph,
     )
+    document = apply(snapshot_document(graph), settings.find, settings.hide)
+    for warning in document["warnings"]:
+        warn(warning)
     for namespace in missing_namespaces(graph, settings.namespace):
         warn(f"namespace {namespace!r} has no Istio telemetry in {_window_words(settings, at)}")
     for cluster in missing_clusters(graph, settings.cluster):
         warn(f"cluster {cluster!r} has no Istio telemetry in {_window_words(settings, at)}")
     if not settings.namespace and not settings.cluster and graph.number_of_nodes() == 0:
         warn(f"no Istio telemetry in {_window_words(settings, at)}")
-    document = apply(snapshot_document(graph), settings.find, settings.hide)
     if settings.format == "dot":
         sys.stdout.write(dot_document(document))
     else:
@@ -137,12 +139,13 @@ def cmd_simulate(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _file_traces(path: str) -> list[Any]:
-    """The traces with spans of a file the user named: its problems are bad input (exit 2)."""
+def _file_traces(path: str, settings: Settings) -> list[Any]:
+    """The traces with spans of a file the user named (at most --max-upload-mb):
+    its problems are bad input (exit 2)."""
     from queries.traces.export import load_export
 
     try:
-        traces = [trace for trace in load_export(path) if trace.spans]
+        traces = [trace for trace in load_export(path, bytes_of(settings.max_upload_mb)) if trace.spans]
     except SourceError as error:
         raise ConfigError(str(error)) from None
     if not traces:
@@ -181,7 +184,7 @@ def cmd_trace(settings: Settings, args: argparse.Namespace) -> int:
     if settings.file:
         if args.trace_argument:
             raise ConfigError("give a trace id with --trace-id when reading --file, not as an argument")
-        trace = _pick(_file_traces(settings.file), settings.trace_id, settings.file)
+        trace = _pick(_file_traces(settings.file, settings), settings.trace_id, settings.file)
     elif args.trace_argument:
         if settings.trace_id:
             raise ConfigError(
@@ -213,7 +216,7 @@ def cmd_trace_diff(settings: Settings, args: argparse.Namespace) -> int:
         if None in files:
             raise ConfigError("give trace ids A and B to compare traces from Jaeger or Tempo")
         if files[0] == files[1]:
-            traces = _file_traces(files[0])
+            traces = _file_traces(files[0], settings)
             if len(traces) != 2:
                 raise ConfigError(
                     f"{files[0]} holds {len(traces)} trace{'s' if len(traces) != 1 else ''}; "
@@ -221,12 +224,14 @@ def cmd_trace_diff(settings: Settings, args: argparse.Namespace) -> int:
                 )
             sides = traces
         else:
-            sides = [_pick(_file_traces(path), None, path) for path in files]
+            sides = [_pick(_file_traces(path, settings), None, path) for path in files]
     else:
         sides = []
         for side, trace_id, path in zip("AB", ids, files):
             if path:
-                sides.append(_pick(_file_traces(path), None if trace_id == ONLY_TRACE else trace_id, path))
+                sides.append(
+                    _pick(_file_traces(path, settings), None if trace_id == ONLY_TRACE else trace_id, path)
+                )
             elif trace_id == ONLY_TRACE:
                 raise ConfigError(f"- stands for the only trace of a file, and side {side} has no file")
             else:
@@ -246,12 +251,15 @@ def cmd_canary(settings: Settings, args: argparse.Namespace) -> int:
     releases = release_view(
         prometheus_source(settings), config, settings, at, settings.window, settings.namespace, service
     )
+    # What the data left out first: it may be why the service is not there.
+    for warning in releases.warnings:
+        warn(warning)
     if service and not releases:
         raise SourceError(
             f"no such versioned service {service!r}: no Istio telemetry in "
             f"{_window_words(settings, at)} and no VirtualService routes it"
         )
-    print_json(canary_document(releases))
+    print_json(canary_document(releases, releases.warnings))
     return 0
 
 
@@ -270,6 +278,8 @@ class Subcommand:
 PROMETHEUS = ("prometheus", "prometheus_timeout")
 # A trace backend: Jaeger or Grafana Tempo.
 TRACES = ("jaeger", "jaeger_api", "jaeger_timeout", "tempo", "tempo_timeout")
+# What the dashboards take to bound the memory traces use.
+TRACE_MEMORY = ("max_upload_mb", "trace_cache_mb", "max_trace_parses", "trace_link")
 
 COMMANDS: dict[str, Subcommand] = {
     "serve": Subcommand(
@@ -287,13 +297,28 @@ COMMANDS: dict[str, Subcommand] = {
             "listen",
             "base_path",
             "istio_config",
+            "max_window",
+            "max_response_mb",
+            *TRACE_MEMORY,
             "config",
         ),
     ),
     "demo": Subcommand(
         cmd_demo,
         "run the dashboard on the built-in simulated Bookinfo mesh (no cluster needed)",
-        ("window", "ingress", "waypoint", "refresh", "listen", "base_path", "speed", "phase", "config"),
+        (
+            "window",
+            "ingress",
+            "waypoint",
+            "refresh",
+            "listen",
+            "base_path",
+            "speed",
+            "phase",
+            "max_window",
+            *TRACE_MEMORY,
+            "config",
+        ),
     ),
     "simulate": Subcommand(
         cmd_simulate,
@@ -318,18 +343,20 @@ COMMANDS: dict[str, Subcommand] = {
             "find",
             "hide",
             "format",
+            "max_window",
+            "max_response_mb",
             "config",
         ),
     ),
     "trace": Subcommand(
         cmd_trace,
         "print one trace's analysis (span tree, self time, critical path) as JSON",
-        (*TRACES, "file", "trace_id", "config"),
+        (*TRACES, "file", "trace_id", "max_response_mb", "max_upload_mb", "config"),
     ),
     "trace-diff": Subcommand(
         cmd_trace_diff,
         "compare two traces (span paths added, removed, changed; slowest differences first) as JSON",
-        (*TRACES, "file", "file_a", "file_b", "config"),
+        (*TRACES, "file", "file_a", "file_b", "max_response_mb", "max_upload_mb", "config"),
     ),
     "canary": Subcommand(
         cmd_canary,
@@ -343,6 +370,8 @@ COMMANDS: dict[str, Subcommand] = {
             "waypoint",
             "istio_config",
             "service",
+            "max_window",
+            "max_response_mb",
             "config",
         ),
     ),

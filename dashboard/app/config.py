@@ -46,6 +46,16 @@ _SOURCE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 PROMETHEUS_PREFIX = "prometheus_"
 # A rate window shorter than this holds no two scrapes of any real Prometheus.
 MIN_WINDOW_SECONDS = 1.0
+# The last instant a time may name: the end of year 9999 UTC, the last a date can show.
+LATEST_INSTANT = 253_402_300_799.0
+# Waits, periods and sizes meshwatch accepts, as (low, high): past `high` a
+# timer overflows (a browser's setInterval holds 24.8 days) or nobody means it.
+TIMEOUT_SECONDS = (0.0, 3600.0)
+REFRESH_SECONDS = (0.0, 86_400.0)
+SPEED_FACTOR = (0.0, 1000.0)
+MEGABYTES = (0.0, 65_536.0)
+HOURS_IN_A_YEAR = 8760.0
+_TIME_HINT = "use RFC 3339 (2026-11-26T10:00:00Z) or unix seconds"
 
 
 # --- parsers: text in, a typed value out, or a one-line ConfigError ---------
@@ -109,20 +119,25 @@ def prometheus_endpoint(text: str) -> PrometheusEndpoint:
 
 
 def instant(text: str) -> float:
-    """An evaluation time: RFC 3339 (`2026-11-26T10:00:00Z`) or unix seconds."""
+    """An evaluation time: RFC 3339 (`2026-11-26T10:00:00Z`) or unix seconds,
+    from 1970 to the end of year 9999."""
     value = text.strip()
     try:
         seconds = float(value)
     except ValueError:
-        pass
-    else:
-        if not math.isfinite(seconds):
-            raise ConfigError(f"bad time {text!r}: use RFC 3339 (2026-11-26T10:00:00Z) or unix seconds")
-        return seconds
+        seconds = _rfc3339(text)
+    if not math.isfinite(seconds):
+        raise ConfigError(f"bad time {text!r}: {_TIME_HINT}")
+    if not 0 <= seconds <= LATEST_INSTANT:
+        raise ConfigError(f"bad time {text!r}: it must lie between 1970 and the end of year 9999")
+    return seconds
+
+
+def _rfc3339(text: str) -> float:
     try:
-        parsed = datetime.fromisoformat(value.replace("z", "Z").replace("Z", "+00:00"))
+        parsed = datetime.fromisoformat(text.strip().replace("z", "Z").replace("Z", "+00:00"))
     except ValueError:
-        raise ConfigError(f"bad time {text!r}: use RFC 3339 (2026-11-26T10:00:00Z) or unix seconds") from None
+        raise ConfigError(f"bad time {text!r}: {_TIME_HINT}") from None
     if parsed.tzinfo is None:
         raise ConfigError(f"bad time {text!r}: RFC 3339 needs a zone, e.g. Z or +01:00")
     return parsed.timestamp()
@@ -169,14 +184,49 @@ def regex(text: str) -> str:
     return text
 
 
-def positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise ConfigError(f"bad number {text!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise ConfigError(f"{text!r} must be a number greater than zero")
-    return value
+def positive_number(bounds: tuple[float, float]) -> Callable[[str], float]:
+    """A finite number greater than `bounds[0]` and at most `bounds[1]`."""
+    low, high = bounds
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise ConfigError(f"bad number {text!r}") from None
+        if not math.isfinite(value) or not low < value <= high:
+            raise ConfigError(f"{text!r} must be a number greater than zero and at most {high:,g}")
+        return value
+
+    return parse
+
+
+def whole_number(low: int, high: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        value = text.strip()
+        if not (value.isascii() and value.isdigit()) or not low <= int(value) <= high:
+            raise ConfigError(f"bad number {text!r}: a whole number from {low} to {high}")
+        return int(value)
+
+    return parse
+
+
+def megabytes(text: str) -> float:
+    """A size in MB (`64`, `0.5`); `Settings.bytes_of` turns it into bytes."""
+    return positive_number(MEGABYTES)(text)
+
+
+def trace_link(text: str) -> tuple[str, str]:
+    """`KEY=URL`: a span tag shown as a link to URL, where `#{KEY}` (or any
+    tag of the span) is replaced by the tag's value, URL-encoded; a URL that
+    is just `#{KEY}` links to the value itself, when it is an http(s) URL."""
+    key, sep, template = text.partition("=")
+    key, template = key.strip(), template.strip()
+    if not sep or not key or not template:
+        raise ConfigError(f"bad trace link {text!r}: expected TAG=URL, e.g. 'http.url=#{{http.url}}'")
+    whole = re.fullmatch(r"#\{[^{}]+\}", template)
+    if not whole and not re.match(r"^https?://[^/#{}\s]+", template):
+        raise ConfigError(f"bad trace link {text!r}: the URL must start http(s)://HOST, or be just #{{TAG}}")
+    return key, template
 
 
 def text_value(text: str) -> str:
@@ -259,7 +309,10 @@ class Settings:
         metavar="[NAME=]URL",
     )
     prometheus_timeout: float = option(
-        positive_float, 10.0, "seconds to wait for one Prometheus query", metavar="SECONDS"
+        positive_number(TIMEOUT_SECONDS),
+        10.0,
+        "seconds one Prometheus answer may take in all (a deadline, not a per-read timeout)",
+        metavar="SECONDS",
     )
     jaeger: str = option(
         url,
@@ -273,7 +326,7 @@ class Settings:
         "Jaeger query API: v1 (/api/traces), v3 (OTLP JSON) or auto-detect",
     )
     jaeger_timeout: float = option(
-        positive_float, 10.0, "seconds to wait for one Jaeger request", metavar="SECONDS"
+        positive_number(TIMEOUT_SECONDS), 10.0, "seconds one Jaeger answer may take in all", metavar="SECONDS"
     )
     tempo: str | None = option(
         url,
@@ -282,7 +335,7 @@ class Settings:
         metavar="URL",
     )
     tempo_timeout: float = option(
-        positive_float, 10.0, "seconds to wait for one Tempo request", metavar="SECONDS"
+        positive_number(TIMEOUT_SECONDS), 10.0, "seconds one Tempo answer may take in all", metavar="SECONDS"
     )
     namespace: tuple[str, ...] = option(
         namespace,
@@ -302,6 +355,13 @@ class Settings:
     at: float | None = option(
         instant, None, "evaluation time, RFC 3339 or unix seconds (default: now)", metavar="TIME"
     )
+    # Declared before `window`: below it, `window` names that field, not the parser.
+    max_window: Duration = option(
+        window,
+        window("1d"),
+        "the longest rate window a flag, an address or an API call may ask for",
+        metavar="DURATION",
+    )
     window: Duration = option(
         window, window("1m"), "rate window for every figure, a Prometheus duration", metavar="DURATION"
     )
@@ -317,7 +377,9 @@ class Settings:
         "regex: workloads (name or app) drawn as ambient mode's waypoint proxies",
         metavar="REGEX",
     )
-    refresh: float = option(positive_float, 5.0, "seconds between dashboard refreshes", metavar="SECONDS")
+    refresh: float = option(
+        positive_number(REFRESH_SECONDS), 5.0, "seconds between dashboard refreshes", metavar="SECONDS"
+    )
     listen: tuple[str, int] = option(
         listen_address,
         ("127.0.0.1", 8050),
@@ -335,7 +397,7 @@ class Settings:
         metavar="DIR",
     )
     speed: float = option(
-        positive_float, 1.0, "demo/simulator: story clock speed-up factor", metavar="FACTOR"
+        positive_number(SPEED_FACTOR), 1.0, "demo/simulator: story clock speed-up factor", metavar="FACTOR"
     )
     phase: str | None = option(
         text_value,
@@ -384,12 +446,60 @@ class Settings:
     format: str = option(
         choice("json", "dot"), "json", "snapshot output: json, or dot for Graphviz", metavar="FORMAT"
     )
+    max_response_mb: float = option(
+        megabytes,
+        64.0,
+        "MB the backends' answers to one refresh (or one trace search or request) may hold together",
+        metavar="MB",
+    )
+    max_upload_mb: float = option(
+        megabytes,
+        64.0,
+        "MB a trace file (opened in the browser, or with --file, --file-a, --file-b) may hold",
+        metavar="MB",
+    )
+    trace_cache_mb: float = option(
+        megabytes,
+        512.0,
+        "MB of analysed traces kept in memory, least recently used dropped first",
+        metavar="MB",
+    )
+    max_trace_parses: int = option(
+        whole_number(1, 64),
+        2,
+        "traces read and analysed at once; more are told to retry (each can take GBs)",
+        metavar="N",
+    )
+    trace_link: tuple[tuple[str, str], ...] = option(
+        trace_link,
+        (),
+        "a span tag shown as a link: TAG=URL with #{TAG} for the value (repeatable), e.g. "
+        "'http.url=#{http.url}'; other tag values are never links",
+        many=True,
+        metavar="TAG=URL",
+    )
     config: str | None = option(
         text_value, None, "TOML config file (thresholds and any option above)", metavar="FILE"
     )
     health: HealthThresholds = field(default_factory=HealthThresholds)
     circuit: CircuitThresholds = field(default_factory=CircuitThresholds)
     canary: CanaryThresholds = field(default_factory=CanaryThresholds)
+
+    def rate_window(self, text: str) -> Duration:
+        """A window asked for (a flag, an address, an API argument): a rate
+        window of 1 s up to --max-window."""
+        duration = window(text)
+        if duration.seconds > self.max_window.seconds:
+            raise ConfigError(
+                f"bad window {text!r}: at most {self.max_window} (--max-window); "
+                "long windows read many samples"
+            )
+        return duration
+
+
+def bytes_of(megabytes: float) -> int:
+    """A size option (`--max-response-mb 64`) in bytes."""
+    return round(megabytes * (1 << 20))
 
 
 def _option(declared: Field) -> Option:
@@ -429,6 +539,19 @@ def shown_default(declared: Option) -> str:
     return str(declared.default) if declared.default not in (None, ()) else "none"
 
 
+def threshold_range(name: str) -> tuple[float, float, str]:
+    """(low, high, what) a threshold may be, read off its name: `*_ms` are
+    milliseconds, `*_h` hours (a lookback: at most a year), `min_requests_*`
+    numbers of requests, all others ratios of an edge's or a version's requests."""
+    if name.endswith("_ms"):
+        return 0.0, math.inf, "a number of milliseconds, 0 or more"
+    if name.endswith("_h"):
+        return 0.0, HOURS_IN_A_YEAR, f"a number of hours, 0 to {HOURS_IN_A_YEAR:g}"
+    if name.startswith("min_requests"):
+        return 0.0, math.inf, "a number of requests, 0 or more"
+    return 0.0, 1.0, "a ratio from 0 to 1"
+
+
 def _thresholds(kind: type, table: Any, section: str, source: str) -> Any:
     if not isinstance(table, dict):
         raise ConfigError(f"{source}: [{section}] must be a table of numbers")
@@ -438,10 +561,22 @@ def _thresholds(kind: type, table: Any, section: str, source: str) -> Any:
         raise ConfigError(
             f"{source}: unknown key [{section}] {sorted(unknown)[0]}; known: {', '.join(sorted(known))}"
         )
-    try:
-        return kind(**{key: float(value) for key, value in table.items()})
-    except (TypeError, ValueError):
-        raise ConfigError(f"{source}: [{section}] values must be numbers") from None
+    values = {}
+    for key, value in table.items():
+        low, high, what = threshold_range(key)
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if not number or not math.isfinite(value) or not low <= value <= high:
+            raise ConfigError(
+                f"{source}: [{section}] values must be numbers: {key} = {_shown(value)}, expected {what}"
+            )
+        values[key] = float(value)
+    return kind(**values)
+
+
+def _shown(value: Any) -> str:
+    """A config file's value in a message, short."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:39] + "…"
 
 
 def _source_tables(raw: Any, source: str) -> tuple[PrometheusEndpoint, ...] | None:
@@ -496,8 +631,26 @@ def _read_config_file(path: str) -> dict[str, Any]:
             return tomllib.load(handle)
     except OSError as error:
         raise ConfigError(f"cannot read config file {path}: {error.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {path} is not valid TOML: not UTF-8 text") from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"config file {path} is not valid TOML: {error}") from None
+    except RecursionError:
+        raise ConfigError(f"config file {path} is not valid TOML: nested too deeply") from None
+
+
+def _file_value(declared: Option, raw: Any, source: str) -> Any:
+    """A config file's value of an option, its TOML type checked: a string or
+    a number (a date-time for `at`), a list of strings for a repeatable one."""
+    if declared.many:
+        raw = [raw] if isinstance(raw, str) else raw
+        if isinstance(raw, list) and all(isinstance(item, str) for item in raw):
+            return raw
+        raise ConfigError(f"{source}: expected a string or a list of strings, not {_shown(raw)}")
+    scalar = isinstance(raw, (str, int, float)) and not isinstance(raw, bool)
+    if scalar or (declared.name == "at" and isinstance(raw, datetime)):
+        return raw.isoformat() if isinstance(raw, datetime) else raw
+    raise ConfigError(f"{source}: expected a string or a number, not {_shown(raw)}")
 
 
 def _raw_values(
@@ -518,8 +671,8 @@ def _raw_values(
                 declared.env,
             )
         elif name in file_values:
-            raw = file_values[name]
-            found[name] = ([raw] if declared.many and isinstance(raw, str) else raw), f"{config_path}: {name}"
+            source = f"{config_path}: {name}"
+            found[name] = _file_value(declared, file_values[name], source), source
     return found
 
 
@@ -563,7 +716,10 @@ def resolve(
         _distinct(values["prometheus"], found.get("prometheus", (None, f"{config_path}: [prometheus]"))[1])
     for key, kind in THRESHOLD_SECTIONS.items():
         values[key] = _thresholds(kind, sections.get(key, {}), key, str(config_path))
-    return Settings(**values)
+    settings = Settings(**values)
+    if settings.window.seconds > settings.max_window.seconds:
+        raise ConfigError(f"--window {settings.window} is longer than --max-window {settings.max_window}")
+    return settings
 
 
 # The windows a page's picker offers; a window given in the address joins them.

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import dash_cytoscape as cyto
 from dash import Dash, Input, Output
 
-from dashboard.app import pages
+from dashboard.app import pages, trace_upload
 from dashboard.app.api import api
-from dashboard.app.config import Settings, resolve
+from dashboard.app.config import Settings, bytes_of, resolve
 from dashboard.app.runtime import Runtime
 from dashboard.app.services import Services, live_services
-from dashboard.app.trace_cache import TraceCache, jaeger_fetch
+from dashboard.app.trace_cache import TraceCache, backend_fetch
 from layouts.shell import shell, story_badge
 
 
@@ -27,6 +28,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     settings = settings or resolve()
     services = services or live_services(settings)
     prefix = settings.base_path.rstrip("/") + "/"
+    # Cytoscape's bundle with its extensions: the SVG export is one of them.
+    cyto.load_extra_layouts()
     app = Dash(
         __name__,
         title="meshwatch",
@@ -37,8 +40,13 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         suppress_callback_exceptions=True,
         update_title=None,
     )
-    runtime = Runtime(settings, services, TraceCache(jaeger_fetch(services.traces)))
+    traces = TraceCache(
+        backend_fetch(services.traces), bytes_of(settings.trace_cache_mb), settings.max_trace_parses
+    )
+    runtime = Runtime(settings, services, traces)
     runtime.install(app.server)
+    # A request over this is refused before it is read (413): no upload parses past --max-upload-mb.
+    app.server.config["MAX_CONTENT_LENGTH"] = trace_upload.request_limit(settings)
     # The API serves the CLI's documents: keep their field order.
     app.server.json.sort_keys = False
     app.server.register_blueprint(api, url_prefix=prefix.rstrip("/") or None)

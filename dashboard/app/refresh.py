@@ -8,21 +8,34 @@ from __future__ import annotations
 
 import math
 import threading
+from collections import Counter
 from collections.abc import Sequence
 
 import networkx as nx
 import pandas as pd
 
-from dashboard.app.config import Settings
+from dashboard.app.config import Settings, bytes_of
 from dashboard.app.services import Services
 from dashboard.canary.observation import HISTORY_SECONDS, HISTORY_STEP_SECONDS
 from dashboard.canary.release import ServiceRelease, analyze, retired_workloads
+from dashboard.format import ignored_series
 from dashboard.mesh.build import build_graph
 from dashboard.mesh.graph_types import VERSIONED
 from queries.duration import Duration, prometheus_duration
+from queries.errors import ConfigError
 from queries.istio import load as istio_config
 from queries.istio.records import IstioConfig
-from queries.telemetry import TelemetrySource
+from queries.telemetry import IGNORED, TelemetrySource
+
+
+class ReleaseView(list[ServiceRelease]):
+    """The release view of each service with a release in play, and
+    `warnings`: what the data left out (series with bad values)."""
+
+    def __init__(self, releases: Sequence[ServiceRelease], warnings: Sequence[str] = ()) -> None:
+        super().__init__(releases)
+        self.warnings = list(warnings)
+
 
 # The baseline lookback is read in this many coarse steps (24 h: 10 minutes each).
 LOOKBACK_STEPS = 144
@@ -58,11 +71,40 @@ def routing_config(settings: Settings, services: Services | None = None) -> Isti
     if services is not None and services.istio_objects is not None:
         objects = services.istio_objects()
         return None if objects is None else istio_config.from_manifests(objects, "demo")
+    if settings.istio_config and not settings.istio_config.startswith(istio_config.KUBERNETES):
+        return directory_config(settings.istio_config)
     if settings.istio_config:
-        return istio_config.load(settings.istio_config)
+        return istio_config.load(settings.istio_config, bytes_of(settings.max_response_mb))
     if istio_config.kubernetes_configured():
-        return istio_config.load_kubernetes()
+        return istio_config.load_kubernetes(max_bytes=bytes_of(settings.max_response_mb))
     return None
+
+
+# --istio-config directories as last read: their files' stamp, and the config or why it is unreadable.
+_DIRECTORIES: dict[str, tuple[istio_config.Stamp, IstioConfig | str]] = {}
+_DIRECTORIES_LOCK = threading.Lock()
+
+
+def directory_config(directory: str) -> IstioConfig:
+    """The routing config of a directory, read again only when its files
+    changed (which files, their modification times or sizes): a canary
+    refresh every few seconds must not re-parse thousands of objects."""
+    files = istio_config.config_files(directory)
+    current = istio_config.stamp(files)
+    with _DIRECTORIES_LOCK:
+        known = _DIRECTORIES.get(directory)
+    if known is None or known[0] != current:
+        try:
+            read: IstioConfig | str = istio_config.load_directory(directory, files)
+        except ConfigError as error:
+            read = str(error)
+        with _DIRECTORIES_LOCK:
+            _DIRECTORIES[directory] = current, read
+    else:
+        read = known[1]
+    if isinstance(read, str):
+        raise ConfigError(read)
+    return read
 
 
 class Lookback:
@@ -100,7 +142,7 @@ def release_view(
     namespaces: Sequence[str] = (),
     service: str | None = None,
     lookback: Lookback | None = None,
-) -> list[ServiceRelease]:
+) -> ReleaseView:
     """One mesh refresh, the last hour's split and the baseline lookback,
     analysed (5 queries on each Prometheus, plus the lookback once a step).
     Releases span clusters (a service is one service in every cluster), so
@@ -108,6 +150,37 @@ def release_view(
     graph = mesh_graph(telemetry, settings, at, window, namespaces, config, clusters=())
     history = telemetry.version_traffic(at - HISTORY_SECONDS, at, HISTORY_STEP_SECONDS, window, namespaces)
     lookback = lookback or Lookback(telemetry, settings.canary.baseline_lookback_h)
-    return analyze(
-        graph, history, config, settings.canary, window, service, namespaces, lookback.traffic(at, namespaces)
+    baseline = lookback.traffic(at, namespaces)
+    ignored = (
+        Counter(graph.graph.get("ignored", {}))
+        + Counter(history.attrs.get(IGNORED, {}))
+        + Counter(baseline.attrs.get(IGNORED, {}))
     )
+    releases = analyze(graph, history, config, settings.canary, window, service, namespaces, baseline)
+    return ReleaseView(releases, ignored_series(ignored))
+
+
+def slow_text(backend: str, elapsed: float) -> str:
+    """The banner over a view whose refresh outlasts the refresh interval."""
+    return f"refreshing — {backend} slow ({elapsed:.0f} s)"
+
+
+def longest_refresh(settings: Settings) -> float:
+    """Seconds a refresh can take: three rounds of queries (the mesh, the
+    split's history, and the baseline lookback when its step is due), each
+    within --prometheus-timeout, and a second to spare."""
+    return 3 * settings.prometheus_timeout + 1.0
+
+
+# The share of a page's refresh interval a poll waits: its answer must land
+# before the next tick, or the browser drops it for the newer poll.
+POLL_WAIT_SHARE = 0.75
+
+
+def poll_wait(settings: Settings, interval_ms: float | None, polling: bool) -> float:
+    """How long a poll waits for its refresh before it says "refreshing":
+    most of the page's refresh interval, or, when the page does not poll,
+    the whole refresh."""
+    if polling and interval_ms:
+        return POLL_WAIT_SHARE * interval_ms / 1000.0
+    return longest_refresh(settings)

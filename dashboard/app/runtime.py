@@ -1,5 +1,6 @@
 """What one running dashboard holds: its settings, its data sources, its
-trace cache and the canary baseline's lookback. The pages' layouts and the API find it on the Flask app that
+trace cache, the canary baseline's lookback and the refreshes in flight. The
+pages' layouts and the API find it on the Flask app that
 serves the request; callbacks are given it when they are registered."""
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from dataclasses import dataclass, field
 import flask
 
 from dashboard.app.config import Settings
+from dashboard.app.flight import Flights
 from dashboard.app.refresh import Lookback
 from dashboard.app.services import Services
 from dashboard.app.trace_cache import TraceCache
@@ -22,6 +24,7 @@ class Runtime:
     settings: Settings
     services: Services
     traces: TraceCache
+    flights: Flights = field(default_factory=Flights)
     lookback: Lookback = field(init=False)
 
     def __post_init__(self) -> None:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from dashboard.app.config import Settings
+from dashboard.app.config import Settings, bytes_of
 
 if TYPE_CHECKING:  # the frames' module loads pandas, which `meshwatch trace` does without
     from queries.telemetry import TelemetrySource
@@ -43,7 +43,12 @@ def prometheus_source(settings: Settings) -> TelemetrySource:
     from queries.prometheus import PrometheusSource
 
     sources = [
-        PrometheusSource(endpoint.url, timeout=endpoint.setting(settings, "timeout"), name=endpoint.name)
+        PrometheusSource(
+            endpoint.url,
+            endpoint.setting(settings, "timeout"),
+            bytes_of(settings.max_response_mb),
+            endpoint.name,
+        )
         for endpoint in settings.prometheus
     ]
     if len(sources) == 1:
@@ -58,10 +63,17 @@ def trace_backend(settings: Settings) -> Any:
     if settings.tempo:
         from queries.tempo import TempoClient
 
-        return TempoClient(settings.tempo, settings.tempo_timeout)
+        return TempoClient(
+            settings.tempo, settings.tempo_timeout, max_response_bytes=bytes_of(settings.max_response_mb)
+        )
     from queries.jaeger import JaegerClient
 
-    return JaegerClient(settings.jaeger, settings.jaeger_api, settings.jaeger_timeout)
+    return JaegerClient(
+        settings.jaeger,
+        settings.jaeger_api,
+        settings.jaeger_timeout,
+        max_response_bytes=bytes_of(settings.max_response_mb),
+    )
 
 
 def live_services(settings: Settings) -> Services:

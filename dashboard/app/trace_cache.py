@@ -4,16 +4,23 @@ A click, a find or a page turn on a 100k-span trace never re-fetches or
 re-analyses it; uploaded files live here too. The cache belongs to one
 server process: a trace uploaded to one gunicorn worker is unknown to the
 others, hence "run one worker with threads" (README).
+
+Memory is bounded twice: the cache holds at most `max_bytes` of analysed
+traces (reckoned from the size of their JSON; the least recently used go
+first, the newest always stays), and at most `parses` traces are fetched or
+read and analysed at once: each can take GBs, so one more is told to retry.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from dashboard.format import plural
 from dashboard.traces.tree import TraceTree, build_tree
 from queries.errors import SourceError, TraceNotFound
 from queries.traces.records import TraceRecord, canonical_trace_id
@@ -25,8 +32,25 @@ _NOT_IN_MEMORY = (
 )
 
 
+# An analysed trace's memory against its JSON's size (records and tree: the
+# RSS bench/bench_trace.py measures for a 100k-span Istio trace), and per
+# span when that size is unknown.
+MEMORY_PER_WIRE_BYTE = 5.5
+MEMORY_PER_SPAN = 10_000
+
+
 class TraceNotInMemory(SourceError):
-    """Neither this process's cache nor Jaeger has the trace."""
+    """Neither this process's cache nor the tracing backend has the trace."""
+
+
+class ParsesBusy(SourceError):
+    """As many traces as allowed are being read and analysed already."""
+
+
+def tree_bytes(tree: TraceTree) -> int:
+    """What an analysed trace holds in memory, reckoned."""
+    wire = tree.trace.wire_bytes
+    return int(wire * MEMORY_PER_WIRE_BYTE) if wire else len(tree.order) * MEMORY_PER_SPAN
 
 
 @dataclass
@@ -42,14 +66,37 @@ class _Load:
 
 class TraceCache:
     """Analysed traces by id, least recently used dropped first once they
-    hold more than `max_spans` spans together; `fetch` gets one it lacks."""
+    hold more than `max_bytes` together (`tree_bytes`); `fetch` gets one it
+    lacks; at most `parses` fetches or reads with their analyses at once."""
 
-    def __init__(self, fetch: Callable[[str], TraceRecord], max_spans: int = 400_000) -> None:
+    def __init__(
+        self, fetch: Callable[[str], TraceRecord], max_bytes: int = 512 << 20, parses: int = 2
+    ) -> None:
         self.fetch = fetch
-        self.max_spans = max_spans
+        self.max_bytes = max_bytes
+        self.parses = parses
         self._trees: OrderedDict[str, TraceTree] = OrderedDict()
+        self._sizes: dict[str, int] = {}
         self._loading: dict[str, _Load] = {}
         self._lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(parses)
+
+    @contextmanager
+    def parsing(self) -> Iterator[None]:
+        """One of the `parses` slots for reading and analysing traces, or ParsesBusy."""
+        if not self._slots.acquire(blocking=False):
+            verb = "is" if self.parses == 1 else "are"
+            reading = f"{plural(self.parses, 'trace')} {verb} being read and analysed already"
+            raise ParsesBusy(f"busy: {reading}; retry in a moment")
+        try:
+            yield
+        finally:
+            self._slots.release()
+
+    @property
+    def held_bytes(self) -> int:
+        with self._lock:
+            return sum(self._sizes.values())
 
     def _cached(self, key: str) -> TraceTree | None:
         """The tree under `key`, marked recently used; call with the lock held."""
@@ -63,11 +110,16 @@ class TraceCache:
             return self._cached(canonical_trace_id(trace_id))
 
     def put(self, trace: TraceRecord) -> TraceTree:
+        """Analyse a trace and keep it; call inside `parsing()`."""
         tree = build_tree(trace)
+        key = canonical_trace_id(trace.trace_id)
         with self._lock:
-            self._trees[canonical_trace_id(trace.trace_id)] = tree
-            while len(self._trees) > 1 and sum(len(t.order) for t in self._trees.values()) > self.max_spans:
-                self._trees.popitem(last=False)
+            self._trees[key] = tree
+            self._trees.move_to_end(key)
+            self._sizes[key] = tree_bytes(tree)
+            while len(self._trees) > 1 and sum(self._sizes.values()) > self.max_bytes:
+                dropped, _ = self._trees.popitem(last=False)
+                del self._sizes[dropped]
         return tree
 
     def load(self, trace_id: str) -> TraceTree:
@@ -90,9 +142,10 @@ class TraceCache:
             assert pending.tree is not None
             return pending.tree
         try:
-            trace = self.fetch(trace_id)
-            pending.spans, pending.stage = len(trace.spans), ANALYSING
-            pending.tree = self.put(trace)
+            with self.parsing():
+                trace = self.fetch(trace_id)
+                pending.spans, pending.stage = len(trace.spans), ANALYSING
+                pending.tree = self.put(trace)
             return pending.tree
         except BaseException as error:
             pending.error = error
@@ -109,17 +162,17 @@ class TraceCache:
             return (pending.stage, pending.spans) if pending is not None else None
 
 
-def jaeger_fetch(jaeger: Any) -> Callable[[str], TraceRecord]:
-    """How the cache fetches a trace it does not hold: from Jaeger, saying
-    why when neither has it."""
+def backend_fetch(backend: Any) -> Callable[[str], TraceRecord]:
+    """How the cache fetches a trace it does not hold: from the tracing
+    backend (Jaeger or Tempo), saying why when neither has it."""
 
     def fetch(trace_id: str) -> TraceRecord:
-        if jaeger is None:
+        if backend is None:
             raise TraceNotInMemory(
-                f"trace {trace_id} {_NOT_IN_MEMORY} (no Jaeger is configured to fetch it from)"
+                f"trace {trace_id} {_NOT_IN_MEMORY} (no Jaeger or Tempo is configured to fetch it from)"
             )
         try:
-            return jaeger.trace(trace_id)
+            return backend.trace(trace_id)
         except TraceNotFound as error:
             raise TraceNotFound(f"{error}; if you opened it from a file, it {_NOT_IN_MEMORY}") from None
 

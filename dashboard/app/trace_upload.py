@@ -1,6 +1,12 @@
 """Opening a trace file in the browser, on both traces pages: the upload is
 decoded, parsed and kept in the trace cache; one trace opens, several are
-listed, anything else says why in the page's banner."""
+listed, anything else says why in the page's banner.
+
+A file over --max-upload-mb is refused by the browser before it is sent
+(dcc.Upload's max_size, with the size check's message), and by the server
+before the request is parsed (Flask's MAX_CONTENT_LENGTH, set by
+`request_limit`); decoding and parsing take one of the trace cache's
+parse slots, so uploads in parallel cannot multiply the memory."""
 
 from __future__ import annotations
 
@@ -10,18 +16,17 @@ from typing import Any
 
 from dash import ClientsideFunction, Dash, Input, Output, State, no_update
 
+from dashboard.app.config import Settings, bytes_of
 from dashboard.app.runtime import Runtime
 from dashboard.format import size_text
 from layouts.links import trace_href
+from layouts.text import visible
 from layouts.traces.search import trace_links
 from layouts.traces.upload import size_check_id
 from queries.errors import SourceError
-from queries.http import MAX_TRACE_BYTES
 from queries.traces.export import named, read_text
 from queries.traces.records import TraceRecord
 
-# The largest file the pages open: Jaeger's own response cap.
-MAX_UPLOAD_BYTES = MAX_TRACE_BYTES
 # The pages' upload pickers: (upload id, banner id, where a several-trace file lists its traces).
 UPLOADS = [
     ("traces-upload", "traces-banner", "traces-results"),
@@ -29,13 +34,26 @@ UPLOADS = [
 ]
 
 
-def decode_upload(contents: str, filename: str | None = None) -> list[TraceRecord]:
+def upload_limit(settings: Settings) -> int:
+    """The largest trace file the pages open, in bytes (--max-upload-mb)."""
+    return bytes_of(settings.max_upload_mb)
+
+
+def request_limit(settings: Settings) -> int:
+    """The largest request the server reads: an upload's data URL (base64,
+    4 bytes for 3) inside a Dash callback's JSON, and a little room."""
+    return upload_limit(settings) * 4 // 3 + (1 << 20)
+
+
+def decode_upload(contents: str, max_bytes: int, filename: str | None = None) -> list[TraceRecord]:
     """A dcc.Upload data URL holding a trace file (Jaeger export, OTLP JSON or
-    JSON Lines, Tempo, Zipkin), of at most MAX_UPLOAD_BYTES; SourceError names the file."""
+    JSON Lines, Tempo, Zipkin), of at most `max_bytes`; SourceError names the file."""
     name = filename or "the file"
     encoded = contents.partition(",")[2]
-    if len(encoded) // 4 * 3 > MAX_UPLOAD_BYTES:
-        raise SourceError(f"{name} is larger than {size_text(MAX_UPLOAD_BYTES)}, the limit for trace files")
+    if len(encoded) // 4 * 3 > max_bytes:
+        raise SourceError(
+            f"{name} is larger than {size_text(max_bytes)}, the limit for trace files (--max-upload-mb)"
+        )
     try:
         data = base64.b64decode(encoded)
     except (binascii.Error, ValueError):
@@ -47,18 +65,21 @@ def decode_upload(contents: str, filename: str | None = None) -> list[TraceRecor
 
 
 def register(app: Dash, runtime: Runtime) -> None:
+    limit = upload_limit(runtime.settings)
+
     def open_upload(contents: str | None, filename: str | None) -> tuple[Any, ...]:
         """(href to navigate to, banner text, banner hidden, links to the traces of a several-trace file)."""
         if not contents:
             return no_update, no_update, no_update, no_update
         try:
-            traces = [trace for trace in decode_upload(contents, filename) if trace.spans]
+            with runtime.traces.parsing():
+                traces = [trace for trace in decode_upload(contents, limit, filename) if trace.spans]
+                for trace in traces:
+                    runtime.traces.put(trace)
         except SourceError as error:
-            traces, message = [], str(error)
+            traces, message = [], visible(error)
         else:
-            message = None if traces else f"{filename or 'upload'} holds no spans"
-        for trace in traces:
-            runtime.traces.put(trace)
+            message = None if traces else visible(f"{filename or 'upload'} holds no spans")
         if len(traces) == 1:
             return trace_href(traces[0].trace_id), None, True, no_update
         links = trace_links([trace.trace_id for trace in traces]) if traces else no_update

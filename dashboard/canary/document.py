@@ -48,11 +48,12 @@ def controller_document(controller: Controller, disagreement: str | None) -> dic
     }
 
 
-def canary_document(releases: Sequence[ServiceRelease]) -> dict[str, Any]:
+def canary_document(releases: Sequence[ServiceRelease], warnings: Sequence[str] = ()) -> dict[str, Any]:
     """`{"services": [{"service", "namespace", "versions": [...], "verdict",
-    "reasons", "baseline"}]}` as `meshwatch canary` prints it and
-    `/api/canary` serves it; a release a rollout controller drives has one
-    more field, `controller` (controller_document)."""
+    "reasons", "baseline"}], "warnings": [...]}` as `meshwatch canary` prints
+    it and `/api/canary` serves it; `warnings` say what the data left out; a
+    release a rollout controller drives has one more field, `controller`
+    (controller_document)."""
     return {
         "services": [
             {
@@ -71,5 +72,6 @@ def canary_document(releases: Sequence[ServiceRelease]) -> dict[str, Any]:
                 **({"controller": controller_document(r.controller, r.disagreement)} if r.controller else {}),
             }
             for r in releases
-        ]
+        ],
+        "warnings": list(warnings),
     }

@@ -9,7 +9,15 @@ import networkx as nx
 
 from dashboard.mesh import appenders
 from dashboard.mesh.graph import filter_namespaces
-from dashboard.mesh.graph_types import CLUSTERS, VERSIONED, VERSIONED_PROJECTION, Projection, projection
+from dashboard.mesh.graph_types import (
+    CLUSTERS,
+    VERSIONED,
+    VERSIONED_PROJECTION,
+    Overview,
+    Projection,
+    namespace_overview,
+    projection,
+)
 from queries.telemetry import MeshTelemetry
 
 
@@ -17,6 +25,7 @@ def _assemble(telemetry: MeshTelemetry, rules: appenders.GraphRules, drawn: Proj
     graph = nx.DiGraph(
         at=telemetry.at,
         window=telemetry.window,
+        ignored=dict(telemetry.ignored),
         **{
             CLUSTERS: appenders.telemetry_clusters(telemetry),
             appenders.PROJECTION: drawn,
@@ -35,16 +44,23 @@ def build_graph(
     namespaces: Sequence[str] = (),
     graph_type: str = VERSIONED,
     clusters: Sequence[str] = (),
+    overview: Overview | None = None,
 ) -> nx.DiGraph:
     """The mesh as a graph of the type (dashboard.mesh.graph_types) with
     every appender's facts, filtered to the namespaces and clusters (and
     their direct neighbours) when any are given. Other types than
     `versioned` are drawn from the same telemetry after the versioned graph,
-    whose nodes and circuits they take. The graph attribute `clusters` lists
-    the clusters the telemetry spans."""
+    whose nodes and circuits they take; so is the namespace overview of a
+    graph bigger than `overview.above` nodes. The graph attribute `clusters`
+    lists the clusters the telemetry spans; the series the telemetry left
+    out for bad values ride along as `ignored`."""
     graph = _assemble(telemetry, rules, VERSIONED_PROJECTION)
-    if graph_type != VERSIONED:
-        graph = _assemble(telemetry, rules, projection(graph_type, graph))
+    versioned = filter_namespaces(graph, namespaces, clusters)
+    drawn = projection(graph_type, graph)
+    if overview is not None and versioned.number_of_nodes() > overview.above:
+        drawn = namespace_overview(drawn, graph, overview.expanded)
+    if drawn is not VERSIONED_PROJECTION:
+        graph = _assemble(telemetry, rules, drawn)
     return filter_namespaces(graph, namespaces, clusters)
 
 

@@ -23,6 +23,8 @@ from queries.telemetry import UNKNOWN
 
 # Node kinds; a waypoint is ambient mode's L7 proxy in front of services.
 WORKLOAD, SERVICE, UNKNOWN_KIND, WAYPOINT = "workload", "service", "unknown", "waypoint"
+# A folded namespace of a big mesh's overview (graph_types.namespace_overview).
+NAMESPACE_KIND = "namespace"
 UNKNOWN_NODE = "unknown"
 
 

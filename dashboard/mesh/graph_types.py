@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import networkx as nx
 import pandas as pd
 
-from dashboard.mesh.graph import SERVICE, WORKLOAD, Node, app_id, nodes_of
+from dashboard.mesh.graph import NAMESPACE_KIND, SERVICE, UNKNOWN_KIND, WORKLOAD, Node, app_id, nodes_of
 
 VERSIONED, APP, WORKLOAD_GRAPH, SERVICE_GRAPH = "versioned", "app", "workload", "service"
 GRAPH_TYPES = (VERSIONED, APP, WORKLOAD_GRAPH, SERVICE_GRAPH)
@@ -186,6 +186,52 @@ def service_graph(versioned: nx.DiGraph) -> Projection:
         return drawn
 
     return Projection(SERVICE_GRAPH, pieces, _typed(versioned, lambda node: node), _circuits(versioned))
+
+
+@dataclass(frozen=True)
+class Overview:
+    """A big mesh on one screen: above `above` nodes, every namespace but the
+    `expanded` ones drawn as one node (`namespace:<ns>`, kind `namespace`)."""
+
+    above: int
+    expanded: frozenset[str] = frozenset()
+
+
+def namespace_node_id(namespace: str) -> str:
+    return f"namespace:{namespace}"
+
+
+def namespace_overview(drawn: Projection, versioned: nx.DiGraph, expanded: frozenset[str]) -> Projection:
+    """`drawn` with each namespace not `expanded` folded into one node.
+
+    Its edges go namespace to namespace, figured from the series like any
+    other (an open circuit inside a namespace is its loop's). A hop two of
+    whose edges land on the same pair (caller -> service -> callee inside one
+    folded namespace) counts there once."""
+    nodes = dict(drawn.nodes) if drawn.nodes is not None else _typed(versioned, lambda node: node)
+    stands_for: dict[str, str] = {}
+    for node_id, node in list(nodes.items()):
+        if node.kind == UNKNOWN_KIND or node.namespace in expanded:
+            stands_for[node_id] = node_id
+            continue
+        folded = namespace_node_id(node.namespace)
+        stands_for[node_id] = folded
+        nodes.setdefault(folded, Node(folded, NAMESPACE_KIND, node.namespace, node.namespace))
+
+    def pieces(hops: Hops) -> list[Piece]:
+        result: list[Piece] = []
+        pairs: list[tuple[pd.Series, pd.Series, pd.Series]] = []
+        for piece in drawn.pieces(hops):
+            source, target = piece.source.map(stands_for), piece.target.map(stands_for)
+            rows = pd.Series(True, index=source.index) if piece.rows is None else piece.rows
+            taken = rows.copy()
+            for earlier_rows, earlier_source, earlier_target in pairs:
+                taken &= ~(earlier_rows & (earlier_source == source) & (earlier_target == target))
+            pairs.append((rows, source, target))
+            result.append(Piece(taken, source, target, piece.call))
+        return result
+
+    return Projection(drawn.graph_type, pieces, nodes, drawn.circuits or _circuits(versioned))
 
 
 PROJECTIONS: dict[str, Callable[[nx.DiGraph], Projection]] = {

@@ -1,7 +1,7 @@
 """The graph as the public JSON document of `meshwatch snapshot` and `/api/graph`.
 
 Schema (stable; see README):
-{"at": <unix s>, "window": "1m",
+{"at": <unix s>, "window": "1m", "warnings": ["3 series with NaN values ignored"],
  "nodes": [{"id", "kind", "namespace", "name", "app", "version", "health", "ingress",
             ..., "retired", "cluster"}],
  "edges": [{"id", "source", "target", "protocol", "rps", "error_ratio", "codes",
@@ -15,7 +15,7 @@ from typing import Any
 
 import networkx as nx
 
-from dashboard.format import json_number
+from dashboard.format import ignored_series, json_number
 from dashboard.mesh.graph import edges_of, nodes_of
 
 NODE_FIELDS = (
@@ -59,8 +59,10 @@ EDGE_FIELDS = (
 
 
 def _copy(value: Any) -> Any:
-    """A field as the document holds it: dicts copied, numbers as json_number."""
-    return dict(value) if isinstance(value, dict) else json_number(value)
+    """A field as the document holds it: dicts copied, numbers (theirs too) as json_number."""
+    if isinstance(value, dict):
+        return {key: json_number(item) for key, item in value.items()}
+    return json_number(value)
 
 
 def snapshot_document(graph: nx.DiGraph) -> dict[str, Any]:
@@ -69,6 +71,8 @@ def snapshot_document(graph: nx.DiGraph) -> dict[str, Any]:
     return {
         "at": float(graph.graph["at"]),
         "window": str(graph.graph["window"]),
+        # What the data left out (bad samples), so an empty graph is never taken for a quiet mesh.
+        "warnings": ignored_series(graph.graph.get("ignored", {})),
         # getattr, not dataclasses.asdict: asdict deep-copies every field
         # and dominated the snapshot time at a thousand workloads.
         "nodes": [{key: _copy(getattr(node, key)) for key in NODE_FIELDS} for node in nodes],

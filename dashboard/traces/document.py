@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dashboard.format import json_number
+from dashboard.format import wire_value
 from dashboard.traces.tree import TraceTree
 from queries.errors import SourceError
 from queries.traces.details import read_tag_values
@@ -19,8 +19,8 @@ def tags_object(tree: TraceTree, index: int, warnings: list[str]) -> dict[str, A
         warnings.append(str(error))
         return {}
     for key, value in values.items():
-        if type(value) is float:  # NaN and infinities have no JSON
-            values[key] = json_number(value)
+        if isinstance(value, (float, list, dict)):  # NaN and infinities have no JSON
+            values[key] = wire_value(value)
     return values
 
 

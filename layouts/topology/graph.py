@@ -19,7 +19,9 @@ import networkx as nx
 
 from dashboard.format import byte_rate, percent, rate
 from dashboard.mesh.circuit import NO_HEALTHY_UPSTREAM, SHEDDING_FLAGS
+from dashboard.mesh.graph import NAMESPACE_KIND
 from dashboard.mesh.trace_path import edges_on_trace, jaeger_service
+from layouts.text import visible
 
 Position = tuple[float, float]
 
@@ -34,7 +36,13 @@ HEALTH_COLOURS = {
 BREAKER_GLYPH = "⊘"
 # A node's fill by kind; an ingress gateway's and a retired version's; and
 # its fill when its own calls degrade or fail.
-NODE_FILLS = {"workload": "#2c3e50", "service": "#1f2d3a", "unknown": "#555555", "waypoint": "#4a2f63"}
+NODE_FILLS = {
+    "workload": "#2c3e50",
+    "service": "#1f2d3a",
+    "unknown": "#555555",
+    "waypoint": "#4a2f63",
+    "namespace": "#22313f",
+}
 INGRESS_FILL, RETIRED_FILL = "#2980b9", "#3a3a3a"
 OUTBOUND_FILLS = {"degraded": "#6b4a12", "failing": "#7a1e1e"}
 # The mark at the caller's end of an edge: all its requests mTLS, or some plain text.
@@ -44,6 +52,8 @@ CIRCUIT_OPEN_COLOUR = "#d0d3d4"
 TRIPPING_COLOUR = "#ff8c00"
 TRACE_COLOUR = "#3498db"
 TRACE_ERROR_COLOUR = "#ff2d55"
+FOUND_COLOUR = "#f1c40f"
+BOX_COLOUR = "#5d6d7e"
 LAYER_GAP, COLUMN_GAP, ROW_GAP = 250.0, 190.0, 110.0
 # Fields that only mean something when true: left out of element data when false.
 MARKS = ("cross_cluster",)
@@ -96,10 +106,12 @@ def _spacing(positions: Mapping[str, Position]) -> float:
 
 
 def place(nodes: list[dict], edges: list[dict], previous: Mapping[str, Position]) -> dict[str, Position]:
-    """Positions for every node, left to right by layer.
+    """Positions for every node, left to right by layer, each namespace in a
+    band of rows of its own (so its box holds only its nodes).
 
-    A node placed before keeps its place, and a new node goes to the bottom
-    of its layer's last column (at the layout's row spacing), so a refresh
+    A node placed before keeps its place, and a new node goes below its
+    namespace's last node in its layer's column when that spot is free, else
+    to the bottom of the column (at the layout's row spacing), so a refresh
     never moves what the operator already knows. On the first layout a layer
     taller than about 1.5 * sqrt(nodes) rows wraps into several columns, so a
     big mesh stays readable when fitted to the screen, and rows spread to use
@@ -111,36 +123,106 @@ def place(nodes: list[dict], edges: list[dict], previous: Mapping[str, Position]
     layers = _layers(nodes, edges)
     new.sort(key=lambda n: (layers[n["id"]], n["namespace"], n["kind"] != "service", n["name"]))
     if not positions:
-        rows = max(8, math.ceil(1.5 * math.sqrt(len(nodes))))
-        x, placed = 0.0, []
-        for _, members in groupby(new, key=lambda n: layers[n["id"]]):
-            members = list(members)
+        return _first_layout(new, layers)
+    return {**positions, **_added(new, layers, positions, {n["id"]: n["namespace"] for n in nodes})}
+
+
+def _first_layout(nodes: list[dict], layers: Mapping[str, int]) -> dict[str, Position]:
+    """Columns by layer; rows in one band per namespace, a free row between bands."""
+    wrap = max(8, math.ceil(1.5 * math.sqrt(len(nodes))))
+    groups = {
+        key: list(members) for key, members in groupby(nodes, key=lambda n: (layers[n["id"]], n["namespace"]))
+    }
+    height: dict[str, int] = defaultdict(int)
+    for (_, namespace), members in groups.items():
+        height[namespace] = max(height[namespace], min(wrap, len(members)))
+    top, row = {}, 0
+    for namespace in sorted(height):
+        top[namespace], row = row, row + height[namespace] + 1
+    x, placed = 0.0, []
+    for _, layer_groups in groupby(groups.items(), key=lambda item: item[0][0]):
+        columns = 1
+        for (_, namespace), members in layer_groups:
             placed += [
-                (node["id"], x + (index // rows) * COLUMN_GAP, index % rows)
+                (node["id"], x + (index // wrap) * COLUMN_GAP, top[namespace] + index % wrap)
                 for index, node in enumerate(members)
             ]
-            x += (math.ceil(len(members) / rows) - 1) * COLUMN_GAP + LAYER_GAP
-        gap = row_gap(x - LAYER_GAP, max(row for _, _, row in placed) + 1)
-        return {node_id: (column, row * gap) for node_id, column, row in placed}
+            columns = max(columns, math.ceil(len(members) / wrap))
+        x += (columns - 1) * COLUMN_GAP + LAYER_GAP
+    gap = row_gap(x - LAYER_GAP, max(row for _, _, row in placed) + 1)
+    return {node_id: (column, row * gap) for node_id, column, row in placed}
+
+
+def _added(
+    nodes: list[dict],
+    layers: Mapping[str, int],
+    positions: Mapping[str, Position],
+    namespaces: Mapping[str, str],
+) -> dict[str, Position]:
+    """Places for nodes new since the last layout, around the ones already placed."""
     gap = _spacing(positions)
     column_of_layer: dict[int, float] = {}
     for node_id, (x, _) in positions.items():
         layer = layers.get(node_id)
         if layer is not None:
             column_of_layer[layer] = max(column_of_layer.get(layer, x), x)
+    taken = {(x, y) for x, y in positions.values()}
     lowest: dict[float, float] = defaultdict(lambda: -gap)
-    for x, y in positions.values():
+    lowest_of: dict[tuple[float, str], float] = {}
+    for node_id, (x, y) in positions.items():
         lowest[x] = max(lowest[x], y)
+        key = (x, namespaces.get(node_id, ""))
+        lowest_of[key] = max(lowest_of.get(key, y), y)
     rightmost = max(x for x, _ in positions.values())
-    for node in new:
+    added: dict[str, Position] = {}
+    for node in nodes:
         layer = layers[node["id"]]
         if layer not in column_of_layer:
             left = [x for known, x in column_of_layer.items() if known < layer]
             column_of_layer[layer] = (max(left) + LAYER_GAP) if left else rightmost + LAYER_GAP
         x = column_of_layer[layer]
-        lowest[x] += gap
-        positions[node["id"]] = (x, lowest[x])
-    return positions
+        below_its_own = (
+            (x, lowest_of[(x, node["namespace"])] + gap) if (x, node["namespace"]) in lowest_of else None
+        )
+        if below_its_own and below_its_own not in taken:
+            spot = below_its_own
+        else:
+            spot = (x, lowest[x] + gap)
+        taken.add(spot)
+        lowest[x] = max(lowest[x], spot[1])
+        lowest_of[(x, node["namespace"])] = spot[1]
+        added[node["id"]] = spot
+    return added
+
+
+def expand_in_place(
+    positions: Mapping[str, Position], folded: str, nodes: list[dict], edges: list[dict]
+) -> dict[str, Position]:
+    """Positions after a folded namespace (`folded`, a node placed before)
+    opens into `nodes`: they are laid out where it stood, and what lay right
+    of it or below it in its column moves over by their width or height, so
+    nothing else changes order."""
+    if folded not in positions or not nodes:
+        return dict(positions)
+    layers = _layers(nodes, [e for e in edges if e["source"] in _ids(nodes) and e["target"] in _ids(nodes)])
+    nodes = sorted(nodes, key=lambda n: (layers[n["id"]], n["namespace"], n["kind"] != "service", n["name"]))
+    inside = _first_layout(nodes, layers)
+    width = max(x for x, _ in inside.values()) - min(x for x, _ in inside.values())
+    height = max(y for _, y in inside.values()) - min(y for _, y in inside.values())
+    x0, y0 = positions[folded]
+    moved: dict[str, Position] = {}
+    for node_id, (x, y) in positions.items():
+        if node_id == folded:
+            continue
+        moved[node_id] = (
+            x + width if x > x0 else x,
+            y + height if x == x0 and y > y0 else y,
+        )
+    return {**moved, **{node_id: (x0 + x, y0 + y) for node_id, (x, y) in inside.items()}}
+
+
+def _ids(nodes: list[dict]) -> set[str]:
+    return {node["id"] for node in nodes}
 
 
 # ---- elements ----
@@ -193,12 +275,35 @@ def short_edge_label(edge: Mapping[str, Any]) -> str:
 
 
 def node_label(node: Mapping[str, Any]) -> str:
+    """What a node says on screen (label values made visible: layouts.text)."""
     # Istio's canonical revision defaults to "latest": not worth a word on screen.
     if node["kind"] == "workload" and node.get("version") and node["version"] != "latest":
         name = f"{node['app']} {node['version']}"
     else:
         name = node["name"]
-    return f"{name} (retired)" if node.get("retired") else name
+    return visible(f"{name} (retired)" if node.get("retired") else name)
+
+
+def box_id(node: Mapping[str, Any]) -> str:
+    """The namespace box a node sits in (in its cluster's, when it has one)."""
+    cluster = node.get("cluster")
+    return f"namespace:{cluster}:{node['namespace']}" if cluster else f"namespace:{node['namespace']}"
+
+
+def boxes(nodes: Sequence[Mapping[str, Any]]) -> list[dict]:
+    """Compound nodes: a box per namespace, inside a box per cluster when the
+    mesh spans more than one. Cytoscape sizes them around their nodes."""
+    nodes = [node for node in nodes if node["kind"] != NAMESPACE_KIND]
+    clusters = {node.get("cluster") for node in nodes} - {None}
+    result: dict[str, dict] = {}
+    for node in nodes:
+        data = {"id": box_id(node), "label": node["namespace"], "box": "namespace"}
+        if len(clusters) > 1 and node.get("cluster"):
+            data["parent"] = f"cluster:{node['cluster']}"
+            cluster = {"id": data["parent"], "label": f"cluster {node['cluster']}", "box": "cluster"}
+            result.setdefault(cluster["id"], {"data": cluster, "selectable": False})
+        result.setdefault(data["id"], {"data": data, "selectable": False})
+    return list(result.values())
 
 
 def elements(
@@ -207,16 +312,19 @@ def elements(
     show_idle: bool,
     circuit_since: Mapping[str, float] | None = None,
     trace_hops: Iterable[Sequence[Any]] = (),
+    boxed: bool = False,
 ) -> list[dict]:
     """Cytoscape elements for a snapshot document, at the given positions;
-    edges along `trace_hops` carry `on_trace` = "ok" or "error"."""
+    edges along `trace_hops` carry `on_trace` = "ok" or "error", elements a
+    find matched `found`, and with `boxed` every node sits in its namespace's box."""
     circuit_since = circuit_since or {}
     on_trace = edges_on_trace(document, trace_hops)
+    found = set(document.get("found") or ())
     services = {node["id"]: jaeger_service(node) for node in document["nodes"]}
     kinds = {node["id"]: node["kind"] for node in document["nodes"]}
     versions = {node["id"]: node.get("version") for node in document["nodes"]}
     edges = [e for e in document["edges"] if show_idle or e["health"] != "idle"]
-    result: list[dict] = []
+    result: list[dict] = boxes(document["nodes"]) if boxed else []
     labels = {node["id"]: node_label(node) for node in document["nodes"]}
     for node in document["nodes"]:
         x, y = positions[node["id"]]
@@ -225,7 +333,11 @@ def elements(
             "label": labels[node["id"]],
             "traces_service": services[node["id"]],
             "traces_version": versions[node["id"]],
+            "parent": box_id(node) if boxed and node["kind"] != NAMESPACE_KIND else None,
+            "found": node["id"] in found or None,
         }
+        # Ids are built from label values: the browser gets them made visible too.
+        data["id"] = visible(node["id"])
         result.append({"data": _compact(data), "position": {"x": round(x), "y": round(y)}})
     for edge in edges:
         # A caller's sidecar records its calls (and the ones it rejects): look there.
@@ -239,8 +351,11 @@ def elements(
             "traces_service": services[spans_of],
             "traces_version": versions[spans_of],
         }
+        data.update(id=visible(edge["id"]), source=visible(edge["source"]), target=visible(edge["target"]))
         if edge["id"] in on_trace:
             data["on_trace"] = on_trace[edge["id"]]
+        if edge["id"] in found:
+            data["found"] = True
         data = _compact(data)
         if edge["id"] in circuit_since:
             data["open_since"] = circuit_since[edge["id"]]
@@ -407,6 +522,55 @@ def stylesheet() -> list[dict]:
             "style": {"underlay-color": TRACE_COLOUR, "underlay-opacity": 0.55, "underlay-padding": 9},
         },
         {"selector": 'edge[on_trace = "error"]', "style": {"underlay-color": TRACE_ERROR_COLOUR}},
+        # A folded namespace of a big mesh: a wide block, opened by a click.
+        {
+            "selector": f'node[kind = "{NAMESPACE_KIND}"]',
+            "style": {
+                "shape": "round-rectangle",
+                "width": 120,
+                "height": 70,
+                "background-color": NODE_FILLS["namespace"],
+                "border-style": "double",
+                "border-width": 7,
+                "text-valign": "center",
+                "text-halign": "center",
+                "text-margin-y": 0,
+            },
+        },
+        # The traffic inside a folded namespace: a loop on it.
+        {
+            "selector": "edge:loop",
+            "style": {"loop-direction": "0deg", "loop-sweep": "-60deg", "control-point-step-size": 90},
+        },
+        # What a find matched: a bright halo, on nodes and edges alike.
+        {
+            "selector": "[?found]",
+            "style": {"underlay-color": FOUND_COLOUR, "underlay-opacity": 0.7, "underlay-padding": 12},
+        },
+        # Namespace (and cluster) boxes: a faint frame with the name on top,
+        # behind everything; they carry no health of their own.
+        {
+            "selector": "node[box]",
+            "style": {
+                "shape": "round-rectangle",
+                "background-color": "#ffffff",
+                "background-opacity": 0.03,
+                "border-width": 2,
+                "border-style": "dashed",
+                "border-color": BOX_COLOUR,
+                "label": "data(label)",
+                "color": "#aab7b8",
+                "font-weight": "normal",
+                "text-valign": "top",
+                "text-halign": "center",
+                "text-margin-y": -4,
+                "padding": 34,
+                "text-max-width": 4000,
+                "z-compound-depth": "bottom",
+                "events": "no",
+            },
+        },
+        {"selector": 'node[box = "cluster"]', "style": {"border-style": "solid", "border-color": "#8e44ad"}},
         {
             "selector": 'edge[circuit = "open"]',
             "style": {

@@ -8,11 +8,15 @@ import dash_cytoscape as cyto
 from dash import dcc, html
 
 from dashboard.format import percent
+from dashboard.mesh.graph_types import GRAPH_TYPES
 from dashboard.mesh.health import HealthThresholds
 from layouts.controls import captioned, window_picker
 from layouts.topology.graph import (
+    BOX_COLOUR,
     CIRCUIT_OPEN_COLOUR,
+    FOUND_COLOUR,
     HEALTH_COLOURS,
+    MTLS_COLOUR,
     OUTBOUND_FILLS,
     TRACE_COLOUR,
     TRACE_ERROR_COLOUR,
@@ -21,6 +25,12 @@ from layouts.topology.graph import (
 )
 
 REFRESH_CHOICES = [("off", 0), ("2 s", 2), ("5 s", 5), ("10 s", 10), ("30 s", 30), ("1 min", 60)]
+GRAPH_TYPE_WORDS = {
+    "versioned": "versioned app",
+    "app": "app (versions merged)",
+    "workload": "workload",
+    "service": "service",
+}
 
 
 def health_words(health: HealthThresholds) -> tuple[str, str]:
@@ -42,12 +52,16 @@ def _swatch(kind: str, colour: str, text: str) -> html.Li:
     return html.Li([html.Span(className=f"mw-swatch mw-swatch-{kind}", style={"--mw-swatch": colour}), text])
 
 
-def legend(health: HealthThresholds) -> html.Div:
+def legend(health: HealthThresholds) -> html.Details:
     degraded, failing = health_words(health)
-    return html.Div(
+    # Open on a tall screen, folded on a short one (the page's script decides):
+    # at 1366x768 the graph needs the room more.
+    return html.Details(
+        id="topology-legend",
+        open=True,
         className="mw-legend",
         children=[
-            html.H4("Legend"),
+            html.Summary("Legend"),
             html.Ul(
                 [
                     _swatch("solid", HEALTH_COLOURS["healthy"], "healthy"),
@@ -70,6 +84,13 @@ def legend(health: HealthThresholds) -> html.Div:
                     ),
                     _swatch("halo", TRACE_COLOUR, "blue halo: the path of the trace shown (/?trace=ID)"),
                     _swatch("halo", TRACE_ERROR_COLOUR, "red halo: where that trace failed"),
+                    _swatch("halo", FOUND_COLOUR, "yellow halo: what the find expression matched"),
+                    _swatch(
+                        "mark",
+                        MTLS_COLOUR,
+                        "▪ at the caller's end: mutual TLS; ◇ amber: some requests in plain text",
+                    ),
+                    _swatch("box", BOX_COLOUR, "dashed box: a namespace"),
                     html.Li(
                         "◆ service   ■ workload (app version)   "
                         "● unknown caller (no sidecar)   ⬟ ingress gateway"
@@ -125,6 +146,63 @@ def time_bar(window: str, shown: bool) -> html.Div:
     )
 
 
+def find_bar(find: str, hide: str) -> html.Div:
+    """Find and hide expressions (`rps > 10`, `circuit = open and ns = payments`),
+    each with the line saying why it cannot be read; then what moves the
+    view: time travel, fit, re-layout; and export."""
+
+    def expression_box(kind: str, text: str, example: str) -> html.Label:
+        return html.Label(
+            className="mw-control mw-control-expression",
+            children=[
+                kind.capitalize(),
+                dcc.Input(
+                    id=f"topology-{kind}",
+                    type="text",
+                    value=text,
+                    debounce=True,
+                    placeholder=example,
+                    spellCheck=False,
+                    autoComplete="off",
+                    className="mw-expression",
+                ),
+                html.Span(id=f"topology-{kind}-error", className="mw-expression-error"),
+            ],
+        )
+
+    return html.Div(
+        className="mw-controls mw-find-bar",
+        children=[
+            expression_box("find", find, "e.g. error > 5% or circuit = open"),
+            expression_box("hide", hide, "e.g. rps < 0.1 or ns = istio-system"),
+            html.Button(
+                "◷ Time travel",
+                id="topology-time-open",
+                className="mw-button",
+                title="look at the mesh as it was, or replay it",
+            ),
+            # The view stays where the operator put it; only this fits it again.
+            html.Button("Fit", id="topology-fit", className="mw-button", title="fit the graph to the screen"),
+            html.Span(id="topology-fitted", hidden=True),
+            html.Button(
+                "Re-layout",
+                id="topology-relayout",
+                className="mw-button",
+                title="lay the graph out afresh (what was hidden leaves its room)",
+            ),
+            *[
+                html.Button(
+                    kind.upper(),
+                    id=f"topology-export-{kind}",
+                    className="mw-button",
+                    title=f"download the view as {kind.upper()}",
+                )
+                for kind in ("png", "svg")
+            ],
+        ],
+    )
+
+
 def controls(
     namespaces: Sequence[str],
     selected: Sequence[str],
@@ -132,6 +210,8 @@ def controls(
     window: str,
     refresh_s: float,
     show_idle: bool = False,
+    graph_type: str = "versioned",
+    boxed: bool = True,
 ) -> html.Div:
     choices = list(REFRESH_CHOICES)
     if refresh_s > 0 and refresh_s not in [value for _, value in choices]:
@@ -160,22 +240,32 @@ def controls(
                     clearable=False,
                 ),
             ),
+            captioned(
+                "Graph",
+                dcc.Dropdown(
+                    id="topology-graph-type",
+                    # A bad type from the address stays shown: the refresh says why.
+                    options=[
+                        {"label": GRAPH_TYPE_WORDS.get(name, name), "value": name}
+                        for name in dict.fromkeys((*GRAPH_TYPES, graph_type))
+                    ],
+                    value=graph_type,
+                    clearable=False,
+                ),
+            ),
             html.Span(id="topology-paused", className="mw-paused"),
             dcc.Checklist(
                 id="topology-show-idle",
-                options=[{"label": " show idle edges", "value": "idle"}],
+                options=[{"label": " idle edges", "value": "idle"}],
                 value=["idle"] if show_idle else [],
                 className="mw-checklist",
             ),
-            html.Button(
-                "◷ Time travel",
-                id="topology-time-open",
-                className="mw-button",
-                title="look at the mesh as it was, or replay it",
+            dcc.Checklist(
+                id="topology-boxes",
+                options=[{"label": " namespace boxes", "value": "boxes"}],
+                value=["boxes"] if boxed else [],
+                className="mw-checklist",
             ),
-            # The view stays where the operator put it; only this fits it again.
-            html.Button("Fit", id="topology-fit", className="mw-button", title="fit the graph to the screen"),
-            html.Span(id="topology-fitted", hidden=True),
             html.Span(id="topology-url-sync", hidden=True),
         ],
     )
@@ -194,6 +284,10 @@ def page(
     rotate: Sequence[str] = (),
     rotate_s: float = 0.0,
     timeline: dict | None = None,
+    graph_type: str = "versioned",
+    boxed: bool = True,
+    find: str = "",
+    hide: str = "",
 ) -> html.Div:
     """The page; `kiosk` drops the controls, legend and panel for a wall
     screen (they stay in the page, hidden, so the callbacks keep working);
@@ -201,7 +295,8 @@ def page(
     return html.Div(
         className="mw-topology" + (" mw-kiosk" if kiosk else ""),
         children=[
-            controls(namespaces, selected, windows, window, refresh_s, show_idle),
+            controls(namespaces, selected, windows, window, refresh_s, show_idle, graph_type, boxed),
+            find_bar(find, hide),
             time_bar(window, shown=bool(timeline) and timeline.get("mode") != "live"),
             html.Div(id="topology-status", className="mw-status"),
             html.Div(id="topology-trace-note", className="mw-status"),

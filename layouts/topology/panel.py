@@ -8,10 +8,15 @@ from typing import Any
 from dash import dcc, html
 
 from dashboard.format import MISSING, byte_rate, clock_text, milliseconds, percent, rate
+from layouts.text import visible
 
 
 def _table(rows: list[tuple[str, str]]) -> html.Table:
-    return html.Table([html.Tr([html.Th(key), html.Td(value)]) for key, value in rows], className="mw-facts")
+    """Facts as rows; keys and values may be label values (made visible)."""
+    return html.Table(
+        [html.Tr([html.Th(visible(key)), html.Td(visible(value))]) for key, value in rows],
+        className="mw-facts",
+    )
 
 
 def _rates(title: str, rates: Mapping[str, float], total: float | None) -> list:
@@ -41,7 +46,9 @@ def edge_details(edge: Mapping[str, Any], now: float, traces_href: str | None) -
         since = edge["open_since"]
         # Tracked by this page from its first refresh, so it can only be a lower bound.
         facts.append(("open for at least", f"{now - since:.0f} s (since {clock_text(since)})"))
-    title = f"{edge.get('source_label', edge['source'])} → {edge.get('target_label', edge['target'])}"
+    title = visible(
+        f"{edge.get('source_label', edge['source'])} → {edge.get('target_label', edge['target'])}"
+    )
     body: list = [html.H3(title, className="mw-details-title"), _table(facts)]
     if edge["circuit"] == "open":
         body.insert(
@@ -80,7 +87,7 @@ def node_details(node: Mapping[str, Any], traces_href: str | None) -> list:
         ("errors in", percent(node.get("error_ratio"), None)),
         ("p50 / p95 / p99 in", _latency(node)),
     ]
-    body: list = [html.H3(node["name"], className="mw-details-title"), _table(facts)]
+    body: list = [html.H3(visible(node["name"]), className="mw-details-title"), _table(facts)]
     if node.get("retired"):
         body.insert(
             1,
@@ -98,7 +105,7 @@ def node_details(node: Mapping[str, Any], traces_href: str | None) -> list:
 def gone(title: str) -> list:
     """The panel once the selected node or edge has left the graph."""
     return [
-        html.H3(title, className="mw-details-title"),
+        html.H3(visible(title), className="mw-details-title"),
         html.P(
             "The selected element is no longer in the graph (no telemetry for it in the window).",
             className="mw-warning mw-selection-gone",

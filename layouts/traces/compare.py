@@ -1,6 +1,7 @@
 """The compare page's views: the two traces side by side, their nodes
 (spans matched by path) added, removed, changed or the same, slowest
-differences first, and the two critical paths next to each other."""
+differences first, and the two critical paths next to each other. Span text
+and the ids from the address are made visible (layouts.text)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from dashboard.format import duration_text, plural, signed, utc_timestamp_us
 from dashboard.traces.compare import ADDED, CHANGED, REMOVED, SAME, DiffNode, TraceDiff
 from dashboard.traces.tree import TraceTree
 from layouts.links import trace_href
+from layouts.text import visible
 from layouts.traces.names import display_operation
 
 STATUS_TEXT = {ADDED: "added", REMOVED: "removed", CHANGED: "changed", SAME: "same"}
@@ -20,10 +22,10 @@ def compare_page(a: str, b: str) -> html.Div:
         className="mw-compare",
         children=[
             dcc.Store(id="compare-ids", data=[a, b]),
-            html.H2(["Compare traces ", html.Span(f"{a} · {b}", className="mw-muted mw-trace-id")]),
+            html.H2(["Compare traces ", html.Span(visible(f"{a} · {b}"), className="mw-muted mw-trace-id")]),
             html.Div(id="compare-banner", className="mw-banner mw-banner-stale", hidden=True),
             html.Div(
-                f"Loading traces {a} and {b}…",
+                visible(f"Loading traces {a} and {b}…"),
                 id="compare-loading",
                 className="mw-trace-loading",
                 hidden=True,
@@ -43,7 +45,7 @@ def compare_page(a: str, b: str) -> html.Div:
 def node_name(path: tuple[str, ...]) -> str:
     """A node's last `service:operation`, as the screen shortens operations."""
     service, _, operation = path[-1].partition(":")
-    return f"{service}: {display_operation(operation)}"
+    return visible(f"{service}: {display_operation(operation)}")
 
 
 def _side(label: str, tree: TraceTree) -> html.Div:
@@ -53,7 +55,7 @@ def _side(label: str, tree: TraceTree) -> html.Div:
         children=[
             html.Div(label, className="mw-compare-letter"),
             dcc.Link(
-                f"{root.service}: {display_operation(root.operation)}" if root else tree.trace_id,
+                visible(f"{root.service}: {display_operation(root.operation)}" if root else tree.trace_id),
                 href=trace_href(tree.trace_id),
                 className="mw-link mw-compare-title",
             ),
@@ -68,7 +70,7 @@ def _side(label: str, tree: TraceTree) -> html.Div:
                     f" · {utc_timestamp_us(tree.start_us)}",
                 ]
             ),
-            html.Div(tree.trace_id, className="mw-muted"),
+            html.Div(visible(tree.trace_id), className="mw-muted"),
         ],
     )
 
@@ -96,7 +98,7 @@ def _node_row(node: DiffNode) -> html.Tr:
                     if len(node.path) > 1
                     else html.Div("the root", className="mw-muted mw-diff-parent"),
                 ],
-                title=" › ".join(node.path),
+                title=visible(" › ".join(node.path)),
             ),
             html.Td(_arrow(str(node.a.count), str(node.b.count)), className="mw-num"),
             html.Td(
@@ -140,7 +142,7 @@ def critical_paths(diff: TraceDiff) -> html.Div:
             [
                 html.Td(
                     node_name(node.path),
-                    title=" › ".join(node.path),
+                    title=visible(" › ".join(node.path)),
                     className="mw-diff-path",
                     style={"--mw-depth": str(min(len(node.path) - 1, 30))},
                 ),

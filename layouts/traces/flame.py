@@ -1,7 +1,8 @@
 """The flame graph view: one box per span, x by time (width = duration),
 stacked by depth from the top, coloured by service, errors outlined red, the
 critical path a yellow strip along the bottom of the boxes that own it. Boxes
-carry `data-span` like the waterfall's rows, so a click selects the span."""
+carry `data-span` like the waterfall's rows, so a click selects the span.
+Span text is made visible (layouts.text)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from dashboard.format import plural
 from dashboard.traces.flame import Flame
 from dashboard.traces.tree import TraceTree
 from dashboard.traces.versions import SpanVersion
+from layouts.text import visible
 from layouts.traces.names import display_operation
 from layouts.traces.waterfall import (
     critical_strips,
@@ -40,7 +42,7 @@ def flame_view(
     for box in flame.boxes:
         span = tree.span(box.span)
         classes = ["mw-flame-box", *state_classes(tree, box.span, matches, selected)]
-        text = f"{span.service}: {display_operation(span.operation)}"
+        text = visible(f"{span.service}: {display_operation(span.operation)}")
         if box.folded:
             text += f" (+{box.folded:,})"
         boxes.append(

@@ -14,6 +14,7 @@ from dashboard.format import duration_text, plural, utc_timestamp_us
 from dashboard.traces.results import LONGEST, MOST_ERRORS, MOST_SPANS, OLDEST, RECENT, SHORTEST
 from dashboard.traces.summary import TraceSummary
 from layouts.links import trace_href
+from layouts.text import plotly_text, visible
 from layouts.traces.names import display_operation
 from layouts.traces.upload import upload
 from layouts.traces.waterfall import ERROR_RED, FONT, PALETTE
@@ -31,6 +32,11 @@ SORT_OPTIONS = [
 ]
 # A version filter's value: `service|version`.
 VERSION_SEPARATOR = "|"
+
+
+def name_options(names: list[str]) -> list[dict[str, str]]:
+    """Dropdown options for names from Jaeger: shown made visible, kept as they are."""
+    return [{"label": visible(name), "value": name} for name in names]
 
 
 def field(label: str, control: object) -> html.Label:
@@ -198,7 +204,8 @@ def scatter_figure(summaries: list[TraceSummary]) -> go.Figure:
                 "opacity": 0.85,
             },
             hovertext=[
-                f"{s.service}: {display_operation(s.operation)}<br>{duration_text(s.duration_us)} · "
+                f"{plotly_text(s.service)}: {plotly_text(display_operation(s.operation))}"
+                f"<br>{duration_text(s.duration_us)} · "
                 f"{plural(s.span_count, 'span')}"
                 f"{' · ' + plural(s.error_count, 'error') if s.error_count else ''}"
                 for s in summaries
@@ -222,14 +229,26 @@ def scatter_figure(summaries: list[TraceSummary]) -> go.Figure:
 
 def unknown_service_message(service: str, known: list[str], backend: str, shown: int = 5) -> str:
     names = ", ".join(known[:shown]) + (", …" if len(known) > shown else "")
-    return f"service '{service}' is not known to {backend} " + (
-        f"(known: {names})" if known else f"({backend} knows no services yet)"
+    return visible(
+        f"service '{service}' is not known to {backend} "
+        + (f"(known: {names})" if known else f"({backend} knows no services yet)")
     )
+
+
+def skipped_message(skipped: list[str], backend: str) -> str:
+    """Why traces the backend sent are missing from the results."""
+    verb = "is" if len(skipped) == 1 else "are"
+    first = visible(skipped[0])
+    return f"{plural(len(skipped), 'trace')} {backend} sent could not be read and {verb} left out: {first}"
 
 
 def version_chips(summary: TraceSummary) -> list[html.Span]:
     return [
-        html.Span(f"{short_service(service)} {version}", className="mw-chip mw-version-chip", title=service)
+        html.Span(
+            visible(f"{short_service(service)} {version}"),
+            className="mw-chip mw-version-chip",
+            title=visible(service),
+        )
         for service, version in summary.versions
     ]
 
@@ -237,7 +256,9 @@ def version_chips(summary: TraceSummary) -> list[html.Span]:
 def result_card(summary: TraceSummary) -> dcc.Link:
     s = summary
     failed = (
-        html.Span(f"✖ {s.failed_hop}" + (f": {s.failure}" if s.failure else ""), className="mw-failed-hop")
+        html.Span(
+            visible(f"✖ {s.failed_hop}" + (f": {s.failure}" if s.failure else "")), className="mw-failed-hop"
+        )
         if s.failed_hop or s.failure
         else None
     )
@@ -248,7 +269,7 @@ def result_card(summary: TraceSummary) -> dcc.Link:
             html.Div(
                 [
                     html.Strong(
-                        f"{s.service}: {display_operation(s.operation)}", className="mw-result-title"
+                        visible(f"{s.service}: {display_operation(s.operation)}"), className="mw-result-title"
                     ),
                     *version_chips(s),
                     failed,
@@ -263,10 +284,12 @@ def result_card(summary: TraceSummary) -> dcc.Link:
                     if s.error_count
                     else None,
                     html.Span(utc_timestamp_us(s.start_us), className="mw-muted"),
-                    html.Span(s.trace_id[:12], className="mw-muted"),
+                    html.Span(visible(s.trace_id[:12]), className="mw-muted"),
                 ]
             ),
-            html.Div([html.Span(f"{name} ({count})", className="mw-chip") for name, count in s.services]),
+            html.Div(
+                [html.Span(f"{visible(name)} ({count})", className="mw-chip") for name, count in s.services]
+            ),
         ],
     )
 
@@ -305,7 +328,7 @@ def trace_links(trace_ids: list[str]) -> html.Div:
         [
             html.Span("This file holds several traces: "),
             *[
-                dcc.Link(trace_id, href=trace_href(trace_id), className="mw-link mw-chip")
+                dcc.Link(visible(trace_id), href=trace_href(trace_id), className="mw-link mw-chip")
                 for trace_id in trace_ids
             ],
         ]

@@ -1,11 +1,13 @@
 """The trace statistics view: the group-by picker and the table (Jaeger UI's
-columns, in milliseconds), sortable by a click on a column's header."""
+columns, in milliseconds), sortable by a click on a column's header. Groups
+and tag keys are span text: made visible (layouts.text)."""
 
 from __future__ import annotations
 
 from dash import dcc, html
 
 from dashboard.traces.statistics import OPERATION, SERVICE, TAG_PREFIX, StatRow
+from layouts.text import visible
 
 # (column, header, tooltip); durations in ms as Jaeger UI shows them.
 HEADERS = [
@@ -27,7 +29,7 @@ def group_options(tag_keys: list[str]) -> list[dict[str, str]]:
     return [
         {"label": "service", "value": SERVICE},
         {"label": "service and operation", "value": OPERATION},
-        *({"label": f"tag {key}", "value": TAG_PREFIX + key} for key in tag_keys),
+        *({"label": visible(f"tag {key}"), "value": TAG_PREFIX + key} for key in tag_keys),
     ]
 
 
@@ -55,7 +57,7 @@ def _ms(us: float | None) -> str:
 
 def _cell(row: StatRow, column: str) -> str:
     if column == "group":
-        return row.group
+        return visible(row.group)
     if column == "count":
         return f"{row.count:,}"
     if column == "percent":

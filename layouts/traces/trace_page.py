@@ -9,6 +9,7 @@ from dashboard.format import duration_text, plural, utc_timestamp_us
 from dashboard.traces.summary import ServiceTotals
 from dashboard.traces.tree import TraceTree
 from layouts.links import page_href
+from layouts.text import visible
 from layouts.traces.names import display_operation
 from layouts.traces.statistics import statistics_controls
 from layouts.traces.upload import upload
@@ -177,8 +178,10 @@ def trace_header(
         [
             html.H2(
                 [
-                    f"{root.service}: {display_operation(root.operation)}" if root else "empty trace",
-                    html.Span(f" {tree.trace_id}", className="mw-muted mw-trace-id"),
+                    visible(f"{root.service}: {display_operation(root.operation)}")
+                    if root
+                    else "empty trace",
+                    html.Span(f" {visible(tree.trace_id)}", className="mw-muted mw-trace-id"),
                 ]
             ),
             html.Div(
@@ -191,7 +194,7 @@ def trace_header(
                 ],
                 className="mw-trace-facts",
             ),
-            html.Ul([html.Li(warning) for warning in tree.warnings], className="mw-warnings")
+            html.Ul([html.Li(visible(warning)) for warning in tree.warnings], className="mw-warnings")
             if tree.warnings
             else None,
             html.Details(
@@ -209,7 +212,7 @@ def service_table(totals: list[ServiceTotals], duration_us: int) -> html.Table:
     body = [
         html.Tr(
             [
-                html.Td(t.service),
+                html.Td(visible(t.service)),
                 html.Td(str(t.spans)),
                 html.Td(str(t.errors), className="mw-error-text" if t.errors else ""),
                 html.Td(duration_text(t.self_us)),

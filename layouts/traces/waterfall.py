@@ -6,7 +6,8 @@ it, errors outlined red and never narrower than MIN_ERROR_PX, the critical
 path a yellow strip over the time each span owns on it. Rows carry
 `data-span` (a click selects the span) and their toggles `data-fold` (a
 click folds or unfolds it); see assets/meshwatch.js. Geometry travels as
-CSS variables (percentages), so the rows reflow with the screen."""
+CSS variables (percentages), so the rows reflow with the screen. Span text
+is made visible (layouts.text), in the tooltip too."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from dashboard.format import duration_text
 from dashboard.traces.tree import TraceTree
 from dashboard.traces.versions import SpanVersion
 from dashboard.traces.waterfall import Row
+from layouts.text import visible
 from layouts.traces.names import display_operation
 
 ERROR_RED = "#ff4d4f"
@@ -67,7 +69,7 @@ def span_title(tree: TraceTree, index: int, version: SpanVersion) -> str:
         lines.append(f"version {version.version or '–'}" + (f" · pod {version.pod}" if version.pod else ""))
     if span.error:
         lines.append("ERROR")
-    return "\n".join(lines)
+    return "\n".join(visible(line) for line in lines)
 
 
 def span_label(tree: TraceTree, row: Row, version: SpanVersion, services: list[str]) -> html.Div:
@@ -86,12 +88,14 @@ def span_label(tree: TraceTree, row: Row, version: SpanVersion, services: list[s
         children=[
             toggle,
             html.Span(
-                span.service,
+                visible(span.service),
                 className="mw-wf-service",
                 style={"--mw-colour": service_colour(span.service, services)},
             ),
-            html.Span(display_operation(span.operation), className="mw-wf-operation"),
-            html.Span(version.label, className="mw-chip mw-wf-version", title=version.pod or "")
+            html.Span(visible(display_operation(span.operation)), className="mw-wf-operation"),
+            html.Span(
+                visible(version.label), className="mw-chip mw-wf-version", title=visible(version.pod or "")
+            )
             if version.label
             else None,
             html.Span(f"+{row.folded:,}", className="mw-wf-folded", title=f"{row.folded:,} spans folded")

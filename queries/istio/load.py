@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,7 @@ from typing import Any
 import yaml
 
 from queries.errors import ConfigError, SourceError
+from queries.http import MB, failure_reason, read_stream, response_budget
 from queries.istio.parse import parse_documents
 from queries.istio.records import (
     ARGO_GROUP,
@@ -35,10 +37,19 @@ from queries.istio.records import (
     VIRTUAL_SERVICE,
     IstioConfig,
 )
+from queries.istio.yaml_bounds import YamlTooComplex, load_all
 
 KUBERNETES = "kubernetes:"
 CONFIG_SUFFIXES = (".yaml", ".yml", ".json")
 KUBERNETES_TIMEOUT_S = 10.0
+# What the listings of one read may hold together, unless told otherwise (--max-response-mb).
+KUBERNETES_MAX_BYTES = 64 * MB
+ADVICE = "raise --max-response-mb, or use --istio-config DIR"
+# A config directory larger than this is not routing config (kubectl's
+# listing of 3,000 VirtualServices is ~5 MB).
+MAX_CONFIG_BYTES = 64 << 20
+# What identifies a directory's files as read: (path, modification time in ns, size) each.
+Stamp = tuple[tuple[str, int, int], ...]
 
 
 @dataclass(frozen=True)
@@ -87,7 +98,9 @@ def _file_documents(path: Path) -> list[tuple[str, Any]]:
     except UnicodeDecodeError:
         raise ConfigError(f"{shown}: not UTF-8 text") from None
     try:
-        documents = list(yaml.safe_load_all(text))  # JSON is YAML too
+        documents = load_all(text)  # JSON is YAML too
+    except YamlTooComplex as error:
+        raise ConfigError(f"{shown}: not read: {error}") from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
@@ -99,18 +112,42 @@ def _file_documents(path: Path) -> list[tuple[str, Any]]:
     return [(f"{shown} (document {i + 1})", d) for i, d in enumerate(documents) if d is not None]
 
 
-def load_directory(directory: str) -> IstioConfig:
-    """Every YAML/JSON file under the directory (sorted, hidden files skipped)."""
+def config_files(directory: str) -> list[Path]:
+    """The YAML/JSON files under the directory, sorted, hidden ones skipped."""
     root = Path(directory)
     if not root.is_dir():
         raise ConfigError(f"--istio-config {directory}: not a directory")
-    files = sorted(
+    return sorted(
         p
         for p in root.rglob("*")
         if p.is_file()
         and p.suffix.lower() in CONFIG_SUFFIXES
         and not any(part.startswith(".") for part in p.relative_to(root).parts)
     )
+
+
+def stamp(files: list[Path]) -> Stamp:
+    """The files as they are now, to tell whether any changed since read."""
+    found = []
+    for path in files:
+        try:
+            status = path.stat()
+        except OSError:
+            continue  # gone since listed: the next read says so
+        found.append((str(path), status.st_mtime_ns, status.st_size))
+    return tuple(found)
+
+
+def load_directory(directory: str, files: list[Path] | None = None) -> IstioConfig:
+    """Every YAML/JSON file under the directory (`config_files`), at most
+    MAX_CONFIG_BYTES together."""
+    files = config_files(directory) if files is None else files
+    size = sum(entry[2] for entry in stamp(files))
+    if size > MAX_CONFIG_BYTES:
+        raise ConfigError(
+            f"--istio-config {directory}: {size >> 20} MB of YAML, more than the "
+            f"{MAX_CONFIG_BYTES >> 20} MB meshwatch reads as routing config"
+        )
     documents = [doc for path in files for doc in _file_documents(path)]
     return parse_documents(documents, directory)
 
@@ -125,8 +162,10 @@ def kubernetes_configured() -> bool:
     )
 
 
-def load_kubernetes(context: str | None = None) -> IstioConfig:
-    """The routing objects of every namespace, from the API (see LISTED)."""
+def load_kubernetes(context: str | None = None, max_bytes: int = KUBERNETES_MAX_BYTES) -> IstioConfig:
+    """The routing objects of every namespace, from the API (see LISTED):
+    the listings together at most `max_bytes`, each read within
+    KUBERNETES_TIMEOUT_S in all."""
     try:
         from kubernetes import client, config
         from kubernetes.client.exceptions import ApiException
@@ -148,33 +187,52 @@ def load_kubernetes(context: str | None = None) -> IstioConfig:
             raise ConfigError(f"no usable Kubernetes config: {str(error).splitlines()[0]}") from None
     api = client.CustomObjectsApi()
     documents: list[tuple[str, Any]] = []
-    for listed in LISTED:
-        for version in listed.versions:
-            try:
-                listing = api.list_cluster_custom_object(
-                    listed.group, version, listed.plural, _request_timeout=KUBERNETES_TIMEOUT_S
-                )
-            except ApiException as error:
-                if error.status == 404 or (not listed.required and error.status in ABSENT_STATUSES):
-                    continue  # an older API version, or a CRD not installed (or not ours to list)
-                raise SourceError(
-                    f"{where}: listing {listed.plural} failed: HTTP {error.status} {error.reason}"
-                ) from None
-            except Exception as error:  # urllib3 raises many kinds for a dead API server
-                raise SourceError(
-                    f"{where}: cannot list {listed.plural}: {str(error).splitlines()[0][:200]}"
-                ) from None
-            for item in listing.get("items", []):
-                item.setdefault("kind", listed.kind)
-                item.setdefault("apiVersion", f"{listed.group}/{version}")
-                meta = item.get("metadata") or {}
-                documents.append((f"{where}: {listed.kind} {meta.get('namespace')}/{meta.get('name')}", item))
-            break
+    with response_budget(max_bytes):
+        for listed in LISTED:
+            documents += _listing(api, listed, where, ApiException, max_bytes)
     return parse_documents(documents, where)
 
 
-def load(spec: str) -> IstioConfig:
-    """`--istio-config`: a directory, or `kubernetes:[CONTEXT]` for the API."""
+def _listing(
+    api: Any, listed: Listed, where: str, api_exception: type[Exception], max_bytes: int
+) -> list[tuple[str, Any]]:
+    """The objects of one kind, from the first of its API versions the server serves."""
+    plural = listed.plural
+    for version in listed.versions:
+        try:
+            response = api.list_cluster_custom_object(
+                listed.group, version, plural, _request_timeout=KUBERNETES_TIMEOUT_S, _preload_content=False
+            )
+        except api_exception as error:
+            if error.status == 404 or (not listed.required and error.status in ABSENT_STATUSES):
+                continue  # an older API version, or a CRD not installed (or not ours to list)
+            raise SourceError(
+                f"{where}: listing {plural} failed: HTTP {error.status} {error.reason}"
+            ) from None
+        except Exception as error:  # urllib3 raises many kinds for a dead API server
+            raise SourceError(f"{where}: cannot list {plural}: {failure_reason(error)}") from None
+        body = read_stream(response, f"{where}: listing {plural}", KUBERNETES_TIMEOUT_S, max_bytes, ADVICE)
+        try:
+            listing = json.loads(body)
+            items = listing.get("items") or []
+            if not isinstance(items, list):
+                raise TypeError("items is a list")
+        except (ValueError, RecursionError, AttributeError, TypeError):
+            raise SourceError(f"{where}: listing {plural}: not a Kubernetes list") from None
+        documents = []
+        for item in items:
+            if isinstance(item, dict):
+                item.setdefault("kind", listed.kind)
+                item.setdefault("apiVersion", f"{listed.group}/{version}")
+                meta = item.get("metadata") if isinstance(item.get("metadata"), dict) else {}
+                documents.append((f"{where}: {listed.kind} {meta.get('namespace')}/{meta.get('name')}", item))
+        return documents
+    return []
+
+
+def load(spec: str, max_bytes: int = KUBERNETES_MAX_BYTES) -> IstioConfig:
+    """`--istio-config`: a directory, or `kubernetes:[CONTEXT]` for the API
+    (its answers at most `max_bytes` together)."""
     if spec.startswith(KUBERNETES):
-        return load_kubernetes(spec[len(KUBERNETES) :] or None)
+        return load_kubernetes(spec[len(KUBERNETES) :] or None, max_bytes)
     return load_directory(spec)

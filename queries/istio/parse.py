@@ -186,7 +186,7 @@ def _destination_rule(
         subset = shape.string(item.get("name"), at(item_path, "name"), required=True)
         labels = _mapping(item.get("labels"), at(item_path, "labels"))
         for key, value in labels.items():
-            shape.string(value, at(item_path, f"labels.{key}"), required=True)
+            shape.string(value, at(at(item_path, "labels"), key), required=True)
         subsets.append((subset, tuple(sorted(labels.items()))))
     return DestinationRule(
         name=name,
@@ -215,7 +215,7 @@ KINDS = {
 def _read(document: dict[str, Any]) -> bool:
     """A kind this parser reads, of its API group when apiVersion says one."""
     kind = document.get("kind")
-    if kind not in KINDS:
+    if not isinstance(kind, str) or kind not in KINDS:  # a kind that is no text is no kind we read
         return False
     group, _ = KINDS[kind]
     version = document.get("apiVersion")

@@ -107,6 +107,7 @@ def sum_by(labels: list[dict[str, str]], values: np.ndarray, by: Sequence[str]) 
 class SimulatedTelemetry:
     """`TelemetrySource` over a `Simulation`; asking for a later time runs it."""
 
+    name = "the simulated mesh"
     queries_per_refresh = 0
 
     def __init__(self, simulation: Simulation) -> None:

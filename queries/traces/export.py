@@ -6,11 +6,13 @@ Zipkin v2 JSON; read from disk or from an upload."""
 from __future__ import annotations
 
 import json
+import os
+import stat
 from typing import Any
 
 from queries.errors import SourceError
 from queries.traces import jaeger_v1, otlp, zipkin
-from queries.traces.records import TraceRecord, canonical_trace_id
+from queries.traces.records import TraceRecord, canonical_trace_id, share_wire_bytes
 
 FORMATS_TEXT = (
     'expected a Jaeger export ({"data": [trace, ...]}), a trace, OTLP JSON or JSON Lines '
@@ -63,6 +65,8 @@ def read_json_lines(text: str) -> list[TraceRecord]:
             raise Unreadable(
                 f"is not valid JSON Lines: line {number}: {error.msg} at column {error.colno}"
             ) from None
+        except RecursionError:
+            raise Unreadable(f"is not valid JSON Lines: line {number}: nested too deeply") from None
         if not otlp.is_otlp(document):
             raise SourceError(
                 f"line {number}: not OTLP JSON: a JSON Lines file holds one TracesData per line"
@@ -83,22 +87,45 @@ def read_text(data: bytes) -> list[TraceRecord]:
         document = json.loads(text)
     except json.JSONDecodeError as error:
         if error.msg == "Extra data":  # a second JSON value after the first: JSON Lines
-            return read_json_lines(text)
+            return share_wire_bytes(read_json_lines(text), len(data))
         raise Unreadable(
             f"is not valid JSON: {error.msg} at line {error.lineno} column {error.colno}"
         ) from None
     except RecursionError:
         raise Unreadable("is not valid JSON: nested too deeply") from None
-    return read_export(document)
+    return share_wire_bytes(read_export(document), len(data))
 
 
-def load_export(path: str) -> list[TraceRecord]:
-    """Read a trace file; SourceError names the file and what is wrong with it."""
+def read_file(path: str, max_bytes: int) -> bytes:
+    """A regular file's bytes, refused unread when larger than `max_bytes`
+    (a device such as /dev/zero or a pipe never ends: refused too)."""
     try:
-        with open(path, "rb") as handle:
-            data = handle.read()
+        # Opened without blocking, so a named pipe with no writer is refused, not waited on.
+        with open(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as handle:
+            status = os.fstat(handle.fileno())
+            if not stat.S_ISREG(status.st_mode):
+                raise SourceError(f"cannot read {path}: not a regular file")
+            if status.st_size > max_bytes:
+                raise SourceError(
+                    f"{path} is {_megabytes(status.st_size)}, more than the "
+                    f"{_megabytes(max_bytes)} limit for trace files (--max-upload-mb)"
+                )
+            data = handle.read(status.st_size + 1)
     except OSError as error:
         raise SourceError(f"cannot read {path}: {error.strerror or error}") from None
+    if len(data) > status.st_size:
+        raise SourceError(f"cannot read {path}: it grew while read")
+    return data
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / (1 << 20):.3g} MB"
+
+
+def load_export(path: str, max_bytes: int) -> list[TraceRecord]:
+    """Read a trace file of at most `max_bytes`; SourceError names the file
+    and what is wrong with it."""
+    data = read_file(path, max_bytes)
     try:
         return read_text(data)
     except SourceError as error:

@@ -12,6 +12,7 @@ from queries.shape import ShapeError, at, problem
 from queries.traces.records import (
     CHILD_OF,
     MARK_KEYS,
+    MAX_SPAN_US,
     V1,
     Log,
     Process,
@@ -21,6 +22,7 @@ from queries.traces.records import (
     Tag,
     TraceRecord,
     span_marks,
+    span_us,
     wire_int,
 )
 
@@ -51,8 +53,8 @@ def parse_trace(document: Any, where: str = "") -> TraceRecord:
                     operation=str(raw.get("operationName") or ""),
                     service=process.service if process else "unknown",
                     process_id=pid,
-                    start_us=wire_int(raw["startTime"]),
-                    duration_us=max(0, wire_int(raw.get("duration") or 0)),
+                    start_us=span_us(wire_int(raw["startTime"])),
+                    duration_us=span_us(max(0, wire_int(raw.get("duration") or 0))),
                     refs=[
                         (ref.get("refType") or CHILD_OF, str(ref["spanID"]))
                         for ref in raw.get("references") or ()
@@ -151,7 +153,8 @@ def details(trace: TraceRecord, span: SpanRecord) -> SpanDetails:
 
 def tag_text(span: SpanRecord) -> Iterator[tuple[str, str]]:
     """(key, value) of a span's tags as text, for find-in-trace."""
-    for tag in span.raw.get("tags") or ():
+    raw_tags = span.raw.get("tags")
+    for tag in raw_tags if isinstance(raw_tags, list) else ():
         if isinstance(tag, dict):
             yield str(tag.get("key")), str(tag.get("value"))
 
@@ -181,8 +184,8 @@ def _check_process(process: Any, where: str) -> None:
 def check_span(raw: Any, where: str) -> None:
     raw = shape.json_object(raw, where)
     shape.present(raw.get("spanID"), at(where, "spanID"))
-    shape.integer(raw.get("startTime"), at(where, "startTime"), "µs since the epoch")
-    shape.integer(raw.get("duration"), at(where, "duration"), "µs", optional=True)
+    shape.integer(raw.get("startTime"), at(where, "startTime"), "µs since the epoch", high=MAX_SPAN_US)
+    shape.integer(raw.get("duration"), at(where, "duration"), "µs", optional=True, low=None, high=MAX_SPAN_US)
     if not isinstance(raw.get("processID") or "", str):
         raise ShapeError(at(where, "processID"), "expected a string")
     if raw.get("process"):
@@ -196,6 +199,6 @@ def check_span(raw: Any, where: str) -> None:
 def check_trace(document: Any, where: str) -> None:
     document = shape.json_object(document, where or "the trace")
     for pid, process in shape.mapping(document.get("processes") or {}, at(where, "processes")).items():
-        _check_process(process, at(where, f"processes.{pid}"))
+        _check_process(process, at(at(where, "processes"), pid))
     shape.each(document.get("spans"), at(where, "spans"), check_span)
     shape.each(document.get("warnings"), at(where, "warnings"), lambda _, __: None)

@@ -23,6 +23,7 @@ from queries.traces.records import (
     CHILD_OF,
     FOLLOWS_FROM,
     MARK_KEYS,
+    MAX_SPAN_US,
     OTLP,
     Log,
     Process,
@@ -32,6 +33,7 @@ from queries.traces.records import (
     Tag,
     TraceRecord,
     span_marks,
+    span_us,
     truthy,
     wire_int,
 )
@@ -116,7 +118,10 @@ def _kind(kind: Any) -> str:
 def _refs(raw: dict[str, Any], trace_id: str) -> list[tuple[str, str]]:
     """parentSpanId is CHILD_OF; links are FOLLOWS_FROM unless Jaeger's
     translator tagged them `opentracing.ref_type=child_of`."""
-    refs = [(CHILD_OF, wire_id(raw["parentSpanId"]))] if raw.get("parentSpanId") else []
+    parent = raw.get("parentSpanId")
+    if parent and not isinstance(parent, str):
+        raise TypeError("parentSpanId is a hex string")
+    refs = [(CHILD_OF, wire_id(parent))] if parent else []
     for link in raw.get("links") or ():
         if wire_id(link.get("traceId")) not in ("", trace_id):
             continue
@@ -130,28 +135,100 @@ def _refs(raw: dict[str, Any], trace_id: str) -> list[tuple[str, str]]:
     return refs
 
 
-def parse_traces(document: Any, where: str = "") -> list[TraceRecord]:
-    """Every trace in one OTLP JSON document, in order of first appearance."""
-    return parse_documents([(document, where)])
+_FAILURES = (AttributeError, KeyError, TypeError, ValueError, OverflowError)
 
 
-def parse_documents(documents: Iterable[tuple[Any, str]]) -> list[TraceRecord]:
+class _Unparsed(Exception):
+    """The fast parse failed on the document at `index`."""
+
+    def __init__(self, index: int) -> None:
+        super().__init__(index)
+        self.index = index
+
+
+def parse_traces(document: Any, where: str = "", skipped: list[str] | None = None) -> list[TraceRecord]:
+    """Every trace in one OTLP JSON document, in order of first appearance.
+    With `skipped`, a trace with a malformed span is left out and the problem
+    added there, rather than failing the whole document (a search result)."""
+    return parse_documents([(document, where)], skipped)
+
+
+def parse_documents(
+    documents: Iterable[tuple[Any, str]], skipped: list[str] | None = None
+) -> list[TraceRecord]:
     """Every trace in several OTLP JSON documents (the lines of a JSON Lines
     file: one trace may be spread over many), in order of first appearance;
-    each document comes with where it is, for error messages."""
+    each document comes with where it is, for error messages. `skipped` as
+    in parse_traces."""
+    documents = list(documents)
+    try:
+        return _parse(documents, frozenset())
+    except _Unparsed as failure:
+        broken = failure.index
+    bad = _bad_traces(documents) if skipped is not None else {}
+    if bad:
+        try:
+            traces = _parse(documents, frozenset(bad))
+        except _Unparsed as failure:
+            broken = failure.index
+        else:
+            skipped += [f"trace {trace_id}: {why}" for trace_id, why in bad.items()]
+            return traces
+    document, where = documents[broken]
+    raise SourceError(f"not an OTLP trace: {problem(check_document, document, where)}") from None
+
+
+def _parse(documents: list[tuple[Any, str]], skip: frozenset[str]) -> list[TraceRecord]:
+    """The fast parse, without shape checks, leaving out the traces in `skip`."""
     traces: dict[str, TraceRecord] = {}
     resources = 0
-    for document, where in documents:
+    for index, (document, _) in enumerate(documents):
         try:
             for resource in resource_spans(document):
-                _add_resource(traces, resource, f"r{resources}")
+                _add_resource(traces, resource, f"r{resources}", skip)
                 resources += 1
-        except (AttributeError, KeyError, TypeError, ValueError, OverflowError):
-            raise SourceError(f"not an OTLP trace: {problem(check_document, document, where)}") from None
+        except _FAILURES:
+            raise _Unparsed(index) from None
     return list(traces.values())
 
 
-def _add_resource(traces: dict[str, TraceRecord], resource: dict[str, Any], pid: str) -> None:
+def _bad_traces(documents: list[tuple[Any, str]]) -> dict[str, str]:
+    """The traces with a span of the wrong shape: trace id -> the first problem."""
+    bad: dict[str, str] = {}
+    for document, where in documents:
+        for path, raw in _spans_at(document, where):
+            try:
+                check_span(raw, path)
+            except ShapeError as error:
+                if isinstance(raw, dict) and isinstance(raw.get("traceId"), str):
+                    bad.setdefault(wire_id(raw["traceId"]), str(error))
+    return bad
+
+
+def _spans_at(document: Any, where: str) -> Iterator[tuple[str, Any]]:
+    """(where, span) for every span of a document, however malformed around it."""
+    for wrapper in ("result", "trace"):
+        if isinstance(document, dict) and isinstance(document.get(wrapper), dict):
+            document, where = document[wrapper], at(where, wrapper)
+    if not isinstance(document, dict):
+        return
+    key = next((key for key in RESOURCE_KEYS if document.get(key)), RESOURCE_KEYS[0])
+    resources = document.get(key)
+    for index, resource in enumerate(resources if isinstance(resources, list) else ()):
+        if not isinstance(resource, dict):
+            continue
+        scope_key = next((key for key in SCOPE_KEYS if resource.get(key)), SCOPE_KEYS[0])
+        scopes = resource.get(scope_key)
+        for scope_index, scope in enumerate(scopes if isinstance(scopes, list) else ()):
+            spans = scope.get("spans") if isinstance(scope, dict) else None
+            path = at(at(at(at(at(where, key), index), scope_key), scope_index), "spans")
+            for span_index, raw in enumerate(spans if isinstance(spans, list) else ()):
+                yield at(path, span_index), raw
+
+
+def _add_resource(
+    traces: dict[str, TraceRecord], resource: dict[str, Any], pid: str, skip: frozenset[str]
+) -> None:
     attributes = (resource.get("resource") or {}).get("attributes") or []
     service = "unknown"
     for attribute in attributes:
@@ -161,12 +238,16 @@ def _add_resource(traces: dict[str, TraceRecord], resource: dict[str, Any], pid:
     for scope_spans in next((resource[key] for key in SCOPE_KEYS if resource.get(key)), ()):
         for raw in scope_spans.get("spans") or ():
             trace_id = wire_id(raw["traceId"])
+            if trace_id in skip:
+                continue
             trace = traces.get(trace_id)
             if trace is None:
                 trace = traces[trace_id] = TraceRecord(trace_id, [], {}, [], OTLP)
             trace.processes[pid] = process
             start_ns = wire_int(raw["startTimeUnixNano"])
             end_ns = wire_int(raw.get("endTimeUnixNano") or start_ns)
+            start_us = span_us(start_ns // 1000)
+            duration_us = span_us(max(0, (end_ns - start_ns) // 1000))
             attrs = raw.get("attributes") or ()
             error, proxy, kind = span_marks(
                 (a["key"], value_of(a.get("value") or {})[0]) for a in attrs if a["key"] in MARK_KEYS
@@ -178,8 +259,8 @@ def _add_resource(traces: dict[str, TraceRecord], resource: dict[str, Any], pid:
                     operation=str(raw.get("name") or ""),
                     service=service,
                     process_id=pid,
-                    start_us=start_ns // 1000,
-                    duration_us=max(0, (end_ns - start_ns) // 1000),
+                    start_us=start_us,
+                    duration_us=duration_us,
                     refs=_refs(raw, trace_id),
                     kind=_kind(raw.get("kind")) or kind,
                     error=error or status in STATUS_ERROR,
@@ -200,7 +281,7 @@ def span_tags(trace: TraceRecord, span: SpanRecord) -> list[Tag]:
             result.append(Tag("otel.status_code", "ERROR"))
             if status.get("message"):
                 result.append(Tag("otel.status_description", status["message"]))
-    except (AttributeError, KeyError, TypeError, ValueError, OverflowError):
+    except _FAILURES:
         raise SourceError(
             f"cannot read the tags: {problem(check_span, raw, f'span {span.span_id}')}"
         ) from None
@@ -231,7 +312,7 @@ def details(trace: TraceRecord, span: SpanRecord) -> SpanDetails:
             references=[Reference(ref_type, trace.trace_id, span_id) for ref_type, span_id in span.refs],
             warnings=list(span.warnings),
         )
-    except (AttributeError, KeyError, TypeError, ValueError, OverflowError):
+    except _FAILURES:
         raise SourceError(
             f"cannot read the details: {problem(check_span, raw, f'span {span.span_id}')}"
         ) from None
@@ -239,9 +320,14 @@ def details(trace: TraceRecord, span: SpanRecord) -> SpanDetails:
 
 def tag_text(span: SpanRecord) -> Iterator[tuple[str, str]]:
     """(key, value) of a span's attributes as text, for find-in-trace."""
-    for attribute in span.raw.get("attributes") or ():
+    attributes = span.raw.get("attributes")
+    for attribute in attributes if isinstance(attributes, list) else ():
         if isinstance(attribute, dict) and isinstance(attribute.get("value"), dict):
-            yield str(attribute.get("key")), str(value_of(attribute["value"])[0])
+            try:
+                value = value_of(attribute["value"])[0]
+            except _FAILURES:
+                continue  # malformed: the span's details say where
+            yield str(attribute.get("key")), str(value)
 
 
 # --- shape checks: name the first field that is not what it should be ---
@@ -286,9 +372,17 @@ def check_span(raw: Any, where: str) -> None:
     raw = shape.json_object(raw, where)
     shape.present(raw.get("traceId"), at(where, "traceId"))
     shape.present(raw.get("spanId"), at(where, "spanId"))
-    shape.integer(raw.get("startTimeUnixNano"), at(where, "startTimeUnixNano"), "ns since the epoch")
+    shape.string(raw.get("parentSpanId") or None, at(where, "parentSpanId"))
+    nanoseconds = MAX_SPAN_US * 1000 + 999
     shape.integer(
-        raw.get("endTimeUnixNano") or None, at(where, "endTimeUnixNano"), "ns since the epoch", optional=True
+        raw.get("startTimeUnixNano"), at(where, "startTimeUnixNano"), "ns since the epoch", high=nanoseconds
+    )
+    shape.integer(
+        raw.get("endTimeUnixNano") or None,
+        at(where, "endTimeUnixNano"),
+        "ns since the epoch",
+        optional=True,
+        high=nanoseconds,
     )
     if raw.get("status"):
         shape.json_object(raw["status"], at(where, "status"))

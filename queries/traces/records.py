@@ -64,11 +64,32 @@ class SpanRecord:
 
 @dataclass
 class TraceRecord:
+    """One trace; `wire_bytes` is its share of the JSON it was read from (0
+    when unknown), what its memory is reckoned by."""
+
     trace_id: str
     spans: list[SpanRecord]
     processes: dict[str, Process]
     warnings: list[str] = field(default_factory=list)
     dialect: str = V1
+    wire_bytes: int = 0
+
+
+class TraceSearch(list[TraceRecord]):
+    """The traces a search found, newest first, and `skipped`: why each
+    trace the backend sent but meshwatch could not read was left out."""
+
+    def __init__(self, traces: list[TraceRecord], skipped: list[str]) -> None:
+        super().__init__(traces)
+        self.skipped = skipped
+
+
+def share_wire_bytes(traces: list[TraceRecord], size: int) -> list[TraceRecord]:
+    """Give each trace read from `size` bytes of JSON its share, by span count."""
+    spans = sum(len(trace.spans) for trace in traces) or 1
+    for trace in traces:
+        trace.wire_bytes = size * len(trace.spans) // spans
+    return traces
 
 
 @dataclass(frozen=True)
@@ -132,6 +153,19 @@ def canonical_trace_id(trace_id: str) -> str:
 def wire_int(value: Any) -> int:
     """int64 values arrive as numbers, or as strings beyond 2^53."""
     return value if type(value) is int else int(value)
+
+
+# The latest a span may start, or the longest it may last: the end of year
+# 9999 in µs, the last instant a date can show (±1e18 µs is no time at all).
+MAX_SPAN_US = 253_402_300_799_999_999
+
+
+def span_us(us: int) -> int:
+    """A span's start (µs since the epoch) or duration (µs), from 0 to
+    MAX_SPAN_US; ValueError otherwise."""
+    if not 0 <= us <= MAX_SPAN_US:
+        raise ValueError(f"{us} µs is out of range")
+    return us
 
 
 def truthy(value: Any) -> bool:

@@ -22,6 +22,7 @@ from queries.shape import ShapeError, at, problem
 from queries.traces.records import (
     CHILD_OF,
     MARK_KEYS,
+    MAX_SPAN_US,
     ZIPKIN,
     Log,
     Process,
@@ -31,6 +32,7 @@ from queries.traces.records import (
     Tag,
     TraceRecord,
     span_marks,
+    span_us,
     wire_int,
 )
 
@@ -104,8 +106,8 @@ def _span(raw: dict[str, Any], trace: TraceRecord) -> SpanRecord | None:
         operation=str(raw.get("name") or ""),
         service=service,
         process_id=service,
-        start_us=wire_int(timestamp),
-        duration_us=max(0, wire_int(raw.get("duration") or 0)),
+        start_us=span_us(wire_int(timestamp)),
+        duration_us=span_us(max(0, wire_int(raw.get("duration") or 0))),
         refs=[(CHILD_OF, str(raw["parentId"]).lower())] if raw.get("parentId") else [],
         kind=str(raw.get("kind") or "").lower() or tag_kind,
         error=error or "error" in tags,
@@ -203,15 +205,17 @@ def tag_text(span: SpanRecord) -> Iterator[tuple[str, str]]:
 
 def _check_annotation(annotation: Any, where: str) -> None:
     annotation = shape.json_object(annotation, where)
-    shape.integer(annotation.get("timestamp"), at(where, "timestamp"), "µs since the epoch")
+    shape.integer(annotation.get("timestamp"), at(where, "timestamp"), "µs since the epoch", high=MAX_SPAN_US)
 
 
 def check_span(raw: Any, where: str) -> None:
     raw = shape.json_object(raw, where)
     shape.present(raw.get("traceId"), at(where, "traceId"))
     shape.present(raw.get("id"), at(where, "id"))
-    shape.integer(raw.get("timestamp"), at(where, "timestamp"), "µs since the epoch", optional=True)
-    shape.integer(raw.get("duration"), at(where, "duration"), "µs", optional=True)
+    shape.integer(
+        raw.get("timestamp"), at(where, "timestamp"), "µs since the epoch", optional=True, high=MAX_SPAN_US
+    )
+    shape.integer(raw.get("duration"), at(where, "duration"), "µs", optional=True, low=None, high=MAX_SPAN_US)
     for key in ("localEndpoint", "remoteEndpoint"):
         shape.mapping(raw.get(key), at(where, key))
     shape.mapping(raw.get("tags"), at(where, "tags"))

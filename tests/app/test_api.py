@@ -106,6 +106,21 @@ def test_the_dashboard_serves_under_a_base_path(source):
     assert client.get("/api/graph").status_code == 404
 
 
+def test_too_many_trace_reads_at_once_is_503_busy(source):
+    app = create_app(resolve({"max_trace_parses": "1"}, {}), Services(telemetry=source, traces=None))
+    runtime = app.server.extensions["meshwatch"]
+    client = app.server.test_client()
+    with runtime.traces.parsing():
+        answers = [
+            client.get("/api/trace/4bf92f3577b34da6a3ce929d0e0e4736"),
+            # A compare reads its traces through the same cache and its limit.
+            client.get("/api/compare/4bf92f3577b34da6a3ce929d0e0e4736/0af7651916cd43dd8448eb211c80319c"),
+        ]
+    for answer in answers:
+        assert answer.status_code == 503 and "busy: 1 trace is being read" in answer.get_json()["error"]
+        assert answer.headers["Retry-After"] == "5"
+
+
 def test_api_trace_and_compare_serve_the_cli_documents():
     from dashboard.traces.compare import compare_traces, diff_document
     from dashboard.traces.tree import build_tree

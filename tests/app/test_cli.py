@@ -30,6 +30,23 @@ def run(*args: str) -> subprocess.CompletedProcess:
         (["snapshot", "--ingress", "(unclosed"], "bad regular expression"),
         (["canary", "--service", "Reviews.Default"], "bad service"),
         (["demo", "--phase", "nope"], "nope"),
+        # Non-finite and out-of-range numbers, each refused before anything runs.
+        (["snapshot", "--prometheus-timeout", "inf"], "--prometheus-timeout: 'inf' must be a number"),
+        (["snapshot", "--prometheus-timeout", "1e300"], "at most 3,600"),
+        (["trace", "--jaeger-timeout", "nan", "abc"], "--jaeger-timeout: 'nan' must be a number"),
+        (["canary", "--at", "1e300"], "between 1970 and the end of year 9999"),
+        (["canary", "--at", "1e18"], "between 1970 and the end of year 9999"),
+        (["canary", "--at", "-5"], "between 1970 and the end of year 9999"),
+        (["serve", "--refresh", "nan"], "--refresh: 'nan' must be a number"),
+        (["serve", "--refresh", "inf"], "--refresh: 'inf' must be a number"),
+        # setInterval holds 2^31 - 1 ms (24.8 days): past that a browser fires at once, forever.
+        (["serve", "--refresh", "3000000"], "at most 86,400"),
+        (["demo", "--speed", "nan"], "--speed: 'nan' must be a number"),
+        (["snapshot", "--window", "10000d"], "longer than --max-window 1d"),
+        (["snapshot", "--window", "\u0661m"], "bad duration"),
+        (["snapshot", "--max-response-mb", "0"], "greater than zero"),
+        (["serve", "--max-trace-parses", "0"], "a whole number from 1 to 64"),
+        (["serve", "--trace-link", "http.url=javascript:alert(1)"], "must start http(s)://HOST"),
         (["snapshot", "--find", "rps >"], "--find: bad expression: expected a number after 'rps >'"),
         (["snapshot", "--hide", "(health = idle"], "--hide: bad expression: expected ')' to close"),
         (["snapshot", "--find", "rps > 1\nor x"], "unknown field 'x'"),
@@ -52,6 +69,41 @@ def test_config_file_problems_name_the_file(tmp_path, capsys):
     unknown.write_text("[health]\nhttp_5xx_failing = 0.2\nhttp_6xx_failing = 0.3\n")
     assert main(["snapshot", "--config", str(unknown)]) == 2
     assert "http_6xx_failing" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "content, words",
+    [
+        ("health = 5\n", "[health] must be a table"),
+        ("[health]\nhttp_5xx_failing = nan\n", "http_5xx_failing = nan, expected a ratio from 0 to 1"),
+        ("[health]\nhttp_5xx_failing = 1.5\n", "expected a ratio from 0 to 1"),
+        ("[canary]\nbaseline_lookback_h = inf\n", "expected a number of hours, 0 to 8760"),
+        ("[canary]\nbaseline_lookback_h = 1e6\n", "expected a number of hours, 0 to 8760"),
+        ('[canary]\nmax_p99_ms = "500"\n', "max_p99_ms = '500', expected a number of milliseconds"),
+        ("[canary]\nmin_requests_for_verdict = -1\n", "expected a number of requests"),
+        ("refresh = inf\n", "'inf' must be a number"),
+        ("refresh = true\n", "refresh: expected a string or a number, not True"),
+        ('jaeger = ["http://a"]\n', "jaeger: expected a string or a number"),
+        ("prometheus = 5\n", "prometheus: expected a string or a list of strings"),
+        ("namespace = 5\n", "namespace: expected a string or a list of strings"),
+        ("window = { seconds = 5 }\n", "window: expected a string or a number"),
+        ("x = " + "[" * 5000 + "]" * 5000 + "\n", "nested too deeply"),
+    ],
+)
+def test_config_file_values_are_type_checked(tmp_path, capsys, content, words):
+    config = tmp_path / "meshwatch.toml"
+    config.write_text(content)
+    assert main(["snapshot", "--config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert words in err and err.count("\n") == 1 and str(config) in err, err
+
+
+def test_a_config_file_in_utf16_is_one_line(tmp_path, capsys):
+    config = tmp_path / "meshwatch.toml"
+    config.write_text('window = "5m"\n', encoding="utf-16")
+    assert main(["snapshot", "--config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert "not UTF-8 text" in err and err.count("\n") == 1
 
 
 def test_a_taken_port_is_one_line_not_a_traceback():

@@ -70,6 +70,17 @@ def test_flag_beats_environment_beats_file(tmp_path: Path) -> None:
     assert resolve({}, environ).refresh == 3.0
 
 
+def test_the_readmes_example_config_file_is_accepted(tmp_path: Path) -> None:
+    """Every threshold the README's example sets (the canary's lookback in hours too) reads back."""
+    text = README.read_text()
+    fence = "```toml\n"
+    example = text[text.index(fence, text.index("## Configuration")) + len(fence) :]
+    config = tmp_path / "meshwatch.toml"
+    config.write_text(example[: example.index("```")])
+    settings = resolve({}, {"MESHWATCH_CONFIG": str(config)})
+    assert settings.canary.baseline_lookback_h == 24.0 and settings.canary.deviation_p_value == 0.001
+
+
 @pytest.mark.parametrize(
     "text, words",
     [

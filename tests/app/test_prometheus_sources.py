@@ -31,7 +31,7 @@ def test_named_sources_from_flags_and_the_environment():
     assert [e.name for e in env.prometheus] == ["east", "west"]
     source = prometheus_source(env)
     assert isinstance(source, MergedSource) and source.queries_per_refresh == 8
-    assert [s.backend for s in source.sources] == [
+    assert [s.backend.label for s in source.sources] == [
         "Prometheus east at http://p.east:9090",
         "Prometheus west at http://p.west:9090",
     ]

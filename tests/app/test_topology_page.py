@@ -36,7 +36,7 @@ def cy(page, script: str):
 
 def test_nodes_edges_and_grey_open_circuit_are_drawn(topology):
     page, _ = topology
-    names = cy(page, "cy.nodes().map(n => n.data('label'))")
+    names = cy(page, "cy.nodes(':childless').map(n => n.data('label'))")
     assert {"productpage v1", "reviews v1", "reviews v2", "ratings", "details"} <= set(names)
     assert cy(page, f"cy.getElementById('{OPEN_EDGE}').data('circuit')") == "open"
     assert cy(page, f"cy.getElementById('{OPEN_EDGE}').style('line-color')") == "rgb(208,211,212)"
@@ -73,19 +73,19 @@ def test_clicking_a_versioned_service_shows_its_release_state(topology):
 
 def test_failed_refresh_keeps_graph_under_stale_banner_and_recovers(topology):
     page, source = topology
-    drawn = cy(page, "cy.nodes().length")
+    drawn = cy(page, "cy.nodes(':childless').length")
     source.failure = "cannot reach Prometheus at http://prometheus:9090: Connection refused"
     banner = page.locator("#topology-banner")
     banner.get_by_text("stale since").wait_for()
     assert "Connection refused" in banner.inner_text()
-    assert cy(page, "cy.nodes().length") == drawn
+    assert cy(page, "cy.nodes(':childless').length") == drawn
     source.failure = None
     banner.wait_for(state="hidden")
 
 
 def test_new_nodes_do_not_move_the_others(topology):
     page, source = topology
-    before = cy(page, "Object.fromEntries(cy.nodes().map(n => [n.id(), n.position()]))")
+    before = cy(page, "Object.fromEntries(cy.nodes(':childless').map(n => [n.id(), n.position()]))")
     source.mesh_telemetry = with_calls(
         bookinfo_ejection(), (labels("productpage-v1", "reviews", "reviews-v3"), 0.5)
     )
@@ -93,7 +93,7 @@ def test_new_nodes_do_not_move_the_others(topology):
         "() => window.cy.getElementById('service:default:reviews->workload:default:reviews-v3').length === 1",
         timeout=10_000,
     )
-    after = cy(page, "Object.fromEntries(cy.nodes().map(n => [n.id(), n.position()]))")
+    after = cy(page, "Object.fromEntries(cy.nodes(':childless').map(n => [n.id(), n.position()]))")
     assert {node: after[node] for node in before} == before
 
 
@@ -104,7 +104,7 @@ def test_a_shared_link_opens_with_its_namespace_and_window(serve_app, browser_pa
     browser_page.locator("#topology-status").get_by_text("window 5m").wait_for()
     assert source.calls[-1][1:] == ("5m", ("istio-system",))
     # istio-system's ingress gateway and its direct neighbour, nothing else.
-    labels = browser_page.evaluate("() => window.cy.nodes().map(n => n.data('label')).sort()")
+    labels = browser_page.evaluate("() => window.cy.nodes(':childless').map(n => n.data('label')).sort()")
     assert labels == ["istio-ingressgateway", "productpage"]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -174,6 +175,54 @@ def test_jaeger_sending_a_malformed_trace_is_a_source_failure(capsys: pytest.Cap
         assert code == 1 and "not a Jaeger trace: data[0].spans: expected a list" in err
     finally:
         fake.stop()
+
+
+def test_a_device_or_an_oversized_file_is_refused_unread(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["trace", "--file", "/dev/zero"]) == 2
+    assert capsys.readouterr().err == "meshwatch: cannot read /dev/zero: not a regular file\n"
+    big = tmp_path / "big.json"
+    big.write_text(json.dumps({"data": [bookinfo_trace()]}))
+    assert main(["trace", "--file", str(big), "--max-upload-mb", "0.001"]) == 2
+    err = capsys.readouterr().err
+    assert "more than the 0.001 MB limit for trace files (--max-upload-mb)" in err and err.count("\n") == 1
+
+
+def test_every_file_option_refuses_pipes_and_oversized_files_of_any_format(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A named pipe with no writer is refused at once (not waited on), by
+    `trace` and by `trace-diff`'s sides; an OTLP JSON Lines file over the limit too."""
+    from tests.support.trace_files import to_otlp_lines
+
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    assert main(["trace", "--file", str(pipe)]) == 2
+    assert capsys.readouterr().err == f"meshwatch: cannot read {pipe}: not a regular file\n"
+    lines = tmp_path / "traces.jsonl"
+    lines.write_text(to_otlp_lines([bookinfo_trace(), circuit_open_trace()]))
+    good = write(tmp_path, circuit_open_trace())
+    for argv in (
+        ["trace-diff", "--file-a", str(pipe), "--file-b", good],
+        ["trace-diff", "--file-a", good, "--file-b", str(lines), "--max-upload-mb", "0.001"],
+    ):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert ("not a regular file" in err or "limit for trace files" in err) and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("start", [10**18, -(10**18), "1000000000000000000"])
+def test_span_times_out_of_range_are_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], start: object
+) -> None:
+    document = bookinfo_trace()
+    document["spans"][1]["startTime"] = start
+    export = tmp_path / "far.json"
+    export.write_text(json.dumps(document))
+    assert main(["trace", "--file", str(export)]) == 2
+    err = capsys.readouterr().err
+    assert "spans[1].startTime: out of range" in err and err.count("\n") == 1
 
 
 def test_otlp_json_lines_and_zipkin_files_open_like_jaeger_exports(

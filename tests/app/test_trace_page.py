@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from dashboard.app import create_app, trace_upload
+from dashboard.app import create_app
 from dashboard.app.config import resolve
 from dashboard.app.services import Services
 from dashboard.format import duration_text
@@ -31,7 +31,8 @@ def jaeger() -> Iterator[FakeJaeger]:
 
 @pytest.fixture
 def app_url(serve_app: Any, jaeger: FakeJaeger) -> str:
-    client = JaegerClient(f"http://127.0.0.1:{jaeger.server.server_port}", timeout=2)
+    # A total deadline, which the slow-trace test's 1.5 s delay must fit in under load.
+    client = JaegerClient(f"http://127.0.0.1:{jaeger.server.server_port}", timeout=5)
     services = Services(telemetry=ScriptedSource([]), traces=client, clock=lambda: T0 / 1e6 + 60)
     return serve_app(create_app(resolve({}, {}), services))
 
@@ -230,10 +231,10 @@ def test_upload_a_jaeger_export_without_jaeger(browser_page: Any, serve_app: Any
 
 
 def test_an_upload_over_the_size_limit_is_refused_with_a_message(
-    browser_page: Any, serve_app: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    browser_page: Any, serve_app: Any, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr(trace_upload, "MAX_UPLOAD_BYTES", 2048)
-    base = serve_app(create_app(resolve({}, {}), Services(telemetry=ScriptedSource([]), traces=None)))
+    settings = resolve({"max_upload_mb": str(2048 / 2**20)}, {})
+    base = serve_app(create_app(settings, Services(telemetry=ScriptedSource([]), traces=None)))
     export = tmp_path / "big.json"
     export.write_text(json.dumps({"data": [bookinfo_trace()]}))
     assert export.stat().st_size > 2048
@@ -267,6 +268,43 @@ def test_a_bad_limit_in_the_address_says_why_and_the_form_still_works(
     )
     page.locator("#traces-results .mw-trace-result").first.wait_for(timeout=TIMEOUT_MS)
     assert page.errors == []
+
+
+FAR_TRACE = "00000000000000000000000000000f42"
+
+
+def test_span_times_far_out_of_range_break_neither_the_trace_nor_the_search(
+    browser_page: Any, app_url: str, jaeger: FakeJaeger
+) -> None:
+    """A trace whose span starts at 1e18 µs is refused by name; a search that
+    finds it shows the others and says one was left out."""
+    far = bookinfo_trace()
+    far["traceID"] = FAR_TRACE
+    for span in far["spans"]:
+        span["traceID"] = FAR_TRACE
+    far["spans"][1]["startTime"] = 10**18
+    jaeger.traces.append(far)
+    page = browser_page
+    page.goto(f"{app_url}/traces?service=productpage.default")
+    banner = page.locator("#traces-banner")
+    banner.get_by_text("1 trace Jaeger sent could not be read and is left out").wait_for(timeout=TIMEOUT_MS)
+    assert "startTime: out of range" in banner.inner_text()
+    # The banner and the results are separate outputs: wait for the list, then count it.
+    page.locator("#traces-results a").nth(1).wait_for(timeout=TIMEOUT_MS)
+    assert page.locator("#traces-results a").count() == 2
+
+    page.goto(f"{app_url}/trace/{FAR_TRACE}")
+    page.locator("#trace-banner").get_by_text("startTime: out of range").wait_for(timeout=TIMEOUT_MS)
+    page.locator("#trace-loading").wait_for(state="hidden", timeout=TIMEOUT_MS)
+    assert page.errors == []
+
+
+def test_an_upload_request_over_the_limit_is_refused_before_it_is_read() -> None:
+    app = create_app(resolve({"max_upload_mb": "1"}, {}), Services(telemetry=ScriptedSource([]), traces=None))
+    client = app.server.test_client()
+    oversized = b"x" * (3 << 20)  # past 1 MB as base64 in a callback's JSON
+    answer = client.post("/_dash-update-component", data=oversized, content_type="application/json")
+    assert answer.status_code == 413
 
 
 def test_the_demos_failing_trace_says_its_cause_in_one_line_at_the_top(

@@ -55,7 +55,7 @@ def by_id(items: list[dict]) -> dict[str, dict]:
 @pytest.mark.parametrize("graph_type", GRAPH_TYPES)
 def test_every_type_keeps_the_schema(graph_type):
     drawn = document(graph_type)
-    assert set(drawn) == {"at", "window", "nodes", "edges"}
+    assert set(drawn) == {"at", "window", "warnings", "nodes", "edges"}
     assert all(list(node) == list(NODE_FIELDS) for node in drawn["nodes"])
     assert all(list(edge) == list(EDGE_FIELDS) for edge in drawn["edges"])
     ids = {node["id"] for node in drawn["nodes"]}

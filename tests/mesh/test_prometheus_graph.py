@@ -445,7 +445,7 @@ def test_cli_snapshot_prints_the_schema(prometheus, document):
     done = run_cli("--prometheus", prometheus.url, "--at", AT_RFC3339)
     assert done.returncode == 0, done.stderr
     printed = json.loads(done.stdout)
-    assert set(printed) == {"at", "window", "nodes", "edges"}
+    assert set(printed) == {"at", "window", "warnings", "nodes", "edges"}
     assert printed["at"] == END and isinstance(printed["at"], float)
     assert printed["window"] == "1m"
     for one in printed["nodes"]:
@@ -468,7 +468,7 @@ def test_cli_snapshot_prints_the_schema(prometheus, document):
 def test_cli_unknown_namespace_gives_an_empty_graph(prometheus):
     done = run_cli("--prometheus", prometheus.url, "--at", str(int(END)), "--namespace", "nowhere")
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout) == {"at": END, "window": "1m", "nodes": [], "edges": []}
+    assert json.loads(done.stdout) == {"at": END, "window": "1m", "warnings": [], "nodes": [], "edges": []}
     assert "nowhere" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
 
@@ -546,7 +546,7 @@ def test_cli_snapshot_graph_types_print_the_same_schema(prometheus, telemetry_at
     done = run_cli("--prometheus", prometheus.url, "--at", AT_RFC3339, "--graph", graph_type)
     assert done.returncode == 0, done.stderr
     printed = json.loads(done.stdout)
-    assert set(printed) == {"at", "window", "nodes", "edges"}
+    assert set(printed) == {"at", "window", "warnings", "nodes", "edges"}
     assert all(list(one) == list(NODE_FIELDS) for one in printed["nodes"])
     assert all(list(one) == list(EDGE_FIELDS) for one in printed["edges"])
     assert printed == json.loads(json.dumps(typed(telemetry_at_end, settings, graph_type)))

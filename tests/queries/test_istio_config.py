@@ -5,10 +5,11 @@ from __future__ import annotations
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from queries.errors import ConfigError
+from queries.errors import ConfigError, SourceError
 from queries.istio import load as istio_config
 from queries.istio.load import from_manifests, load, load_directory
 from queries.istio.records import resolve_host
@@ -299,3 +300,58 @@ def test_kubernetes_without_the_extra_says_how_to_install_it(monkeypatch) -> Non
     with pytest.raises(ConfigError, match=r"pip install 'meshwatch\[kubernetes\]'"):
         load("kubernetes:")
     assert istio_config.kubernetes_configured() is False
+
+
+# The 607-byte billion-laughs file of the fault-injection run: 9 ** 9 strings once expanded.
+ALIAS_BOMB = 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n' + "".join(
+    f"{name}: &{name} [{','.join(['*' + previous] * 9)}]\n" for previous, name in zip("abcdefgh", "bcdefghi")
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        (ALIAS_BOMB, "more than 2,000,000 nodes once its aliases are expanded"),
+        ("a: " + "[" * 200 + "]" * 200 + "\n", "nested more than 64 deep"),
+        ("x: " + "{a: " * 500 + "1" + "}" * 500 + "\n", "nested more than 64 deep"),
+        ("a: &loop [1, *loop]\n", "alias *loop refers to a node that contains it"),
+    ],
+)
+def test_hostile_yaml_is_refused_in_one_line(tmp_path: Path, text: str, words: str) -> None:
+    assert len(ALIAS_BOMB) < 700
+    (tmp_path / "bomb.yaml").write_text(text)
+    with pytest.raises(ConfigError) as refused:
+        load_directory(str(tmp_path))
+    message = str(refused.value)
+    assert words in message and "bomb.yaml" in message and "\n" not in message
+
+
+@pytest.fixture
+def kubernetes_api(tmp_path: Path, monkeypatch) -> Any:
+    from tests.support.kubernetes import FakeKubernetesAPI
+
+    api = FakeKubernetesAPI()
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    monkeypatch.setenv("KUBECONFIG", str(api.kubeconfig(tmp_path / "kubeconfig")))
+    yield api
+    api.stop()
+
+
+def test_the_kubernetes_api_is_read_within_a_cap_and_a_deadline(kubernetes_api: Any, monkeypatch) -> None:
+    import yaml
+
+    kubernetes_api.objects["networking.istio.io", "v1", "virtualservices"] = [
+        yaml.safe_load(KUBECTL_LIST)["items"][0]
+    ]
+    [vs] = load("kubernetes:").virtual_services
+    assert (vs.name, vs.namespace) == ("reviews", "default")
+    kubernetes_api.body = b'{"items": [' + b" " * (2 << 20) + b"]}"
+    with pytest.raises(
+        SourceError, match=r"listing virtualservices: response over 1 MB: raise --max-response-mb"
+    ):
+        load("kubernetes:", max_bytes=1 << 20)
+    kubernetes_api.body = b'{"items": []}' * 40
+    kubernetes_api.drip = 0.05
+    monkeypatch.setattr(istio_config, "KUBERNETES_TIMEOUT_S", 0.5)
+    with pytest.raises(SourceError, match=r"listing virtualservices did not answer within 0.5s"):
+        load("kubernetes:")

@@ -277,3 +277,19 @@ def test_connection_refused_and_timeout() -> None:
             JaegerClient(base, timeout=0.2).services()
     finally:
         fake.stop()
+
+
+def test_an_answer_over_the_cap_is_refused_unparsed(jaeger: tuple[FakeJaeger, str]) -> None:
+    _, base = jaeger
+    with pytest.raises(
+        SourceError, match=r"response over 0\.01 MB: narrow the search, or raise --max-response-mb"
+    ):
+        JaegerClient(base, max_response_bytes=int(0.01 * 2**20)).trace(TRACE_OK)
+    assert JaegerClient(base).trace(TRACE_OK).spans
+
+
+def test_credentials_in_the_jaeger_url_never_reach_a_message(jaeger: tuple[FakeJaeger, str]) -> None:
+    _, base = jaeger
+    with pytest.raises(SourceError) as failed:
+        JaegerClient(base.replace("http://", "http://admin:hunter2@"), "v1").trace("0123456789abcdef")
+    assert "hunter2" not in str(failed.value) and base in str(failed.value)

@@ -12,9 +12,12 @@ import json
 import os
 import shutil
 import socket
+import ssl
+import struct
 import subprocess
 import sys
 import threading
+import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -24,6 +27,7 @@ import pytest
 from dashboard.app.cli import main
 from queries.errors import SourceError
 from queries.prometheus import PrometheusSource
+from tests.support.frames import labels
 
 MESHWATCH = (
     shutil.which("meshwatch", path=str(Path(sys.executable).parent))
@@ -35,17 +39,24 @@ AT = "1704067800"
 
 @dataclass
 class Answer:
+    """What the fake sends: `delay` before the headers, then the body at
+    once, or a byte every `drip` seconds; `reset` drops the connection after
+    the headers."""
+
     status: int = 200
     body: bytes = b""
     content_type: str = "application/json"
     delay: float = 0.0
     content_length: int | None = None
+    drip: float = 0.0
+    reset: bool = False
 
 
 class FakePrometheus:
-    """Answers every request with `self.answer` and records the paths asked."""
+    """Answers every request with `self.answer` and records the paths asked
+    (over TLS with `tls`, an ssl.SSLContext holding its certificate)."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         self.answer = Answer()
         self.paths: list[str] = []
         self.released = threading.Event()
@@ -63,7 +74,19 @@ class FakePrometheus:
                     length = answer.content_length if answer.content_length is not None else len(answer.body)
                     self.send_header("Content-Length", str(length))
                     self.end_headers()
-                    self.wfile.write(answer.body)
+                    if answer.reset:
+                        self.connection.setsockopt(
+                            socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+                        )
+                        self.connection.close()
+                        return
+                    if not answer.drip:
+                        self.wfile.write(answer.body)
+                    for index in range(len(answer.body) if answer.drip else 0):
+                        self.wfile.write(answer.body[index : index + 1])
+                        self.wfile.flush()
+                        if fake.released.wait(answer.drip):
+                            return
                 except OSError:
                     pass  # the client gave up waiting: exactly what the slow case wants
 
@@ -74,7 +97,10 @@ class FakePrometheus:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        if tls is not None:
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
+        scheme = "https" if tls is not None else "http"
+        self.url = f"{scheme}://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def stop(self) -> None:
@@ -202,7 +228,7 @@ FAILURES = {
     "null value": (Answer(200, vector(None)), ["not numbers"]),
     "huge body": (
         Answer(200, b"{}", content_length=300 * 1024 * 1024),
-        ["sent more than 256 MB, more than meshwatch reads"],
+        ["response over 64 MB: narrow the namespaces or the window"],
     ),
 }
 
@@ -301,3 +327,125 @@ def test_a_good_answer_after_faults_works(fake, capsys):
     assert (
         len([p for p in fake.paths if p.startswith("/api/v1/query")]) == PrometheusSource.queries_per_refresh
     )
+
+
+def test_a_dripping_body_cannot_outlive_the_timeout(fake, capsys):
+    """A byte every 0.2 s never trips a per-read timeout of 1 s; the deadline stops it."""
+    fake.answer = Answer(200, vector("1") * 10, drip=0.2)
+    started = time.monotonic()
+    code, out, err = snapshot(capsys, "--prometheus", fake.url, "--prometheus-timeout", "1")
+    assert time.monotonic() - started < 3
+    assert code == 1 and out == ""
+    assert_one_line(err, "did not answer within 1s")
+
+
+def test_the_response_budget_is_for_the_whole_refresh(fake, capsys):
+    """Four answers of 0.4 MB each pass a 1 MB cap one by one, not together."""
+    fake.answer = Answer(200, vector(*["1"] * 6000))
+    assert 0.3 * 2**20 < len(fake.answer.body) < 0.5 * 2**20
+    code, out, err = snapshot(capsys, "--prometheus", fake.url, "--max-response-mb", "1")
+    assert code == 1
+    assert_one_line(err, "response over 1 MB: narrow the namespaces or the window")
+    code, out, err = snapshot(capsys, "--prometheus", fake.url, "--max-response-mb", "2")
+    assert code == 0, err
+
+
+def test_prometheus_own_error_text_comes_through_on_any_status(fake, capsys):
+    fake.answer = Answer(200, error_json("execution", "query timed out in expression evaluation"))
+    code, out, err = snapshot(capsys, "--prometheus", fake.url)
+    assert code == 1
+    assert_one_line(err, "refused the query", "execution: query timed out in expression evaluation")
+
+
+def test_a_reset_names_the_reason_and_no_query(fake, capsys):
+    fake.answer = Answer(200, vector("1"), reset=True)
+    code, out, err = snapshot(capsys, "--prometheus", fake.url)
+    assert code == 1
+    line = assert_one_line(err, "Connection reset by peer")
+    assert "query" not in line.replace("refused the query", "") and "istio_requests_total" not in line
+
+
+def test_credentials_in_the_url_never_reach_a_message(fake, capsys):
+    fake.answer = Answer(500, error_json("internal", "boom"))
+    url = fake.url.replace("http://", "http://admin:hunter2@") + "/prom?token=secret"
+    code, out, err = snapshot(capsys, "--prometheus", url)
+    assert code == 1
+    line = assert_one_line(err, "boom", fake.url + "/prom")
+    assert "hunter2" not in line and "admin" not in line and "secret" not in line
+
+
+@pytest.fixture
+def tls_prometheus(tmp_path):
+    """A Prometheus answering over TLS with a self-signed certificate."""
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server = FakePrometheus(tls=context)
+    server.answer = Answer(200, vector())
+    yield server
+    server.stop()
+
+
+def test_a_failed_tls_check_gives_the_certificates_reason(tls_prometheus, capsys):
+    code, out, err = snapshot(capsys, "--prometheus", tls_prometheus.url)
+    assert code == 1
+    assert_one_line(err, "cannot reach Prometheus", "TLS certificate not accepted: self-signed certificate")
+
+
+def series_vector(*series: tuple[dict[str, str], str]) -> bytes:
+    result = [{"metric": metric, "value": [1704067800, value]} for metric, value in series]
+    return json.dumps({"status": "success", "data": {"resultType": "vector", "result": result}}).encode()
+
+
+def strict_json(text: str) -> object:
+    def refuse(constant: str) -> None:
+        raise AssertionError(f"{constant} in the JSON output")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_bad_numbers_are_named_never_drawn_as_no_traffic(fake, capsys):
+    """NaN, +Inf and negative rates are left out and counted; the edge they
+    were on is not drawn idle, and the JSON holds no NaN or Infinity."""
+    fake.answer = Answer(
+        200,
+        series_vector(
+            (labels("productpage-v1", "details", "details-v1"), "2"),
+            (labels("productpage-v1", "reviews", "reviews-v1"), "NaN"),
+            (labels("productpage-v1", "reviews", "reviews-v2"), "NaN"),
+            (labels("reviews-v2", "ratings", "ratings-v1"), "+Inf"),
+            (labels("reviews-v1", "ratings", "ratings-v1"), "-3"),
+        ),
+    )
+    code, out, err = snapshot(capsys, "--prometheus", fake.url)
+    assert code == 0, err
+    document = strict_json(out)
+    # The fake gives all four queries of the refresh the same answer, and each counts its own.
+    assert document["warnings"] == [
+        "8 series with NaN values ignored",
+        "4 series with infinite values ignored",
+        "4 series with negative values ignored",
+    ]
+    assert "series with NaN values ignored" in err
+    assert {edge["health"] for edge in document["edges"]} == {"healthy"}
+    assert not [edge for edge in document["edges"] if "reviews" in edge["id"] or "ratings" in edge["id"]]

@@ -13,7 +13,7 @@ import yaml
 from queries.errors import ConfigError, SourceError
 from queries.istio.load import load, load_directory
 from queries.istio.records import RouteDestination
-from tests.support.kubernetes import FakeKubernetes
+from tests.support.kubernetes import ISTIO_V1, FakeKubernetesAPI
 
 HTTP_ROUTE = """\
 apiVersion: gateway.networking.k8s.io/v1
@@ -220,13 +220,10 @@ def test_bad_objects_name_the_file_and_field(tmp_path: Path, text: str, problem:
     assert "\n" not in message
 
 
-ISTIO = ("networking.istio.io", "v1")
-
-
 def listings() -> dict:
     return {
-        (*ISTIO, "virtualservices"): [],
-        (*ISTIO, "destinationrules"): [],
+        (*ISTIO_V1, "virtualservices"): [],
+        (*ISTIO_V1, "destinationrules"): [],
         ("gateway.networking.k8s.io", "v1", "httproutes"): [yaml.safe_load(HTTP_ROUTE)],
         ("argoproj.io", "v1alpha1", "rollouts"): [yaml.safe_load(ROLLOUT)],
         ("flagger.app", "v1beta1", "canaries"): [yaml.safe_load(FLAGGER_CANARY)],
@@ -235,9 +232,9 @@ def listings() -> dict:
 
 @pytest.fixture
 def kubeconfig(tmp_path, monkeypatch):
-    def point_at(api: FakeKubernetes) -> None:
+    def point_at(api: FakeKubernetesAPI) -> None:
         monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
-        monkeypatch.setenv("KUBECONFIG", str(api.kubeconfig(tmp_path)))
+        monkeypatch.setenv("KUBECONFIG", str(api.kubeconfig(tmp_path / "kubeconfig")))
 
     return point_at
 
@@ -248,7 +245,7 @@ def test_the_kubernetes_api_lists_routes_and_controllers(kubeconfig) -> None:
     for items in objects.values():
         for item in items:
             item.pop("kind", None)
-    with FakeKubernetes(objects) as api:
+    with FakeKubernetesAPI(objects) as api:
         kubeconfig(api)
         config = load("kubernetes:")
     assert [r.name for r in config.http_routes] == ["reviews"]
@@ -259,7 +256,7 @@ def test_the_kubernetes_api_lists_routes_and_controllers(kubeconfig) -> None:
 
 def test_controllers_the_cluster_lacks_or_hides_are_left_out(kubeconfig) -> None:
     objects = {key: items for key, items in listings().items() if key[2] != "canaries"}
-    with FakeKubernetes(objects, refused={("argoproj.io", "rollouts"): 403}) as api:
+    with FakeKubernetesAPI(objects, refused={("argoproj.io", "rollouts"): 403}) as api:
         kubeconfig(api)
         config = load("kubernetes:")
     assert config.rollouts == () and config.flagger_canaries == ()
@@ -271,13 +268,13 @@ def test_older_gateway_api_versions_are_read(kubeconfig) -> None:
     objects["gateway.networking.k8s.io", "v1beta1", "httproutes"] = [
         yaml.safe_load(GAMMA_ROUTE.replace("/v1\n", "/v1beta1\n"))
     ]
-    with FakeKubernetes(objects) as api:
+    with FakeKubernetesAPI(objects) as api:
         kubeconfig(api)
         assert [r.name for r in load("kubernetes:").http_routes] == ["ratings"]
 
 
 def test_istio_objects_refused_are_one_line(kubeconfig) -> None:
-    with FakeKubernetes(listings(), refused={("networking.istio.io", "virtualservices"): 403}) as api:
+    with FakeKubernetesAPI(listings(), refused={("networking.istio.io", "virtualservices"): 403}) as api:
         kubeconfig(api)
         with pytest.raises(SourceError) as raised:
             load("kubernetes:")
@@ -290,7 +287,7 @@ def test_a_bad_object_from_the_api_names_it(kubeconfig) -> None:
     broken = yaml.safe_load(ROLLOUT)
     broken["spec"]["strategy"]["canary"]["steps"] = "ten percent"
     objects["argoproj.io", "v1alpha1", "rollouts"] = [broken]
-    with FakeKubernetes(objects) as api:
+    with FakeKubernetesAPI(objects) as api:
         kubeconfig(api)
         with pytest.raises(
             ConfigError, match=r"Rollout bookinfo/reviews: spec.strategy.canary.steps: expected a list"

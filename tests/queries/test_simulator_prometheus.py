@@ -4,14 +4,11 @@ graph Prometheus gives back is the graph of the in-process demo source."""
 from __future__ import annotations
 
 import re
-import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-import requests
 
 from dashboard.app.config import resolve
 from dashboard.mesh.build import build_graph
@@ -20,6 +17,7 @@ from queries.duration import prometheus_duration
 from queries.prometheus import PrometheusSource
 from queries.simulator import Simulation
 from tests.support.prometheus import PROMTOOL, start_prometheus
+from tests.support.simulator import start_simulator
 
 pytestmark = pytest.mark.prometheus
 
@@ -55,39 +53,8 @@ def test_metrics_exposition_parses_with_promtool() -> None:
     )
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _start_simulator(log: Path) -> tuple[subprocess.Popen, str, float]:
-    """`meshwatch simulate` holding the ejection; returns it, its address and its clock's start."""
-    address = f"127.0.0.1:{_free_port()}"
-    handle = log.open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "dashboard.app.cli", "simulate", "--listen", address, "--phase", "ejection"],
-        stdout=handle,
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        match = re.search(r"clock starts at (\d+\.\d+)", log.read_text())
-        if match:
-            try:
-                if requests.get(f"http://{address}/healthz", timeout=2).ok:
-                    return process, address, float(match.group(1))
-            except requests.ConnectionError:
-                pass
-        if process.poll() is not None:
-            break
-        time.sleep(0.1)  # poll interval
-    process.kill()
-    raise AssertionError(f"meshwatch simulate did not come up: {log.read_text()}")
-
-
 def test_prometheus_scraping_the_simulator_gives_the_demo_sources_graph(tmp_path: Path) -> None:
-    simulator, address, started = _start_simulator(tmp_path / "simulate.log")
+    simulator, address, started = start_simulator(tmp_path / "simulate.log")
     try:
         with start_prometheus(tmp_path, scrape_targets=[address], scrape_interval="1s") as prometheus:
             deadline = time.monotonic() + 75

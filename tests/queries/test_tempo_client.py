@@ -10,7 +10,7 @@ import pytest
 from queries.errors import SourceError, TraceNotFound
 from queries.jaeger import JaegerClient
 from queries.tempo import TempoClient, search_query
-from tests.support.jaeger import T0, TRACE_503, TRACE_OK, FakeJaeger
+from tests.support.jaeger import T0, TRACE_503, TRACE_OK, FakeJaeger, bookinfo_trace
 from tests.support.tempo import FakeTempo
 
 END = T0 / 1e6 + 60
@@ -97,3 +97,47 @@ def test_tempo_errors_are_one_line(tempo: tuple[FakeTempo, TempoClient]) -> None
     fake.stop()
     with pytest.raises(SourceError, match="cannot reach Tempo at"):
         client.services()
+
+
+def test_a_search_and_the_traces_it_fetches_share_one_byte_budget(
+    tempo: tuple[FakeTempo, TempoClient],
+) -> None:
+    """Each answer alone fits in 20 kB; the search with both its traces does not."""
+    fake, _ = tempo
+    client = TempoClient(f"http://127.0.0.1:{fake.server.server_port}", max_response_bytes=20_000)
+    assert client.trace(TRACE_OK).spans and client.trace(TRACE_503).spans
+    with pytest.raises(
+        SourceError, match=r"response over 0\.0191 MB: narrow the search, or raise --max-response-mb"
+    ):
+        client.search("reviews.default", end=END)
+
+
+def test_a_slow_tempo_meets_its_deadline_and_credentials_stay_out_of_messages(
+    tempo: tuple[FakeTempo, TempoClient],
+) -> None:
+    fake, _ = tempo
+    base = f"http://127.0.0.1:{fake.server.server_port}"
+    with pytest.raises(TraceNotFound) as failed:
+        TempoClient(base.replace("http://", "http://admin:hunter2@") + "/?token=s3cret").trace("0bad")
+    assert "hunter2" not in str(failed.value) and "s3cret" not in str(failed.value)
+    assert f"Tempo at {base}/" in str(failed.value)
+    fake.delay_s = 1.0
+    with pytest.raises(SourceError, match=r"Tempo at http://127.0.0.1:\d+ did not answer within 0.2s"):
+        TempoClient(base, timeout=0.2).services()
+
+
+def test_a_trace_found_that_cannot_be_read_is_left_out_and_said_why(
+    tempo: tuple[FakeTempo, TempoClient],
+) -> None:
+    fake, client = tempo
+    far = bookinfo_trace()
+    far["traceID"] = "00000000000000000000000000000f42"
+    for span in far["spans"]:
+        span["traceID"] = far["traceID"]
+    far["spans"][1]["startTime"] = 10**18
+    fake.traces.append(far)
+    found = client.search("productpage.default", end=END)
+    assert {trace.trace_id for trace in found} == {TRACE_OK, TRACE_503}  # the others still show
+    assert len(found.skipped) == 1 and "startTimeUnixNano: out of range" in found.skipped[0]
+    with pytest.raises(SourceError, match="startTimeUnixNano: out of range"):
+        client.trace(far["traceID"])

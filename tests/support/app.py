@@ -11,11 +11,11 @@ from dash import Dash
 from dashboard.app.config import Settings
 from dashboard.app.runtime import Runtime
 from dashboard.app.services import Services
-from dashboard.app.trace_cache import TraceCache, jaeger_fetch
+from dashboard.app.trace_cache import TraceCache, backend_fetch
 
 
 def make_runtime(settings: Settings, services: Services) -> Runtime:
-    return Runtime(settings, services, TraceCache(jaeger_fetch(services.traces)))
+    return Runtime(settings, services, TraceCache(backend_fetch(services.traces)))
 
 
 def render(app: Dash, layout: Callable[..., Any], **query: Any) -> str:

@@ -11,7 +11,8 @@
   Query backfilled data at an explicit time (`at=END`); for scraped data,
   `server.wait_for(promql)` polls until the first samples are in.
 - `CountingProxy(url)` forwards HTTP to Prometheus and counts the queries
-  that went through it (for "queries per refresh").
+  that went through it (for "queries per refresh"); `FaultyProxy(url)`
+  goes wrong on demand (dead, slow, 5xx, HTML, truncated, huge, NaN).
 
 Series are described by the names Prometheus stores: `istio_requests_total`
 is a counter (OpenMetrics family `istio_requests`), while Envoy's counters
@@ -27,6 +28,7 @@ written as type `unknown` (OpenMetrics only lets counters' samples end in
 
 from __future__ import annotations
 
+import json
 import math
 import shutil
 import socket
@@ -380,7 +382,8 @@ def _wait_ready(server: PrometheusServer, timeout: float) -> bool:
 
 class CountingProxy:
     """An HTTP proxy in front of Prometheus that counts the query requests
-    (`/api/v1/query*`) passing through; use `.url` in place of Prometheus'."""
+    (`/api/v1/query*`) passing through; use `.url` in place of Prometheus'.
+    `answer` says what goes back: Prometheus' own answer here."""
 
     def __init__(self, target: str) -> None:
         self.target = target.rstrip("/")
@@ -394,28 +397,36 @@ class CountingProxy:
                 body = self.rfile.read(length) if length else None
                 with proxy._lock:
                     proxy.paths.append(self.path)
-                headers = {
-                    k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")
-                }
-                upstream = requests.request(
-                    self.command, proxy.target + self.path, data=body, headers=headers, timeout=60
-                )
-                self.send_response(upstream.status_code)
-                self.send_header("Content-Type", upstream.headers.get("Content-Type", "application/json"))
-                self.send_header("Content-Length", str(len(upstream.content)))
-                self.end_headers()
-                self.wfile.write(upstream.content)
+                try:
+                    proxy.answer(self, body)
+                except OSError:
+                    pass  # the client hung up: what a refused or late answer expects
 
             do_GET = do_POST = _forward
 
             def log_message(self, *args: object) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
+        self._handler = Handler
+        self._server = self._listen(0)
+        self.port = self._server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def _listen(self, port: int) -> ThreadingHTTPServer:
+        server = ThreadingHTTPServer(("127.0.0.1", port), self._handler)
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        return server
+
+    def upstream(self, handler: BaseHTTPRequestHandler, body: bytes | None) -> requests.Response:
+        headers = {k: v for k, v in handler.headers.items() if k.lower() not in ("host", "content-length")}
+        return requests.request(
+            handler.command, self.target + handler.path, data=body, headers=headers, timeout=60
+        )
+
+    def answer(self, handler: BaseHTTPRequestHandler, body: bytes | None) -> None:
+        upstream = self.upstream(handler, body)
+        send(handler, upstream.status_code, upstream.content, upstream.headers.get("Content-Type"))
 
     @property
     def queries(self) -> int:
@@ -435,3 +446,78 @@ class CountingProxy:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def send(
+    handler: BaseHTTPRequestHandler,
+    status: int,
+    body: bytes,
+    content_type: str | None = "application/json",
+    length: int | None = None,
+) -> None:
+    handler.send_response(status)
+    handler.send_header("Content-Type", content_type or "application/json")
+    handler.send_header("Content-Length", str(len(body) if length is None else length))
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
+# The ways a Prometheus (or what stands in front of it) goes wrong, for FaultyProxy.
+FAULTS = ("dead", "slow", "5xx", "html", "truncated", "huge", "nan")
+
+
+class FaultyProxy(CountingProxy):
+    """A CountingProxy that goes wrong on demand: `fault` is None (forward),
+    or one of FAULTS:
+    - dead: nothing listens on its port (connection refused);
+    - slow: Prometheus' answer, `delay` seconds late;
+    - 5xx: Prometheus' own error JSON with HTTP 503;
+    - html: a login page with HTTP 200;
+    - truncated: a body cut short of its Content-Length;
+    - huge: an endless body (1 MB chunks, no Content-Length) until the client hangs up;
+    - nan: Prometheus' answer with the values of every series about `nan_service` set to NaN.
+    """
+
+    def __init__(self, target: str) -> None:
+        super().__init__(target)
+        self.fault: str | None = None
+        self.delay = 0.0
+        self.nan_service = "details"
+        self._released = threading.Event()
+
+    def set_fault(self, fault: str | None, delay: float = 0.0) -> None:
+        if fault == "dead" and self.fault != "dead":
+            self.stop()
+        elif self.fault == "dead" and fault != "dead":
+            self._server = self._listen(self.port)
+        self.fault, self.delay = fault, delay
+        self._released.set()
+        self._released = threading.Event()
+
+    def answer(self, handler: BaseHTTPRequestHandler, body: bytes | None) -> None:
+        fault, released = self.fault, self._released
+        if fault == "slow":
+            released.wait(self.delay)
+        if fault == "5xx":
+            error = {"status": "error", "errorType": "unavailable", "error": "TSDB not ready"}
+            send(handler, 503, json.dumps(error).encode())
+        elif fault == "html":
+            send(handler, 200, b"<html><body><h1>Please log in</h1></body></html>", "text/html")
+        elif fault == "truncated":
+            send(handler, 200, b'{"status": "succ', length=4096)
+            handler.close_connection = True
+        elif fault == "huge":
+            handler.send_response(200)
+            handler.send_header("Content-Type", "application/json")
+            handler.end_headers()
+            chunk = b" " * (1 << 20)
+            for _ in range(1024):
+                handler.wfile.write(chunk)
+        elif fault == "nan":
+            upstream = self.upstream(handler, body).json()
+            for series in (upstream.get("data") or {}).get("result") or []:
+                if self.nan_service in series.get("metric", {}).values() and "value" in series:
+                    series["value"][1] = "NaN"
+            send(handler, 200, json.dumps(upstream).encode())
+        else:
+            super().answer(handler, body)

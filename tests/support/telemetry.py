@@ -47,6 +47,7 @@ class ScriptedSource:
     history: pd.DataFrame | None = None
     failure: str | None = None
     queries_per_refresh: int = 4
+    name: str = "Prometheus"
     calls: list[tuple[float, str, tuple[str, ...]]] = field(default_factory=list)
 
     def mesh(self, at: float, window: Duration, namespaces: Sequence[str] = ()) -> MeshTelemetry:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from http.server import ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote
@@ -166,6 +167,7 @@ class FakeTempo:
     def __init__(self) -> None:
         self.traces = [bookinfo_trace(), circuit_open_trace()]
         self.requests: list[tuple[str, dict[str, list[str]]]] = []
+        self.delay_s = 0.0
         self.server: ThreadingHTTPServer | None = None
 
     def _resources(self) -> list[dict[str, Any]]:
@@ -173,6 +175,8 @@ class FakeTempo:
 
     def answer(self, path: str, query: dict[str, list[str]]) -> tuple[int, str, bytes]:
         self.requests.append((path, query))
+        if self.delay_s:
+            time.sleep(self.delay_s)  # a slow Tempo, for the client's timeout
         if path == "/api/echo":
             return 200, TEXT_PLAIN, b"echo"
         if path == "/api/search":

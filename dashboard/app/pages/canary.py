@@ -22,7 +22,15 @@ from dash import ClientsideFunction, Dash, Input, Output, State, html, no_update
 
 from dashboard.app import config
 from dashboard.app.config import window_choices
-from dashboard.app.refresh import release_view, routing_config
+from dashboard.app.flight import InFlight
+from dashboard.app.refresh import (
+    ReleaseView,
+    longest_refresh,
+    poll_wait,
+    release_view,
+    routing_config,
+    slow_text,
+)
 from dashboard.app.runtime import Runtime, current
 from layouts import canary as view
 from queries.errors import ConfigError, SourceError
@@ -50,7 +58,7 @@ def layout(service: Any = None, window: Any = None, at: Any = None, **_: Any) ->
     settings = current().settings
     try:
         name = config.service(_last(service)) if service else None
-        chosen = config.window(_last(window)) if window else settings.window
+        chosen = settings.rate_window(_last(window)) if window else settings.window
         moment = config.instant(_last(at)) if at else None
     except ConfigError as error:
         return view.bad_address(str(error))
@@ -63,13 +71,15 @@ def refresh_canary(
     last_good: float | None,
     window: str | None = None,
     moment: float | None = None,
+    wait: float | None = None,
 ) -> CanaryView:
     """One poll of the canary page over `window` (default: the configured
-    one), now or at `moment` (never past now)."""
+    one), now or at `moment` (never past now): the view's one refresh in
+    flight, waited for `wait` seconds (default: the whole refresh)."""
     services, settings = runtime.services, runtime.settings
     try:
         name = config.service(service) if service else None
-        rate_window = config.window(window) if window else settings.window
+        rate_window = settings.rate_window(window) if window else settings.window
     except ConfigError as error:
         return CanaryView(view.bad_address(str(error)), None, "stale", None, None)
     note = None
@@ -77,16 +87,35 @@ def refresh_canary(
         routing = routing_config(settings, services)
     except (ConfigError, SourceError) as error:
         routing, note = None, f"Istio config not read — {error}; showing the observed split only"
-    try:
+
+    def fetch() -> tuple[float, float, ReleaseView]:
         now = services.clock()
         at = now if moment is None else min(float(moment), now)
-        releases = release_view(
-            services.telemetry, routing, settings, at, rate_window, settings.namespace, name, runtime.lookback
+        return (
+            now,
+            at,
+            release_view(
+                services.telemetry,
+                routing,
+                settings,
+                at,
+                rate_window,
+                settings.namespace,
+                name,
+                runtime.lookback,
+            ),
         )
+
+    # Cards drawn earlier stay under a banner; before any, the banner says why nothing shows.
+    cards = None if last_good else view.waiting(settings.refresh)
+    try:
+        key = ("canary", name, str(rate_window), settings.namespace, moment)
+        landed = runtime.flights.run(key, fetch, longest_refresh(settings) if wait is None else wait)
     except (SourceError, ConfigError) as error:
-        # Cards drawn earlier stay under the banner; before any, the banner says why nothing shows.
-        cards = None if last_good else view.waiting(settings.refresh)
         return CanaryView(cards, runtime.stale_text(last_good, error), "stale", None, last_good)
+    if isinstance(landed, InFlight):
+        return CanaryView(cards, slow_text(services.telemetry.name, landed.elapsed), "stale", None, last_good)
+    now, at, releases = landed
     source = routing.origin if routing else "no Istio config"
     thresholds = settings.canary
     status = (
@@ -96,11 +125,12 @@ def refresh_canary(
         f"to a canary, split within {thresholds.max_share_deviation * 100:g} points over ≥ "
         f"{thresholds.min_requests_for_deviation:g} requests"
     )
+    banner = "; ".join([*releases.warnings, *([note] if note else [])]) or None
     asof = None
     if at < now:
         # Istio keeps no history of its config: the weights are today's.
         asof = runtime.as_of_text(at, now, "configured weights as configured now · not live")
-    return CanaryView(view.releases_view(releases, name), note, "info", status, at, asof)
+    return CanaryView(view.releases_view(releases, name), banner, "info", status, at, asof)
 
 
 def register(app: Dash, runtime: Runtime) -> None:
@@ -119,10 +149,13 @@ def register(app: Dash, runtime: Runtime) -> None:
         Input("canary-window", "value"),
         State("canary-service", "data"),
         State("canary-last-good", "data"),
+        State("canary-tick", "interval"),
+        State("canary-tick", "disabled"),
         State("canary-at", "data"),
     )
-    def refresh(_tick, window, service, last_good, moment):
-        result = refresh_canary(runtime, service, last_good, window, moment)
+    def refresh(_tick, window, service, last_good, interval, paused, moment):
+        wait = poll_wait(runtime.settings, interval, not paused)
+        result = refresh_canary(runtime, service, last_good, window, moment, wait)
         return (
             no_update if result.cards is None else result.cards,
             result.banner or "",

@@ -22,13 +22,24 @@ from dash import ALL, ClientsideFunction, Dash, Input, Output, State, ctx, html,
 
 from dashboard.app import config, timeline
 from dashboard.app.config import window_choices
-from dashboard.app.refresh import mesh_graph, release_view, routing_config
+from dashboard.app.flight import InFlight
+from dashboard.app.refresh import (
+    longest_refresh,
+    mesh_graph,
+    poll_wait,
+    release_view,
+    routing_config,
+    slow_text,
+)
 from dashboard.app.runtime import Runtime, current
 from dashboard.app.timeline import Timeline
 from dashboard.mesh.build import missing_namespaces
+from dashboard.mesh.find import apply as find_and_hide
+from dashboard.mesh.graph_types import VERSIONED
 from dashboard.mesh.snapshot import snapshot_document
 from layouts.canary import service_summary
 from layouts.links import page_href
+from layouts.text import visible
 from layouts.topology import graph as view
 from layouts.topology import page as topology_page
 from layouts.topology.panel import edge_details, gone, node_details
@@ -85,10 +96,15 @@ def layout(
     kiosk: Any = None,
     rotate: Any = None,
     at: Any = None,
+    graph: Any = None,
+    boxes: Any = None,
+    find: Any = None,
+    hide: Any = None,
     **_: Any,
 ) -> html.Div:
-    """The page as the address asks for it. A bad namespace or window is
-    drawn as given: the first refresh refuses it in the banner, saying why.
+    """The page as the address asks for it. A bad namespace, window or graph
+    type is drawn as given: the first refresh refuses it in the banner, saying
+    why (a bad find or hide expression, beside its box).
     `?rotate=30s&namespace=a&namespace=b` shows a, then b, each for 30 s."""
     settings = current().settings
     namespaces = _listed(namespace) or list(settings.namespace)
@@ -108,6 +124,10 @@ def layout(
         rotate=rotation,
         rotate_s=rotate_s,
         timeline=_address_timeline(_last(at)),
+        graph_type=_last(graph) or VERSIONED,
+        boxed=_last(boxes) not in ("0", "false", "no", "off"),
+        find=_last(find) or "",
+        hide=_last(hide) or "",
     )
 
 
@@ -126,18 +146,32 @@ def trace_overlay(runtime: Runtime, trace_id: str | None) -> tuple[list[list[Any
     if not trace_id:
         return [], ""
     if runtime.services.traces is None:
-        return [], f"Cannot show trace {trace_id}: no Jaeger configured (--jaeger URL)"
+        return [], visible(
+            f"Cannot show trace {trace_id}: no Jaeger or Tempo configured (--jaeger URL, --tempo URL)"
+        )
     from dashboard.traces.hops import trace_hops
 
     try:
         hops = trace_hops(runtime.traces.load(trace_id))
     except SourceError as error:
-        return [], f"Cannot show trace {trace_id}: {error}"
+        return [], visible(f"Cannot show trace {trace_id}: {error}")
     failed = [hop for hop in hops if hop.error]
     note = f"Showing the path of trace {trace_id} ({len(hops)} hops) in blue"
     if failed:
         note += "; failed: " + ", ".join(f"{hop.caller} → {hop.callee}" for hop in failed) + " (red)"
-    return [[hop.caller, hop.caller_version, hop.callee, hop.callee_version, hop.error] for hop in hops], note
+    hops_drawn = [[hop.caller, hop.caller_version, hop.callee, hop.callee_version, hop.error] for hop in hops]
+    return hops_drawn, visible(note)
+
+
+@dataclass(frozen=True)
+class GraphShape:
+    """What graph the page draws: its type, find and hide expressions (as
+    typed), and whether nodes sit in namespace boxes."""
+
+    graph_type: str = VERSIONED
+    find: str = ""
+    hide: str = ""
+    boxed: bool = True
 
 
 @dataclass
@@ -162,6 +196,9 @@ class TopologyView:
     at: float | None = None
     now: float | None = None
     since: float | None = None
+    # Why the find or hide box's expression cannot be read ("" when it can).
+    find_error: str = ""
+    hide_error: str = ""
 
 
 def selection_details(elements: list[dict], selected: Mapping[str, Any] | None, now: float) -> list | None:
@@ -189,41 +226,57 @@ def refresh_topology(
     hops: list[list[str]] = (),
     selected: Mapping[str, Any] | None = None,
     moment: Mapping[str, Any] | None = None,
+    shape: GraphShape = GraphShape(),
+    wait: float | None = None,
 ) -> TopologyView:
-    """One poll: query, build the graph at the moment the timeline shows, and
-    lay it out where it was before."""
+    """One poll: query, build the graph of the shape asked for at the moment
+    the timeline shows, find and hide in it, and lay it out where it was
+    before. The refresh is the view's one in flight; after `wait` seconds
+    (default: the whole refresh) the poll leaves the graph as drawn and says so."""
     services, settings = runtime.services, runtime.settings
     stale = TopologyView(None, None, "stale", "", positions, circuits, last_good, known_namespaces)
     shown_at = timeline.from_store(moment)
+    find, find_error = _expression("find", shape.find)
+    hide, hide_error = _expression("hide", shape.hide)
+    stale.find_error, stale.hide_error = find_error, hide_error
     try:
         if isinstance(moment, Mapping) and moment.get("bad"):
             config.instant(str(moment["bad"]))  # says why the address's time is no time
         namespaces = [config.namespace(ns) for ns in namespaces]
-        rate_window = config.window(window)
-        now = services.clock()
-        at = shown_at.moment(now, time.time())
-        routing = _routing_or_none(runtime)
-        graph = mesh_graph(services.telemetry, settings, at, rate_window, namespaces, routing)
+        rate_window = settings.rate_window(window)
+        graph_type = config.graph_type(shape.graph_type)
+
+        def fetch() -> tuple[float, float, Any, float]:
+            now = services.clock()
+            at = shown_at.moment(now, time.time())
+            routing = _routing_or_none(runtime)
+            graph = mesh_graph(services.telemetry, settings, at, rate_window, namespaces, routing, graph_type)
+            return now, at, graph, data_since(runtime, now)
+
+        key = ("topology", tuple(sorted(namespaces)), str(rate_window), graph_type, shown_at)
+        landed = runtime.flights.run(key, fetch, longest_refresh(settings) if wait is None else wait)
     except (SourceError, ConfigError) as error:
         stale.banner = runtime.stale_text(last_good, error)
         return stale
-    document = snapshot_document(graph)
+    if isinstance(landed, InFlight):
+        stale.banner = slow_text(services.telemetry.name, landed.elapsed)
+        return stale
+    now, at, graph, since = landed
+    whole = snapshot_document(graph)
+    document = find_and_hide(whole, find, hide)
     placed = view.place(document["nodes"], document["edges"], positions)
     positions = {**positions, **{k: list(v) for k, v in placed.items()}}
-    circuits = track_open_circuits(document, circuits, at)
-    seen = {node["namespace"] for node in document["nodes"] if node["namespace"] != "unknown"}
+    circuits = track_open_circuits(whole, circuits, at)
+    seen = {node["namespace"] for node in whole["nodes"] if node["namespace"] != "unknown"}
     missing = missing_namespaces(graph, namespaces)
-    banner = None
+    notes = list(whole["warnings"])
     if missing:
-        banner = "No Istio telemetry in the window for namespace " + ", ".join(repr(ns) for ns in missing)
-    shown = len([e for e in document["edges"] if show_idle or e["health"] != "idle"])
-    status = (
-        f"updated {runtime.clock_words(at)} · {len(document['nodes'])} nodes · {shown} edges"
-        f" ({len(document['edges']) - shown} idle hidden) · window {rate_window}"
-        f" · {services.telemetry.queries_per_refresh or 'simulated, no'} PromQL queries"
-    )
-    elements = view.elements(document, positions, show_idle, circuits, hops)
-    opened = sum(1 for edge in document["edges"] if edge["circuit"] == "open")
+        notes.append(
+            "No Istio telemetry in the window for namespace " + ", ".join(repr(ns) for ns in missing)
+        )
+    banner = "; ".join(notes) or None
+    elements = view.elements(document, positions, show_idle, circuits, hops, shape.boxed)
+    opened = sum(1 for edge in whole["edges"] if edge["circuit"] == "open")
     clock = (
         f"{', '.join(namespaces) or 'all namespaces'} · as of {runtime.clock_words(at)} "
         f"· window {rate_window}" + (f" · {opened} circuit{'s' if opened > 1 else ''} OPEN" if opened else "")
@@ -234,17 +287,48 @@ def refresh_topology(
         asof=asof,
         at=at,
         now=now,
-        since=data_since(runtime, now),
+        since=since,
         elements=elements,
         banner=banner,
         banner_kind="info",
-        status=status,
+        status=status_line(runtime, at, rate_window, whole, document, show_idle),
         positions=positions,
         circuits=circuits,
         last_good=at,
         namespaces=sorted(seen | set(known_namespaces) | set(namespaces)),
         details=selection_details(elements, selected, at),
+        find_error=find_error,
+        hide_error=hide_error,
     )
+
+
+def status_line(
+    runtime: Runtime,
+    at: float,
+    rate_window: Any,
+    whole: Mapping[str, Any],
+    shown: Mapping[str, Any],
+    show_idle: bool,
+) -> str:
+    """What the graph holds: its size, what is hidden and found, and its cost."""
+    edges = [e for e in shown["edges"] if show_idle or e["health"] != "idle"]
+    hidden = len(whole["nodes"]) - len(shown["nodes"]) + len(whole["edges"]) - len(shown["edges"])
+    found = shown.get("found")
+    return (
+        f"updated {runtime.clock_words(at)} · {len(shown['nodes'])} nodes · {len(edges)} edges"
+        f" ({len(shown['edges']) - len(edges)} idle hidden) · window {rate_window}"
+        + (f" · {hidden} hidden by the hide expression" if hidden else "")
+        + (f" · {len(found)} found" if found is not None else "")
+        + f" · {runtime.services.telemetry.queries_per_refresh or 'simulated, no'} PromQL queries"
+    )
+
+
+def _expression(kind: str, text: str) -> tuple[Any, str]:
+    """A find or hide box's expression, or why it cannot be read (shown beside the box)."""
+    try:
+        return config.expression(text or ""), ""
+    except ConfigError as error:
+        return None, f"{kind}: {error}"
 
 
 def as_of_words(runtime: Runtime, shown: Timeline, at: float, now: float) -> str | None:
@@ -370,37 +454,69 @@ def register(app: Dash, runtime: Runtime) -> None:
         Output("topology-slider", "value"),
         Output("topology-slider", "marks"),
         Output("topology-slider-shown", "data"),
+        Output("topology-find-error", "children"),
+        Output("topology-hide-error", "children"),
         Input("topology-tick", "n_intervals"),
         Input("topology-namespaces", "value"),
         Input("topology-window", "value"),
         Input("topology-show-idle", "value"),
         Input("topology-trace-hops", "data"),
         Input("topology-time", "data"),
+        Input("topology-graph-type", "value"),
+        Input("topology-find", "value"),
+        Input("topology-hide", "value"),
+        Input("topology-boxes", "value"),
+        Input("topology-relayout", "n_clicks"),
         State("topology-positions", "data"),
         State("topology-circuits", "data"),
         State("topology-last-good", "data"),
         State("topology-namespaces", "options"),
         State("topology-selected", "data"),
+        State("topology-tick", "interval"),
+        State("topology-tick", "disabled"),
     )
     def refresh(
-        _tick, namespaces, window, show_idle, hops, moment, positions, circuits, last_good, options, selected
+        _tick,
+        namespaces,
+        window,
+        show_idle,
+        hops,
+        moment,
+        graph_type,
+        find,
+        hide,
+        boxes,
+        _relayout,
+        positions,
+        circuits,
+        last_good,
+        options,
+        selected,
+        interval,
+        paused,
     ):
+        # A new graph type or a re-layout asked for lays the graph out afresh.
+        afresh = ctx.triggered_id in ("topology-graph-type", "topology-relayout")
+        shape = GraphShape(graph_type or VERSIONED, find or "", hide or "", "boxes" in (boxes or []))
         result = refresh_topology(
             runtime,
             namespaces or [],
             window or str(settings.window),
             "idle" in (show_idle or []),
-            positions or {},
+            {} if afresh else positions or {},
             circuits or {},
             last_good,
             [o if isinstance(o, str) else o["value"] for o in options or []],
             hops or [],
             selected,
             moment,
+            shape,
+            poll_wait(settings, interval, not paused),
         )
         drawn = result.elements is not None
-        # Fitted on the first graph, and again when the namespaces shown change (a rotating wall).
-        refit = last_good is None or ctx.triggered_id == "topology-namespaces"
+        # Fitted on the first graph, when laid out afresh, when boxes come or
+        # go, and when the namespaces shown change (a rotating wall).
+        refit = last_good is None or afresh or ctx.triggered_id in ("topology-namespaces", "topology-boxes")
         return (
             result.elements if drawn else no_update,
             (FIRST_LAYOUT if refit else KEPT_LAYOUT) if drawn else no_update,
@@ -413,13 +529,15 @@ def register(app: Dash, runtime: Runtime) -> None:
             result.positions,
             result.circuits,
             result.last_good,
-            result.namespaces,
+            [{"label": visible(ns), "value": ns} for ns in result.namespaces],
             result.details if result.details is not None else no_update,
             result.clock if drawn else no_update,
             result.asof or "",
             not result.asof,
             *(slider_range(runtime, result) if drawn else (no_update,) * 4),
             result.at if drawn else no_update,
+            visible(result.find_error),
+            visible(result.hide_error),
         )
 
     @app.callback(
@@ -499,20 +617,33 @@ def register(app: Dash, runtime: Runtime) -> None:
         """The canary state of a versioned service, beside its node."""
         if node["kind"] != "service":
             return []
+        service = f"{node['name']}.{node['namespace']}"
         try:
-            releases = release_view(
-                services.telemetry,
-                routing_config(settings, services),
-                settings,
-                services.clock(),
-                config.window(window),
-                service=f"{node['name']}.{node['namespace']}",
-                lookback=runtime.lookback,
+            rate_window = settings.rate_window(window)
+            releases = runtime.flights.run(
+                ("release", service, str(rate_window)),
+                lambda: release_view(
+                    services.telemetry,
+                    routing_config(settings, services),
+                    settings,
+                    services.clock(),
+                    rate_window,
+                    service=service,
+                    lookback=runtime.lookback,
+                ),
+                longest_refresh(settings),
             )
         except (SourceError, ConfigError) as error:
             return [html.P(f"Release state unavailable: {error}", className="mw-hint")]
+        if isinstance(releases, InFlight):
+            return [html.P(slow_text(services.telemetry.name, releases.elapsed), className="mw-hint")]
         return [service_summary(release) for release in releases if len(release.versions) > 1]
 
+    app.clientside_callback(
+        ClientsideFunction("meshwatch", "openLegend"),
+        Output("topology-legend", "open"),
+        Input("topology-legend", "id"),
+    )
     app.clientside_callback(
         ClientsideFunction("meshwatch", "showTimeBar"),
         Output("topology-timebar", "hidden"),
@@ -539,5 +670,16 @@ def register(app: Dash, runtime: Runtime) -> None:
         Input("topology-refresh", "value"),
         Input("topology-show-idle", "value"),
         Input("topology-time", "data"),
+        Input("topology-graph-type", "value"),
+        Input("topology-boxes", "value"),
+        Input("topology-find", "value"),
+        Input("topology-hide", "value"),
         State("topology-trace", "data"),
+    )
+    app.clientside_callback(
+        ClientsideFunction("meshwatch", "exportGraph"),
+        Output("topology-graph", "generateImage"),
+        Input("topology-export-png", "n_clicks"),
+        Input("topology-export-svg", "n_clicks"),
+        prevent_initial_call=True,
     )

@@ -12,7 +12,7 @@ import dash
 from dash import ALL, ClientsideFunction, Dash, Input, Output, State, ctx, html, no_update
 
 from dashboard.app import trace_upload
-from dashboard.app.runtime import Runtime
+from dashboard.app.runtime import Runtime, current
 from dashboard.app.trace_cache import TraceNotInMemory
 from dashboard.traces.details import details_of
 from dashboard.traces.failure import root_cause, span_failure
@@ -25,6 +25,7 @@ from dashboard.traces.tree import TraceTree
 from dashboard.traces.versions import version_lookup
 from dashboard.traces.waterfall import Collapse, critical_sections_of, initial_collapse, waterfall_rows
 from layouts.links import compare_href
+from layouts.text import visible
 from layouts.traces import statistics as statistics_views
 from layouts.traces import trace_page as page_views
 from layouts.traces.flame import flame_view
@@ -46,7 +47,10 @@ def first(value: Any) -> Any:
 
 def layout(trace_id: str = "", span: Any = None, view: Any = None, **_: Any) -> html.Div:
     return page_views.trace_page(
-        trace_id, first(span), first(view) or page_views.WATERFALL, trace_upload.MAX_UPLOAD_BYTES
+        trace_id,
+        first(span),
+        first(view) or page_views.WATERFALL,
+        trace_upload.upload_limit(current().settings),
     )
 
 
@@ -258,7 +262,9 @@ def register(app: Dash, runtime: Runtime) -> None:
             return no_update, *hidden_button
         index = tree.index_of(selected) if selected else None
         if selected and index is None:
-            return html.Div(f"Span {selected} is not in this trace.", className="mw-muted"), *hidden_button
+            return html.Div(
+                visible(f"Span {selected} is not in this trace."), className="mw-muted"
+            ), *hidden_button
         if index is None:
             # Nothing chosen yet: a failed trace opens on the span its failure starts at.
             cause = root_cause(tree)
@@ -289,7 +295,9 @@ def register(app: Dash, runtime: Runtime) -> None:
                 except SourceError:
                     cause_failure = None
                 below = failure_below_line(tree, cause, cause_failure)
-        return span_detail(tree, index, details, version_lookup(tree)(index), failure, below)
+        return span_detail(
+            tree, index, details, version_lookup(tree)(index), failure, below, runtime.settings.trace_link
+        )
 
     @app.callback(
         Output("trace-collapse", "data"),

@@ -17,10 +17,12 @@ import dash
 from dash import ALL, Dash, Input, Output, State, ctx, html, no_update
 
 from dashboard.app import trace_upload
-from dashboard.app.runtime import Runtime
+from dashboard.app.runtime import Runtime, current
+from dashboard.app.trace_cache import ParsesBusy
 from dashboard.traces.results import describe, sort_summaries, through_versions, version_choices
 from dashboard.traces.summary import TraceSummary
 from layouts.links import compare_href, trace_href
+from layouts.text import visible
 from layouts.traces import search as views
 from queries.errors import SourceError
 
@@ -46,16 +48,21 @@ def layout(**query: Any) -> html.Div:
         for key in PREFILL
         if query.get(key)
     }
-    problem = None
+    problems = []
     if "limit" in prefill:
         try:
             prefill["limit"] = parse_limit(prefill["limit"])
         except ValueError as error:
-            problem = str(error)
+            problems.append(str(error))
             del prefill["limit"]
-    page = views.search_page(prefill, trace_upload.MAX_UPLOAD_BYTES)
-    if problem:
-        page.children.insert(0, html.Div(problem, className="mw-banner mw-banner-stale mw-page-problem"))
+    if "lookback" in prefill and prefill["lookback"] not in LOOKBACK_SECONDS:
+        problems.append(
+            f"bad lookback {prefill.pop('lookback')!r}: choose one of {', '.join(LOOKBACK_SECONDS)}"
+        )
+    page = views.search_page(prefill, trace_upload.upload_limit(current().settings))
+    if problems:
+        banner = html.Div("; ".join(problems), className="mw-banner mw-banner-stale mw-page-problem")
+        page.children.insert(0, banner)
     return page
 
 
@@ -113,9 +120,9 @@ def register(app: Dash, runtime: Runtime) -> None:
         except SourceError as error:
             return no_update, no_update, no_update, f"{name}: {error}", False
         if current:
-            return sorted(set(names) | {current}), no_update, no_update, None, True
+            return views.name_options(sorted(set(names) | {current})), no_update, no_update, None, True
         chosen = default_service(names, runtime.settings.ingress)
-        return names, chosen, (chosen is not None) or no_update, None, True
+        return views.name_options(names), chosen, (chosen is not None) or no_update, None, True
 
     @app.callback(
         Output("traces-operation", "options"),
@@ -126,7 +133,9 @@ def register(app: Dash, runtime: Runtime) -> None:
         if backend is None or not service:
             return []
         try:
-            return sorted(set(backend.operations(service)) | ({current} if current else set()))
+            return views.name_options(
+                sorted(set(backend.operations(service)) | ({current} if current else set()))
+            )
         except SourceError:
             return no_update  # the search itself reports the backend's trouble
 
@@ -174,25 +183,30 @@ def register(app: Dash, runtime: Runtime) -> None:
             return no_update, no_update, no_update, "Choose a service to search.", False
         try:
             traceql = traceql_of(tags)
-            found = backend.search(
-                service,
-                operation or None,
-                {} if traceql else parse_tags(tags),
-                (min_duration or "").strip() or None,
-                (max_duration or "").strip() or None,
-                LOOKBACK_SECONDS.get(lookback or views.DEFAULT_LOOKBACK, 900),
-                parse_limit(limit or 20),
-                runtime.services.clock(),
-                **({"traceql": traceql} if traceql else {}),
-            )
-        except ValueError as error:
+            # The traces found are analysed into the cache in one of its parse slots.
+            with runtime.traces.parsing():
+                found = backend.search(
+                    service,
+                    operation or None,
+                    {} if traceql else parse_tags(tags),
+                    (min_duration or "").strip() or None,
+                    (max_duration or "").strip() or None,
+                    LOOKBACK_SECONDS.get(lookback or views.DEFAULT_LOOKBACK, 900),
+                    parse_limit(limit or 20),
+                    runtime.services.clock(),
+                    **({"traceql": traceql} if traceql else {}),
+                )
+                trees = [runtime.traces.put(trace) for trace in found]
+        except (ValueError, ParsesBusy) as error:
             return no_update, no_update, no_update, str(error), False
         except SourceError as error:
             message = f"{name}: {error}. The results below are from the last successful search (stale)."
             return no_update, no_update, "mw-trace-results mw-stale", message, False
-        summaries = [describe(runtime.traces.put(trace)) for trace in found]
-        message = None if summaries else unknown_service(service)
-        data = {"found": [asdict(s) for s in summaries], "unknown_service": bool(message)}
+        summaries = [describe(tree) for tree in trees]
+        unknown = None if summaries else unknown_service(service)
+        skipped = views.skipped_message(found.skipped, name) if found.skipped else None
+        message = "; ".join(filter(None, [unknown, skipped])) or None
+        data = {"found": [asdict(s) for s in summaries], "unknown_service": bool(unknown)}
         return data, no_update, "mw-trace-results", message, not message
 
     def unknown_service(service: str) -> str | None:
@@ -221,7 +235,7 @@ def register(app: Dash, runtime: Runtime) -> None:
         shown = sort_summaries(through_versions(found, wanted), order or "recent")
         options = [
             {
-                "label": f"{views.short_service(service)} {version}",
+                "label": visible(f"{views.short_service(service)} {version}"),
                 "value": views.version_value(service, version),
             }
             for service, version in version_choices(found)

@@ -1,0 +1,72 @@
+"""A big mesh's namespace overview: each folded namespace one node, its edges
+figured from the series like any other, an open circuit inside showing on
+its loop, and an expanded namespace drawn in full."""
+
+from __future__ import annotations
+
+import pytest
+
+from dashboard.app.config import resolve
+from dashboard.mesh.build import build_graph
+from dashboard.mesh.graph_types import Overview
+from dashboard.mesh.snapshot import snapshot_document
+from tests.support.frames import labels
+from tests.support.telemetry import bookinfo_ejection, with_calls
+
+RULES = resolve({}, {})
+
+
+def document(telemetry, **options):
+    return snapshot_document(build_graph(telemetry, RULES, **options))
+
+
+def edges(doc):
+    return {edge["id"]: edge for edge in doc["edges"]}
+
+
+def test_under_the_size_the_graph_is_drawn_in_full():
+    telemetry = bookinfo_ejection()
+    assert document(telemetry, overview=Overview(above=1000)) == document(telemetry)
+
+
+def test_every_namespace_folds_into_one_node_and_its_open_circuit_shows_on_its_loop():
+    folded = document(bookinfo_ejection(), overview=Overview(above=0))
+    assert {(n["id"], n["kind"]) for n in folded["nodes"]} == {
+        ("namespace:default", "namespace"),
+        ("namespace:istio-system", "namespace"),
+    }
+    drawn = edges(folded)
+    loop = drawn["namespace:default->namespace:default"]
+    assert loop["circuit"] == "open" and loop["health"] == "failing"
+    into = drawn["namespace:istio-system->namespace:default"]
+    full = edges(document(bookinfo_ejection()))
+    gateway = "workload:istio-system:istio-ingressgateway->service:default:productpage"
+    assert into["rps"] == pytest.approx(full[gateway]["rps"])
+    # Each request handled inside once: the calls between its workloads (2 to
+    # details, 2 to reviews, 4 from reviews-v2 to ratings) and the delivery
+    # of the gateway's 2 to productpage-v1.
+    assert loop["rps"] == pytest.approx(10.0)
+
+
+def test_an_expanded_namespace_keeps_its_nodes_and_edges_to_the_folded():
+    telemetry = with_calls(
+        bookinfo_ejection(),
+        (labels("checkout-v1", "payments", "payments-v1", ns="shop", caller_ns="shop"), 3.0),
+    )
+    shown = document(telemetry, overview=Overview(above=0, expanded=frozenset({"default"})))
+    ids = {n["id"] for n in shown["nodes"]}
+    assert (
+        "workload:default:reviews-v2" in ids and "namespace:shop" in ids and "namespace:istio-system" in ids
+    )
+    drawn = edges(shown)
+    assert drawn["workload:default:reviews-v2->service:default:ratings"]["circuit"] == "open"
+    assert drawn["namespace:istio-system->service:default:productpage"]["rps"] == pytest.approx(2.0)
+    assert drawn["namespace:shop->namespace:shop"]["rps"] == pytest.approx(3.0)  # call and delivery: once
+
+
+def test_the_overview_folds_any_graph_type():
+    shown = document(
+        bookinfo_ejection(), graph_type="app", overview=Overview(above=0, expanded=frozenset({"default"}))
+    )
+    assert "app:default:reviews" in {n["id"] for n in shown["nodes"]}
+    assert "namespace:istio-system" in {n["id"] for n in shown["nodes"]}
