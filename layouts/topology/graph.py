@@ -121,30 +121,38 @@ def place(nodes: list[dict], edges: list[dict], previous: Mapping[str, Position]
     if not new:
         return positions
     layers = _layers(nodes, edges)
-    new.sort(key=lambda n: (layers[n["id"]], n["namespace"], n["kind"] != "service", n["name"]))
+    clustered = len(spanned_clusters(nodes)) > 1
+    bands = {node["id"]: band(node, clustered) for node in nodes}
+    new.sort(key=lambda n: (layers[n["id"]], bands[n["id"]], n["kind"] != "service", n["name"]))
     if not positions:
-        return _first_layout(new, layers)
-    return {**positions, **_added(new, layers, positions, {n["id"]: n["namespace"] for n in nodes})}
+        return _first_layout(new, layers, bands)
+    return {**positions, **_added(new, layers, positions, bands)}
 
 
-def _first_layout(nodes: list[dict], layers: Mapping[str, int]) -> dict[str, Position]:
-    """Columns by layer; rows in one band per namespace, a free row between bands."""
+def _first_layout(
+    nodes: list[dict], layers: Mapping[str, int], bands: Mapping[str, tuple[str, str]]
+) -> dict[str, Position]:
+    """Columns by layer; rows in one band per namespace (of each cluster,
+    the clusters' bands one after another), a free row between bands and
+    two between clusters."""
     wrap = max(8, math.ceil(1.5 * math.sqrt(len(nodes))))
     groups = {
-        key: list(members) for key, members in groupby(nodes, key=lambda n: (layers[n["id"]], n["namespace"]))
+        key: list(members) for key, members in groupby(nodes, key=lambda n: (layers[n["id"]], bands[n["id"]]))
     }
-    height: dict[str, int] = defaultdict(int)
-    for (_, namespace), members in groups.items():
-        height[namespace] = max(height[namespace], min(wrap, len(members)))
-    top, row = {}, 0
-    for namespace in sorted(height):
-        top[namespace], row = row, row + height[namespace] + 1
+    height: dict[tuple[str, str], int] = defaultdict(int)
+    for (_, group), members in groups.items():
+        height[group] = max(height[group], min(wrap, len(members)))
+    top, row, cluster = {}, 0, None
+    for group in sorted(height):
+        # A cluster's box frames its namespaces' boxes: one more free row around it.
+        row += cluster is not None and group[0] != cluster
+        top[group], row, cluster = row, row + height[group] + 1, group[0]
     x, placed = 0.0, []
     for _, layer_groups in groupby(groups.items(), key=lambda item: item[0][0]):
         columns = 1
-        for (_, namespace), members in layer_groups:
+        for (_, group), members in layer_groups:
             placed += [
-                (node["id"], x + (index // wrap) * COLUMN_GAP, top[namespace] + index % wrap)
+                (node["id"], x + (index // wrap) * COLUMN_GAP, top[group] + index % wrap)
                 for index, node in enumerate(members)
             ]
             columns = max(columns, math.ceil(len(members) / wrap))
@@ -157,7 +165,7 @@ def _added(
     nodes: list[dict],
     layers: Mapping[str, int],
     positions: Mapping[str, Position],
-    namespaces: Mapping[str, str],
+    bands: Mapping[str, tuple[str, str]],
 ) -> dict[str, Position]:
     """Places for nodes new since the last layout, around the ones already placed."""
     gap = _spacing(positions)
@@ -168,10 +176,10 @@ def _added(
             column_of_layer[layer] = max(column_of_layer.get(layer, x), x)
     taken = {(x, y) for x, y in positions.values()}
     lowest: dict[float, float] = defaultdict(lambda: -gap)
-    lowest_of: dict[tuple[float, str], float] = {}
+    lowest_of: dict[tuple[float, tuple[str, str]], float] = {}
     for node_id, (x, y) in positions.items():
         lowest[x] = max(lowest[x], y)
-        key = (x, namespaces.get(node_id, ""))
+        key = (x, bands.get(node_id, ("", "")))
         lowest_of[key] = max(lowest_of.get(key, y), y)
     rightmost = max(x for x, _ in positions.values())
     added: dict[str, Position] = {}
@@ -181,16 +189,15 @@ def _added(
             left = [x for known, x in column_of_layer.items() if known < layer]
             column_of_layer[layer] = (max(left) + LAYER_GAP) if left else rightmost + LAYER_GAP
         x = column_of_layer[layer]
-        below_its_own = (
-            (x, lowest_of[(x, node["namespace"])] + gap) if (x, node["namespace"]) in lowest_of else None
-        )
+        own = (x, bands[node["id"]])
+        below_its_own = (x, lowest_of[own] + gap) if own in lowest_of else None
         if below_its_own and below_its_own not in taken:
             spot = below_its_own
         else:
             spot = (x, lowest[x] + gap)
         taken.add(spot)
         lowest[x] = max(lowest[x], spot[1])
-        lowest_of[(x, node["namespace"])] = spot[1]
+        lowest_of[own] = spot[1]
         added[node["id"]] = spot
     return added
 
@@ -205,8 +212,10 @@ def expand_in_place(
     if folded not in positions or not nodes:
         return dict(positions)
     layers = _layers(nodes, [e for e in edges if e["source"] in _ids(nodes) and e["target"] in _ids(nodes)])
-    nodes = sorted(nodes, key=lambda n: (layers[n["id"]], n["namespace"], n["kind"] != "service", n["name"]))
-    inside = _first_layout(nodes, layers)
+    clustered = len(spanned_clusters(nodes)) > 1
+    bands = {node["id"]: band(node, clustered) for node in nodes}
+    nodes = sorted(nodes, key=lambda n: (layers[n["id"]], bands[n["id"]], n["kind"] != "service", n["name"]))
+    inside = _first_layout(nodes, layers, bands)
     width = max(x for x, _ in inside.values()) - min(x for x, _ in inside.values())
     height = max(y for _, y in inside.values()) - min(y for _, y in inside.values())
     x0, y0 = positions[folded]
@@ -284,21 +293,34 @@ def node_label(node: Mapping[str, Any]) -> str:
     return visible(f"{name} (retired)" if node.get("retired") else name)
 
 
-def box_id(node: Mapping[str, Any]) -> str:
-    """The namespace box a node sits in (in its cluster's, when it has one)."""
-    cluster = node.get("cluster")
-    return f"namespace:{cluster}:{node['namespace']}" if cluster else f"namespace:{node['namespace']}"
+def spanned_clusters(nodes: Iterable[Mapping[str, Any]]) -> set[str]:
+    """The clusters the drawn nodes run in (a folded namespace runs in none)."""
+    return {node.get("cluster") for node in nodes if node["kind"] != NAMESPACE_KIND} - {None}
+
+
+def band(node: Mapping[str, Any], clustered: bool) -> tuple[str, str]:
+    """What a node is grouped by, on screen and in the layout's rows: its
+    (cluster, namespace) when the mesh spans several clusters, else its
+    namespace alone. A node of no one cluster (a service whose workloads
+    run in several) groups before the clusters'."""
+    return ((node.get("cluster") or "") if clustered else "", node["namespace"])
+
+
+def box_id(node: Mapping[str, Any], clustered: bool) -> str:
+    """The namespace box a node sits in (in its cluster's, when the mesh spans several)."""
+    cluster, namespace = band(node, clustered)
+    return f"namespace:{cluster}:{namespace}" if cluster else f"namespace:{namespace}"
 
 
 def boxes(nodes: Sequence[Mapping[str, Any]]) -> list[dict]:
     """Compound nodes: a box per namespace, inside a box per cluster when the
     mesh spans more than one. Cytoscape sizes them around their nodes."""
     nodes = [node for node in nodes if node["kind"] != NAMESPACE_KIND]
-    clusters = {node.get("cluster") for node in nodes} - {None}
+    clustered = len(spanned_clusters(nodes)) > 1
     result: dict[str, dict] = {}
     for node in nodes:
-        data = {"id": box_id(node), "label": node["namespace"], "box": "namespace"}
-        if len(clusters) > 1 and node.get("cluster"):
+        data = {"id": box_id(node, clustered), "label": node["namespace"], "box": "namespace"}
+        if clustered and node.get("cluster"):
             data["parent"] = f"cluster:{node['cluster']}"
             cluster = {"id": data["parent"], "label": f"cluster {node['cluster']}", "box": "cluster"}
             result.setdefault(cluster["id"], {"data": cluster, "selectable": False})
@@ -325,6 +347,7 @@ def elements(
     versions = {node["id"]: node.get("version") for node in document["nodes"]}
     edges = [e for e in document["edges"] if show_idle or e["health"] != "idle"]
     result: list[dict] = boxes(document["nodes"]) if boxed else []
+    clustered = len(spanned_clusters(document["nodes"])) > 1
     labels = {node["id"]: node_label(node) for node in document["nodes"]}
     for node in document["nodes"]:
         x, y = positions[node["id"]]
@@ -333,7 +356,7 @@ def elements(
             "label": labels[node["id"]],
             "traces_service": services[node["id"]],
             "traces_version": versions[node["id"]],
-            "parent": box_id(node) if boxed and node["kind"] != NAMESPACE_KIND else None,
+            "parent": box_id(node, clustered) if boxed and node["kind"] != NAMESPACE_KIND else None,
             "found": node["id"] in found or None,
         }
         # Ids are built from label values: the browser gets them made visible too.
