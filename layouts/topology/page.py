@@ -288,10 +288,12 @@ def page(
     boxed: bool = True,
     find: str = "",
     hide: str = "",
+    clusters: Sequence[str] = (),
 ) -> html.Div:
     """The page; `kiosk` drops the controls, legend and panel for a wall
     screen (they stay in the page, hidden, so the callbacks keep working);
-    `rotate` cycles those namespaces every `rotate_s` seconds."""
+    `rotate` cycles those namespaces every `rotate_s` seconds; `clusters`
+    (from the address) are the only ones drawn, with their neighbours."""
     return html.Div(
         className="mw-topology" + (" mw-kiosk" if kiosk else ""),
         children=[
@@ -345,6 +347,7 @@ def page(
                 disabled=not (rotate and rotate_s > 0),
             ),
             dcc.Store(id="topology-rotation", data=list(rotate)),
+            dcc.Store(id="topology-clusters", data=list(clusters)),
             dcc.Store(id="topology-positions", data={}),
             dcc.Store(id="topology-circuits", data={}),
             dcc.Store(id="topology-last-good", data=None),

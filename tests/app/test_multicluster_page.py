@@ -40,12 +40,22 @@ def two_clusters():
 
 
 @pytest.fixture
-def page(serve_app, browser_page):
-    app = create_app(resolve({"refresh": "1"}, {}), Services(telemetry=ScriptedSource(two_clusters())))
-    browser_page.goto(f"{serve_app(app)}/")
-    browser_page.wait_for_function(
-        "() => window.cy && window.cy.nodes(':childless').length === 8", timeout=30_000
+def base(serve_app):
+    return serve_app(
+        create_app(resolve({"refresh": "1"}, {}), Services(telemetry=ScriptedSource(two_clusters())))
     )
+
+
+def drawn(page, nodes: int) -> None:
+    page.wait_for_function(
+        f"() => window.cy && window.cy.nodes(':childless').length === {nodes}", timeout=30_000
+    )
+
+
+@pytest.fixture
+def page(base, browser_page):
+    browser_page.goto(f"{base}/")
+    drawn(browser_page, 8)
     return browser_page
 
 
@@ -89,3 +99,30 @@ def test_traffic_between_clusters_is_marked(page):
     assert marks[f"workload:west:{NS}:productpage-v1->service:{NS}:reviews"] == "no"
     assert sum(mark == "yes" for mark in marks.values()) == 2
     assert not page.errors
+
+
+def test_the_address_keeps_a_cluster_and_its_neighbours(base, browser_page):
+    page = browser_page
+    page.goto(f"{base}/?cluster=west&window=5m")
+    drawn(page, 4)
+    names = page.evaluate(
+        "() => window.cy.nodes(':childless').map(n => [n.data('name'), n.data('cluster') || null])"
+    )
+    # west's own, and the service they share with east (east's caller of it is no neighbour of west's).
+    assert sorted(names, key=str) == sorted(
+        [["productpage-v1", "west"], ["reviews", None], ["reviews-v1", "west"], ["reviews-v2", "west"]],
+        key=str,
+    )
+    page.locator("#topology-status").get_by_text("nodes").wait_for(timeout=30_000)
+    assert "in cluster west" in page.locator("#topology-clock").inner_text()
+    page.wait_for_function("() => window.location.search.includes('cluster=west')", timeout=20_000)
+
+
+def test_a_bad_or_silent_cluster_in_the_address_says_so(base, browser_page):
+    page = browser_page
+    page.goto(f"{base}/?cluster=a:b")
+    page.locator("#topology-banner").get_by_text("bad cluster 'a:b'").wait_for(timeout=30_000)
+    page.goto(f"{base}/?cluster=north")
+    page.locator("#topology-banner").get_by_text(
+        "No Istio telemetry in the window for cluster 'north'"
+    ).wait_for(timeout=30_000)
