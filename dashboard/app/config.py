@@ -69,26 +69,34 @@ def window(text: str) -> Duration:
     return duration
 
 
+def _name(text: str, pattern: re.Pattern[str], longest: int, what: str, rule: str) -> str:
+    """`text` stripped when it is a name of the pattern, else a ConfigError saying the rule."""
+    name = text.strip()
+    if len(name) > longest or not pattern.match(name):
+        raise ConfigError(f"bad {what} {text!r}: {rule}")
+    return name
+
+
 def namespace(text: str) -> str:
     """A Kubernetes namespace name (DNS-1123 label); anything else is refused."""
-    name = text.strip()
-    if len(name) > 63 or not _DNS1123_LABEL.match(name):
-        raise ConfigError(
-            f"bad namespace {text!r}: a namespace is a DNS-1123 label "
-            "(lower-case letters, digits and '-', at most 63 characters)"
-        )
-    return name
+    return _name(
+        text,
+        _DNS1123_LABEL,
+        63,
+        "namespace",
+        "a namespace is a DNS-1123 label (lower-case letters, digits and '-', at most 63 characters)",
+    )
 
 
 def cluster_name(text: str) -> str:
     """An Istio cluster id as the `source_cluster`/`destination_cluster` labels carry it."""
-    name = text.strip()
-    if len(name) > 253 or not _CLUSTER_NAME.match(name):
-        raise ConfigError(
-            f"bad cluster {text!r}: a cluster id is letters, digits, '.', '_' and '-' "
-            "(as Istio's global.multiCluster.clusterName)"
-        )
-    return name
+    return _name(
+        text,
+        _CLUSTER_NAME,
+        253,
+        "cluster",
+        "a cluster id is letters, digits, '.', '_' and '-' (as Istio's global.multiCluster.clusterName)",
+    )
 
 
 @dataclass(frozen=True)

@@ -90,12 +90,15 @@ def legend(health: HealthThresholds) -> html.Details:
                         MTLS_COLOUR,
                         "▪ at the caller's end: mutual TLS; ◇ amber: some requests in plain text",
                     ),
-                    _swatch("box", BOX_COLOUR, "dashed box: a namespace"),
+                    _swatch(
+                        "box",
+                        BOX_COLOUR,
+                        "dashed box: a namespace; solid: a cluster; doubled edge: between clusters",
+                    ),
                     html.Li(
                         "◆ service   ■ workload (app version)   "
-                        "● unknown caller (no sidecar)   ⬟ ingress gateway"
+                        "● unknown caller (no sidecar)   ⬟ ingress gateway   ⬢ waypoint (ambient)"
                     ),
-                    html.Li("⬢ waypoint (ambient mode's L7 proxy)   doubled line: traffic between clusters"),
                 ]
             ),
         ],

@@ -17,7 +17,7 @@ import pytest
 from dashboard.app.cli import main
 from tests.canary.test_routes_and_controllers import argo_rollout, flagger, http_route
 from tests.support.istio import request_labels, sidecar_scrape, workload
-from tests.support.prometheus import END, Counter, openmetrics, start_prometheus
+from tests.support.prometheus import END, Counter, prometheus_holding
 
 pytestmark = pytest.mark.prometheus
 
@@ -48,12 +48,7 @@ def in_namespace(manifest: dict, namespace: str) -> dict:
     return {**manifest, "metadata": {**manifest["metadata"], "namespace": namespace}}
 
 
-@pytest.fixture(scope="module")
-def prometheus(tmp_path_factory):
-    with start_prometheus(
-        tmp_path_factory.mktemp("rollouts"), openmetrics_text=openmetrics(series())
-    ) as server:
-        yield server
+prometheus = prometheus_holding("rollouts", series)
 
 
 @pytest.fixture(scope="module")

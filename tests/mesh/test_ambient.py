@@ -38,7 +38,13 @@ from tests.support.istio import (
     workload,
     ztunnel_scrape,
 )
-from tests.support.prometheus import END, Counter, CountingProxy, Histogram, openmetrics, start_prometheus
+from tests.support.prometheus import (
+    END,
+    Counter,
+    CountingProxy,
+    Histogram,
+    prometheus_holding,
+)
 
 pytestmark = pytest.mark.prometheus
 
@@ -101,12 +107,7 @@ def series() -> list[Any]:
     ]
 
 
-@pytest.fixture(scope="module")
-def prometheus(tmp_path_factory):
-    with start_prometheus(
-        tmp_path_factory.mktemp("ambient"), openmetrics_text=openmetrics(series())
-    ) as server:
-        yield server
+prometheus = prometheus_holding("ambient", series)
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,13 @@ import pytest
 from queries import promql
 from queries.telemetry import HOP_LABELS
 from tests.support.frames import labels
-from tests.support.prometheus import END, Counter, Gauge, Histogram, openmetrics, start_prometheus
+from tests.support.prometheus import (
+    END,
+    Counter,
+    Gauge,
+    Histogram,
+    prometheus_holding,
+)
 
 pytestmark = pytest.mark.prometheus
 
@@ -103,12 +109,7 @@ def series() -> list:
     ]
 
 
-@pytest.fixture(scope="module")
-def prometheus(tmp_path_factory):
-    with start_prometheus(
-        tmp_path_factory.mktemp("promql"), openmetrics_text=openmetrics(series())
-    ) as server:
-        yield server
+prometheus = prometheus_holding("promql", series)
 
 
 NAMESPACE_SETS = [(), ("bookinfo",), ("istio-system", "bookinfo", "shop")]
