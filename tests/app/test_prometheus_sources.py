@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,9 @@ from dashboard.app.services import prometheus_source
 from queries.errors import ConfigError
 from queries.merged import MergedSource
 from queries.prometheus import PrometheusSource
+from queries.telemetry import NAN, NEGATIVE
+from tests.support.frames import labels, telemetry
+from tests.support.telemetry import ScriptedSource
 
 
 def test_one_url_is_one_source_as_before():
@@ -95,3 +99,15 @@ def test_bad_source_tables_are_one_line(tmp_path: Path, text: str, words: str):
 def test_bad_sources_on_the_command_line(urls, words):
     with pytest.raises(ConfigError, match=words):
         resolve({"prometheus": urls}, {})
+
+
+def test_merged_sources_add_up_the_series_each_left_out():
+    east = telemetry(requests=[(labels("productpage-v1", "reviews", "reviews-v1"), 1.0)])
+    sources = [
+        ScriptedSource(dataclasses.replace(east, ignored={NAN: 2})),
+        ScriptedSource(dataclasses.replace(east, ignored={NAN: 1, NEGATIVE: 4})),
+    ]
+    merged = MergedSource(sources).mesh(east.at, east.window)
+    assert merged.ignored == {NAN: 3, NEGATIVE: 4}
+    # The series both hold is one series, counted once.
+    assert merged.requests["rps"].tolist() == [1.0]
