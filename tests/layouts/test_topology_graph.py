@@ -215,3 +215,9 @@ def test_two_clusters_lay_out_in_bands_of_their_own():
         "cluster:west": None,
         "namespace:west:default": "cluster:west",
     }
+
+
+def test_one_cluster_leaves_its_name_out_of_the_elements():
+    document = one_cluster_document()
+    elements = view.elements(document, view.place(document["nodes"], document["edges"], {}), True)
+    assert all("cluster" not in e["data"] for e in elements)
