@@ -248,7 +248,8 @@ window.dash_clientside.meshwatch = {
 
     /* The address is the view: namespaces, window, refresh and idle edges
        go into the query, so a copied link opens the same view. */
-    topologyAddress: function (namespaces, rateWindow, refresh, idle, moment, graphType, boxes, find, hide, traceId) {
+    topologyAddress: function (namespaces, rateWindow, refresh, idle, moment, graphType, boxes, find, hide, traceId,
+                               clusters) {
         var query = new URLSearchParams(), current = new URLSearchParams(window.location.search);
         // A rotating wall keeps its list of namespaces, not the one on screen now.
         var rotating = current.get("rotate");
@@ -256,6 +257,7 @@ window.dash_clientside.meshwatch = {
             query.append("namespace", ns);
         });
         if (rotating) { query.set("rotate", rotating); }
+        (clusters || []).forEach(function (cluster) { query.append("cluster", cluster); });
         if (rateWindow) { query.set("window", rateWindow); }
         if (refresh !== undefined && refresh !== null) { query.set("refresh", String(refresh)); }
         if (idle && idle.indexOf("idle") >= 0) { query.set("idle", "1"); }

@@ -47,6 +47,20 @@ def verdict_badge(verdict: str, small: bool = False) -> html.Span:
     )
 
 
+def controller_badge(release: ServiceRelease) -> html.Span | None:
+    """The rollout controller's phase beside meshwatch's verdict (coloured
+    by `data-state` in CSS, outlined when the two disagree), or nothing."""
+    controller = release.controller
+    if controller is None:
+        return None
+    return html.Span(
+        f"{controller.product}: {controller.state.upper()}",
+        className="mw-controller" + (" mw-controller-disagrees" if release.disagreement else ""),
+        title=release.disagreement or f"{controller.kind} {controller.namespace}/{controller.name}",
+        **{"data-state": controller.state},
+    )
+
+
 def _colour(release: ServiceRelease, version: VersionFigures) -> str:
     index = [v.key for v in release.versions].index(version.key)
     return VERSION_COLOURS[index % len(VERSION_COLOURS)]
@@ -205,6 +219,8 @@ def history_figure(release: ServiceRelease) -> go.Figure:
 def service_card(release: ServiceRelease) -> html.Section:
     routing = release.routing
     strategy = STRATEGY_WORDS[routing.strategy] if routing else "no VirtualService"
+    if routing and routing.route:
+        strategy += f" ({routing.route})"
     return html.Section(
         className="mw-canary-card",
         id=f"canary-{release.namespace}-{release.service}",
@@ -220,6 +236,7 @@ def service_card(release: ServiceRelease) -> html.Section:
                         className="mw-canary-meta",
                     ),
                     html.Span(className="mw-spacer"),
+                    controller_badge(release),
                     verdict_badge(release.verdict),
                 ],
             ),

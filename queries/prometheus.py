@@ -33,7 +33,7 @@ from queries.telemetry import (
     CLUSTER_STAT_LABELS,
     IGNORED,
     LATENCY_LABELS,
-    REQUEST_LABELS,
+    REQUEST_QUERY_LABELS,
     SELECTION_HISTORY_COLUMNS,
     TCP_LABELS,
     UNKNOWN,
@@ -243,7 +243,7 @@ def mesh_telemetry(
     ignored: Counter[str] = Counter()
     try:
         requests, security = split_requests(
-            instant_vector_frame(results["requests"], REQUEST_LABELS, "rps", ignored)
+            instant_vector_frame(results["requests"], REQUEST_QUERY_LABELS, "rps", ignored)
         )
         return MeshTelemetry(
             at=at,
@@ -280,11 +280,18 @@ class PrometheusSource:
         max_response_bytes: int = MAX_RESPONSE_BYTES,
         connection: Connection | None = None,
         method: str = "POST",
+        name: str | None = None,
     ) -> None:
         if method not in METHODS:
             raise ValueError(f"bad method {method!r}: choose {' or '.join(METHODS)}")
+        # How errors name it: `Prometheus east at http://...` for a named source.
         self.backend = Backend(
-            "Prometheus", url, timeout, max_response_bytes, ADVICE, connection or Connection()
+            f"Prometheus {name}" if name else "Prometheus",
+            url,
+            timeout,
+            max_response_bytes,
+            ADVICE,
+            connection or Connection(),
         )
         self.url, self.timeout, self.method = self.backend.url, timeout, method
 

@@ -1,13 +1,19 @@
 """Every PromQL query meshwatch sends, by name.
 
 A refresh of the whole mesh is `MESH_QUERIES`: four instant queries whatever
-the number of namespaces. Edges come from `reporter="source"` (client-side
-rejections such as UO/UH exist only there); `reporter="destination"` is read
-only for callers without a sidecar (`source_workload="unknown"`), which the
-source reporter never sees, so the two reporters are never added for one
-request. The request query also carries the destination's count of sidecar
-callers by `connection_security_policy` (only the server side knows it), kept
-apart from the counted requests.
+the number of namespaces (per Prometheus source). Every request is counted
+once, by one reporter per hop (a caller workload calling a service): the
+caller's own proxy (`reporter="source"`: a sidecar, a gateway, or an ambient
+caller's ztunnel for TCP), else a waypoint (`reporter="waypoint"`, ambient
+mode's L7 proxy in front of the service), else the server side
+(`reporter="destination"`: callers without a proxy, and ambient callers of a
+sidecar). Client-side rejections such as UO/UH exist only in the source
+reporter's series. Each later reporter's series are dropped, in PromQL
+(`unless on` the hop's labels), for the hops an earlier one reports, so the
+reporters are never added for one request. The request query also carries
+the destination's count of requests by `connection_security_policy` (only
+the server side knows it), marked with `VIEW_LABEL` and kept apart from the
+counted ones.
 
 Windows are `queries.duration.Duration`s (only a parsed duration reaches a
 query); namespaces reach a query only after DNS-1123 validation
@@ -22,21 +28,24 @@ from collections.abc import Sequence
 
 from queries.duration import Duration
 from queries.telemetry import (
+    DESTINATION_REPORTER,
+    HOP_LABELS,
     LATENCY_LABELS,
+    REPORTERS,
     REQUEST_LABELS,
     SECURITY_LABELS,
+    SECURITY_VIEW,
     SELECTION_OUTCOME_LABELS,
     TCP_LABELS,
     VERSION_TRAFFIC_COLUMNS,
+    VIEW_LABEL,
     SeriesSelection,
 )
 
-# Series a reporter contributes: the caller side for sidecar callers, the
-# server side for callers without a sidecar.
-REPORTER_SELECTORS = ('reporter="source"', 'reporter="destination",source_workload="unknown"')
-# The server side's view of sidecar callers: only it knows whether a
-# connection was mutual TLS (the client side reports `unknown`).
-SECURITY_SELECTOR = 'reporter="destination",source_workload!="unknown"'
+# The server side's view of every caller: only it knows whether a connection
+# was mutual TLS (the client side reports `unknown`).
+SECURITY_SELECTOR = f'reporter="{DESTINATION_REPORTER}"'
+REQUESTS_METRIC = "istio_requests_total"
 NAMESPACE_LABELS = (
     "source_workload_namespace",
     "destination_service_namespace",
@@ -86,32 +95,61 @@ def _series(metric: str, window: Duration, selector: str, namespaces: Sequence[s
     )
 
 
-def _rate_by(metric: str, labels: Sequence[str], window: Duration, namespaces: Sequence[str]) -> str:
-    """Summed rates of one metric per label set, from both reporter selectors;
-    `reporter` is among the labels, so `or` never merges their series."""
-    return " or ".join(
-        f"sum by ({_by(labels)}) ({_series(metric, window, selector, namespaces)})"
-        for selector in REPORTER_SELECTORS
-    )
+def _rate_by(
+    metric: str,
+    labels: Sequence[str],
+    window: Duration,
+    namespaces: Sequence[str],
+    coverage: str | None = None,
+    destination: str = f'reporter="{DESTINATION_REPORTER}"',
+) -> str:
+    """Summed rates of one metric per label set, each hop's from the first of
+    `REPORTERS` that reports it: a later reporter's series are dropped
+    (`unless on` the hop) where an earlier one has the hop at all in the
+    `coverage` metric (default: this one). `destination` selects the server
+    side's series. `reporter` is among the labels, so `or` never merges
+    their series."""
+    selectors = [f'reporter="{reporter}"' for reporter in REPORTERS[:-1]] + [destination]
+    parts = []
+    for rank, selector in enumerate(selectors):
+        part = f"sum by ({_by(labels)}) ({_series(metric, window, selector, namespaces)})"
+        if rank:
+            earlier = "|".join(REPORTERS[:rank])
+            part = f'({part}) unless on ({_by(HOP_LABELS)}) {coverage or metric}{{reporter=~"{earlier}"}}'
+        parts.append(f"({part})")
+    return " or ".join(parts)
 
 
 def request_rates(window: Duration, namespaces: Sequence[str] = ()) -> str:
     """Requests per second per caller, callee, protocol, code and response flag."""
-    return _rate_by("istio_requests_total", REQUEST_LABELS, window, namespaces)
+    return _rate_by(REQUESTS_METRIC, REQUEST_LABELS, window, namespaces)
 
 
 def request_security(window: Duration, namespaces: Sequence[str] = ()) -> str:
-    """The destination's requests per second of sidecar callers by
-    `connection_security_policy` alone: whether they were mutual TLS."""
-    security = _series("istio_requests_total", window, SECURITY_SELECTOR, namespaces)
-    return f"sum by ({_by(SECURITY_LABELS)}) ({security})"
+    """The destination's requests per second of every caller by
+    `connection_security_policy` alone (whether they were mutual TLS),
+    marked `VIEW_LABEL="security"` so they are never counted as requests."""
+    security = _series(REQUESTS_METRIC, window, SECURITY_SELECTOR, namespaces)
+    view = f'"{VIEW_LABEL}", "{SECURITY_VIEW}", "", ""'
+    return f"label_replace(sum by ({_by(SECURITY_LABELS)}) ({security}), {view})"
 
 
 def latency_buckets(window: Duration, namespaces: Sequence[str] = ()) -> str:
     """Duration-histogram bucket rates; quantiles are interpolated from them
     exactly as `histogram_quantile` does, so one query serves every edge and
-    every quantile."""
-    return _rate_by("istio_request_duration_milliseconds_bucket", LATENCY_LABELS, window, namespaces)
+    every quantile. A hop's reporter is the request query's (coverage by
+    `istio_requests_total`, a twentieth of the buckets' series), but the
+    server side's buckets are read for callers without a proxy only: reading
+    all of them doubled the costliest query for the one hop that needs them
+    (an ambient caller of a sidecar, drawn with its rates but no quantiles)."""
+    return _rate_by(
+        "istio_request_duration_milliseconds_bucket",
+        LATENCY_LABELS,
+        window,
+        namespaces,
+        coverage=REQUESTS_METRIC,
+        destination=f'reporter="{DESTINATION_REPORTER}",source_workload="unknown"',
+    )
 
 
 def tcp_bytes(window: Duration, namespaces: Sequence[str] = ()) -> str:
@@ -151,7 +189,7 @@ def version_traffic(window: Duration, namespaces: Sequence[str] = ()) -> str:
     if namespaces:
         selector += f',destination_service_namespace=~"{_namespace_regex(namespaces)}"'
     by = _by(VERSION_TRAFFIC_LABELS)
-    return f"sum by ({by}) (rate(istio_requests_total{{{selector}}}[{window}]))"
+    return f"sum by ({by}) (rate({REQUESTS_METRIC}{{{selector}}}[{window}]))"
 
 
 def _exactly(selection: SeriesSelection) -> str:

@@ -23,6 +23,7 @@ SOURCE_LABELS = [
     "source_workload_namespace",
     "source_canonical_service",
     "source_canonical_revision",
+    "source_cluster",
 ]
 DESTINATION_LABELS = [
     "destination_service_name",
@@ -31,6 +32,7 @@ DESTINATION_LABELS = [
     "destination_workload_namespace",
     "destination_canonical_service",
     "destination_canonical_revision",
+    "destination_cluster",
 ]
 # `mutual_tls` or `none` as the server-side proxy saw the connection; a
 # client-side proxy always reports `unknown` (Istio's standard metrics).
@@ -51,10 +53,12 @@ LATENCY_LABELS = [
     "reporter",
     "source_workload",
     "source_workload_namespace",
+    "source_cluster",
     "destination_service_name",
     "destination_service_namespace",
     "destination_workload",
     "destination_workload_namespace",
+    "destination_cluster",
     "le",
 ]
 TCP_LABELS = ["reporter", *SOURCE_LABELS, *DESTINATION_LABELS]
@@ -81,7 +85,25 @@ VERSION_TRAFFIC_COLUMNS = [
 ]
 
 UNKNOWN = "unknown"
-SOURCE_REPORTER, DESTINATION_REPORTER = "source", "destination"
+# Istio's reporters: the caller's proxy (a sidecar, a gateway, or an ambient
+# caller's ztunnel), ambient mode's waypoint proxy, the server's proxy.
+SOURCE_REPORTER, WAYPOINT_REPORTER, DESTINATION_REPORTER = "source", "waypoint", "destination"
+# The reporters of a hop, first choice first: a hop's series come from the
+# first of them that reports it at all (queries.promql; first_reporter).
+REPORTERS = (SOURCE_REPORTER, WAYPOINT_REPORTER, DESTINATION_REPORTER)
+# What makes a hop: one caller workload (in its cluster) calling one service.
+HOP_LABELS = (
+    "source_cluster",
+    "source_workload",
+    "source_workload_namespace",
+    "destination_service_name",
+    "destination_service_namespace",
+)
+# A label the request query adds to the destination's security view, so its
+# series are told from the counted ones (queries.promql.request_security).
+VIEW_LABEL, SECURITY_VIEW = "meshwatch_view", "security"
+# The request query's columns: the counted labels and the view mark.
+REQUEST_QUERY_LABELS = [*REQUEST_LABELS, VIEW_LABEL]
 
 # One selected node's or edge's requests over time (one range query): the
 # request rate by outcome (`series` "requests") and the latency buckets
@@ -128,25 +150,47 @@ def empty_frame(labels: list[str], value: str) -> pd.DataFrame:
 
 
 def split_requests(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The request query's series (REQUEST_LABELS, `rps`) as (the requests to
-    count, the destination's security view).
+    """The request query's series (REQUEST_QUERY_LABELS, `rps`) as (the
+    requests to count, the security view).
 
-    Requests are counted from the source reporter, and from the destination
-    for callers without a sidecar; the destination's series of sidecar
-    callers only say how each delivered request was secured. The security
-    view is every destination series: SECURITY_LABELS and `rps`."""
+    The counted series are each hop's from one reporter (queries.promql);
+    the series marked `VIEW_LABEL` only say how the destination saw each
+    delivered request secured. A frame of REQUEST_LABELS alone (no mark) is
+    read the way the mark came to be: the destination's series of sidecar
+    callers are the view. The security view (SECURITY_LABELS and `rps`) is
+    the destination's series, and the counted series of waypoints: a
+    waypoint is the server side of its callers' connections."""
     destination = frame["reporter"] == DESTINATION_REPORTER
-    view_only = destination & (frame["source_workload"] != UNKNOWN)
-    counted = frame[~view_only].reset_index(drop=True)
-    security = frame.loc[destination, [*SECURITY_LABELS, "rps"]].reset_index(drop=True)
+    waypoint = frame["reporter"] == WAYPOINT_REPORTER
+    if VIEW_LABEL in frame:
+        view = frame[VIEW_LABEL].fillna("") == SECURITY_VIEW
+        secured = view | waypoint
+    else:
+        view = destination & (frame["source_workload"] != UNKNOWN)
+        secured = destination | waypoint
+    counted = frame[~view].drop(columns=[VIEW_LABEL], errors="ignore").reset_index(drop=True)
+    security = frame.loc[secured, [*SECURITY_LABELS, "rps"]].reset_index(drop=True)
     return counted, security
+
+
+def first_reporter(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame's series of each hop from the first of REPORTERS that has
+    the hop, as each query already keeps them in one Prometheus: for frames
+    put together from several (one per cluster, where the caller's report
+    is in one and the server's in another)."""
+    if frame.empty or "reporter" not in frame:
+        return frame
+    rank = frame["reporter"].map({reporter: i for i, reporter in enumerate(REPORTERS)})
+    hop = [label for label in HOP_LABELS if label in frame]
+    first = rank.groupby([frame[label] for label in hop], dropna=False, sort=False).transform("min")
+    return frame[rank == first].reset_index(drop=True)
 
 
 @dataclass(frozen=True)
 class MeshTelemetry:
     """What one refresh of the mesh knows, at one instant over one window.
 
-    - requests: request rate per series (`rps`), both reporters as queried;
+    - requests: request rate per series (`rps`), each hop from one reporter;
     - latency: duration-histogram bucket rates (`rate`, bucket bound `le` in ms);
     - tcp: bytes per second sent plus received (`bytes_per_s`);
     - cluster_stats: Envoy outbound cluster stats (`value`: gauges as they

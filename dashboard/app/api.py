@@ -3,10 +3,10 @@ one error helper.
 
 `/api/graph`, `/api/canary`, `/api/trace/<id>` and `/api/compare/<a>/<b>`
 serve exactly the documents `meshwatch snapshot|canary|trace|trace-diff`
-print (`/api/graph` takes `graph`, `find` and `hide` as `snapshot` takes
-`--graph`, `--find` and `--hide`); bad input answers 400, a failing data
-source 502, too much in flight (busy, retry) 503, an unknown trace or path
-404, each as `{"error": "..."}`.
+print (`/api/graph` takes `graph`, `find`, `hide` and `cluster` as `snapshot`
+takes `--graph`, `--find`, `--hide` and `--cluster`); bad input answers 400, a
+failing data source 502, too much in flight (busy, retry) 503, an unknown trace
+or path 404, each as `{"error": "..."}`.
 `/healthz` says the process serves; `/readyz` that Prometheus answers.
 """
 
@@ -49,6 +49,7 @@ class ViewArguments:
     window: Duration
     namespaces: tuple[str, ...]
     service: str | None
+    clusters: tuple[str, ...] = ()
 
 
 def view_arguments(runtime: Runtime) -> ViewArguments:
@@ -59,6 +60,7 @@ def view_arguments(runtime: Runtime) -> ViewArguments:
         namespaces=tuple(config.namespace(ns) for ns in args.getlist("namespace"))
         or runtime.settings.namespace,
         service=config.service(args["service"]) if args.get("service") else None,
+        clusters=tuple(config.cluster_name(c) for c in args.getlist("cluster")) or runtime.settings.cluster,
     )
 
 
@@ -115,9 +117,15 @@ def graph() -> Response:
     hide = _argument("hide", config.expression, settings.hide)
     drawn = in_flight(
         runtime,
-        ("api/graph", view.at, str(view.window), view.namespaces, graph_type),
+        ("api/graph", view.at, str(view.window), view.namespaces, view.clusters, graph_type),
         lambda: mesh_graph(
-            runtime.services.telemetry, settings, view.at, view.window, view.namespaces, graph_type=graph_type
+            runtime.services.telemetry,
+            settings,
+            view.at,
+            view.window,
+            view.namespaces,
+            graph_type=graph_type,
+            clusters=view.clusters,
         ),
     )
     return jsonify(apply(snapshot_document(drawn), find, hide))

@@ -93,7 +93,7 @@ def warn(message: str) -> None:
 def cmd_snapshot(settings: Settings, args: argparse.Namespace) -> int:
     from dashboard.app.refresh import mesh_graph, routing_config
     from dashboard.app.services import prometheus_source
-    from dashboard.mesh.build import missing_namespaces
+    from dashboard.mesh.build import missing_clusters, missing_namespaces
     from dashboard.mesh.find import apply
     from dashboard.mesh.snapshot import snapshot_document
     from layouts.topology.dot import dot_document
@@ -113,7 +113,9 @@ def cmd_snapshot(settings: Settings, args: argparse.Namespace) -> int:
         warn(warning)
     for namespace in missing_namespaces(graph, settings.namespace):
         warn(f"namespace {namespace!r} has no Istio telemetry in {_window_words(settings, at)}")
-    if not settings.namespace and graph.number_of_nodes() == 0:
+    for cluster in missing_clusters(graph, settings.cluster):
+        warn(f"cluster {cluster!r} has no Istio telemetry in {_window_words(settings, at)}")
+    if not settings.namespace and not settings.cluster and graph.number_of_nodes() == 0:
         warn(f"no Istio telemetry in {_window_words(settings, at)}")
     if settings.format == "dot":
         sys.stdout.write(dot_document(document))
@@ -346,8 +348,10 @@ COMMANDS: dict[str, Subcommand] = {
             *PROMETHEUS,
             *TRACES,
             "namespace",
+            "cluster",
             "window",
             "ingress",
+            "waypoint",
             "refresh",
             "listen",
             "base_path",
@@ -364,6 +368,7 @@ COMMANDS: dict[str, Subcommand] = {
         (
             "window",
             "ingress",
+            "waypoint",
             "refresh",
             "listen",
             "base_path",
@@ -387,9 +392,11 @@ COMMANDS: dict[str, Subcommand] = {
         (
             *PROMETHEUS,
             "namespace",
+            "cluster",
             "window",
             "at",
             "ingress",
+            "waypoint",
             "istio_config",
             "graph",
             "find",
@@ -419,6 +426,7 @@ COMMANDS: dict[str, Subcommand] = {
             "window",
             "at",
             "ingress",
+            "waypoint",
             "istio_config",
             "service",
             "max_window",

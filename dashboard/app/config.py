@@ -38,6 +38,12 @@ ENV_PREFIX = "MESHWATCH_"
 THRESHOLD_SECTIONS = {"health": HealthThresholds, "circuit": CircuitThresholds, "canary": CanaryThresholds}
 
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+# Istio's cluster ids (`global.multiCluster.clusterName`, `Kubernetes` by
+# default); no `:`, which separates the parts of a node id.
+_CLUSTER_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$")
+# A Prometheus source's name in `--prometheus NAME=URL` and `[prometheus.NAME]`.
+_SOURCE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+PROMETHEUS_PREFIX = "prometheus_"
 # A rate window shorter than this holds no two scrapes of any real Prometheus.
 MIN_WINDOW_SECONDS = 1.0
 # The last instant a time may name: the end of year 9999 UTC, the last a date can show.
@@ -63,15 +69,61 @@ def window(text: str) -> Duration:
     return duration
 
 
+def _name(text: str, pattern: re.Pattern[str], longest: int, what: str, rule: str) -> str:
+    """`text` stripped when it is a name of the pattern, else a ConfigError saying the rule."""
+    name = text.strip()
+    if len(name) > longest or not pattern.match(name):
+        raise ConfigError(f"bad {what} {text!r}: {rule}")
+    return name
+
+
 def namespace(text: str) -> str:
     """A Kubernetes namespace name (DNS-1123 label); anything else is refused."""
-    name = text.strip()
-    if len(name) > 63 or not _DNS1123_LABEL.match(name):
-        raise ConfigError(
-            f"bad namespace {text!r}: a namespace is a DNS-1123 label "
-            "(lower-case letters, digits and '-', at most 63 characters)"
-        )
-    return name
+    return _name(
+        text,
+        _DNS1123_LABEL,
+        63,
+        "namespace",
+        "a namespace is a DNS-1123 label (lower-case letters, digits and '-', at most 63 characters)",
+    )
+
+
+def cluster_name(text: str) -> str:
+    """An Istio cluster id as the `source_cluster`/`destination_cluster` labels carry it."""
+    return _name(
+        text,
+        _CLUSTER_NAME,
+        253,
+        "cluster",
+        "a cluster id is letters, digits, '.', '_' and '-' (as Istio's global.multiCluster.clusterName)",
+    )
+
+
+@dataclass(frozen=True)
+class PrometheusEndpoint:
+    """One Prometheus source: its URL, an optional name (`east=http://...`,
+    or its `[prometheus.east]` table), and its own values of `prometheus_*`
+    options from that table (e.g. `timeout` for `prometheus_timeout`)."""
+
+    url: str
+    name: str | None = None
+    options: tuple[tuple[str, Any], ...] = ()
+
+    def __str__(self) -> str:
+        return f"{self.name}={self.url}" if self.name else self.url
+
+    def setting(self, settings: Settings, key: str) -> Any:
+        """This source's value of the option `prometheus_<key>`: its own, else the one for all."""
+        return dict(self.options).get(key, getattr(settings, PROMETHEUS_PREFIX + key))
+
+
+def prometheus_endpoint(text: str) -> PrometheusEndpoint:
+    """`URL` or `NAME=URL`: a name is what comes before the first `=` when
+    that is no part of a URL."""
+    name, equals, rest = text.strip().partition("=")
+    if equals and _SOURCE_NAME.match(name):
+        return PrometheusEndpoint(url(rest), name)
+    return PrometheusEndpoint(url(text))
 
 
 def instant(text: str) -> float:
@@ -320,8 +372,13 @@ def connection_option(backend: str, name: str) -> Any:
 class Settings:
     """Resolved options for one run; `resolve()` builds it."""
 
-    prometheus: str = option(
-        url, "http://localhost:9090", "Prometheus base URL holding Istio metrics", metavar="URL"
+    prometheus: tuple[PrometheusEndpoint, ...] = option(
+        prometheus_endpoint,
+        (PrometheusEndpoint("http://localhost:9090"),),
+        "Prometheus base URL holding Istio metrics, optionally named NAME=URL; repeat it for one "
+        "Prometheus per cluster, queried in parallel and merged (env: comma-separated)",
+        many=True,
+        metavar="[NAME=]URL",
     )
     prometheus_timeout: float = option(
         positive_number(TIMEOUT_SECONDS),
@@ -382,6 +439,14 @@ class Settings:
         many=True,
         metavar="NS",
     )
+    cluster: tuple[str, ...] = option(
+        cluster_name,
+        (),
+        "show only these clusters (Istio's cluster ids) and their direct neighbours "
+        "(repeatable; env: comma-separated)",
+        many=True,
+        metavar="CLUSTER",
+    )
     at: float | None = option(
         instant, None, "evaluation time, RFC 3339 or unix seconds (default: now)", metavar="TIME"
     )
@@ -401,6 +466,12 @@ class Settings:
         "regex: workloads (name or app) drawn as ingress gateways",
         metavar="REGEX",
     )
+    waypoint: str = option(
+        regex,
+        "(^|-)waypoint$",
+        "regex: workloads (name or app) drawn as ambient mode's waypoint proxies",
+        metavar="REGEX",
+    )
     refresh: float = option(
         positive_number(REFRESH_SECONDS), 5.0, "seconds between dashboard refreshes", metavar="SECONDS"
     )
@@ -416,8 +487,8 @@ class Settings:
     istio_config: str | None = option(
         text_value,
         None,
-        "directory of VirtualService/DestinationRule YAML (kubectl get vs,dr -o yaml), "
-        "or kubernetes:[CONTEXT]",
+        "directory of VirtualService/DestinationRule, HTTPRoute, Argo Rollout and Flagger Canary YAML "
+        "(kubectl get vs,dr,httproutes,rollouts,canaries -o yaml), or kubernetes:[CONTEXT]",
         metavar="DIR",
     )
     speed: float = option(
@@ -574,6 +645,8 @@ def shown_default(declared: Option) -> str:
         return f"{host}:{port}"
     if isinstance(declared.default, bool):
         return str(declared.default).lower()
+    if declared.many and declared.default:
+        return ",".join(str(item) for item in declared.default)
     return str(declared.default) if declared.default not in (None, ()) else "none"
 
 
@@ -615,6 +688,52 @@ def _shown(value: Any) -> str:
     """A config file's value in a message, short."""
     text = repr(value)
     return text if len(text) <= 40 else text[:39] + "…"
+
+
+def _source_tables(raw: Any, source: str) -> tuple[PrometheusEndpoint, ...] | None:
+    """Prometheus sources as config-file tables: `[prometheus.NAME]` each
+    with `url` and any `prometheus_*` option by its short name (`timeout`
+    for `prometheus_timeout`), or one `[prometheus]` table with `url`.
+    None when the file gives `prometheus` as text (or a list) instead."""
+    if not isinstance(raw, dict):
+        return None
+    tables = {None: raw} if "url" in raw else raw
+    keys = {name.removeprefix(PROMETHEUS_PREFIX) for name in OPTIONS if name.startswith(PROMETHEUS_PREFIX)}
+    endpoints = []
+    for name, table in tables.items():
+        where = f"{source}: [prometheus{'.' + name if name else ''}]"
+        if not isinstance(table, dict):
+            raise ConfigError(f'{where} must be a table with url = "http://..."')
+        if name is not None and not _SOURCE_NAME.match(name):
+            raise ConfigError(f"{where}: a source name is letters, digits, '.', '_' and '-'")
+        unknown = set(table) - keys - {"url"}
+        if unknown:
+            raise ConfigError(
+                f"{where}: unknown key {sorted(unknown)[0]}; known: url, {', '.join(sorted(keys))}"
+            )
+        if "url" not in table:
+            raise ConfigError(f"{where}: url is missing")
+        try:
+            options = tuple(
+                (key, OPTIONS[PROMETHEUS_PREFIX + key].parse(str(value)))
+                for key, value in table.items()
+                if key != "url"
+            )
+            endpoints.append(PrometheusEndpoint(url(str(table["url"])), name, options))
+        except ConfigError as error:
+            raise ConfigError(f"{where}: {error}") from None
+    return tuple(endpoints)
+
+
+def _distinct(endpoints: Sequence[PrometheusEndpoint], source: str) -> None:
+    """Each Prometheus source once: a name or URL given twice is a mistake."""
+    for what, values in (
+        ("name", [e.name for e in endpoints if e.name]),
+        ("URL", [e.url for e in endpoints]),
+    ):
+        twice = sorted({value for value in values if values.count(value) > 1})
+        if twice:
+            raise ConfigError(f"{source}: Prometheus source {what} {twice[0]!r} given twice")
 
 
 def _read_config_file(path: str) -> dict[str, Any]:
@@ -683,6 +802,9 @@ def resolve(
     config_path = flags.get("config") or environ.get(OPTIONS["config"].env)
     file_values = _read_config_file(config_path) if config_path else {}
     sections = {key: file_values.pop(key) for key in THRESHOLD_SECTIONS if key in file_values}
+    tables = _source_tables(file_values.get("prometheus"), str(config_path))
+    if tables is not None:
+        del file_values["prometheus"]
     unknown = set(file_values) - set(OPTIONS)
     if unknown:
         raise ConfigError(f"{config_path}: unknown option {sorted(unknown)[0]}")
@@ -695,11 +817,17 @@ def resolve(
         declared = OPTIONS[name]
         try:
             if declared.many:
-                values[name] = tuple(declared.parse(str(item)) for item in raw)
+                values[name] = tuple(
+                    declared.parse(str(item)) for item in ([raw] if isinstance(raw, str) else raw)
+                )
             else:
                 values[name] = declared.parse(str(raw))
         except ConfigError as error:
             raise ConfigError(f"{source}: {error}") from None
+    if tables is not None and "prometheus" not in values:
+        values["prometheus"] = tables
+    if "prometheus" in values:
+        _distinct(values["prometheus"], found.get("prometheus", (None, f"{config_path}: [prometheus]"))[1])
     for key, kind in THRESHOLD_SECTIONS.items():
         values[key] = _thresholds(kind, sections.get(key, {}), key, str(config_path))
     settings = Settings(**values)

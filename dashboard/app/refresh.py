@@ -52,13 +52,17 @@ def mesh_graph(
     config: IstioConfig | None = None,
     graph_type: str = VERSIONED,
     overview: Overview | None = None,
+    clusters: Sequence[str] | None = None,
 ) -> nx.DiGraph:
-    """The service graph of the window ending at `at` (4 queries on
-    Prometheus), of the graph type (dashboard.mesh.graph_types), folded into
-    a namespace overview above `overview.above` nodes; with routing config,
-    retired versions are marked (versions are only drawn in the versioned
-    graph)."""
-    graph = build_graph(telemetry.mesh(at, window, namespaces), settings, namespaces, graph_type, overview)
+    """The service graph of the window ending at `at` (4 queries on each
+    Prometheus), of the graph type (dashboard.mesh.graph_types), in the
+    clusters (default: --cluster's), folded into a namespace overview above
+    `overview.above` nodes; with routing config, retired versions are marked
+    (versions are only drawn in the versioned graph)."""
+    clusters = settings.cluster if clusters is None else clusters
+    graph = build_graph(
+        telemetry.mesh(at, window, namespaces), settings, namespaces, graph_type, clusters, overview
+    )
     if graph_type != VERSIONED:
         return graph
     for node_id in retired_workloads(graph, config):
@@ -146,8 +150,10 @@ def release_view(
     lookback: Lookback | None = None,
 ) -> ReleaseView:
     """One mesh refresh, the last hour's split and the baseline lookback,
-    analysed (5 queries on Prometheus, plus the lookback once a step)."""
-    graph = mesh_graph(telemetry, settings, at, window, namespaces, config)
+    analysed (5 queries on each Prometheus, plus the lookback once a step).
+    Releases span clusters (a service is one service in every cluster), so
+    the analysis is never limited to --cluster."""
+    graph = mesh_graph(telemetry, settings, at, window, namespaces, config, clusters=())
     history = telemetry.version_traffic(at - HISTORY_SECONDS, at, HISTORY_STEP_SECONDS, window, namespaces)
     lookback = lookback or Lookback(telemetry, settings.canary.baseline_lookback_h)
     baseline = lookback.traffic(at, namespaces)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from dashboard.app.config import CONNECTION_OPTIONS, Settings, bytes_of
+from dashboard.app.config import CONNECTION_OPTIONS, PrometheusEndpoint, Settings, bytes_of
 
 if TYPE_CHECKING:  # the frames' module loads pandas, which `meshwatch trace` does without
     from queries.connection import Connection
@@ -38,26 +38,43 @@ class Services:
     story_phase: Callable[[], Any] | None = None
 
 
-def connection(settings: Settings, backend: str, url: str) -> Connection:
+def connection(
+    settings: Settings, backend: str, url: str, endpoint: PrometheusEndpoint | None = None
+) -> Connection:
     """The connection options of `backend` ("prometheus" or "jaeger": the
-    `--B-...` options, named as Connection's fields), checked against `url`."""
+    `--B-...` options, named as Connection's fields), checked against `url`;
+    a Prometheus of several takes its own from its `[prometheus.NAME]` table."""
     from queries.connection import Connection
 
-    made = Connection(**{name: getattr(settings, f"{backend}_{name}") for name in CONNECTION_OPTIONS})
+    def value(name: str) -> Any:
+        return endpoint.setting(settings, name) if endpoint else getattr(settings, f"{backend}_{name}")
+
+    made = Connection(**{name: value(name) for name in CONNECTION_OPTIONS})
     made.check(f"--{backend}", url)
     return made
 
 
 def prometheus_source(settings: Settings) -> TelemetrySource:
+    """The Prometheus of `--prometheus`; several (one per cluster) as one
+    source that asks them all at once and merges what they hold."""
     from queries.prometheus import PrometheusSource
 
-    return PrometheusSource(
-        settings.prometheus,
-        settings.prometheus_timeout,
-        bytes_of(settings.max_response_mb),
-        connection(settings, "prometheus", settings.prometheus),
-        settings.prometheus_method,
-    )
+    sources = [
+        PrometheusSource(
+            endpoint.url,
+            endpoint.setting(settings, "timeout"),
+            bytes_of(settings.max_response_mb),
+            connection(settings, "prometheus", endpoint.url, endpoint),
+            endpoint.setting(settings, "method"),
+            endpoint.name,
+        )
+        for endpoint in settings.prometheus
+    ]
+    if len(sources) == 1:
+        return sources[0]
+    from queries.merged import MergedSource
+
+    return MergedSource(sources)
 
 
 def trace_backend(settings: Settings) -> Any:

@@ -11,7 +11,7 @@ from typing import Any
 import networkx as nx
 import pandas as pd
 
-from dashboard.canary.versions import CANARY, IDLE, MIRROR, RETIRED, SERVING, SHADOW_SUFFIX
+from dashboard.canary.versions import CANARY, IDLE, MIRROR, RETIRED, SERVING, SHADOW_SUFFIX, service_key
 from dashboard.mesh.circuit import CLOSED, OPEN, TRIPPING
 from dashboard.mesh.graph import SERVICE, WORKLOAD, service_id
 from queries.telemetry import UNKNOWN
@@ -199,13 +199,54 @@ def observed_versions(
                 nodes=(edge.target,),
             )
             found.setdefault(row.key, []).append(row)
-    rows = {key: _merge(group) for key, group in found.items()}
-    split = [r for r in rows.values() if r.state != MIRROR]
-    total = sum(r.share or 0.0 for r in split)
+    return _split_shares({key: _merge(group) for key, group in found.items()}, "share")
+
+
+def _split_shares(rows: dict[str, VersionFigures], measure: str) -> dict[str, VersionFigures]:
+    """Each row's `share`: its `measure` over the split's (mirror targets are outside it)."""
+    total = sum(getattr(r, measure) or 0.0 for r in rows.values() if r.state != MIRROR)
     return {
-        key: replace(r, share=None if r.state == MIRROR or total <= 0 else (r.share or 0.0) / total)
+        key: replace(
+            r, share=None if r.state == MIRROR or total <= 0 else (getattr(r, measure) or 0.0) / total
+        )
         for key, r in rows.items()
     }
+
+
+def observed_services(
+    graph: nx.DiGraph, services: Sequence[tuple[str, str]], namespace: str, mirrored: set[str]
+) -> dict[str, VersionFigures]:
+    """Rows of a release split between Services: one per Service (its
+    workloads merged, keyed by service_key), shares over the Services'
+    delivered requests."""
+    rows: dict[str, VersionFigures] = {}
+    for name, service_namespace in services:
+        behind = observed_versions(graph, name, service_namespace, set())
+        if not behind:
+            continue
+        key = service_key(name, service_namespace, namespace)
+        merged = _merge(list(behind.values()))
+        workloads = ", ".join(
+            sorted({w for r in behind.values() for w in (r.workload or "").split(", ") if w})
+        )
+        state = MIRROR if key in mirrored else merged.state
+        rows[key] = replace(merged, version=key, workload=workloads or None, state=state)
+    return _split_shares(rows, "rps")
+
+
+def split_history(
+    history: pd.DataFrame | None, services: Sequence[tuple[str, str]], namespace: str
+) -> pd.DataFrame:
+    """The split over time of a release between Services: service_history
+    of each, its version the Service's key."""
+    parts = [
+        service_history(history, name, service_namespace).assign(
+            version=service_key(name, service_namespace, namespace)
+        )
+        for name, service_namespace in services
+    ]
+    present = [part for part in parts if not part.empty]
+    return pd.concat(present, ignore_index=True) if present else service_history(None, "", namespace)
 
 
 def service_history(history: pd.DataFrame | None, service: str, namespace: str) -> pd.DataFrame:

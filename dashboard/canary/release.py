@@ -7,18 +7,28 @@ Istio routing records (queries.istio.records). No I/O.
 
 Which services are analysed: those with more than one version receiving
 traffic now, or with more than one version in the last hour's history, or
-whose VirtualService routes to (or mirrors) more than one version. A service
-asked for by name is always analysed. A `<name>-shadow` service (mirrored
+whose VirtualService routes to (or mirrors) more than one version, and the
+releases a route or a rollout controller splits between Services
+(dashboard.canary.routing: HTTPRoute backendRefs, a VirtualService over
+several hosts, `reviews-stable`/`reviews-canary`): their Services are the
+versions, and are not analysed as releases of their own. A service asked
+for by name is always analysed. A `<name>-shadow` service (mirrored
 requests) is folded into `<name>` as its mirror target.
+
+A rollout controller (dashboard.canary.controller: Argo Rollouts, Flagger)
+that drives the release names its baseline (the stable or primary) and its
+canary, and the weight it has set is the configured weight (a route's
+weights that differ from it are noted); the controller's phase is kept
+beside the verdict, with a reason when they disagree.
 
 Per version (one row per version label; workloads sharing a label are merged):
 - `share`: fraction (0..1) of the service's delivered requests now, from the
   service -> workload edges; null for versions outside the split (retired,
   not deployed, mirror targets: mirrored copies are not part of the split);
-- `configured_weight`: fraction (0..1) the VirtualService's catch-all route
-  gives the version (weight / sum of weights); 0 for a live version the
-  routes leave out; null when no VirtualService routes the service by
-  version, and for retired versions;
+- `configured_weight`: fraction (0..1) the catch-all route (VirtualService
+  or HTTPRoute) gives the version (weight / sum of weights), or the weight a
+  rollout controller has set; 0 for a live version the routes leave out;
+  null when nothing routes the service by version, and for retired versions;
 - `rps`, `success_ratio` (1 - error ratio), `p50_ms`, `p99_ms` over the window;
 - `role`: baseline, canary, retired or mirror.
 
@@ -71,17 +81,27 @@ import networkx as nx
 import pandas as pd
 
 from dashboard.canary.baseline import choose_baseline, first_requests
+from dashboard.canary.controller import Controller, controlled_weights, disagreement, release_controller
 from dashboard.canary.observation import (
     HISTORY_STEP_SECONDS,
     VersionFigures,
     circuit_open_into,
     edge_rows,
     history_rows,
+    observed_services,
     observed_versions,
     service_history,
+    split_history,
 )
 from dashboard.canary.path import calls_on_path
-from dashboard.canary.routing import Routing, describe_routing, service_routing, subset_versions
+from dashboard.canary.routing import (
+    Routing,
+    describe_routing,
+    release_splits,
+    service_routing,
+    strategy_of,
+    subset_versions,
+)
 from dashboard.canary.thresholds import CanaryThresholds
 from dashboard.canary.verdict import (
     COMPLETE,
@@ -127,6 +147,9 @@ class ServiceRelease:
     history: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["time", "version", "rps"]))
     # The version a completed rollout moved every request onto.
     completed: str | None = None
+    # The rollout controller driving the release, and why it disagrees with the verdict.
+    controller: Controller | None = None
+    disagreement: str | None = None
 
     @property
     def id(self) -> str:
@@ -200,7 +223,12 @@ def _version_rows(
     """Every version of the service with its state and configured weight."""
     mirrored = set(routing.mirrors) if routing else set()
     weights = (routing.weights or {}) if routing else {}
-    rows = observed_versions(graph, service, namespace, mirrored - {v for v, f in weights.items() if f > 0})
+    if routing and routing.services:
+        rows = observed_services(graph, routing.services, namespace, mirrored)
+    else:
+        rows = observed_versions(
+            graph, service, namespace, mirrored - {v for v, f in weights.items() if f > 0}
+        )
     recent = float(graph.graph.get("at", 0.0)) - 2 * HISTORY_STEP_SECONDS
     for key, row in history_rows(past, recent).items():
         rows[key] = replace(rows[key], last_seen=row.last_seen) if key in rows else row
@@ -257,9 +285,13 @@ def analyze_service(
     """The release view of one service; `first_seen` (version -> unix s of
     its first request in the lookback) decides the baseline."""
     routing = service_routing(config, service, namespace)
-    past = service_history(history, service, namespace)
+    controller = release_controller(config, routing, service, namespace)
+    routing, controller_words = _controlled(routing, controller)
+    past = release_history(history, service, namespace, routing)
     rows = _version_rows(graph, past, routing, config, service, namespace)
-    baseline_key, why = choose_baseline(rows.values(), first_seen or {})
+    baseline_key, why = choose_baseline(
+        rows.values(), first_seen or {}, controller.stable if controller else None
+    )
     cut_off = circuit_open_into(graph, service_id(namespace, service))
     rows = {
         k: replace(r, role=_role(r, baseline_key), cut_off=cut_off and r.state == IDLE)
@@ -307,6 +339,10 @@ def analyze_service(
     ]
     if routing:
         reasons += describe_routing(routing)
+    reasons += controller_words
+    disagrees = disagreement(controller, verdict, judgements) if controller else None
+    if disagrees:
+        reasons.insert(0, disagrees)
     split = past[~past["shadow"].astype(bool)].groupby(["time", "version"], as_index=False)["rps"].sum()
     return ServiceRelease(
         service=service,
@@ -321,7 +357,52 @@ def analyze_service(
         requests=requests,
         history=split,
         completed=done.key if done else None,
+        controller=controller,
+        disagreement=disagrees,
     )
+
+
+def _controlled(routing: Routing | None, controller: Controller | None) -> tuple[Routing | None, list[str]]:
+    """The routing with the controller's weights as the configured ones, and
+    the controller in words."""
+    if controller is None or routing is None:
+        return routing, []
+    words = [controller_words(controller)]
+    keys = [*(routing.weights or {}), *(service for service, _ in routing.services)]
+    weights = controlled_weights(controller, keys)
+    if weights is None:
+        return routing, words
+    canary = controller.canary or ""
+    configured = (routing.weights or {}).get(canary)
+    if configured is not None and abs(configured - weights[canary]) > 0.005:
+        words.append(
+            f"{routing.route} gives {canary} {percent(configured)}, {controller.label} has set "
+            f"{percent(weights[canary])}: the controller's weight is the configured one"
+        )
+    content = routing.content_routes
+    return replace(routing, weights=weights, strategy=strategy_of(weights, content)), words
+
+
+def controller_words(controller: Controller) -> str:
+    """E.g. `Argo Rollouts Rollout reviews: paused (Paused) at step 3 of 6, canary
+    reviews-canary at 30 %, stable reviews-stable`."""
+    phase = f"{controller.state} ({controller.phase})" if controller.phase else controller.state
+    step = f" at step {controller.step} of {controller.steps}" if controller.steps else ""
+    weight = "" if controller.weight is None else f" at {percent(controller.weight)}"
+    roles = f", canary {controller.canary}{weight}, stable {controller.stable}" if controller.canary else ""
+    return f"{controller.label}: {phase}{step}{roles}" + (
+        f" — {controller.message}" if controller.message else ""
+    )
+
+
+def release_history(
+    history: pd.DataFrame | None, service: str, namespace: str, routing: Routing | None
+) -> pd.DataFrame:
+    """The release's split over time (observation.service_history), by Service
+    for a release split between Services."""
+    if routing and routing.services:
+        return split_history(history, routing.services, namespace)
+    return service_history(history, service, namespace)
 
 
 def _candidates(
@@ -350,12 +431,21 @@ def _candidates(
             for (s, ns), n in counts.items()
             if n > 1 or str(s).endswith(SHADOW_SUFFIX)
         }
-    for service, namespace in config.services() if config else set():
+    splits = release_splits(config)
+    for service, namespace in (config.services() if config else set()) | set(splits):
         routing = service_routing(config, service, namespace)
         named = set((routing.weights or {}) if routing else {}) | set(routing.mirrors if routing else {})
+        named |= {pair[0] for pair in routing.services} if routing else set()
         if routing and (len(named) > 1 or routing.mirrors or routing.content_routes):
             found.add((service, namespace))
-    return found
+    # A Service that is a version of a release split between Services is no release of its own.
+    versions = {
+        pair
+        for service, namespace in found
+        if (routing := service_routing(config, service, namespace)) is not None
+        for pair in routing.services
+    }
+    return found - versions
 
 
 def analyze(
@@ -389,7 +479,7 @@ def analyze(
             window,
             s,
             ns,
-            first_requests(service_history(lookback, s, ns)),
+            first_requests(release_history(lookback, s, ns, service_routing(config, s, ns))),
         )
         for s, ns in sorted(wanted, key=lambda k: (k[1], k[0]))
     ]

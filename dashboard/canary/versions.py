@@ -24,3 +24,10 @@ def version_sort_key(label: str | None) -> tuple:
     return tuple(
         (0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", label or "") if part
     )
+
+
+def service_key(service: str, service_namespace: str, namespace: str) -> str:
+    """The version key of a Service that is a version of a release in
+    `namespace` (a release split between Services): its name, qualified by
+    its namespace when that is another."""
+    return service if service_namespace == namespace else f"{service}.{service_namespace}"

@@ -37,6 +37,7 @@ from dashboard.mesh.graph import (
     SERVICE,
     UNKNOWN_KIND,
     UNKNOWN_NODE,
+    WAYPOINT,
     WORKLOAD,
     Node,
     add_edge,
@@ -45,7 +46,7 @@ from dashboard.mesh.graph import (
     service_id,
     workload_id,
 )
-from dashboard.mesh.graph_types import VERSIONED_PROJECTION, Hops, Projection
+from dashboard.mesh.graph_types import CLUSTERS, VERSIONED_PROJECTION, Hops, Projection
 from dashboard.mesh.health import (
     HEALTHY,
     IDLE,
@@ -66,47 +67,113 @@ class GraphRules(Protocol):
     health: HealthThresholds
     circuit: CircuitThresholds
     ingress: str  # regex naming ingress gateway workloads
+    waypoint: str  # regex naming ambient mode's waypoint proxies
 
 
 Appender = Callable[[nx.DiGraph, MeshTelemetry, GraphRules], None]
 QUANTILES = (0.50, 0.95, 0.99)  # p50_ms, p95_ms, p99_ms
 EDGE = ["source", "target"]
-# The graph attribute holding the Projection while the graph is assembled.
-PROJECTION = "projection"
+# The graph attributes holding the Projection and the compiled waypoint
+# rule while the graph is assembled.
+PROJECTION, WAYPOINT_RULE = "projection", "waypoint_rule"
+CLUSTER_LABELS = ("source_cluster", "destination_cluster")
 
 
 def projection_of(graph: nx.DiGraph) -> Projection:
     return graph.graph.get(PROJECTION, VERSIONED_PROJECTION)
 
 
-def _ids(namespaces: pd.Series, names: pd.Series, prefix: str) -> pd.Series:
+def known_cluster(value: object) -> bool:
+    """A cluster label that names one (Istio says `unknown` when it cannot tell)."""
+    return isinstance(value, str) and value not in ("", UNKNOWN)
+
+
+def telemetry_clusters(telemetry: MeshTelemetry) -> list[str]:
+    """The clusters the telemetry's series name, sorted."""
+    found: set[str] = set()
+    for frame in (telemetry.requests, telemetry.tcp):
+        for label in CLUSTER_LABELS:
+            if label in frame:
+                found.update(str(v) for v in frame[label].dropna().unique().tolist() if known_cluster(v))
+    return sorted(found)
+
+
+def clustered(graph: nx.DiGraph) -> bool:
+    """Whether node ids carry the cluster: the telemetry spans more than one."""
+    return len(graph.graph.get(CLUSTERS, ())) > 1
+
+
+def _ids(
+    namespaces: pd.Series, names: pd.Series, prefix: str, clusters: pd.Series | None = None
+) -> pd.Series:
     # A comprehension over plain lists builds the ids four times faster than
     # pandas string arithmetic, and edge_rows runs this for every series.
     unknown_is_one_node = prefix == WORKLOAD
-    ids = [
-        UNKNOWN_NODE if unknown_is_one_node and name == UNKNOWN else f"{prefix}:{namespace}:{name}"
-        for namespace, name in zip(namespaces.tolist(), names.tolist())
-    ]
+    if clusters is None:
+        ids = [
+            UNKNOWN_NODE if unknown_is_one_node and name == UNKNOWN else f"{prefix}:{namespace}:{name}"
+            for namespace, name in zip(namespaces.tolist(), names.tolist())
+        ]
+    else:
+        ids = [
+            UNKNOWN_NODE
+            if name == UNKNOWN
+            else f"{prefix}:{cluster if known_cluster(cluster) else UNKNOWN}:{namespace}:{name}"
+            for cluster, namespace, name in zip(clusters.tolist(), namespaces.tolist(), names.tolist())
+        ]
     return pd.Series(ids, index=names.index, dtype="string")
 
 
-def hops(frame: pd.DataFrame) -> Hops:
-    """The versioned node ids of each series' caller, service and callee."""
+def _waypoints(frame: pd.DataFrame, side: str, pattern: re.Pattern[str] | None) -> pd.Series:
+    """Which of the side's (`source`, `destination`) workloads are waypoints,
+    by name or canonical service (when the frame has it)."""
+    columns = [c for c in (f"{side}_workload", f"{side}_canonical_service") if c in frame]
+    if pattern is None:
+        return pd.Series(False, index=frame.index)
+    texts = pd.concat([frame[c] for c in columns]).dropna().unique().tolist()
+    matched = {text for text in texts if pattern.search(text)}
+    return frame[columns].isin(matched).any(axis=1)
+
+
+def hops(frame: pd.DataFrame, graph: nx.DiGraph | None = None) -> Hops:
+    """The versioned node ids of each series' caller, service and callee;
+    workloads carry their cluster when the graph's telemetry spans several,
+    and legs to or from a waypoint (the graph's rule) are drawn direct."""
+    if graph is not None and clustered(graph):
+        sources, destinations = frame["source_cluster"], frame["destination_cluster"]
+        caller = _ids(frame["source_workload_namespace"], frame["source_workload"], WORKLOAD, sources)
+        callee = _ids(
+            frame["destination_workload_namespace"], frame["destination_workload"], WORKLOAD, destinations
+        )
+    else:
+        caller = _ids(frame["source_workload_namespace"], frame["source_workload"], WORKLOAD)
+        callee = _ids(frame["destination_workload_namespace"], frame["destination_workload"], WORKLOAD)
+    pattern = waypoint_rule(graph)
+    delivered = frame["destination_workload"] != UNKNOWN
+    to_waypoint, from_waypoint = (
+        _waypoints(frame, "destination", pattern),
+        _waypoints(frame, "source", pattern),
+    )
     return Hops(
-        caller=_ids(frame["source_workload_namespace"], frame["source_workload"], WORKLOAD),
+        caller=caller,
         service=_ids(frame["destination_service_namespace"], frame["destination_service_name"], SERVICE),
-        callee=_ids(frame["destination_workload_namespace"], frame["destination_workload"], WORKLOAD),
-        delivered=frame["destination_workload"] != UNKNOWN,
+        callee=callee,
+        delivered=delivered,
+        direct=delivered & (to_waypoint | from_waypoint),
     )
 
 
-def edge_rows(
-    frame: pd.DataFrame, projection: Projection = VERSIONED_PROJECTION, with_hops: bool = False
-) -> pd.DataFrame:
-    """The frame's series once per edge they belong to, with `source`/`target`
-    ids; `with_hops` adds each row's versioned `caller` and `service` and
-    whether the edge is the caller's side of the hop (`call`)."""
-    hop = hops(frame)
+def waypoint_rule(graph: nx.DiGraph | None) -> re.Pattern[str] | None:
+    return None if graph is None else graph.graph.get(WAYPOINT_RULE)
+
+
+def edge_rows(frame: pd.DataFrame, graph: nx.DiGraph | None = None, with_hops: bool = False) -> pd.DataFrame:
+    """The frame's series once per edge they belong to in the graph (its
+    projection, ids and waypoint rule), with `source`/`target` ids;
+    `with_hops` adds each row's versioned `caller` and `service` and whether
+    the edge is the caller's side of the hop (`call`)."""
+    hop = hops(frame, graph)
+    projection = VERSIONED_PROJECTION if graph is None else projection_of(graph)
     parts = []
     for piece in projection.pieces(hop):
         rows = frame if piece.rows is None else frame[piece.rows]
@@ -130,26 +197,32 @@ def _add_nodes(graph: nx.DiGraph, frame: pd.DataFrame, rows: pd.DataFrame) -> No
     the versioned graph, taken from the projection's nodes in the others."""
     nodes = projection_of(graph).nodes
     if nodes is None:
-        for node in _labelled_nodes(frame):
-            add_node(graph, node)
+        for node in _labelled_nodes(frame, clustered(graph), waypoint_rule(graph)):
+            kept = add_node(graph, node)
+            if kept.cluster is None:
+                kept.cluster = node.cluster
         return
     for node_id in pd.concat([rows["source"], rows["target"]]).dropna().unique().tolist():
         if node_id not in graph:
             add_node(graph, dataclasses.replace(nodes[node_id]))
 
 
-def _labelled_nodes(frame: pd.DataFrame) -> Iterator[Node]:
-    """Callers, services and callees of the series, as their labels describe them."""
+def _labelled_nodes(
+    frame: pd.DataFrame, in_cluster: bool = False, waypoints: re.Pattern[str] | None = None
+) -> Iterator[Node]:
+    """Callers, services and callees of the series, as their labels describe
+    them (workload ids `in_cluster` when the mesh spans several)."""
     callers = frame[
         [
             "source_workload",
             "source_workload_namespace",
             "source_canonical_service",
             "source_canonical_revision",
+            "source_cluster",
         ]
     ].drop_duplicates()
-    for workload, namespace, app, version in callers.itertuples(index=False):
-        yield _workload_node(workload, namespace, app, version)
+    for workload, namespace, app, version, cluster in callers.itertuples(index=False):
+        yield _workload_node(workload, namespace, app, version, cluster, in_cluster, waypoints)
     # A service's app is the canonical service of the workloads behind it,
     # when they agree: Kubernetes service names need not match app labels.
     delivered = frame[frame["destination_workload"] != UNKNOWN]
@@ -172,23 +245,36 @@ def _labelled_nodes(frame: pd.DataFrame) -> Iterator[Node]:
             "destination_workload_namespace",
             "destination_canonical_service",
             "destination_canonical_revision",
+            "destination_cluster",
         ]
     ].drop_duplicates()
-    for workload, namespace, app, version in callees.itertuples(index=False):
+    for workload, namespace, app, version, cluster in callees.itertuples(index=False):
         if workload != UNKNOWN:
-            yield _workload_node(workload, namespace, app, version)
+            yield _workload_node(workload, namespace, app, version, cluster, in_cluster, waypoints)
 
 
-def _workload_node(workload: str, namespace: str, app: str, version: str) -> Node:
+def _workload_node(
+    workload: str,
+    namespace: str,
+    app: str,
+    version: str,
+    cluster: str | None = None,
+    in_cluster: bool = False,
+    waypoints: re.Pattern[str] | None = None,
+) -> Node:
     if workload == UNKNOWN:
         return Node(id=UNKNOWN_NODE, kind=UNKNOWN_KIND, namespace=UNKNOWN, name=UNKNOWN)
+    known = cluster if known_cluster(cluster) else None
+    app = _known(app) or workload
+    waypoint = waypoints is not None and bool(waypoints.search(workload) or waypoints.search(app))
     return Node(
-        id=workload_id(namespace, workload),
-        kind=WORKLOAD,
+        id=workload_id(namespace, workload, (known or UNKNOWN) if in_cluster else None),
+        kind=WAYPOINT if waypoint else WORKLOAD,
         namespace=namespace,
         name=workload,
-        app=_known(app) or workload,
+        app=app,
         version=_known(version),
+        cluster=known,
     )
 
 
@@ -249,7 +335,7 @@ def traffic(graph: nx.DiGraph, telemetry: MeshTelemetry, rules: GraphRules) -> N
     requests = _named(telemetry.requests)
     if requests.empty:
         return
-    rows = edge_rows(requests, projection_of(graph))
+    rows = edge_rows(requests, graph)
     _add_nodes(graph, requests, rows)
     protocol = rows["request_protocol"].fillna("").str.lower()
     weighted = (
@@ -275,6 +361,7 @@ def traffic(graph: nx.DiGraph, telemetry: MeshTelemetry, rules: GraphRules) -> N
         .drop_duplicates(EDGE)
     )
     main_protocol = dict(zip(zip(protocols["source"], protocols["target"]), protocols["protocol"]))
+    crossing = _crossing(graph, rows)
     # itertuples, not iterrows: a Series per edge costs a second at a thousand workloads.
     for total in totals.itertuples(index=False):
         key = (total.source, total.target)
@@ -284,6 +371,7 @@ def traffic(graph: nx.DiGraph, telemetry: MeshTelemetry, rules: GraphRules) -> N
         edge.codes = codes.get(key, {})
         edge.flags = flags.get(key, {})
         edge.protocol = main_protocol[key]
+        edge.cross_cluster = key in crossing
         graph.edges[key]["counts"] = RequestCounts(
             http=float(total.http),
             http_5xx=float(total.http_5xx),
@@ -301,15 +389,44 @@ def tcp(graph: nx.DiGraph, telemetry: MeshTelemetry, rules: GraphRules) -> None:
     frame = _named(telemetry.tcp)
     if frame.empty:
         return
-    rows = edge_rows(frame, projection_of(graph))
+    rows = edge_rows(frame, graph)
     _add_nodes(graph, frame, rows)
     sums = rows.groupby(EDGE)["bytes_per_s"].sum()
+    crossing = _crossing(graph, rows)
     for (source, target), rate in sums.items():
         known = graph.has_edge(source, target)
         edge = add_edge(graph, source, target)
         edge.bytes_per_s = float(rate)
+        edge.cross_cluster = edge.cross_cluster or (source, target) in crossing
         if not known:
             edge.protocol = "tcp"
+
+
+def _crossing(graph: nx.DiGraph, rows: pd.DataFrame) -> set[tuple[str, str]]:
+    """Edges some of whose rows went from a workload in one cluster to one in
+    another (both clusters known); none while the mesh is one cluster."""
+    if not clustered(graph):
+        return set()
+    sources, destinations = rows["source_cluster"], rows["destination_cluster"]
+    known = sources.map(known_cluster).astype(bool) & destinations.map(known_cluster).astype(bool)
+    across = rows.loc[known & (sources != destinations), EDGE].drop_duplicates()
+    return set(zip(across["source"].tolist(), across["target"].tolist()))
+
+
+def service_clusters(graph: nx.DiGraph, telemetry: MeshTelemetry, rules: GraphRules) -> None:
+    """A service's cluster: the one cluster all the workloads behind it run
+    in (none when they run in several: Istio balances over them all)."""
+    for node_id, data in graph.nodes(data=True):
+        node = data["node"]
+        if node.kind != SERVICE:
+            continue
+        behind = {
+            graph.nodes[target]["node"].cluster
+            for target in graph.successors(node_id)
+            if graph.nodes[target]["node"].kind == WORKLOAD
+        }
+        if behind:
+            node.cluster = behind.pop() if len(behind) == 1 else None
 
 
 def _bucket_bounds(le: pd.Series) -> dict[str, float]:
@@ -331,12 +448,7 @@ def latency(graph: nx.DiGraph, telemetry: MeshTelemetry, rules: GraphRules) -> N
     if frame.empty:
         return
     frame = frame.assign(bound=frame["le"].map(_bucket_bounds(frame["le"]))).dropna(subset=["bound"])
-    sums = (
-        edge_rows(frame, projection_of(graph))
-        .groupby([*EDGE, "bound"], sort=False)["rate"]
-        .sum()
-        .reset_index()
-    )
+    sums = edge_rows(frame, graph).groupby([*EDGE, "bound"], sort=False)["rate"].sum().reset_index()
     # Plain lists from here: iterating a MultiIndex group by group costs
     # seconds at a thousand workloads.
     buckets: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
@@ -365,7 +477,7 @@ def share(graph: nx.DiGraph, telemetry: MeshTelemetry, rules: GraphRules) -> Non
         out = [
             graph.edges[node_id, target]["edge"]
             for target in graph.successors(node_id)
-            if graph.nodes[target]["node"].kind != SERVICE
+            if graph.nodes[target]["node"].kind == WORKLOAD
         ]
         for measure in ("rps", "bytes_per_s"):
             total = sum(getattr(edge, measure) or 0.0 for edge in out)
@@ -473,7 +585,7 @@ def _carried_circuits(
     for frame in (_named(telemetry.requests), _named(telemetry.tcp)):
         if frame.empty:
             continue
-        rows = edge_rows(frame, projection_of(graph), with_hops=True)
+        rows = edge_rows(frame, graph, with_hops=True)
         calls = rows.loc[rows["call"], [*EDGE, "caller", "service"]].dropna().drop_duplicates()
         for source, target, caller, service in calls.itertuples(index=False):
             carried[source, target].add((caller, service))
@@ -490,9 +602,20 @@ def security(graph: nx.DiGraph, telemetry: MeshTelemetry, rules: GraphRules) -> 
     frame = _named(telemetry.security)
     if frame.empty:
         return
-    for key, policies in _per_edge(edge_rows(frame, projection_of(graph)), SECURITY_POLICY).items():
+    for key, policies in _per_edge(edge_rows(frame, graph), SECURITY_POLICY).items():
         if graph.has_edge(*key):
             graph.edges[key]["edge"].mtls = mtls_state(policies)
 
 
-PIPELINE: list[Appender] = [traffic, tcp, ingress, latency, share, health, node_traffic, circuit, security]
+PIPELINE: list[Appender] = [
+    traffic,
+    tcp,
+    service_clusters,
+    ingress,
+    latency,
+    share,
+    health,
+    node_traffic,
+    circuit,
+    security,
+]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import networkx as nx
@@ -9,6 +10,7 @@ import networkx as nx
 from dashboard.mesh import appenders
 from dashboard.mesh.graph import filter_namespaces
 from dashboard.mesh.graph_types import (
+    CLUSTERS,
     VERSIONED,
     VERSIONED_PROJECTION,
     Overview,
@@ -25,11 +27,15 @@ def _assemble(telemetry: MeshTelemetry, rules: appenders.GraphRules, drawn: Proj
         window=telemetry.window,
         ignored=dict(telemetry.ignored),
         warnings=list(telemetry.warnings),
-        **{appenders.PROJECTION: drawn},
+        **{
+            CLUSTERS: appenders.telemetry_clusters(telemetry),
+            appenders.PROJECTION: drawn,
+            appenders.WAYPOINT_RULE: re.compile(rules.waypoint),
+        },
     )
     for append in appenders.PIPELINE:
         append(graph, telemetry, rules)
-    del graph.graph[appenders.PROJECTION]
+    del graph.graph[appenders.PROJECTION], graph.graph[appenders.WAYPOINT_RULE]
     return graph
 
 
@@ -38,26 +44,35 @@ def build_graph(
     rules: appenders.GraphRules,
     namespaces: Sequence[str] = (),
     graph_type: str = VERSIONED,
+    clusters: Sequence[str] = (),
     overview: Overview | None = None,
 ) -> nx.DiGraph:
     """The mesh as a graph of the type (dashboard.mesh.graph_types) with
-    every appender's facts, filtered to the namespaces (and their direct
-    neighbours) when any are given. Other types than `versioned` are drawn
-    from the same telemetry after the versioned graph, whose nodes and
-    circuits they take; so is the namespace overview of a graph bigger than
-    `overview.above` nodes. The series the telemetry left out for bad values
-    ride along as `ignored`, the backend's warnings as `warnings`."""
+    every appender's facts, filtered to the namespaces and clusters (and
+    their direct neighbours) when any are given. Other types than
+    `versioned` are drawn from the same telemetry after the versioned graph,
+    whose nodes and circuits they take; so is the namespace overview of a
+    graph bigger than `overview.above` nodes. The graph attribute `clusters`
+    lists the clusters the telemetry spans; the series the telemetry left
+    out for bad values ride along as `ignored`, the backend's warnings as
+    `warnings`."""
     graph = _assemble(telemetry, rules, VERSIONED_PROJECTION)
-    versioned = filter_namespaces(graph, namespaces)
+    versioned = filter_namespaces(graph, namespaces, clusters)
     drawn = projection(graph_type, graph)
     if overview is not None and versioned.number_of_nodes() > overview.above:
         drawn = namespace_overview(drawn, graph, overview.expanded)
     if drawn is not VERSIONED_PROJECTION:
         graph = _assemble(telemetry, rules, drawn)
-    return filter_namespaces(graph, namespaces)
+    return filter_namespaces(graph, namespaces, clusters)
 
 
 def missing_namespaces(graph: nx.DiGraph, namespaces: Sequence[str]) -> list[str]:
     """Requested namespaces with no node in the graph (unknown, or silent in the window)."""
     present = {data["node"].namespace for _, data in graph.nodes(data=True)}
     return [ns for ns in namespaces if ns not in present]
+
+
+def missing_clusters(graph: nx.DiGraph, clusters: Sequence[str]) -> list[str]:
+    """Requested clusters with no node in the graph (unknown, or silent in the window)."""
+    present = {data["node"].cluster for _, data in graph.nodes(data=True)}
+    return [cluster for cluster in clusters if cluster not in present]

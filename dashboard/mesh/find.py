@@ -10,11 +10,11 @@ regard to case. Each field applies to nodes, edges or both:
 - traffic figures are the edges': `rps`; `error` (its error ratio, in percent:
   `5%` or `5`); `p50`, `p95`, `p99` (`500ms`, `0.5s`, or milliseconds);
   `circuit` (closed, tripping, open); `protocol` (http, grpc, tcp); `mtls`
-  (true, false);
+  and `cross_cluster` (true, false);
 - `health` (healthy, degraded, failing, idle, none) is each element's own;
 - identity is the nodes': `ns` (or `namespace`), `app`, `version`, `name`,
-  and an edge matches when either end does; `kind` (workload, service,
-  unknown) is the nodes' only.
+  `cluster`, and an edge matches when either end does; `kind` (workload,
+  service, unknown, waypoint) is the nodes' only.
 
 A condition on a field an element lacks, or whose value is null, is false
 whatever the operator. Numbers compare with =, !=, <, <=, >, >=; names and
@@ -36,7 +36,7 @@ from decimal import Decimal
 from typing import Any
 
 from dashboard.mesh.circuit import CLOSED, OPEN, TRIPPING
-from dashboard.mesh.graph import SERVICE, UNKNOWN_KIND, WORKLOAD
+from dashboard.mesh.graph import SERVICE, UNKNOWN_KIND, WAYPOINT, WORKLOAD
 from dashboard.mesh.health import DEGRADED, FAILING, HEALTHY, IDLE, NO_HEALTH
 
 # Past these, text is not an expression anyone typed: refuse it rather than recurse.
@@ -92,12 +92,14 @@ FIELDS: dict[str, Field] = {
     "circuit": Field("circuit", STATE, edge="circuit", states=(CLOSED, TRIPPING, OPEN)),
     "protocol": Field("protocol", STATE, edge="protocol", states=("http", "grpc", "tcp")),
     "mtls": Field("mtls", STATE, edge="mtls", states=tuple(BOOLEANS)),
+    "cross_cluster": Field("cross_cluster", STATE, edge="cross_cluster", states=tuple(BOOLEANS)),
     "ns": _identity("ns", "namespace"),
     "namespace": _identity("namespace", "namespace"),
     "app": _identity("app", "app"),
     "version": _identity("version", "version"),
     "name": _identity("name", "name"),
-    "kind": Field("kind", STATE, node="kind", states=(WORKLOAD, SERVICE, UNKNOWN_KIND)),
+    "cluster": _identity("cluster", "cluster"),
+    "kind": Field("kind", STATE, node="kind", states=(WORKLOAD, SERVICE, UNKNOWN_KIND, WAYPOINT)),
 }
 
 

@@ -2,6 +2,14 @@
 
 A networkx.DiGraph whose nodes carry a `Node` under the attribute "node" and
 whose edges carry an `Edge` under "edge". `dashboard.mesh.build` builds it.
+
+Node ids: `workload:<namespace>:<workload>`, `service:<namespace>:<service>`,
+`unknown`; when the telemetry spans more than one cluster, workloads (and
+the `app` graph's app nodes) carry their cluster too,
+`workload:<cluster>:<namespace>:<workload>`, so the same workload name in
+two clusters is two nodes. Services keep one id: Istio treats a service of
+the same name and namespace in every cluster as one service (namespace
+sameness) and balances its requests over the endpoints of all of them.
 """
 
 from __future__ import annotations
@@ -13,7 +21,8 @@ import networkx as nx
 
 from queries.telemetry import UNKNOWN
 
-WORKLOAD, SERVICE, UNKNOWN_KIND = "workload", "service", "unknown"
+# Node kinds; a waypoint is ambient mode's L7 proxy in front of services.
+WORKLOAD, SERVICE, UNKNOWN_KIND, WAYPOINT = "workload", "service", "unknown", "waypoint"
 # A folded namespace of a big mesh's overview (graph_types.namespace_overview).
 NAMESPACE_KIND = "namespace"
 UNKNOWN_NODE = "unknown"
@@ -39,6 +48,9 @@ class Node:
     p99_ms: float | None = None
     # A version no route or subset names any more (set from the routing config).
     retired: bool = False
+    # The Istio cluster (`source_cluster`/`destination_cluster`) a workload
+    # runs in; a service's when all the workloads behind it run in one.
+    cluster: str | None = None
 
 
 @dataclass
@@ -62,19 +74,25 @@ class Edge:
     circuit: str = "closed"
     # All its delivered requests mutual TLS (True), some plain text (False), unknown (None).
     mtls: bool | None = None
+    # Some of its traffic went from a workload in one cluster to one in another.
+    cross_cluster: bool = False
 
 
-def workload_id(namespace: str, workload: str) -> str:
-    return UNKNOWN_NODE if workload == UNKNOWN else f"workload:{namespace}:{workload}"
+def workload_id(namespace: str, workload: str, cluster: str | None = None) -> str:
+    """`cluster` only when the telemetry spans more than one cluster."""
+    if workload == UNKNOWN:
+        return UNKNOWN_NODE
+    return f"workload:{cluster}:{namespace}:{workload}" if cluster else f"workload:{namespace}:{workload}"
 
 
 def service_id(namespace: str, service: str) -> str:
     return f"service:{namespace}:{service}"
 
 
-def app_id(namespace: str, app: str) -> str:
-    """The one node of all versions of an app (the `app` graph type)."""
-    return f"app:{namespace}:{app}"
+def app_id(namespace: str, app: str, cluster: str | None = None) -> str:
+    """The one node of all versions of an app (the `app` graph type), in
+    its cluster when the telemetry spans more than one."""
+    return f"app:{cluster}:{namespace}:{app}" if cluster else f"app:{namespace}:{app}"
 
 
 def edge_id(source: str, target: str) -> str:
@@ -103,13 +121,20 @@ def add_edge(graph: nx.DiGraph, source: str, target: str) -> Edge:
     return graph.edges[source, target]["edge"]
 
 
-def filter_namespaces(graph: nx.DiGraph, namespaces: Sequence[str]) -> nx.DiGraph:
-    """Nodes in the namespaces, their direct neighbours, and the edges that
-    touch a node in the namespaces."""
-    if not namespaces:
+def filter_namespaces(
+    graph: nx.DiGraph, namespaces: Sequence[str], clusters: Sequence[str] = ()
+) -> nx.DiGraph:
+    """Nodes in the namespaces and clusters (each when any are given), their
+    direct neighbours, and the edges that touch a node inside."""
+    if not namespaces and not clusters:
         return graph
-    wanted = set(namespaces)
-    inside = {n for n, data in graph.nodes(data=True) if data["node"].namespace in wanted}
+    in_namespaces, in_clusters = set(namespaces), set(clusters)
+    inside = {
+        n
+        for n, data in graph.nodes(data=True)
+        if (not in_namespaces or data["node"].namespace in in_namespaces)
+        and (not in_clusters or data["node"].cluster in in_clusters)
+    }
     kept = nx.DiGraph(**graph.graph)
     for node_id in inside:
         kept.add_node(node_id, **graph.nodes[node_id])

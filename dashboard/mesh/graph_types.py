@@ -39,16 +39,24 @@ from dashboard.mesh.graph import NAMESPACE_KIND, SERVICE, UNKNOWN_KIND, WORKLOAD
 
 VERSIONED, APP, WORKLOAD_GRAPH, SERVICE_GRAPH = "versioned", "app", "workload", "service"
 GRAPH_TYPES = (VERSIONED, APP, WORKLOAD_GRAPH, SERVICE_GRAPH)
+# The graph attribute listing the clusters the telemetry spans (sorted).
+CLUSTERS = "clusters"
 
 
 @dataclass(frozen=True)
 class Hops:
-    """The versioned node ids of each series' hop, indexed like its frame."""
+    """The versioned node ids of each series' hop, indexed like its frame.
+
+    `direct`: a leg to or from a waypoint (ztunnel's L4 report of a
+    connection into or out of ambient mode's waypoint proxy), drawn straight
+    from caller to callee as Kiali does: the service's own requests are the
+    waypoint's L7 report, drawn through the service."""
 
     caller: pd.Series
     service: pd.Series
     callee: pd.Series
     delivered: pd.Series  # the request reached a workload
+    direct: pd.Series
 
 
 @dataclass(frozen=True)
@@ -79,11 +87,18 @@ class Projection:
     circuits: Mapping[tuple[str, str], str] | None = None
 
 
-def _versioned_pieces(hops: Hops) -> list[Piece]:
+def _through_services(hops: Hops, caller: pd.Series, callee: pd.Series) -> list[Piece]:
+    """Caller -> service -> callee, waypoint legs caller -> callee."""
+    via = ~hops.direct
     return [
-        Piece(None, hops.caller, hops.service, call=True),
-        Piece(hops.delivered, hops.service, hops.callee, call=False),
+        Piece(via, caller, hops.service, call=True),
+        Piece(hops.delivered & via, hops.service, callee, call=False),
+        Piece(hops.direct, caller, callee, call=True),
     ]
+
+
+def _versioned_pieces(hops: Hops) -> list[Piece]:
+    return _through_services(hops, hops.caller, hops.callee)
 
 
 VERSIONED_PROJECTION = Projection(VERSIONED, _versioned_pieces)
@@ -91,7 +106,7 @@ VERSIONED_PROJECTION = Projection(VERSIONED, _versioned_pieces)
 
 def described(node: Node) -> Node:
     """A node with only what describes it (no figures of any window)."""
-    return Node(node.id, node.kind, node.namespace, node.name, node.app, node.version)
+    return Node(node.id, node.kind, node.namespace, node.name, node.app, node.version, cluster=node.cluster)
 
 
 def _typed(versioned: nx.DiGraph, stand_in: Callable[[Node], Node]) -> dict[str, Node]:
@@ -107,26 +122,29 @@ def _circuits(versioned: nx.DiGraph) -> dict[tuple[str, str], str]:
     return {(source, target): data["edge"].circuit for source, target, data in versioned.edges(data=True)}
 
 
-def app_node(node: Node) -> Node:
-    """The node of a workload's app (`app:<namespace>:<app>`); others stay."""
+def app_node(node: Node, clustered: bool = False) -> Node:
+    """The node of a workload's app (`app:<namespace>:<app>`, in its cluster
+    when the mesh spans several); others stay."""
     if node.kind != WORKLOAD or node.app is None:
         return node
-    return dataclasses.replace(node, id=app_id(node.namespace, node.app), name=node.app, version=None)
+    app = app_id(node.namespace, node.app, node.cluster if clustered else None)
+    return dataclasses.replace(node, id=app, name=node.app, version=None)
 
 
 def app_graph(versioned: nx.DiGraph) -> Projection:
     """The versions of an app as one workload node per app and namespace."""
-    stands_for = {node.id: app_node(described(node)).id for node in nodes_of(versioned)}
+    clustered = len(versioned.graph.get(CLUSTERS, ())) > 1
+
+    def stand_in(node: Node) -> Node:
+        return app_node(node, clustered)
+
+    stands_for = {node.id: stand_in(described(node)).id for node in nodes_of(versioned)}
 
     def pieces(hops: Hops) -> list[Piece]:
         # Hops the versioned graph never drew map to nothing, and drop out.
-        caller, callee = hops.caller.map(stands_for), hops.callee.map(stands_for)
-        return [
-            Piece(None, caller, hops.service, call=True),
-            Piece(hops.delivered, hops.service, callee, call=False),
-        ]
+        return _through_services(hops, hops.caller.map(stands_for), hops.callee.map(stands_for))
 
-    return Projection(APP, pieces, _typed(versioned, app_node), _circuits(versioned))
+    return Projection(APP, pieces, _typed(versioned, stand_in), _circuits(versioned))
 
 
 def workload_graph(versioned: nx.DiGraph) -> Projection:

@@ -2,10 +2,11 @@
 
 Schema (stable; see README):
 {"at": <unix s>, "window": "1m", "warnings": ["3 series with NaN values ignored"],
- "nodes": [{"id", "kind", "namespace", "name", "app", "version", "health", "ingress"}],
+ "nodes": [{"id", "kind", "namespace", "name", "app", "version", "health", "ingress",
+            ..., "retired", "cluster"}],
  "edges": [{"id", "source", "target", "protocol", "rps", "error_ratio", "codes",
             "flags", "p50_ms", "p95_ms", "p99_ms", "share", "bytes_per_s",
-            "health", "circuit", "mtls"}]}
+            "health", "circuit", "mtls", "cross_cluster"}]}
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ NODE_FIELDS = (
     "p95_ms",
     "p99_ms",
     "retired",
+    "cluster",
 )
 EDGE_FIELDS = (
     "id",
@@ -52,6 +54,7 @@ EDGE_FIELDS = (
     "health",
     "circuit",
     "mtls",
+    "cross_cluster",
 )
 
 

@@ -29,7 +29,12 @@ from layouts.topology.graph import (
 
 BACKGROUND, TEXT = "#101317", "#ecf0f1"
 # The page's Cytoscape shapes in Graphviz's words.
-SHAPES = {"workload": ("box", "rounded"), "service": ("diamond", ""), "unknown": ("ellipse", "dashed")}
+SHAPES = {
+    "workload": ("box", "rounded"),
+    "service": ("diamond", ""),
+    "unknown": ("ellipse", "dashed"),
+    "waypoint": ("hexagon", ""),
+}
 INGRESS_SHAPE = "cds"
 
 
@@ -73,6 +78,8 @@ def edge_attributes(edge: Mapping[str, Any], found: bool) -> dict[str, Any]:
         colour, style, width, head = CIRCUIT_OPEN_COLOUR, "dashed", 3.5, "teenormal"
     if edge.get("mtls") is False:
         label += " · plain text"
+    if edge.get("cross_cluster"):
+        label += " · across clusters"
     attributes = {
         "label": label,
         "color": colour,

@@ -37,7 +37,13 @@ HEALTH_COLOURS = {
 BREAKER_GLYPH = "⊘"
 # A node's fill by kind; an ingress gateway's and a retired version's; and
 # its fill when its own calls degrade or fail.
-NODE_FILLS = {"workload": "#2c3e50", "service": "#1f2d3a", "unknown": "#555555", "namespace": "#22313f"}
+NODE_FILLS = {
+    "workload": "#2c3e50",
+    "service": "#1f2d3a",
+    "unknown": "#555555",
+    "waypoint": "#4a2f63",
+    "namespace": "#22313f",
+}
 INGRESS_FILL, RETIRED_FILL = "#2980b9", "#3a3a3a"
 OUTBOUND_FILLS = {"degraded": "#6b4a12", "failing": "#7a1e1e"}
 # The mark at the caller's end of an edge: all its requests mTLS, or some plain text.
@@ -50,6 +56,8 @@ TRACE_ERROR_COLOUR = "#ff2d55"
 FOUND_COLOUR = "#f1c40f"
 BOX_COLOUR = "#5d6d7e"
 LAYER_GAP, COLUMN_GAP, ROW_GAP = 250.0, 190.0, 110.0
+# Fields that only mean something when true: left out of element data when false.
+MARKS = ("cross_cluster",)
 # Height over width of the graph a wide (16:9) screen shows whole, with room for the labels.
 SCREEN_ASPECT = 0.45
 
@@ -116,19 +124,24 @@ def place(nodes: list[dict], edges: list[dict], previous: Mapping[str, Position]
     if not new:
         return positions
     layers = _layers(nodes, edges)
-    new.sort(key=lambda n: (layers[n["id"]], n["namespace"], n["kind"] != "service", n["name"]))
+    clustered = len(spanned_clusters(nodes)) > 1
+    bands = {node["id"]: band(node, clustered) for node in nodes}
+    new.sort(key=lambda n: (layers[n["id"]], bands[n["id"]], n["kind"] != "service", n["name"]))
     if not positions:
-        return _first_layout(new, layers)
-    return {**positions, **_added(new, layers, positions, {n["id"]: n["namespace"] for n in nodes})}
+        return _first_layout(new, layers, bands)
+    return {**positions, **_added(new, layers, positions, bands)}
 
 
-def _first_layout(nodes: list[dict], layers: Mapping[str, int]) -> dict[str, Position]:
-    """Columns by layer; rows in one band per namespace, a free row between
-    bands. A tall layer wraps into several columns, as many as make the
-    graph fill a wide screen best when fitted to it."""
+def _first_layout(
+    nodes: list[dict], layers: Mapping[str, int], bands: Mapping[str, tuple[str, str]]
+) -> dict[str, Position]:
+    """Columns by layer; rows in one band per namespace (of each cluster,
+    the clusters' bands one after another), a free row between bands and
+    two between clusters. A tall layer wraps into several columns, as many
+    as make the graph fill a wide screen best when fitted to it."""
     most = max(8, math.ceil(1.5 * math.sqrt(len(nodes))))
     wraps = sorted({most, *(max(2, most // 2**k) for k in range(1, 5))}, reverse=True)
-    placed, width, rows = max((_banded(nodes, layers, wrap) for wrap in wraps), key=_fitted_scale)
+    placed, width, rows = max((_banded(nodes, layers, bands, wrap) for wrap in wraps), key=_fitted_scale)
     gap = row_gap(width, rows)
     return {node_id: (column, row * gap) for node_id, column, row in placed}
 
@@ -141,25 +154,27 @@ def _fitted_scale(banded: tuple[list, float, int]) -> float:
 
 
 def _banded(
-    nodes: list[dict], layers: Mapping[str, int], wrap: int
+    nodes: list[dict], layers: Mapping[str, int], bands: Mapping[str, tuple[str, str]], wrap: int
 ) -> tuple[list[tuple[str, float, int]], float, int]:
-    """(node, x, row) with a layer's namespace group wrapping after `wrap`
-    rows; the layout's width and its number of rows."""
+    """(node, x, row) with a layer's band wrapping after `wrap` rows; the
+    layout's width and its number of rows."""
     groups = {
-        key: list(members) for key, members in groupby(nodes, key=lambda n: (layers[n["id"]], n["namespace"]))
+        key: list(members) for key, members in groupby(nodes, key=lambda n: (layers[n["id"]], bands[n["id"]]))
     }
-    height: dict[str, int] = defaultdict(int)
-    for (_, namespace), members in groups.items():
-        height[namespace] = max(height[namespace], min(wrap, len(members)))
-    top, row = {}, 0
-    for namespace in sorted(height):
-        top[namespace], row = row, row + height[namespace] + 1
+    height: dict[tuple[str, str], int] = defaultdict(int)
+    for (_, group), members in groups.items():
+        height[group] = max(height[group], min(wrap, len(members)))
+    top, row, cluster = {}, 0, None
+    for group in sorted(height):
+        # A cluster's box frames its namespaces' boxes: one more free row around it.
+        row += cluster is not None and group[0] != cluster
+        top[group], row, cluster = row, row + height[group] + 1, group[0]
     x, placed = 0.0, []
     for _, layer_groups in groupby(groups.items(), key=lambda item: item[0][0]):
         columns = 1
-        for (_, namespace), members in layer_groups:
+        for (_, group), members in layer_groups:
             placed += [
-                (node["id"], x + (index // wrap) * COLUMN_GAP, top[namespace] + index % wrap)
+                (node["id"], x + (index // wrap) * COLUMN_GAP, top[group] + index % wrap)
                 for index, node in enumerate(members)
             ]
             columns = max(columns, math.ceil(len(members) / wrap))
@@ -171,7 +186,7 @@ def _added(
     nodes: list[dict],
     layers: Mapping[str, int],
     positions: Mapping[str, Position],
-    namespaces: Mapping[str, str],
+    bands: Mapping[str, tuple[str, str]],
 ) -> dict[str, Position]:
     """Places for nodes new since the last layout, around the ones already placed."""
     gap = _spacing(positions)
@@ -182,10 +197,10 @@ def _added(
             column_of_layer[layer] = max(column_of_layer.get(layer, x), x)
     taken = {(x, y) for x, y in positions.values()}
     lowest: dict[float, float] = defaultdict(lambda: -gap)
-    lowest_of: dict[tuple[float, str], float] = {}
+    lowest_of: dict[tuple[float, tuple[str, str]], float] = {}
     for node_id, (x, y) in positions.items():
         lowest[x] = max(lowest[x], y)
-        key = (x, namespaces.get(node_id, ""))
+        key = (x, bands.get(node_id, ("", "")))
         lowest_of[key] = max(lowest_of.get(key, y), y)
     rightmost = max(x for x, _ in positions.values())
     added: dict[str, Position] = {}
@@ -195,16 +210,15 @@ def _added(
             left = [x for known, x in column_of_layer.items() if known < layer]
             column_of_layer[layer] = (max(left) + LAYER_GAP) if left else rightmost + LAYER_GAP
         x = column_of_layer[layer]
-        below_its_own = (
-            (x, lowest_of[(x, node["namespace"])] + gap) if (x, node["namespace"]) in lowest_of else None
-        )
+        own = (x, bands[node["id"]])
+        below_its_own = (x, lowest_of[own] + gap) if own in lowest_of else None
         if below_its_own and below_its_own not in taken:
             spot = below_its_own
         else:
             spot = (x, lowest[x] + gap)
         taken.add(spot)
         lowest[x] = max(lowest[x], spot[1])
-        lowest_of[(x, node["namespace"])] = spot[1]
+        lowest_of[own] = spot[1]
         added[node["id"]] = spot
     return added
 
@@ -219,8 +233,10 @@ def expand_in_place(
     if folded not in positions or not nodes:
         return dict(positions)
     layers = _layers(nodes, [e for e in edges if e["source"] in _ids(nodes) and e["target"] in _ids(nodes)])
-    nodes = sorted(nodes, key=lambda n: (layers[n["id"]], n["namespace"], n["kind"] != "service", n["name"]))
-    inside = _first_layout(nodes, layers)
+    clustered = len(spanned_clusters(nodes)) > 1
+    bands = {node["id"]: band(node, clustered) for node in nodes}
+    nodes = sorted(nodes, key=lambda n: (layers[n["id"]], bands[n["id"]], n["kind"] != "service", n["name"]))
+    inside = _first_layout(nodes, layers, bands)
     width = max(x for x, _ in inside.values()) - min(x for x, _ in inside.values())
     height = max(y for _, y in inside.values()) - min(y for _, y in inside.values())
     x0, y0 = positions[folded]
@@ -328,22 +344,35 @@ def short_node_labels(node: Mapping[str, Any]) -> list[str]:
     return [visible(f"{head[:n]}…{tail}") for n in SHORT_NAME_LENGTHS if len(head) > n + 1]
 
 
-def box_id(node: Mapping[str, Any]) -> str:
-    """The namespace box a node sits in (in its cluster's, when it has one);
-    `box:` keeps its id apart from a folded namespace's node."""
-    cluster = node.get("cluster")
-    return f"box:namespace:{cluster}:{node['namespace']}" if cluster else f"box:namespace:{node['namespace']}"
+def spanned_clusters(nodes: Iterable[Mapping[str, Any]]) -> set[str]:
+    """The clusters the drawn nodes run in (a folded namespace runs in none)."""
+    return {node.get("cluster") for node in nodes if node["kind"] != NAMESPACE_KIND} - {None}
+
+
+def band(node: Mapping[str, Any], clustered: bool) -> tuple[str, str]:
+    """What a node is grouped by, on screen and in the layout's rows: its
+    (cluster, namespace) when the mesh spans several clusters, else its
+    namespace alone. A node of no one cluster (a service whose workloads
+    run in several) groups before the clusters'."""
+    return ((node.get("cluster") or "") if clustered else "", node["namespace"])
+
+
+def box_id(node: Mapping[str, Any], clustered: bool) -> str:
+    """The namespace box a node sits in (in its cluster's, when the mesh
+    spans several); `box:` keeps its id apart from a folded namespace's node."""
+    cluster, namespace = band(node, clustered)
+    return f"box:namespace:{cluster}:{namespace}" if cluster else f"box:namespace:{namespace}"
 
 
 def boxes(nodes: Sequence[Mapping[str, Any]]) -> list[dict]:
     """Compound nodes: a box per namespace, inside a box per cluster when the
     mesh spans more than one. Cytoscape sizes them around their nodes."""
     nodes = [node for node in nodes if node["kind"] != NAMESPACE_KIND]
-    clusters = {node.get("cluster") for node in nodes} - {None}
+    clustered = len(spanned_clusters(nodes)) > 1
     result: dict[str, dict] = {}
     for node in nodes:
-        data = {"id": box_id(node), "label": node["namespace"], "box": "namespace"}
-        if len(clusters) > 1 and node.get("cluster"):
+        data = {"id": box_id(node, clustered), "label": node["namespace"], "box": "namespace"}
+        if clustered and node.get("cluster"):
             data["parent"] = f"box:cluster:{node['cluster']}"
             cluster = {"id": data["parent"], "label": f"cluster {node['cluster']}", "box": "cluster"}
             result.setdefault(cluster["id"], {"data": cluster, "selectable": False})
@@ -370,6 +399,7 @@ def elements(
     versions = {node["id"]: node.get("version") for node in document["nodes"]}
     edges = [e for e in document["edges"] if show_idle or e["health"] != "idle"]
     result: list[dict] = boxes(document["nodes"]) if boxed else []
+    clustered = len(spanned_clusters(document["nodes"])) > 1
     labels = {node["id"]: node_label(node) for node in document["nodes"]}
     for node in document["nodes"]:
         x, y = positions[node["id"]]
@@ -379,7 +409,10 @@ def elements(
             "short_labels": short_node_labels(node) or None,
             "traces_service": services[node["id"]],
             "traces_version": versions[node["id"]],
-            "parent": box_id(node) if boxed and node["kind"] != NAMESPACE_KIND else None,
+            "parent": box_id(node, clustered) if boxed and node["kind"] != NAMESPACE_KIND else None,
+            # One cluster's name on every node tells the page nothing (and
+            # weighs ~0.1 MB at 1000 workloads): only a mesh of several carries it.
+            "cluster": node.get("cluster") if clustered else None,
             "found": node["id"] in found or None,
         }
         # Ids are built from label values: the browser gets them made visible too.
@@ -411,7 +444,7 @@ def elements(
 
 def _compact(data: Mapping[str, Any]) -> dict[str, Any]:
     """Element data as the browser needs it: no nulls or empty maps (an edge
-    without response flags has none), numbers to 4 significant digits (the
+    without response flags has none), no marks that are off (MARKS), numbers to 4 significant digits (the
     page shows fewer), so a 1000-workload mesh stays a payload the browser
     takes in at once."""
 
@@ -422,7 +455,11 @@ def _compact(data: Mapping[str, Any]) -> dict[str, Any]:
             return {key: short(item) for key, item in value.items()}
         return value
 
-    return {key: short(value) for key, value in data.items() if value is not None and value != {}}
+    return {
+        key: short(value)
+        for key, value in data.items()
+        if value is not None and value != {} and not (key in MARKS and value is False)
+    }
 
 
 def stylesheet() -> list[dict]:
@@ -466,6 +503,16 @@ def stylesheet() -> list[dict]:
                 "shape": "ellipse",
                 "background-color": NODE_FILLS["unknown"],
                 "border-style": "dashed",
+            },
+        },
+        # Ambient mode's waypoint proxy: neither a version of an app nor a service.
+        {
+            "selector": 'node[kind = "waypoint"]',
+            "style": {
+                "shape": "hexagon",
+                "width": 52,
+                "height": 52,
+                "background-color": NODE_FILLS["waypoint"],
             },
         },
         {"selector": "node[?ingress]", "style": {"shape": "round-tag", "background-color": INGRESS_FILL}},
@@ -528,6 +575,13 @@ def stylesheet() -> list[dict]:
             },
         },
     ]
+    # Traffic between clusters: the line doubled (a ghost beside it), whatever its health.
+    styles.append(
+        {
+            "selector": "edge[?cross_cluster]",
+            "style": {"ghost": "yes", "ghost-offset-x": 0, "ghost-offset-y": 7, "ghost-opacity": 0.5},
+        }
+    )
     styles += [
         {
             "selector": 'edge[health = "idle"]',

@@ -90,10 +90,14 @@ def legend(health: HealthThresholds) -> html.Details:
                         MTLS_COLOUR,
                         "▪ at the caller's end: mutual TLS; ◇ amber: some requests in plain text",
                     ),
-                    _swatch("box", BOX_COLOUR, "dashed box: a namespace"),
+                    _swatch(
+                        "box",
+                        BOX_COLOUR,
+                        "dashed box: a namespace; solid: a cluster; doubled edge: between clusters",
+                    ),
                     html.Li(
                         "◆ service   ■ workload (app version)   "
-                        "● unknown caller (no sidecar)   ⬟ ingress gateway"
+                        "● unknown caller (no sidecar)   ⬟ ingress gateway   ⬢ waypoint (ambient)"
                     ),
                 ]
             ),
@@ -294,10 +298,12 @@ def page(
     boxed: bool = True,
     find: str = "",
     hide: str = "",
+    clusters: Sequence[str] = (),
 ) -> html.Div:
     """The page; `kiosk` drops the controls, legend and panel for a wall
     screen (they stay in the page, hidden, so the callbacks keep working);
-    `rotate` cycles those namespaces every `rotate_s` seconds."""
+    `rotate` cycles those namespaces every `rotate_s` seconds; `clusters`
+    (from the address) are the only ones drawn, with their neighbours."""
     return html.Div(
         className="mw-topology" + (" mw-kiosk" if kiosk else ""),
         children=[
@@ -353,6 +359,7 @@ def page(
                 disabled=not (rotate and rotate_s > 0),
             ),
             dcc.Store(id="topology-rotation", data=list(rotate)),
+            dcc.Store(id="topology-clusters", data=list(clusters)),
             dcc.Store(id="topology-positions", data={}),
             dcc.Store(id="topology-circuits", data={}),
             dcc.Store(id="topology-last-good", data=None),

@@ -6,7 +6,10 @@
 - manifests already in memory (plain dicts, e.g. the demo's current phase);
 - the Kubernetes API (`--istio-config kubernetes:` or `kubernetes:CONTEXT`),
   through the optional `kubernetes` package (`pip install 'meshwatch[kubernetes]'`),
-  in-cluster config first, then the kubeconfig.
+  in-cluster config first, then the kubeconfig. Istio's VirtualServices and
+  DestinationRules must list; Gateway API HTTPRoutes, Argo Rollouts and
+  Flagger Canaries are read when their CRDs are installed and the account
+  may list them (a 404 or 403 for those leaves them out).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,13 +26,21 @@ import yaml
 from queries.errors import ConfigError, SourceError
 from queries.http import MB, failure_reason, read_stream, response_budget
 from queries.istio.parse import parse_documents
-from queries.istio.records import DESTINATION_RULE, VIRTUAL_SERVICE, IstioConfig
+from queries.istio.records import (
+    ARGO_GROUP,
+    DESTINATION_RULE,
+    FLAGGER_CANARY,
+    FLAGGER_GROUP,
+    GATEWAY_API_GROUP,
+    HTTP_ROUTE,
+    ROLLOUT,
+    VIRTUAL_SERVICE,
+    IstioConfig,
+)
 from queries.istio.yaml_bounds import YamlTooComplex, load_all
 
 KUBERNETES = "kubernetes:"
 CONFIG_SUFFIXES = (".yaml", ".yml", ".json")
-# Istio's API group; v1 since Istio 1.22, v1beta1 before it.
-ISTIO_GROUP, ISTIO_VERSIONS = "networking.istio.io", ("v1", "v1beta1")
 KUBERNETES_TIMEOUT_S = 10.0
 # What the listings of one read may hold together, unless told otherwise (--max-response-mb).
 KUBERNETES_MAX_BYTES = 64 * MB
@@ -38,6 +50,30 @@ ADVICE = "raise --max-response-mb, or use --istio-config DIR"
 MAX_CONFIG_BYTES = 64 << 20
 # What identifies a directory's files as read: (path, modification time in ns, size) each.
 Stamp = tuple[tuple[str, int, int], ...]
+
+
+@dataclass(frozen=True)
+class Listed:
+    """A kind listed from the API: its group, versions newest first, plural,
+    and whether the config cannot do without it."""
+
+    group: str
+    versions: tuple[str, ...]
+    plural: str
+    kind: str
+    required: bool = False
+
+
+# Istio's API group: v1 since Istio 1.22, v1beta1 before it.
+LISTED = (
+    Listed("networking.istio.io", ("v1", "v1beta1"), "virtualservices", VIRTUAL_SERVICE, required=True),
+    Listed("networking.istio.io", ("v1", "v1beta1"), "destinationrules", DESTINATION_RULE, required=True),
+    Listed(GATEWAY_API_GROUP, ("v1", "v1beta1"), "httproutes", HTTP_ROUTE),
+    Listed(ARGO_GROUP, ("v1alpha1",), "rollouts", ROLLOUT),
+    Listed(FLAGGER_GROUP, ("v1beta1",), "canaries", FLAGGER_CANARY),
+)
+# Answers for an optional kind that mean "not here": no CRD, or not ours to list.
+ABSENT_STATUSES = (403, 404)
 
 
 def from_manifests(manifests: Any, origin: str = "manifests") -> IstioConfig:
@@ -127,7 +163,7 @@ def kubernetes_configured() -> bool:
 
 
 def load_kubernetes(context: str | None = None, max_bytes: int = KUBERNETES_MAX_BYTES) -> IstioConfig:
-    """VirtualServices and DestinationRules of every namespace, from the API:
+    """The routing objects of every namespace, from the API (see LISTED):
     the listings together at most `max_bytes`, each read within
     KUBERNETES_TIMEOUT_S in all."""
     try:
@@ -144,30 +180,32 @@ def load_kubernetes(context: str | None = None, max_bytes: int = KUBERNETES_MAX_
         where = "in-cluster Kubernetes API"
     except ConfigException:
         try:
-            config.load_kube_config(context=context or None)
+            # KUBECONFIG as it is now: the client reads it once, when imported.
+            config.load_kube_config(config_file=os.environ.get("KUBECONFIG") or None, context=context or None)
             where = f"Kubernetes API ({context or 'current context'})"
         except (ConfigException, OSError, ValueError) as error:
             raise ConfigError(f"no usable Kubernetes config: {str(error).splitlines()[0]}") from None
     api = client.CustomObjectsApi()
     documents: list[tuple[str, Any]] = []
     with response_budget(max_bytes):
-        for plural, kind in (("virtualservices", VIRTUAL_SERVICE), ("destinationrules", DESTINATION_RULE)):
-            documents += _listing(api, plural, kind, where, ApiException, max_bytes)
+        for listed in LISTED:
+            documents += _listing(api, listed, where, ApiException, max_bytes)
     return parse_documents(documents, where)
 
 
 def _listing(
-    api: Any, plural: str, kind: str, where: str, api_exception: type[Exception], max_bytes: int
+    api: Any, listed: Listed, where: str, api_exception: type[Exception], max_bytes: int
 ) -> list[tuple[str, Any]]:
-    """The objects of one kind, from the first Istio API version the server serves."""
-    for version in ISTIO_VERSIONS:
+    """The objects of one kind, from the first of its API versions the server serves."""
+    plural = listed.plural
+    for version in listed.versions:
         try:
             response = api.list_cluster_custom_object(
-                ISTIO_GROUP, version, plural, _request_timeout=KUBERNETES_TIMEOUT_S, _preload_content=False
+                listed.group, version, plural, _request_timeout=KUBERNETES_TIMEOUT_S, _preload_content=False
             )
         except api_exception as error:
-            if error.status == 404:
-                continue  # this Istio serves an older API version
+            if error.status == 404 or (not listed.required and error.status in ABSENT_STATUSES):
+                continue  # an older API version, or a CRD not installed (or not ours to list)
             raise SourceError(
                 f"{where}: listing {plural} failed: HTTP {error.status} {error.reason}"
             ) from None
@@ -184,9 +222,10 @@ def _listing(
         documents = []
         for item in items:
             if isinstance(item, dict):
-                item.setdefault("kind", kind)
+                item.setdefault("kind", listed.kind)
+                item.setdefault("apiVersion", f"{listed.group}/{version}")
                 meta = item.get("metadata") if isinstance(item.get("metadata"), dict) else {}
-                documents.append((f"{where}: {kind} {meta.get('namespace')}/{meta.get('name')}", item))
+                documents.append((f"{where}: {listed.kind} {meta.get('namespace')}/{meta.get('name')}", item))
         return documents
     return []
 

@@ -1,6 +1,8 @@
-"""The one parser of VirtualService and DestinationRule manifests, whatever
-they were read from. Bad or partial config raises ConfigError naming the
-document and the field, e.g.
+"""The one parser of routing manifests, whatever they were read from:
+VirtualServices and DestinationRules here, HTTPRoutes
+(queries.istio.gateway_api), Argo Rollouts and Flagger Canaries
+(queries.istio.rollouts). Bad or partial config raises ConfigError naming
+the document and the field, e.g.
 `istio/reviews-vs.yaml: spec.http[0].route[1].weight: expected an integer`.
 """
 
@@ -12,17 +14,28 @@ from typing import Any
 
 from queries import shape
 from queries.errors import ConfigError
+from queries.istio.gateway_api import http_route
 from queries.istio.records import (
+    ARGO_GROUP,
     DESTINATION_RULE,
+    FLAGGER_CANARY,
+    FLAGGER_GROUP,
+    GATEWAY_API_GROUP,
+    HTTP_ROUTE,
+    ROLLOUT,
     VIRTUAL_SERVICE,
     DestinationRule,
+    FlaggerCanary,
+    HTTPRoute,
     IstioConfig,
     Mirror,
+    Rollout,
     Route,
     RouteDestination,
     VirtualService,
     resolve_host,
 )
+from queries.istio.rollouts import flagger_canary, rollout
 from queries.shape import MAPPING, ShapeError, at
 
 
@@ -188,8 +201,31 @@ def _destination_rule(
 # --- documents -> records ---------------------------------------------------
 
 
+# Each kind read: its API group (None: any, as Istio's objects are often
+# written without apiVersion) and its parser.
+KINDS = {
+    VIRTUAL_SERVICE: (None, _virtual_service),
+    DESTINATION_RULE: (None, _destination_rule),
+    HTTP_ROUTE: (GATEWAY_API_GROUP, http_route),
+    ROLLOUT: (ARGO_GROUP, rollout),
+    FLAGGER_CANARY: (FLAGGER_GROUP, flagger_canary),
+}
+
+
+def _read(document: dict[str, Any]) -> bool:
+    """A kind this parser reads, of its API group when apiVersion says one."""
+    kind = document.get("kind")
+    if not isinstance(kind, str) or kind not in KINDS:  # a kind that is no text is no kind we read
+        return False
+    group, _ = KINDS[kind]
+    version = document.get("apiVersion")
+    return (
+        group is None or not isinstance(version, str) or "/" not in version or version.split("/")[0] == group
+    )
+
+
 def _objects(document: Any, base: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
-    """(path, object) of the Istio objects of one document, `kind: List` unrolled."""
+    """(path, object) of the routing objects of one document, `kind: List` unrolled."""
     if document is None:
         return
     if not isinstance(document, dict):
@@ -198,26 +234,36 @@ def _objects(document: Any, base: str = "") -> Iterator[tuple[str, dict[str, Any
     if isinstance(kind, str) and kind.endswith("List") and "items" in document:
         for i, item in enumerate(shape.items(document.get("items"), at(base, "items"))):
             yield from _objects(item, at(at(base, "items"), i))
-    elif kind in (VIRTUAL_SERVICE, DESTINATION_RULE):
+    elif _read(document):
         yield base, document
 
 
-def _records(origin: str, document: Any) -> Iterator[VirtualService | DestinationRule]:
+Record = VirtualService | DestinationRule | HTTPRoute | Rollout | FlaggerCanary
+
+
+def _records(origin: str, document: Any) -> Iterator[Record]:
     for base, obj in _objects(document):
         metadata = _mapping(obj.get("metadata"), at(base, "metadata"), required=True)
         name = shape.string(metadata.get("name"), at(base, "metadata.name"), required=True)
         namespace = shape.string(metadata.get("namespace"), at(base, "metadata.namespace")) or "default"
-        parse = _virtual_service if obj["kind"] == VIRTUAL_SERVICE else _destination_rule
+        _, parse = KINDS[obj["kind"]]
         yield parse(obj, base, origin, name, namespace)
 
 
 def parse_documents(documents: Iterable[tuple[str, Any]], origin: str = "") -> IstioConfig:
     """Records from (origin, document) pairs: the one parser every way in uses."""
-    virtual_services, destination_rules = [], []
+    found: dict[type, list[Any]] = {kind: [] for kind in Record.__args__}
     for document_origin, document in documents:
         try:
             for record in _records(document_origin, document):
-                (virtual_services if isinstance(record, VirtualService) else destination_rules).append(record)
+                found[type(record)].append(record)
         except ShapeError as error:
             raise ConfigError(f"{document_origin}: {error}") from None
-    return IstioConfig(tuple(virtual_services), tuple(destination_rules), origin)
+    return IstioConfig(
+        virtual_services=tuple(found[VirtualService]),
+        destination_rules=tuple(found[DestinationRule]),
+        origin=origin,
+        http_routes=tuple(found[HTTPRoute]),
+        rollouts=tuple(found[Rollout]),
+        flagger_canaries=tuple(found[FlaggerCanary]),
+    )

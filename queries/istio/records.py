@@ -1,4 +1,6 @@
-"""Istio routing config as plain records: VirtualServices and DestinationRules.
+"""Routing config as plain records: Istio's VirtualServices and
+DestinationRules, Gateway API HTTPRoutes, and the rollout controllers that
+drive them (Argo Rollouts' Rollout, Flagger's Canary).
 
 Hosts resolve as Istio does for mesh services: a short name (`reviews`)
 against the object's namespace; `reviews.default`, `reviews.default.svc` and
@@ -11,6 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 VIRTUAL_SERVICE, DESTINATION_RULE = "VirtualService", "DestinationRule"
+HTTP_ROUTE, ROLLOUT, FLAGGER_CANARY = "HTTPRoute", "Rollout", "Canary"
+# The API groups of the kinds above that are not Istio's (OpenKruise, for
+# one, has a `Rollout` kind of its own).
+GATEWAY_API_GROUP, ARGO_GROUP, FLAGGER_GROUP = "gateway.networking.k8s.io", "argoproj.io", "flagger.app"
 
 
 @dataclass(frozen=True)
@@ -78,12 +84,94 @@ class DestinationRule:
 
 
 @dataclass(frozen=True)
+class HTTPRoute:
+    """A Gateway API HTTPRoute: its rules as routes (`matches` in words,
+    backendRefs as weighted destinations, weight 1 when not written) and
+    what it is attached to: `parents` as (kind, name, namespace); a route
+    attached to a Service (GAMMA) routes the mesh's requests to that Service."""
+
+    name: str
+    namespace: str
+    origin: str
+    parents: tuple[tuple[str, str, str], ...]
+    rules: tuple[Route, ...]
+
+    def parent_services(self) -> list[tuple[str, str]]:
+        return [(name, namespace) for kind, name, namespace in self.parents if kind == "Service"]
+
+    def backend_services(self) -> set[tuple[str, str]]:
+        return {(d.service, d.namespace) for rule in self.rules for d in rule.destinations}
+
+
+@dataclass(frozen=True)
+class Rollout:
+    """An Argo Rollouts Rollout, as far as the canary view needs it.
+
+    stable/canary: the Services (`stableService`/`canaryService`, or
+    blue-green's `activeService`/`previewService`); stable/canary_subset:
+    the DestinationRule subsets of Istio subset-level routing; the
+    VirtualServices and HTTPRoutes (Gateway API plugin) it drives;
+    `step_weights`: each step's `setWeight` (None for other steps). From
+    the status: `phase` (Healthy, Progressing, Paused, Degraded), the
+    current step index, `aborted`, the weight it set on the route
+    (`status.canary.weights.canary.weight`, traffic routing only) and the
+    pod-template hashes of the stable and current ReplicaSets."""
+
+    name: str
+    namespace: str
+    origin: str
+    strategy: str  # canary or blueGreen
+    stable: str | None = None
+    canary: str | None = None
+    stable_subset: str | None = None
+    canary_subset: str | None = None
+    virtual_services: tuple[str, ...] = ()
+    http_routes: tuple[str, ...] = ()
+    step_weights: tuple[int | None, ...] = ()
+    phase: str | None = None
+    step_index: int | None = None
+    aborted: bool = False
+    weight: int | None = None
+    stable_hash: str | None = None
+    current_hash: str | None = None
+    message: str | None = None
+
+
+@dataclass(frozen=True)
+class FlaggerCanary:
+    """A Flagger Canary: its target Deployment and apex Service (the primary
+    and canary Services are `<apex>-primary` and `<apex>-canary`), and from
+    the status its phase and the canary's weight (percent)."""
+
+    name: str
+    namespace: str
+    origin: str
+    target: str
+    service: str
+    phase: str | None = None
+    weight: int | None = None
+    failed_checks: int | None = None
+    message: str | None = None
+
+    @property
+    def primary(self) -> str:
+        return f"{self.service}-primary"
+
+    @property
+    def canary(self) -> str:
+        return f"{self.service}-canary"
+
+
+@dataclass(frozen=True)
 class IstioConfig:
     """The routing objects known, and where they were read from."""
 
     virtual_services: tuple[VirtualService, ...] = ()
     destination_rules: tuple[DestinationRule, ...] = ()
     origin: str = ""
+    http_routes: tuple[HTTPRoute, ...] = ()
+    rollouts: tuple[Rollout, ...] = ()
+    flagger_canaries: tuple[FlaggerCanary, ...] = ()
 
     def virtual_services_for(self, service: str, namespace: str) -> list[VirtualService]:
         """The VirtualServices routing sidecar traffic for the service, in order."""

@@ -3,11 +3,11 @@ would get from a Prometheus scraping the simulator.
 
 Each refresh evaluates, over the simulator's own scrape history, what the
 named queries of `queries.promql` ask Prometheus: `sum by (...)` of
-`rate(...[w])` on the source reporter's series plus the destination
-reporter's series of callers without a sidecar (and its security view of the
-others), the same for the duration buckets, and the Envoy cluster stats (gauges at the instant, overflow
-counters as their `increase` over the window). No PromQL is sent:
-`queries_per_refresh` is 0.
+`rate(...[w])` on each hop's series from the first reporter that reports it
+(source, waypoint, destination), plus the destination's security view, the
+same for the duration buckets, and the Envoy cluster stats (gauges at the
+instant, overflow counters as their `increase` over the window). No PromQL is
+sent: `queries_per_refresh` is 0.
 """
 
 from __future__ import annotations
@@ -27,14 +27,18 @@ from queries.simulator.exposition import pod_labels
 from queries.simulator.metrics import Evaluation
 from queries.telemetry import (
     DESTINATION_REPORTER,
+    HOP_LABELS,
     LATENCY_LABELS,
+    REPORTERS,
     REQUEST_LABELS,
+    REQUEST_QUERY_LABELS,
     SECURITY_LABELS,
+    SECURITY_VIEW,
     SELECTION_HISTORY_COLUMNS,
     SELECTION_OUTCOME_LABELS,
-    SOURCE_REPORTER,
     UNKNOWN,
     VERSION_TRAFFIC_COLUMNS,
+    VIEW_LABEL,
     MeshTelemetry,
     SeriesSelection,
     split_requests,
@@ -50,18 +54,38 @@ VERSION_LABELS = promql.VERSION_TRAFFIC_LABELS
 MAX_POINTS = 11_000
 
 
-def _reported(labels: dict[str, str]) -> bool:
-    """promql.REPORTER_SELECTORS: sidecar callers from their own sidecar,
-    callers without one from the destination's."""
-    reporter = labels.get("reporter")
-    return reporter == SOURCE_REPORTER or (
-        reporter == DESTINATION_REPORTER and labels.get("source_workload") == UNKNOWN
-    )
+def _hop(labels: dict[str, str]) -> tuple[str, ...]:
+    return tuple(labels.get(name, "") for name in HOP_LABELS)
+
+
+def _first_reporter(
+    keys: list, metric: str, callers_unknown: bool = False
+) -> Callable[[dict[str, str]], bool]:
+    """promql's reporter rule: a series counts when its reporter is the first
+    of REPORTERS to report its hop in `metric` (over every series, as the
+    query's `unless on` sees them); `callers_unknown`: the destination's
+    series only of callers without a proxy (promql.latency_buckets)."""
+    reported: dict[str, set[tuple[str, ...]]] = {reporter: set() for reporter in REPORTERS}
+    for key in keys:
+        if key.metric == metric:
+            series = key.label_dict()
+            reported.get(series.get("reporter", ""), set()).add(_hop(series))
+
+    def counted(labels: dict[str, str]) -> bool:
+        reporter = labels.get("reporter", "")
+        if reporter not in reported:
+            return False
+        if callers_unknown and reporter == DESTINATION_REPORTER and labels.get("source_workload") != UNKNOWN:
+            return False
+        earlier = REPORTERS[: REPORTERS.index(reporter)]
+        return not any(_hop(labels) in reported[other] for other in earlier)
+
+    return counted
 
 
 def _security_view(labels: dict[str, str]) -> bool:
-    """promql.SECURITY_SELECTOR: the destination's series of sidecar callers."""
-    return labels.get("reporter") == DESTINATION_REPORTER and labels.get("source_workload") != UNKNOWN
+    """promql.SECURITY_SELECTOR: the destination's series."""
+    return labels.get("reporter") == DESTINATION_REPORTER
 
 
 def _in_namespaces(labels: dict[str, str], namespaces: frozenset[str]) -> bool:
@@ -113,16 +137,21 @@ class SimulatedTelemetry:
 
     def mesh(self, at: float, window: Duration, namespaces: Sequence[str] = ()) -> MeshTelemetry:
         sample = self._simulation.evaluate(at, window.seconds)
-        requests_at, requests = self._request_series(sample.keys, REQUESTS, namespaces, _reported)
-        viewed_at, viewed = self._request_series(sample.keys, REQUESTS, namespaces, _security_view)
-        buckets_at, buckets = self._request_series(sample.keys, BUCKETS, namespaces, _reported)
+        keys = sample.keys
+        requests_at, requests = self._request_series(
+            keys, REQUESTS, namespaces, _first_reporter(keys, REQUESTS)
+        )
+        viewed_at, viewed = self._request_series(keys, REQUESTS, namespaces, _security_view)
+        buckets_at, buckets = self._request_series(
+            keys, BUCKETS, namespaces, _first_reporter(keys, REQUESTS, callers_unknown=True)
+        )
         rates = sample.rate
+        views = sum_by(viewed, rates[viewed_at], SECURITY_LABELS)
+        for series in views:
+            series["metric"][VIEW_LABEL] = SECURITY_VIEW
         counted, security = split_requests(
             instant_vector_frame(
-                sum_by(requests, rates[requests_at], REQUEST_LABELS)
-                + sum_by(viewed, rates[viewed_at], SECURITY_LABELS),
-                REQUEST_LABELS,
-                "rps",
+                sum_by(requests, rates[requests_at], REQUEST_LABELS) + views, REQUEST_QUERY_LABELS, "rps"
             )
         )
         return MeshTelemetry(

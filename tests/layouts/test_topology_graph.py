@@ -155,3 +155,69 @@ def test_every_health_colours_its_edges_and_node_borders():
         assert styles[f'edge[health = "{health}"]']["line-color"] == colour
         assert styles[f'node[health = "{health}"]']["border-color"] == colour
     assert styles['node[outbound_health = "failing"]']["background-color"] == view.OUTBOUND_FILLS["failing"]
+
+
+def one_cluster_document() -> dict:
+    """One cluster (`Kubernetes`) named on every series; `details` has no workload behind it."""
+    local = {"source_cluster": "Kubernetes", "destination_cluster": "Kubernetes"}
+    return snapshot_document(
+        build_graph(
+            telemetry(
+                requests=[
+                    (labels("productpage-v1", "reviews", "reviews-v1", **local), 3.0),
+                    (labels("productpage-v1", "details", **local), 1.0),
+                ]
+            ),
+            resolve({}, {}),
+        )
+    )
+
+
+def test_one_cluster_draws_one_box_per_namespace_whatever_knows_its_cluster():
+    document = one_cluster_document()
+    clusters = {node["id"]: node.get("cluster") for node in document["nodes"]}
+    assert clusters["service:default:details"] is None and clusters["service:default:reviews"] == "Kubernetes"
+    elements = view.elements(document, view.place(document["nodes"], document["edges"], {}), True, boxed=True)
+    boxes = [e["data"] for e in elements if e["data"].get("box")]
+    assert boxes == [{"id": "box:namespace:default", "label": "default", "box": "namespace"}]
+    parents = {e["data"].get("parent") for e in elements if "position" in e and not e["data"].get("box")}
+    assert parents == {"box:namespace:default"}
+
+
+def test_two_clusters_lay_out_in_bands_of_their_own():
+    east, west = (
+        {"source_cluster": "east", "destination_cluster": "east"},
+        {"source_cluster": "west", "destination_cluster": "west"},
+    )
+    document = snapshot_document(
+        build_graph(
+            telemetry(
+                requests=[
+                    (labels("productpage-v1", "reviews", "reviews-v1", **east), 3.0),
+                    (labels("productpage-v1", "reviews", "reviews-v1", **west), 3.0),
+                    (labels("productpage-v1", "details", "details-v1", **west), 1.0),
+                ]
+            ),
+            resolve({}, {}),
+        )
+    )
+    positions = view.place(document["nodes"], document["edges"], {})
+    rows: dict[str, list[float]] = {}
+    for node in document["nodes"]:
+        rows.setdefault(node.get("cluster") or "", []).append(positions[node["id"]][1])
+    # Bands top to bottom: the service both serve, then east, then west, never mixed.
+    assert max(rows[""]) < min(rows["east"]) and max(rows["east"]) < min(rows["west"])
+    boxes = {e["data"]["id"]: e["data"].get("parent") for e in view.boxes(document["nodes"])}
+    assert boxes == {
+        "box:namespace:default": None,
+        "box:cluster:east": None,
+        "box:namespace:east:default": "box:cluster:east",
+        "box:cluster:west": None,
+        "box:namespace:west:default": "box:cluster:west",
+    }
+
+
+def test_one_cluster_leaves_its_name_out_of_the_elements():
+    document = one_cluster_document()
+    elements = view.elements(document, view.place(document["nodes"], document["edges"], {}), True)
+    assert all("cluster" not in e["data"] for e in elements)

@@ -45,8 +45,7 @@ from tests.support.prometheus import (
     CountingProxy,
     Gauge,
     Histogram,
-    openmetrics,
-    start_prometheus,
+    prometheus_holding,
 )
 
 pytestmark = pytest.mark.prometheus
@@ -231,12 +230,7 @@ def mesh_series() -> list[Any]:
     return series
 
 
-@pytest.fixture(scope="module")
-def prometheus(tmp_path_factory):
-    with start_prometheus(
-        tmp_path_factory.mktemp("prometheus"), openmetrics_text=openmetrics(mesh_series())
-    ) as server:
-        yield server
+prometheus = prometheus_holding("prometheus", mesh_series)
 
 
 @pytest.fixture(scope="module")

@@ -340,7 +340,9 @@ def kubernetes_api(tmp_path: Path, monkeypatch) -> Any:
 def test_the_kubernetes_api_is_read_within_a_cap_and_a_deadline(kubernetes_api: Any, monkeypatch) -> None:
     import yaml
 
-    kubernetes_api.items["virtualservices"] = [yaml.safe_load(KUBECTL_LIST)["items"][0]]
+    kubernetes_api.objects["networking.istio.io", "v1", "virtualservices"] = [
+        yaml.safe_load(KUBECTL_LIST)["items"][0]
+    ]
     [vs] = load("kubernetes:").virtual_services
     assert (vs.name, vs.namespace) == ("reviews", "default")
     kubernetes_api.body = b'{"items": [' + b" " * (2 << 20) + b"]}"

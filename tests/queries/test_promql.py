@@ -12,8 +12,15 @@ from collections import Counter as Tally
 import pytest
 
 from queries import promql
+from queries.telemetry import HOP_LABELS
 from tests.support.frames import labels
-from tests.support.prometheus import END, Counter, Gauge, Histogram, openmetrics, start_prometheus
+from tests.support.prometheus import (
+    END,
+    Counter,
+    Gauge,
+    Histogram,
+    prometheus_holding,
+)
 
 pytestmark = pytest.mark.prometheus
 
@@ -102,12 +109,7 @@ def series() -> list:
     ]
 
 
-@pytest.fixture(scope="module")
-def prometheus(tmp_path_factory):
-    with start_prometheus(
-        tmp_path_factory.mktemp("promql"), openmetrics_text=openmetrics(series())
-    ) as server:
-        yield server
+prometheus = prometheus_holding("promql", series)
 
 
 NAMESPACE_SETS = [(), ("bookinfo",), ("istio-system", "bookinfo", "shop")]
@@ -136,12 +138,13 @@ COUNTED = {
 
 
 @pytest.mark.parametrize("name", ["requests", "latency", "tcp"])
-def test_reporter_selectors_in_the_text(name):
+def test_each_reporter_gives_way_to_the_ones_before_it_on_a_hop(name):
     text = COUNTED[name]
-    assert 'reporter="source"' in text
-    assert 'reporter="destination",source_workload="unknown"' in text
-    assert text.count('reporter="destination"') == text.count('source_workload="unknown"')
-    assert "reporter=~" not in text
+    for reporter in ("source", "waypoint", "destination"):
+        assert f'reporter="{reporter}"' in text
+    hop = ", ".join(HOP_LABELS)
+    assert f"unless on ({hop})" in text and '{reporter=~"source"}' in text
+    assert '{reporter=~"source|waypoint"}' in text
 
 
 @pytest.mark.parametrize("name", ["requests", "latency", "tcp"])

@@ -35,12 +35,13 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
 
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
@@ -521,3 +522,19 @@ class FaultyProxy(CountingProxy):
             send(handler, 200, json.dumps(upstream).encode())
         else:
             super().answer(handler, body)
+
+
+def prometheus_holding(name: str, series: Callable[[], Iterable[Any]]) -> Any:
+    """A module-scoped fixture: one real Prometheus holding `series()`, backfilled.
+
+    prometheus = prometheus_holding("ambient", series)
+    """
+
+    @pytest.fixture(scope="module")
+    def prometheus(tmp_path_factory: Any) -> Iterator[PrometheusServer]:
+        with start_prometheus(
+            tmp_path_factory.mktemp(name), openmetrics_text=openmetrics(series())
+        ) as server:
+            yield server
+
+    return prometheus

@@ -36,7 +36,7 @@ from dashboard.app.refresh import (
 )
 from dashboard.app.runtime import Runtime, current
 from dashboard.app.timeline import Timeline
-from dashboard.mesh.build import missing_namespaces
+from dashboard.mesh.build import missing_clusters, missing_namespaces
 from dashboard.mesh.find import apply as find_and_hide
 from dashboard.mesh.graph import NAMESPACE_KIND
 from dashboard.mesh.graph_types import VERSIONED, Overview
@@ -106,6 +106,7 @@ def layout(
     boxes: Any = None,
     find: Any = None,
     hide: Any = None,
+    cluster: Any = None,
     **_: Any,
 ) -> html.Div:
     """The page as the address asks for it. A bad namespace, window or graph
@@ -134,6 +135,7 @@ def layout(
         boxed=_last(boxes) not in ("0", "false", "no", "off"),
         find=_last(find) or "",
         hide=_last(hide) or "",
+        clusters=_listed(cluster) or list(settings.cluster),
     )
 
 
@@ -172,7 +174,8 @@ def trace_overlay(runtime: Runtime, trace_id: str | None) -> tuple[list[list[Any
 @dataclass(frozen=True)
 class GraphShape:
     """What graph the page draws: its type, find and hide expressions (as
-    typed), and whether nodes sit in namespace boxes."""
+    typed), whether nodes sit in namespace boxes, and the clusters it keeps
+    (as the address gives them; none: all)."""
 
     graph_type: str = VERSIONED
     find: str = ""
@@ -180,6 +183,7 @@ class GraphShape:
     boxed: bool = True
     # The namespaces opened in a big mesh's overview.
     expanded: tuple[str, ...] = ()
+    clusters: tuple[str, ...] = ()
 
 
 @dataclass
@@ -253,6 +257,7 @@ def refresh_topology(
         if isinstance(moment, Mapping) and moment.get("bad"):
             config.instant(str(moment["bad"]))  # says why the address's time is no time
         namespaces = [config.namespace(ns) for ns in namespaces]
+        clusters = [config.cluster_name(cluster) for cluster in shape.clusters]
         rate_window = settings.rate_window(window)
         graph_type = config.graph_type(shape.graph_type)
 
@@ -261,14 +266,30 @@ def refresh_topology(
             at = shown_at.moment(now, time.time())
             routing = _routing_or_none(runtime)
             graph = mesh_graph(
-                services.telemetry, settings, at, rate_window, namespaces, routing, graph_type, overview
+                services.telemetry,
+                settings,
+                at,
+                rate_window,
+                namespaces,
+                routing,
+                graph_type,
+                overview,
+                clusters,
             )
             return now, at, graph, data_since(runtime, now)
 
         overview = (
             Overview(settings.overview_nodes, frozenset(shape.expanded)) if settings.overview_nodes else None
         )
-        key = ("topology", tuple(sorted(namespaces)), str(rate_window), graph_type, shown_at, overview)
+        key = (
+            "topology",
+            tuple(sorted(namespaces)),
+            tuple(sorted(clusters)),
+            str(rate_window),
+            graph_type,
+            shown_at,
+            overview,
+        )
         landed = runtime.flights.run(key, fetch, longest_refresh(settings) if wait is None else wait)
     except (SourceError, ConfigError) as error:
         stale.banner = runtime.stale_text(last_good, error)
@@ -289,12 +310,17 @@ def refresh_topology(
         notes.append(
             "No Istio telemetry in the window for namespace " + ", ".join(repr(ns) for ns in missing)
         )
+    silent = missing_clusters(graph, clusters)
+    if silent:
+        notes.append("No Istio telemetry in the window for cluster " + ", ".join(repr(c) for c in silent))
     notes += empty_view_notes(runtime, shown_at, at, now, rate_window, whole, document, bool(missing))
     banner = "; ".join(notes) or None
     elements = view.elements(document, positions, show_idle, circuits, hops, shape.boxed)
     opened = sum(1 for edge in whole["edges"] if edge["circuit"] == "open")
     clock = (
-        f"{', '.join(namespaces) or 'all namespaces'} · as of {runtime.clock_words(at)} "
+        f"{', '.join(namespaces) or 'all namespaces'}"
+        + (f" in cluster {', '.join(clusters)}" if clusters else "")
+        + f" · as of {runtime.clock_words(at)} "
         f"· window {rate_window}" + (f" · {opened} circuit{'s' if opened > 1 else ''} OPEN" if opened else "")
     )
     asof = as_of_words(runtime, shown_at, at, now)
@@ -520,6 +546,7 @@ def register(app: Dash, runtime: Runtime) -> None:
         State("topology-selected", "data"),
         State("topology-tick", "interval"),
         State("topology-tick", "disabled"),
+        State("topology-clusters", "data"),
     )
     def refresh(
         _tick,
@@ -541,11 +568,17 @@ def register(app: Dash, runtime: Runtime) -> None:
         selected,
         interval,
         paused,
+        clusters,
     ):
         # A new graph type or a re-layout asked for lays the graph out afresh.
         afresh = ctx.triggered_id in ("topology-graph-type", "topology-relayout")
         shape = GraphShape(
-            graph_type or VERSIONED, find or "", hide or "", "boxes" in (boxes or []), tuple(expanded or ())
+            graph_type or VERSIONED,
+            find or "",
+            hide or "",
+            "boxes" in (boxes or []),
+            tuple(expanded or ()),
+            tuple(clusters or ()),
         )
         result = refresh_topology(
             runtime,
@@ -776,6 +809,7 @@ def register(app: Dash, runtime: Runtime) -> None:
         Input("topology-find", "value"),
         Input("topology-hide", "value"),
         State("topology-trace", "data"),
+        State("topology-clusters", "data"),
     )
     app.clientside_callback(
         ClientsideFunction("meshwatch", "exportGraph"),
