@@ -148,9 +148,14 @@ window.dash_clientside.meshwatch = {
     showTimeBar: function (clicks, moment, hidden) {
         var notLive = !!moment && moment.mode !== "live";
         var trigger = window.dash_clientside.callback_context.triggered.map(function (t) { return t.prop_id; });
-        if (notLive) { return false; }
-        if (trigger.indexOf("topology-time-open.n_clicks") >= 0) { return !hidden; }
-        return hidden;
+        var nextHidden = notLive ? false : (trigger.indexOf("topology-time-open.n_clicks") >= 0 ? !hidden : hidden);
+        if (nextHidden !== hidden && window.cy && !window.cy.destroyed()) {
+            // The bar takes (or gives back) the graph's height: fit the graph to what is left.
+            window.requestAnimationFrame(function () {
+                if (!window.cy.destroyed()) { window.cy.resize(); window.cy.fit(undefined, 60); }
+            });
+        }
+        return nextHidden;
     },
 
     /* Browsers refuse a file over an upload's max_size without telling Dash,

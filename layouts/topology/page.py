@@ -18,6 +18,8 @@ from layouts.topology.graph import (
     HEALTH_COLOURS,
     MTLS_COLOUR,
     OUTBOUND_FILLS,
+    RETIRED_FILL,
+    SELECTED_COLOUR,
     TRACE_COLOUR,
     TRACE_ERROR_COLOUR,
     TRIPPING_COLOUR,
@@ -91,6 +93,12 @@ def legend(health: HealthThresholds) -> html.Details:
                         "▪ at the caller's end: mutual TLS; ◇ amber: some requests in plain text",
                     ),
                     _swatch("box", BOX_COLOUR, "dashed box: a namespace"),
+                    _swatch(
+                        "halo", SELECTED_COLOUR, "white glow: the node or edge selected (its details aside)"
+                    ),
+                    _swatch(
+                        "box", RETIRED_FILL, "faded, dashed border: a retired version (no requests, no route)"
+                    ),
                     html.Li(
                         "◆ service   ■ workload (app version)   "
                         "● unknown caller (no sidecar)   ⬟ ingress gateway"
