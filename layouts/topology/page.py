@@ -302,6 +302,7 @@ def page(
     boxed: bool = True,
     find: str = "",
     hide: str = "",
+    address_problems: Sequence[str] = (),
 ) -> html.Div:
     """The page; `kiosk` drops the controls, legend and panel for a wall
     screen (they stay in the page, hidden, so the callbacks keep working);
@@ -369,6 +370,8 @@ def page(
             dcc.Store(id="topology-selected", data=None),
             # The namespaces opened in a big mesh's overview.
             dcc.Store(id="topology-expanded", data=[]),
+            # What the address asked for that cannot be (said in the banner with each refresh).
+            dcc.Store(id="topology-address-problems", data=list(address_problems)),
             dcc.Store(id="topology-time", data=timeline),
             # Where the last refresh put the slider: a value change that is not the operator's.
             dcc.Store(id="topology-slider-shown", data=None),

@@ -70,13 +70,16 @@ def _last(value: Any) -> str | None:
     return values[-1] if values else None
 
 
-def _refresh_seconds(value: str | None, default: float) -> float:
-    """`?refresh=10` (0 pauses); a bad one keeps the configured interval."""
+def _refresh_seconds(value: str | None, default: float) -> tuple[float, str | None]:
+    """`?refresh=10` (0 pauses); a bad one keeps the configured interval, and says why."""
+    if value is None:
+        return default, None
+    if value.strip() in ("0", "0.0"):
+        return 0.0, None
     try:
-        seconds = float(value) if value is not None else default
-    except ValueError:
-        return default
-    return seconds if 0 <= seconds < 86400 else default
+        return config.positive_number(config.REFRESH_SECONDS)(value), None
+    except ConfigError as error:
+        return default, f"refresh: {error}; refreshing every {default:g} s"
 
 
 def _flag(value: Any) -> bool:
@@ -117,12 +120,13 @@ def layout(
     chosen = _last(window) or str(settings.window)
     rotate_s = _rotation_seconds(_last(rotate))
     rotation = namespaces if rotate_s and len(namespaces) > 1 else []
+    refresh_s, refresh_problem = _refresh_seconds(_last(refresh), settings.refresh)
     return topology_page.page(
         sorted(namespaces),
         rotation[:1] or namespaces,
         window_choices(chosen),
         chosen,
-        _refresh_seconds(_last(refresh), settings.refresh),
+        refresh_s,
         settings.health,
         _last(trace),
         show_idle=_flag(idle),
@@ -134,6 +138,7 @@ def layout(
         boxed=_last(boxes) not in ("0", "false", "no", "off"),
         find=_last(find) or "",
         hide=_last(hide) or "",
+        address_problems=[visible(refresh_problem)] if refresh_problem else [],
     )
 
 
@@ -520,6 +525,7 @@ def register(app: Dash, runtime: Runtime) -> None:
         State("topology-selected", "data"),
         State("topology-tick", "interval"),
         State("topology-tick", "disabled"),
+        State("topology-address-problems", "data"),
     )
     def refresh(
         _tick,
@@ -541,6 +547,7 @@ def register(app: Dash, runtime: Runtime) -> None:
         selected,
         interval,
         paused,
+        address_problems,
     ):
         # A new graph type or a re-layout asked for lays the graph out afresh.
         afresh = ctx.triggered_id in ("topology-graph-type", "topology-relayout")
@@ -563,6 +570,7 @@ def register(app: Dash, runtime: Runtime) -> None:
             poll_wait(settings, interval, not paused),
         )
         drawn = result.elements is not None
+        banner = "; ".join([*(address_problems or []), *([result.banner] if result.banner else [])])
         # Fitted on the first graph, when laid out afresh, when boxes come or
         # go, and when the namespaces shown change (a rotating wall).
         refit = (
@@ -573,8 +581,8 @@ def register(app: Dash, runtime: Runtime) -> None:
         return (
             result.elements if drawn else no_update,
             (FIRST_LAYOUT if refit else KEPT_LAYOUT) if drawn else no_update,
-            result.banner or "",
-            not result.banner,
+            banner,
+            not banner,
             f"mw-banner mw-banner-{result.banner_kind}",
             "mw-topology-body"
             + (" mw-graph-stale" if result.banner_kind == "stale" and result.banner else ""),
