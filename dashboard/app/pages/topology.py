@@ -587,7 +587,8 @@ def register(app: Dash, runtime: Runtime) -> None:
             "mw-topology-body"
             + (" mw-graph-stale" if result.banner_kind == "stale" and result.banner else ""),
             result.status if drawn else no_update,
-            result.positions,
+            # Sent down only when a node was placed or moved: the browser has the rest.
+            result.positions if result.positions != positions else no_update,
             result.circuits,
             result.last_good,
             [{"label": visible(ns), "value": ns} for ns in result.namespaces],
