@@ -209,6 +209,35 @@ window.dash_clientside.meshwatch = {
         return "";
     },
 
+    /* A poll's patch of the topology (layouts/topology/patch.py): the whole
+       graph, or what was added, removed and changed. Drawn here rather than
+       through the component's elements, so a steady mesh costs only its
+       changing figures; the sequence applied goes back with the next poll. */
+    drawPatch: function (patch) {
+        var cy = window.cy;
+        if (!patch) { return window.dash_clientside.no_update; }
+        if (!cy || cy.destroyed()) { return ""; }  // the next poll, seeing none applied, sends it all
+        cy.batch(function () {
+            if (patch.full) {
+                cy.elements().remove();
+                cy.add(patch.full);
+            } else {
+                patch.remove.forEach(function (id) { cy.getElementById(id).remove(); });
+                cy.add(patch.add);
+                patch.update.forEach(function (change) {
+                    var ele = cy.getElementById(change.id);
+                    if (!ele.length) { return; }
+                    var data = Object.assign({}, change.data);
+                    if ("parent" in data) { ele.move({parent: data.parent}); delete data.parent; }
+                    ele.data(data);
+                    if (change.position) { ele.position(change.position); }
+                });
+            }
+        });
+        if (patch.fit) { cy.fit(undefined, 60); }
+        return String(patch.sequence);
+    },
+
     /* Re-place the topology's labels whenever the graph or the view changes. */
     declutterGraph: function (elements) {
         var cy = window.cy;

@@ -303,6 +303,7 @@ def page(
     find: str = "",
     hide: str = "",
     address_problems: Sequence[str] = (),
+    view_id: str = "",
 ) -> html.Div:
     """The page; `kiosk` drops the controls, legend and panel for a wall
     screen (they stay in the page, hidden, so the callbacks keep working);
@@ -355,6 +356,10 @@ def page(
             ),
             legend(health),
             html.Span(id="topology-decluttered", hidden=True),
+            # Each poll's patch of the graph, and the last one the page applied (its sequence).
+            dcc.Store(id="topology-patch", data=None),
+            html.Span(id="topology-drawn", hidden=True),
+            dcc.Store(id="topology-view", data=view_id),
             dcc.Interval(id="topology-tick", interval=int(refresh_s * 1000) or 5000, disabled=refresh_s <= 0),
             dcc.Interval(
                 id="topology-rotate",

@@ -13,6 +13,7 @@ first graph; after that only the Fit button moves it.
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,12 +49,10 @@ from layouts.text import visible
 from layouts.topology import graph as view
 from layouts.topology import page as topology_page
 from layouts.topology.panel import edge_details, gone, node_details
+from layouts.topology.patch import by_id, graph_patch
 from layouts.topology.sparklines import sparklines
 from queries.errors import ConfigError, SourceError
 
-# The first graph is fitted to the screen; later ones keep the operator's view.
-FIRST_LAYOUT = {"name": "preset", "fit": True, "padding": 60}
-KEPT_LAYOUT = {"name": "preset", "fit": False}
 # The tag Istio's proxies put each span's workload version in.
 VERSION_TAG = "istio.canonical_revision"
 
@@ -139,6 +138,7 @@ def layout(
         find=_last(find) or "",
         hide=_last(hide) or "",
         address_problems=[visible(refresh_problem)] if refresh_problem else [],
+        view_id=uuid.uuid4().hex,  # this page load's drawing (dashboard.app.drawn)
     )
 
 
@@ -483,8 +483,7 @@ def register(app: Dash, runtime: Runtime) -> None:
     services, settings = runtime.services, runtime.settings
 
     @app.callback(
-        Output("topology-graph", "elements"),
-        Output("topology-graph", "layout"),
+        Output("topology-patch", "data"),
         Output("topology-banner", "children"),
         Output("topology-banner", "hidden"),
         Output("topology-banner", "className"),
@@ -526,6 +525,8 @@ def register(app: Dash, runtime: Runtime) -> None:
         State("topology-tick", "interval"),
         State("topology-tick", "disabled"),
         State("topology-address-problems", "data"),
+        State("topology-view", "data"),
+        State("topology-drawn", "children"),
     )
     def refresh(
         _tick,
@@ -548,6 +549,8 @@ def register(app: Dash, runtime: Runtime) -> None:
         interval,
         paused,
         address_problems,
+        view_id,
+        applied,
     ):
         # A new graph type or a re-layout asked for lays the graph out afresh.
         afresh = ctx.triggered_id in ("topology-graph-type", "topology-relayout")
@@ -579,8 +582,7 @@ def register(app: Dash, runtime: Runtime) -> None:
             or ctx.triggered_id in ("topology-namespaces", "topology-boxes", "topology-expanded")
         )
         return (
-            result.elements if drawn else no_update,
-            (FIRST_LAYOUT if refit else KEPT_LAYOUT) if drawn else no_update,
+            patch_for(view_id, applied, result.elements, refit) if drawn else no_update,
             banner,
             not banner,
             f"mw-banner mw-banner-{result.banner_kind}",
@@ -602,6 +604,15 @@ def register(app: Dash, runtime: Runtime) -> None:
             visible(result.hide_error),
             not result.overview,
         )
+
+    def patch_for(view_id: str | None, applied: Any, elements: list[dict], refit: bool) -> dict:
+        """What the browser needs to draw `elements`: all of them when it
+        must be laid out or fitted afresh or its drawing is unknown, else what changed."""
+        drawing = None if refit else runtime.drawn.get(view_id, applied)
+        patch = graph_patch(drawing.elements if drawing else None, elements)
+        patch["sequence"] = runtime.drawn.put(view_id, by_id(elements))
+        patch["fit"] = refit
+        return patch
 
     @app.callback(
         Output("topology-time", "data"),
@@ -764,7 +775,13 @@ def register(app: Dash, runtime: Runtime) -> None:
     app.clientside_callback(
         ClientsideFunction("meshwatch", "declutterGraph"),
         Output("topology-decluttered", "children"),
-        Input("topology-graph", "elements"),
+        Input("topology-drawn", "children"),
+    )
+    app.clientside_callback(
+        ClientsideFunction("meshwatch", "drawPatch"),
+        Output("topology-drawn", "children"),
+        Input("topology-patch", "data"),
+        prevent_initial_call=True,
     )
     app.clientside_callback(
         ClientsideFunction("meshwatch", "fitGraph"),
