@@ -148,9 +148,14 @@ window.dash_clientside.meshwatch = {
     showTimeBar: function (clicks, moment, hidden) {
         var notLive = !!moment && moment.mode !== "live";
         var trigger = window.dash_clientside.callback_context.triggered.map(function (t) { return t.prop_id; });
-        if (notLive) { return false; }
-        if (trigger.indexOf("topology-time-open.n_clicks") >= 0) { return !hidden; }
-        return hidden;
+        var nextHidden = notLive ? false : (trigger.indexOf("topology-time-open.n_clicks") >= 0 ? !hidden : hidden);
+        if (nextHidden !== hidden && window.cy && !window.cy.destroyed()) {
+            // The bar takes (or gives back) the graph's height: fit the graph to what is left.
+            window.requestAnimationFrame(function () {
+                if (!window.cy.destroyed()) { window.cy.resize(); window.cy.fit(undefined, 60); }
+            });
+        }
+        return nextHidden;
     },
 
     /* Browsers refuse a file over an upload's max_size without telling Dash,
@@ -202,6 +207,35 @@ window.dash_clientside.meshwatch = {
             }, true);
         }
         return "";
+    },
+
+    /* A poll's patch of the topology (layouts/topology/patch.py): the whole
+       graph, or what was added, removed and changed. Drawn here rather than
+       through the component's elements, so a steady mesh costs only its
+       changing figures; the sequence applied goes back with the next poll. */
+    drawPatch: function (patch) {
+        var cy = window.cy;
+        if (!patch) { return window.dash_clientside.no_update; }
+        if (!cy || cy.destroyed()) { return ""; }  // the next poll, seeing none applied, sends it all
+        cy.batch(function () {
+            if (patch.full) {
+                cy.elements().remove();
+                cy.add(patch.full);
+            } else {
+                patch.remove.forEach(function (id) { cy.getElementById(id).remove(); });
+                cy.add(patch.add);
+                patch.update.forEach(function (change) {
+                    var ele = cy.getElementById(change.id);
+                    if (!ele.length) { return; }
+                    var data = Object.assign({}, change.data);
+                    if ("parent" in data) { ele.move({parent: data.parent}); delete data.parent; }
+                    ele.data(data);
+                    if (change.position) { ele.position(change.position); }
+                });
+            }
+        });
+        if (patch.fit) { cy.fit(undefined, 60); }
+        return String(patch.sequence);
     },
 
     /* Re-place the topology's labels whenever the graph or the view changes. */

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import flask
 
 from dashboard.app.config import Settings
+from dashboard.app.drawn import DrawnViews
 from dashboard.app.flight import Flights
 from dashboard.app.refresh import Lookback
 from dashboard.app.services import Services
@@ -25,6 +26,7 @@ class Runtime:
     services: Services
     traces: TraceCache
     flights: Flights = field(default_factory=Flights)
+    drawn: DrawnViews = field(default_factory=DrawnViews)
     lookback: Lookback = field(init=False)
 
     def __post_init__(self) -> None:

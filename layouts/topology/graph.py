@@ -54,6 +54,7 @@ TRIPPING_COLOUR = "#ff8c00"
 TRACE_COLOUR = "#3498db"
 TRACE_ERROR_COLOUR = "#ff2d55"
 FOUND_COLOUR = "#f1c40f"
+SELECTED_COLOUR = "#ffffff"
 BOX_COLOUR = "#5d6d7e"
 LAYER_GAP, COLUMN_GAP, ROW_GAP = 250.0, 190.0, 110.0
 # Fields that only mean something when true: left out of element data when false.
@@ -542,7 +543,8 @@ def stylesheet() -> list[dict]:
                 "text-background-padding": 2,
             },
         },
-        {"selector": ":selected", "style": {"overlay-color": "#3498db", "overlay-opacity": 0.25}},
+        # White, not the trace path's blue: what is selected and what a trace took stay apart.
+        {"selector": ":selected", "style": {"overlay-color": SELECTED_COLOUR, "overlay-opacity": 0.3}},
     ]
     for health, colour in HEALTH_COLOURS.items():
         styles.append({"selector": f'node[health = "{health}"]', "style": {"border-color": colour}})

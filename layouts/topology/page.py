@@ -18,6 +18,8 @@ from layouts.topology.graph import (
     HEALTH_COLOURS,
     MTLS_COLOUR,
     OUTBOUND_FILLS,
+    RETIRED_FILL,
+    SELECTED_COLOUR,
     TRACE_COLOUR,
     TRACE_ERROR_COLOUR,
     TRIPPING_COLOUR,
@@ -94,6 +96,12 @@ def legend(health: HealthThresholds) -> html.Details:
                         "box",
                         BOX_COLOUR,
                         "dashed box: a namespace; solid: a cluster; doubled edge: between clusters",
+                    ),
+                    _swatch(
+                        "halo", SELECTED_COLOUR, "white glow: the node or edge selected (its details aside)"
+                    ),
+                    _swatch(
+                        "box", RETIRED_FILL, "faded, dashed border: a retired version (no requests, no route)"
                     ),
                     html.Li(
                         "◆ service   ■ workload (app version)   "
@@ -299,6 +307,8 @@ def page(
     find: str = "",
     hide: str = "",
     clusters: Sequence[str] = (),
+    address_problems: Sequence[str] = (),
+    view_id: str = "",
 ) -> html.Div:
     """The page; `kiosk` drops the controls, legend and panel for a wall
     screen (they stay in the page, hidden, so the callbacks keep working);
@@ -352,6 +362,10 @@ def page(
             ),
             legend(health),
             html.Span(id="topology-decluttered", hidden=True),
+            # Each poll's patch of the graph, and the last one the page applied (its sequence).
+            dcc.Store(id="topology-patch", data=None),
+            html.Span(id="topology-drawn", hidden=True),
+            dcc.Store(id="topology-view", data=view_id),
             dcc.Interval(id="topology-tick", interval=int(refresh_s * 1000) or 5000, disabled=refresh_s <= 0),
             dcc.Interval(
                 id="topology-rotate",
@@ -368,6 +382,8 @@ def page(
             dcc.Store(id="topology-selected", data=None),
             # The namespaces opened in a big mesh's overview.
             dcc.Store(id="topology-expanded", data=[]),
+            # What the address asked for that cannot be (said in the banner with each refresh).
+            dcc.Store(id="topology-address-problems", data=list(address_problems)),
             dcc.Store(id="topology-time", data=timeline),
             # Where the last refresh put the slider: a value change that is not the operator's.
             dcc.Store(id="topology-slider-shown", data=None),

@@ -9,10 +9,12 @@ from dash import dcc, html
 
 from dashboard.format import duration_text, plural, signed, utc_timestamp_us
 from dashboard.traces.compare import ADDED, CHANGED, REMOVED, SAME, DiffNode, TraceDiff
+from dashboard.traces.results import describe
 from dashboard.traces.tree import TraceTree
 from layouts.links import trace_href
 from layouts.text import visible
 from layouts.traces.names import display_operation
+from layouts.traces.search import failed_hop, version_chips
 
 STATUS_TEXT = {ADDED: "added", REMOVED: "removed", CHANGED: "changed", SAME: "same"}
 
@@ -49,7 +51,9 @@ def node_name(path: tuple[str, ...]) -> str:
 
 
 def _side(label: str, tree: TraceTree) -> html.Div:
+    """One trace of the two: its name, size, the versions it went through and where it failed."""
     root = tree.span(tree.roots[0]) if tree.roots else None
+    summary = describe(tree)
     return html.Div(
         className="mw-compare-side",
         children=[
@@ -70,6 +74,7 @@ def _side(label: str, tree: TraceTree) -> html.Div:
                     f" · {utc_timestamp_us(tree.start_us)}",
                 ]
             ),
+            html.Div([*version_chips(summary), failed_hop(summary)], className="mw-result-head"),
             html.Div(visible(tree.trace_id), className="mw-muted"),
         ],
     )

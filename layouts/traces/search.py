@@ -255,15 +255,17 @@ def version_chips(summary: TraceSummary) -> list[html.Span]:
     ]
 
 
+def failed_hop(summary: TraceSummary) -> html.Span | None:
+    """Where the trace failed and what its spans say, in one line (none if it did not)."""
+    if not (summary.failed_hop or summary.failure):
+        return None
+    text = f"✖ {summary.failed_hop}" + (f": {summary.failure}" if summary.failure else "")
+    return html.Span(visible(text), className="mw-failed-hop")
+
+
 def result_card(summary: TraceSummary) -> dcc.Link:
     s = summary
-    failed = (
-        html.Span(
-            visible(f"✖ {s.failed_hop}" + (f": {s.failure}" if s.failure else "")), className="mw-failed-hop"
-        )
-        if s.failed_hop or s.failure
-        else None
-    )
+    failed = failed_hop(s)
     return dcc.Link(
         href=trace_href(s.trace_id),
         className="mw-trace-result" + (" mw-error" if s.error_count else ""),

@@ -267,3 +267,14 @@ def test_a_selected_edge_shows_its_last_half_hour_and_a_failed_history_says_why(
     click(page, "cy.getElementById('service:default:reviews').renderedPosition()")
     charts.get_by_text("History unavailable").wait_for()
     assert "is down" in charts.inner_text()
+
+
+def test_a_bad_refresh_in_the_address_says_why_and_keeps_refreshing(serve_app, browser_page):
+    source = ScriptedSource(bookinfo_ejection())
+    app = create_app(resolve({"refresh": "1"}, {}), Services(telemetry=source))
+    browser_page.goto(serve_app(app) + "/?refresh=-1")
+    banner = browser_page.locator("#topology-banner")
+    banner.get_by_text("refresh: '-1' must be a number greater than zero").wait_for(timeout=20_000)
+    assert "refreshing every 1 s" in banner.inner_text()
+    browser_page.locator("#topology-status").get_by_text("nodes").wait_for()  # the graph is drawn too
+    assert not browser_page.locator("#topology-paused").inner_text()  # refreshing, not paused

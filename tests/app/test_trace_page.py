@@ -423,6 +423,9 @@ def test_compare_two_traces(browser_page: Any, app_url: str) -> None:
     assert summary.startswith("4 added · 8 removed · 0 changed · 0 same")  # different roots: nothing shared
     sides = page.locator(".mw-compare-side").all_inner_texts()
     assert "48.00 ms" in sides[0] and "20.00 ms" in sides[1] and "1 error" in sides[1]
+    # Each side says the versions it went through, and where B failed and why.
+    assert "✖" not in sides[0] and "✖" in sides[1] and "503" in sides[1]
+    assert page.locator(".mw-compare-side").nth(0).locator(".mw-version-chip").count() > 0
     # Removed first: the longest time that vanished leads.
     assert rows.first.inner_text().startswith("removed") and "48.00 ms → –" in rows.first.inner_text()
     critical = page.locator(".mw-critical-table tbody tr").all_inner_texts()

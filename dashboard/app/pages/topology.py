@@ -13,6 +13,7 @@ first graph; after that only the Fit button moves it.
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,12 +49,10 @@ from layouts.text import visible
 from layouts.topology import graph as view
 from layouts.topology import page as topology_page
 from layouts.topology.panel import edge_details, gone, node_details
+from layouts.topology.patch import by_id, graph_patch
 from layouts.topology.sparklines import sparklines
 from queries.errors import ConfigError, SourceError
 
-# The first graph is fitted to the screen; later ones keep the operator's view.
-FIRST_LAYOUT = {"name": "preset", "fit": True, "padding": 60}
-KEPT_LAYOUT = {"name": "preset", "fit": False}
 # The tag Istio's proxies put each span's workload version in.
 VERSION_TAG = "istio.canonical_revision"
 
@@ -70,13 +69,16 @@ def _last(value: Any) -> str | None:
     return values[-1] if values else None
 
 
-def _refresh_seconds(value: str | None, default: float) -> float:
-    """`?refresh=10` (0 pauses); a bad one keeps the configured interval."""
+def _refresh_seconds(value: str | None, default: float) -> tuple[float, str | None]:
+    """`?refresh=10` (0 pauses); a bad one keeps the configured interval, and says why."""
+    if value is None:
+        return default, None
+    if value.strip() in ("0", "0.0"):
+        return 0.0, None
     try:
-        seconds = float(value) if value is not None else default
-    except ValueError:
-        return default
-    return seconds if 0 <= seconds < 86400 else default
+        return config.positive_number(config.REFRESH_SECONDS)(value), None
+    except ConfigError as error:
+        return default, f"refresh: {error}; refreshing every {default:g} s"
 
 
 def _flag(value: Any) -> bool:
@@ -118,12 +120,13 @@ def layout(
     chosen = _last(window) or str(settings.window)
     rotate_s = _rotation_seconds(_last(rotate))
     rotation = namespaces if rotate_s and len(namespaces) > 1 else []
+    refresh_s, refresh_problem = _refresh_seconds(_last(refresh), settings.refresh)
     return topology_page.page(
         sorted(namespaces),
         rotation[:1] or namespaces,
         window_choices(chosen),
         chosen,
-        _refresh_seconds(_last(refresh), settings.refresh),
+        refresh_s,
         settings.health,
         _last(trace),
         show_idle=_flag(idle),
@@ -136,6 +139,8 @@ def layout(
         find=_last(find) or "",
         hide=_last(hide) or "",
         clusters=_listed(cluster) or list(settings.cluster),
+        address_problems=[visible(refresh_problem)] if refresh_problem else [],
+        view_id=uuid.uuid4().hex,  # this page load's drawing (dashboard.app.drawn)
     )
 
 
@@ -504,8 +509,7 @@ def register(app: Dash, runtime: Runtime) -> None:
     services, settings = runtime.services, runtime.settings
 
     @app.callback(
-        Output("topology-graph", "elements"),
-        Output("topology-graph", "layout"),
+        Output("topology-patch", "data"),
         Output("topology-banner", "children"),
         Output("topology-banner", "hidden"),
         Output("topology-banner", "className"),
@@ -547,6 +551,9 @@ def register(app: Dash, runtime: Runtime) -> None:
         State("topology-tick", "interval"),
         State("topology-tick", "disabled"),
         State("topology-clusters", "data"),
+        State("topology-address-problems", "data"),
+        State("topology-view", "data"),
+        State("topology-drawn", "children"),
     )
     def refresh(
         _tick,
@@ -569,6 +576,9 @@ def register(app: Dash, runtime: Runtime) -> None:
         interval,
         paused,
         clusters,
+        address_problems,
+        view_id,
+        applied,
     ):
         # A new graph type or a re-layout asked for lays the graph out afresh.
         afresh = ctx.triggered_id in ("topology-graph-type", "topology-relayout")
@@ -596,6 +606,7 @@ def register(app: Dash, runtime: Runtime) -> None:
             poll_wait(settings, interval, not paused),
         )
         drawn = result.elements is not None
+        banner = "; ".join([*(address_problems or []), *([result.banner] if result.banner else [])])
         # Fitted on the first graph, when laid out afresh, when boxes come or
         # go, and when the namespaces shown change (a rotating wall).
         refit = (
@@ -604,15 +615,15 @@ def register(app: Dash, runtime: Runtime) -> None:
             or ctx.triggered_id in ("topology-namespaces", "topology-boxes", "topology-expanded")
         )
         return (
-            result.elements if drawn else no_update,
-            (FIRST_LAYOUT if refit else KEPT_LAYOUT) if drawn else no_update,
-            result.banner or "",
-            not result.banner,
+            patch_for(view_id, applied, result.elements, refit) if drawn else no_update,
+            banner,
+            not banner,
             f"mw-banner mw-banner-{result.banner_kind}",
             "mw-topology-body"
             + (" mw-graph-stale" if result.banner_kind == "stale" and result.banner else ""),
             result.status if drawn else no_update,
-            result.positions,
+            # Sent down only when a node was placed or moved: the browser has the rest.
+            result.positions if result.positions != positions else no_update,
             result.circuits,
             result.last_good,
             [{"label": visible(ns), "value": ns} for ns in result.namespaces],
@@ -626,6 +637,15 @@ def register(app: Dash, runtime: Runtime) -> None:
             visible(result.hide_error),
             not result.overview,
         )
+
+    def patch_for(view_id: str | None, applied: Any, elements: list[dict], refit: bool) -> dict:
+        """What the browser needs to draw `elements`: all of them when it
+        must be laid out or fitted afresh or its drawing is unknown, else what changed."""
+        drawing = None if refit else runtime.drawn.get(view_id, applied)
+        patch = graph_patch(drawing.elements if drawing else None, elements)
+        patch["sequence"] = runtime.drawn.put(view_id, by_id(elements))
+        patch["fit"] = refit
+        return patch
 
     @app.callback(
         Output("topology-time", "data"),
@@ -788,7 +808,13 @@ def register(app: Dash, runtime: Runtime) -> None:
     app.clientside_callback(
         ClientsideFunction("meshwatch", "declutterGraph"),
         Output("topology-decluttered", "children"),
-        Input("topology-graph", "elements"),
+        Input("topology-drawn", "children"),
+    )
+    app.clientside_callback(
+        ClientsideFunction("meshwatch", "drawPatch"),
+        Output("topology-drawn", "children"),
+        Input("topology-patch", "data"),
+        prevent_initial_call=True,
     )
     app.clientside_callback(
         ClientsideFunction("meshwatch", "fitGraph"),
