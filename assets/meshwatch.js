@@ -216,23 +216,29 @@ window.dash_clientside.meshwatch = {
     drawPatch: function (patch) {
         var cy = window.cy;
         if (!patch) { return window.dash_clientside.no_update; }
-        if (!cy || cy.destroyed()) { return ""; }  // the next poll, seeing none applied, sends it all
+        // No graph, or one that never had the whole drawing: the next poll, seeing none applied, sends it all.
+        if (!cy || cy.destroyed() || (!patch.full && !cy.mwOrder)) { return ""; }
+        var ids = function (elements) { return elements.map(function (e) { return e.data.id; }); };
         cy.batch(function () {
             if (patch.full) {
                 cy.elements().remove();
                 cy.add(patch.full);
-            } else {
-                patch.remove.forEach(function (id) { cy.getElementById(id).remove(); });
-                cy.add(patch.add);
-                patch.update.forEach(function (change) {
-                    var ele = cy.getElementById(change.id);
-                    if (!ele.length) { return; }
-                    var data = Object.assign({}, change.data);
-                    if ("parent" in data) { ele.move({parent: data.parent}); delete data.parent; }
-                    ele.data(data);
-                    if (change.position) { ele.position(change.position); }
-                });
+                cy.mwOrder = ids(patch.full);
+                return;
             }
+            // The order the server keeps too: what stayed, then what was added; an update names its index.
+            var gone = {};
+            patch.remove.forEach(function (id) { gone[id] = true; cy.getElementById(id).remove(); });
+            cy.add(patch.add);
+            cy.mwOrder = cy.mwOrder.filter(function (id) { return !gone[id]; }).concat(ids(patch.add));
+            patch.update.forEach(function (change) {
+                var ele = cy.getElementById(cy.mwOrder[change[0]]);
+                if (!ele.length) { return; }
+                var data = Object.assign({}, change[1]);
+                if ("parent" in data) { ele.move({parent: data.parent}); delete data.parent; }
+                ele.data(data);
+                if (change[2]) { ele.position(change[2]); }
+            });
         });
         if (patch.fit) { cy.fit(undefined, 60); }
         return String(patch.sequence);

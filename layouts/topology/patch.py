@@ -16,25 +16,35 @@ def by_id(elements: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {element["data"]["id"]: element for element in elements}
 
 
-def graph_patch(previous: Elements | None, current: list[dict[str, Any]]) -> dict[str, Any]:
-    """`{"full": elements}` without a previous drawing, else `{"add", "remove", "update"}`."""
-    if previous is None:
-        return {"full": current}
+def graph_patch(
+    previous: Elements | None, current: list[dict[str, Any]]
+) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """The patch, and the drawing it leaves (by id, in the order both sides
+    keep: what stayed in its old order, then what was added).
+
+    `{"full": elements}` without a previous drawing, else `{"add", "remove",
+    "update"}`, an update being `[index, changed data]` or `[index, changed
+    data, position]`: the index into that order stands for the element's id,
+    a third of a steady poll when ids travelled."""
     now = by_id(current)
-    update = []
-    for element_id, element in now.items():
-        before = previous.get(element_id)
-        if before is None or before == element:
+    if previous is None:
+        return {"full": current}, now
+    kept = [element_id for element_id in previous if element_id in now]
+    added = [element_id for element_id in now if element_id not in previous]
+    drawing = {element_id: now[element_id] for element_id in (*kept, *added)}
+    update: list[list[Any]] = []
+    for index, element_id in enumerate(kept):
+        element, before = now[element_id], previous[element_id]
+        if before == element:
             continue
         data, old = element["data"], before["data"]
         changed = {key: value for key, value in data.items() if old.get(key) != value}
         changed.update({key: None for key in old if key not in data})
-        entry: dict[str, Any] = {"id": element_id, "data": changed}
-        if element.get("position") != before.get("position"):
-            entry["position"] = element["position"]
-        update.append(entry)
-    return {
-        "add": [element for element_id, element in now.items() if element_id not in previous],
+        moved = element.get("position") != before.get("position")
+        update.append([index, changed, element["position"]] if moved else [index, changed])
+    patch = {
+        "add": [now[element_id] for element_id in added],
         "remove": [element_id for element_id in previous if element_id not in now],
         "update": update,
     }
+    return patch, drawing

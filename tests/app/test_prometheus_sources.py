@@ -73,7 +73,7 @@ def test_the_config_file_may_still_give_one_url_or_a_list(tmp_path: Path):
         ("[prometheus.east]\ntimeout = 2\n", "[prometheus.east]: url is missing"),
         (
             '[prometheus.east]\nurl = "http://a:1"\npassword = "x"\n',
-            "unknown key password; known: url, timeout",
+            "unknown key password; known: url, basic_auth_password_file, basic_auth_user, bearer_token_file",
         ),
         ('[prometheus.east]\nurl = "a:1"\n', "[prometheus.east]: bad URL"),
         ('[prometheus.east]\nurl = "http://a:1"\ntimeout = 0\n', "[prometheus.east]: '0' must be a number"),

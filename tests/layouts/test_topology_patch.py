@@ -14,15 +14,18 @@ def node(node_id: str, x: int = 0, **data) -> dict:
 def test_the_first_drawing_is_whole_and_later_ones_carry_only_their_changes() -> None:
     before = [node("a", rps=1.0, label="a"), node("b", rps=2.0, found=True), node("c")]
     after = [node("a", rps=1.5, label="a"), node("b", x=40, rps=2.0), node("d", rps=3.0)]
-    assert graph_patch(None, before) == {"full": before}
-    patch = graph_patch(by_id(before), after)
+    full, drawn = graph_patch(None, before)
+    assert full == {"full": before} and list(drawn) == ["a", "b", "c"]
+    patch, drawn = graph_patch(drawn, after)
     assert patch["add"] == [node("d", rps=3.0)] and patch["remove"] == ["c"]
+    # Updates name an element by its index in the order kept on both sides: what stayed, then the new.
+    assert list(drawn) == ["a", "b", "d"]
     assert patch["update"] == [
-        {"id": "a", "data": {"rps": 1.5}},
+        [0, {"rps": 1.5}],
         # A field gone is sent as null (Cytoscape's [?found] reads it as false); a move is sent.
-        {"id": "b", "data": {"found": None}, "position": {"x": 40, "y": 0}},
+        [1, {"found": None}, {"x": 40, "y": 0}],
     ]
-    assert graph_patch(by_id(after), after) == {"add": [], "remove": [], "update": []}
+    assert graph_patch(by_id(after), after)[0] == {"add": [], "remove": [], "update": []}
 
 
 def test_a_view_is_vouched_for_only_when_its_browser_applied_the_last_patch() -> None:

@@ -49,7 +49,7 @@ from layouts.text import visible
 from layouts.topology import graph as view
 from layouts.topology import page as topology_page
 from layouts.topology.panel import edge_details, gone, node_details
-from layouts.topology.patch import by_id, graph_patch
+from layouts.topology.patch import graph_patch
 from layouts.topology.sparklines import sparklines
 from queries.errors import ConfigError, SourceError
 
@@ -642,8 +642,8 @@ def register(app: Dash, runtime: Runtime) -> None:
         """What the browser needs to draw `elements`: all of them when it
         must be laid out or fitted afresh or its drawing is unknown, else what changed."""
         drawing = None if refit else runtime.drawn.get(view_id, applied)
-        patch = graph_patch(drawing.elements if drawing else None, elements)
-        patch["sequence"] = runtime.drawn.put(view_id, by_id(elements))
+        patch, drawn = graph_patch(drawing.elements if drawing else None, elements)
+        patch["sequence"] = runtime.drawn.put(view_id, drawn)
         patch["fit"] = refit
         return patch
 
