@@ -8,7 +8,7 @@ from pathlib import Path
 import dash_cytoscape as cyto
 from dash import Dash, Input, Output
 
-from dashboard.app import pages, trace_upload
+from dashboard.app import access, pages, trace_upload
 from dashboard.app.api import api
 from dashboard.app.config import Settings, bytes_of, resolve
 from dashboard.app.runtime import Runtime
@@ -40,6 +40,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         suppress_callback_exceptions=True,
         update_title=None,
     )
+    # First of all the server's hooks: nothing answers before the caller is known.
+    access.install(app.server, settings)
     traces = TraceCache(
         backend_fetch(services.traces), bytes_of(settings.trace_cache_mb), settings.max_trace_parses
     )
