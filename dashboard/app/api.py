@@ -7,16 +7,20 @@ print (`/api/graph` takes `graph`, `find` and `hide` as `snapshot` takes
 `--graph`, `--find` and `--hide`); bad input answers 400, a failing data
 source 502, too much in flight (busy, retry) 503, an unknown trace or path
 404, each as `{"error": "..."}`.
-`/healthz` says the process serves; `/readyz` that Prometheus answers.
+`/healthz` says the process serves, `/readyz` that it can serve pages (a
+backend outage leaves stale views worth serving), `/api/status` how each
+backend last answered, `/metrics` meshwatch's own metrics.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from dashboard.app import config
 from dashboard.app.flight import Busy, InFlight
@@ -172,6 +176,32 @@ def unknown(rest: str) -> Response:
     )
 
 
+@api.route("/api/status")
+def status() -> Response:
+    """How each backend last answered; asked afresh when nothing asked it
+    within the refresh interval (one check in flight however many ask)."""
+    runtime = current()
+    runtime.flights.run(("api/status",), lambda: check_backends(runtime), longest_refresh(runtime.settings))
+    return jsonify(runtime.backends.document())
+
+
+def check_backends(runtime: Runtime) -> None:
+    """A cheap question to each backend not heard from within the refresh interval."""
+    services = runtime.services
+    questions = [(services.telemetry, "check")]
+    if services.traces is not None:
+        questions.append((services.traces, "services"))
+    recent = time.time() - runtime.settings.refresh
+    for source, question in questions:
+        checked = runtime.backends.state(source.backend_key, source.backend_name).checked
+        if checked is not None and checked >= recent:
+            continue
+        try:
+            getattr(source, question)()
+        except SourceError:
+            pass  # noted by the watch: the document says why
+
+
 @api.route("/healthz")
 def healthz() -> Any:
     return Response("OK", mimetype="text/plain")
@@ -179,9 +209,12 @@ def healthz() -> Any:
 
 @api.route("/readyz")
 def readyz() -> Response:
-    try:
-        # Not a mesh refresh: a probe every few seconds must stay cheap.
-        current().services.telemetry.check()
-    except SourceError as error:
-        return error_response(str(error), 503)
+    """Ready while this process can serve pages: a backend outage leaves the
+    last good views (marked stale) worth serving, so it never takes a
+    replica out of its Service; /api/status says how the backends are."""
     return jsonify({"status": "ready"})
+
+
+@api.route("/metrics")
+def prometheus_metrics() -> Response:
+    return Response(generate_latest(), mimetype=CONTENT_TYPE_LATEST)

@@ -74,17 +74,20 @@ def _window_words(settings: Settings, at: float) -> str:
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
-    from dashboard.app import create_app
+    from dashboard.app import create_app, logs
     from dashboard.app.services import live_services
 
+    logs.configure(settings)
     return _run_app(create_app(settings, live_services(settings)), settings)
 
 
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
-    from dashboard.app import create_app
+    from dashboard.app import create_app, logs
     from dashboard.app.services import demo_services
 
-    return _run_app(create_app(settings, demo_services(settings)), settings)
+    logs.configure(settings)
+    # One worker: the simulated mesh lives in the process that runs it.
+    return _run_app(create_app(settings, demo_services(settings)), settings, workers=1)
 
 
 def _listen(settings: Settings, make: Callable[[str, int], Any]) -> Any:
@@ -96,22 +99,26 @@ def _listen(settings: Settings, make: Callable[[str, int], Any]) -> Any:
         raise SourceError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
 
 
-def _run_app(app: Any, settings: Settings) -> int:
-    from werkzeug.serving import make_server
+def _run_app(app: Any, settings: Settings, workers: int | None = None) -> int:
+    """The app under gunicorn (dashboard.app.server) on --listen."""
+    from dashboard.app.access import is_loopback
+    from dashboard.app.server import gunicorn_options, serve
 
-    def make(host: str, port: int) -> Any:
-        # Werkzeug prints its own lines and exits when the port is taken:
-        # bind once first so the user gets meshwatch's one line instead.
-        with socket.create_server((host, port)):
-            pass
-        return make_server(host, port, app.server, threaded=True)
-
-    server = _listen(settings, make)
+    options = gunicorn_options(settings, workers)  # a bad TLS option is one line, before listening
+    # gunicorn retries a taken port for seconds, then exits with its own lines:
+    # bind once first so the user gets meshwatch's one line instead.
+    _listen(settings, lambda host, port: socket.create_server((host, port)).close())
+    host, port = settings.listen
+    if settings.auth == "none" and not is_loopback(host):
+        warn(f"--auth none on {host}: anyone who reaches port {port} sees the dashboard")
+    scheme = "https" if "certfile" in options else "http"
     print(
-        f"meshwatch {__version__}: dashboard on http://{settings.listen[0]}:{server.server_port}/",
+        f"meshwatch {__version__}: dashboard on {scheme}://{host}:{port}{settings.base_path} "
+        f"({options['workers']} worker{'s' if options['workers'] > 1 else ''} x {settings.threads} threads)",
         file=sys.stderr,
+        flush=True,
     )
-    server.serve_forever()
+    serve(app.server, settings, workers)
     return 0
 
 
@@ -278,6 +285,9 @@ PROMETHEUS = ("prometheus", "prometheus_timeout")
 TRACES = ("jaeger", "jaeger_api", "jaeger_timeout", "tempo", "tempo_timeout")
 # What the dashboards take to bound the memory traces use.
 TRACE_MEMORY = ("max_upload_mb", "trace_cache_mb", "max_trace_parses", "trace_link")
+# Who may see a dashboard, over what, and what it logs.
+ACCESS = ("auth", "auth_htpasswd", "auth_header", "trusted_proxy", "tls_cert_file", "tls_key_file")
+LOGS = ("log_format", "log_level")
 
 COMMANDS: dict[str, Subcommand] = {
     "serve": Subcommand(
@@ -296,6 +306,11 @@ COMMANDS: dict[str, Subcommand] = {
             "max_window",
             "max_response_mb",
             *TRACE_MEMORY,
+            *ACCESS,
+            "workers",
+            "threads",
+            "cache_url",
+            *LOGS,
             "config",
         ),
     ),
@@ -312,6 +327,9 @@ COMMANDS: dict[str, Subcommand] = {
             "phase",
             "max_window",
             *TRACE_MEMORY,
+            *ACCESS,
+            "threads",
+            *LOGS,
             "config",
         ),
     ),

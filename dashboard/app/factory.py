@@ -10,6 +10,7 @@ from dash import Dash, Input, Output
 
 from dashboard.app import access, pages, trace_upload
 from dashboard.app.api import api
+from dashboard.app.backends import Backends, watched
 from dashboard.app.config import Settings, bytes_of, resolve
 from dashboard.app.runtime import Runtime
 from dashboard.app.services import Services, live_services
@@ -42,10 +43,12 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     )
     # First of all the server's hooks: nothing answers before the caller is known.
     access.install(app.server, settings)
+    backends = Backends()
+    services = watched(services, settings, backends)
     traces = TraceCache(
         backend_fetch(services.traces), bytes_of(settings.trace_cache_mb), settings.max_trace_parses
     )
-    runtime = Runtime(settings, services, traces)
+    runtime = Runtime(settings, services, traces, backends=backends)
     runtime.install(app.server)
     # A request over this is refused before it is read (413): no upload parses past --max-upload-mb.
     app.server.config["MAX_CONTENT_LENGTH"] = trace_upload.request_limit(settings)

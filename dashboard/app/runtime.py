@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import flask
 
+from dashboard.app.backends import Backends
 from dashboard.app.config import Settings
 from dashboard.app.flight import Flights
 from dashboard.app.refresh import Lookback
@@ -25,6 +26,7 @@ class Runtime:
     services: Services
     traces: TraceCache
     flights: Flights = field(default_factory=Flights)
+    backends: Backends = field(default_factory=Backends)
     lookback: Lookback = field(init=False)
 
     def __post_init__(self) -> None:
