@@ -15,7 +15,6 @@ backend last answered, `/metrics` meshwatch's own metrics.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,9 +23,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from dashboard.app import config
 from dashboard.app.flight import Busy, InFlight
-from dashboard.app.refresh import longest_refresh, mesh_graph, release_view, routing_config, slow_text
+from dashboard.app.refresh import longest_refresh, routing_config, slow_text
 from dashboard.app.runtime import Runtime, current
 from dashboard.app.trace_cache import ParsesBusy, TraceNotInMemory
+from dashboard.app.views import graph_view, live_moment, releases_view
 from dashboard.canary.document import canary_document
 from dashboard.mesh.find import apply
 from dashboard.mesh.snapshot import snapshot_document
@@ -58,7 +58,7 @@ class ViewArguments:
 def view_arguments(runtime: Runtime) -> ViewArguments:
     args = request.args
     return ViewArguments(
-        at=config.instant(args["at"]) if args.get("at") else runtime.services.clock(),
+        at=config.instant(args["at"]) if args.get("at") else live_moment(runtime),
         window=runtime.settings.rate_window(args["window"]) if "window" in args else runtime.settings.window,
         namespaces=tuple(config.namespace(ns) for ns in args.getlist("namespace"))
         or runtime.settings.namespace,
@@ -91,12 +91,11 @@ def source_failed(error: SourceError) -> Response:
     return error_response(str(error), 502)
 
 
-def in_flight(runtime: Runtime, key: tuple[Any, ...], work: Callable[[], Any]) -> Any:
-    """The view's one refresh in flight (joined, or started now), waited for in full."""
-    landed = runtime.flights.run(key, work, longest_refresh(runtime.settings))
-    if isinstance(landed, InFlight):
-        raise SourceError(slow_text(runtime.services.telemetry.name, landed.elapsed) + "; retry")
-    return landed
+def landed(runtime: Runtime, view: Any) -> Any:
+    """A view waited for in full; one still in flight then is a source too slow."""
+    if isinstance(view, InFlight):
+        raise SourceError(slow_text(runtime.services.telemetry.name, view.elapsed) + "; retry")
+    return view
 
 
 def _argument(name: str, parse: Any, default: Any) -> Any:
@@ -117,13 +116,8 @@ def graph() -> Response:
     graph_type = _argument("graph", config.graph_type, settings.graph)
     find = _argument("find", config.expression, settings.find)
     hide = _argument("hide", config.expression, settings.hide)
-    drawn = in_flight(
-        runtime,
-        ("api/graph", view.at, str(view.window), view.namespaces, graph_type),
-        lambda: mesh_graph(
-            runtime.services.telemetry, settings, view.at, view.window, view.namespaces, graph_type=graph_type
-        ),
-    )
+    wait = longest_refresh(settings)
+    drawn = landed(runtime, graph_view(runtime, view.at, view.window, view.namespaces, graph_type, wait))
     return jsonify(apply(snapshot_document(drawn), find, hide))
 
 
@@ -132,19 +126,9 @@ def canary() -> Response:
     runtime = current()
     view = view_arguments(runtime)
     routing = routing_config(runtime.settings, runtime.services)
-    releases = in_flight(
-        runtime,
-        ("api/canary", view.at, str(view.window), view.namespaces, view.service),
-        lambda: release_view(
-            runtime.services.telemetry,
-            routing,
-            runtime.settings,
-            view.at,
-            view.window,
-            view.namespaces,
-            view.service,
-            runtime.lookback,
-        ),
+    wait = longest_refresh(runtime.settings)
+    releases = landed(
+        runtime, releases_view(runtime, view.at, view.window, view.namespaces, view.service, routing, wait)
     )
     return jsonify(canary_document(releases, releases.warnings))
 

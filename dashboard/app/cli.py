@@ -74,18 +74,16 @@ def _window_words(settings: Settings, at: float) -> str:
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
-    from dashboard.app import create_app, logs
+    from dashboard.app import create_app
     from dashboard.app.services import live_services
 
-    logs.configure(settings)
     return _run_app(create_app(settings, live_services(settings)), settings)
 
 
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
-    from dashboard.app import create_app, logs
+    from dashboard.app import create_app
     from dashboard.app.services import demo_services
 
-    logs.configure(settings)
     # One worker: the simulated mesh lives in the process that runs it.
     return _run_app(create_app(settings, demo_services(settings)), settings, workers=1)
 
@@ -101,6 +99,7 @@ def _listen(settings: Settings, make: Callable[[str, int], Any]) -> Any:
 
 def _run_app(app: Any, settings: Settings, workers: int | None = None) -> int:
     """The app under gunicorn (dashboard.app.server) on --listen."""
+    from dashboard.app import logs
     from dashboard.app.access import is_loopback
     from dashboard.app.server import gunicorn_options, serve
 
@@ -118,6 +117,7 @@ def _run_app(app: Any, settings: Settings, workers: int | None = None) -> int:
         file=sys.stderr,
         flush=True,
     )
+    logs.configure(settings)
     serve(app.server, settings, workers)
     return 0
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import logging.config
+import sys
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,11 +35,26 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, default=str)
 
 
+class StderrHandler(logging.StreamHandler):
+    """Lines to whatever sys.stderr is when they are written (not when configured)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _: Any) -> None:
+        pass
+
+
 def logging_config(settings: Settings) -> dict[str, Any]:
     """A logging.config dict for the options, for meshwatch and gunicorn alike."""
     formatter = {"()": JsonFormatter} if settings.log_format == "json" else {"format": TEXT_FORMAT}
     level = settings.log_level.upper()
-    handler = {"class": "logging.StreamHandler", "formatter": "meshwatch", "stream": "ext://sys.stderr"}
+    handler = {"()": StderrHandler, "formatter": "meshwatch"}
     return {
         "version": 1,
         "disable_existing_loggers": False,
@@ -50,6 +66,8 @@ def logging_config(settings: Settings) -> dict[str, Any]:
             # Request lines belong to the proxy in front.
             "gunicorn.access": {"handlers": [], "propagate": False},
             "werkzeug": {"level": "WARNING"},
+            # A retry per poll is noise: dashboard.app.backends says when a backend goes down.
+            "urllib3": {"level": "ERROR"},
         },
     }
 

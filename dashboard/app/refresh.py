@@ -115,20 +115,23 @@ class Lookback:
         self.step = max(60.0, math.ceil(self.seconds / LOOKBACK_STEPS / 60.0) * 60.0)
         self._kept: dict[tuple[tuple[str, ...], int], pd.DataFrame] = {}
         self._lock = threading.Lock()
+        self._fetching = threading.Lock()
 
     def traffic(self, at: float, namespaces: Sequence[str] = ()) -> pd.DataFrame:
         key = (tuple(namespaces), int(at // self.step))
-        with self._lock:
-            if key in self._kept:
-                return self._kept[key]
-        end = key[1] * self.step
-        frame = self.telemetry.version_traffic(
-            end - self.seconds, end, self.step, prometheus_duration(f"{int(self.step)}s"), namespaces
-        )
-        with self._lock:
-            self._kept = {k: v for k, v in self._kept.items() if k[1] == key[1]}
-            self._kept[key] = frame
-        return frame
+        # One range query a step, however many refreshes ask at once.
+        with self._fetching:
+            with self._lock:
+                if key in self._kept:
+                    return self._kept[key]
+            end = key[1] * self.step
+            frame = self.telemetry.version_traffic(
+                end - self.seconds, end, self.step, prometheus_duration(f"{int(self.step)}s"), namespaces
+            )
+            with self._lock:
+                self._kept = {k: v for k, v in self._kept.items() if k[1] == key[1]}
+                self._kept[key] = frame
+            return frame
 
 
 def release_view(

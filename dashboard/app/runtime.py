@@ -1,5 +1,6 @@
-"""What one running dashboard holds: its settings, its data sources, its
-trace cache, the canary baseline's lookback and the refreshes in flight. The
+"""What one running dashboard holds: its settings, its data sources (and
+how they last answered), its trace cache, the canary baseline's lookback,
+the refreshes in flight, the views' cache and its viewers' polls. The
 pages' layouts and the API find it on the Flask app that
 serves the request; callbacks are given it when they are registered."""
 
@@ -12,9 +13,11 @@ import flask
 from dashboard.app.backends import Backends
 from dashboard.app.config import Settings
 from dashboard.app.flight import Flights
-from dashboard.app.refresh import Lookback
+from dashboard.app.metrics import Polls, watch_polls
+from dashboard.app.refresh import Lookback, longest_refresh
 from dashboard.app.services import Services
 from dashboard.app.trace_cache import TraceCache
+from dashboard.app.view_cache import ViewCache, store_of
 from dashboard.format import clock_text, duration_words, utc_stamp
 
 EXTENSION = "meshwatch"
@@ -28,9 +31,15 @@ class Runtime:
     flights: Flights = field(default_factory=Flights)
     backends: Backends = field(default_factory=Backends)
     lookback: Lookback = field(init=False)
+    views: ViewCache = field(init=False)
+    polls: Polls = field(init=False)
 
     def __post_init__(self) -> None:
         self.lookback = Lookback(self.services.telemetry, self.settings.canary.baseline_lookback_h)
+        store = store_of(self.settings.cache_url)
+        self.views = ViewCache(store, self.flights, self.settings.refresh, longest_refresh(self.settings))
+        self.polls = Polls(self.settings.refresh)
+        watch_polls(self.polls)
 
     def install(self, server: flask.Flask) -> None:
         server.extensions[EXTENSION] = self

@@ -114,6 +114,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[subproces
     url = f"https://127.0.0.1:{port}"
     try:
         wait_serving(process, url, log, str(cert))
+        deadline = time.monotonic() + 60
+        while len(worker_pids(process.pid)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)  # poll interval: the second worker boots after the first answers
         yield process, url, cert, log
     finally:
         process.terminate()
@@ -126,7 +129,7 @@ def test_serve_runs_gunicorn_with_the_workers_and_threads_asked_for(served):
     assert len(workers) == 2
     text = log.read_text()
     assert "Using worker: gthread" in text and "(2 workers x 3 threads)" in text
-    assert "Booting worker with pid: %d" % workers[0] in text
+    assert f"Booting worker with pid: {workers[0]}" in text
 
 
 def test_serve_speaks_https_and_asks_for_credentials_except_on_the_probes(served):

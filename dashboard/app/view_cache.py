@@ -1,0 +1,194 @@
+"""One evaluation of each view per refresh interval, whatever the number of viewers.
+
+A view is keyed on what it shows: (view, namespaces, window, evaluation
+time, ...). Live views are evaluated at times aligned down to a multiple of
+the refresh interval (`aligned`), so every page and every script polling the
+same view within one interval asks for the same key: the first computes it
+(one refresh in flight per key: dashboard.app.flight), the rest are served
+from the cache. Failures are not kept: the next poll tries again.
+
+Without --cache-url the cache is this process's memory; with
+`--cache-url redis://...` it is Redis (redis-py), shared by every worker and
+replica, and a lock in Redis keeps the evaluation single-flight across them.
+Redis is the replicas' own memory here: values are pickled, so it must be
+reachable by meshwatch alone (its own instance, or ACLs and a password).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import pickle
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager, nullcontext
+from typing import Any, Protocol, TypeVar
+from urllib.parse import urlsplit
+
+from dashboard.app import metrics
+from dashboard.app.flight import Flights, InFlight
+from queries.errors import SourceError
+
+T = TypeVar("T")
+# Views kept in memory at once (per process), the oldest dropped first.
+MEMORY_VIEWS = 256
+# A view stays this many refresh intervals (at least KEEP_SECONDS): a viewer
+# a little late for an interval still finds it.
+KEEP_INTERVALS, KEEP_SECONDS = 2, 30.0
+REDIS_PREFIX = "meshwatch:"
+
+
+def aligned(now: float, interval: float) -> float:
+    """A live view's evaluation time: `now` aligned down to a multiple of the refresh interval."""
+    if interval <= 0:
+        return now
+    return math.floor(now / interval) * interval
+
+
+class Store(Protocol):
+    def get(self, key: str) -> Any | None: ...
+
+    def put(self, key: str, value: Any, seconds: float) -> None: ...
+
+    def lock(self, key: str, seconds: float) -> Any: ...
+
+    def check(self) -> None: ...
+
+
+class MemoryStore:
+    """Views in this process, each until it expires, at most `size` of them."""
+
+    def __init__(self, size: int = MEMORY_VIEWS, clock: Callable[[], float] = time.monotonic) -> None:
+        self._values: OrderedDict[str, tuple[float, Any]] = OrderedDict()
+        self._size, self._clock = size, clock
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> Any | None:
+        with self._lock:
+            kept = self._values.get(key)
+            if kept is None or kept[0] < self._clock():
+                return None
+            return kept[1]
+
+    def put(self, key: str, value: Any, seconds: float) -> None:
+        with self._lock:
+            now = self._clock()
+            for old in [k for k, (expires, _) in self._values.items() if expires < now]:
+                del self._values[old]
+            self._values[key] = (now + seconds, value)
+            self._values.move_to_end(key)
+            while len(self._values) > self._size:
+                self._values.popitem(last=False)
+
+    def lock(self, key: str, seconds: float) -> Any:
+        return nullcontext()  # one process: its flights are single-flight already
+
+    def check(self) -> None:
+        return None
+
+
+def redis_place(url: str) -> str:
+    """Where a Redis URL points, with no password: `redis://host:port/db`."""
+    parts = urlsplit(url)
+    host = parts.hostname or "localhost"
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}{parts.path}"
+
+
+class RedisStore:
+    """Views (and uploaded traces) in Redis, shared by every worker and replica."""
+
+    def __init__(self, url: str) -> None:
+        import redis
+
+        self.place = redis_place(url)
+        self._errors = redis.RedisError
+        self._client = redis.Redis.from_url(url, socket_timeout=5.0, socket_connect_timeout=5.0)
+
+    @contextmanager
+    def _talking(self) -> Iterator[None]:
+        try:
+            yield
+        except self._errors as error:
+            # Never the URL given: it may carry a password.
+            raise SourceError(f"cannot use the cache at {self.place}: {type(error).__name__}") from None
+
+    def get(self, key: str) -> Any | None:
+        with self._talking():
+            raw = self._client.get(REDIS_PREFIX + key)
+        return None if raw is None else pickle.loads(raw)
+
+    def put(self, key: str, value: Any, seconds: float) -> None:
+        with self._talking():
+            self._client.set(REDIS_PREFIX + key, pickle.dumps(value), px=max(1, int(seconds * 1000)))
+
+    def get_bytes(self, key: str) -> bytes | None:
+        with self._talking():
+            return self._client.get(REDIS_PREFIX + key)
+
+    def put_bytes(self, key: str, value: bytes, seconds: float) -> None:
+        with self._talking():
+            self._client.set(REDIS_PREFIX + key, value, px=max(1, int(seconds * 1000)))
+
+    @contextmanager
+    def lock(self, key: str, seconds: float) -> Iterator[None]:
+        """Held by one replica at a time while it evaluates the view; past
+        `seconds` it lapses (a replica that died holding it)."""
+        lock = self._client.lock(REDIS_PREFIX + "lock:" + key, timeout=seconds, blocking_timeout=seconds)
+        with self._talking():
+            held = lock.acquire()
+        try:
+            yield
+        finally:
+            if held:
+                with self._talking():
+                    try:
+                        lock.release()
+                    except Exception:  # it lapsed meanwhile: another replica holds it now
+                        pass
+
+    def check(self) -> None:
+        with self._talking():
+            self._client.ping()
+
+
+def store_of(cache_url: str | None) -> MemoryStore | RedisStore:
+    return RedisStore(cache_url) if cache_url else MemoryStore()
+
+
+def key_text(key: Hashable) -> str:
+    """A view's key as a store's key: its words, hashed (namespaces can be many)."""
+    return "view:" + hashlib.sha256(repr(key).encode()).hexdigest()
+
+
+class ViewCache:
+    """Views by key: from the cache, or evaluated once (single-flight) and kept."""
+
+    def __init__(self, store: MemoryStore | RedisStore, flights: Flights, interval: float, longest: float):
+        self.store, self.flights = store, flights
+        self.keep = max(KEEP_SECONDS, KEEP_INTERVALS * interval)
+        self.longest = longest
+
+    def view(self, name: str, key: tuple[Any, ...], work: Callable[[], T], wait: float) -> T | InFlight:
+        """The view `name` at `key`: cached, joined in flight, or evaluated now;
+        InFlight when its evaluation outlasts `wait` seconds."""
+        stored = key_text((name, *key))
+        kept = self.store.get(stored)
+        if kept is not None:
+            metrics.CACHE_HITS.labels("views").inc()
+            return kept
+        return self.flights.run((name, *key), lambda: self._evaluate(name, stored, work), wait)
+
+    def _evaluate(self, name: str, stored: str, work: Callable[[], T]) -> T:
+        with self.store.lock(stored, self.longest):
+            kept = self.store.get(stored)  # another replica evaluated it while this one waited
+            if kept is not None:
+                metrics.CACHE_HITS.labels("views").inc()
+                return kept
+            metrics.CACHE_MISSES.labels("views").inc()
+            with metrics.REFRESH_SECONDS.labels(name).time():
+                value = work()
+            self.store.put(stored, value, self.keep)
+            return value
