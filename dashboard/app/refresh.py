@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 from collections import Counter
 from collections.abc import Sequence
 
@@ -22,7 +23,7 @@ from dashboard.format import ignored_series
 from dashboard.mesh.build import build_graph
 from dashboard.mesh.graph_types import VERSIONED
 from queries.duration import Duration, prometheus_duration
-from queries.errors import ConfigError
+from queries.errors import ConfigError, SourceError
 from queries.istio import load as istio_config
 from queries.istio.records import IstioConfig
 from queries.telemetry import IGNORED, TelemetrySource
@@ -72,10 +73,35 @@ def routing_config(settings: Settings, services: Services | None = None) -> Isti
     if settings.istio_config and not settings.istio_config.startswith(istio_config.KUBERNETES):
         return directory_config(settings.istio_config)
     if settings.istio_config:
-        return istio_config.load(settings.istio_config, bytes_of(settings.max_response_mb))
+        return kubernetes_config(settings.istio_config, bytes_of(settings.max_response_mb))
     if istio_config.kubernetes_configured():
-        return istio_config.load_kubernetes(max_bytes=bytes_of(settings.max_response_mb))
+        return kubernetes_config(istio_config.KUBERNETES, bytes_of(settings.max_response_mb))
     return None
+
+
+# Seconds a listing of the Kubernetes API's VirtualServices and DestinationRules
+# is used before it is listed again: the polls of every viewer read it, never list.
+KUBERNETES_KEEP_SECONDS = 30.0
+# The listings as last read, by `kubernetes:[CONTEXT]`: when, and the config or why there is none.
+_LISTINGS: dict[str, tuple[float, IstioConfig | SourceError | ConfigError]] = {}
+_LISTING_LOCK = threading.Lock()
+
+
+def kubernetes_config(spec: str, max_bytes: int) -> IstioConfig:
+    """The routing config of a Kubernetes API (`kubernetes:[CONTEXT]`), listed
+    at most once every KUBERNETES_KEEP_SECONDS; one listing at a time, the
+    refreshes that ask meanwhile wait for it."""
+    with _LISTING_LOCK:
+        kept = _LISTINGS.get(spec)
+        if kept is None or time.monotonic() - kept[0] >= KUBERNETES_KEEP_SECONDS:
+            try:
+                read: IstioConfig | SourceError | ConfigError = istio_config.load(spec, max_bytes)
+            except (SourceError, ConfigError) as error:
+                read = error
+            kept = _LISTINGS[spec] = time.monotonic(), read
+    if isinstance(kept[1], Exception):
+        raise kept[1]
+    return kept[1]
 
 
 # --istio-config directories as last read: their files' stamp, and the config or why it is unreadable.
