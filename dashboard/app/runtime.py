@@ -16,8 +16,8 @@ from dashboard.app.flight import Flights
 from dashboard.app.metrics import Polls, watch_polls
 from dashboard.app.refresh import Lookback, longest_refresh
 from dashboard.app.services import Services
-from dashboard.app.trace_cache import TraceCache
-from dashboard.app.view_cache import ViewCache, store_of
+from dashboard.app.trace_cache import SharedUploads, TraceCache
+from dashboard.app.view_cache import MemoryStore, RedisStore, ViewCache
 from dashboard.format import clock_text, duration_words, utc_stamp
 
 EXTENSION = "meshwatch"
@@ -30,14 +30,18 @@ class Runtime:
     traces: TraceCache
     flights: Flights = field(default_factory=Flights)
     backends: Backends = field(default_factory=Backends)
+    # The views' cache: this process's memory, or Redis with --cache-url.
+    store: MemoryStore | RedisStore = field(default_factory=MemoryStore)
+    # Uploaded trace files shared with the other replicas (with --cache-url).
+    uploads: SharedUploads | None = None
     lookback: Lookback = field(init=False)
     views: ViewCache = field(init=False)
     polls: Polls = field(init=False)
 
     def __post_init__(self) -> None:
         self.lookback = Lookback(self.services.telemetry, self.settings.canary.baseline_lookback_h)
-        store = store_of(self.settings.cache_url)
-        self.views = ViewCache(store, self.flights, self.settings.refresh, longest_refresh(self.settings))
+        longest = longest_refresh(self.settings)
+        self.views = ViewCache(self.store, self.flights, self.settings.refresh, longest, self.backends)
         self.polls = Polls(self.settings.refresh)
         watch_polls(self.polls)
 

@@ -23,11 +23,12 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 from dashboard.app import metrics
+from dashboard.app.backends import Backends
 from dashboard.app.flight import Flights, InFlight
 from queries.errors import SourceError
 
@@ -52,7 +53,9 @@ class Store(Protocol):
 
     def put(self, key: str, value: Any, seconds: float) -> None: ...
 
-    def lock(self, key: str, seconds: float) -> Any: ...
+    def acquire(self, key: str, seconds: float) -> Any | None: ...
+
+    def release(self, held: Any) -> None: ...
 
     def check(self) -> None: ...
 
@@ -82,8 +85,11 @@ class MemoryStore:
             while len(self._values) > self._size:
                 self._values.popitem(last=False)
 
-    def lock(self, key: str, seconds: float) -> Any:
-        return nullcontext()  # one process: its flights are single-flight already
+    def acquire(self, key: str, seconds: float) -> Any | None:
+        return None  # one process: its flights are single-flight already
+
+    def release(self, held: Any) -> None:
+        return None
 
     def check(self) -> None:
         return None
@@ -105,6 +111,7 @@ class RedisStore:
 
         self.place = redis_place(url)
         self._errors = redis.RedisError
+        self._lock_errors = redis.exceptions.LockError
         self._client = redis.Redis.from_url(url, socket_timeout=5.0, socket_connect_timeout=5.0)
 
     @contextmanager
@@ -132,22 +139,20 @@ class RedisStore:
         with self._talking():
             self._client.set(REDIS_PREFIX + key, value, px=max(1, int(seconds * 1000)))
 
-    @contextmanager
-    def lock(self, key: str, seconds: float) -> Iterator[None]:
-        """Held by one replica at a time while it evaluates the view; past
-        `seconds` it lapses (a replica that died holding it)."""
+    def acquire(self, key: str, seconds: float) -> Any | None:
+        """A lock held by one replica at a time while it evaluates the view
+        (None when waiting for it outlasted `seconds`); past `seconds` it
+        lapses, should its replica die holding it."""
         lock = self._client.lock(REDIS_PREFIX + "lock:" + key, timeout=seconds, blocking_timeout=seconds)
         with self._talking():
-            held = lock.acquire()
-        try:
-            yield
-        finally:
-            if held:
-                with self._talking():
-                    try:
-                        lock.release()
-                    except Exception:  # it lapsed meanwhile: another replica holds it now
-                        pass
+            return lock if lock.acquire() else None
+
+    def release(self, held: Any) -> None:
+        with self._talking():
+            try:
+                held.release()
+            except self._lock_errors:
+                pass  # it lapsed meanwhile: another replica may hold it now
 
     def check(self) -> None:
         with self._talking():
@@ -164,10 +169,21 @@ def key_text(key: Hashable) -> str:
 
 
 class ViewCache:
-    """Views by key: from the cache, or evaluated once (single-flight) and kept."""
+    """Views by key: from the cache, or evaluated once (single-flight) and kept.
 
-    def __init__(self, store: MemoryStore | RedisStore, flights: Flights, interval: float, longest: float):
-        self.store, self.flights = store, flights
+    A shared cache (Redis) that fails is worked around: the view is evaluated
+    here (single-flight in this process still), and `backends` says the cache
+    is down, so a Redis outage costs queries, never the pages."""
+
+    def __init__(
+        self,
+        store: MemoryStore | RedisStore,
+        flights: Flights,
+        interval: float,
+        longest: float,
+        backends: Backends | None = None,
+    ) -> None:
+        self.store, self.flights, self.backends = store, flights, backends
         self.keep = max(KEEP_SECONDS, KEEP_INTERVALS * interval)
         self.longest = longest
 
@@ -175,20 +191,42 @@ class ViewCache:
         """The view `name` at `key`: cached, joined in flight, or evaluated now;
         InFlight when its evaluation outlasts `wait` seconds."""
         stored = key_text((name, *key))
-        kept = self.store.get(stored)
+        kept = self._get(stored)
         if kept is not None:
             metrics.CACHE_HITS.labels("views").inc()
             return kept
         return self.flights.run((name, *key), lambda: self._evaluate(name, stored, work), wait)
 
     def _evaluate(self, name: str, stored: str, work: Callable[[], T]) -> T:
-        with self.store.lock(stored, self.longest):
-            kept = self.store.get(stored)  # another replica evaluated it while this one waited
+        held = self._shared(lambda: self.store.acquire(stored, self.longest))
+        try:
+            kept = self._get(stored)  # another replica evaluated it while this one waited
             if kept is not None:
                 metrics.CACHE_HITS.labels("views").inc()
                 return kept
             metrics.CACHE_MISSES.labels("views").inc()
             with metrics.REFRESH_SECONDS.labels(name).time():
                 value = work()
-            self.store.put(stored, value, self.keep)
+            self._shared(lambda: self.store.put(stored, value, self.keep))
             return value
+        finally:
+            if held is not None:
+                self._shared(lambda: self.store.release(held))
+
+    def _get(self, stored: str) -> Any | None:
+        return self._shared(lambda: self.store.get(stored))
+
+    def _shared(self, use: Callable[[], Any]) -> Any:
+        """What a use of the store gives, or None (noted) when a shared store fails."""
+        try:
+            result = use()
+        except SourceError as error:
+            self._note(error)
+            return None
+        if isinstance(self.store, RedisStore) and self.backends is not None:
+            self.backends.answered("cache", "Redis")
+        return result
+
+    def _note(self, error: SourceError) -> None:
+        if self.backends is not None:
+            self.backends.failed("cache", "Redis", error)
