@@ -13,8 +13,9 @@ import json
 import re
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from contextvars import copy_context
 from typing import Any
 
@@ -197,10 +198,27 @@ class PrometheusSource:
 
     name = "Prometheus"
     queries_per_refresh = len(promql.MESH_QUERY_NAMES)
+    # Told (query name, whether Prometheus answered) after each query: the app counts them.
+    on_query: Callable[[str, bool], None] | None = None
 
     def __init__(self, url: str, timeout: float = 10.0, max_response_bytes: int = MAX_RESPONSE_BYTES) -> None:
         self.backend = Backend("Prometheus", url, timeout, max_response_bytes, ADVICE)
         self.url, self.timeout = self.backend.url, timeout
+
+    @contextmanager
+    def _told(self, name: str) -> Iterator[None]:
+        try:
+            yield
+        except SourceError:
+            if self.on_query is not None:
+                self.on_query(name, False)
+            raise
+        if self.on_query is not None:
+            self.on_query(name, True)
+
+    def _named_query(self, name: str, promql_text: str, at: float) -> list[dict[str, Any]]:
+        with self._told(name):
+            return self.query(promql_text, at)
 
     def query(self, promql_text: str, at: float) -> list[dict[str, Any]]:
         """One instant query at `at`; raises SourceError with a one-line reason."""
@@ -214,16 +232,17 @@ class PrometheusSource:
         range query): columns VERSION_TRAFFIC_COLUMNS, `time` in unix seconds.
         Points that are no rate are left out; `frame.attrs[IGNORED]` counts
         the series that had any, by problem."""
-        reply = self.backend.get(
-            "/api/v1/query_range",
-            {
-                "query": promql.version_traffic(window, namespaces),
-                "start": f"{start:.3f}",
-                "end": f"{end:.3f}",
-                "step": f"{step:g}s",
-            },
-        )
-        data = answer_data(reply, self.backend.label)
+        with self._told("version_traffic"):
+            reply = self.backend.get(
+                "/api/v1/query_range",
+                {
+                    "query": promql.version_traffic(window, namespaces),
+                    "start": f"{start:.3f}",
+                    "end": f"{end:.3f}",
+                    "step": f"{step:g}s",
+                },
+            )
+            data = answer_data(reply, self.backend.label)
         labels = VERSION_TRAFFIC_COLUMNS[1:-1]
         rows, ignored = [], Counter()
         try:
@@ -245,7 +264,7 @@ class PrometheusSource:
 
     def check(self) -> None:
         """One trivial query: Prometheus is up and evaluates PromQL."""
-        self.query(promql.READINESS, time.time())
+        self._named_query("readiness", promql.READINESS, time.time())
 
     def mesh(self, at: float, window: Duration, namespaces: Sequence[str] = ()) -> MeshTelemetry:
         queries = promql.mesh_queries(window, namespaces)
@@ -255,7 +274,7 @@ class PrometheusSource:
             # runs in a copy of this context, so they share the refresh's budget.
             with ThreadPoolExecutor(max_workers=len(queries)) as pool:
                 pending = {
-                    name: pool.submit(copy_context().run, self.query, text, at)
+                    name: pool.submit(copy_context().run, self._named_query, name, text, at)
                     for name, text in queries.items()
                 }
                 results = {name: future.result() for name, future in pending.items()}

@@ -110,6 +110,8 @@ def watched(services: Services, settings: Settings, backends: Backends) -> Servi
     telemetry_key = "prometheus" if services.mode == "live" else "simulation"
     traces_key = "tempo" if settings.tempo else "jaeger"
     telemetry_name = getattr(services.telemetry, "name", "Prometheus")
+    if hasattr(services.telemetry, "on_query"):
+        services.telemetry.on_query = metrics.query_outcome
     return dataclasses.replace(
         services,
         telemetry=Watched(services.telemetry, telemetry_key, telemetry_name, backends),

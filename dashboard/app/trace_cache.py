@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from dashboard.app import metrics
 from dashboard.format import plural
 from dashboard.traces.tree import TraceTree, build_tree
 from queries.errors import SourceError, TraceNotFound
@@ -134,7 +135,9 @@ class TraceCache:
         with self._lock:
             tree = self._cached(key)
             if tree is not None:
+                metrics.CACHE_HITS.labels("traces").inc()
                 return tree
+            metrics.CACHE_MISSES.labels("traces").inc()
             pending = self._loading.get(key)
             leading = pending is None
             if leading:
