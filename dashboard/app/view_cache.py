@@ -120,7 +120,9 @@ class RedisStore:
             yield
         except self._errors as error:
             # Never the URL given: it may carry a password.
-            raise SourceError(f"cannot use the cache at {self.place}: {type(error).__name__}") from None
+            # redis-py's messages name the host, never the password.
+            reason = " ".join(str(error).split())[:200] or type(error).__name__
+            raise SourceError(f"cannot use the cache at {self.place}: {reason}") from None
 
     def get(self, key: str) -> Any | None:
         with self._talking():

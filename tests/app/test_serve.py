@@ -14,7 +14,7 @@ import bcrypt
 import pytest
 import requests
 
-from tests.support.simulator import free_port
+from tests.support.simulator import free_port, wait_healthy
 
 PASSWORD = "s3cret-pass"
 
@@ -49,23 +49,6 @@ def self_signed(root: Path) -> tuple[Path, Path]:
         capture_output=True,
     )
     return cert, key
-
-
-def wait_serving(
-    process: subprocess.Popen, url: str, log: Path, verify: str | bool, timeout: float = 60
-) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"{url}/healthz", timeout=2, verify=verify).ok:
-                return
-        except requests.ConnectionError:
-            pass
-        if process.poll() is not None:
-            break
-        time.sleep(0.1)  # poll interval
-    process.kill()
-    raise AssertionError(f"meshwatch serve did not come up: {log.read_text()}")
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +96,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[subproces
         )
     url = f"https://127.0.0.1:{port}"
     try:
-        wait_serving(process, url, log, str(cert))
+        wait_healthy(process, f"127.0.0.1:{port}", log, "meshwatch serve", scheme="https", verify=str(cert))
         deadline = time.monotonic() + 60
         while len(worker_pids(process.pid)) < 2 and time.monotonic() < deadline:
             time.sleep(0.1)  # poll interval: the second worker boots after the first answers
@@ -165,3 +148,32 @@ def test_metrics_are_served_to_who_may_see_the_dashboard(served):
     text = requests.get(f"{url}/metrics", verify=str(cert), auth=("sre", PASSWORD)).text
     for name in ("meshwatch_backend_up", "meshwatch_viewers_polling", "meshwatch_promql_queries_total"):
         assert name in text
+
+
+def test_no_auth_off_loopback_is_said_in_one_line_at_start(tmp_path):
+    port = free_port()
+    log = tmp_path / "serve.log"
+    with log.open("w") as handle:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "dashboard.app.cli", "serve", "--listen", f"0.0.0.0:{port}"],
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            env={"PATH": "/usr/bin:/bin"},
+        )
+    try:
+        wait_healthy(process, f"127.0.0.1:{port}", log, "meshwatch serve")
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+    warnings = [line for line in log.read_text().splitlines() if line.startswith("meshwatch: ")]
+    assert warnings == [
+        f"meshwatch: --auth none on 0.0.0.0: anyone who reaches port {port} sees the dashboard"
+    ]
+
+
+def test_half_a_tls_pair_is_one_line_before_anything_listens(capsys, tmp_path):
+    from dashboard.app.cli import main
+
+    assert main(["serve", "--tls-cert-file", str(tmp_path / "tls.crt"), "--listen", "127.0.0.1:1"]) == 2
+    err = capsys.readouterr().err
+    assert err == "meshwatch: --tls-cert-file and --tls-key-file go together: give both, or neither\n"
