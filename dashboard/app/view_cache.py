@@ -35,17 +35,25 @@ from queries.errors import SourceError
 T = TypeVar("T")
 # Views kept in memory at once (per process), the oldest dropped first.
 MEMORY_VIEWS = 256
-# A view stays this many refresh intervals (at least KEEP_SECONDS): a viewer
-# a little late for an interval still finds it.
-KEEP_INTERVALS, KEEP_SECONDS = 2, 30.0
+# A view is kept one refresh interval (at least KEEP_SECONDS): every viewer of
+# its interval finds it, and a view asked for again later (a fixed time, or a
+# clock that stands still) is evaluated again, as a poll would.
+KEEP_SECONDS = 1.0
 REDIS_PREFIX = "meshwatch:"
 
 
+# Live views are aligned to at most this grid: a page that refreshes hourly
+# (a wall screen left alone) still opens on data of the last minute.
+ALIGN_MAX_SECONDS = 60.0
+
+
 def aligned(now: float, interval: float) -> float:
-    """A live view's evaluation time: `now` aligned down to a multiple of the refresh interval."""
-    if interval <= 0:
+    """A live view's evaluation time: `now` aligned down to a multiple of the
+    refresh interval (of at most ALIGN_MAX_SECONDS)."""
+    step = min(interval, ALIGN_MAX_SECONDS)
+    if step <= 0:
         return now
-    return math.floor(now / interval) * interval
+    return math.floor(now / step) * step
 
 
 class Store(Protocol):
@@ -186,7 +194,7 @@ class ViewCache:
         backends: Backends | None = None,
     ) -> None:
         self.store, self.flights, self.backends = store, flights, backends
-        self.keep = max(KEEP_SECONDS, KEEP_INTERVALS * interval)
+        self.keep = max(KEEP_SECONDS, min(interval, ALIGN_MAX_SECONDS))
         self.longest = longest
 
     def view(self, name: str, key: tuple[Any, ...], work: Callable[[], T], wait: float) -> T | InFlight:
