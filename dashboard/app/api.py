@@ -53,6 +53,8 @@ class ViewArguments:
     window: Duration
     namespaces: tuple[str, ...]
     service: str | None
+    # No `at` asked for: the present, aligned (dashboard.app.views.live_moment).
+    live: bool
 
 
 def view_arguments(runtime: Runtime) -> ViewArguments:
@@ -63,6 +65,7 @@ def view_arguments(runtime: Runtime) -> ViewArguments:
         namespaces=tuple(config.namespace(ns) for ns in args.getlist("namespace"))
         or runtime.settings.namespace,
         service=config.service(args["service"]) if args.get("service") else None,
+        live=not args.get("at"),
     )
 
 
@@ -117,7 +120,9 @@ def graph() -> Response:
     find = _argument("find", config.expression, settings.find)
     hide = _argument("hide", config.expression, settings.hide)
     wait = longest_refresh(settings)
-    drawn = landed(runtime, graph_view(runtime, view.at, view.window, view.namespaces, graph_type, wait))
+    drawn = landed(
+        runtime, graph_view(runtime, view.at, view.window, view.namespaces, graph_type, wait, view.live)
+    )
     return jsonify(apply(snapshot_document(drawn), find, hide))
 
 
@@ -128,7 +133,8 @@ def canary() -> Response:
     routing = routing_config(runtime.settings, runtime.services)
     wait = longest_refresh(runtime.settings)
     releases = landed(
-        runtime, releases_view(runtime, view.at, view.window, view.namespaces, view.service, routing, wait)
+        runtime,
+        releases_view(runtime, view.at, view.window, view.namespaces, view.service, routing, wait, view.live),
     )
     return jsonify(canary_document(releases, releases.warnings))
 

@@ -17,7 +17,7 @@ from dashboard.app.metrics import Polls, watch_polls
 from dashboard.app.refresh import Lookback, longest_refresh
 from dashboard.app.services import Services
 from dashboard.app.trace_cache import SharedUploads, TraceCache
-from dashboard.app.view_cache import MemoryStore, RedisStore, ViewCache
+from dashboard.app.view_cache import MemoryStore, Store, ViewCache
 from dashboard.format import clock_text, duration_words, utc_stamp
 
 EXTENSION = "meshwatch"
@@ -31,7 +31,7 @@ class Runtime:
     flights: Flights = field(default_factory=Flights)
     backends: Backends = field(default_factory=Backends)
     # The views' cache: this process's memory, or Redis with --cache-url.
-    store: MemoryStore | RedisStore = field(default_factory=MemoryStore)
+    store: Store = field(default_factory=MemoryStore)
     # Uploaded trace files shared with the other replicas (with --cache-url).
     uploads: SharedUploads | None = None
     lookback: Lookback = field(init=False)

@@ -1,11 +1,11 @@
 """One evaluation of each view per refresh interval, whatever the number of viewers.
 
-A view is keyed on what it shows: (view, namespaces, window, evaluation
-time, ...). Live views are evaluated at times aligned down to a multiple of
-the refresh interval (`aligned`), so every page and every script polling the
+A view is keyed on what it shows: (view, namespaces, window, ..., evaluation
+time). Live views are evaluated at times aligned down to a multiple of the
+refresh interval (`aligned`), so every page and every script polling the
 same view within one interval asks for the same key: the first computes it
-(one refresh in flight per key: dashboard.app.flight), the rest are served
-from the cache. Failures are not kept: the next poll tries again.
+(one evaluation of a view in flight at a time: dashboard.app.flight), the
+rest are served from the cache. Failures are not kept: the next poll tries again.
 
 Without --cache-url the cache is this process's memory; with
 `--cache-url redis://...` it is Redis (redis-py), shared by every worker and
@@ -24,7 +24,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from dashboard.app import metrics
@@ -34,7 +34,7 @@ from queries.errors import SourceError
 
 T = TypeVar("T")
 # Views kept in memory at once (per process), the oldest dropped first.
-MEMORY_VIEWS = 256
+MEMORY_VIEWS = 64
 # A view is kept one refresh interval (at least KEEP_SECONDS): every viewer of
 # its interval finds it, and a view asked for again later (a fixed time, or a
 # clock that stands still) is evaluated again, as a poll would.
@@ -54,18 +54,6 @@ def aligned(now: float, interval: float) -> float:
     if step <= 0:
         return now
     return math.floor(now / step) * step
-
-
-class Store(Protocol):
-    def get(self, key: str) -> Any | None: ...
-
-    def put(self, key: str, value: Any, seconds: float) -> None: ...
-
-    def acquire(self, key: str, seconds: float) -> Any | None: ...
-
-    def release(self, held: Any) -> None: ...
-
-    def check(self) -> None: ...
 
 
 class MemoryStore:
@@ -169,7 +157,11 @@ class RedisStore:
             self._client.ping()
 
 
-def store_of(cache_url: str | None) -> MemoryStore | RedisStore:
+# Where views are kept: one process's memory, or Redis shared by replicas.
+Store = MemoryStore | RedisStore
+
+
+def store_of(cache_url: str | None) -> Store:
     return RedisStore(cache_url) if cache_url else MemoryStore()
 
 
@@ -187,7 +179,7 @@ class ViewCache:
 
     def __init__(
         self,
-        store: MemoryStore | RedisStore,
+        store: Store,
         flights: Flights,
         interval: float,
         longest: float,
@@ -197,15 +189,21 @@ class ViewCache:
         self.keep = max(KEEP_SECONDS, min(interval, ALIGN_MAX_SECONDS))
         self.longest = longest
 
-    def view(self, name: str, key: tuple[Any, ...], work: Callable[[], T], wait: float) -> T | InFlight:
-        """The view `name` at `key`: cached, joined in flight, or evaluated now;
-        InFlight when its evaluation outlasts `wait` seconds."""
-        stored = key_text((name, *key))
+    def view(
+        self, name: str, key: tuple[Any, ...], at: float, live: bool, work: Callable[[], T], wait: float
+    ) -> T | InFlight:
+        """The view `name` of `key` (namespaces, window, ...) at `at`: cached,
+        or evaluated now; InFlight when its evaluation outlasts `wait` seconds.
+        One evaluation of a `live` view is in flight at a time, whatever its
+        time: a poll of the next interval joins one still running (a slow
+        Prometheus gets one refresh at a time, not one more each interval)."""
+        stored = key_text((name, *key, at))
         kept = self._get(stored)
         if kept is not None:
             metrics.CACHE_HITS.labels("views").inc()
             return kept
-        return self.flights.run((name, *key), lambda: self._evaluate(name, stored, work), wait)
+        flight = (name, *key, "live" if live else at)
+        return self.flights.run(flight, lambda: self._evaluate(name, stored, work), wait)
 
     def _evaluate(self, name: str, stored: str, work: Callable[[], T]) -> T:
         held = self._shared(lambda: self.store.acquire(stored, self.longest))

@@ -44,12 +44,16 @@ def graph_view(
     namespaces: Sequence[str],
     graph_type: str,
     wait: float,
+    live: bool,
 ) -> nx.DiGraph | InFlight:
-    """The service graph of the window ending at `at`, retired versions marked."""
+    """The service graph of the window ending at `at` (`live`: the present's,
+    from live_moment), retired versions marked."""
     namespaces = tuple(sorted(namespaces))
     return runtime.views.view(
         "graph",
-        (namespaces, str(window), graph_type, at),
+        (namespaces, str(window), graph_type),
+        at,
+        live,
         lambda: mesh_graph(
             runtime.services.telemetry,
             runtime.settings,
@@ -71,12 +75,16 @@ def releases_view(
     service: str | None,
     routing: Any,
     wait: float,
+    live: bool,
 ) -> ReleaseView | InFlight:
-    """The release view of the services (or one) in the window ending at `at`."""
+    """The release view of the services (or one) in the window ending at `at`
+    (`live`: the present's, from live_moment)."""
     namespaces = tuple(sorted(namespaces))
     return runtime.views.view(
         "canary",
-        (namespaces, str(window), service, getattr(routing, "origin", None), at),
+        (namespaces, str(window), service, getattr(routing, "origin", None)),
+        at,
+        live,
         lambda: release_view(
             runtime.services.telemetry,
             routing,

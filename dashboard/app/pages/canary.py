@@ -93,7 +93,8 @@ def refresh_canary(
     at = live_moment(runtime) if moment is None else min(float(moment), now)
     try:
         wait = longest_refresh(settings) if wait is None else wait
-        releases = releases_view(runtime, at, rate_window, settings.namespace, name, routing, wait)
+        live = moment is None
+        releases = releases_view(runtime, at, rate_window, settings.namespace, name, routing, wait, live)
     except (SourceError, ConfigError) as error:
         return CanaryView(cards, runtime.stale_text(last_good, error), "stale", None, last_good)
     if isinstance(releases, InFlight):

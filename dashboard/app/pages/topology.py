@@ -243,7 +243,7 @@ def refresh_topology(
         now = services.clock()
         at = live_moment(runtime) if shown_at.live else shown_at.moment(now, time.time())
         wait = longest_refresh(settings) if wait is None else wait
-        graph = graph_view(runtime, at, rate_window, namespaces, graph_type, wait)
+        graph = graph_view(runtime, at, rate_window, namespaces, graph_type, wait, shown_at.live)
     except (SourceError, ConfigError) as error:
         stale.banner = runtime.stale_text(last_good, error)
         return stale
@@ -602,7 +602,14 @@ def register(app: Dash, runtime: Runtime) -> None:
             rate_window = settings.rate_window(window)
             routing = routing_config(settings, services)
             releases = releases_view(
-                runtime, live_moment(runtime), rate_window, (), service, routing, longest_refresh(settings)
+                runtime,
+                live_moment(runtime),
+                rate_window,
+                (),
+                service,
+                routing,
+                longest_refresh(settings),
+                True,
             )
         except (SourceError, ConfigError) as error:
             return [html.P(f"Release state unavailable: {error}", className="mw-hint")]
