@@ -13,8 +13,9 @@ import json
 import re
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from contextvars import copy_context
 from dataclasses import dataclass
 from typing import Any
@@ -272,6 +273,8 @@ class PrometheusSource:
 
     name = "Prometheus"
     queries_per_refresh = len(promql.MESH_QUERY_NAMES)
+    # Told (query name, whether Prometheus answered) after each query: the app counts them.
+    on_query: Callable[[str, bool], None] | None = None
 
     def __init__(
         self,
@@ -305,6 +308,23 @@ class PrometheusSource:
         reply = self._ask("/api/v1/query", {"query": promql_text, "time": f"{at:.3f}"})
         return instant_answer(reply, self.backend.label)
 
+    @contextmanager
+    def _told(self, name: str) -> Iterator[None]:
+        try:
+            yield
+        except SourceError:
+            if self.on_query is not None:
+                self.on_query(name, False)
+            raise
+        if self.on_query is not None:
+            self.on_query(name, True)
+
+    def _named_query(
+        self, name: str, promql_text: str, at: float
+    ) -> tuple[list[dict[str, Any]], tuple[str, ...]]:
+        with self._told(name):
+            return self.instant(promql_text, at)
+
     def query(self, promql_text: str, at: float) -> list[dict[str, Any]]:
         """One instant query's series at `at`; raises SourceError with a one-line reason."""
         return self.instant(promql_text, at)[0]
@@ -329,7 +349,12 @@ class PrometheusSource:
         """Delivered rps per service and workload from `start` to `end` (a
         range query): columns VERSION_TRAFFIC_COLUMNS, `time` in unix seconds."""
         return self._range_frame(
-            promql.version_traffic(window, namespaces), start, end, step, VERSION_TRAFFIC_COLUMNS
+            "version_traffic",
+            promql.version_traffic(window, namespaces),
+            start,
+            end,
+            step,
+            VERSION_TRAFFIC_COLUMNS,
         )
 
     def selection_history(
@@ -337,21 +362,27 @@ class PrometheusSource:
     ) -> pd.DataFrame:
         """promql.selection_history as a range query: columns SELECTION_HISTORY_COLUMNS."""
         return self._range_frame(
-            promql.selection_history(selection, window), start, end, step, SELECTION_HISTORY_COLUMNS
+            "selection_history",
+            promql.selection_history(selection, window),
+            start,
+            end,
+            step,
+            SELECTION_HISTORY_COLUMNS,
         )
 
     def _range_frame(
-        self, promql_text: str, start: float, end: float, step: float, columns: Sequence[str]
+        self, name: str, promql_text: str, start: float, end: float, step: float, columns: Sequence[str]
     ) -> pd.DataFrame:
-        """A range query as a frame (range_vector_frame), its warnings in `attrs[WARNINGS]`."""
-        result, warnings = self.range_query(promql_text, start, end, step)
+        """A range query (promql's `name`) as a frame, its warnings in `attrs[WARNINGS]`."""
+        with self._told(name):
+            result, warnings = self.range_query(promql_text, start, end, step)
         frame = range_vector_frame(result, columns, self.backend.label)
         frame.attrs[WARNINGS] = list(warnings)
         return frame
 
     def check(self) -> None:
         """One trivial query: Prometheus is up and evaluates PromQL."""
-        self.query(promql.READINESS, time.time())
+        self._named_query("readiness", promql.READINESS, time.time())
 
     def mesh(self, at: float, window: Duration, namespaces: Sequence[str] = ()) -> MeshTelemetry:
         queries = promql.mesh_queries(window, namespaces)
@@ -361,7 +392,7 @@ class PrometheusSource:
             # runs in a copy of this context, so they share the refresh's budget.
             with ThreadPoolExecutor(max_workers=len(queries)) as pool:
                 pending = {
-                    name: pool.submit(copy_context().run, self.instant, text, at)
+                    name: pool.submit(copy_context().run, self._named_query, name, text, at)
                     for name, text in queries.items()
                 }
                 answers = {name: future.result() for name, future in pending.items()}

@@ -7,22 +7,26 @@ print (`/api/graph` takes `graph`, `find`, `hide` and `cluster` as `snapshot`
 takes `--graph`, `--find`, `--hide` and `--cluster`); bad input answers 400, a
 failing data source 502, too much in flight (busy, retry) 503, an unknown trace
 or path 404, each as `{"error": "..."}`.
-`/healthz` says the process serves; `/readyz` that Prometheus answers.
+`/healthz` says the process serves, `/readyz` that it can serve pages (a
+backend outage leaves stale views worth serving), `/api/status` how each
+backend last answered, `/metrics` meshwatch's own metrics.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
 from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from dashboard.app import config
 from dashboard.app.flight import Busy, InFlight
-from dashboard.app.refresh import longest_refresh, mesh_graph, release_view, routing_config, slow_text
+from dashboard.app.refresh import longest_refresh, routing_config, slow_text
 from dashboard.app.runtime import Runtime, current
 from dashboard.app.trace_cache import ParsesBusy, TraceNotInMemory
+from dashboard.app.views import graph_view, live_moment, releases_view
 from dashboard.canary.document import canary_document
 from dashboard.mesh.find import apply
 from dashboard.mesh.snapshot import snapshot_document
@@ -49,18 +53,21 @@ class ViewArguments:
     window: Duration
     namespaces: tuple[str, ...]
     service: str | None
+    # No `at` asked for: the present, aligned (dashboard.app.views.live_moment).
+    live: bool
     clusters: tuple[str, ...] = ()
 
 
 def view_arguments(runtime: Runtime) -> ViewArguments:
     args = request.args
     return ViewArguments(
-        at=config.instant(args["at"]) if args.get("at") else runtime.services.clock(),
+        at=config.instant(args["at"]) if args.get("at") else live_moment(runtime),
         window=runtime.settings.rate_window(args["window"]) if "window" in args else runtime.settings.window,
         namespaces=tuple(config.namespace(ns) for ns in args.getlist("namespace"))
         or runtime.settings.namespace,
         service=config.service(args["service"]) if args.get("service") else None,
         clusters=tuple(config.cluster_name(c) for c in args.getlist("cluster")) or runtime.settings.cluster,
+        live=not args.get("at"),
     )
 
 
@@ -89,12 +96,11 @@ def source_failed(error: SourceError) -> Response:
     return error_response(str(error), 502)
 
 
-def in_flight(runtime: Runtime, key: tuple[Any, ...], work: Callable[[], Any]) -> Any:
-    """The view's one refresh in flight (joined, or started now), waited for in full."""
-    landed = runtime.flights.run(key, work, longest_refresh(runtime.settings))
-    if isinstance(landed, InFlight):
-        raise SourceError(slow_text(runtime.services.telemetry.name, landed.elapsed) + "; retry")
-    return landed
+def landed(runtime: Runtime, view: Any) -> Any:
+    """A view waited for in full; one still in flight then is a source too slow."""
+    if isinstance(view, InFlight):
+        raise SourceError(slow_text(runtime.services.telemetry.name, view.elapsed) + "; retry")
+    return view
 
 
 def _argument(name: str, parse: Any, default: Any) -> Any:
@@ -115,17 +121,11 @@ def graph() -> Response:
     graph_type = _argument("graph", config.graph_type, settings.graph)
     find = _argument("find", config.expression, settings.find)
     hide = _argument("hide", config.expression, settings.hide)
-    drawn = in_flight(
+    wait = longest_refresh(settings)
+    drawn = landed(
         runtime,
-        ("api/graph", view.at, str(view.window), view.namespaces, view.clusters, graph_type),
-        lambda: mesh_graph(
-            runtime.services.telemetry,
-            settings,
-            view.at,
-            view.window,
-            view.namespaces,
-            graph_type=graph_type,
-            clusters=view.clusters,
+        graph_view(
+            runtime, view.at, view.window, view.namespaces, graph_type, wait, view.live, view.clusters
         ),
     )
     return jsonify(apply(snapshot_document(drawn), find, hide))
@@ -136,19 +136,10 @@ def canary() -> Response:
     runtime = current()
     view = view_arguments(runtime)
     routing = routing_config(runtime.settings, runtime.services)
-    releases = in_flight(
+    wait = longest_refresh(runtime.settings)
+    releases = landed(
         runtime,
-        ("api/canary", view.at, str(view.window), view.namespaces, view.service),
-        lambda: release_view(
-            runtime.services.telemetry,
-            routing,
-            runtime.settings,
-            view.at,
-            view.window,
-            view.namespaces,
-            view.service,
-            runtime.lookback,
-        ),
+        releases_view(runtime, view.at, view.window, view.namespaces, view.service, routing, wait, view.live),
     )
     return jsonify(canary_document(releases, releases.warnings))
 
@@ -180,6 +171,32 @@ def unknown(rest: str) -> Response:
     )
 
 
+@api.route("/api/status")
+def status() -> Response:
+    """How each backend last answered; asked afresh when nothing asked it
+    within the refresh interval (one check in flight however many ask)."""
+    runtime = current()
+    runtime.flights.run(("api/status",), lambda: check_backends(runtime), longest_refresh(runtime.settings))
+    return jsonify(runtime.backends.document())
+
+
+def check_backends(runtime: Runtime) -> None:
+    """A cheap question to each backend not heard from within the refresh interval."""
+    services = runtime.services
+    questions = [(services.telemetry, "check")]
+    if services.traces is not None:
+        questions.append((services.traces, "services"))
+    recent = time.time() - runtime.settings.refresh
+    for source, question in questions:
+        checked = runtime.backends.state(source.backend_key, source.backend_name).checked
+        if checked is not None and checked >= recent:
+            continue
+        try:
+            getattr(source, question)()
+        except SourceError:
+            pass  # noted by the watch: the document says why
+
+
 @api.route("/healthz")
 def healthz() -> Any:
     return Response("OK", mimetype="text/plain")
@@ -187,9 +204,12 @@ def healthz() -> Any:
 
 @api.route("/readyz")
 def readyz() -> Response:
-    try:
-        # Not a mesh refresh: a probe every few seconds must stay cheap.
-        current().services.telemetry.check()
-    except SourceError as error:
-        return error_response(str(error), 503)
+    """Ready while this process can serve pages: a backend outage leaves the
+    last good views (marked stale) worth serving, so it never takes a
+    replica out of its Service; /api/status says how the backends are."""
     return jsonify({"status": "ready"})
+
+
+@api.route("/metrics")
+def prometheus_metrics() -> Response:
+    return Response(generate_latest(), mimetype=CONTENT_TYPE_LATEST)

@@ -141,7 +141,8 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     from dashboard.app import create_app
     from dashboard.app.services import demo_services
 
-    return _run_app(create_app(settings, demo_services(settings)), settings)
+    # One worker: the simulated mesh lives in the process that runs it.
+    return _run_app(create_app(settings, demo_services(settings)), settings, workers=1)
 
 
 def _listen(settings: Settings, make: Callable[[str, int], Any]) -> Any:
@@ -153,22 +154,28 @@ def _listen(settings: Settings, make: Callable[[str, int], Any]) -> Any:
         raise SourceError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
 
 
-def _run_app(app: Any, settings: Settings) -> int:
-    from werkzeug.serving import make_server
+def _run_app(app: Any, settings: Settings, workers: int | None = None) -> int:
+    """The app under gunicorn (dashboard.app.server) on --listen."""
+    from dashboard.app import logs
+    from dashboard.app.access import is_loopback
+    from dashboard.app.server import gunicorn_options, serve
 
-    def make(host: str, port: int) -> Any:
-        # Werkzeug prints its own lines and exits when the port is taken:
-        # bind once first so the user gets meshwatch's one line instead.
-        with socket.create_server((host, port)):
-            pass
-        return make_server(host, port, app.server, threaded=True)
-
-    server = _listen(settings, make)
+    options = gunicorn_options(settings, workers)  # a bad TLS option is one line, before listening
+    # gunicorn retries a taken port for seconds, then exits with its own lines:
+    # bind once first so the user gets meshwatch's one line instead.
+    _listen(settings, lambda host, port: socket.create_server((host, port)).close())
+    host, port = settings.listen
+    if settings.auth == "none" and not is_loopback(host):
+        warn(f"--auth none on {host}: anyone who reaches port {port} sees the dashboard")
+    scheme = "https" if "certfile" in options else "http"
     print(
-        f"meshwatch {__version__}: dashboard on http://{settings.listen[0]}:{server.server_port}/",
+        f"meshwatch {__version__}: dashboard on {scheme}://{host}:{port}{settings.base_path} "
+        f"({options['workers']} worker{'s' if options['workers'] > 1 else ''} x {settings.threads} threads)",
         file=sys.stderr,
+        flush=True,
     )
-    server.serve_forever()
+    logs.configure(settings)
+    serve(app.server, settings, workers)
     return 0
 
 
@@ -339,6 +346,9 @@ PROMETHEUS = (
 TRACES = ("jaeger", "jaeger_api", "jaeger_timeout", *connection_options("jaeger"), "tempo", "tempo_timeout")
 # What the dashboards take to bound the memory traces use.
 TRACE_MEMORY = ("max_upload_mb", "trace_cache_mb", "max_trace_parses", "trace_link")
+# Who may see a dashboard, over what, and what it logs.
+ACCESS = ("auth", "auth_htpasswd", "auth_header", "trusted_proxy", "tls_cert_file", "tls_key_file")
+LOGS = ("log_format", "log_level")
 
 COMMANDS: dict[str, Subcommand] = {
     "serve": Subcommand(
@@ -359,6 +369,11 @@ COMMANDS: dict[str, Subcommand] = {
             "max_window",
             "max_response_mb",
             *TRACE_MEMORY,
+            *ACCESS,
+            "workers",
+            "threads",
+            "cache_url",
+            *LOGS,
             "config",
         ),
     ),
@@ -376,6 +391,9 @@ COMMANDS: dict[str, Subcommand] = {
             "phase",
             "max_window",
             *TRACE_MEMORY,
+            *ACCESS,
+            "threads",
+            *LOGS,
             "config",
         ),
     ),

@@ -15,6 +15,7 @@ namespaces a tuple of DNS-1123 labels, a time unix seconds.
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import math
 import os
 import re
@@ -237,6 +238,31 @@ def trace_link(text: str) -> tuple[str, str]:
     if not whole and not re.match(r"^https?://[^/#{}\s]+", template):
         raise ConfigError(f"bad trace link {text!r}: the URL must start http(s)://HOST, or be just #{{TAG}}")
     return key, template
+
+
+def cidr(text: str) -> str:
+    """An address block (`10.0.0.0/8`, `::1/128`) or one address; kept as text, normalised."""
+    try:
+        return str(ipaddress.ip_network(text.strip(), strict=False))
+    except ValueError:
+        raise ConfigError(
+            f"bad address block {text!r}: expected a CIDR such as 10.0.0.0/8 or 127.0.0.1"
+        ) from None
+
+
+def header_name(text: str) -> str:
+    """An HTTP header's name (RFC 9110 token)."""
+    name = text.strip()
+    if not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", name):
+        raise ConfigError(f"bad header name {text!r}: expected a name such as X-Forwarded-User")
+    return name
+
+
+def redis_url(text: str) -> str:
+    value = text.strip()
+    if not re.match(r"^rediss?://[^/\s]*", value) and not value.startswith("unix://"):
+        raise ConfigError("bad cache URL: expected redis://HOST:PORT/DB (or rediss://, unix://)")
+    return value
 
 
 def text_value(text: str) -> str:
@@ -580,6 +606,50 @@ class Settings:
         "'http.url=#{http.url}'; other tag values are never links",
         many=True,
         metavar="TAG=URL",
+    )
+    # --- serving: who may see the dashboard, the server, its cache and its logs (issue 10) ---
+    auth: str = option(
+        choice("none", "basic", "header"),
+        "none",
+        "who may see the dashboard: none (anyone who reaches --listen), basic (--auth-htpasswd) "
+        "or header (--auth-header from a --trusted-proxy)",
+        metavar="MODE",
+    )
+    auth_htpasswd: str | None = option(
+        text_value, None, "--auth basic: htpasswd file of USER:BCRYPT-HASH lines", metavar="FILE"
+    )
+    auth_header: str = option(
+        header_name,
+        "X-Forwarded-User",
+        "--auth header: the header naming the user, set by an authenticating proxy",
+        metavar="NAME",
+    )
+    trusted_proxy: tuple[str, ...] = option(
+        cidr,
+        (),
+        "--auth header: addresses (CIDR) whose --auth-header is believed (repeatable)",
+        many=True,
+        metavar="CIDR",
+    )
+    tls_cert_file: str | None = option(
+        text_value, None, "serve HTTPS with this certificate (PEM; with --tls-key-file)", metavar="FILE"
+    )
+    tls_key_file: str | None = option(
+        text_value, None, "the private key of --tls-cert-file (PEM)", metavar="FILE"
+    )
+    workers: int = option(whole_number(1, 64), 1, "server processes (gunicorn workers)", metavar="N")
+    threads: int = option(
+        whole_number(1, 256), 8, "threads per server process, each serving one request", metavar="N"
+    )
+    cache_url: str | None = option(
+        redis_url,
+        None,
+        "Redis holding the views' cache and uploaded traces, shared by replicas (default: in-process)",
+        metavar="URL",
+    )
+    log_format: str = option(choice("text", "json"), "text", "log lines as text or JSON objects")
+    log_level: str = option(
+        choice("debug", "info", "warning", "error"), "info", "the least severe log lines written"
     )
     config: str | None = option(
         text_value, None, "TOML config file (thresholds and any option above)", metavar="FILE"

@@ -8,12 +8,14 @@ from pathlib import Path
 import dash_cytoscape as cyto
 from dash import Dash, Input, Output
 
-from dashboard.app import pages, trace_upload
+from dashboard.app import access, pages, trace_upload
 from dashboard.app.api import api
+from dashboard.app.backends import Backends, watched
 from dashboard.app.config import Settings, bytes_of, resolve
 from dashboard.app.runtime import Runtime
 from dashboard.app.services import Services, live_services
-from dashboard.app.trace_cache import TraceCache, backend_fetch
+from dashboard.app.trace_cache import SharedUploads, TraceCache, backend_fetch, shared_fetch
+from dashboard.app.view_cache import RedisStore, store_of
 from layouts.shell import shell, story_badge
 
 
@@ -40,10 +42,18 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         suppress_callback_exceptions=True,
         update_title=None,
     )
+    # First of all the server's hooks: nothing answers before the caller is known.
+    access.install(app.server, settings)
+    backends = Backends()
+    services = watched(services, settings, backends)
+    store = store_of(settings.cache_url)
+    uploads = SharedUploads(store) if isinstance(store, RedisStore) else None
     traces = TraceCache(
-        backend_fetch(services.traces), bytes_of(settings.trace_cache_mb), settings.max_trace_parses
+        shared_fetch(uploads, backend_fetch(services.traces)),
+        bytes_of(settings.trace_cache_mb),
+        settings.max_trace_parses,
     )
-    runtime = Runtime(settings, services, traces)
+    runtime = Runtime(settings, services, traces, backends=backends, store=store, uploads=uploads)
     runtime.install(app.server)
     # A request over this is refused before it is read (413): no upload parses past --max-upload-mb.
     app.server.config["MAX_CONTENT_LENGTH"] = trace_upload.request_limit(settings)

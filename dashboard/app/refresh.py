@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 from collections import Counter
 from collections.abc import Sequence
 
@@ -23,10 +24,10 @@ from dashboard.mesh.build import build_graph
 from dashboard.mesh.graph_types import VERSIONED, Overview
 from dashboard.mesh.history import SelectionHistory, selection_history
 from queries.duration import Duration, prometheus_duration
-from queries.errors import ConfigError
+from queries.errors import ConfigError, SourceError
 from queries.istio import load as istio_config
 from queries.istio.records import IstioConfig
-from queries.telemetry import IGNORED, WARNINGS, SeriesSelection, TelemetrySource
+from queries.telemetry import IGNORED, WARNINGS, MeshTelemetry, SeriesSelection, TelemetrySource
 
 
 class ReleaseView(list[ServiceRelease]):
@@ -55,14 +56,27 @@ def mesh_graph(
     clusters: Sequence[str] | None = None,
 ) -> nx.DiGraph:
     """The service graph of the window ending at `at` (4 queries on each
-    Prometheus), of the graph type (dashboard.mesh.graph_types), in the
-    clusters (default: --cluster's), folded into a namespace overview above
-    `overview.above` nodes; with routing config, retired versions are marked
-    (versions are only drawn in the versioned graph)."""
+    Prometheus): graph_of its telemetry."""
+    mesh = telemetry.mesh(at, window, namespaces)
+    return graph_of(mesh, settings, namespaces, config, graph_type, overview, clusters)
+
+
+def graph_of(
+    mesh: MeshTelemetry,
+    settings: Settings,
+    namespaces: Sequence[str] = (),
+    config: IstioConfig | None = None,
+    graph_type: str = VERSIONED,
+    overview: Overview | None = None,
+    clusters: Sequence[str] | None = None,
+) -> nx.DiGraph:
+    """The service graph of the telemetry, of the graph type
+    (dashboard.mesh.graph_types), in the clusters (default: --cluster's),
+    folded into a namespace overview above `overview.above` nodes; with
+    routing config, retired versions are marked (versions are only drawn in
+    the versioned graph)."""
     clusters = settings.cluster if clusters is None else clusters
-    graph = build_graph(
-        telemetry.mesh(at, window, namespaces), settings, namespaces, graph_type, clusters, overview
-    )
+    graph = build_graph(mesh, settings, namespaces, graph_type, clusters, overview)
     if graph_type != VERSIONED:
         return graph
     for node_id in retired_workloads(graph, config):
@@ -80,10 +94,35 @@ def routing_config(settings: Settings, services: Services | None = None) -> Isti
     if settings.istio_config and not settings.istio_config.startswith(istio_config.KUBERNETES):
         return directory_config(settings.istio_config)
     if settings.istio_config:
-        return istio_config.load(settings.istio_config, bytes_of(settings.max_response_mb))
+        return kubernetes_config(settings.istio_config, bytes_of(settings.max_response_mb))
     if istio_config.kubernetes_configured():
-        return istio_config.load_kubernetes(max_bytes=bytes_of(settings.max_response_mb))
+        return kubernetes_config(istio_config.KUBERNETES, bytes_of(settings.max_response_mb))
     return None
+
+
+# Seconds a listing of the Kubernetes API's VirtualServices and DestinationRules
+# is used before it is listed again: the polls of every viewer read it, never list.
+KUBERNETES_KEEP_SECONDS = 30.0
+# The listings as last read, by `kubernetes:[CONTEXT]`: when, and the config or why there is none.
+_LISTINGS: dict[str, tuple[float, IstioConfig | SourceError | ConfigError]] = {}
+_LISTING_LOCK = threading.Lock()
+
+
+def kubernetes_config(spec: str, max_bytes: int) -> IstioConfig:
+    """The routing config of a Kubernetes API (`kubernetes:[CONTEXT]`), listed
+    at most once every KUBERNETES_KEEP_SECONDS; one listing at a time, the
+    refreshes that ask meanwhile wait for it."""
+    with _LISTING_LOCK:
+        kept = _LISTINGS.get(spec)
+        if kept is None or time.monotonic() - kept[0] >= KUBERNETES_KEEP_SECONDS:
+            try:
+                read: IstioConfig | SourceError | ConfigError = istio_config.load(spec, max_bytes)
+            except (SourceError, ConfigError) as error:
+                read = error
+            kept = _LISTINGS[spec] = time.monotonic(), read
+    if isinstance(kept[1], Exception):
+        raise kept[1]
+    return kept[1]
 
 
 # --istio-config directories as last read: their files' stamp, and the config or why it is unreadable.
@@ -123,20 +162,23 @@ class Lookback:
         self.step = max(60.0, math.ceil(self.seconds / LOOKBACK_STEPS / 60.0) * 60.0)
         self._kept: dict[tuple[tuple[str, ...], int], pd.DataFrame] = {}
         self._lock = threading.Lock()
+        self._fetching = threading.Lock()
 
     def traffic(self, at: float, namespaces: Sequence[str] = ()) -> pd.DataFrame:
         key = (tuple(namespaces), int(at // self.step))
-        with self._lock:
-            if key in self._kept:
-                return self._kept[key]
-        end = key[1] * self.step
-        frame = self.telemetry.version_traffic(
-            end - self.seconds, end, self.step, prometheus_duration(f"{int(self.step)}s"), namespaces
-        )
-        with self._lock:
-            self._kept = {k: v for k, v in self._kept.items() if k[1] == key[1]}
-            self._kept[key] = frame
-        return frame
+        # One range query a step, however many refreshes ask at once.
+        with self._fetching:
+            with self._lock:
+                if key in self._kept:
+                    return self._kept[key]
+            end = key[1] * self.step
+            frame = self.telemetry.version_traffic(
+                end - self.seconds, end, self.step, prometheus_duration(f"{int(self.step)}s"), namespaces
+            )
+            with self._lock:
+                self._kept = {k: v for k, v in self._kept.items() if k[1] == key[1]}
+                self._kept[key] = frame
+            return frame
 
 
 def release_view(

@@ -1,5 +1,6 @@
-"""What one running dashboard holds: its settings, its data sources, its
-trace cache, the canary baseline's lookback and the refreshes in flight. The
+"""What one running dashboard holds: its settings, its data sources (and
+how they last answered), its trace cache, the canary baseline's lookback,
+the refreshes in flight, the views' cache and its viewers' polls. The
 pages' layouts and the API find it on the Flask app that
 serves the request; callbacks are given it when they are registered."""
 
@@ -9,12 +10,15 @@ from dataclasses import dataclass, field
 
 import flask
 
+from dashboard.app.backends import Backends
 from dashboard.app.config import Settings
 from dashboard.app.drawn import DrawnViews
 from dashboard.app.flight import Flights
-from dashboard.app.refresh import Lookback
+from dashboard.app.metrics import Polls, watch_polls
+from dashboard.app.refresh import Lookback, longest_refresh
 from dashboard.app.services import Services
-from dashboard.app.trace_cache import TraceCache
+from dashboard.app.trace_cache import SharedUploads, TraceCache
+from dashboard.app.view_cache import MemoryStore, Store, ViewCache
 from dashboard.format import clock_text, dated_clock_text, duration_words, utc_stamp
 
 EXTENSION = "meshwatch"
@@ -27,10 +31,21 @@ class Runtime:
     traces: TraceCache
     flights: Flights = field(default_factory=Flights)
     drawn: DrawnViews = field(default_factory=DrawnViews)
+    backends: Backends = field(default_factory=Backends)
+    # The views' cache: this process's memory, or Redis with --cache-url.
+    store: Store = field(default_factory=MemoryStore)
+    # Uploaded trace files shared with the other replicas (with --cache-url).
+    uploads: SharedUploads | None = None
     lookback: Lookback = field(init=False)
+    views: ViewCache = field(init=False)
+    polls: Polls = field(init=False)
 
     def __post_init__(self) -> None:
         self.lookback = Lookback(self.services.telemetry, self.settings.canary.baseline_lookback_h)
+        longest = longest_refresh(self.settings)
+        self.views = ViewCache(self.store, self.flights, self.settings.refresh, longest, self.backends)
+        self.polls = Polls(self.settings.refresh)
+        watch_polls(self.polls)
 
     def install(self, server: flask.Flask) -> None:
         server.extensions[EXTENSION] = self

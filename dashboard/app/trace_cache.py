@@ -4,9 +4,10 @@ A click, a find or a page turn on a 100k-span trace never re-fetches or
 re-analyses it; uploaded files live here too. A large trace is handed out in
 two steps: its structure (enough for the waterfall's rows) as soon as it is
 built, while self times and the critical path are worked out in a thread of
-their own (`load(..., analysed=False)`). The cache belongs to one
-server process: a trace uploaded to one gunicorn worker is unknown to the
-others, hence "run one worker with threads" (README).
+their own (`load(..., analysed=False)`). The analysed traces belong to one
+server process; with --cache-url the uploaded files also go to Redis
+(`SharedUploads`), so any worker or replica can open their traces again,
+read and analysed anew (parsed as JSON, as any upload: nothing executed).
 
 Memory is bounded twice: the cache holds at most `max_bytes` of analysed
 traces (reckoned from the size of their JSON; the least recently used go
@@ -16,16 +17,20 @@ read and analysed at once: each can take GBs, so one more is told to retry.
 
 from __future__ import annotations
 
+import hashlib
 import threading
+import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from dashboard.app import metrics
 from dashboard.format import plural
 from dashboard.traces.tree import TraceTree, analyse, build_tree, tree_structure
 from queries.errors import SourceError, TraceNotFound
+from queries.traces.export import read_text
 from queries.traces.records import TraceRecord, canonical_trace_id
 
 FETCHING, ANALYSING = "fetching", "analysing"
@@ -151,7 +156,9 @@ class TraceCache:
         with self._lock:
             tree = self._cached(key)
             if tree is not None:
+                metrics.CACHE_HITS.labels("traces").inc()
                 return tree
+            metrics.CACHE_MISSES.labels("traces").inc()
             pending = self._loading.get(key)
             leading = pending is None
             if leading:
@@ -233,3 +240,50 @@ def backend_fetch(backend: Any) -> Callable[[str], TraceRecord]:
             raise TraceNotFound(f"{error}; if you opened it from a file, it {_NOT_IN_MEMORY}") from None
 
     return fetch
+
+
+# An uploaded file stays in the shared cache this long after it was opened.
+UPLOAD_KEEP_SECONDS = 86_400.0
+
+
+class SharedUploads:
+    """Uploaded trace files in the shared cache, compressed, by content, and
+    which file holds each trace id: another replica reads the trace from it."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+
+    def keep(self, data: bytes, trace_ids: list[str]) -> None:
+        digest = hashlib.sha256(data).hexdigest()
+        self.store.put_bytes(f"file:{digest}", zlib.compress(data), UPLOAD_KEEP_SECONDS)
+        for trace_id in trace_ids:
+            self.store.put_bytes(
+                f"upload:{canonical_trace_id(trace_id)}", digest.encode(), UPLOAD_KEEP_SECONDS
+            )
+
+    def trace(self, trace_id: str) -> TraceRecord | None:
+        """The uploaded trace, read from its file again; None when no file holds it."""
+        digest = self.store.get_bytes(f"upload:{canonical_trace_id(trace_id)}")
+        data = self.store.get_bytes(f"file:{digest.decode()}") if digest else None
+        if data is None:
+            return None
+        wanted = canonical_trace_id(trace_id)
+        found = [t for t in read_text(zlib.decompress(data)) if canonical_trace_id(t.trace_id) == wanted]
+        return found[0] if found else None
+
+
+def shared_fetch(
+    uploads: SharedUploads | None, fetch: Callable[[str], TraceRecord]
+) -> Callable[[str], TraceRecord]:
+    """`fetch`, after a look among the files uploaded to any replica."""
+    if uploads is None:
+        return fetch
+
+    def fetch_shared(trace_id: str) -> TraceRecord:
+        try:
+            uploaded = uploads.trace(trace_id)
+        except SourceError:
+            uploaded = None  # the shared cache is down: the backend may still have it
+        return uploaded if uploaded is not None else fetch(trace_id)
+
+    return fetch_shared

@@ -45,9 +45,8 @@ def request_limit(settings: Settings) -> int:
     return upload_limit(settings) * 4 // 3 + (1 << 20)
 
 
-def decode_upload(contents: str, max_bytes: int, filename: str | None = None) -> list[TraceRecord]:
-    """A dcc.Upload data URL holding a trace file (Jaeger export, OTLP JSON or
-    JSON Lines, Tempo, Zipkin), of at most `max_bytes`; SourceError names the file."""
+def upload_data(contents: str, max_bytes: int, filename: str | None = None) -> bytes:
+    """The bytes of a dcc.Upload data URL of at most `max_bytes`; SourceError names the file."""
     name = filename or "the file"
     encoded = contents.partition(",")[2]
     if len(encoded) // 4 * 3 > max_bytes:
@@ -55,13 +54,23 @@ def decode_upload(contents: str, max_bytes: int, filename: str | None = None) ->
             f"{name} is larger than {size_text(max_bytes)}, the limit for trace files (--max-upload-mb)"
         )
     try:
-        data = base64.b64decode(encoded)
+        return base64.b64decode(encoded)
     except (binascii.Error, ValueError):
         raise SourceError(f"{name} did not arrive whole; open it again") from None
-    try:
-        return read_text(data)
-    except SourceError as error:
-        raise named(name, error) from None
+
+
+def open_file(runtime: Runtime, data: bytes) -> list[TraceRecord]:
+    """A trace file's traces with spans, analysed and kept (in the shared
+    cache too, with --cache-url); call inside the trace cache's `parsing()`."""
+    traces = [trace for trace in read_text(data) if trace.spans]
+    for trace in traces:
+        runtime.traces.put(trace)
+    if traces and runtime.uploads is not None:
+        try:
+            runtime.uploads.keep(data, [trace.trace_id for trace in traces])
+        except SourceError as error:
+            runtime.backends.failed("cache", "Redis", error)  # this replica still has them
+    return traces
 
 
 def register(app: Dash, runtime: Runtime) -> None:
@@ -72,10 +81,12 @@ def register(app: Dash, runtime: Runtime) -> None:
         if not contents:
             return no_update, no_update, no_update, no_update
         try:
+            data = upload_data(contents, limit, filename)
             with runtime.traces.parsing():
-                traces = [trace for trace in decode_upload(contents, limit, filename) if trace.spans]
-                for trace in traces:
-                    runtime.traces.put(trace)
+                try:
+                    traces = open_file(runtime, data)
+                except SourceError as error:
+                    raise named(filename or "the file", error) from None
         except SourceError as error:
             traces, message = [], visible(error)
         else:

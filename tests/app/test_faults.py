@@ -37,8 +37,15 @@ class Dashboard:
     url: str
     proxy: FaultyProxy
 
+    @property
+    def worker(self) -> int:
+        """The gunicorn worker serving the pages (one: the master only forks it)."""
+        pid = self.process.pid
+        (child,) = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        return int(child)
+
     def status(self, field: str) -> int:
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+        for line in Path(f"/proc/{self.worker}/status").read_text().splitlines():
             if line.startswith(field + ":"):
                 return int(line.split()[1])
         raise AssertionError(f"no {field} for the dashboard process")

@@ -236,8 +236,11 @@ def _tail(path: Path, lines: int = 15) -> str:
         return "(no log)"
 
 
-def _config(scrape_targets: Sequence[str], scrape_interval: str) -> str:
+def _config(scrape_targets: Sequence[str], scrape_interval: str, query_log: Path | None = None) -> str:
     text = f"global:\n  scrape_interval: {scrape_interval}\n  scrape_timeout: {scrape_interval}\n"
+    if query_log is not None:
+        # Prometheus' own record of every query it evaluates, one JSON object a line.
+        text += f'  query_log_file: "{query_log}"\n'
     if scrape_targets:
         targets = ", ".join(f'"{target}"' for target in scrape_targets)
         # honor_labels: the target's own labels (e.g. a simulator's
@@ -266,8 +269,26 @@ def backfill(openmetrics_file: Path, data_dir: Path) -> None:
 class PrometheusServer:
     """A running Prometheus; stop it with `.stop()` or use it as a context manager."""
 
-    def __init__(self, process: subprocess.Popen, url: str, log: Path) -> None:
-        self.process, self.url, self.log = process, url, log
+    def __init__(self, process: subprocess.Popen, url: str, log: Path, query_log: Path | None = None) -> None:
+        self.process, self.url, self.log, self.query_log = process, url, log, query_log
+
+    def logged_queries(self, timeout: float = 30.0) -> list[dict[str, Any]]:
+        """Every query Prometheus evaluated so far, from its query log
+        (`start_prometheus(..., query_log=True)`): `{"params": {"query",
+        "start", "end", "step"}, ...}` each. A marker query is sent first and
+        read back, so every query before it is in the file; the marker is left out."""
+        if self.query_log is None:
+            raise PrometheusError("started without query_log=True")
+        marker = f"vector({time.monotonic_ns()}) # meshwatch query-log marker"
+        self.query(marker, at=END)
+        deadline = time.monotonic() + timeout
+        while True:
+            lines = [json.loads(line) for line in self.query_log.read_text().splitlines() if line.strip()]
+            if any(entry["params"]["query"] == marker for entry in lines):
+                return [entry for entry in lines if "query-log marker" not in entry["params"]["query"]]
+            if time.monotonic() > deadline:
+                raise PrometheusError(f"the marker query never reached {self.query_log}")
+            time.sleep(0.05)  # poll interval: Prometheus appends to the file as it answers
 
     def query(self, promql: str, at: float = END, timeout: float = 30.0) -> list[dict[str, Any]]:
         """The `result` of an instant query; raises PrometheusError unless it succeeded."""
@@ -318,11 +339,13 @@ def start_prometheus(
     scrape_targets: Sequence[str] | None = None,
     scrape_interval: str = "1s",
     ready_timeout: float = 60.0,
+    query_log: bool = False,
 ) -> PrometheusServer:
     """Backfill `openmetrics_text` and/or `openmetrics_file` (if any),
     scrape `scrape_targets` (if any, e.g. ["127.0.0.1:9101"], every
     `scrape_interval`) and start Prometheus on a free loopback port with 100
-    years of retention.
+    years of retention; with `query_log`, Prometheus logs every query it
+    evaluates (`server.logged_queries()`).
 
     Returns once `/-/ready` answers 200; raises PrometheusError with the log
     tail if it exits or is not ready within `ready_timeout` seconds."""
@@ -337,7 +360,8 @@ def start_prometheus(
         backfill(Path(openmetrics_file), data)
     data.mkdir(exist_ok=True)
     config = root / "prometheus.yml"
-    config.write_text(_config(scrape_targets or (), scrape_interval))
+    query_file = root / "queries.log" if query_log else None
+    config.write_text(_config(scrape_targets or (), scrape_interval, query_file))
     log = root / "prometheus.log"
     for _ in range(3):  # another process may take the free port before Prometheus binds it
         port = _free_port()
@@ -354,7 +378,7 @@ def start_prometheus(
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
             )
-        server = PrometheusServer(process, f"http://127.0.0.1:{port}", log)
+        server = PrometheusServer(process, f"http://127.0.0.1:{port}", log, query_file)
         try:
             if _wait_ready(server, ready_timeout):
                 return server

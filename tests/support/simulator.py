@@ -18,12 +18,21 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_healthy(process: subprocess.Popen, address: str, log: Path, name: str, timeout: float = 60) -> None:
-    """Until the process answers `/healthz` at `address`; AssertionError with its log when it does not."""
+def wait_healthy(
+    process: subprocess.Popen,
+    address: str,
+    log: Path,
+    name: str,
+    timeout: float = 60,
+    scheme: str = "http",
+    verify: str | bool = True,
+) -> None:
+    """Until the process answers `/healthz` at `address` (over `scheme`, the
+    certificate checked against `verify`); AssertionError with its log when it does not."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            if requests.get(f"http://{address}/healthz", timeout=2).ok:
+            if requests.get(f"{scheme}://{address}/healthz", timeout=2, verify=verify).ok:
                 return
         except requests.ConnectionError:
             pass

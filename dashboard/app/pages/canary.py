@@ -24,14 +24,13 @@ from dashboard.app import config
 from dashboard.app.config import window_choices
 from dashboard.app.flight import InFlight
 from dashboard.app.refresh import (
-    ReleaseView,
     longest_refresh,
     poll_wait,
-    release_view,
     routing_config,
     slow_text,
 )
 from dashboard.app.runtime import Runtime, current
+from dashboard.app.views import live_moment, releases_view
 from layouts import canary as view
 from queries.errors import ConfigError, SourceError
 
@@ -88,34 +87,19 @@ def refresh_canary(
     except (ConfigError, SourceError) as error:
         routing, note = None, f"Istio config not read — {error}; showing the observed split only"
 
-    def fetch() -> tuple[float, float, ReleaseView]:
-        now = services.clock()
-        at = now if moment is None else min(float(moment), now)
-        return (
-            now,
-            at,
-            release_view(
-                services.telemetry,
-                routing,
-                settings,
-                at,
-                rate_window,
-                settings.namespace,
-                name,
-                runtime.lookback,
-            ),
-        )
-
     # Cards drawn earlier stay under a banner; before any, the banner says why nothing shows.
     cards = None if last_good else view.waiting(settings.refresh)
+    now = services.clock()
+    at = live_moment(runtime) if moment is None else min(float(moment), now)
     try:
-        key = ("canary", name, str(rate_window), settings.namespace, moment)
-        landed = runtime.flights.run(key, fetch, longest_refresh(settings) if wait is None else wait)
+        wait = longest_refresh(settings) if wait is None else wait
+        live = moment is None
+        releases = releases_view(runtime, at, rate_window, settings.namespace, name, routing, wait, live)
     except (SourceError, ConfigError) as error:
         return CanaryView(cards, runtime.stale_text(last_good, error), "stale", None, last_good)
-    if isinstance(landed, InFlight):
-        return CanaryView(cards, slow_text(services.telemetry.name, landed.elapsed), "stale", None, last_good)
-    now, at, releases = landed
+    if isinstance(releases, InFlight):
+        slow = slow_text(services.telemetry.name, releases.elapsed)
+        return CanaryView(cards, slow, "stale", None, last_good)
     source = routing.origin if routing else "no Istio config"
     thresholds = settings.canary
     status = (
@@ -127,7 +111,7 @@ def refresh_canary(
     )
     banner = "; ".join([*releases.warnings, *([note] if note else [])]) or None
     asof = None
-    if at < now:
+    if moment is not None and at < now:
         # Istio keeps no history of its config: the weights are today's.
         asof = runtime.as_of_text(at, now, "configured weights as configured now · not live")
     return CanaryView(view.releases_view(releases, name), banner, "info", status, at, asof)

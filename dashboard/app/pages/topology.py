@@ -27,9 +27,7 @@ from dashboard.app.flight import InFlight
 from dashboard.app.refresh import (
     SPARKLINE_MINUTES,
     longest_refresh,
-    mesh_graph,
     poll_wait,
-    release_view,
     routing_config,
     selected_history,
     slow_text,
@@ -37,6 +35,7 @@ from dashboard.app.refresh import (
 )
 from dashboard.app.runtime import Runtime, current
 from dashboard.app.timeline import Timeline
+from dashboard.app.views import graph_view, live_moment, releases_view
 from dashboard.mesh.build import missing_clusters, missing_namespaces
 from dashboard.mesh.find import apply as find_and_hide
 from dashboard.mesh.graph import NAMESPACE_KIND
@@ -266,43 +265,22 @@ def refresh_topology(
         rate_window = settings.rate_window(window)
         graph_type = config.graph_type(shape.graph_type)
 
-        def fetch() -> tuple[float, float, Any, float]:
-            now = services.clock()
-            at = shown_at.moment(now, time.time())
-            routing = _routing_or_none(runtime)
-            graph = mesh_graph(
-                services.telemetry,
-                settings,
-                at,
-                rate_window,
-                namespaces,
-                routing,
-                graph_type,
-                overview,
-                clusters,
-            )
-            return now, at, graph, data_since(runtime, now)
-
         overview = (
             Overview(settings.overview_nodes, frozenset(shape.expanded)) if settings.overview_nodes else None
         )
-        key = (
-            "topology",
-            tuple(sorted(namespaces)),
-            tuple(sorted(clusters)),
-            str(rate_window),
-            graph_type,
-            shown_at,
-            overview,
+        now = services.clock()
+        at = live_moment(runtime) if shown_at.live else shown_at.moment(now, time.time())
+        wait = longest_refresh(settings) if wait is None else wait
+        graph = graph_view(
+            runtime, at, rate_window, namespaces, graph_type, wait, shown_at.live, clusters, overview
         )
-        landed = runtime.flights.run(key, fetch, longest_refresh(settings) if wait is None else wait)
     except (SourceError, ConfigError) as error:
         stale.banner = runtime.stale_text(last_good, error)
         return stale
-    if isinstance(landed, InFlight):
-        stale.banner = slow_text(services.telemetry.name, landed.elapsed)
+    if isinstance(graph, InFlight):
+        stale.banner = slow_text(services.telemetry.name, graph.elapsed)
         return stale
-    now, at, graph, since = landed
+    since = data_since(runtime, now)
     whole = snapshot_document(graph)
     document = find_and_hide(whole, find, hide)
     placed = view.place(document["nodes"], document["edges"], positions)
@@ -471,15 +449,6 @@ def travelled(
         start = at if not shown.live else max(data_since(runtime, now), now - 1800)
         return timeline.replay(start, time.time(), float(trigger["speed"])).stored()
     return no_update
-
-
-def _routing_or_none(runtime: Runtime) -> Any:
-    """The routing config, to mark retired versions; the graph does without it
-    when it cannot be read (the canary page says why)."""
-    try:
-        return routing_config(runtime.settings, runtime.services)
-    except (ConfigError, SourceError):
-        return None
 
 
 def track_open_circuits(
@@ -774,18 +743,16 @@ def register(app: Dash, runtime: Runtime) -> None:
         service = f"{node['name']}.{node['namespace']}"
         try:
             rate_window = settings.rate_window(window)
-            releases = runtime.flights.run(
-                ("release", service, str(rate_window)),
-                lambda: release_view(
-                    services.telemetry,
-                    routing_config(settings, services),
-                    settings,
-                    services.clock(),
-                    rate_window,
-                    service=service,
-                    lookback=runtime.lookback,
-                ),
+            routing = routing_config(settings, services)
+            releases = releases_view(
+                runtime,
+                live_moment(runtime),
+                rate_window,
+                (),
+                service,
+                routing,
                 longest_refresh(settings),
+                True,
             )
         except (SourceError, ConfigError) as error:
             return [html.P(f"Release state unavailable: {error}", className="mw-hint")]

@@ -1,0 +1,110 @@
+"""The views every viewer shares, through the view cache: the service graph
+(the topology page and /api/graph) and the release view (the canary page,
+the topology's side panel and /api/canary).
+
+A live view is evaluated at the present aligned down to the refresh interval
+(dashboard.app.view_cache.aligned): twenty viewers of one view cost one
+evaluation, four PromQL queries, per interval.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import networkx as nx
+
+from dashboard.app.flight import InFlight
+from dashboard.app.refresh import ReleaseView, graph_of, release_view, routing_config
+from dashboard.app.runtime import Runtime
+from dashboard.app.view_cache import aligned
+from dashboard.mesh.graph_types import Overview
+from queries.duration import Duration
+from queries.errors import ConfigError, SourceError
+
+
+def live_moment(runtime: Runtime) -> float:
+    """When a live view is evaluated: now, aligned down to the refresh interval."""
+    runtime.polls.note()
+    return aligned(runtime.services.clock(), runtime.settings.refresh)
+
+
+def routing_or_none(runtime: Runtime) -> Any:
+    """The routing config, to mark retired versions; the graph does without it
+    when it cannot be read (the canary page says why)."""
+    try:
+        return routing_config(runtime.settings, runtime.services)
+    except (ConfigError, SourceError):
+        return None
+
+
+def graph_view(
+    runtime: Runtime,
+    at: float,
+    window: Duration,
+    namespaces: Sequence[str],
+    graph_type: str,
+    wait: float,
+    live: bool,
+    clusters: Sequence[str] | None = None,
+    overview: Overview | None = None,
+) -> nx.DiGraph | InFlight:
+    """The service graph of the window ending at `at` (`live`: the present's,
+    from live_moment) in the clusters (default: --cluster's), folded into a
+    namespace overview when asked, retired versions marked."""
+    namespaces = tuple(sorted(namespaces))
+    clusters = None if clusters is None else tuple(sorted(clusters))
+    # The queries are the namespaces' and window's alone: every graph type,
+    # cluster filter and overview of them (the page's and the API's) shares them.
+    mesh = runtime.views.view(
+        "mesh",
+        (namespaces, str(window)),
+        at,
+        live,
+        lambda: runtime.services.telemetry.mesh(at, window, namespaces),
+        wait,
+    )
+    if isinstance(mesh, InFlight):
+        return mesh
+    return runtime.views.view(
+        "graph",
+        (namespaces, clusters, str(window), graph_type, overview),
+        at,
+        live,
+        lambda: graph_of(
+            mesh, runtime.settings, namespaces, routing_or_none(runtime), graph_type, overview, clusters
+        ),
+        wait,
+    )
+
+
+def releases_view(
+    runtime: Runtime,
+    at: float,
+    window: Duration,
+    namespaces: Sequence[str],
+    service: str | None,
+    routing: Any,
+    wait: float,
+    live: bool,
+) -> ReleaseView | InFlight:
+    """The release view of the services (or one) in the window ending at `at`
+    (`live`: the present's, from live_moment)."""
+    namespaces = tuple(sorted(namespaces))
+    return runtime.views.view(
+        "canary",
+        (namespaces, str(window), service, getattr(routing, "origin", None)),
+        at,
+        live,
+        lambda: release_view(
+            runtime.services.telemetry,
+            routing,
+            runtime.settings,
+            at,
+            window,
+            namespaces,
+            service,
+            runtime.lookback,
+        ),
+        wait,
+    )
