@@ -142,7 +142,8 @@ def test_the_config_names_istios_in_cluster_backends_and_only_known_options():
     known = {declared.env for declared in OPTIONS.values()}
     assert set(data) <= known, set(data) - known
     settings = resolve({}, data)  # every value reads as meshwatch reads it
-    assert re.match(r"^http://prometheus\.istio-system(\.svc(\.cluster\.local)?)?:9090$", settings.prometheus)
+    [prometheus] = settings.prometheus  # one Prometheus: Istio's
+    assert re.match(r"^http://prometheus\.istio-system(\.svc(\.cluster\.local)?)?:9090$", prometheus.url)
     assert re.match(
         r"^http://tracing\.istio-system(\.svc(\.cluster\.local)?)?(:80)?/jaeger$", settings.jaeger
     )
