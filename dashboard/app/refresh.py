@@ -11,6 +11,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Sequence
+from typing import Any
 
 import networkx as nx
 import pandas as pd
@@ -51,14 +52,14 @@ def mesh_graph(
     window: Duration,
     namespaces: Sequence[str] = (),
     config: IstioConfig | None = None,
-    graph_type: str = VERSIONED,
-    overview: Overview | None = None,
-    clusters: Sequence[str] | None = None,
+    *shape: Any,
+    **named_shape: Any,
 ) -> nx.DiGraph:
     """The service graph of the window ending at `at` (4 queries on each
-    Prometheus): graph_of its telemetry."""
+    Prometheus): graph_of its telemetry, of the shape given (graph type,
+    overview, clusters) as graph_of takes it."""
     mesh = telemetry.mesh(at, window, namespaces)
-    return graph_of(mesh, settings, namespaces, config, graph_type, overview, clusters)
+    return graph_of(mesh, settings, namespaces, config, *shape, **named_shape)
 
 
 def graph_of(

@@ -14,6 +14,7 @@ import bcrypt
 import pytest
 import requests
 
+from tests.support.gates import self_signed
 from tests.support.simulator import free_port, wait_healthy
 
 PASSWORD = "s3cret-pass"
@@ -22,33 +23,6 @@ PASSWORD = "s3cret-pass"
 def worker_pids(pid: int) -> list[int]:
     children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
     return [int(child) for child in children]
-
-
-def self_signed(root: Path) -> tuple[Path, Path]:
-    cert, key = root / "tls.crt", root / "tls.key"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return cert, key
 
 
 @pytest.fixture(scope="module")

@@ -28,6 +28,7 @@ from dashboard.app.cli import main
 from queries.errors import SourceError
 from queries.prometheus import PrometheusSource
 from tests.support.frames import labels
+from tests.support.gates import self_signed
 
 MESHWATCH = (
     shutil.which("meshwatch", path=str(Path(sys.executable).parent))
@@ -379,27 +380,7 @@ def test_credentials_in_the_url_never_reach_a_message(fake, capsys):
 @pytest.fixture
 def tls_prometheus(tmp_path):
     """A Prometheus answering over TLS with a self-signed certificate."""
-    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-        ],
-        check=True,
-        capture_output=True,
-    )
+    cert, key = self_signed(tmp_path)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
     server = FakePrometheus(tls=context)

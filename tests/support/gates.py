@@ -19,6 +19,7 @@ import datetime
 import ipaddress
 import json
 import ssl
+import subprocess
 from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -176,3 +177,31 @@ class WarningProxy(CountingProxy):
         if payload.get("status") == "success":
             payload["warnings"] = self.warnings
         send(handler, upstream.status_code, json.dumps(payload).encode())
+
+
+def self_signed(root: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 and its key (openssl), as files in `root`."""
+    cert, key = root / "tls.crt", root / "tls.key"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
