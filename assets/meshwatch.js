@@ -240,7 +240,13 @@ window.dash_clientside.meshwatch = {
                 if (change[2]) { ele.position(change[2]); }
             });
         });
-        if (patch.fit) { cy.fit(undefined, 60); }
+        if (patch.fit) {
+            cy.fit(undefined, 60);
+            // The same answer may grow the lines above the graph (its status line): fit again once laid out.
+            window.requestAnimationFrame(function () {
+                if (!cy.destroyed()) { cy.resize(); cy.fit(undefined, 60); }
+            });
+        }
         return String(patch.sequence);
     },
 
