@@ -171,3 +171,23 @@ def test_the_canary_page_shows_its_as_of_banner_and_keeps_the_moment_in_the_addr
     assert address_at(page) == AT - 600
     page.goto(serve_app(app) + "/canary?at=nonsense")
     assert "nonsense" in page.locator(".mw-page-problem").inner_text()
+
+
+@pytest.mark.browser
+def test_a_moment_before_the_sliders_range_stays_where_the_address_put_it(demo, browser_page):
+    base, services = demo
+    asked = round(services.clock() - 7200)  # before the demo's data: the slider's range starts later
+    browser_page.goto(f"{base}/?at={asked}")
+    banner = browser_page.locator("#topology-banner")
+    banner.get_by_text("No Istio telemetry in the 1m window ending").wait_for(timeout=20_000)
+    browser_page.wait_for_function(
+        "() => document.querySelectorAll('#topology-slider .dash-slider-mark').length"
+    )
+    for _ in range(2):  # two more refreshes, each redrawn: the slider's range must not have moved the view
+        drawn = browser_page.get_attribute("#topology-graph", "data-decluttered")
+        browser_page.wait_for_function(
+            f"() => document.getElementById('topology-graph').getAttribute('data-decluttered') !== '{drawn}'",
+            timeout=20_000,
+        )
+    assert address_at(browser_page) == asked
+    assert "No Istio telemetry" in banner.inner_text()
