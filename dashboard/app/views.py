@@ -15,12 +15,21 @@ from typing import Any
 import networkx as nx
 
 from dashboard.app.flight import InFlight
-from dashboard.app.refresh import ReleaseView, graph_of, release_view, routing_config
+from dashboard.app.refresh import (
+    ReleaseView,
+    graph_of,
+    release_view,
+    routing_config,
+    selected_history,
+    sparkline_end,
+)
 from dashboard.app.runtime import Runtime
 from dashboard.app.view_cache import aligned
 from dashboard.mesh.graph_types import Overview
+from dashboard.mesh.history import SelectionHistory
 from queries.duration import Duration
 from queries.errors import ConfigError, SourceError
+from queries.telemetry import SeriesSelection
 
 
 def live_moment(runtime: Runtime) -> float:
@@ -106,5 +115,21 @@ def releases_view(
             service,
             runtime.lookback,
         ),
+        wait,
+    )
+
+
+def history_view(
+    runtime: Runtime, selection: SeriesSelection, at: float, window: Duration, wait: float
+) -> SelectionHistory | InFlight:
+    """The selection's last half hour up to `at`, kept by its last whole step:
+    every viewer of one selection and step shares one range query."""
+    end = sparkline_end(at)
+    return runtime.views.view(
+        "sparklines",
+        (selection, str(window)),
+        end,
+        False,
+        lambda: selected_history(runtime.services.telemetry, selection, end, window),
         wait,
     )

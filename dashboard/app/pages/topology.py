@@ -29,13 +29,11 @@ from dashboard.app.refresh import (
     longest_refresh,
     poll_wait,
     routing_config,
-    selected_history,
     slow_text,
-    sparkline_end,
 )
 from dashboard.app.runtime import Runtime, current
 from dashboard.app.timeline import Timeline
-from dashboard.app.views import graph_view, live_moment, releases_view
+from dashboard.app.views import graph_view, history_view, live_moment, releases_view
 from dashboard.mesh.build import missing_clusters, missing_namespaces
 from dashboard.mesh.find import apply as find_and_hide
 from dashboard.mesh.graph import NAMESPACE_KIND
@@ -710,11 +708,7 @@ def register(app: Dash, runtime: Runtime) -> None:
         end = float(shown_at or services.clock())
         try:
             rate_window = settings.rate_window(window or str(settings.window))
-            history = runtime.flights.run(
-                ("sparklines", selection, sparkline_end(end), str(rate_window)),
-                lambda: selected_history(services.telemetry, selection, end, rate_window),
-                longest_refresh(settings),
-            )
+            history = history_view(runtime, selection, end, rate_window, longest_refresh(settings))
         except SourceError as error:
             return [html.P(f"History unavailable: {error}", className="mw-hint")]
         if isinstance(history, InFlight):
