@@ -28,8 +28,10 @@ from collections.abc import Sequence
 
 from queries.duration import Duration
 from queries.telemetry import (
+    BOUNDS_VIEW,
     DESTINATION_REPORTER,
     HOP_LABELS,
+    INF_BOUND,
     LATENCY_LABELS,
     REPORTERS,
     REQUEST_LABELS,
@@ -46,6 +48,7 @@ from queries.telemetry import (
 # was mutual TLS (the client side reports `unknown`).
 SECURITY_SELECTOR = f'reporter="{DESTINATION_REPORTER}"'
 REQUESTS_METRIC = "istio_requests_total"
+BUCKETS_METRIC = "istio_request_duration_milliseconds_bucket"
 NAMESPACE_LABELS = (
     "source_workload_namespace",
     "destination_service_namespace",
@@ -84,15 +87,19 @@ def _namespace_regex(namespaces: Sequence[str]) -> str:
     return "|".join(re.escape(ns).replace("\\", "\\\\") for ns in namespaces)
 
 
+def _selected(metric: str, selector: str, namespaces: Sequence[str]) -> list[str]:
+    """The metric's series of one selector, as selectors to `or`: those
+    touching the namespaces (source or destination side) when any are given."""
+    if not namespaces:
+        return [f"{metric}{{{selector}}}"]
+    regex = _namespace_regex(namespaces)
+    return [f'{metric}{{{selector},{label}=~"{regex}"}}' for label in NAMESPACE_LABELS]
+
+
 def _series(metric: str, window: Duration, selector: str, namespaces: Sequence[str]) -> str:
     """`rate(...)` over the series of one reporter selector, limited to series
     touching the namespaces (source or destination side) when any are given."""
-    if not namespaces:
-        return f"rate({metric}{{{selector}}}[{window}])"
-    regex = _namespace_regex(namespaces)
-    return " or ".join(
-        f'rate({metric}{{{selector},{label}=~"{regex}"}}[{window}])' for label in NAMESPACE_LABELS
-    )
+    return " or ".join(f"rate({series}[{window}])" for series in _selected(metric, selector, namespaces))
 
 
 def _rate_by(
@@ -102,14 +109,16 @@ def _rate_by(
     namespaces: Sequence[str],
     coverage: str | None = None,
     destination: str = f'reporter="{DESTINATION_REPORTER}"',
+    matchers: str = "",
 ) -> str:
     """Summed rates of one metric per label set, each hop's from the first of
     `REPORTERS` that reports it: a later reporter's series are dropped
     (`unless on` the hop) where an earlier one has the hop at all in the
     `coverage` metric (default: this one). `destination` selects the server
-    side's series. `reporter` is among the labels, so `or` never merges
-    their series."""
+    side's series; `matchers` narrow every reporter's. `reporter` is among
+    the labels, so `or` never merges their series."""
     selectors = [f'reporter="{reporter}"' for reporter in REPORTERS[:-1]] + [destination]
+    selectors = [f"{selector},{matchers}" if matchers else selector for selector in selectors]
     parts = []
     for rank, selector in enumerate(selectors):
         part = f"sum by ({_by(labels)}) ({_series(metric, window, selector, namespaces)})"
@@ -134,22 +143,40 @@ def request_security(window: Duration, namespaces: Sequence[str] = ()) -> str:
     return f"label_replace(sum by ({_by(SECURITY_LABELS)}) ({security}), {view})"
 
 
-def latency_buckets(window: Duration, namespaces: Sequence[str] = ()) -> str:
-    """Duration-histogram bucket rates; quantiles are interpolated from them
-    exactly as `histogram_quantile` does, so one query serves every edge and
-    every quantile. A hop's reporter is the request query's (coverage by
+def bucket_rates(window: Duration, namespaces: Sequence[str] = (), buckets: str = "") -> str:
+    """Duration-histogram bucket rates per hop and destination workload, of
+    the buckets the `buckets` matcher selects (every one by default).
+
+    A hop's reporter is the request query's (coverage by
     `istio_requests_total`, a twentieth of the buckets' series), but the
     server side's buckets are read for callers without a proxy only: reading
     all of them doubled the costliest query for the one hop that needs them
     (an ambient caller of a sidecar, drawn with its rates but no quantiles)."""
     return _rate_by(
-        "istio_request_duration_milliseconds_bucket",
+        BUCKETS_METRIC,
         LATENCY_LABELS,
         window,
         namespaces,
         coverage=REQUESTS_METRIC,
         destination=f'reporter="{DESTINATION_REPORTER}",source_workload="unknown"',
+        matchers=buckets,
     )
+
+
+def latency_buckets(window: Duration, namespaces: Sequence[str] = ()) -> str:
+    """The bucket rates quantiles are interpolated from, exactly as
+    `histogram_quantile` does (so one query serves every edge, node, graph
+    type and quantile), less every finite bucket that holds all of its
+    series' requests (equal to its `+Inf` bucket): above a series' slowest
+    request each bucket only repeats the total. What a series' histogram
+    lacks then is known from the mesh's bucket bounds, sent along (marked
+    `VIEW_LABEL="bounds"`); `queries.telemetry.full_buckets` puts the
+    buckets back. bench/bench_queries.py measured the choice."""
+    finite = bucket_rates(window, namespaces, f'le!="{INF_BOUND}"')
+    total = bucket_rates(window, namespaces, f'le="{INF_BOUND}"')
+    selected = " or ".join(_selected(BUCKETS_METRIC, f'le!="{INF_BOUND}"', namespaces))
+    bounds = f'label_replace(group by (le) ({selected}), "{VIEW_LABEL}", "{BOUNDS_VIEW}", "", "")'
+    return f"(({finite}) != ignoring (le) group_left () ({total})) or ({total}) or {bounds}"
 
 
 def tcp_bytes(window: Duration, namespaces: Sequence[str] = ()) -> str:
@@ -206,7 +233,7 @@ def selection_history(selection: SeriesSelection, window: Duration) -> str:
     selector = _exactly(selection)
     by = _by(SELECTION_OUTCOME_LABELS)
     requests = f"sum by ({by}) (rate(istio_requests_total{{{selector}}}[{window}]))"
-    latency = f"sum by (le) (rate(istio_request_duration_milliseconds_bucket{{{selector}}}[{window}]))"
+    latency = f"sum by (le) (rate({BUCKETS_METRIC}{{{selector}}}[{window}]))"
     return (
         f'label_replace({requests}, "series", "requests", "", "")'
         f' or label_replace({latency}, "series", "latency", "", "")'

@@ -61,6 +61,8 @@ LATENCY_LABELS = [
     "destination_cluster",
     "le",
 ]
+# A histogram's last bucket, counting every request.
+INF_BOUND = "+Inf"
 TCP_LABELS = ["reporter", *SOURCE_LABELS, *DESTINATION_LABELS]
 # Envoy cluster stats of a caller's outbound cluster, keyed like its workload.
 CLUSTER_STAT_LABELS = [
@@ -102,6 +104,8 @@ HOP_LABELS = (
 # A label the request query adds to the destination's security view, so its
 # series are told from the counted ones (queries.promql.request_security).
 VIEW_LABEL, SECURITY_VIEW = "meshwatch_view", "security"
+# The latency query's mark of the mesh's bucket bounds (queries.promql.latency_buckets).
+BOUNDS_VIEW = "bounds"
 # The request query's columns: the counted labels and the view mark.
 REQUEST_QUERY_LABELS = [*REQUEST_LABELS, VIEW_LABEL]
 
@@ -147,6 +151,45 @@ def empty_frame(labels: list[str], value: str) -> pd.DataFrame:
     return pd.DataFrame(
         {**{label: pd.Series(dtype="string") for label in labels}, value: pd.Series(dtype="float64")}
     )
+
+
+def full_buckets(frame: pd.DataFrame, value: str = "rate") -> pd.DataFrame:
+    """The bucket rates of `queries.promql.latency_buckets` (LATENCY_LABELS,
+    VIEW_LABEL and `value`) as whole histograms (LATENCY_LABELS and `value`):
+    where a series lacks one of the mesh's finite bounds (the rows marked
+    BOUNDS_VIEW, and every bound a series has), its bucket holds all of its
+    requests, its `+Inf` value. Bounds are matched as numbers ("1" and
+    "1.0" are one bound). A mesh whose proxies use different bucket layouts
+    gets each series the others' bounds too, which moves a quantile only
+    where PromQL's own answer is the series' highest finite bound."""
+    marked = frame[VIEW_LABEL].fillna("") == BOUNDS_VIEW if VIEW_LABEL in frame else None
+    layout = frame.loc[marked, "le"] if marked is not None else frame["le"].iloc[:0]
+    if marked is not None:
+        frame = frame[~marked].drop(columns=[VIEW_LABEL]).reset_index(drop=True)
+    if frame.empty:
+        return frame
+    bound = pd.to_numeric(frame["le"], errors="coerce").to_numpy(dtype="float64")
+    inf, finite = np.isposinf(bound), np.isfinite(bound)
+    known = pd.concat([layout, frame["le"][finite]], ignore_index=True)
+    known_bound = pd.to_numeric(known, errors="coerce").to_numpy(dtype="float64")
+    usable = np.isfinite(known_bound)
+    bounds, first_of_bound = np.unique(known_bound[usable], return_index=True)
+    if not len(bounds):
+        return frame
+    keys = [column for column in frame.columns if column not in ("le", value)]
+    series = frame.groupby(keys, sort=False, dropna=False).ngroup().to_numpy()
+    total = np.full(series.max() + 1, np.nan)
+    total[series[inf]] = frame[value].to_numpy(dtype="float64")[inf]
+    present = np.zeros((len(total), len(bounds)), dtype=bool)
+    present[series[finite], np.searchsorted(bounds, bound[finite])] = True
+    lacking, column = np.nonzero(~present & ~np.isnan(total)[:, None])
+    if not len(lacking):
+        return frame
+    _, first_row = np.unique(series, return_index=True)
+    added = frame.iloc[first_row[lacking]].reset_index(drop=True)
+    added["le"] = pd.array(known.to_numpy()[usable][first_of_bound][column], dtype="string")
+    added[value] = total[lacking]
+    return pd.concat([frame, added], ignore_index=True)
 
 
 def split_requests(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -22,7 +22,7 @@ import pandas as pd
 from queries import promql
 from queries.duration import Duration
 from queries.errors import SourceError
-from queries.prometheus import cluster_stat_rows, instant_vector_frame, range_vector_frame
+from queries.prometheus import InstantVector, cluster_stat_rows, instant_vector_frame, range_vector_frame
 from queries.simulator.exposition import pod_labels
 from queries.simulator.metrics import Evaluation
 from queries.telemetry import (
@@ -151,7 +151,9 @@ class SimulatedTelemetry:
             series["metric"][VIEW_LABEL] = SECURITY_VIEW
         counted, security = split_requests(
             instant_vector_frame(
-                sum_by(requests, rates[requests_at], REQUEST_LABELS) + views, REQUEST_QUERY_LABELS, "rps"
+                InstantVector.of(sum_by(requests, rates[requests_at], REQUEST_LABELS) + views),
+                REQUEST_QUERY_LABELS,
+                "rps",
             )
         )
         return MeshTelemetry(
@@ -159,10 +161,10 @@ class SimulatedTelemetry:
             window=window,
             requests=counted,
             latency=instant_vector_frame(
-                sum_by(buckets, rates[buckets_at], LATENCY_LABELS), LATENCY_LABELS, "rate"
+                InstantVector.of(sum_by(buckets, rates[buckets_at], LATENCY_LABELS)), LATENCY_LABELS, "rate"
             ),
             tcp=MeshTelemetry.empty(at, window).tcp,
-            cluster_stats=cluster_stat_rows(self._cluster_stats(sample)),
+            cluster_stats=cluster_stat_rows(InstantVector.of(self._cluster_stats(sample))),
             security=security,
         )
 

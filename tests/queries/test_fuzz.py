@@ -119,6 +119,10 @@ def _body(answer: Any) -> bytes:
 def test_prometheus_answers_end_in_a_graph_or_one_line(body: bytes, status: int) -> None:
     try:
         result = instant_result(Reply(status, "application/json", body), "Prometheus at http://p:9090")
+        # The typed reader of well-formed answers and the careful one agree.
+        sent = json.loads(body)["data"]["result"]
+        assert result.metrics == [series["metric"] for series in sent]
+        assert [list(sample) for sample in result.samples] == [series["value"] for series in sent]
         telemetry = mesh_telemetry(
             {name: result for name in ("requests", "latency", "tcp", "cluster_stats")},
             1_700_000_000.0,

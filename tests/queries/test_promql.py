@@ -12,7 +12,8 @@ from collections import Counter as Tally
 import pytest
 
 from queries import promql
-from queries.telemetry import HOP_LABELS
+from queries.prometheus import InstantVector, instant_vector_frame
+from queries.telemetry import HOP_LABELS, LATENCY_LABELS, VIEW_LABEL, full_buckets
 from tests.support.frames import labels
 from tests.support.prometheus import (
     END,
@@ -132,7 +133,7 @@ def test_mesh_refresh_is_four_queries_whatever_the_namespaces(namespaces):
 
 COUNTED = {
     "requests": promql.request_rates("1m"),
-    "latency": promql.mesh_queries("1m")["latency"],
+    "latency": promql.bucket_rates("1m"),
     "tcp": promql.mesh_queries("1m")["tcp"],
 }
 
@@ -209,7 +210,7 @@ def test_namespace_filter_matches_either_side_exactly(prometheus, namespaces, ca
 
 
 def test_latency_buckets_of_both_selectors(prometheus):
-    result = prometheus.query(promql.latency_buckets("1m"))
+    result = prometheus.query(promql.bucket_rates("1m"))
     per_caller = Tally((s["metric"]["reporter"], s["metric"]["source_workload"]) for s in result)
     assert per_caller == {("source", "productpage-v1"): 20, ("destination", "unknown"): 20}
     infinite = [
@@ -218,6 +219,44 @@ def test_latency_buckets_of_both_selectors(prometheus):
         if s["metric"]["le"] == "+Inf" and s["metric"]["source_workload"] == "productpage-v1"
     ]
     assert float(infinite[0]["value"][1]) == pytest.approx(4)
+
+
+def _bucket_values(result: list) -> dict[tuple, float]:
+    return {tuple(sorted(s["metric"].items())): float(s["value"][1]) for s in result}
+
+
+def test_latency_buckets_leave_out_only_the_buckets_holding_every_request(prometheus):
+    every = _bucket_values(prometheus.query(promql.bucket_rates("1m")))
+    answer = prometheus.query(promql.latency_buckets("1m"))
+    bounds = {s["metric"]["le"] for s in answer if s["metric"].get(VIEW_LABEL) == "bounds"}
+    assert bounds == {key_le for key in every for name, key_le in key if name == "le"} - {"+Inf"}
+    sent = _bucket_values([s for s in answer if VIEW_LABEL not in s["metric"]])
+    assert len(sent) < len(every), "no full bucket was left out"
+    totals = {
+        tuple(item for item in key if item[0] != "le"): value
+        for key, value in every.items()
+        if ("le", "+Inf") in key
+    }
+    for key, value in every.items():
+        if key in sent:
+            assert sent[key] == value
+        else:
+            assert value == totals[tuple(item for item in key if item[0] != "le")]
+    # The frame the graph reads is the whole histogram again.
+    frame = full_buckets(
+        instant_vector_frame(
+            InstantVector.of(prometheus.query(promql.latency_buckets("1m"))),
+            [*LATENCY_LABELS, VIEW_LABEL],
+            "rate",
+        )
+    )
+    rebuilt = {
+        tuple(sorted((label, text) for label, text in row.items() if label != "rate" and text != "")): row[
+            "rate"
+        ]
+        for row in frame.to_dict("records")
+    }
+    assert rebuilt == pytest.approx(every)
 
 
 def test_tcp_bytes_add_sent_and_received_and_keep_one_sided_series(prometheus):
