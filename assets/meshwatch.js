@@ -234,7 +234,8 @@ window.dash_clientside.meshwatch = {
             patch.update.forEach(function (change) {
                 var ele = cy.getElementById(cy.mwOrder[change[0]]);
                 if (!ele.length) { return; }
-                var data = Object.assign({}, change[1]);
+                var data = {};
+                for (var i = 0; i < change[1].length; i += 2) { data[patch.fields[change[1][i]]] = change[1][i + 1]; }
                 if ("parent" in data) { ele.move({parent: data.parent}); delete data.parent; }
                 ele.data(data);
                 if (change[2]) { ele.position(change[2]); }

@@ -23,9 +23,11 @@ def graph_patch(
     keep: what stayed in its old order, then what was added).
 
     `{"full": elements}` without a previous drawing, else `{"add", "remove",
-    "update"}`, an update being `[index, changed data]` or `[index, changed
-    data, position]`: the index into that order stands for the element's id,
-    a third of a steady poll when ids travelled."""
+    "fields", "update"}`, an update being `[index, changes]` or `[index,
+    changes, position]`: the index into that order stands for the element's
+    id (a third of a steady poll when ids travelled), and `changes` is
+    `[field, value, ...]`, each field an index into `fields` (the names
+    were a third of what was left)."""
     now = by_id(current)
     if previous is None:
         return {"full": current}, now
@@ -33,6 +35,7 @@ def graph_patch(
     added = [element_id for element_id in now if element_id not in previous]
     drawing = {element_id: now[element_id] for element_id in (*kept, *added)}
     update: list[list[Any]] = []
+    fields: dict[str, int] = {}
     for index, element_id in enumerate(kept):
         element, before = now[element_id], previous[element_id]
         if before == element:
@@ -40,11 +43,15 @@ def graph_patch(
         data, old = element["data"], before["data"]
         changed = {key: value for key, value in data.items() if old.get(key) != value}
         changed.update({key: None for key in old if key not in data})
+        changes = [
+            part for key, value in changed.items() for part in (fields.setdefault(key, len(fields)), value)
+        ]
         moved = element.get("position") != before.get("position")
-        update.append([index, changed, element["position"]] if moved else [index, changed])
+        update.append([index, changes, element["position"]] if moved else [index, changes])
     patch = {
         "add": [now[element_id] for element_id in added],
         "remove": [element_id for element_id in previous if element_id not in now],
+        "fields": list(fields),
         "update": update,
     }
     return patch, drawing

@@ -20,12 +20,14 @@ def test_the_first_drawing_is_whole_and_later_ones_carry_only_their_changes() ->
     assert patch["add"] == [node("d", rps=3.0)] and patch["remove"] == ["c"]
     # Updates name an element by its index in the order kept on both sides: what stayed, then the new.
     assert list(drawn) == ["a", "b", "d"]
+    # A changed field names its index in the patch's fields, each name sent once.
+    assert patch["fields"] == ["rps", "found"]
     assert patch["update"] == [
-        [0, {"rps": 1.5}],
+        [0, [0, 1.5]],
         # A field gone is sent as null (Cytoscape's [?found] reads it as false); a move is sent.
-        [1, {"found": None}, {"x": 40, "y": 0}],
+        [1, [1, None], {"x": 40, "y": 0}],
     ]
-    assert graph_patch(by_id(after), after)[0] == {"add": [], "remove": [], "update": []}
+    assert graph_patch(by_id(after), after)[0] == {"add": [], "remove": [], "fields": [], "update": []}
 
 
 def test_a_view_is_vouched_for_only_when_its_browser_applied_the_last_patch() -> None:
