@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Protocol
 
 import networkx as nx
+import numpy as np
 import pandas as pd
 
 from dashboard.mesh.circuit import (
@@ -56,7 +57,7 @@ from dashboard.mesh.health import (
     request_health,
     worst,
 )
-from dashboard.mesh.histogram import histogram_quantiles
+from dashboard.mesh.histogram import histogram_quantiles, quantile_grid
 from dashboard.mesh.security import mtls_state
 from queries.telemetry import OVERFLOW_STATS, SECURITY_POLICY, UNKNOWN, MeshTelemetry
 
@@ -293,9 +294,10 @@ def _per_edge(
 ) -> dict[tuple[str, str], dict[str, float]]:
     """{edge: {label value: rate}} for the rows with traffic."""
     busy = frame[frame[value] > 0]
-    sums = busy.groupby([*EDGE, column], sort=True)[value].sum()
+    sums = busy.groupby([*EDGE, column], sort=True)[value].sum().reset_index()
     result: dict[tuple[str, str], dict[str, float]] = defaultdict(dict)
-    for (source, target, label), rate in sums.items():
+    # Plain lists: iterating a MultiIndex (or a string column) goes element by element through pandas.
+    for source, target, label, rate in zip(*(sums[name].tolist() for name in (*EDGE, column, value))):
         result[source, target][str(label)] = float(rate)
     return result
 
@@ -345,8 +347,9 @@ def traffic(graph: nx.DiGraph, telemetry: MeshTelemetry, rules: GraphRules) -> N
     )
     totals = weighted.groupby(EDGE, sort=False).sum().reset_index()
     codes = _per_edge(rows, "response_code")
+    flagged = rows[~rows["response_flags"].fillna("-").isin(["-", ""])]
     flags = _per_edge(
-        rows.assign(response_flags=rows["response_flags"].fillna("-").str.split(","))
+        flagged.assign(response_flags=flagged["response_flags"].str.split(","))
         .explode("response_flags")
         .query("response_flags != '-' and response_flags != ''"),
         "response_flags",
@@ -360,7 +363,9 @@ def traffic(graph: nx.DiGraph, telemetry: MeshTelemetry, rules: GraphRules) -> N
         .sort_values("rps", ascending=False, kind="stable")
         .drop_duplicates(EDGE)
     )
-    main_protocol = dict(zip(zip(protocols["source"], protocols["target"]), protocols["protocol"]))
+    main_protocol = dict(
+        zip(zip(protocols["source"].tolist(), protocols["target"].tolist()), protocols["protocol"].tolist())
+    )
     crossing = _crossing(graph, rows)
     # itertuples, not iterrows: a Series per edge costs a second at a thousand workloads.
     for total in totals.itertuples(index=False):
@@ -441,30 +446,87 @@ def _bucket_bounds(le: pd.Series) -> dict[str, float]:
     return bounds
 
 
+@dataclasses.dataclass(frozen=True)
+class BucketGrid:
+    """Histograms as arrays: one row per histogram, one column per bound
+    (ascending, numbers): the bucket's count, and whether the histogram has
+    that bound at all."""
+
+    bounds: np.ndarray
+    counts: np.ndarray
+    present: np.ndarray
+
+    def summed(self, groups: np.ndarray) -> BucketGrid:
+        """The rows added up by group (0..n-1): a group has every bound one of its rows has."""
+        counts = pd.DataFrame(self.counts).groupby(groups, sort=True).sum().to_numpy()
+        present = pd.DataFrame(self.present).groupby(groups, sort=True).any().to_numpy()
+        return BucketGrid(self.bounds, counts, present)
+
+    def quantiles(self) -> list[tuple[float | None, ...]]:
+        """p50/p95/p99 of each row, exactly as histogram_quantile: whole rows
+        at once, and a row lacking some bounds on its own (a mesh of mixed
+        bucket layouts)."""
+        values = quantile_grid(QUANTILES, self.bounds, self.counts)
+        whole = self.present.all(axis=1)
+        result: list[tuple[float | None, ...]] = []
+        for row, (figures, complete) in enumerate(zip(values.tolist(), whole.tolist())):
+            if complete:
+                result.append(tuple(None if math.isnan(value) else value for value in figures))
+                continue
+            have = self.present[row]
+            pairs = list(zip(self.bounds[have].tolist(), self.counts[row, have].tolist()))
+            result.append(tuple(histogram_quantiles(QUANTILES, pairs)))
+        return result
+
+
+def bucket_series(frame: pd.DataFrame) -> tuple[pd.DataFrame, BucketGrid]:
+    """The latency frame's histograms: one row per series (its labels, row
+    `i` the grid's row `i`) and their buckets as a grid. A bound is its `le`
+    read as a number; a bucket whose `le` is none is left out."""
+    bound = frame["le"].map(_bucket_bounds(frame["le"])).to_numpy(dtype="float64")
+    usable = ~np.isnan(bound)
+    frame, bound = frame[usable], bound[usable]
+    keys = [column for column in frame.columns if column not in ("le", "rate")]
+    series = frame.groupby(keys, sort=False, dropna=False).ngroup().to_numpy()
+    bounds = np.unique(bound)
+    column = np.searchsorted(bounds, bound)
+    counts = np.zeros((series.max() + 1 if len(series) else 0, len(bounds)))
+    np.add.at(counts, (series, column), frame["rate"].to_numpy(dtype="float64"))
+    present = np.zeros(counts.shape, dtype=bool)
+    present[series, column] = True
+    _, first_row = np.unique(series, return_index=True)
+    labels = frame.iloc[first_row][keys].reset_index(drop=True)
+    return labels, BucketGrid(bounds, counts, present)
+
+
 def latency(graph: nx.DiGraph, telemetry: MeshTelemetry, rules: GraphRules) -> None:
     """p50/p95/p99 from the duration histogram of the edge's reporter; a
-    node's from all the requests into it (its inbound edges' buckets summed)."""
+    node's from all the requests into it (its inbound edges' buckets summed).
+    Each series' buckets are one row of a grid, so the edges are found once
+    per series rather than once per bucket."""
     frame = _named(telemetry.latency)
     if frame.empty:
         return
-    frame = frame.assign(bound=frame["le"].map(_bucket_bounds(frame["le"]))).dropna(subset=["bound"])
-    sums = edge_rows(frame, graph).groupby([*EDGE, "bound"], sort=False)["rate"].sum().reset_index()
-    # Plain lists from here: iterating a MultiIndex group by group costs
-    # seconds at a thousand workloads.
-    buckets: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
-    into: dict[str, dict[float, float]] = defaultdict(lambda: defaultdict(float))
-    for source, target, bound, rate in zip(
-        sums["source"].tolist(), sums["target"].tolist(), sums["bound"].tolist(), sums["rate"].tolist()
+    labels, grid = bucket_series(frame)
+    rows = edge_rows(labels.assign(histogram=np.arange(len(labels))), graph)
+    pairs = list(zip(rows["source"].tolist(), rows["target"].tolist()))
+    drawn = np.array([graph.has_edge(source, target) for source, target in pairs], dtype=bool)
+    rows = rows[drawn]
+    if rows.empty:
+        return
+    edge_of = rows.groupby(EDGE, sort=False).ngroup().to_numpy()
+    edges = rows[~rows.duplicated(EDGE)]  # in the order of their group numbers
+    taken = rows["histogram"].to_numpy()
+    per_edge = BucketGrid(grid.bounds, grid.counts[taken], grid.present[taken]).summed(edge_of)
+    for source, target, figures in zip(
+        edges["source"].tolist(), edges["target"].tolist(), per_edge.quantiles()
     ):
-        if graph.has_edge(source, target):
-            buckets[source, target].append((bound, rate))
-            into[target][bound] += rate
-    for (source, target), pairs in buckets.items():
         edge = graph.edges[source, target]["edge"]
-        edge.p50_ms, edge.p95_ms, edge.p99_ms = histogram_quantiles(QUANTILES, pairs)
-    for node_id, by_bound in into.items():
+        edge.p50_ms, edge.p95_ms, edge.p99_ms = figures
+    targets, node_of = np.unique(edges["target"].to_numpy(dtype=object), return_inverse=True)
+    for node_id, figures in zip(targets.tolist(), per_edge.summed(node_of).quantiles()):
         node = graph.nodes[node_id]["node"]
-        node.p50_ms, node.p95_ms, node.p99_ms = histogram_quantiles(QUANTILES, list(by_bound.items()))
+        node.p50_ms, node.p95_ms, node.p99_ms = figures
 
 
 def share(graph: nx.DiGraph, telemetry: MeshTelemetry, rules: GraphRules) -> None:

@@ -7,6 +7,8 @@ import bisect
 import math
 from collections.abc import Sequence
 
+import numpy as np
+
 
 def histogram_quantile(q: float, buckets: Sequence[tuple[float, float]]) -> float | None:
     """The q-quantile of cumulative `(upper_bound, count)` buckets, or None
@@ -47,3 +49,35 @@ def _rank_value(rank: float, bounds: list[float], counts: list[float]) -> float:
     if in_bucket <= 0:
         return bounds[index]
     return start + (bounds[index] - start) * ((rank - below) / in_bucket)
+
+
+def quantile_grid(qs: Sequence[float], bounds: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """`histogram_quantiles` of many histograms at once: `counts` holds one
+    row of cumulative counts per histogram over the same ascending `bounds`
+    (every bound present). One column per quantile; NaN where
+    `histogram_quantiles` says None. A mesh's thousands of edges are then a
+    few array operations instead of a Python loop per edge."""
+    if any(not 0 <= q <= 1 for q in qs):
+        raise ValueError("quantile must be within [0, 1]")
+    result = np.full((len(counts), len(qs)), np.nan)
+    if len(bounds) < 2 or not math.isinf(bounds[-1]) or not len(counts):
+        return result
+    monotonic = np.maximum.accumulate(counts, axis=1)
+    total = monotonic[:, -1]
+    measured = total > 0
+    monotonic, total = monotonic[measured], total[measured]
+    rows = np.arange(len(total))
+    last = len(bounds) - 1
+    for column, q in enumerate(qs):
+        rank = q * total
+        index = (monotonic >= rank[:, None]).argmax(axis=1)
+        upper = bounds[index]
+        start = np.where(index == 0, 0.0, bounds[np.maximum(index - 1, 0)])
+        below = np.where(index == 0, 0.0, monotonic[rows, np.maximum(index - 1, 0)])
+        in_bucket = monotonic[rows, index] - below
+        with np.errstate(divide="ignore", invalid="ignore"):
+            value = start + (upper - start) * ((rank - below) / in_bucket)
+        value = np.where(in_bucket <= 0, upper, value)
+        value = np.where((index == 0) & (bounds[0] <= 0), bounds[0], value)
+        result[measured, column] = np.where(index == last, bounds[-2], value)
+    return result
