@@ -70,14 +70,16 @@ def graph_of(
     graph_type: str = VERSIONED,
     overview: Overview | None = None,
     clusters: Sequence[str] | None = None,
+    versioned: nx.DiGraph | None = None,
 ) -> nx.DiGraph:
     """The service graph of the telemetry, of the graph type
     (dashboard.mesh.graph_types), in the clusters (default: --cluster's),
-    folded into a namespace overview above `overview.above` nodes; with
+    folded into a namespace overview above `overview.above` nodes (drawn
+    after `versioned`, the telemetry's versioned graph, when given); with
     routing config, retired versions are marked (versions are only drawn in
     the versioned graph)."""
     clusters = settings.cluster if clusters is None else clusters
-    graph = build_graph(mesh, settings, namespaces, graph_type, clusters, overview)
+    graph = build_graph(mesh, settings, namespaces, graph_type, clusters, overview, versioned)
     if graph_type != VERSIONED:
         return graph
     for node_id in retired_workloads(graph, config):

@@ -25,7 +25,8 @@ from dashboard.app.refresh import (
 )
 from dashboard.app.runtime import Runtime
 from dashboard.app.view_cache import aligned
-from dashboard.mesh.graph_types import Overview
+from dashboard.mesh.build import versioned_graph
+from dashboard.mesh.graph_types import VERSIONED, Overview
 from dashboard.mesh.history import SelectionHistory
 from queries.duration import Duration
 from queries.errors import ConfigError, SourceError
@@ -75,13 +76,34 @@ def graph_view(
     )
     if isinstance(mesh, InFlight):
         return mesh
+    versioned = None
+    if overview is not None or graph_type != VERSIONED:
+        # Drawn after the versioned graph: a click that opens a namespace, or
+        # another graph type, re-draws the one built of these queries.
+        versioned = runtime.views.view(
+            "versioned",
+            (namespaces, str(window)),
+            at,
+            live,
+            lambda: versioned_graph(mesh, runtime.settings),
+            wait,
+        )
+        if isinstance(versioned, InFlight):
+            return versioned
     return runtime.views.view(
         "graph",
         (namespaces, clusters, str(window), graph_type, overview),
         at,
         live,
         lambda: graph_of(
-            mesh, runtime.settings, namespaces, routing_or_none(runtime), graph_type, overview, clusters
+            mesh,
+            runtime.settings,
+            namespaces,
+            routing_or_none(runtime),
+            graph_type,
+            overview,
+            clusters,
+            versioned,
         ),
         wait,
     )

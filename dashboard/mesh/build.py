@@ -39,6 +39,12 @@ def _assemble(telemetry: MeshTelemetry, rules: appenders.GraphRules, drawn: Proj
     return graph
 
 
+def versioned_graph(telemetry: MeshTelemetry, rules: appenders.GraphRules) -> nx.DiGraph:
+    """The whole telemetry's versioned graph with every appender's facts:
+    what every other graph type and the namespace overview are drawn after."""
+    return _assemble(telemetry, rules, VERSIONED_PROJECTION)
+
+
 def build_graph(
     telemetry: MeshTelemetry,
     rules: appenders.GraphRules,
@@ -46,24 +52,25 @@ def build_graph(
     graph_type: str = VERSIONED,
     clusters: Sequence[str] = (),
     overview: Overview | None = None,
+    versioned: nx.DiGraph | None = None,
 ) -> nx.DiGraph:
     """The mesh as a graph of the type (dashboard.mesh.graph_types) with
     every appender's facts, filtered to the namespaces and clusters (and
     their direct neighbours) when any are given. Other types than
-    `versioned` are drawn from the same telemetry after the versioned graph,
-    whose nodes and circuits they take; so is the namespace overview of a
-    graph bigger than `overview.above` nodes. The graph attribute `clusters`
-    lists the clusters the telemetry spans; the series the telemetry left
-    out for bad values ride along as `ignored`, the backend's warnings as
-    `warnings`."""
-    graph = _assemble(telemetry, rules, VERSIONED_PROJECTION)
-    versioned = filter_namespaces(graph, namespaces, clusters)
+    `versioned` are drawn from the same telemetry after the versioned graph
+    (`versioned`, when already built of this telemetry), whose nodes and
+    circuits they take; so is the namespace overview of a graph bigger than
+    `overview.above` nodes. The graph attribute `clusters` lists the
+    clusters the telemetry spans; the series the telemetry left out for bad
+    values ride along as `ignored`, the backend's warnings as `warnings`."""
+    graph = versioned_graph(telemetry, rules) if versioned is None else versioned
+    filtered = filter_namespaces(graph, namespaces, clusters)
     drawn = projection(graph_type, graph)
-    if overview is not None and versioned.number_of_nodes() > overview.above:
+    if overview is not None and filtered.number_of_nodes() > overview.above:
         drawn = namespace_overview(drawn, graph, overview.expanded)
-    if drawn is not VERSIONED_PROJECTION:
-        graph = _assemble(telemetry, rules, drawn)
-    return filter_namespaces(graph, namespaces, clusters)
+    if drawn is VERSIONED_PROJECTION:
+        return filtered
+    return filter_namespaces(_assemble(telemetry, rules, drawn), namespaces, clusters)
 
 
 def missing_namespaces(graph: nx.DiGraph, namespaces: Sequence[str]) -> list[str]:
