@@ -339,10 +339,16 @@ SHORT_NAME_LENGTHS = (16, 10, 6, 3)
 
 
 def short_node_labels(node: Mapping[str, Any]) -> list[str]:
-    """Shorter forms of the node's name, longest first: the name cut, its
-    version kept (two versions of one app must stay apart)."""
+    """Shorter forms of the node's name, longest first: the name cut in its
+    middle, so that names told apart by their ends stay apart (team-001 and
+    team-002, svc-0041 and svc-0042: a big mesh's names), its version kept
+    (two versions of one app must stay apart)."""
     head, tail = _name_parts(node)
-    return [visible(f"{head[:n]}…{tail}") for n in SHORT_NAME_LENGTHS if len(head) > n + 1]
+    return [
+        visible(f"{head[: (n + 1) // 2]}…{head[len(head) - n // 2 :]}{tail}")
+        for n in SHORT_NAME_LENGTHS
+        if len(head) > n + 1
+    ]
 
 
 def spanned_clusters(nodes: Iterable[Mapping[str, Any]]) -> set[str]:
@@ -354,14 +360,20 @@ def band(node: Mapping[str, Any], clustered: bool) -> tuple[str, str]:
     """What a node is grouped by, on screen and in the layout's rows: its
     (cluster, namespace) when the mesh spans several clusters, else its
     namespace alone. A node of no one cluster (a service whose workloads
-    run in several) groups before the clusters'."""
+    run in several) groups before the clusters'. The folded namespaces of
+    an overview are one group, before the open ones: each its own band
+    would stack forty namespaces in one column too tall to fit the screen."""
+    return ("", "") if node["kind"] == NAMESPACE_KIND else _home(node, clustered)
+
+
+def _home(node: Mapping[str, Any], clustered: bool) -> tuple[str, str]:
     return ((node.get("cluster") or "") if clustered else "", node["namespace"])
 
 
 def box_id(node: Mapping[str, Any], clustered: bool) -> str:
     """The namespace box a node sits in (in its cluster's, when the mesh
     spans several); `box:` keeps its id apart from a folded namespace's node."""
-    cluster, namespace = band(node, clustered)
+    cluster, namespace = _home(node, clustered)
     return f"box:namespace:{cluster}:{namespace}" if cluster else f"box:namespace:{namespace}"
 
 

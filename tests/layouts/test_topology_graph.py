@@ -221,3 +221,32 @@ def test_one_cluster_leaves_its_name_out_of_the_elements():
     document = one_cluster_document()
     elements = view.elements(document, view.place(document["nodes"], document["edges"], {}), True)
     assert all("cluster" not in e["data"] for e in elements)
+
+
+def test_short_names_keep_both_ends_and_the_version():
+    workload = {"kind": "workload", "name": "reviews-v2", "app": "reviews-frontend-canary", "version": "v2"}
+    forms = view.short_node_labels(workload)
+    assert forms[0] == "reviews-…d-canary v2" and all(form.endswith(" v2") for form in forms)
+    namespaces = [
+        {"kind": "namespace", "name": f"team-{i:03d}", "namespace": f"team-{i:03d}"} for i in (1, 2)
+    ]
+    # Numbered names differ at their ends: every shorter form still tells them apart.
+    first, second = (view.short_node_labels(node) for node in namespaces)
+    assert first == ["tea…001", "te…1"] and all(a != b for a, b in zip(first, second))
+
+
+def test_an_overview_of_many_namespaces_wraps_to_fit_a_wide_screen():
+    nodes = [
+        {
+            "id": f"namespace:ns-{i:02d}",
+            "kind": "namespace",
+            "name": f"ns-{i:02d}",
+            "namespace": f"ns-{i:02d}",
+        }
+        for i in range(40)
+    ]
+    edges = [{"source": "namespace:ns-00", "target": node["id"]} for node in nodes[1:]]
+    positions = view.place(nodes, edges, {})
+    xs, ys = {x for x, _ in positions.values()}, {y for _, y in positions.values()}
+    # One band for the folded namespaces: the callees wrap into columns instead of one column of 39.
+    assert len(xs) > 3 and len(ys) < 20
