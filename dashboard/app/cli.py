@@ -162,9 +162,10 @@ def _run_app(app: Any, settings: Settings, workers: int | None = None) -> int:
 
     options = gunicorn_options(settings, workers)  # a bad TLS option is one line, before listening
     # gunicorn retries a taken port for seconds, then exits with its own lines:
-    # bind once first so the user gets meshwatch's one line instead.
-    _listen(settings, lambda host, port: socket.create_server((host, port)).close())
-    host, port = settings.listen
+    # bind here, so the user gets meshwatch's one line instead, and hand
+    # gunicorn the socket (port 0 is then the port the system chose).
+    listener = _listen(settings, lambda host, port: socket.create_server((host, port)))
+    host, port = settings.listen[0], listener.getsockname()[1]
     if settings.auth == "none" and not is_loopback(host):
         warn(f"--auth none on {host}: anyone who reaches port {port} sees the dashboard")
     scheme = "https" if "certfile" in options else "http"
@@ -175,7 +176,7 @@ def _run_app(app: Any, settings: Settings, workers: int | None = None) -> int:
         flush=True,
     )
     logs.configure(settings)
-    serve(app.server, settings, workers)
+    serve(app.server, settings, workers, listener)
     return 0
 
 

@@ -11,6 +11,7 @@ read-only root filesystem serves.
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +87,14 @@ class Server(BaseApplication):
         return self.application
 
 
-def serve(wsgi: Any, settings: Settings, workers: int | None = None) -> None:
-    """Serve until stopped (SIGTERM, SIGINT): gunicorn's master loop."""
-    Server(wsgi, gunicorn_options(settings, workers)).run()
+def serve(
+    wsgi: Any, settings: Settings, workers: int | None = None, listener: socket.socket | None = None
+) -> None:
+    """Serve until stopped (SIGTERM, SIGINT): gunicorn's master loop, on
+    `listener` when given (a socket already bound and listening: port 0
+    then serves on the port the system chose, the one meshwatch said)."""
+    options = gunicorn_options(settings, workers)
+    if listener is not None:
+        listener.set_inheritable(True)
+        options["bind"] = [f"fd://{listener.fileno()}"]
+    Server(wsgi, options).run()

@@ -151,3 +151,24 @@ def test_half_a_tls_pair_is_one_line_before_anything_listens(capsys, tmp_path):
     assert main(["serve", "--tls-cert-file", str(tmp_path / "tls.crt"), "--listen", "127.0.0.1:1"]) == 2
     err = capsys.readouterr().err
     assert err == "meshwatch: --tls-cert-file and --tls-key-file go together: give both, or neither\n"
+
+
+def test_port_0_serves_on_the_port_the_banner_names(tmp_path):
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dashboard.app.cli", "serve", "--listen", "127.0.0.1:0", "--workers", "2"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={"PATH": "/usr/bin:/bin"},
+    )
+    try:
+        assert process.stderr is not None
+        banner = process.stderr.readline()
+        address = banner.split("dashboard on http://")[1].split("/")[0]
+        assert not address.endswith(":0"), banner
+        log = tmp_path / "serve.log"
+        log.write_text(banner)
+        wait_healthy(process, address, log, "meshwatch serve")
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
