@@ -267,8 +267,10 @@ window.dash_clientside.meshwatch = {
                         return;
                     }
                     mwDeclutter(cy);
-                    document.getElementById("topology-graph").setAttribute("data-decluttered",
-                                                                            String(Date.now()));
+                    // Stamped beside the graph, never on it: Cytoscape resizes on any
+                    // attribute of its container, and a resize declutters again (a loop).
+                    var stamp = document.getElementById("topology-decluttered");
+                    if (stamp) { stamp.setAttribute("data-decluttered", String(Date.now())); }
                 }, 60);
             };
             cy.on("add remove data zoom pan resize layoutstop", cy.mwDeclutter);

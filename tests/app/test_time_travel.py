@@ -184,9 +184,9 @@ def test_a_moment_before_the_sliders_range_stays_where_the_address_put_it(demo, 
         "() => document.querySelectorAll('#topology-slider .dash-slider-mark').length"
     )
     for _ in range(2):  # two more refreshes, each redrawn: the slider's range must not have moved the view
-        drawn = browser_page.get_attribute("#topology-graph", "data-decluttered")
+        drawn = browser_page.get_attribute("#topology-decluttered", "data-decluttered")
         browser_page.wait_for_function(
-            f"() => document.getElementById('topology-graph').getAttribute('data-decluttered') !== '{drawn}'",
+            f"() => document.getElementById('topology-decluttered').getAttribute('data-decluttered') !== '{drawn}'",
             timeout=20_000,
         )
     assert address_at(browser_page) == asked

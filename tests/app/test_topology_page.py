@@ -278,3 +278,26 @@ def test_a_bad_refresh_in_the_address_says_why_and_keeps_refreshing(serve_app, b
     assert "refreshing every 1 s" in banner.inner_text()
     browser_page.locator("#topology-status").get_by_text("nodes").wait_for()  # the graph is drawn too
     assert not browser_page.locator("#topology-paused").inner_text()  # refreshing, not paused
+
+
+def test_a_still_graph_is_not_laid_out_again_and_again(serve_app, browser_page):
+    """Labels are placed again when the graph or the view changes, never in
+    a loop of their own: a wall screen's page must not spin the CPU while
+    nothing changes (a stamp on Cytoscape's container once made it resize,
+    which placed the labels again, which stamped it, every 300 ms)."""
+    app = create_app(
+        resolve({"refresh": "3600"}, {}), Services(telemetry=ScriptedSource(bookinfo_ejection()))
+    )
+    browser_page.goto(serve_app(app) + "/")
+    browser_page.wait_for_function("() => window.cy && window.cy.nodes().length > 0", timeout=20_000)
+    browser_page.evaluate(
+        "() => { window.mwResizes = 0; window.mwLastResize = performance.now();"
+        " window.cy.on('resize', () => { window.mwResizes += 1; window.mwLastResize = performance.now(); }); }"
+    )
+    # The page settles (its status line, the first fit); in the loop it never did.
+    browser_page.wait_for_function("() => performance.now() - window.mwLastResize > 1000", timeout=10_000)
+    resizes = browser_page.evaluate("() => window.mwResizes")
+    stamp = browser_page.get_attribute("#topology-decluttered", "data-decluttered")
+    browser_page.wait_for_timeout(1500)  # a stretch of nothing happening, observed: no readiness wait
+    assert browser_page.evaluate("() => window.mwResizes") == resizes
+    assert browser_page.get_attribute("#topology-decluttered", "data-decluttered") == stamp
