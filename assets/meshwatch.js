@@ -242,8 +242,9 @@ window.dash_clientside.meshwatch = {
             });
         });
         if (patch.fit) {
-            cy.fit(undefined, 60);
-            // The same answer may grow the lines above the graph (its status line): fit again once laid out.
+            // Fitted once the page is laid out: the same answer may grow the lines
+            // above the graph (its status line). Fitting now as well cost a second
+            // pass over every label's size before the new elements were painted.
             window.requestAnimationFrame(function () {
                 if (!cy.destroyed()) { cy.resize(); cy.fit(undefined, 60); }
             });
@@ -273,7 +274,14 @@ window.dash_clientside.meshwatch = {
                     if (stamp) { stamp.setAttribute("data-decluttered", String(Date.now())); }
                 }, 60);
             };
-            cy.on("add remove data zoom pan resize layoutstop", cy.mwDeclutter);
+            cy.on("add remove data zoom pan layoutstop", cy.mwDeclutter);
+            // Cytoscape also says "resize" when anything touches its container's
+            // attributes (Dash re-rendering it on a tap): only a new size moves labels.
+            cy.on("resize", function () {
+                var size = cy.width() + "x" + cy.height();
+                if (size !== cy.mwSize) { cy.mwSize = size; cy.mwDeclutter(); }
+            });
+            cy.mwSize = cy.width() + "x" + cy.height();
             window.addEventListener("resize", cy.mwDeclutter);
         }
         cy.mwDeclutter();
