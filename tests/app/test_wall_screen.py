@@ -65,7 +65,8 @@ def collisions(items: list[dict[str, Any]]) -> list[tuple[str, str]]:
 def decluttered(page: Any) -> None:
     page.wait_for_function("() => window.cy && window.cy.nodes().length > 0", timeout=20_000)
     page.wait_for_function(
-        "() => document.getElementById('topology-decluttered').hasAttribute('data-decluttered')", timeout=20_000
+        "() => document.getElementById('topology-decluttered').hasAttribute('data-decluttered')",
+        timeout=20_000,
     )
     page.wait_for_timeout(300)  # the declutter settles 60 ms after the last change: let a pass finish
 
