@@ -262,7 +262,7 @@ def instant_answer(reply: Reply, label: str) -> tuple[InstantVector, tuple[str, 
     if reply.status < 400:
         try:
             typed = _INSTANT_ANSWER.decode(reply.body)
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, RecursionError):
             typed = None
         if typed is not None and typed.status == "success" and typed.data.resultType == "vector":
             series = typed.data.result

@@ -174,7 +174,11 @@ def latency_buckets(window: Duration, namespaces: Sequence[str] = ()) -> str:
     buckets back. bench/bench_queries.py measured the choice."""
     finite = bucket_rates(window, namespaces, f'le!="{INF_BOUND}"')
     total = bucket_rates(window, namespaces, f'le="{INF_BOUND}"')
-    selected = " or ".join(_selected(BUCKETS_METRIC, f'le!="{INF_BOUND}"', namespaces))
+    # Over the window, like the rates: a series gone quiet within it still has its bounds.
+    selected = " or ".join(
+        f"last_over_time({series}[{window}])"
+        for series in _selected(BUCKETS_METRIC, f'le!="{INF_BOUND}"', namespaces)
+    )
     bounds = f'label_replace(group by (le) ({selected}), "{VIEW_LABEL}", "{BOUNDS_VIEW}", "", "")'
     return f"(({finite}) != ignoring (le) group_left () ({total})) or ({total}) or {bounds}"
 

@@ -157,11 +157,13 @@ def full_buckets(frame: pd.DataFrame, value: str = "rate") -> pd.DataFrame:
     """The bucket rates of `queries.promql.latency_buckets` (LATENCY_LABELS,
     VIEW_LABEL and `value`) as whole histograms (LATENCY_LABELS and `value`):
     where a series lacks one of the mesh's finite bounds (the rows marked
-    BOUNDS_VIEW, and every bound a series has), its bucket holds all of its
-    requests, its `+Inf` value. Bounds are matched as numbers ("1" and
-    "1.0" are one bound). A mesh whose proxies use different bucket layouts
-    gets each series the others' bounds too, which moves a quantile only
-    where PromQL's own answer is the series' highest finite bound."""
+    BOUNDS_VIEW, and every bound a series has) above its highest bucket sent,
+    that bucket holds all of its requests, its `+Inf` value (the buckets
+    left out are always a series' top ones: counts are cumulative). Bounds
+    are matched as numbers ("1" and "1.0" are one bound). In a mesh whose
+    proxies use different bucket layouts, a series also gets the other
+    layouts' bounds above its highest bucket sent; that moves its quantiles
+    only when the rank falls above that bucket."""
     marked = frame[VIEW_LABEL].fillna("") == BOUNDS_VIEW if VIEW_LABEL in frame else None
     layout = frame.loc[marked, "le"] if marked is not None else frame["le"].iloc[:0]
     if marked is not None:
@@ -182,7 +184,10 @@ def full_buckets(frame: pd.DataFrame, value: str = "rate") -> pd.DataFrame:
     total[series[inf]] = frame[value].to_numpy(dtype="float64")[inf]
     present = np.zeros((len(total), len(bounds)), dtype=bool)
     present[series[finite], np.searchsorted(bounds, bound[finite])] = True
-    lacking, column = np.nonzero(~present & ~np.isnan(total)[:, None])
+    # Above each series' highest bucket sent (-1: none below +Inf was sent).
+    highest = np.where(present.any(axis=1), len(bounds) - 1 - np.argmax(present[:, ::-1], axis=1), -1)
+    above = np.arange(len(bounds))[None, :] > highest[:, None]
+    lacking, column = np.nonzero(above & ~present & ~np.isnan(total)[:, None])
     if not len(lacking):
         return frame
     _, first_row = np.unique(series, return_index=True)

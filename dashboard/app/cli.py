@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -158,19 +157,19 @@ def _run_app(app: Any, settings: Settings, workers: int | None = None) -> int:
     """The app under gunicorn (dashboard.app.server) on --listen."""
     from dashboard.app import logs
     from dashboard.app.access import is_loopback
-    from dashboard.app.server import gunicorn_options, serve
+    from dashboard.app.server import bind_address, gunicorn_options, listening_socket, serve
 
     options = gunicorn_options(settings, workers)  # a bad TLS option is one line, before listening
     # gunicorn retries a taken port for seconds, then exits with its own lines:
     # bind here, so the user gets meshwatch's one line instead, and hand
     # gunicorn the socket (port 0 is then the port the system chose).
-    listener = _listen(settings, lambda host, port: socket.create_server((host, port)))
+    listener = _listen(settings, listening_socket)
     host, port = settings.listen[0], listener.getsockname()[1]
     if settings.auth == "none" and not is_loopback(host):
         warn(f"--auth none on {host}: anyone who reaches port {port} sees the dashboard")
     scheme = "https" if "certfile" in options else "http"
     print(
-        f"meshwatch {__version__}: dashboard on {scheme}://{host}:{port}{settings.base_path} "
+        f"meshwatch {__version__}: dashboard on {scheme}://{bind_address(host, port)}{settings.base_path} "
         f"({options['workers']} worker{'s' if options['workers'] > 1 else ''} x {settings.threads} threads)",
         file=sys.stderr,
         flush=True,

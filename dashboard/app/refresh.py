@@ -6,6 +6,7 @@ the same answer; no Dash here.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import threading
 import time
@@ -82,8 +83,11 @@ def graph_of(
     graph = build_graph(mesh, settings, namespaces, graph_type, clusters, overview, versioned)
     if graph_type != VERSIONED:
         return graph
-    for node_id in retired_workloads(graph, config):
-        graph.nodes[node_id]["node"].retired = True
+    retired = retired_workloads(graph, config)
+    if retired and versioned is not None:
+        graph = graph.copy()  # the cached versioned graph (or its nodes) stays as built
+    for node_id in retired:
+        graph.nodes[node_id]["node"] = dataclasses.replace(graph.nodes[node_id]["node"], retired=True)
     return graph
 
 

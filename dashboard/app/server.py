@@ -28,10 +28,18 @@ HEARTBEAT_DIR = "/dev/shm"
 WORKER_TIMEOUT = 60
 # Seconds a stopping worker finishes the requests it has.
 GRACEFUL_TIMEOUT = 10
+# Connections the kernel queues before a worker accepts them (gunicorn's default).
+BACKLOG = 2048
 
 
 def bind_address(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A socket bound to --listen and listening (IPv6 when the host is an IPv6 address)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    return socket.create_server((host, port), family=family, backlog=BACKLOG)
 
 
 def tls_files(settings: Settings) -> dict[str, str]:
@@ -96,5 +104,6 @@ def serve(
     options = gunicorn_options(settings, workers)
     if listener is not None:
         listener.set_inheritable(True)
-        options["bind"] = [f"fd://{listener.fileno()}"]
+        # gunicorn owns the descriptor from here (it closes it): detached, not closed twice.
+        options["bind"] = [f"fd://{listener.detach()}"]
     Server(wsgi, options).run()

@@ -90,6 +90,9 @@ def graph_view(
         )
         if isinstance(versioned, InFlight):
             return versioned
+        if (versioned.graph["at"], versioned.graph["window"]) != (mesh.at, mesh.window):
+            # A live view's flight may hand over the last interval's graph: never mixed with this mesh.
+            versioned = None
     return runtime.views.view(
         "graph",
         (namespaces, clusters, str(window), graph_type, overview),
