@@ -26,7 +26,7 @@ import json
 import re
 from collections.abc import Sequence
 
-from queries.duration import Duration
+from queries.duration import Duration, prometheus_duration
 from queries.telemetry import (
     BOUNDS_VIEW,
     DESTINATION_REPORTER,
@@ -49,6 +49,8 @@ from queries.telemetry import (
 SECURITY_SELECTOR = f'reporter="{DESTINATION_REPORTER}"'
 REQUESTS_METRIC = "istio_requests_total"
 BUCKETS_METRIC = "istio_request_duration_milliseconds_bucket"
+# How far back Prometheus' instant selectors look by default (--query.lookback-delta).
+LOOKBACK_SECONDS = 300
 NAMESPACE_LABELS = (
     "source_workload_namespace",
     "destination_service_namespace",
@@ -174,11 +176,13 @@ def latency_buckets(window: Duration, namespaces: Sequence[str] = ()) -> str:
     buckets back. bench/bench_queries.py measured the choice."""
     finite = bucket_rates(window, namespaces, f'le!="{INF_BOUND}"')
     total = bucket_rates(window, namespaces, f'le="{INF_BOUND}"')
-    # Over the window, like the rates: a series gone quiet within it still has its bounds.
-    selected = " or ".join(
-        f"last_over_time({series}[{window}])"
-        for series in _selected(BUCKETS_METRIC, f'le!="{INF_BOUND}"', namespaces)
-    )
+    # The series of the window, like the rates': an instant selector sees those of
+    # Prometheus' lookback (5m by default), a longer window needs last_over_time
+    # (which costs a fifth more of the query, bench/bench_queries.py).
+    finite_series = _selected(BUCKETS_METRIC, f'le!="{INF_BOUND}"', namespaces)
+    if prometheus_duration(str(window)).seconds > LOOKBACK_SECONDS:
+        finite_series = [f"last_over_time({series}[{window}])" for series in finite_series]
+    selected = " or ".join(finite_series)
     bounds = f'label_replace(group by (le) ({selected}), "{VIEW_LABEL}", "{BOUNDS_VIEW}", "", "")'
     return f"(({finite}) != ignoring (le) group_left () ({total})) or ({total}) or {bounds}"
 

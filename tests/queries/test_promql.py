@@ -116,7 +116,7 @@ prometheus = prometheus_holding("promql", series)
 NAMESPACE_SETS = [(), ("bookinfo",), ("istio-system", "bookinfo", "shop")]
 
 
-@pytest.mark.parametrize("window", ["1m", "90s", "5m"])
+@pytest.mark.parametrize("window", ["1m", "90s", "5m", "1h"])
 @pytest.mark.parametrize("namespaces", NAMESPACE_SETS)
 def test_every_mesh_query_parses_and_finds_its_series(prometheus, window, namespaces):
     # query() raises unless Prometheus answers "success"; every metric the
@@ -272,3 +272,9 @@ def test_cluster_stats_of_outbound_clusters(prometheus):
     assert stats == pytest.approx(
         {"membership_total": 3, "membership_healthy": 1, "ejections_active": 2, "pending_overflow": 30}
     )
+
+
+def test_the_bucket_bounds_are_those_of_the_window() -> None:
+    # Within Prometheus' lookback an instant selector sees the window's series; a longer window reads them over it.
+    assert "last_over_time" not in promql.latency_buckets("5m")
+    assert "last_over_time(istio_request_duration_milliseconds_bucket" in promql.latency_buckets("1h")
