@@ -279,9 +279,13 @@ class Backend:
             )
 
 
-def requests_transport(backend: Backend) -> Transport:
-    """A tracing client's GET over `backend`: the one place its HTTP is made
-    (connection options go in Backend)."""
+def requests_transport(
+    name: str, url: str, timeout: float, max_bytes: int, advice: str, connection: Connection | None = None
+) -> Transport:
+    """A tracing client's GET over one Backend: the one place its HTTP is
+    made (connection options go in Backend). The body is read into a buffer
+    the trace parsers read in place."""
+    backend = Backend(name, url, timeout, max_bytes, advice, connection or Connection(), as_buffer=True)
 
     def get(path: str, params: dict[str, str]) -> tuple[int, str, bytes]:
         reply = backend.get(path, params)

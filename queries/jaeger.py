@@ -19,7 +19,7 @@ from queries import shape
 from queries.connection import Connection
 from queries.duration import go_duration_seconds
 from queries.errors import SourceError, TraceNotFound
-from queries.http import MB, Backend, Transport, body_line, public_url, requests_transport
+from queries.http import MB, Transport, body_line, public_url, requests_transport
 from queries.shape import ShapeError
 from queries.traces import jaeger_v1, otlp
 from queries.traces.details import tag_text
@@ -95,15 +95,7 @@ class JaegerClient:
         self.timeout = timeout
         self._api = None if api == "auto" else api
         self._transport = transport or requests_transport(
-            Backend(
-                "Jaeger",
-                self.base_url,
-                timeout,
-                max_response_bytes,
-                ADVICE,
-                connection or Connection(),
-                as_buffer=True,
-            )
+            "Jaeger", self.base_url, timeout, max_response_bytes, ADVICE, connection
         )
 
     # --- wire ---

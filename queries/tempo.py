@@ -35,7 +35,7 @@ from typing import Any
 from queries import shape
 from queries.connection import Connection
 from queries.errors import SourceError, TraceNotFound
-from queries.http import Backend, Transport, body_line, public_url, requests_transport, response_budget
+from queries.http import Transport, body_line, public_url, requests_transport, response_budget
 from queries.jaeger import ADVICE, MAX_RESPONSE_BYTES, duration_filter
 from queries.shape import ShapeError, at
 from queries.traces import otlp
@@ -128,15 +128,7 @@ class TempoClient:
         self.timeout = timeout
         self.max_response_bytes = max_response_bytes
         self._transport = transport or requests_transport(
-            Backend(
-                "Tempo",
-                self.base_url,
-                timeout,
-                max_response_bytes,
-                ADVICE,
-                connection or Connection(),
-                as_buffer=True,
-            )
+            "Tempo", self.base_url, timeout, max_response_bytes, ADVICE, connection
         )
 
     # --- wire ---

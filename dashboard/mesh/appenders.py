@@ -59,7 +59,7 @@ from dashboard.mesh.health import (
 )
 from dashboard.mesh.histogram import histogram_quantiles, quantile_grid
 from dashboard.mesh.security import mtls_state
-from queries.telemetry import OVERFLOW_STATS, SECURITY_POLICY, UNKNOWN, MeshTelemetry
+from queries.telemetry import OVERFLOW_STATS, SECURITY_POLICY, UNKNOWN, MeshTelemetry, bucket_bounds
 
 
 class GraphRules(Protocol):
@@ -434,18 +434,6 @@ def service_clusters(graph: nx.DiGraph, telemetry: MeshTelemetry, rules: GraphRu
             node.cluster = behind.pop() if len(behind) == 1 else None
 
 
-def _bucket_bounds(le: pd.Series) -> dict[str, float]:
-    """Each distinct `le` label as a number (`+Inf` included); bad ones NaN.
-    A histogram has a score of distinct bounds, so this beats parsing every row."""
-    bounds = {}
-    for text in le.dropna().unique().tolist():
-        try:
-            bounds[text] = float(text)
-        except ValueError:
-            bounds[text] = math.nan
-    return bounds
-
-
 @dataclasses.dataclass(frozen=True)
 class BucketGrid:
     """Histograms as arrays: one row per histogram, one column per bound
@@ -483,7 +471,7 @@ def bucket_series(frame: pd.DataFrame) -> tuple[pd.DataFrame, BucketGrid]:
     """The latency frame's histograms: one row per series (its labels, row
     `i` the grid's row `i`) and their buckets as a grid. A bound is its `le`
     read as a number; a bucket whose `le` is none is left out."""
-    bound = frame["le"].map(_bucket_bounds(frame["le"])).to_numpy(dtype="float64")
+    bound = bucket_bounds(frame["le"])
     usable = ~np.isnan(bound)
     frame, bound = frame[usable], bound[usable]
     keys = [column for column in frame.columns if column not in ("le", "rate")]
