@@ -72,15 +72,17 @@ def graph_of(
     overview: Overview | None = None,
     clusters: Sequence[str] | None = None,
     versioned: nx.DiGraph | None = None,
+    folded: nx.DiGraph | None = None,
 ) -> nx.DiGraph:
     """The service graph of the telemetry, of the graph type
     (dashboard.mesh.graph_types), in the clusters (default: --cluster's),
     folded into a namespace overview above `overview.above` nodes (drawn
-    after `versioned`, the telemetry's versioned graph, when given); with
+    after `versioned`, the telemetry's versioned graph, and `folded`, its
+    folded_graph, when given); with
     routing config, retired versions are marked (versions are only drawn in
     the versioned graph)."""
-    clusters = settings.cluster if clusters is None else clusters
-    graph = build_graph(mesh, settings, namespaces, graph_type, clusters, overview, versioned)
+    clusters = clusters_shown(settings, clusters)
+    graph = build_graph(mesh, settings, namespaces, graph_type, clusters, overview, versioned, folded)
     if graph_type != VERSIONED:
         return graph
     retired = retired_workloads(graph, config)
@@ -89,6 +91,11 @@ def graph_of(
     for node_id in retired:
         graph.nodes[node_id]["node"] = dataclasses.replace(graph.nodes[node_id]["node"], retired=True)
     return graph
+
+
+def clusters_shown(settings: Settings, clusters: Sequence[str] | None) -> Sequence[str]:
+    """The clusters a graph is filtered to: those asked, else --cluster's."""
+    return settings.cluster if clusters is None else clusters
 
 
 def routing_config(settings: Settings, services: Services | None = None) -> IstioConfig | None:

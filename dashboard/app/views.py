@@ -17,6 +17,7 @@ import networkx as nx
 from dashboard.app.flight import InFlight
 from dashboard.app.refresh import (
     ReleaseView,
+    clusters_shown,
     graph_of,
     release_view,
     routing_config,
@@ -25,7 +26,7 @@ from dashboard.app.refresh import (
 )
 from dashboard.app.runtime import Runtime
 from dashboard.app.view_cache import aligned
-from dashboard.mesh.build import versioned_graph
+from dashboard.mesh.build import folded_graph, folds, versioned_graph
 from dashboard.mesh.graph_types import VERSIONED, Overview
 from dashboard.mesh.history import SelectionHistory
 from queries.duration import Duration
@@ -93,6 +94,26 @@ def graph_view(
         if (versioned.graph["at"], versioned.graph["window"]) != (mesh.at, mesh.window):
             # A live view's flight may hand over the last interval's graph: never mixed with this mesh.
             versioned = None
+    folded = None
+    if (
+        versioned is not None
+        and overview is not None
+        and folds(versioned, namespaces, clusters_shown(runtime.settings, clusters), overview)
+    ):
+        # Every namespace folded: the big mesh's overview, and what a click
+        # that opens a namespace re-draws only that namespace of.
+        folded = runtime.views.view(
+            "folded",
+            (namespaces, str(window), graph_type),
+            at,
+            live,
+            lambda: folded_graph(mesh, runtime.settings, graph_type, versioned),
+            wait,
+        )
+        if isinstance(folded, InFlight):
+            return folded
+        if (folded.graph["at"], folded.graph["window"]) != (mesh.at, mesh.window):
+            folded = None
     return runtime.views.view(
         "graph",
         (namespaces, clusters, str(window), graph_type, overview),
@@ -107,6 +128,7 @@ def graph_view(
             overview,
             clusters,
             versioned,
+            folded,
         ),
         wait,
     )

@@ -669,3 +669,7 @@ PIPELINE: list[Appender] = [
     circuit,
     security,
 ]
+
+# The appenders that read nothing but the graph (a node's facts from its
+# edges): what a graph merged of two assemblies figures again.
+GRAPH_FACTS: list[Appender] = [service_clusters, share, health, node_traffic]

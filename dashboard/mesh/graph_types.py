@@ -218,11 +218,14 @@ def namespace_overview(drawn: Projection, versioned: nx.DiGraph, expanded: froze
         stands_for[node_id] = folded
         nodes.setdefault(folded, Node(folded, NAMESPACE_KIND, node.namespace, node.namespace))
 
+    # A Series, not the dict: pandas would turn a dict of every node into one on each map.
+    lookup = pd.Series(stands_for, dtype=object)
+
     def pieces(hops: Hops) -> list[Piece]:
         result: list[Piece] = []
         pairs: list[tuple[pd.Series, pd.Series, pd.Series]] = []
         for piece in drawn.pieces(hops):
-            source, target = piece.source.map(stands_for), piece.target.map(stands_for)
+            source, target = piece.source.map(lookup), piece.target.map(lookup)
             rows = pd.Series(True, index=source.index) if piece.rows is None else piece.rows
             taken = rows.copy()
             for earlier_rows, earlier_source, earlier_target in pairs:
