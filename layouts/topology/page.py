@@ -337,6 +337,10 @@ def page(
                         stylesheet=stylesheet(),
                         className="mw-graph",
                         layout={"name": "preset", "fit": True, "padding": 60},
+                        # The poll's patch places and fits the graph (drawPatch); the
+                        # component's own re-layout on every add or remove refitted a
+                        # zoomed-in view and placed every label again.
+                        autoRefreshLayout=False,
                         style={"width": "100%", "height": "100%"},
                         autoungrabify=True,
                         minZoom=0.1,

@@ -99,6 +99,28 @@ def test_new_nodes_do_not_move_the_others(topology):
     assert {node: after[node] for node in before} == before
 
 
+def test_a_poll_that_adds_an_element_leaves_the_view_where_the_viewer_put_it(topology):
+    page, source = topology
+    viewport = "({zoom: cy.zoom(), pan: cy.pan()})"
+    cy(page, "(cy.on('layoutstart', () => { window.layouts = (window.layouts || 0) + 1; }), 0)")
+    cy(page, "(cy.zoom({level: cy.zoom() * 1.5, renderedPosition: {x: 300, y: 200}}), cy.panBy({x: 40, y: -30}), 0)")
+    before = cy(page, viewport)
+    source.mesh_telemetry = with_calls(
+        bookinfo_ejection(), (labels("productpage-v1", "reviews", "reviews-v3"), 0.5)
+    )
+    page.wait_for_function(
+        "() => window.cy.getElementById('service:default:reviews->workload:default:reviews-v3').length === 1",
+        timeout=10_000,
+    )
+    # A later poll drawn: anything the addition set going has run by then.
+    drawn = page.locator("#topology-drawn").inner_text()
+    page.wait_for_function(
+        "(seen) => document.getElementById('topology-drawn').innerText !== seen", arg=drawn, timeout=10_000
+    )
+    assert cy(page, viewport) == before
+    assert cy(page, "window.layouts || 0") == 0
+
+
 def test_a_shared_link_opens_with_its_namespace_and_window(serve_app, browser_page):
     source = ScriptedSource(bookinfo_ejection())
     app = create_app(resolve({"refresh": "1"}, {}), Services(telemetry=source))
