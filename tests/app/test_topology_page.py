@@ -103,7 +103,10 @@ def test_a_poll_that_adds_an_element_leaves_the_view_where_the_viewer_put_it(top
     page, source = topology
     viewport = "({zoom: cy.zoom(), pan: cy.pan()})"
     cy(page, "(cy.on('layoutstart', () => { window.layouts = (window.layouts || 0) + 1; }), 0)")
-    cy(page, "(cy.zoom({level: cy.zoom() * 1.5, renderedPosition: {x: 300, y: 200}}), cy.panBy({x: 40, y: -30}), 0)")
+    cy(
+        page,
+        "(cy.zoom({level: cy.zoom() * 1.5, renderedPosition: {x: 300, y: 200}}), cy.panBy({x: 40, y: -30}), 0)",
+    )
     before = cy(page, viewport)
     source.mesh_telemetry = with_calls(
         bookinfo_ejection(), (labels("productpage-v1", "reviews", "reviews-v3"), 0.5)
