@@ -47,34 +47,161 @@ function mwEdgeRank(edge) {
     return (MW_PRIORITY[d.circuit] || MW_HEALTH_PRIORITY[d.health] || 0) * 1e9 + (d.rps || d.bytes_per_s || 0);
 }
 
+/* An edge label's lift above its line, outline and background padding, in screen pixels. */
+var MW_EDGE_LABEL_LIFT = 10, MW_EDGE_LABEL_OUTLINE = 2, MW_EDGE_LABEL_PADDING = 2;
+
+/* An edge's line as its label placement needs it, asked of Cytoscape once. */
+function mwEdgeShape(edge) {
+    var from = edge.sourceEndpoint(), to = edge.targetEndpoint();
+    return {loop: edge.isLoop(), bends: edge.controlPoints() || edge.segmentPoints() || [], from: from, to: to,
+            length: from && to ? Math.hypot(to.x - from.x, to.y - from.y) : 0, middle: edge.midpoint(),
+            // An arrow is at most its width long: Cytoscape's is 29 units or more, times arrow-scale.
+            arrow: Math.max(29, Math.sqrt(edge.numericStyle("width")) * 13.37) * edge.numericStyle("arrow-scale")};
+}
+
 /* Where an edge label may go, in order: at the middle of the edge (whole,
    then short), then slid towards either end (short). */
-function mwPlacements(edge) {
+function mwPlacements(edge, shape) {
     var full = edge.data("label"), short = edge.data("short_label") || full;
-    var length = Math.max(1, edge.sourceEndpoint() && edge.targetEndpoint() ?
-        Math.hypot(edge.targetEndpoint().x - edge.sourceEndpoint().x,
-                   edge.targetEndpoint().y - edge.sourceEndpoint().y) : 1);
+    // A loop's label stays at its top: slid along it, it would sit on its node.
+    if (shape.loop) { return [{text: full}, {text: short}]; }
+    var length = Math.max(1, shape.length);
     return [{text: full}, {text: short}, {text: short, along: 0.3 * length}, {text: short, along: 0.7 * length}];
 }
 
-function mwPlaceEdgeLabel(edge, fits, taken) {
-    var tries = mwPlacements(edge);
+/* Cytoscape's reading of an angle, as its autorotate turns a label. */
+function mwLineAngle(dx, dy) {
+    var angle = Math.atan(dy / dx);
+    return dx === 0 && angle < 0 ? -angle : angle;
+}
+
+/* A text's width in a CSS font, as Cytoscape measures a label: on a canvas, rounded up. */
+var mwMeasure = null, mwWidths = {}, mwWidthCount = 0;
+function mwTextWidth(text, font) {
+    var key = font + "\n" + text;
+    if (key in mwWidths) { return mwWidths[key]; }
+    mwMeasure = mwMeasure || document.createElement("canvas").getContext("2d");
+    if (mwMeasure.font !== font) { mwMeasure.font = font; }
+    if (++mwWidthCount > 20000) { mwWidths = {}, mwWidthCount = 0; }
+    return (mwWidths[key] = Math.ceil(mwMeasure.measureText(text).width));
+}
+
+/* A label's font as Cytoscape writes it for its canvas. */
+function mwFont(ele, size) {
+    return [ele.style("font-style"), ele.style("font-weight"), size + "px", ele.style("font-family")].join(" ");
+}
+
+/* Where a node's name may go, in order (margins in screen pixels): below it, then beside it. */
+var MW_NODE_SPOTS = [{valign: "bottom", halign: "center", x: 0, y: 6},
+                     {valign: "center", halign: "right", x: 8, y: 0},
+                     {valign: "center", halign: "left", x: -8, y: 0}];
+// A node name's outline in screen pixels, and the widest it may be (wider, Cytoscape cuts it with "…").
+var MW_NODE_LABEL_OUTLINE = 3, MW_NODE_LABEL_MAX_WIDTH = 4000;
+
+/* The box Cytoscape's boundingBox gives a node's name at a spot, figured as
+   it figures it (beside or below the node's padded shape, the text measured,
+   shifted by the margins, grown by the outline and 2 units); null for a name
+   it would cut. */
+function mwNodeLabelBox(node, text, spot, font) {
+    var width = mwTextWidth(text, font.css);
+    if (width >= MW_NODE_LABEL_MAX_WIDTH) { return null; }
+    var at = node.position(), pad = node.padding(), halfW = node.width() / 2 + pad, halfH = node.height() / 2 + pad;
+    var x = spot.halign === "left" ? at.x - halfW - width : spot.halign === "right" ? at.x + halfW : at.x - width / 2;
+    var y = spot.valign === "bottom" ? at.y + halfH : at.y - font.size / 2;
+    x += spot.x / font.zoom, y += spot.y / font.zoom;
+    return {x1: x - font.grow, x2: x + width + font.grow, y1: y - font.grow, y2: y + font.size + font.grow,
+            w: width + 2 * font.grow, h: font.size + 2 * font.grow};
+}
+
+/* Where Cytoscape puts a label `along` a curve of one control point from
+   its source, and its turn there: on the curve, at that length measured on
+   Cytoscape's chords of it (its bezierProjPcts). */
+var MW_CURVE_CHORDS = [0, 0.05, 0.225, 0.4, 0.5, 0.6, 0.775, 0.95, 1];
+
+function mwCurvePoint(from, bend, to, t) {
+    var u = 1 - t;
+    return {x: u * u * from.x + 2 * u * t * bend.x + t * t * to.x,
+            y: u * u * from.y + 2 * u * t * bend.y + t * t * to.y};
+}
+
+function mwAlongCurve(from, bend, to, along) {
+    var points = MW_CURVE_CHORDS.map(function (t) { return mwCurvePoint(from, bend, to, t); });
+    var start = 0, length = 0, i = 0;
+    for (; i < points.length - 1; i++) {
+        length = Math.hypot(points[i + 1].x - points[i].x, points[i + 1].y - points[i].y);
+        if (start + length >= along || i === points.length - 2) { break; }
+        start += length;
+    }
+    var t = MW_CURVE_CHORDS[i] + (MW_CURVE_CHORDS[i + 1] - MW_CURVE_CHORDS[i]) * (along - start) / length;
+    t = Math.max(0, Math.min(1, t));
+    var before = mwCurvePoint(from, bend, to, Math.max(0, t - 0.001));
+    var after = mwCurvePoint(from, bend, to, Math.min(1, t + 0.001));
+    return {at: mwCurvePoint(from, bend, to, t), dx: after.x - before.x, dy: after.y - before.y};
+}
+
+/* The box Cytoscape's boundingBox gives an edge's label (at its middle, or
+   `along` it from the source), figured as Cytoscape figures it, without
+   restyling the edge to ask: the text measured on a canvas in the label's
+   font, shifted by its margin, grown by its outline, padding and Cytoscape's
+   2 units for the browser's measuring, turned with the edge there (a curve
+   turns at its middle as the line between its ends). A label at the middle
+   is exactly there; one `along` the edge is measured from where its line
+   leaves the source's arrow, which Cytoscape does not say: its box is then
+   the one a label anywhere that close holds (shrunk by `slack`), to rule a
+   try out, not in. Null for a line of several bends. */
+function mwLabelBox(shape, text, along, font) {
+    if (!shape.loop && shape.bends.length > 1) { return null; }
+    var from = shape.from, to = shape.to, dx = to.x - from.x, dy = to.y - from.y;
+    if (!(shape.length > 0)) { return null; }
+    var at, slack = 0;
+    if (shape.loop) {
+        // The stylesheet's loops stand straight up from their node: level at the top.
+        at = shape.middle, dx = 1, dy = 0;
+    } else if (along === undefined) {
+        at = shape.middle;
+    } else if (shape.bends.length) {
+        // On a curve, twice the arrow for the label's turn as it slides.
+        var spot = mwAlongCurve(from, shape.bends[0], to, along);
+        at = spot.at, dx = spot.dx, dy = spot.dy, slack = 2 * shape.arrow;
+    } else {
+        var share = Math.min(1, along / shape.length);
+        at = {x: from.x + dx * share, y: from.y + dy * share}, slack = shape.arrow;
+    }
+    var halfWidth = mwTextWidth(text, font.css) / 2 + font.grow, halfHeight = font.size / 2 + font.grow;
+    var angle = mwLineAngle(dx, dy), cos = Math.abs(Math.cos(angle)), sin = Math.abs(Math.sin(angle));
+    var x = at.x, y = at.y + font.lift;
+    var w = halfWidth * cos + halfHeight * sin - slack, h = halfWidth * sin + halfHeight * cos - slack;
+    if (w <= 0 || h <= 0) { return null; }
+    return {x1: x - w, x2: x + w, y1: y - h, y2: y + h, w: 2 * w, h: 2 * h, exact: !slack};
+}
+
+/* An edge's label at the first placement that fits, else hidden. An
+   edge's placements are figured (mwLabelBox) and those left restyled and
+   measured by Cytoscape, which re-figures the edge for each try: at 5,000
+   workloads nearly every label of a namespace's hundreds of edges fails all
+   its tries. Returns whether the label is shown; the caller hides the
+   others, all in one batch. */
+function mwPlaceEdgeLabel(edge, fits, taken, font) {
+    var shape = mwEdgeShape(edge), tries = mwPlacements(edge, shape);
     for (var i = 0; i < tries.length; i++) {
         var t = tries[i];
         if (!t.text) { continue; }
+        var figured = mwLabelBox(shape, t.text, t.along, font);
+        if (figured && !fits(figured, null)) { continue; }
+        figured = figured && figured.exact ? figured : null;
         if (t.along === undefined) {
             edge.style({"label": t.text, "source-label": "", "text-opacity": 1});
         } else {
-            // A zero-width space, not "": an empty bypass would bring the stylesheet's label back.
-            edge.style({"label": "\u200b", "source-label": t.text, "source-text-offset": t.along,
+            edge.style({"label": "", "source-label": t.text, "source-text-offset": t.along,
                         "source-text-rotation": "autorotate", "text-opacity": 1});
         }
-        var box = mwBox(edge, true, t.along !== undefined);
+        var box = figured || mwBox(edge, true, t.along !== undefined);
         if (box.w > 0 && fits(box, null)) { taken.push([box, edge.id()]); return true; }
     }
-    edge.style({"label": "\u200b", "source-label": "", "text-opacity": 0, "text-background-opacity": 0});
     return false;
 }
+
+var MW_HIDDEN_EDGE_LABEL = {"label": "", "source-label": ""};
 
 function mwDeclutter(cy) {
     var pixels = mwLabelPixels(), zoom = cy.zoom();
@@ -91,45 +218,62 @@ function mwDeclutter(cy) {
     var nodes = cy.nodes(":childless"), boxes = cy.nodes(":parent");
     cy.batch(function () {
         boxes.style({"font-size": pixels.edge / zoom, "text-outline-width": 2 / zoom, "text-opacity": 1});
-        nodes.style({"font-size": pixels.node / zoom, "text-margin-y": 6 / zoom, "text-margin-x": 0,
-                          "text-outline-width": 3 / zoom, "text-opacity": 1});
-        cy.edges().style({"font-size": pixels.edge / zoom, "text-margin-y": -10 / zoom,
-                          "source-text-margin-y": -10 / zoom, "text-outline-width": 2 / zoom,
-                          "text-background-padding": 2 / zoom, "text-opacity": 1,
+        nodes.style({"font-size": pixels.node / zoom, "text-margin-y": MW_NODE_SPOTS[0].y / zoom,
+                     "text-margin-x": 0, "text-outline-width": MW_NODE_LABEL_OUTLINE / zoom, "text-opacity": 1});
+        cy.edges().style({"font-size": pixels.edge / zoom, "text-margin-y": -MW_EDGE_LABEL_LIFT / zoom,
+                          "source-text-margin-y": -MW_EDGE_LABEL_LIFT / zoom,
+                          "text-outline-width": MW_EDGE_LABEL_OUTLINE / zoom,
+                          "text-background-padding": MW_EDGE_LABEL_PADDING / zoom, "text-opacity": 1,
                           "text-background-opacity": null});
     });
     nodes.forEach(function (node) { taken.push([mwBox(node, false), node.id()]); });
     var edges = cy.edges().filter(function (edge) {
         return edge.visible() && edge.data("label") && edge.data("health") !== "idle";
     }).sort(function (a, b) { return mwEdgeRank(b) - mwEdgeRank(a); });
+    // Cytoscape grows a label's box by its outline, its padding and 2 units more.
+    var font = edges.length && {
+        size: pixels.edge / zoom, lift: -MW_EDGE_LABEL_LIFT / zoom,
+        grow: (MW_EDGE_LABEL_OUTLINE + MW_EDGE_LABEL_PADDING) / zoom + 2, css: mwFont(edges[0], pixels.edge / zoom)};
+    var nodeFont = nodes.length && {
+        size: pixels.node / zoom, zoom: zoom, grow: MW_NODE_LABEL_OUTLINE / zoom + 2,
+        css: mwFont(nodes[0], pixels.node / zoom)};
     // Open circuits are the story: their labels go down before the names,
     // clear of them where the edge allows, over them where it does not.
-    var names = nodes.map(function (node) { return [mwBox(node, true), node.id()]; });
+    var names = nodes.map(function (node) {
+        return [mwNodeLabelBox(node, node.data("label") || "", MW_NODE_SPOTS[0], nodeFont) || mwBox(node, false),
+                node.id()];
+    });
     var clearOfNames = function (box, owner) {
         return fits(box, owner) && names.every(function (name) { return !mwOverlaps(box, name[0]); });
     };
+    // An idle edge (or one gone idle since its label was placed) shows none.
+    var hidden = cy.edges().difference(edges).toArray();
+    var place = function (edge, rule) {
+        if (!mwPlaceEdgeLabel(edge, rule, taken, font)) { hidden.push(edge); }
+    };
     var open = edges.filter(function (edge) { return edge.data("circuit") === "open"; });
     open.forEach(function (edge) {
-        mwPlaceEdgeLabel(edge, clearOfNames, taken) || mwPlaceEdgeLabel(edge, fits, taken);
+        mwPlaceEdgeLabel(edge, clearOfNames, taken, font) || place(edge, fits);
     });
     // Node names: whole, then cut (the version kept), below the node, else
     // beside it; one that would sit on another node or name waits in the panel.
     nodes.forEach(function (node) {
-        var spots = [{"text-valign": "bottom", "text-halign": "center"},
-                     {"text-valign": "center", "text-halign": "right", "text-margin-x": 8 / zoom, "text-margin-y": 0},
-                     {"text-valign": "center", "text-halign": "left", "text-margin-x": -8 / zoom, "text-margin-y": 0}];
         var names = node.data("label") ? [node.data("label")].concat(node.data("short_labels") || []) : [];
         for (var n = 0; n < names.length; n++) {
-            for (var i = 0; i < spots.length; i++) {
-                node.style(Object.assign({"label": names[n], "text-max-width": 4000}, spots[i]));
-                var box = mwBox(node, true);
+            for (var i = 0; i < MW_NODE_SPOTS.length; i++) {
+                var spot = MW_NODE_SPOTS[i], figured = mwNodeLabelBox(node, names[n], spot, nodeFont);
+                if (figured && !fits(figured, node.id())) { continue; }
+                node.style({"label": names[n], "text-max-width": MW_NODE_LABEL_MAX_WIDTH,
+                            "text-valign": spot.valign, "text-halign": spot.halign,
+                            "text-margin-x": spot.x / zoom, "text-margin-y": spot.y / zoom});
+                var box = figured || mwBox(node, true);
                 if (fits(box, node.id())) { taken.push([box, node.id()]); return; }
             }
         }
-        node.style({"label": node.data("label") || "", "text-valign": "bottom", "text-halign": "center",
-                    "text-opacity": 0});
+        node.style({"label": ""});
     });
-    edges.difference(open).forEach(function (edge) { mwPlaceEdgeLabel(edge, fits, taken); });
+    edges.difference(open).forEach(function (edge) { place(edge, fits); });
+    cy.batch(function () { hidden.forEach(function (edge) { edge.style(MW_HIDDEN_EDGE_LABEL); }); });
     // A namespace's name tops its box where nothing else is; it is in the panel too.
     boxes.forEach(function (box) {
         var label = mwBox(box, true);
@@ -209,6 +353,15 @@ window.dash_clientside.meshwatch = {
         return "";
     },
 
+    /* A click on a folded namespace (a node of `kind`) opens it in place; Fold folds them all again. */
+    openNamespace: function (node, fold, expanded, kind) {
+        var trigger = window.dash_clientside.callback_context.triggered.map(function (t) { return t.prop_id; });
+        if (trigger.indexOf("topology-fold.n_clicks") >= 0) { return []; }
+        if (!node || node.kind !== kind) { return window.dash_clientside.no_update; }
+        var opened = (expanded || []).filter(function (namespace) { return namespace !== node.namespace; });
+        return opened.concat([node.namespace]).sort();
+    },
+
     /* A poll's patch of the topology (layouts/topology/patch.py): the whole
        graph, or what was added, removed and changed. Drawn here rather than
        through the component's elements, so a steady mesh costs only its
@@ -252,38 +405,39 @@ window.dash_clientside.meshwatch = {
         return String(patch.sequence);
     },
 
-    /* Re-place the topology's labels whenever the graph or the view changes. */
-    declutterGraph: function (elements) {
+    /* Re-place the topology's labels whenever the graph or the view changes:
+       on Cytoscape's own events, set up with the first drawing. A drawing
+       after it has changed elements, and so said so already: placing the
+       labels again for the page's word of it cost a second pass of a second. */
+    declutterGraph: function (drawn) {
         var cy = window.cy;
-        if (!cy) { return ""; }
-        if (!cy.mwDeclutter) {
-            var pending = null;
-            cy.mwDeclutter = function () {
-                if (pending) { window.clearTimeout(pending); }
-                pending = window.setTimeout(function () {
-                    pending = null;
-                    // The page may have been left meanwhile: its graph is gone.
-                    if (cy.destroyed() || !document.getElementById("topology-graph")) {
-                        window.removeEventListener("resize", cy.mwDeclutter);
-                        return;
-                    }
-                    mwDeclutter(cy);
-                    // Stamped beside the graph, never on it: Cytoscape resizes on any
-                    // attribute of its container, and a resize declutters again (a loop).
-                    var stamp = document.getElementById("topology-decluttered");
-                    if (stamp) { stamp.setAttribute("data-decluttered", String(Date.now())); }
-                }, 60);
-            };
-            cy.on("add remove data zoom pan layoutstop", cy.mwDeclutter);
-            // Cytoscape also says "resize" when anything touches its container's
-            // attributes (Dash re-rendering it on a tap): only a new size moves labels.
-            cy.on("resize", function () {
-                var size = cy.width() + "x" + cy.height();
-                if (size !== cy.mwSize) { cy.mwSize = size; cy.mwDeclutter(); }
-            });
-            cy.mwSize = cy.width() + "x" + cy.height();
-            window.addEventListener("resize", cy.mwDeclutter);
-        }
+        if (!cy || cy.mwDeclutter) { return ""; }
+        var pending = null;
+        cy.mwDeclutter = function () {
+            if (pending) { window.clearTimeout(pending); }
+            pending = window.setTimeout(function () {
+                pending = null;
+                // The page may have been left meanwhile: its graph is gone.
+                if (cy.destroyed() || !document.getElementById("topology-graph")) {
+                    window.removeEventListener("resize", cy.mwDeclutter);
+                    return;
+                }
+                mwDeclutter(cy);
+                // Stamped beside the graph, never on it: Cytoscape resizes on any
+                // attribute of its container, and a resize declutters again (a loop).
+                var stamp = document.getElementById("topology-decluttered");
+                if (stamp) { stamp.setAttribute("data-decluttered", String(Date.now())); }
+            }, 60);
+        };
+        cy.on("add remove data position zoom pan layoutstop", cy.mwDeclutter);
+        // Cytoscape also says "resize" when anything touches its container's
+        // attributes (Dash re-rendering it on a tap): only a new size moves labels.
+        cy.on("resize", function () {
+            var size = cy.width() + "x" + cy.height();
+            if (size !== cy.mwSize) { cy.mwSize = size; cy.mwDeclutter(); }
+        });
+        cy.mwSize = cy.width() + "x" + cy.height();
+        window.addEventListener("resize", cy.mwDeclutter);
         cy.mwDeclutter();
         return "";
     },

@@ -478,10 +478,12 @@ def _compact(data: Mapping[str, Any]) -> dict[str, Any]:
 def stylesheet() -> list[dict]:
     """Data-selector styles: health colours, idle faint, open circuits grey."""
     styles: list[dict] = [
+        # No node or edge label here: the page's declutter (assets/meshwatch.js)
+        # writes each one where it fits. A namespace of 5,000 workloads opened
+        # drew all its few hundred labels first, a tenth of a second, to keep five.
         {
             "selector": "node",
             "style": {
-                "label": "data(label)",
                 "color": "#ecf0f1",
                 "font-size": 24,
                 "font-weight": "bold",
@@ -543,7 +545,6 @@ def stylesheet() -> list[dict]:
                 "width": 4,
                 "line-color": HEALTH_COLOURS["healthy"],
                 "target-arrow-color": HEALTH_COLOURS["healthy"],
-                "label": "data(label)",
                 "font-size": 21,
                 "color": "#ecf0f1",
                 "text-rotation": "autorotate",

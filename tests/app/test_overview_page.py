@@ -53,6 +53,7 @@ def test_a_big_mesh_opens_on_its_namespaces_and_a_click_opens_one_in_place(serve
     fold = page.locator("#topology-fold")
     assert fold.is_visible()
     before = cy(page, "Object.fromEntries(cy.nodes(':childless').map(n => [n.id(), n.position()]))")
+    cy(page, "(cy.elements().forEach(e => e.scratch('kept', true)), 0)")
 
     box = page.locator("#topology-graph").bounding_box()
     point = cy(page, "cy.getElementById('namespace:shop').renderedPosition()")
@@ -71,6 +72,9 @@ def test_a_big_mesh_opens_on_its_namespaces_and_a_click_opens_one_in_place(serve
         if node != "namespace:shop" and place["x"] < before["namespace:shop"]["x"]:
             assert after[node] == place
     status.get_by_text("3 namespaces folded").wait_for()
+    # Only what the click changed was sent and drawn: the other namespaces are the elements they were.
+    assert cy(page, "cy.getElementById('namespace:data').scratch('kept')") is True
+    assert cy(page, "cy.getElementById('namespace:default->namespace:default').scratch('kept')") is True
 
     fold.click()
     page.wait_for_function("() => window.cy.getElementById('namespace:shop').length === 1", timeout=15_000)

@@ -183,10 +183,11 @@ def test_a_moment_before_the_sliders_range_stays_where_the_address_put_it(demo, 
     browser_page.wait_for_function(
         "() => document.querySelectorAll('#topology-slider .dash-slider-mark').length"
     )
-    for _ in range(2):  # two more refreshes, each redrawn: the slider's range must not have moved the view
-        drawn = browser_page.get_attribute("#topology-decluttered", "data-decluttered")
+    for _ in range(2):  # two more refreshes, each drawn: the slider's range must not have moved the view
+        drawn = browser_page.locator("#topology-drawn").inner_text()
         browser_page.wait_for_function(
-            f"() => document.getElementById('topology-decluttered').getAttribute('data-decluttered') !== '{drawn}'",
+            "(seen) => document.getElementById('topology-drawn').innerText !== seen",
+            arg=drawn,
             timeout=20_000,
         )
     assert address_at(browser_page) == asked

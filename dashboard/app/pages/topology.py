@@ -12,6 +12,7 @@ first graph; after that only the Fit button moves it.
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Mapping
@@ -582,7 +583,9 @@ def register(app: Dash, runtime: Runtime) -> None:
             or ctx.triggered_id in ("topology-namespaces", "topology-boxes", "topology-expanded")
         )
         return (
-            patch_for(view_id, applied, result.elements, refit) if drawn else no_update,
+            patch_for(view_id, applied, result.elements, refit, last_good is None or afresh)
+            if drawn
+            else no_update,
             banner,
             not banner,
             f"mw-banner mw-banner-{result.banner_kind}",
@@ -605,10 +608,13 @@ def register(app: Dash, runtime: Runtime) -> None:
             not result.overview,
         )
 
-    def patch_for(view_id: str | None, applied: Any, elements: list[dict], refit: bool) -> dict:
-        """What the browser needs to draw `elements`: all of them when it
-        must be laid out or fitted afresh or its drawing is unknown, else what changed."""
-        drawing = None if refit else runtime.drawn.get(view_id, applied)
+    def patch_for(view_id: str | None, applied: Any, elements: list[dict], refit: bool, afresh: bool) -> dict:
+        """What the browser needs to draw `elements`: all of them when it is
+        laid out afresh or its drawing is unknown, else what changed (also
+        when it is then fitted: a namespace opened at 5,000 workloads keeps
+        the overview's few hundred other elements, and the browser styles
+        only what is new)."""
+        drawing = None if afresh else runtime.drawn.get(view_id, applied)
         patch, drawn = graph_patch(drawing.elements if drawing else None, elements)
         patch["sequence"] = runtime.drawn.put(view_id, drawn)
         patch["fit"] = refit
@@ -715,20 +721,17 @@ def register(app: Dash, runtime: Runtime) -> None:
             return [html.P(slow_text(services.telemetry.name, history.elapsed), className="mw-hint")]
         return sparklines(history, SPARKLINE_MINUTES, selected.get("group") == "edge")
 
-    @app.callback(
+    # In the page, not on the server: a click on a folded namespace asks for its
+    # graph at once, one round trip sooner (a tenth of the half second it has).
+    app.clientside_callback(
+        "function (node, fold, expanded) { return window.dash_clientside.meshwatch.openNamespace("
+        f"node, fold, expanded, {json.dumps(NAMESPACE_KIND)}); }}",
         Output("topology-expanded", "data"),
         Input("topology-graph", "tapNodeData"),
         Input("topology-fold", "n_clicks"),
         State("topology-expanded", "data"),
         prevent_initial_call=True,
     )
-    def open_namespace(node, _fold, expanded):
-        """A click on a folded namespace opens it in place; Fold folds them all again."""
-        if ctx.triggered_id == "topology-fold":
-            return []
-        if not node or node.get("kind") != NAMESPACE_KIND:
-            return no_update
-        return sorted({*(expanded or []), node["namespace"]})
 
     def release_beside(node: dict, window: str) -> list:
         """The canary state of a versioned service, beside its node."""
