@@ -281,6 +281,21 @@ function mwDeclutter(cy) {
     });
 }
 
+/* A click on a folded namespace (a node of `kind`) opens it in place: the
+   page asks for it straight from Cytoscape's tap. The namespaces opened are
+   kept beside the graph, as the page's store cannot be read outside a callback. */
+function mwWatchNamespaces(cy, kind) {
+    if (cy.mwOpened || !kind) { return; }
+    cy.mwOpened = [];
+    cy.on("tap", "node", function (event) {
+        var node = event.target.data();
+        if (node.kind !== kind) { return; }
+        var opened = cy.mwOpened.filter(function (namespace) { return namespace !== node.namespace; });
+        cy.mwOpened = opened.concat([node.namespace]).sort();
+        window.dash_clientside.set_props("topology-expanded", {data: cy.mwOpened});
+    });
+}
+
 window.dash_clientside.meshwatch = {
     /* The legend starts open where the screen is tall enough for it and the graph. */
     openLegend: function (id) {
@@ -353,13 +368,15 @@ window.dash_clientside.meshwatch = {
         return "";
     },
 
-    /* A click on a folded namespace (a node of `kind`) opens it in place; Fold folds them all again. */
-    openNamespace: function (node, fold, expanded, kind) {
+    /* Fold folds every namespace opened again (mwWatchNamespaces opens them). */
+    openNamespaces: function (graph, fold, kind) {
+        window.mwNamespaceKind = kind;
+        var cy = window.cy;
+        if (cy) { mwWatchNamespaces(cy, kind); }
         var trigger = window.dash_clientside.callback_context.triggered.map(function (t) { return t.prop_id; });
-        if (trigger.indexOf("topology-fold.n_clicks") >= 0) { return []; }
-        if (!node || node.kind !== kind) { return window.dash_clientside.no_update; }
-        var opened = (expanded || []).filter(function (namespace) { return namespace !== node.namespace; });
-        return opened.concat([node.namespace]).sort();
+        if (trigger.indexOf("topology-fold.n_clicks") < 0) { return window.dash_clientside.no_update; }
+        if (cy) { cy.mwOpened = []; }
+        return [];
     },
 
     /* A poll's patch of the topology (layouts/topology/patch.py): the whole
@@ -372,6 +389,7 @@ window.dash_clientside.meshwatch = {
         // No graph, or one that never had the whole drawing: the next poll, seeing none applied, sends it all.
         if (!cy || cy.destroyed() || (!patch.full && !cy.mwOrder)) { return ""; }
         var ids = function (elements) { return elements.map(function (e) { return e.data.id; }); };
+        mwWatchNamespaces(cy, window.mwNamespaceKind);
         cy.batch(function () {
             if (patch.full) {
                 cy.elements().remove();
