@@ -4,6 +4,8 @@ room, the kiosk filling the screen, namespaces rotating."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -71,6 +73,16 @@ def decluttered(page: Any) -> None:
     page.wait_for_timeout(300)  # the declutter settles 60 ms after the last change: let a pass finish
 
 
+@contextmanager
+def screen_page(chromium: Any, screen: dict) -> Iterator[Any]:
+    """A page in a browser window of the screen's size, closed after."""
+    context = chromium.new_context(viewport=screen)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
 def busy_mesh() -> ScriptedSource:
     """Bookinfo plus a fan of callers and services, long names included."""
     calls = [
@@ -89,9 +101,7 @@ def busy_mesh() -> ScriptedSource:
 def test_no_label_sits_on_another_or_on_a_node(
     chromium: Any, serve_app: Any, screen: dict, address: str
 ) -> None:
-    context = chromium.new_context(viewport=screen)
-    page = context.new_page()
-    try:
+    with screen_page(chromium, screen) as page:
         app = create_app(resolve({"refresh": "3600"}, {}), Services(telemetry=busy_mesh()))
         page.goto(serve_app(app) + address)
         decluttered(page)
@@ -102,8 +112,6 @@ def test_no_label_sits_on_another_or_on_a_node(
         names = [item for item in items if item["kind"] == "name"]
         nodes = [item for item in items if item["kind"] == "node"]
         assert len(names) >= 0.4 * len(nodes) and len(shown) >= 2  # what has no room is in the panel
-    finally:
-        context.close()
 
 
 # For every edge's label at each of its placements and every node's name at
@@ -165,11 +173,10 @@ def test_the_declutter_figures_the_boxes_cytoscape_measures(
     chromium: Any, serve_app: Any, screen: dict
 ) -> None:
     # It figures each try's label box rather than restyling the element and
-    # asking Cytoscape (a namespace of 5,000 workloads opened in a second, not
-    # in three): a box it figured smaller than Cytoscape's could let labels overlap.
-    context = chromium.new_context(viewport=screen)
-    page = context.new_page()
-    try:
+    # asking Cytoscape (at 5,000 workloads an opened namespace's labels are
+    # placed in a quarter of a second, not in a second, twice): a box it
+    # figured smaller than Cytoscape's could let labels overlap.
+    with screen_page(chromium, screen) as page:
         app = create_app(resolve({"refresh": "3600"}, {}), Services(telemetry=busy_mesh()))
         page.goto(serve_app(app) + "/")
         decluttered(page)
@@ -181,17 +188,13 @@ def test_the_declutter_figures_the_boxes_cytoscape_measures(
             found = page.evaluate(FIGURED_AGAINST_MEASURED)
             assert found["figured"] > 100 and found["unlike"] < 0.05 * found["figured"]
             assert found["outside"] <= 0.05 and found["inside"] <= 0.05, found
-    finally:
-        context.close()
 
 
 @pytest.mark.parametrize("screen", SCREENS, ids=["1920", "1366"])
 def test_the_kiosk_fills_the_screen_in_type_read_from_across_the_room(
     chromium: Any, serve_app: Any, screen: dict
 ) -> None:
-    context = chromium.new_context(viewport=screen)
-    page = context.new_page()
-    try:
+    with screen_page(chromium, screen) as page:
         settings = resolve({"refresh": "3600", "phase": "ejection"}, {})
         page.goto(serve_app(create_app(settings, demo_services(settings))) + "/?kiosk=1")
         decluttered(page)
@@ -210,8 +213,6 @@ def test_the_kiosk_fills_the_screen_in_type_read_from_across_the_room(
         node_px, edge_px = (float(size.removesuffix("px")) for size in sizes)
         assert node_px >= 0.025 * screen["height"] and edge_px >= 0.021 * screen["height"]
         assert (node_px >= 24) if screen["height"] == 1080 else (node_px >= 17)
-    finally:
-        context.close()
 
 
 def test_a_stale_wall_still_says_so(serve_app: Any, browser_page: Any) -> None:
