@@ -91,6 +91,20 @@ function mwFont(ele, size) {
     return [ele.style("font-style"), ele.style("font-weight"), size + "px", ele.style("font-family")].join(" ");
 }
 
+/* The fonts of the graph's edge labels and node names as the declutter sets
+   them (sized to the screen, not the zoom), with what Cytoscape grows a
+   label's box by: its outline, its padding and 2 units more. */
+function mwLabelFonts(cy, pixels) {
+    var zoom = cy.zoom(), edges = cy.edges(), nodes = cy.nodes(":childless");
+    return {
+        edge: edges.length && {size: pixels.edge / zoom, lift: -MW_EDGE_LABEL_LIFT / zoom,
+                               grow: (MW_EDGE_LABEL_OUTLINE + MW_EDGE_LABEL_PADDING) / zoom + 2,
+                               css: mwFont(edges[0], pixels.edge / zoom)},
+        node: nodes.length && {size: pixels.node / zoom, zoom: zoom, grow: MW_NODE_LABEL_OUTLINE / zoom + 2,
+                               css: mwFont(nodes[0], pixels.node / zoom)}
+    };
+}
+
 /* Where a node's name may go, in order (margins in screen pixels): below it, then beside it. */
 var MW_NODE_SPOTS = [{valign: "bottom", halign: "center", x: 0, y: 6},
                      {valign: "center", halign: "right", x: 8, y: 0},
@@ -230,13 +244,7 @@ function mwDeclutter(cy) {
     var edges = cy.edges().filter(function (edge) {
         return edge.visible() && edge.data("label") && edge.data("health") !== "idle";
     }).sort(function (a, b) { return mwEdgeRank(b) - mwEdgeRank(a); });
-    // Cytoscape grows a label's box by its outline, its padding and 2 units more.
-    var font = edges.length && {
-        size: pixels.edge / zoom, lift: -MW_EDGE_LABEL_LIFT / zoom,
-        grow: (MW_EDGE_LABEL_OUTLINE + MW_EDGE_LABEL_PADDING) / zoom + 2, css: mwFont(edges[0], pixels.edge / zoom)};
-    var nodeFont = nodes.length && {
-        size: pixels.node / zoom, zoom: zoom, grow: MW_NODE_LABEL_OUTLINE / zoom + 2,
-        css: mwFont(nodes[0], pixels.node / zoom)};
+    var fonts = mwLabelFonts(cy, pixels), font = fonts.edge, nodeFont = fonts.node;
     // Open circuits are the story: their labels go down before the names,
     // clear of them where the edge allows, over them where it does not.
     var names = nodes.map(function (node) {
@@ -368,7 +376,8 @@ window.dash_clientside.meshwatch = {
         return "";
     },
 
-    /* Fold folds every namespace opened again (mwWatchNamespaces opens them). */
+    /* Fold folds every namespace opened again (mwWatchNamespaces opens them);
+       run with the graph as well (its id), to set that up. */
     openNamespaces: function (graph, fold, kind) {
         window.mwNamespaceKind = kind;
         var cy = window.cy;

@@ -31,7 +31,7 @@ from dashboard.mesh.graph_types import VERSIONED, Overview
 from dashboard.mesh.history import SelectionHistory
 from queries.duration import Duration
 from queries.errors import ConfigError, SourceError
-from queries.telemetry import SeriesSelection
+from queries.telemetry import MeshTelemetry, SeriesSelection
 
 
 def live_moment(runtime: Runtime) -> float:
@@ -47,6 +47,13 @@ def routing_or_none(runtime: Runtime) -> Any:
         return routing_config(runtime.settings, runtime.services)
     except (ConfigError, SourceError):
         return None
+
+
+def of_mesh(graph: nx.DiGraph, mesh: MeshTelemetry) -> nx.DiGraph | None:
+    """The graph when it was built of this mesh (its instant and window), else
+    None: a live view's flight may hand over the last interval's graph, never
+    to be mixed with this one's."""
+    return graph if (graph.graph["at"], graph.graph["window"]) == (mesh.at, mesh.window) else None
 
 
 def graph_view(
@@ -91,9 +98,7 @@ def graph_view(
         )
         if isinstance(versioned, InFlight):
             return versioned
-        if (versioned.graph["at"], versioned.graph["window"]) != (mesh.at, mesh.window):
-            # A live view's flight may hand over the last interval's graph: never mixed with this mesh.
-            versioned = None
+        versioned = of_mesh(versioned, mesh)
     folded = None
     if (
         versioned is not None
@@ -112,8 +117,7 @@ def graph_view(
         )
         if isinstance(folded, InFlight):
             return folded
-        if (folded.graph["at"], folded.graph["window"]) != (mesh.at, mesh.window):
-            folded = None
+        folded = of_mesh(folded, mesh)
     return runtime.views.view(
         "graph",
         (namespaces, clusters, str(window), graph_type, overview),

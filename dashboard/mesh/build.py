@@ -74,13 +74,12 @@ def _touching(telemetry: MeshTelemetry, namespaces: frozenset[str]) -> MeshTelem
         labels = [label for label in NAMESPACE_LABELS if label in frame.columns]
         return frame[frame[labels].isin(list(namespaces)).any(axis=1)] if labels else frame
 
-    return dataclasses.replace(
-        telemetry,
-        **{
-            name: rows(getattr(telemetry, name))
-            for name in ("requests", "latency", "tcp", "cluster_stats", "security")
-        },
-    )
+    frames = {
+        field.name: getattr(telemetry, field.name)
+        for field in dataclasses.fields(telemetry)
+        if isinstance(getattr(telemetry, field.name), pd.DataFrame)
+    }
+    return dataclasses.replace(telemetry, **{name: rows(frame) for name, frame in frames.items()})
 
 
 def _opened(
@@ -153,12 +152,13 @@ def build_graph(
     graph = versioned_graph(telemetry, rules) if versioned is None else versioned
     drawn = projection(graph_type, graph)
     if overview is not None and folds(graph, namespaces, clusters, overview):
+        if folded is not None and not overview.expanded:
+            return filter_namespaces(folded, namespaces, clusters)
         drawn = namespace_overview(drawn, graph, overview.expanded)
         if folded is not None:
-            opened = (
-                _opened(telemetry, rules, drawn, folded, overview.expanded) if overview.expanded else folded
+            return filter_namespaces(
+                _opened(telemetry, rules, drawn, folded, overview.expanded), namespaces, clusters
             )
-            return filter_namespaces(opened, namespaces, clusters)
     if drawn is VERSIONED_PROJECTION:
         return filter_namespaces(graph, namespaces, clusters)
     return filter_namespaces(_assemble(telemetry, rules, drawn), namespaces, clusters)

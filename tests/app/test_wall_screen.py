@@ -119,11 +119,8 @@ def test_no_label_sits_on_another_or_on_a_node(
 # Cytoscape measures once the label is set there (and, for a box meant to
 # be exact, inside it), in screen pixels.
 FIGURED_AGAINST_MEASURED = """() => {
-    const cy = window.cy, zoom = cy.zoom(), pixels = mwLabelPixels(), nodes = cy.nodes(':childless');
-    const edgeFont = {size: pixels.edge / zoom, lift: -MW_EDGE_LABEL_LIFT / zoom,
-        grow: (MW_EDGE_LABEL_OUTLINE + MW_EDGE_LABEL_PADDING) / zoom + 2, css: mwFont(cy.edges()[0], pixels.edge / zoom)};
-    const nodeFont = {size: pixels.node / zoom, zoom: zoom, grow: MW_NODE_LABEL_OUTLINE / zoom + 2,
-        css: mwFont(nodes[0], pixels.node / zoom)};
+    const cy = window.cy, zoom = cy.zoom(), nodes = cy.nodes(':childless');
+    const fonts = mwLabelFonts(cy, mwLabelPixels()), edgeFont = fonts.edge, nodeFont = fonts.node;
     // Cytoscape keeps a text's width by a hash of it and its font, which a new
     // font size or another text can share (its box is then not of the glyphs
     // drawn: "re…s" took "de…s"'s): measured afresh, and only texts it measures
