@@ -87,22 +87,45 @@ function mwTextWidth(text, font) {
 }
 
 /* A label's font as Cytoscape writes it for its canvas. */
-function mwFont(ele, size) {
-    return [ele.style("font-style"), ele.style("font-weight"), size + "px", ele.style("font-family")].join(" ");
+function mwFont(ele, weight, size) {
+    return [ele.style("font-style"), weight, size + "px", ele.style("font-family")].join(" ");
 }
 
 /* The fonts of the graph's edge labels and node names as the declutter sets
    them (sized to the screen, not the zoom), with what Cytoscape grows a
-   label's box by: its outline, its padding and 2 units more. */
+   label's box by (its outline, its padding and 2 units more) and the style
+   a shown label takes: only the labels shown are styled, as styling every
+   element of a namespace opened at 5,000 workloads cost a tenth of a second. */
 function mwLabelFonts(cy, pixels) {
     var zoom = cy.zoom(), edges = cy.edges(), nodes = cy.nodes(":childless");
+    var edgeSize = pixels.edge / zoom, nodeSize = pixels.node / zoom, lift = -MW_EDGE_LABEL_LIFT / zoom;
     return {
-        edge: edges.length && {size: pixels.edge / zoom, lift: -MW_EDGE_LABEL_LIFT / zoom,
+        edge: edges.length && {size: edgeSize, lift: lift,
                                grow: (MW_EDGE_LABEL_OUTLINE + MW_EDGE_LABEL_PADDING) / zoom + 2,
-                               css: mwFont(edges[0], pixels.edge / zoom)},
-        node: nodes.length && {size: pixels.node / zoom, zoom: zoom, grow: MW_NODE_LABEL_OUTLINE / zoom + 2,
-                               css: mwFont(nodes[0], pixels.node / zoom)}
+                               css: mwFont(edges[0], "normal", edgeSize),
+                               style: {"font-size": edgeSize, "text-margin-y": lift, "source-text-margin-y": lift,
+                                       "text-outline-width": MW_EDGE_LABEL_OUTLINE / zoom,
+                                       "text-background-padding": MW_EDGE_LABEL_PADDING / zoom, "text-opacity": 1}},
+        node: nodes.length && {size: nodeSize, zoom: zoom, grow: MW_NODE_LABEL_OUTLINE / zoom + 2,
+                               css: mwFont(nodes[0], "bold", nodeSize),
+                               style: {"font-size": nodeSize, "font-weight": "bold",
+                                       "text-outline-width": MW_NODE_LABEL_OUTLINE / zoom,
+                                       "text-max-width": MW_NODE_LABEL_MAX_WIDTH, "text-opacity": 1}}
     };
+}
+
+/* An edge's label shown as the try `t` (mwPlacements) puts it, in `font`. */
+function mwShowEdgeLabel(edge, t, font) {
+    var at = t.along === undefined ? {"label": t.text, "source-label": ""}
+        : {"label": "", "source-label": t.text, "source-text-offset": t.along, "source-text-rotation": "autorotate"};
+    edge.addClass("mw-label").style(Object.assign({}, font.style, at));
+}
+
+/* A node's name shown at a spot (MW_NODE_SPOTS), in `font`. */
+function mwShowNodeLabel(node, name, spot, font) {
+    node.addClass("mw-label").style(Object.assign({}, font.style, {
+        "label": name, "text-valign": spot.valign, "text-halign": spot.halign,
+        "text-margin-x": spot.x / font.zoom, "text-margin-y": spot.y / font.zoom}));
 }
 
 /* Where a node's name may go, in order (margins in screen pixels): below it, then beside it. */
@@ -203,12 +226,7 @@ function mwPlaceEdgeLabel(edge, fits, taken, font) {
         var figured = mwLabelBox(shape, t.text, t.along, font);
         if (figured && !fits(figured, null)) { continue; }
         figured = figured && figured.exact ? figured : null;
-        if (t.along === undefined) {
-            edge.style({"label": t.text, "source-label": "", "text-opacity": 1});
-        } else {
-            edge.style({"label": "", "source-label": t.text, "source-text-offset": t.along,
-                        "source-text-rotation": "autorotate", "text-opacity": 1});
-        }
+        mwShowEdgeLabel(edge, t, font);
         var box = figured || mwBox(edge, true, t.along !== undefined);
         if (box.w > 0 && fits(box, null)) { taken.push([box, edge.id()]); return true; }
     }
@@ -230,16 +248,7 @@ function mwDeclutter(cy) {
         return true;
     };
     var nodes = cy.nodes(":childless"), boxes = cy.nodes(":parent");
-    cy.batch(function () {
-        boxes.style({"font-size": pixels.edge / zoom, "text-outline-width": 2 / zoom, "text-opacity": 1});
-        nodes.style({"font-size": pixels.node / zoom, "text-margin-y": MW_NODE_SPOTS[0].y / zoom,
-                     "text-margin-x": 0, "text-outline-width": MW_NODE_LABEL_OUTLINE / zoom, "text-opacity": 1});
-        cy.edges().style({"font-size": pixels.edge / zoom, "text-margin-y": -MW_EDGE_LABEL_LIFT / zoom,
-                          "source-text-margin-y": -MW_EDGE_LABEL_LIFT / zoom,
-                          "text-outline-width": MW_EDGE_LABEL_OUTLINE / zoom,
-                          "text-background-padding": MW_EDGE_LABEL_PADDING / zoom, "text-opacity": 1,
-                          "text-background-opacity": null});
-    });
+    boxes.style({"font-size": pixels.edge / zoom, "text-outline-width": 2 / zoom, "text-opacity": 1});
     nodes.forEach(function (node) { taken.push([mwBox(node, false), node.id()]); });
     var edges = cy.edges().filter(function (edge) {
         return edge.visible() && edge.data("label") && edge.data("health") !== "idle";
@@ -271,9 +280,7 @@ function mwDeclutter(cy) {
             for (var i = 0; i < MW_NODE_SPOTS.length; i++) {
                 var spot = MW_NODE_SPOTS[i], figured = mwNodeLabelBox(node, names[n], spot, nodeFont);
                 if (figured && !fits(figured, node.id())) { continue; }
-                node.style({"label": names[n], "text-max-width": MW_NODE_LABEL_MAX_WIDTH,
-                            "text-valign": spot.valign, "text-halign": spot.halign,
-                            "text-margin-x": spot.x / zoom, "text-margin-y": spot.y / zoom});
+                mwShowNodeLabel(node, names[n], spot, nodeFont);
                 var box = figured || mwBox(node, true);
                 if (fits(box, node.id())) { taken.push([box, node.id()]); return; }
             }

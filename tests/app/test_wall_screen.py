@@ -145,18 +145,14 @@ FIGURED_AGAINST_MEASURED = """() => {
         const shape = mwEdgeShape(edge);
         mwPlacements(edge, shape).forEach(t => {
             if (!t.text) { return; }
-            edge.style(t.along === undefined ? {"label": t.text, "source-label": "", "text-opacity": 1}
-                : {"label": "", "source-label": t.text, "source-text-offset": t.along,
-                   "source-text-rotation": "autorotate", "text-opacity": 1});
+            mwShowEdgeLabel(edge, t, edgeFont);
             const figured = mwLabelBox(shape, t.text, t.along, edgeFont);
             if (figured) { compare(edge, t.text, edgeFont.css, figured, mwBox(edge, true, t.along !== undefined)); }
         });
     });
     nodes.forEach(node => {
         [node.data("label")].concat(node.data("short_labels") || []).forEach(name => MW_NODE_SPOTS.forEach(spot => {
-            node.style({"label": name, "text-max-width": MW_NODE_LABEL_MAX_WIDTH, "text-valign": spot.valign,
-                        "text-halign": spot.halign, "text-margin-x": spot.x / zoom, "text-margin-y": spot.y / zoom,
-                        "text-opacity": 1});
+            mwShowNodeLabel(node, name, spot, nodeFont);
             const figured = mwNodeLabelBox(node, name, spot, nodeFont);
             if (figured) { compare(node, name, nodeFont.css, figured, mwBox(node, true)); }
         }));
@@ -204,8 +200,8 @@ def test_the_kiosk_fills_the_screen_in_type_read_from_across_the_room(
         assert clock.is_visible() and "as of" in clock.inner_text() and "OPEN" in clock.inner_text()
         # Labels on screen: about 2.6 % of the height (28 px at 1080) for names, 85 % of that on edges.
         sizes = page.evaluate(
-            "() => [window.cy.nodes(':childless')[0].renderedStyle('font-size'),"
-            " window.cy.edges()[0].renderedStyle('font-size')]"
+            "() => [window.cy.nodes(':childless.mw-label')[0].renderedStyle('font-size'),"
+            " window.cy.edges('.mw-label')[0].renderedStyle('font-size')]"
         )
         node_px, edge_px = (float(size.removesuffix("px")) for size in sizes)
         assert node_px >= 0.025 * screen["height"] and edge_px >= 0.021 * screen["height"]
