@@ -285,10 +285,13 @@ function mwDeclutter(cy) {
                 if (fits(box, node.id())) { taken.push([box, node.id()]); return; }
             }
         }
-        node.style({"label": ""});
+        // Only a name shown before has one to take back.
+        if (node.hasClass("mw-label")) { node.style({"label": ""}); }
     });
     edges.difference(open).forEach(function (edge) { place(edge, fits); });
-    cy.batch(function () { hidden.forEach(function (edge) { edge.style(MW_HIDDEN_EDGE_LABEL); }); });
+    cy.batch(function () {
+        hidden.forEach(function (edge) { if (edge.hasClass("mw-label")) { edge.style(MW_HIDDEN_EDGE_LABEL); } });
+    });
     // A namespace's name tops its box where nothing else is; it is in the panel too.
     boxes.forEach(function (box) {
         var label = mwBox(box, true);
