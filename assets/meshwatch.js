@@ -107,8 +107,8 @@ function mwLabelFonts(cy, pixels) {
                                        "text-outline-width": MW_EDGE_LABEL_OUTLINE / zoom,
                                        "text-background-padding": MW_EDGE_LABEL_PADDING / zoom, "text-opacity": 1}},
         node: nodes.length && {size: nodeSize, zoom: zoom, grow: MW_NODE_LABEL_OUTLINE / zoom + 2,
-                               css: mwFont(nodes[0], "bold", nodeSize),
-                               style: {"font-size": nodeSize, "font-weight": "bold",
+                               css: mwFont(nodes[0], MW_NODE_LABEL_WEIGHT, nodeSize),
+                               style: {"font-size": nodeSize, "font-weight": MW_NODE_LABEL_WEIGHT,
                                        "text-outline-width": MW_NODE_LABEL_OUTLINE / zoom,
                                        "text-max-width": MW_NODE_LABEL_MAX_WIDTH, "text-opacity": 1}}
     };
@@ -132,8 +132,8 @@ function mwShowNodeLabel(node, name, spot, font) {
 var MW_NODE_SPOTS = [{valign: "bottom", halign: "center", x: 0, y: 6},
                      {valign: "center", halign: "right", x: 8, y: 0},
                      {valign: "center", halign: "left", x: -8, y: 0}];
-// A node name's outline in screen pixels, and the widest it may be (wider, Cytoscape cuts it with "…").
-var MW_NODE_LABEL_OUTLINE = 3, MW_NODE_LABEL_MAX_WIDTH = 4000;
+// A node name's outline in screen pixels, the widest it may be (wider, Cytoscape cuts it with "…"), its weight.
+var MW_NODE_LABEL_OUTLINE = 3, MW_NODE_LABEL_MAX_WIDTH = 4000, MW_NODE_LABEL_WEIGHT = "bold";
 
 /* The box Cytoscape's boundingBox gives a node's name at a spot, figured as
    it figures it (beside or below the node's padded shape, the text measured,
@@ -384,6 +384,13 @@ window.dash_clientside.meshwatch = {
             }, true);
         }
         return "";
+    },
+
+    /* The node a tap selects: none for a folded namespace (a node of `kind`),
+       which the tap opens instead. Asking the server about it held the
+       click's refresh back, as the selection is what that refresh reads. */
+    tappedNode: function (node, kind) {
+        return node && node.kind !== kind ? node : window.dash_clientside.no_update;
     },
 
     /* Fold folds every namespace opened again (mwWatchNamespaces opens them);

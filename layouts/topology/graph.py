@@ -653,7 +653,6 @@ def stylesheet() -> list[dict]:
                 "label": "data(label)",
                 "color": "#aab7b8",
                 "text-outline-color": "#111",
-                "font-weight": "normal",
                 "text-valign": "top",
                 "text-halign": "center",
                 "text-margin-y": -4,

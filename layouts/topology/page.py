@@ -384,6 +384,8 @@ def page(
             dcc.Store(id="topology-trace", data=trace_id),
             dcc.Store(id="topology-trace-hops", data=[]),
             dcc.Store(id="topology-selected", data=None),
+            # The node last tapped, but for a folded namespace (a tap on one opens it).
+            dcc.Store(id="topology-tapped", data=None),
             # The namespaces opened in a big mesh's overview.
             dcc.Store(id="topology-expanded", data=[]),
             # What the address asked for that cannot be (said in the banner with each refresh).

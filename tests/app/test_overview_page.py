@@ -4,6 +4,8 @@ namespace where it stood, and Fold folds them again."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from dashboard.app import create_app
@@ -57,10 +59,22 @@ def test_a_big_mesh_opens_on_its_namespaces_and_a_click_opens_one_in_place(serve
 
     box = page.locator("#topology-graph").bounding_box()
     point = cy(page, "cy.getElementById('namespace:shop').renderedPosition()")
+    asked: list[str] = []
+    page.on(
+        "request",
+        lambda request: (
+            asked.append(json.loads(request.post_data)["output"])
+            if "_dash-update-component" in request.url
+            else None
+        ),
+    )
     page.mouse.click(box["x"] + point["x"], box["y"] + point["y"])
     page.wait_for_function(
         "() => window.cy.getElementById('workload:shop:api-v1').length === 1", timeout=15_000
     )
+    # The click selects nothing: a request for the selection had held its refresh back.
+    assert any("topology-patch" in output for output in asked)
+    assert not any("topology-selected" in output for output in asked)
     opened = drawn_ids(page)
     assert {"workload:shop:web-v1", "service:shop:api", "workload:shop:api-v1"} <= opened
     assert "namespace:shop" not in opened and {"namespace:default", "namespace:data"} <= opened

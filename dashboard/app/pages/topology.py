@@ -665,11 +665,19 @@ def register(app: Dash, runtime: Runtime) -> None:
         seconds = float(seconds or 0)
         return int(seconds * 1000) or 5000, seconds <= 0, "⏸ paused: not refreshing" if seconds <= 0 else ""
 
+    app.clientside_callback(
+        "function (node) { return window.dash_clientside.meshwatch.tappedNode("
+        f"node, {json.dumps(NAMESPACE_KIND)}); }}",
+        Output("topology-tapped", "data"),
+        Input("topology-graph", "tapNodeData"),
+        prevent_initial_call=True,
+    )
+
     @app.callback(
         Output("topology-selected", "data"),
         Output("topology-details", "children", allow_duplicate=True),
         Output("topology-release", "children"),
-        Input("topology-graph", "tapNodeData"),
+        Input("topology-tapped", "data"),
         Input("topology-graph", "tapEdgeData"),
         State("topology-window", "value"),
         prevent_initial_call=True,
@@ -691,7 +699,7 @@ def register(app: Dash, runtime: Runtime) -> None:
                 edge_details(edge, services.clock(), traces_link(edge)),
                 [],
             )
-        if node and node.get("kind") != NAMESPACE_KIND:  # a folded namespace's click opens it instead
+        if node:
             return (
                 {"group": "node", "id": node["id"], "title": node["name"]},
                 node_details(node, traces_link(node)),
