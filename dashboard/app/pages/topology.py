@@ -665,6 +665,8 @@ def register(app: Dash, runtime: Runtime) -> None:
         seconds = float(seconds or 0)
         return int(seconds * 1000) or 5000, seconds <= 0, "⏸ paused: not refreshing" if seconds <= 0 else ""
 
+    # A tap selects the node, in the page; a folded namespace's opens it instead
+    # (openNamespaces), and asks the server nothing the click's refresh must wait for.
     app.clientside_callback(
         "function (node) { return window.dash_clientside.meshwatch.tappedNode("
         f"node, {json.dumps(NAMESPACE_KIND)}); }}",
