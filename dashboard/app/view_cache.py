@@ -21,7 +21,7 @@ import math
 import pickle
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -184,10 +184,16 @@ class ViewCache:
         interval: float,
         longest: float,
         backends: Backends | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.store, self.flights, self.backends = store, flights, backends
+        self.store, self.flights, self.backends, self._clock = store, flights, backends, clock
         self.keep = max(KEEP_SECONDS, min(interval, ALIGN_MAX_SECONDS))
         self.longest = longest
+        # How long the evaluations of the last minute took (when each ended, seconds),
+        # and the moment of each live view last evaluated here (by name and key).
+        self._took: deque[tuple[float, float]] = deque()
+        self._latest: OrderedDict[tuple[str, tuple[Any, ...]], float] = OrderedDict()
+        self._lock = threading.Lock()
 
     def view(
         self, name: str, key: tuple[Any, ...], at: float, live: bool, work: Callable[[], T], wait: float
@@ -203,9 +209,32 @@ class ViewCache:
             metrics.CACHE_HITS.labels("views").inc()
             return kept
         flight = (name, *key, "live" if live else at)
-        return self.flights.run(flight, lambda: self._evaluate(name, stored, work), wait)
+        latest = (name, key, at) if live else None
+        return self.flights.run(flight, lambda: self._evaluate(name, stored, work, latest), wait)
 
-    def _evaluate(self, name: str, stored: str, work: Callable[[], T]) -> T:
+    def cached(self, name: str, key: tuple[Any, ...], at: float) -> Any | None:
+        """The view `name` of `key` at `at` when it is kept, else None (nothing is evaluated)."""
+        return self._get(key_text((name, *key, at)))
+
+    def latest(self, name: str, key: tuple[Any, ...]) -> tuple[float, Any] | None:
+        """The live view `name` of `key` last evaluated here, with its moment,
+        while it is kept (nothing is evaluated)."""
+        with self._lock:
+            at = self._latest.get((name, key))
+        kept = None if at is None else self._get(key_text((name, *key, at)))
+        return None if kept is None else (at, kept)
+
+    def _slowest(self) -> float:
+        """The longest evaluation of the last minute, in seconds."""
+        with self._lock:
+            now = self._clock()
+            while self._took and self._took[0][0] < now - ALIGN_MAX_SECONDS:
+                self._took.popleft()
+            return max((seconds for _, seconds in self._took), default=0.0)
+
+    def _evaluate(
+        self, name: str, stored: str, work: Callable[[], T], latest: tuple[str, Any, float] | None = None
+    ) -> T:
         held = self._shared(lambda: self.store.acquire(stored, self.longest))
         try:
             kept = self._get(stored)  # another replica evaluated it while this one waited
@@ -213,13 +242,32 @@ class ViewCache:
                 metrics.CACHE_HITS.labels("views").inc()
                 return kept
             metrics.CACHE_MISSES.labels("views").inc()
+            started = self._clock()
             with metrics.REFRESH_SECONDS.labels(name).time():
                 value = work()
-            self._shared(lambda: self.store.put(stored, value, self.keep))
+            ended = self._clock()
+            with self._lock:
+                self._took.append((ended, ended - started))
+            # A live view is on screen until the next interval's has been
+            # evaluated, which takes as long as the slowest refresh: kept that
+            # much longer, a click on the graph shown draws from it, not from
+            # a refresh of its own.
+            keep = self.keep + min(self._slowest(), self.longest) if latest else self.keep
+            self._shared(lambda: self.store.put(stored, value, keep))
+            if latest:
+                self._note_latest(*latest)
             return value
         finally:
             if held is not None:
                 self._shared(lambda: self.store.release(held))
+
+    def _note_latest(self, name: str, key: tuple[Any, ...], at: float) -> None:
+        with self._lock:
+            if at >= self._latest.get((name, key), at):
+                self._latest[(name, key)] = at
+                self._latest.move_to_end((name, key))
+            while len(self._latest) > MEMORY_VIEWS:
+                self._latest.popitem(last=False)
 
     def _get(self, stored: str) -> Any | None:
         return self._shared(lambda: self.store.get(stored))

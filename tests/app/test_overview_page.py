@@ -5,6 +5,7 @@ namespace where it stood, and Fold folds them again."""
 from __future__ import annotations
 
 import json
+import threading
 
 import pytest
 
@@ -93,3 +94,33 @@ def test_a_big_mesh_opens_on_its_namespaces_and_a_click_opens_one_in_place(serve
     fold.click()
     page.wait_for_function("() => window.cy.getElementById('namespace:shop').length === 1", timeout=15_000)
     assert "workload:shop:api-v1" not in drawn_ids(page)
+
+
+def test_a_click_while_the_next_refresh_is_out_draws_from_the_graph_shown(serve_app, browser_page):
+    # At 5,000 workloads a refresh outlasts the interval: a click that opened a
+    # namespace asked for the present's queries and waited for all of them.
+    page, now, gate = browser_page, [1_800_000_000.0], threading.Event()
+    gate.set()
+    source = shop_mesh()
+    scripted = source.mesh
+
+    def held(*args):
+        gate.wait(30)
+        return scripted(*args)
+
+    source.mesh = held
+    settings = resolve({"refresh": "5", "overview_nodes": "5"}, {})
+    page.goto(serve_app(create_app(settings, Services(telemetry=source, clock=lambda: now[0]))) + "/")
+    page.wait_for_function("() => window.cy && window.cy.getElementById('namespace:shop').length === 1")
+    try:
+        gate.clear()
+        now[0] += 10  # two intervals on: the present's queries are out, and held
+        box = page.locator("#topology-graph").bounding_box()
+        point = cy(page, "cy.getElementById('namespace:shop').renderedPosition()")
+        page.mouse.click(box["x"] + point["x"], box["y"] + point["y"])
+        page.wait_for_function(
+            "() => window.cy.getElementById('workload:shop:api-v1').length === 1", timeout=3_000
+        )
+        assert not gate.is_set()
+    finally:
+        gate.set()

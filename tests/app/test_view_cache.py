@@ -81,3 +81,26 @@ def test_a_slow_live_view_is_evaluated_once_at_a_time_across_intervals():
     gate.set()
     assert cache.view("graph", ("k",), 1002.0, True, slow(1002.0), 5.0) == 1000.0
     assert sorted(started) == [900.0, 1000.0]
+
+
+def test_a_live_view_is_kept_as_much_longer_as_the_slowest_refresh_took_and_is_the_latest():
+    # It is on screen until the next interval's is in: a click on it draws from it.
+    now = [0.0]
+    cache = ViewCache(
+        MemoryStore(clock=lambda: now[0]), Flights(), interval=5.0, longest=60.0, clock=lambda: now[0]
+    )
+
+    def slow():
+        now[0] += 8.0
+        return "drawn"
+
+    assert cache.view("mesh", ("k",), 1000.0, True, slow, 30.0) == "drawn"
+    assert cache.latest("mesh", ("k",)) == (1000.0, "drawn") and cache.latest("mesh", ("other",)) is None
+    now[0] += 12.9  # an interval, and the 8 s the refresh took, after it was in
+    assert cache.cached("mesh", ("k",), 1000.0) == "drawn"
+    now[0] += 0.2
+    assert cache.cached("mesh", ("k",), 1000.0) is None and cache.latest("mesh", ("k",)) is None
+    # A view of a fixed time is kept its interval alone.
+    assert cache.view("mesh", ("k",), 900.0, False, slow, 30.0) == "drawn"
+    now[0] += 5.1
+    assert cache.cached("mesh", ("k",), 900.0) is None

@@ -34,7 +34,7 @@ from dashboard.app.refresh import (
 )
 from dashboard.app.runtime import Runtime, current
 from dashboard.app.timeline import Timeline
-from dashboard.app.views import graph_view, history_view, live_moment, releases_view
+from dashboard.app.views import drawn_moment, graph_view, history_view, live_moment, releases_view
 from dashboard.mesh.build import missing_clusters, missing_namespaces
 from dashboard.mesh.find import apply as find_and_hide
 from dashboard.mesh.graph import NAMESPACE_KIND
@@ -245,11 +245,15 @@ def refresh_topology(
     moment: Mapping[str, Any] | None = None,
     shape: GraphShape = GraphShape(),
     wait: float | None = None,
+    reshaped: bool = False,
 ) -> TopologyView:
     """One poll: query, build the graph of the shape asked for at the moment
     the timeline shows, find and hide in it, and lay it out where it was
     before. The refresh is the view's one in flight; after `wait` seconds
-    (default: the whole refresh) the poll leaves the graph as drawn and says so."""
+    (default: the whole refresh) the poll leaves the graph as drawn and says
+    so. `reshaped`: the poll is a click that reshapes the live graph shown
+    (a namespace opened or folded), drawn from its queries until the
+    present's are in (views.drawn_moment)."""
     services, settings = runtime.services, runtime.settings
     stale = TopologyView(None, None, "stale", "", positions, circuits, last_good, known_namespaces)
     shown_at = timeline.from_store(moment)
@@ -269,6 +273,8 @@ def refresh_topology(
         )
         now = services.clock()
         at = live_moment(runtime) if shown_at.live else shown_at.moment(now, time.time())
+        if reshaped and shown_at.live:
+            at = drawn_moment(runtime, at, rate_window, namespaces)
         wait = longest_refresh(settings) if wait is None else wait
         graph = graph_view(
             runtime, at, rate_window, namespaces, graph_type, wait, shown_at.live, clusters, overview
@@ -572,6 +578,7 @@ def register(app: Dash, runtime: Runtime) -> None:
             moment,
             shape,
             poll_wait(settings, interval, not paused),
+            reshaped=ctx.triggered_id == "topology-expanded",
         )
         drawn = result.elements is not None
         banner = "; ".join([*(address_problems or []), *([result.banner] if result.banner else [])])
