@@ -105,12 +105,12 @@ function mwLabelFonts(cy, pixels) {
                                css: mwFont(edges[0], "normal", edgeSize),
                                style: {"font-size": edgeSize, "text-margin-y": lift, "source-text-margin-y": lift,
                                        "text-outline-width": MW_EDGE_LABEL_OUTLINE / zoom,
-                                       "text-background-padding": MW_EDGE_LABEL_PADDING / zoom, "text-opacity": 1}},
+                                       "text-background-padding": MW_EDGE_LABEL_PADDING / zoom}},
         node: nodes.length && {size: nodeSize, zoom: zoom, grow: MW_NODE_LABEL_OUTLINE / zoom + 2,
                                css: mwFont(nodes[0], MW_NODE_LABEL_WEIGHT, nodeSize),
                                style: {"font-size": nodeSize, "font-weight": MW_NODE_LABEL_WEIGHT,
                                        "text-outline-width": MW_NODE_LABEL_OUTLINE / zoom,
-                                       "text-max-width": MW_NODE_LABEL_MAX_WIDTH, "text-opacity": 1}}
+                                       "text-max-width": MW_NODE_LABEL_MAX_WIDTH}}
     };
 }
 

@@ -40,13 +40,20 @@ def live_moment(runtime: Runtime) -> float:
     return aligned(runtime.services.clock(), runtime.settings.refresh)
 
 
+def mesh_key(namespaces: Sequence[str], window: Duration) -> tuple[tuple[str, ...], str]:
+    """The mesh view's key: its queries are the namespaces' and window's alone,
+    so every graph type, cluster filter and overview of them (the page's
+    and the API's) shares them."""
+    return tuple(sorted(namespaces)), str(window)
+
+
 def drawn_moment(runtime: Runtime, at: float, window: Duration, namespaces: Sequence[str]) -> float:
     """When a change to the live graph on screen (a namespace opened or
     folded) is drawn: at `at`, the present's moment, once its queries are
     in; until then at the moment of the last live queries evaluated, those
     of the graph shown (a click at 5,000 workloads would otherwise wait for
     a whole refresh)."""
-    key = (tuple(sorted(namespaces)), str(window))
+    key = mesh_key(namespaces, window)
     if runtime.views.cached("mesh", key, at) is not None:
         return at
     latest = runtime.views.latest("mesh", key)
@@ -85,11 +92,9 @@ def graph_view(
     namespace overview when asked, retired versions marked."""
     namespaces = tuple(sorted(namespaces))
     clusters = None if clusters is None else tuple(sorted(clusters))
-    # The queries are the namespaces' and window's alone: every graph type,
-    # cluster filter and overview of them (the page's and the API's) shares them.
     mesh = runtime.views.view(
         "mesh",
-        (namespaces, str(window)),
+        mesh_key(namespaces, window),
         at,
         live,
         lambda: runtime.services.telemetry.mesh(at, window, namespaces),
