@@ -16,6 +16,7 @@ some clusters only would show the others' traffic as gone.
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -29,6 +30,7 @@ from queries.duration import Duration
 from queries.telemetry import (
     IGNORED,
     WARNINGS,
+    EarlyReport,
     MeshTelemetry,
     SeriesSelection,
     TelemetrySource,
@@ -41,7 +43,7 @@ VALUE_COLUMNS = ("rps", "rate", "bytes_per_s", "value")
 # The frames whose series are counted, each hop from one reporter.
 COUNTED_FRAMES = ("requests", "latency", "tcp")
 # MeshTelemetry's fields that are no frame: the refresh's own, and the counts of left-out series.
-NOT_FRAMES = ("at", "window", IGNORED, WARNINGS)
+NOT_FRAMES = ("at", "window", IGNORED, WARNINGS, "pending")
 
 
 def merge_ignored(counts: Sequence[Mapping[str, int]]) -> dict[str, int]:
@@ -67,6 +69,27 @@ def merge_frames(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
     return merged.groupby(labels, dropna=False, sort=False, as_index=False)[values].max()[merged.columns]
 
 
+def merged_telemetry(parts: Sequence[MeshTelemetry], at: float, window: Duration) -> MeshTelemetry:
+    """Several sources' telemetry of one refresh as one: frames merged,
+    each hop from its first reporter, left-out series and warnings together,
+    pending what any of them still lacks."""
+    frames = {
+        f.name: merge_frames([getattr(part, f.name) for part in parts])
+        for f in fields(MeshTelemetry)
+        if f.name not in NOT_FRAMES
+    }
+    for counted in COUNTED_FRAMES:
+        frames[counted] = first_reporter(frames[counted])
+    return MeshTelemetry(
+        at=at,
+        window=window,
+        **frames,
+        ignored=merge_ignored([part.ignored for part in parts]),
+        warnings=tuple(dict.fromkeys(warning for part in parts for warning in part.warnings)),
+        pending=tuple(dict.fromkeys(name for part in parts for name in part.pending)),
+    )
+
+
 class MergedSource:
     """A TelemetrySource over several: each refresh asks them all at once."""
 
@@ -84,18 +107,31 @@ class MergedSource:
             pending = [pool.submit(copy_context().run, ask, source) for source in self.sources]
             return [future.result() for future in pending]
 
-    def mesh(self, at: float, window: Duration, namespaces: Sequence[str] = ()) -> MeshTelemetry:
-        parts = self._each(lambda source: source.mesh(at, window, namespaces))
-        frames = {
-            f.name: merge_frames([getattr(part, f.name) for part in parts])
-            for f in fields(MeshTelemetry)
-            if f.name not in NOT_FRAMES
-        }
-        for counted in COUNTED_FRAMES:
-            frames[counted] = first_reporter(frames[counted])
-        ignored = merge_ignored([part.ignored for part in parts])
-        warnings = tuple(dict.fromkeys(warning for part in parts for warning in part.warnings))
-        return MeshTelemetry(at=at, window=window, **frames, ignored=ignored, warnings=warnings)
+    def mesh(
+        self,
+        at: float,
+        window: Duration,
+        namespaces: Sequence[str] = (),
+        early: EarlyReport | None = None,
+    ) -> MeshTelemetry:
+        """Every source's telemetry merged; `early` is told their early
+        reports merged once every source has reported one."""
+        reports: dict[int, MeshTelemetry] = {}
+        lock = threading.Lock()
+
+        def reported(source: TelemetrySource, part: MeshTelemetry) -> None:
+            with lock:
+                reports[id(source)] = part
+                parts = [reports[id(s)] for s in self.sources] if len(reports) == len(self.sources) else None
+            if parts is not None and early is not None:
+                early(merged_telemetry(parts, at, window))
+
+        parts = self._each(
+            lambda source: source.mesh(
+                at, window, namespaces, None if early is None else lambda part: reported(source, part)
+            )
+        )
+        return merged_telemetry(parts, at, window)
 
     def check(self) -> None:
         self._each(lambda source: source.check())

@@ -9,12 +9,13 @@ numbers) are left out of the frames and counted by problem
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from contextvars import copy_context
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from queries.http import MB, Backend, Reply, response_budget
 from queries.shape import ShapeError, at, present
 from queries.telemetry import (
     CLUSTER_STAT_LABELS,
+    EARLY_PENDING,
     IGNORED,
     LATENCY_LABELS,
     REQUEST_QUERY_LABELS,
@@ -42,6 +44,7 @@ from queries.telemetry import (
     VERSION_TRAFFIC_COLUMNS,
     VIEW_LABEL,
     WARNINGS,
+    EarlyReport,
     MeshTelemetry,
     SeriesSelection,
     count_bad_values,
@@ -291,29 +294,49 @@ def mesh_telemetry(
     label: str,
     warnings: Sequence[str] = (),
 ) -> MeshTelemetry:
-    """The frames of one mesh refresh from its four checked results (by
-    MeshTelemetry field) and their answers' warnings; SourceError when
-    samples are not numbers."""
+    """The frames of one mesh refresh from its checked results (by
+    MeshTelemetry field) and their answers' warnings: all four, or all but
+    the latency buckets (EARLY_PENDING), the refresh's early report, which
+    with_latency completes; SourceError when samples are not numbers."""
     ignored: Counter[str] = Counter()
     try:
         requests, security = split_requests(
             instant_vector_frame(results["requests"], REQUEST_QUERY_LABELS, "rps", ignored)
         )
-        return MeshTelemetry(
+        early = MeshTelemetry(
             at=at,
             window=window,
             requests=requests,
-            latency=full_buckets(
-                instant_vector_frame(results["latency"], [*LATENCY_LABELS, VIEW_LABEL], "rate", ignored)
-            ),
+            latency=empty_frame(LATENCY_LABELS, "rate"),
             tcp=instant_vector_frame(results["tcp"], TCP_LABELS, "bytes_per_s", ignored),
             cluster_stats=cluster_stat_rows(results["cluster_stats"], ignored),
             security=security,
             ignored=dict(ignored),
             warnings=tuple(dict.fromkeys(warnings)),
+            pending=EARLY_PENDING,
         )
     except (ValueError, TypeError, IndexError, KeyError):
         raise SourceError(f"{label} sent samples that are not numbers") from None
+    return with_latency(early, results["latency"], label) if "latency" in results else early
+
+
+def with_latency(
+    early: MeshTelemetry, latency: InstantVector, label: str, warnings: Sequence[str] = ()
+) -> MeshTelemetry:
+    """A refresh's early report made whole by its latency buckets' result
+    and that answer's warnings; SourceError when samples are not numbers."""
+    ignored: Counter[str] = Counter(early.ignored)
+    try:
+        buckets = full_buckets(instant_vector_frame(latency, [*LATENCY_LABELS, VIEW_LABEL], "rate", ignored))
+    except (ValueError, TypeError, IndexError, KeyError):
+        raise SourceError(f"{label} sent samples that are not numbers") from None
+    return dataclasses.replace(
+        early,
+        latency=buckets,
+        ignored=dict(ignored),
+        warnings=tuple(dict.fromkeys([*early.warnings, *warnings])),
+        pending=(),
+    )
 
 
 class PrometheusSource:
@@ -437,18 +460,38 @@ class PrometheusSource:
         """One trivial query: Prometheus is up and evaluates PromQL."""
         self._named_query("readiness", promql.READINESS, time.time())
 
-    def mesh(self, at: float, window: Duration, namespaces: Sequence[str] = ()) -> MeshTelemetry:
+    def mesh(
+        self,
+        at: float,
+        window: Duration,
+        namespaces: Sequence[str] = (),
+        early: EarlyReport | None = None,
+    ) -> MeshTelemetry:
         queries = promql.mesh_queries(window, namespaces)
         with response_budget(self.backend.max_bytes):
-            # The four queries are independent: sent at once, a refresh waits for
-            # the slowest (the latency buckets) rather than for their sum; each
-            # runs in a copy of this context, so they share the refresh's budget.
+            # The queries are independent: sent at once, a refresh waits for the
+            # slowest (the latency buckets) rather than for their sum; each runs
+            # in a copy of this context, so they share the refresh's budget. One
+            # that is told `early` asks for the latency buckets once the rest is
+            # in: on a busy Prometheus they would slow the rest, the first paint.
             with ThreadPoolExecutor(max_workers=len(queries)) as pool:
-                pending = {
-                    name: pool.submit(copy_context().run, self._named_query, name, text, at)
-                    for name, text in queries.items()
-                }
+
+                def sent(name: str) -> Future[tuple[InstantVector, tuple[str, ...]]]:
+                    return pool.submit(copy_context().run, self._named_query, name, queries[name], at)
+
+                latency = None if early is not None else sent("latency")
+                pending = {name: sent(name) for name in queries if name != "latency"}
                 answers = {name: future.result() for name, future in pending.items()}
-        results = {name: series for name, (series, _) in answers.items()}
-        warnings = [warning for _, said in answers.values() for warning in said]
-        return mesh_telemetry(results, at, window, self.backend.label, warnings)
+                if latency is None:
+                    latency = sent("latency")
+                first = mesh_telemetry(
+                    {name: series for name, (series, _) in answers.items()},
+                    at,
+                    window,
+                    self.backend.label,
+                    [warning for _, said in answers.values() for warning in said],
+                )
+                if early is not None:
+                    early(first)
+                buckets, said = latency.result()
+        return with_latency(first, buckets, self.backend.label, said)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -264,7 +264,9 @@ class MeshTelemetry:
     - ignored: series left out for values that are no rate or count, by
       problem (NAN, INFINITE, NEGATIVE);
     - warnings: what the backend said with its answers (Thanos' or Mimir's
-      partial responses), one line each, for the banner and the JSON.
+      partial responses), one line each, for the banner and the JSON;
+    - pending: the frames still being queried, left empty (EARLY_PENDING in
+      a refresh's early report: its latency buckets), none once it is whole.
     """
 
     at: float
@@ -276,6 +278,7 @@ class MeshTelemetry:
     security: pd.DataFrame = field(default_factory=lambda: empty_frame(SECURITY_LABELS, "rps"))
     ignored: Mapping[str, int] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    pending: tuple[str, ...] = ()
 
     @classmethod
     def empty(cls, at: float, window: Duration) -> MeshTelemetry:
@@ -289,14 +292,31 @@ class MeshTelemetry:
         )
 
 
+# What a refresh's early report lacks: the latency buckets, the slowest of
+# its queries by far (bench/bench_queries.py), while the rest already tell
+# rates, errors, health and circuits.
+EARLY_PENDING = ("latency",)
+# Told a refresh's early report (MeshTelemetry.pending EARLY_PENDING).
+EarlyReport = Callable[[MeshTelemetry], None]
+
+
 class TelemetrySource(Protocol):
     """Anything that can describe the mesh at an instant: Prometheus or the simulator."""
 
     name: str  # as the pages name it: "Prometheus", "the simulated mesh"
     queries_per_refresh: int
 
-    def mesh(self, at: float, window: Duration, namespaces: Sequence[str] = ()) -> MeshTelemetry:
-        """Telemetry for the window ending at `at` (unix seconds)."""
+    def mesh(
+        self,
+        at: float,
+        window: Duration,
+        namespaces: Sequence[str] = (),
+        early: EarlyReport | None = None,
+    ) -> MeshTelemetry:
+        """Telemetry for the window ending at `at` (unix seconds); `early`,
+        when given, is told the telemetry without its latency buckets as soon
+        as the rest is in, by a source whose latency comes later (which then
+        asks for the latency buckets after the rest)."""
         ...
 
     def check(self) -> None:

@@ -7,6 +7,8 @@ asker waits at most `wait` seconds; past that it is told `InFlight` (since
 when the refresh runs) and keeps showing its last good view, and the result
 waits, unclaimed, for the next asker. Refreshes run on a few worker threads
 of their own, so a slow backend holds those, not one thread per poll.
+A refresh may report part of its result early (a mesh's rates before its
+latency buckets): an asker that can draw a part is given it meanwhile.
 """
 
 from __future__ import annotations
@@ -47,6 +49,8 @@ class _Flight(Generic[T]):
     started: float
     landed: float | None = None
     claimed: bool = False
+    # What the refresh has reported of its result so far (`Flights.report`).
+    part: T | None = None
 
 
 class Flights:
@@ -61,18 +65,29 @@ class Flights:
     ) -> None:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="meshwatch-refresh")
         self._flights: dict[Hashable, _Flight] = {}
-        self._lock = threading.Lock()
+        # Re-entrant: a refresh that lands at once is told so within `_start`.
+        self._lock = threading.RLock()
+        # Told when a refresh lands or reports a part.
+        self._changed = threading.Condition(self._lock)
         self._max_in_flight = max_in_flight
         self._clock = clock
 
-    def run(self, key: Hashable, work: Callable[[], T], wait: float) -> T | InFlight:
+    def run(
+        self, key: Hashable, work: Callable[[], T], wait: float, part_wait: float | None = None
+    ) -> T | InFlight:
         """`work()`'s result (or its exception) for the view `key`, from the
-        refresh in flight or one started now, or InFlight after `wait` seconds."""
+        refresh in flight or one started now, or InFlight after `wait`
+        seconds; with `part_wait`, the part it reported (`report`) once that
+        many seconds (at most `wait`) have passed without the whole."""
         with self._lock:
             self._forget_old()
             flight = self._flights.get(key)
             if flight is None:
                 flight = self._flights[key] = self._start(work)
+        if part_wait is not None:
+            part = self._part_after(flight, wait, part_wait)
+            if part is not None:
+                return part
         try:
             result = flight.future.result(timeout=max(wait, 0.0))
         except WaitedEnough:
@@ -82,6 +97,30 @@ class Flights:
             raise
         flight.claimed = True
         return result
+
+    def report(self, key: Hashable, part: T) -> None:
+        """What the refresh of `key` has of its result so far: askers that
+        take a part (`run`'s `part_wait`) are given it until the whole lands."""
+        with self._changed:
+            flight = self._flights.get(key)
+            if flight is not None and flight.landed is None:
+                flight.part = part
+                self._changed.notify_all()
+
+    def _part_after(self, flight: _Flight[T], wait: float, part_wait: float) -> T | None:
+        """The flight's part once `part_wait` seconds have passed, unless it
+        lands within `wait` seconds (then None: its result is taken)."""
+        now = time.monotonic()
+        whole_by, part_by = now + max(wait, 0.0), now + max(min(part_wait, wait), 0.0)
+        with self._changed:
+            while flight.landed is None:
+                if flight.part is not None and now >= part_by:
+                    return flight.part
+                if now >= whole_by:
+                    return None
+                self._changed.wait((part_by if flight.part is not None else whole_by) - now)
+                now = time.monotonic()
+        return None
 
     def _start(self, work: Callable[[], T]) -> _Flight[T]:
         running = sum(1 for flight in self._flights.values() if flight.landed is None)
@@ -93,7 +132,9 @@ class Flights:
         return flight
 
     def _land(self, flight: _Flight) -> None:
-        flight.landed = self._clock()
+        with self._changed:
+            flight.landed, flight.part = self._clock(), None
+            self._changed.notify_all()
 
     def _forget_old(self) -> None:
         """Drop results nobody came back for; call with the lock held."""

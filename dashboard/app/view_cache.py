@@ -203,6 +203,21 @@ class ViewCache:
         One evaluation of a `live` view is in flight at a time, whatever its
         time: a poll of the next interval joins one still running (a slow
         Prometheus gets one refresh at a time, not one more each interval)."""
+        return self.view_in_parts(name, key, at, live, lambda _report: work(), wait)
+
+    def view_in_parts(
+        self,
+        name: str,
+        key: tuple[Any, ...],
+        at: float,
+        live: bool,
+        work: Callable[[Callable[[T], None]], T],
+        wait: float,
+        part_wait: float | None = None,
+    ) -> T | InFlight:
+        """`view`, of a view whose evaluation can report a part of it first
+        (`work` is given the reporter): with `part_wait`, that part once so
+        many seconds have passed without the whole. A part is never kept."""
         stored = key_text((name, *key, at))
         kept = self._get(stored)
         if kept is not None:
@@ -210,7 +225,14 @@ class ViewCache:
             return kept
         flight = (name, *key, "live" if live else at)
         latest = (name, key, at) if live else None
-        return self.flights.run(flight, lambda: self._evaluate(name, stored, work, latest), wait)
+        return self.flights.run(
+            flight,
+            lambda: self._evaluate(
+                name, stored, lambda: work(lambda part: self.flights.report(flight, part)), latest
+            ),
+            wait,
+            part_wait,
+        )
 
     def cached(self, name: str, key: tuple[Any, ...], at: float) -> Any | None:
         """The view `name` of `key` at `at` when it is kept, else None (nothing is evaluated)."""

@@ -9,6 +9,7 @@ evaluation, four PromQL queries, per interval.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,6 +20,7 @@ from dashboard.app.refresh import (
     ReleaseView,
     clusters_shown,
     graph_of,
+    longest_refresh,
     release_view,
     routing_config,
     selected_history,
@@ -70,10 +72,11 @@ def routing_or_none(runtime: Runtime) -> Any:
 
 
 def of_mesh(graph: nx.DiGraph, mesh: MeshTelemetry) -> nx.DiGraph | None:
-    """The graph when it was built of this mesh (its instant and window), else
-    None: a live view's flight may hand over the last interval's graph, never
-    to be mixed with this one's."""
-    return graph if (graph.graph["at"], graph.graph["window"]) == (mesh.at, mesh.window) else None
+    """The graph when it was built of this mesh (its instant, window and what
+    it lacks), else None: a live view's flight may hand over the last
+    interval's graph, never to be mixed with this one's."""
+    built = graph.graph["at"], graph.graph["window"], graph.graph["pending"]
+    return graph if built == (mesh.at, mesh.window, mesh.pending) else None
 
 
 def graph_view(
@@ -86,29 +89,39 @@ def graph_view(
     live: bool,
     clusters: Sequence[str] | None = None,
     overview: Overview | None = None,
+    part_wait: float | None = None,
 ) -> nx.DiGraph | InFlight:
     """The service graph of the window ending at `at` (`live`: the present's,
     from live_moment) in the clusters (default: --cluster's), folded into a
-    namespace overview when asked, retired versions marked."""
+    namespace overview when asked, retired versions marked. With
+    `part_wait`, a graph of the refresh's early report (its `pending`
+    latency) once so many seconds have passed without the whole."""
     namespaces = tuple(sorted(namespaces))
     clusters = None if clusters is None else tuple(sorted(clusters))
-    mesh = runtime.views.view(
+    mesh = runtime.views.view_in_parts(
         "mesh",
         mesh_key(namespaces, window),
         at,
         live,
-        lambda: runtime.services.telemetry.mesh(at, window, namespaces),
+        # Told early only for an asker that draws the early report: the source
+        # then asks for the latency buckets last.
+        lambda report: runtime.services.telemetry.mesh(
+            at, window, namespaces, None if part_wait is None else report
+        ),
         wait,
+        part_wait,
     )
     if isinstance(mesh, InFlight):
         return mesh
+    # A graph of an early report is another view than the whole one's.
+    partial = mesh.pending
     versioned = None
     if overview is not None or graph_type != VERSIONED:
         # Drawn after the versioned graph: a click that opens a namespace, or
         # another graph type, re-draws the one built of these queries.
         versioned = runtime.views.view(
             "versioned",
-            (namespaces, str(window)),
+            (namespaces, str(window), partial),
             at,
             live,
             lambda: versioned_graph(mesh, runtime.settings),
@@ -127,7 +140,7 @@ def graph_view(
         # that opens a namespace re-draws only that namespace of.
         folded = runtime.views.view(
             "folded",
-            (namespaces, str(window), graph_type),
+            (namespaces, str(window), graph_type, partial),
             at,
             live,
             lambda: folded_graph(mesh, runtime.settings, graph_type, versioned),
@@ -138,7 +151,7 @@ def graph_view(
         folded = of_mesh(folded, mesh)
     return runtime.views.view(
         "graph",
-        (namespaces, clusters, str(window), graph_type, overview),
+        (namespaces, clusters, str(window), graph_type, overview, partial),
         at,
         live,
         lambda: graph_of(
@@ -154,6 +167,51 @@ def graph_view(
         ),
         wait,
     )
+
+
+# Page loads whose first graph is being begun at once; past this many, the
+# page's first poll begins it (a burst of loads still costs one refresh).
+FIRST_GRAPHS_AT_ONCE = 4
+_first_graphs = threading.BoundedSemaphore(FIRST_GRAPHS_AT_ONCE)
+
+
+def begin_first_graph(
+    runtime: Runtime,
+    namespaces: Sequence[str],
+    window: Duration,
+    graph_type: str,
+    clusters: Sequence[str],
+    overview: Overview | None,
+) -> None:
+    """Begin the live graph a topology page just loaded will ask for first,
+    in the background, so that its first poll joins it: the page's scripts
+    take a second or more to load before they ask. It is the poll's own
+    view (graph_view, its early report taken at once): one refresh,
+    whoever asks. Nothing is said of failures; the poll says them."""
+    if not _first_graphs.acquire(blocking=False):
+        return
+    at = aligned(runtime.services.clock(), runtime.settings.refresh)
+
+    def draw() -> None:
+        try:
+            graph_view(
+                runtime,
+                at,
+                window,
+                namespaces,
+                graph_type,
+                longest_refresh(runtime.settings),
+                True,
+                clusters,
+                overview,
+                part_wait=0.0,
+            )
+        except (SourceError, ConfigError):
+            pass
+        finally:
+            _first_graphs.release()
+
+    threading.Thread(target=draw, name="meshwatch-first-graph", daemon=True).start()
 
 
 def releases_view(

@@ -31,6 +31,8 @@ def _assemble(telemetry: MeshTelemetry, rules: appenders.GraphRules, drawn: Proj
         window=telemetry.window,
         ignored=dict(telemetry.ignored),
         warnings=list(telemetry.warnings),
+        # What the telemetry still lacks (an early report's latency): drawn meanwhile.
+        pending=tuple(telemetry.pending),
         **{
             CLUSTERS: appenders.telemetry_clusters(telemetry),
             appenders.PROJECTION: drawn,

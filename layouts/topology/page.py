@@ -26,6 +26,8 @@ from layouts.topology.graph import (
     stylesheet,
 )
 
+# How soon after a graph drawn without its latency the page asks again.
+FOLLOW_UP_MS = 250
 REFRESH_CHOICES = [("off", 0), ("2 s", 2), ("5 s", 5), ("10 s", 10), ("30 s", 30), ("1 min", 60)]
 GRAPH_TYPE_WORDS = {
     "versioned": "versioned app",
@@ -371,6 +373,10 @@ def page(
             html.Span(id="topology-drawn", hidden=True),
             dcc.Store(id="topology-view", data=view_id),
             dcc.Interval(id="topology-tick", interval=int(refresh_s * 1000) or 5000, disabled=refresh_s <= 0),
+            # What the graph drawn still lacks (its latency, on a first paint), and
+            # the one poll soon after that asks for it (armed by raising max_intervals).
+            dcc.Store(id="topology-pending", data=[]),
+            dcc.Interval(id="topology-follow-up", interval=FOLLOW_UP_MS, max_intervals=0),
             dcc.Interval(
                 id="topology-rotate",
                 interval=int(rotate_s * 1000) or 30_000,

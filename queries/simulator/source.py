@@ -39,6 +39,7 @@ from queries.telemetry import (
     UNKNOWN,
     VERSION_TRAFFIC_COLUMNS,
     VIEW_LABEL,
+    EarlyReport,
     MeshTelemetry,
     SeriesSelection,
     split_requests,
@@ -135,7 +136,14 @@ class SimulatedTelemetry:
                 labels.append(series)
         return chosen, labels
 
-    def mesh(self, at: float, window: Duration, namespaces: Sequence[str] = ()) -> MeshTelemetry:
+    def mesh(
+        self,
+        at: float,
+        window: Duration,
+        namespaces: Sequence[str] = (),
+        early: EarlyReport | None = None,
+    ) -> MeshTelemetry:
+        """All at once: the simulation has no slow query to report early of."""
         sample = self._simulation.evaluate(at, window.seconds)
         keys = sample.keys
         requests_at, requests = self._request_series(

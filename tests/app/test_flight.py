@@ -73,3 +73,20 @@ def test_too_many_views_in_flight_are_told_to_retry() -> None:
         flights.run("c", work, 0)
     work.opened.set()
     assert flights.run("a", work, 5) == "graph"
+
+
+def test_an_asker_that_can_draw_a_part_is_given_it_until_the_whole_lands() -> None:
+    flights, whole_ready = Flights(), threading.Event()
+
+    def work() -> str:
+        flights.report("view", "rates")
+        whole_ready.wait(10)
+        return "graph"
+
+    # At once, when it may draw the part; after its wait, when it would rather have the whole.
+    assert flights.run("view", work, 5, part_wait=0) == "rates"
+    assert flights.run("view", work, 0.05, part_wait=0.05) == "rates"
+    # An asker that takes no part is told the refresh is still out.
+    assert isinstance(flights.run("view", work, 0.05), InFlight)
+    whole_ready.set()
+    assert flights.run("view", work, 5) == "graph"

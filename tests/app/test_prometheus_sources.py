@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
+import threading
 from pathlib import Path
 
 import pytest
@@ -111,3 +112,22 @@ def test_merged_sources_add_up_the_series_each_left_out():
     assert merged.ignored == {NAN: 3, NEGATIVE: 4}
     # The series both hold is one series, counted once.
     assert merged.requests["rps"].tolist() == [1.0]
+
+
+def test_merged_sources_tell_their_early_reports_merged_once_every_one_has_told_its_own():
+    east = telemetry(requests=[(labels("productpage-v1", "reviews", "reviews-v1"), 1.0)])
+    west = telemetry(requests=[(labels("reviews-v2", "ratings", "ratings-v1"), 2.0)])
+    held = threading.Event()
+    held.set()
+    sources = [ScriptedSource(east, latency_held=held), ScriptedSource(west, latency_held=held)]
+    told = []
+    whole = MergedSource(sources).mesh(east.at, east.window, early=told.append)
+    [early] = told
+    assert early.pending == ("latency",) and not whole.pending
+    assert sorted(early.requests["rps"].tolist()) == sorted(whole.requests["rps"].tolist()) == [1.0, 2.0]
+    # A source that answers all at once tells nothing early: nor do they together.
+    told.clear()
+    MergedSource([ScriptedSource(east, latency_held=held), ScriptedSource(west)]).mesh(
+        east.at, east.window, early=told.append
+    )
+    assert told == []

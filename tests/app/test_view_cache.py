@@ -104,3 +104,20 @@ def test_a_live_view_is_kept_as_much_longer_as_the_slowest_refresh_took_and_is_t
     assert cache.view("mesh", ("k",), 900.0, False, slow, 30.0) == "drawn"
     now[0] += 5.1
     assert cache.cached("mesh", ("k",), 900.0) is None
+
+
+def test_a_part_a_view_reports_is_drawn_meanwhile_and_never_kept():
+    cache, whole_ready = ViewCache(MemoryStore(), Flights(), interval=5.0, longest=10.0), threading.Event()
+
+    def work(report):
+        report("rates")
+        whole_ready.wait(10)
+        return "whole"
+
+    assert cache.view_in_parts("mesh", ("k",), 1000.0, True, work, 5.0, part_wait=0) == "rates"
+    assert cache.cached("mesh", ("k",), 1000.0) is None
+    # An asker that takes no part (the API) waits for the whole.
+    assert isinstance(cache.view_in_parts("mesh", ("k",), 1000.0, True, work, 0.05), InFlight)
+    whole_ready.set()
+    assert cache.view_in_parts("mesh", ("k",), 1000.0, True, work, 5.0) == "whole"
+    assert cache.cached("mesh", ("k",), 1000.0) == "whole"

@@ -29,6 +29,8 @@ import json
 import shutil
 import subprocess
 import sys
+import threading
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -429,6 +431,53 @@ def test_one_refresh_sends_at_most_four_queries(prometheus, namespaces):
         telemetry = PrometheusSource(proxy.url).mesh(END, "1m", namespaces)
         assert proxy.queries == PrometheusSource.queries_per_refresh <= 4
     assert not telemetry.requests.empty
+
+
+class LatencyHeldProxy(CountingProxy):
+    """Prometheus behind a proxy that answers the latency buckets' query only
+    once `told` is set (`told_first`: it was, within 10 s), after noting
+    which queries had been answered before it was asked."""
+
+    def __init__(self, target: str, told: threading.Event) -> None:
+        super().__init__(target)
+        self.told, self.told_first = told, False
+        self.answered: list[str] = []
+        self.answered_before_latency: list[str] | None = None
+
+    def answer(self, handler: BaseHTTPRequestHandler, body: bytes | None) -> None:
+        if body and b"duration_milliseconds_bucket" in body:
+            self.answered_before_latency = list(self.answered)
+            self.told_first = self.told.wait(10)
+        super().answer(handler, body)
+        self.answered.append(handler.path)
+
+
+def test_an_early_report_is_all_but_the_latency_buckets_asked_for_after_the_rest(
+    prometheus, settings, document
+):
+    told, reports = threading.Event(), []
+
+    def early(part):
+        reports.append(part)
+        told.set()
+
+    with LatencyHeldProxy(prometheus.url, told) as proxy:
+        whole = PrometheusSource(proxy.url).mesh(END, "1m", early=early)
+    # The other three were answered before the latency buckets were asked for,
+    # and the early report was told while they were still held.
+    assert proxy.answered_before_latency is not None and len(proxy.answered_before_latency) == 3
+    assert proxy.told_first
+    [part] = reports
+    assert part.pending == ("latency",) and part.latency.empty
+    assert not whole.pending and not whole.latency.empty
+    # Its graph is the whole one's but for latency: rates, errors, health and circuits.
+    latency = {"p50_ms", "p95_ms", "p99_ms"}
+    drawn = snapshot_document(build_graph(part, settings))
+    assert all(item[key] is None for kind in ("nodes", "edges") for item in drawn[kind] for key in latency)
+    for kind in ("nodes", "edges"):
+        assert [{k: v for k, v in item.items() if k not in latency} for item in drawn[kind]] == [
+            {k: v for k, v in item.items() if k not in latency} for item in document[kind]
+        ]
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -11,8 +12,10 @@ import pandas as pd
 from queries.duration import Duration
 from queries.errors import SourceError
 from queries.telemetry import (
+    EARLY_PENDING,
     SELECTION_HISTORY_COLUMNS,
     VERSION_TRAFFIC_COLUMNS,
+    EarlyReport,
     MeshTelemetry,
     SeriesSelection,
     empty_frame,
@@ -43,6 +46,11 @@ def with_calls(mesh: MeshTelemetry, *calls: tuple[dict[str, str], float]) -> Mes
     return dataclasses.replace(mesh, requests=pd.concat([mesh.requests, extra], ignore_index=True))
 
 
+def without_latency(mesh: MeshTelemetry) -> MeshTelemetry:
+    """The telemetry as a refresh's early report has it: all but its latency."""
+    return dataclasses.replace(mesh, latency=mesh.latency.iloc[:0], pending=EARLY_PENDING)
+
+
 @dataclass
 class ScriptedSource:
     """The one fake telemetry source: answers with the given telemetry (and
@@ -58,11 +66,24 @@ class ScriptedSource:
     # What every selection's history answers, `time` counted back from the query's end (0: its last point).
     selection_rows: pd.DataFrame | None = None
     selections: list[SeriesSelection] = field(default_factory=list)
+    # Given, each refresh reports its telemetry early without latency (as
+    # Prometheus does), then answers whole once this is set.
+    latency_held: threading.Event | None = None
 
-    def mesh(self, at: float, window: Duration, namespaces: Sequence[str] = ()) -> MeshTelemetry:
+    def mesh(
+        self,
+        at: float,
+        window: Duration,
+        namespaces: Sequence[str] = (),
+        early: EarlyReport | None = None,
+    ) -> MeshTelemetry:
         self.calls.append((at, str(window), tuple(namespaces)))
         if self.failure:
             raise SourceError(self.failure)
+        if self.latency_held is not None:
+            if early is not None:
+                early(without_latency(self.mesh_telemetry))
+            self.latency_held.wait(30)
         return self.mesh_telemetry
 
     def check(self) -> None:

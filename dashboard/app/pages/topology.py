@@ -15,11 +15,12 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import dash
+import flask
 from dash import ALL, ClientsideFunction, Dash, Input, Output, State, ctx, html, no_update
 
 from dashboard.app import config, timeline
@@ -34,7 +35,14 @@ from dashboard.app.refresh import (
 )
 from dashboard.app.runtime import Runtime, current
 from dashboard.app.timeline import Timeline
-from dashboard.app.views import drawn_moment, graph_view, history_view, live_moment, releases_view
+from dashboard.app.views import (
+    begin_first_graph,
+    drawn_moment,
+    graph_view,
+    history_view,
+    live_moment,
+    releases_view,
+)
 from dashboard.mesh.build import missing_clusters, missing_namespaces
 from dashboard.mesh.find import apply as find_and_hide
 from dashboard.mesh.graph import NAMESPACE_KIND
@@ -113,24 +121,25 @@ def layout(
     type is drawn as given: the first refresh refuses it in the banner, saying
     why (a bad find or hide expression, beside its box).
     `?rotate=30s&namespace=a&namespace=b` shows a, then b, each for 30 s."""
-    settings = current().settings
-    namespaces = _listed(namespace) or list(settings.namespace)
-    chosen = _last(window) or str(settings.window)
-    rotate_s = _rotation_seconds(_last(rotate))
-    rotation = namespaces if rotate_s and len(namespaces) > 1 else []
+    runtime = current()
+    settings = runtime.settings
+    asked = address_view(settings, namespace, window, rotate)
     refresh_s, refresh_problem = _refresh_seconds(_last(refresh), settings.refresh)
+    if not _last(at):
+        # Reached without a page load too: a link from another page.
+        begin_first_graph_of(runtime, asked, _last(graph), _listed(cluster))
     return topology_page.page(
-        sorted(namespaces),
-        rotation[:1] or namespaces,
-        window_choices(chosen),
-        chosen,
+        sorted(asked.namespaces),
+        asked.shown,
+        window_choices(asked.window),
+        asked.window,
         refresh_s,
         settings.health,
         _last(trace),
         show_idle=_flag(idle),
         kiosk=_flag(kiosk),
-        rotate=rotation,
-        rotate_s=rotate_s,
+        rotate=asked.rotation,
+        rotate_s=asked.rotate_s,
         timeline=_address_timeline(_last(at)),
         graph_type=_last(graph) or VERSIONED,
         boxed=_last(boxes) not in ("0", "false", "no", "off"),
@@ -140,6 +149,47 @@ def layout(
         address_problems=[visible(refresh_problem)] if refresh_problem else [],
         view_id=uuid.uuid4().hex,  # this page load's drawing (dashboard.app.drawn)
     )
+
+
+@dataclass(frozen=True)
+class AddressView:
+    """The namespaces and window the address asks for (else the configured
+    ones), the namespaces shown first, and a rotating wall's namespaces and
+    seconds each (none: no rotation)."""
+
+    namespaces: list[str]
+    shown: list[str]
+    window: str
+    rotation: list[str]
+    rotate_s: float
+
+
+def address_view(settings: config.Settings, namespace: Any, window: Any, rotate: Any) -> AddressView:
+    namespaces = _listed(namespace) or list(settings.namespace)
+    rotate_s = _rotation_seconds(_last(rotate))
+    rotation = namespaces if rotate_s and len(namespaces) > 1 else []
+    return AddressView(
+        namespaces, rotation[:1] or namespaces, _last(window) or str(settings.window), rotation, rotate_s
+    )
+
+
+def begin_first_graph_of(
+    runtime: Runtime, asked: AddressView, graph_type: str | None, clusters: list[str]
+) -> None:
+    """Begin the live graph the page's first poll asks for (views.begin_first_graph),
+    as that poll will read the address; a bad address is left for it to say."""
+    settings = runtime.settings
+    try:
+        begin_first_graph(
+            runtime,
+            [config.namespace(ns) for ns in asked.shown],
+            settings.rate_window(asked.window),
+            config.graph_type(graph_type or VERSIONED),
+            [config.cluster_name(name) for name in clusters or settings.cluster],
+            Overview(settings.overview_nodes, frozenset()) if settings.overview_nodes else None,
+        )
+    except ConfigError:
+        pass
 
 
 def _address_timeline(text: str | None) -> dict:
@@ -216,6 +266,8 @@ class TopologyView:
     hide_error: str = ""
     # A namespace overview is drawn, or namespaces of one are open.
     overview: bool = False
+    # What the graph drawn lacks (MeshTelemetry.pending): asked for again soon.
+    pending: list[str] = field(default_factory=list)
 
 
 def selection_details(elements: list[dict], selected: Mapping[str, Any] | None, now: float) -> list | None:
@@ -246,6 +298,7 @@ def refresh_topology(
     shape: GraphShape = GraphShape(),
     wait: float | None = None,
     reshaped: bool = False,
+    pending: Sequence[str] = (),
 ) -> TopologyView:
     """One poll: query, build the graph of the shape asked for at the moment
     the timeline shows, find and hide in it, and lay it out where it was
@@ -253,7 +306,11 @@ def refresh_topology(
     (default: the whole refresh) the poll leaves the graph as drawn and says
     so. `reshaped`: the poll is a click that reshapes the live graph shown
     (a namespace opened or folded), drawn from its queries until the
-    present's are in (views.drawn_moment)."""
+    present's are in (views.drawn_moment). `pending`: what the graph drawn
+    lacks. A first paint, and a click on a graph that lacks something, are
+    drawn of the refresh's early report (rates, errors, health, circuits)
+    as soon as it is in; a poll of a graph that lacks something takes that
+    report after its wait, and the whole graph once it is in."""
     services, settings = runtime.services, runtime.settings
     stale = TopologyView(None, None, "stale", "", positions, circuits, last_good, known_namespaces)
     shown_at = timeline.from_store(moment)
@@ -276,8 +333,18 @@ def refresh_topology(
         if reshaped and shown_at.live:
             at = drawn_moment(runtime, at, rate_window, namespaces)
         wait = longest_refresh(settings) if wait is None else wait
+        first = last_good is None
         graph = graph_view(
-            runtime, at, rate_window, namespaces, graph_type, wait, shown_at.live, clusters, overview
+            runtime,
+            at,
+            rate_window,
+            namespaces,
+            graph_type,
+            wait,
+            shown_at.live,
+            clusters,
+            overview,
+            part_wait=(0.0 if first or reshaped else wait) if first or pending else None,
         )
     except (SourceError, ConfigError) as error:
         stale.banner = runtime.stale_text(last_good, error)
@@ -321,7 +388,7 @@ def refresh_topology(
         elements=elements,
         banner=banner,
         banner_kind="info",
-        status=status_line(runtime, at, rate_window, whole, document, show_idle),
+        status=status_line(runtime, at, rate_window, whole, document, show_idle, graph.graph["pending"]),
         positions=positions,
         circuits=circuits,
         last_good=at,
@@ -330,6 +397,7 @@ def refresh_topology(
         find_error=find_error,
         hide_error=hide_error,
         overview=bool(shape.expanded) or any(node["kind"] == NAMESPACE_KIND for node in whole["nodes"]),
+        pending=list(graph.graph["pending"]),
     )
 
 
@@ -340,8 +408,10 @@ def status_line(
     whole: Mapping[str, Any],
     shown: Mapping[str, Any],
     show_idle: bool,
+    pending: Sequence[str] = (),
 ) -> str:
-    """What the graph holds: its size, what is hidden and found, and its cost."""
+    """What the graph holds: its size, what is hidden and found, what is
+    still loading, and its cost."""
     edges = [e for e in shown["edges"] if show_idle or e["health"] != "idle"]
     hidden = len(whole["nodes"]) - len(shown["nodes"]) + len(whole["edges"]) - len(shown["edges"])
     found = shown.get("found")
@@ -352,6 +422,7 @@ def status_line(
         + (f" · {hidden} hidden by the hide expression" if hidden else "")
         + (f" · {len(found)} found" if found is not None else "")
         + (f" · {folded} namespaces folded: click one to open it" if folded else "")
+        + (f" · {' and '.join(pending)} loading" if pending else "")
         + f" · {runtime.services.telemetry.queries_per_refresh or 'simulated, no'} PromQL queries"
     )
 
@@ -481,6 +552,20 @@ def register(app: Dash, runtime: Runtime) -> None:
     dash.register_page(__name__, path="/", title="meshwatch · topology", layout=layout)
     dash.register_page(f"{__name__}.alias", path="/topology", title="meshwatch · topology", layout=layout)
     services, settings = runtime.services, runtime.settings
+    prefix = settings.base_path.rstrip("/")
+    addresses = {prefix + "/", prefix + "/topology"}
+
+    @app.server.before_request
+    def begin_at_load() -> None:
+        """The page's address asked for (after access control): its first
+        graph is begun before the page's scripts load and ask for it."""
+        request = flask.request
+        if request.method == "GET" and request.path in addresses and not request.args.get("at"):
+            args = request.args
+            asked = address_view(
+                settings, args.getlist("namespace"), args.getlist("window"), args.getlist("rotate")
+            )
+            begin_first_graph_of(runtime, asked, _last(args.getlist("graph")), args.getlist("cluster"))
 
     @app.callback(
         Output("topology-patch", "data"),
@@ -505,7 +590,10 @@ def register(app: Dash, runtime: Runtime) -> None:
         Output("topology-find-error", "children"),
         Output("topology-hide-error", "children"),
         Output("topology-fold", "hidden"),
+        Output("topology-pending", "data"),
+        Output("topology-follow-up", "max_intervals"),
         Input("topology-tick", "n_intervals"),
+        Input("topology-follow-up", "n_intervals"),
         Input("topology-namespaces", "value"),
         Input("topology-window", "value"),
         Input("topology-show-idle", "value"),
@@ -528,9 +616,11 @@ def register(app: Dash, runtime: Runtime) -> None:
         State("topology-address-problems", "data"),
         State("topology-view", "data"),
         State("topology-drawn", "children"),
+        State("topology-pending", "data"),
     )
     def refresh(
         _tick,
+        follow_ups,
         namespaces,
         window,
         show_idle,
@@ -553,6 +643,7 @@ def register(app: Dash, runtime: Runtime) -> None:
         address_problems,
         view_id,
         applied,
+        pending,
     ):
         # A new graph type or a re-layout asked for lays the graph out afresh.
         afresh = ctx.triggered_id in ("topology-graph-type", "topology-relayout")
@@ -579,6 +670,7 @@ def register(app: Dash, runtime: Runtime) -> None:
             shape,
             poll_wait(settings, interval, not paused),
             reshaped=ctx.triggered_id == "topology-expanded",
+            pending=pending or [],
         )
         drawn = result.elements is not None
         banner = "; ".join([*(address_problems or []), *([result.banner] if result.banner else [])])
@@ -613,6 +705,9 @@ def register(app: Dash, runtime: Runtime) -> None:
             visible(result.find_error),
             visible(result.hide_error),
             not result.overview,
+            result.pending if drawn else no_update,
+            # One more poll soon, for what the graph drawn lacks.
+            (follow_ups or 0) + 1 if drawn and result.pending else no_update,
         )
 
     def patch_for(view_id: str | None, applied: Any, elements: list[dict], refit: bool, afresh: bool) -> dict:
