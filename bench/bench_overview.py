@@ -10,10 +10,15 @@ and the clicked namespace not yet cached), the second as a next viewer
 finds it (everything cached by the first):
 
 - first paint: navigation start to the first graph drawn (Cytoscape has
-  nodes and #topology-status shows its line); target <= 3 s at 1,000;
-- click to expand: a click on the biggest namespace's node until that
-  namespace's workloads are in Cytoscape; target <= 0.5 s at 5,000 (the
-  cold one is the first viewer to open that namespace this refresh);
+  nodes and #topology-status shows its line); target <= 3 s at 1,000. A
+  cold one is the refresh's early report, without latency;
+- latency in: navigation start until the status line no longer says the
+  latency is loading (the whole graph drawn);
+- click to expand: a click on the biggest namespace's node, once the
+  latency is in (Prometheus, on the same two cores, is no longer busy with
+  it), until that namespace's workloads are in Cytoscape; target <= 0.5 s
+  at 5,000 (the cold one is the first viewer to open that namespace this
+  refresh);
 - where the click's time goes: the longest Dash callback request after the
   click (the refresh: Prometheus, graph, elements) and its response size.
 
@@ -50,11 +55,27 @@ from tests.support.prometheus import END, start_prometheus, write_openmetrics
 # Each service has 1-3 versions (1.75 workloads on average, bench_topology.services_for).
 WORKLOADS_PER_SERVICE = 1.75
 PAINT_TARGET_S, CLICK_TARGET_S = 3.0, 0.5
-FIGURES = ("paint_s", "settled_s", "in_view", "click_s", "nodes", "opened_nodes", "callback_s", "callback_mb")
-COLD = ("paint_s", "click_s", "callback_s")
+FIGURES = (
+    "paint_s",
+    "whole_s",
+    "settled_s",
+    "in_view",
+    "click_s",
+    "nodes",
+    "opened_nodes",
+    "callback_s",
+    "callback_mb",
+)
+COLD = ("paint_s", "whole_s", "click_s", "callback_s")
 FIRST_GRAPH = """() => {
     const status = document.getElementById('topology-status');
     return window.cy && window.cy.nodes().length > 0 && status && status.innerText.trim()
+        ? performance.now() : false;
+}"""
+# The status line of a graph drawn before its latency says so (pages/topology.status_line).
+WHOLE_GRAPH = """() => {
+    const status = document.getElementById('topology-status');
+    return status && status.innerText.trim() && !status.innerText.includes('latency loading')
         ? performance.now() : false;
 }"""
 EXPANDED = """(ns) => {
@@ -118,6 +139,7 @@ def one_run(browser: Any, url: str, namespace: str, timeout_s: float) -> dict[st
             # Said as a figure (longer than the wait), with what the page showed instead.
             print(page.evaluate(SHOWN), file=sys.stderr)
             return {key: float("inf") if key.endswith("_s") else float("nan") for key in FIGURES}
+        whole_ms = page.wait_for_function(WHOLE_GRAPH, polling="raf", timeout=timeout_s * 1000).json_value()
         # The first graph is drawn, then fitted to the canvas; a node the fit leaves
         # out of view is panned to, as a user would, before the click.
         settled = page.wait_for_function(
@@ -150,6 +172,7 @@ def one_run(browser: Any, url: str, namespace: str, timeout_s: float) -> dict[st
         slowest = max(updates, key=lambda r: r.timing["responseEnd"], default=None)
         return {
             "paint_s": paint_ms / 1000,
+            "whole_s": whole_ms / 1000,
             "settled_s": settled["at"] / 1000,
             "in_view": float(settled["in_view"]),
             "click_s": click_ms / 1000,
@@ -222,9 +245,11 @@ def print_table(results: list[dict[str, Any]]) -> None:
         ("nodes", "{:.0f}"),
         ("opened_nodes", "{:.0f}"),
         ("cold_paint_s", "{:.2f}"),
+        ("cold_whole_s", "{:.2f}"),
         ("cold_click_s", "{:.2f}"),
         ("cold_callback_s", "{:.2f}"),
         ("paint_s", "{:.2f}"),
+        ("whole_s", "{:.2f}"),
         ("settled_s", "{:.2f}"),
         ("in_view", "{:.0f}"),
         ("click_s", "{:.2f}"),
@@ -235,9 +260,11 @@ def print_table(results: list[dict[str, Any]]) -> None:
         "nodes": "overview nodes",
         "opened_nodes": "nodes after click",
         "cold_paint_s": "cold: first paint s",
+        "cold_whole_s": "cold:  latency in s",
         "cold_click_s": "cold: click to expand s",
         "cold_callback_s": "cold:  its refresh request s",
         "paint_s": "first paint s",
+        "whole_s": " latency in s",
         "settled_s": " fitted s",
         "in_view": "clicked node in view",
         "click_s": "click to expand s",

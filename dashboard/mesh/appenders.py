@@ -74,9 +74,9 @@ class GraphRules(Protocol):
 Appender = Callable[[nx.DiGraph, MeshTelemetry, GraphRules], None]
 QUANTILES = (0.50, 0.95, 0.99)  # p50_ms, p95_ms, p99_ms
 EDGE = ["source", "target"]
-# The graph attributes holding the Projection and the compiled waypoint
-# rule while the graph is assembled.
-PROJECTION, WAYPOINT_RULE = "projection", "waypoint_rule"
+# The graph attributes holding the Projection, the compiled waypoint rule
+# and the frames' edge rows (frame_rows) while the graph is assembled.
+PROJECTION, WAYPOINT_RULE, ASSEMBLY_ROWS = "projection", "waypoint_rule", "assembly_rows"
 CLUSTER_LABELS = ("source_cluster", "destination_cluster")
 
 
@@ -187,6 +187,22 @@ def edge_rows(frame: pd.DataFrame, graph: nx.DiGraph | None = None, with_hops: b
             columns.update(caller=picked(hop.caller), service=picked(hop.service), call=piece.call)
         parts.append(rows.assign(**columns))
     return pd.concat(parts, ignore_index=True)
+
+
+def frame_rows(
+    graph: nx.DiGraph, telemetry: MeshTelemetry, name: str
+) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """The telemetry's frame `name` (its series that name their service) and
+    their edge_rows with hops (None when it has none): figured once per
+    assembly for every appender that reads them."""
+    kept = graph.graph.get(ASSEMBLY_ROWS)
+    if kept is not None and name in kept:
+        return kept[name]
+    frame = _named(getattr(telemetry, name))
+    figured = frame, None if frame.empty else edge_rows(frame, graph, with_hops=True)
+    if kept is not None:
+        kept[name] = figured
+    return figured
 
 
 def _known(value: str | None) -> str | None:
@@ -334,10 +350,9 @@ def outcomes(rows: pd.DataFrame) -> pd.DataFrame:
 
 def traffic(graph: nx.DiGraph, telemetry: MeshTelemetry, rules: GraphRules) -> None:
     """Nodes and request edges: rps, error ratio, codes, flags, protocol."""
-    requests = _named(telemetry.requests)
-    if requests.empty:
+    requests, rows = frame_rows(graph, telemetry, "requests")
+    if rows is None:
         return
-    rows = edge_rows(requests, graph)
     _add_nodes(graph, requests, rows)
     protocol = rows["request_protocol"].fillna("").str.lower()
     weighted = (
@@ -391,10 +406,9 @@ def traffic(graph: nx.DiGraph, telemetry: MeshTelemetry, rules: GraphRules) -> N
 
 def tcp(graph: nx.DiGraph, telemetry: MeshTelemetry, rules: GraphRules) -> None:
     """TCP edges and bytes per second (sent plus received)."""
-    frame = _named(telemetry.tcp)
-    if frame.empty:
+    frame, rows = frame_rows(graph, telemetry, "tcp")
+    if rows is None:
         return
-    rows = edge_rows(frame, graph)
     _add_nodes(graph, frame, rows)
     sums = rows.groupby(EDGE)["bytes_per_s"].sum()
     crossing = _crossing(graph, rows)
@@ -632,10 +646,10 @@ def _carried_circuits(
     """An edge carrying callers' calls to a service shows the worst circuit
     of those callers' versioned edges to it (the breakers are theirs)."""
     carried: dict[tuple[str, str], set[tuple[str, str]]] = defaultdict(set)
-    for frame in (_named(telemetry.requests), _named(telemetry.tcp)):
-        if frame.empty:
+    for name in ("requests", "tcp"):
+        _, rows = frame_rows(graph, telemetry, name)
+        if rows is None:
             continue
-        rows = edge_rows(frame, graph, with_hops=True)
         calls = rows.loc[rows["call"], [*EDGE, "caller", "service"]].dropna().drop_duplicates()
         for source, target, caller, service in calls.itertuples(index=False):
             carried[source, target].add((caller, service))

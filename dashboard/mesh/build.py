@@ -37,11 +37,13 @@ def _assemble(telemetry: MeshTelemetry, rules: appenders.GraphRules, drawn: Proj
             CLUSTERS: appenders.telemetry_clusters(telemetry),
             appenders.PROJECTION: drawn,
             appenders.WAYPOINT_RULE: re.compile(rules.waypoint),
+            appenders.ASSEMBLY_ROWS: {},
         },
     )
     for append in appenders.PIPELINE:
         append(graph, telemetry, rules)
-    del graph.graph[appenders.PROJECTION], graph.graph[appenders.WAYPOINT_RULE]
+    for assembling in (appenders.PROJECTION, appenders.WAYPOINT_RULE, appenders.ASSEMBLY_ROWS):
+        del graph.graph[assembling]
     return graph
 
 

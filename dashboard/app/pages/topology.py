@@ -333,7 +333,6 @@ def refresh_topology(
         if reshaped and shown_at.live:
             at = drawn_moment(runtime, at, rate_window, namespaces)
         wait = longest_refresh(settings) if wait is None else wait
-        first = last_good is None
         graph = graph_view(
             runtime,
             at,
@@ -344,7 +343,7 @@ def refresh_topology(
             shown_at.live,
             clusters,
             overview,
-            part_wait=(0.0 if first or reshaped else wait) if first or pending else None,
+            part_wait=early_report_wait(last_good is None, bool(pending), reshaped, wait),
         )
     except (SourceError, ConfigError) as error:
         stale.banner = runtime.stale_text(last_good, error)
@@ -399,6 +398,16 @@ def refresh_topology(
         overview=bool(shape.expanded) or any(node["kind"] == NAMESPACE_KIND for node in whole["nodes"]),
         pending=list(graph.graph["pending"]),
     )
+
+
+def early_report_wait(first: bool, lacking: bool, reshaped: bool, wait: float) -> float | None:
+    """How long a poll waits for the whole refresh before it draws the early
+    report (graph_view's part_wait): not at all for a first paint or a click
+    on a graph that lacks its latency, its whole wait for another poll of
+    such a graph; a graph drawn whole is never drawn again without (None)."""
+    if first or (lacking and reshaped):
+        return 0.0
+    return wait if lacking else None
 
 
 def status_line(
