@@ -302,16 +302,37 @@ function mwDeclutter(cy) {
 /* A click on a folded namespace (a node of `kind`) opens it in place: the
    page asks for it straight from Cytoscape's tap. The namespaces opened are
    kept beside the graph, as the page's store cannot be read outside a callback. */
+// How long a pointer rests on a folded namespace before its opening is built:
+// a person's comes to rest before the click; one passing over it does not.
+var MW_POINTER_REST_MS = 150;
+
+/* The namespaces open once `namespace` is opened too. */
+function mwOpenedWith(cy, namespace) {
+    return cy.mwOpened.filter(function (open) { return open !== namespace; }).concat([namespace]).sort();
+}
+
 function mwWatchNamespaces(cy, kind) {
     if (cy.mwOpened || !kind) { return; }
     cy.mwOpened = [];
+    var resting = null;
     cy.on("tap", "node", function (event) {
+        clearTimeout(resting);
         var node = event.target.data();
         if (node.kind !== kind) { return; }
-        var opened = cy.mwOpened.filter(function (namespace) { return namespace !== node.namespace; });
-        cy.mwOpened = opened.concat([node.namespace]).sort();
+        cy.mwOpened = mwOpenedWith(cy, node.namespace);
         window.dash_clientside.set_props("topology-expanded", {data: cy.mwOpened});
     });
+    // A pointer resting on a folded namespace: the server builds what a click
+    // on it will draw meanwhile (the first click on one is otherwise its build).
+    cy.on("mouseover", "node", function (event) {
+        var node = event.target.data();
+        if (node.kind !== kind) { return; }
+        clearTimeout(resting);
+        resting = setTimeout(function () {
+            window.dash_clientside.set_props("topology-hovered", {data: mwOpenedWith(cy, node.namespace)});
+        }, MW_POINTER_REST_MS);
+    });
+    cy.on("mouseout", "node", function () { clearTimeout(resting); });
 }
 
 window.dash_clientside.meshwatch = {

@@ -392,8 +392,11 @@ def page(
             dcc.Store(id="topology-selected", data=None),
             # The node last tapped, but for a folded namespace (a tap on one opens it).
             dcc.Store(id="topology-tapped", data=None),
-            # The namespaces opened in a big mesh's overview.
+            # The namespaces opened in a big mesh's overview, and those a click
+            # where the pointer rests would open (built meanwhile, said nowhere).
             dcc.Store(id="topology-expanded", data=[]),
+            dcc.Store(id="topology-hovered", data=None),
+            html.Span(id="topology-warmed", hidden=True),
             # What the address asked for that cannot be (said in the banner with each refresh).
             dcc.Store(id="topology-address-problems", data=list(address_problems)),
             dcc.Store(id="topology-time", data=timeline),

@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from dashboard.app import create_app
+from dashboard.app import create_app, views
 from dashboard.app.config import resolve
 from dashboard.app.services import Services
 from tests.support.frames import labels
@@ -124,3 +124,29 @@ def test_a_click_while_the_next_refresh_is_out_draws_from_the_graph_shown(serve_
         assert not gate.is_set()
     finally:
         gate.set()
+
+
+def test_a_pointer_resting_on_a_folded_namespace_builds_its_opening_before_the_click(
+    serve_app, browser_page, monkeypatch
+):
+    # The first click on a namespace is otherwise its build (0.25 s at 5,000 workloads).
+    page, opened, built = browser_page, threading.Event(), []
+    drawn_of = views.graph_of
+
+    def noted(mesh, settings, namespaces, config, graph_type, overview, *rest):
+        if overview is not None and overview.expanded:
+            built.append(overview.expanded)
+            opened.set()
+        return drawn_of(mesh, settings, namespaces, config, graph_type, overview, *rest)
+
+    monkeypatch.setattr(views, "graph_of", noted)
+    app = create_app(resolve({"refresh": "3600", "overview_nodes": "5"}, {}), Services(telemetry=shop_mesh()))
+    page.goto(serve_app(app) + "/")
+    page.wait_for_function("() => window.cy && window.cy.getElementById('namespace:shop').length === 1")
+    box = page.locator("#topology-graph").bounding_box()
+    point = cy(page, "cy.getElementById('namespace:shop').renderedPosition()")
+    page.mouse.move(box["x"] + point["x"], box["y"] + point["y"])
+    assert opened.wait(10) and built == [frozenset({"shop"})]
+    page.mouse.click(box["x"] + point["x"], box["y"] + point["y"])
+    page.wait_for_function("() => window.cy.getElementById('workload:shop:api-v1').length === 1")
+    assert built == [frozenset({"shop"})]  # the click drew what the rest had built

@@ -21,7 +21,8 @@ from typing import Any
 
 import dash
 import flask
-from dash import ALL, ClientsideFunction, Dash, Input, Output, State, ctx, html, no_update
+import networkx as nx
+from dash import ALL, ClientsideFunction, Dash, Input, Output, State, ctx, html, no_update, set_props
 
 from dashboard.app import config, timeline
 from dashboard.app.config import window_choices
@@ -35,6 +36,7 @@ from dashboard.app.refresh import (
 )
 from dashboard.app.runtime import Runtime, current
 from dashboard.app.timeline import Timeline
+from dashboard.app.view_cache import aligned
 from dashboard.app.views import (
     begin_first_graph,
     drawn_moment,
@@ -57,6 +59,7 @@ from layouts.topology import page as topology_page
 from layouts.topology.panel import edge_details, gone, node_details
 from layouts.topology.patch import graph_patch
 from layouts.topology.sparklines import sparklines
+from queries.duration import Duration
 from queries.errors import ConfigError, SourceError
 
 # The tag Istio's proxies put each span's workload version in.
@@ -186,7 +189,7 @@ def begin_first_graph_of(
             settings.rate_window(asked.window),
             config.graph_type(graph_type or VERSIONED),
             [config.cluster_name(name) for name in clusters or settings.cluster],
-            Overview(settings.overview_nodes, frozenset()) if settings.overview_nodes else None,
+            overview_of(settings, ()),
         )
     except ConfigError:
         pass
@@ -283,6 +286,76 @@ def selection_details(elements: list[dict], selected: Mapping[str, Any] | None, 
     return node_details(data, traces_link(data))
 
 
+def overview_of(settings: config.Settings, expanded: Sequence[str]) -> Overview | None:
+    """The namespace overview a graph folds into, the `expanded` namespaces
+    open (none when --overview-nodes is 0)."""
+    return Overview(settings.overview_nodes, frozenset(expanded)) if settings.overview_nodes else None
+
+
+@dataclass(frozen=True)
+class AskedGraph:
+    """The graph a poll asks for (or how long its refresh has been out), and
+    what it was asked of: the moment, the clock's now, the namespaces and
+    clusters (checked) and the rate window."""
+
+    graph: nx.DiGraph | InFlight
+    at: float
+    now: float
+    namespaces: list[str]
+    clusters: list[str]
+    rate_window: Duration
+
+
+def asked_graph(
+    runtime: Runtime,
+    namespaces: list[str],
+    window: str,
+    moment: Mapping[str, Any] | None,
+    shape: GraphShape,
+    wait: float | None,
+    reshaped: bool,
+    first: bool,
+    lacking: bool,
+    counted: bool = True,
+) -> AskedGraph:
+    """The graph of the shape asked for at the moment the timeline shows
+    (a poll's, `counted` among the viewers' polls): `reshaped`, a click
+    that reshapes the live graph shown, drawn from its queries until the
+    present's are in (views.drawn_moment); `first`, nothing drawn yet;
+    `lacking`, the graph drawn lacks its latency (early_report_wait).
+    SourceError or ConfigError say why there is none."""
+    settings = runtime.settings
+    shown_at = timeline.from_store(moment)
+    if isinstance(moment, Mapping) and moment.get("bad"):
+        config.instant(str(moment["bad"]))  # says why the address's time is no time
+    namespaces = [config.namespace(ns) for ns in namespaces]
+    clusters = [config.cluster_name(cluster) for cluster in shape.clusters]
+    rate_window = settings.rate_window(window)
+    graph_type = config.graph_type(shape.graph_type)
+    overview = overview_of(settings, shape.expanded)
+    now = runtime.services.clock()
+    if not shown_at.live:
+        at = shown_at.moment(now, time.time())
+    else:
+        at = live_moment(runtime) if counted else aligned(now, settings.refresh)
+        if reshaped:
+            at = drawn_moment(runtime, at, rate_window, namespaces)
+    wait = longest_refresh(settings) if wait is None else wait
+    graph = graph_view(
+        runtime,
+        at,
+        rate_window,
+        namespaces,
+        graph_type,
+        wait,
+        shown_at.live,
+        clusters,
+        overview,
+        part_wait=early_report_wait(first, lacking, reshaped, wait),
+    )
+    return AskedGraph(graph, at, now, namespaces, clusters, rate_window)
+
+
 def refresh_topology(
     runtime: Runtime,
     namespaces: list[str],
@@ -311,43 +384,21 @@ def refresh_topology(
     drawn of the refresh's early report (rates, errors, health, circuits)
     as soon as it is in; a poll of a graph that lacks something takes that
     report after its wait, and the whole graph once it is in."""
-    services, settings = runtime.services, runtime.settings
+    services = runtime.services
     stale = TopologyView(None, None, "stale", "", positions, circuits, last_good, known_namespaces)
     shown_at = timeline.from_store(moment)
     find, find_error = _expression("find", shape.find)
     hide, hide_error = _expression("hide", shape.hide)
     stale.find_error, stale.hide_error = find_error, hide_error
     try:
-        if isinstance(moment, Mapping) and moment.get("bad"):
-            config.instant(str(moment["bad"]))  # says why the address's time is no time
-        namespaces = [config.namespace(ns) for ns in namespaces]
-        clusters = [config.cluster_name(cluster) for cluster in shape.clusters]
-        rate_window = settings.rate_window(window)
-        graph_type = config.graph_type(shape.graph_type)
-
-        overview = (
-            Overview(settings.overview_nodes, frozenset(shape.expanded)) if settings.overview_nodes else None
-        )
-        now = services.clock()
-        at = live_moment(runtime) if shown_at.live else shown_at.moment(now, time.time())
-        if reshaped and shown_at.live:
-            at = drawn_moment(runtime, at, rate_window, namespaces)
-        wait = longest_refresh(settings) if wait is None else wait
-        graph = graph_view(
-            runtime,
-            at,
-            rate_window,
-            namespaces,
-            graph_type,
-            wait,
-            shown_at.live,
-            clusters,
-            overview,
-            part_wait=early_report_wait(last_good is None, bool(pending), reshaped, wait),
+        asked = asked_graph(
+            runtime, namespaces, window, moment, shape, wait, reshaped, last_good is None, bool(pending)
         )
     except (SourceError, ConfigError) as error:
         stale.banner = runtime.stale_text(last_good, error)
         return stale
+    graph, at, now, rate_window = asked.graph, asked.at, asked.now, asked.rate_window
+    namespaces, clusters = asked.namespaces, asked.clusters
     if isinstance(graph, InFlight):
         stale.banner = slow_text(services.telemetry.name, graph.elapsed)
         return stale
@@ -494,14 +545,22 @@ SLIDER_MARK_STEPS = (300, 900, 1800, 3600, 7200, 10800, 21600, 43200)
 SLIDER_MARKS = 6
 
 
-def slider_range(runtime: Runtime, view: TopologyView) -> tuple[float, float, float, dict]:
+@dataclass(frozen=True)
+class SliderRange:
+    start: float
+    end: float
+    at: float
+    marks: dict
+
+
+def slider_range(runtime: Runtime, view: TopologyView) -> SliderRange:
     """The time slider: from the first data to now, at the moment shown,
     marked on round clock times, at most a handful of them so they stay readable."""
     start, end = view.since or view.now, view.now
     every = next((s for s in SLIDER_MARK_STEPS if (end - start) / s <= SLIDER_MARKS), SLIDER_MARK_STEPS[-1])
     first = (int(start // every) + 1) * every
     marks = {t: {"label": runtime.clock_words(t).split(" ")[0][:5]} for t in range(first, int(end), every)}
-    return start, end, view.at, marks
+    return SliderRange(start, end, view.at, marks)
 
 
 def travelled(
@@ -593,7 +652,6 @@ def register(app: Dash, runtime: Runtime) -> None:
         Output("topology-asof", "hidden"),
         Output("topology-slider", "min"),
         Output("topology-slider", "max"),
-        Output("topology-slider", "value"),
         Output("topology-slider", "marks"),
         Output("topology-slider-shown", "data"),
         Output("topology-find-error", "children"),
@@ -682,6 +740,11 @@ def register(app: Dash, runtime: Runtime) -> None:
             pending=pending or [],
         )
         drawn = result.elements is not None
+        slider = slider_range(runtime, result) if drawn else None
+        if slider:
+            # Not an output: the slider's value is the time bar's input, and an
+            # output of it would close a loop Dash refuses (and then stalls on).
+            set_props("topology-slider", {"value": slider.at})
         banner = "; ".join([*(address_problems or []), *([result.banner] if result.banner else [])])
         # Fitted on the first graph, when laid out afresh, when boxes come or
         # go, and when the namespaces shown change (a rotating wall).
@@ -709,7 +772,7 @@ def register(app: Dash, runtime: Runtime) -> None:
             result.clock if drawn else no_update,
             result.asof or "",
             not result.asof,
-            *(slider_range(runtime, result) if drawn else (no_update,) * 4),
+            *((slider.start, slider.end, slider.marks) if slider else (no_update,) * 3),
             result.at if drawn else no_update,
             visible(result.find_error),
             visible(result.hide_error),
@@ -775,6 +838,43 @@ def register(app: Dash, runtime: Runtime) -> None:
     def set_refresh(seconds):
         seconds = float(seconds or 0)
         return int(seconds * 1000) or 5000, seconds <= 0, "⏸ paused: not refreshing" if seconds <= 0 else ""
+
+    @app.callback(
+        Output("topology-warmed", "children"),
+        Input("topology-hovered", "data"),
+        State("topology-namespaces", "value"),
+        State("topology-window", "value"),
+        State("topology-time", "data"),
+        State("topology-graph-type", "value"),
+        State("topology-clusters", "data"),
+        State("topology-pending", "data"),
+        State("topology-tick", "interval"),
+        State("topology-tick", "disabled"),
+        prevent_initial_call=True,
+    )
+    def warm(expanded, namespaces, window, moment, graph_type, clusters, pending, interval, paused):
+        """A pointer resting on a folded namespace: the graph a click there
+        draws is built meanwhile, into the view cache, where the click's
+        refresh finds it (or joins its build). Failures are the click's to say."""
+        shape = GraphShape(
+            graph_type or VERSIONED, expanded=tuple(expanded or ()), clusters=tuple(clusters or ())
+        )
+        try:
+            asked_graph(
+                runtime,
+                namespaces or [],
+                window or str(settings.window),
+                moment,
+                shape,
+                poll_wait(settings, interval, not paused),
+                reshaped=True,
+                first=False,
+                lacking=bool(pending),
+                counted=False,
+            )
+        except (SourceError, ConfigError):
+            pass
+        return no_update
 
     # A tap selects the node, in the page; a folded namespace's opens it instead
     # (openNamespaces), and asks the server nothing the click's refresh must wait for.
