@@ -653,7 +653,6 @@ def register(app: Dash, runtime: Runtime) -> None:
         Output("topology-slider", "min"),
         Output("topology-slider", "max"),
         Output("topology-slider", "marks"),
-        Output("topology-slider-shown", "data"),
         Output("topology-find-error", "children"),
         Output("topology-hide-error", "children"),
         Output("topology-fold", "hidden"),
@@ -742,8 +741,11 @@ def register(app: Dash, runtime: Runtime) -> None:
         drawn = result.elements is not None
         slider = slider_range(runtime, result) if drawn else None
         if slider:
-            # Not an output: the slider's value is the time bar's input, and an
+            # Not outputs: the slider's value is the time bar's input, and an
             # output of it would close a loop Dash refuses (and then stalls on).
+            # Where the refresh put it goes first, so the time bar tells the
+            # refresh's move from the operator's.
+            set_props("topology-slider-shown", {"data": slider.at})
             set_props("topology-slider", {"value": slider.at})
         banner = "; ".join([*(address_problems or []), *([result.banner] if result.banner else [])])
         # Fitted on the first graph, when laid out afresh, when boxes come or
@@ -773,7 +775,6 @@ def register(app: Dash, runtime: Runtime) -> None:
             result.asof or "",
             not result.asof,
             *((slider.start, slider.end, slider.marks) if slider else (no_update,) * 3),
-            result.at if drawn else no_update,
             visible(result.find_error),
             visible(result.hide_error),
             not result.overview,
