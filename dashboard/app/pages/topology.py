@@ -652,7 +652,9 @@ def register(app: Dash, runtime: Runtime) -> None:
         Output("topology-asof", "hidden"),
         Output("topology-slider", "min"),
         Output("topology-slider", "max"),
+        Output("topology-slider", "value"),
         Output("topology-slider", "marks"),
+        Output("topology-slider-shown", "data"),
         Output("topology-find-error", "children"),
         Output("topology-hide-error", "children"),
         Output("topology-fold", "hidden"),
@@ -740,13 +742,6 @@ def register(app: Dash, runtime: Runtime) -> None:
         )
         drawn = result.elements is not None
         slider = slider_range(runtime, result) if drawn else None
-        if slider:
-            # Not outputs: the slider's value is the time bar's input, and an
-            # output of it would close a loop Dash refuses (and then stalls on).
-            # Where the refresh put it goes first, so the time bar tells the
-            # refresh's move from the operator's.
-            set_props("topology-slider-shown", {"data": slider.at})
-            set_props("topology-slider", {"value": slider.at})
         banner = "; ".join([*(address_problems or []), *([result.banner] if result.banner else [])])
         # Fitted on the first graph, when laid out afresh, when boxes come or
         # go, and when the namespaces shown change (a rotating wall).
@@ -774,7 +769,7 @@ def register(app: Dash, runtime: Runtime) -> None:
             result.clock if drawn else no_update,
             result.asof or "",
             not result.asof,
-            *((slider.start, slider.end, slider.marks) if slider else (no_update,) * 3),
+            *((slider.start, slider.end, slider.at, slider.marks, slider.at) if slider else (no_update,) * 5),
             visible(result.find_error),
             visible(result.hide_error),
             not result.overview,
@@ -795,8 +790,10 @@ def register(app: Dash, runtime: Runtime) -> None:
         patch["fit"] = refit
         return patch
 
+    # The moment is set, not an output: the refresh moves the slider, and an
+    # output here would close a loop (slider -> moment -> refresh -> slider)
+    # that Dash refuses, and with one more callback on the page stalls on.
     @app.callback(
-        Output("topology-time", "data"),
         Input("topology-step-back", "n_clicks"),
         Input("topology-step-forward", "n_clicks"),
         Input("topology-slider", "value"),
@@ -810,7 +807,10 @@ def register(app: Dash, runtime: Runtime) -> None:
     def travel(_back, _forward, slider, _replays, _live, moment, window, slider_shown):
         """Move the moment shown: a window back or forward, to where the
         slider was dropped, a replay from the moment shown, or back to live."""
-        return travelled(runtime, ctx.triggered_id, timeline.from_store(moment), window, slider, slider_shown)
+        shown = timeline.from_store(moment)
+        moved = travelled(runtime, ctx.triggered_id, shown, window, slider, slider_shown)
+        if moved is not no_update:
+            set_props("topology-time", {"data": moved})
 
     @app.callback(
         Output("topology-namespaces", "value"),
