@@ -23,8 +23,9 @@ finds it (everything cached by the first):
   the same on the second biggest namespace, the pointer resting on it
   POINTER_REST_S first, as a person's does (the page builds the opening
   meanwhile);
-- where the click's time goes: the longest Dash callback request after the
-  click (the refresh: Prometheus, graph, elements) and its response size.
+- where the click's time goes: the click's refresh request (Prometheus,
+  graph, elements: the request answering the graph's patch) and its
+  response size.
 
 Usage: python bench/bench_overview.py [--sizes 1000,5000] [--namespaces 40] [--runs 3]
 """
@@ -182,7 +183,12 @@ def one_run(browser: Any, url: str, namespaces: list[str], timeout_s: float) -> 
         box = page.locator("#topology-graph").bounding_box()
         page.on(
             "requestfinished",
-            lambda request: updates.append(request) if "_dash-update-component" in request.url else None,
+            # The refresh's request: the one that answers the graph's patch.
+            lambda request: (
+                updates.append(request)
+                if "_dash-update-component" in request.url and "topology-patch" in (request.post_data or "")
+                else None
+            ),
         )
         click_s = click_open(page, box, point, first, timeout_s)
         opened = page.evaluate("() => window.cy.nodes().length")

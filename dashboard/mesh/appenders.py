@@ -193,13 +193,15 @@ def frame_rows(
     graph: nx.DiGraph, telemetry: MeshTelemetry, name: str
 ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """The telemetry's frame `name` (its series that name their service) and
-    their edge_rows with hops (None when it has none): figured once per
-    assembly for every appender that reads them."""
+    their edge_rows (None when it has none), with hops in a graph that
+    carries the versioned graph's circuits (_carried_circuits reads them):
+    figured once per assembly for every appender that reads them."""
     kept = graph.graph.get(ASSEMBLY_ROWS)
     if kept is not None and name in kept:
         return kept[name]
     frame = _named(getattr(telemetry, name))
-    figured = frame, None if frame.empty else edge_rows(frame, graph, with_hops=True)
+    carried = projection_of(graph).circuits is not None
+    figured = frame, None if frame.empty else edge_rows(frame, graph, with_hops=carried)
     if kept is not None:
         kept[name] = figured
     return figured
