@@ -9,7 +9,6 @@ evaluation, four PromQL queries, per interval.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,7 +19,6 @@ from dashboard.app.refresh import (
     ReleaseView,
     clusters_shown,
     graph_of,
-    longest_refresh,
     release_view,
     routing_config,
     selected_history,
@@ -167,51 +165,6 @@ def graph_view(
         ),
         wait,
     )
-
-
-# Page loads whose first graph is being begun at once; past this many, the
-# page's first poll begins it (a burst of loads still costs one refresh).
-FIRST_GRAPHS_AT_ONCE = 4
-_first_graphs = threading.BoundedSemaphore(FIRST_GRAPHS_AT_ONCE)
-
-
-def begin_first_graph(
-    runtime: Runtime,
-    namespaces: Sequence[str],
-    window: Duration,
-    graph_type: str,
-    clusters: Sequence[str],
-    overview: Overview | None,
-) -> None:
-    """Begin the live graph a topology page just loaded will ask for first,
-    in the background, so that its first poll joins it: the page's scripts
-    take a second or more to load before they ask. It is the poll's own
-    view (graph_view, its early report taken at once): one refresh,
-    whoever asks. Nothing is said of failures; the poll says them."""
-    if not _first_graphs.acquire(blocking=False):
-        return
-    at = aligned(runtime.services.clock(), runtime.settings.refresh)
-
-    def draw() -> None:
-        try:
-            graph_view(
-                runtime,
-                at,
-                window,
-                namespaces,
-                graph_type,
-                longest_refresh(runtime.settings),
-                True,
-                clusters,
-                overview,
-                part_wait=0.0,
-            )
-        except (SourceError, ConfigError):
-            pass
-        finally:
-            _first_graphs.release()
-
-    threading.Thread(target=draw, name="meshwatch-first-graph", daemon=True).start()
 
 
 def releases_view(

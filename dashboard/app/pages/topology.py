@@ -13,6 +13,7 @@ first graph; after that only the Fit button moves it.
 from __future__ import annotations
 
 import json
+import threading
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -38,7 +39,6 @@ from dashboard.app.runtime import Runtime, current
 from dashboard.app.timeline import Timeline
 from dashboard.app.view_cache import aligned
 from dashboard.app.views import (
-    begin_first_graph,
     drawn_moment,
     graph_view,
     history_view,
@@ -176,23 +176,34 @@ def address_view(settings: config.Settings, namespace: Any, window: Any, rotate:
     )
 
 
+# Page loads whose first graph is being begun at once; past this many, the
+# page's first poll begins it (a burst of loads still costs one refresh).
+FIRST_GRAPHS_AT_ONCE = 4
+_first_graphs = threading.BoundedSemaphore(FIRST_GRAPHS_AT_ONCE)
+
+
 def begin_first_graph_of(
     runtime: Runtime, asked: AddressView, graph_type: str | None, clusters: list[str]
 ) -> None:
-    """Begin the live graph the page's first poll asks for (views.begin_first_graph),
-    as that poll will read the address; a bad address is left for it to say."""
-    settings = runtime.settings
-    try:
-        begin_first_graph(
-            runtime,
-            [config.namespace(ns) for ns in asked.shown],
-            settings.rate_window(asked.window),
-            config.graph_type(graph_type or VERSIONED),
-            [config.cluster_name(name) for name in clusters or settings.cluster],
-            overview_of(settings, ()),
-        )
-    except ConfigError:
-        pass
+    """Begin, in the background, the live graph the page's first poll asks
+    for (asked_graph, as that poll will read the address), so that the poll
+    joins it: the page's scripts take a second or more before they ask.
+    A bad address and failures are the poll's to say."""
+    if not _first_graphs.acquire(blocking=False):
+        return
+    shape = GraphShape(graph_type or VERSIONED, clusters=tuple(clusters or runtime.settings.cluster))
+
+    def draw() -> None:
+        try:
+            asked_graph(
+                runtime, asked.shown, asked.window, None, shape, None, False, True, False, counted=False
+            )
+        except (SourceError, ConfigError):
+            pass
+        finally:
+            _first_graphs.release()
+
+    threading.Thread(target=draw, name="meshwatch-first-graph", daemon=True).start()
 
 
 def _address_timeline(text: str | None) -> dict:
