@@ -196,7 +196,16 @@ def begin_first_graph_of(
     def draw() -> None:
         try:
             asked_graph(
-                runtime, asked.shown, asked.window, None, shape, None, False, True, False, counted=False
+                runtime,
+                asked.shown,
+                asked.window,
+                None,
+                shape,
+                None,
+                reshaped=False,
+                first=True,
+                lacking=False,
+                counted=False,
             )
         except (SourceError, ConfigError):
             pass
